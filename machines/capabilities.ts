@@ -1,0 +1,114 @@
+/**
+ * Capabilities: what operations a service offers and which settings each takes.
+ *
+ * Wire (seed 4.3): `[{"key": "resizeImage", "settings": [{"int": "width"}, ...]}]`: each setting
+ * is a one-key object mapping a type to a setting name. We also accept an object keyed by
+ * operation (`{"resizeImage": {"settings": [...]}}` or `{"resizeImage": [...]}`) and settings
+ * written as `{"name": "width", "type": "int"}`. Internally every capability is
+ * `{ key, settings: [{ type, name }], schema? }`; encoding always writes the seed's list form.
+ *
+ * Setting types are extensible: `string`, `int`, `float` and `bool` are the ones we produce and
+ * check; any other lower-case identifier (`path`, `object`, ...) is carried through unchanged.
+ */
+import * as z from 'zod';
+
+export const knownSettingTypes = ['string', 'int', 'float', 'bool'] as const;
+export type KnownSettingType = (typeof knownSettingTypes)[number];
+
+/** A setting type: one of the known four or an extension identifier. */
+export const SettingTypeSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/);
+
+export const SettingSchema = z.object({
+  type: SettingTypeSchema,
+  name: z.string().min(1).max(256),
+});
+export type Setting = z.infer<typeof SettingSchema>;
+
+export const CapabilitySchema = z.object({
+  key: z.string().min(1).max(256),
+  settings: z.array(SettingSchema).max(256),
+  /** JSON Schema of the operation's parameters (our extension; ignored by seed-only peers). */
+  schema: z.record(z.string(), z.unknown()).optional(),
+});
+export type Capability = z.infer<typeof CapabilitySchema>;
+
+// ---- wire forms -------------------------------------------------------------------------------
+
+const WireSettingOneKey = z
+  .record(z.string(), z.string())
+  .refine((value) => Object.keys(value).length === 1, 'a setting is a one-key object {type: name}');
+
+const WireSettingNamed = z.object({ name: z.string(), type: z.string() });
+
+const WireSetting = z.union([WireSettingNamed, WireSettingOneKey]);
+
+const WireCapabilityListItem = z.object({
+  key: z.string(),
+  settings: z.array(WireSetting).default([]),
+  schema: z.record(z.string(), z.unknown()).optional(),
+});
+
+const WireCapabilityValue = z.union([
+  z.array(WireSetting),
+  z.object({ settings: z.array(WireSetting).default([]), schema: z.record(z.string(), z.unknown()).optional() }),
+]);
+
+const WireCapabilities = z.union([
+  z.array(WireCapabilityListItem),
+  z.record(z.string(), WireCapabilityValue),
+]);
+
+type WireSettingValue = z.infer<typeof WireSetting>;
+
+function toSetting(wire: WireSettingValue): Setting {
+  if ('name' in wire && 'type' in wire && typeof wire.name === 'string' && typeof wire.type === 'string') {
+    return { type: wire.type, name: wire.name };
+  }
+  const [type, name] = Object.entries(wire)[0] as [string, string];
+  return { type, name };
+}
+
+function withSchema(capability: Omit<Capability, 'schema'>, schema: Capability['schema']): Capability {
+  return schema === undefined ? capability : { ...capability, schema };
+}
+
+function normalise(wire: z.infer<typeof WireCapabilities>): Capability[] {
+  if (Array.isArray(wire)) {
+    return wire.map((item) => withSchema({ key: item.key, settings: item.settings.map(toSetting) }, item.schema));
+  }
+  return Object.entries(wire).map(([key, value]) =>
+    Array.isArray(value)
+      ? { key, settings: value.map(toSetting) }
+      : withSchema({ key, settings: value.settings.map(toSetting) }, value.schema),
+  );
+}
+
+/** The seed's list form, which is what we always send. */
+export const EncodedCapabilitiesSchema = z.array(
+  z.object({
+    key: z.string(),
+    settings: z.array(z.record(z.string(), z.string())),
+    schema: z.record(z.string(), z.unknown()).optional(),
+  }),
+);
+
+function encode(capabilities: Capability[]): z.infer<typeof EncodedCapabilitiesSchema> {
+  return capabilities.map(({ key, settings, schema }) => {
+    const wire = { key, settings: settings.map(({ type, name }) => ({ [type]: name })) };
+    return schema === undefined ? wire : { ...wire, schema };
+  });
+}
+
+/** Liberal in (list or keyed object), strict out (the seed's list). */
+export const CapabilitiesCodec = z.codec(
+  WireCapabilities,
+  z.array(CapabilitySchema).max(256),
+  {
+    decode: (wire) => normalise(wire),
+    encode: (capabilities) => encode(capabilities),
+  },
+);
+
+export function findCapability(capabilities: readonly Capability[], operation: string): Capability | undefined {
+  return capabilities.find((capability) => capability.key === operation);
+}

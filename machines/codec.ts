@@ -1,0 +1,181 @@
+/**
+ * The codec at the boundary: bytes or text in, a typed message or a coded ProtocolError out.
+ * It never throws, whatever the input (property-tested in specs/codec.properties.spec.ts).
+ *
+ * Two stages, as in tRPC: JSON text <-> unknown, then unknown -> message by the schema named by
+ * the `type` (WebSocket) or `discoveryType` (UDP) field. Size is checked before parsing.
+ * Both real adapters and the simulated network run every message through these functions.
+ */
+import * as z from 'zod';
+import { ProtocolError } from './errors.js';
+import {
+  discoverySchemas,
+  isDiscoveryType,
+  isMessageType,
+  messageSchemas,
+  type DiscoveryDraft,
+  type DiscoveryMessage,
+  type WireDraft,
+  type WireMessage,
+} from './messages.js';
+
+export interface CodecLimits {
+  /** Largest accepted UDP datagram, in bytes. @default 65_507 (the largest IPv4 UDP payload) */
+  readonly datagramBytesMax: number;
+  /** Largest accepted WebSocket frame (message), in bytes. @default 1_048_576 */
+  readonly frameBytesMax: number;
+}
+
+export const defaultCodecLimits: CodecLimits = { datagramBytesMax: 65_507, frameBytesMax: 1_048_576 };
+
+export type DecodeResult<M> =
+  | { readonly ok: true; readonly message: M }
+  | {
+      readonly ok: false;
+      readonly error: ProtocolError;
+      /** The offending message's id when it could be read, so an Error reply can cite it. */
+      readonly messageId?: string | undefined;
+    };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** UTF-8 length of a string without allocating, stopping early once past `limit`. */
+function utf8LengthExceeds(text: string, limit: number): boolean {
+  if (text.length > limit) return true; // every UTF-16 unit is at least one UTF-8 byte
+  if (text.length * 3 <= limit) return false; // and at most three
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) bytes += 1;
+    else if (unit < 0x800) bytes += 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+    if (bytes > limit) return true;
+  }
+  return false;
+}
+
+type Parsed = { ok: true; value: unknown } | { ok: false; error: ProtocolError };
+
+function parseJson(input: Uint8Array | string, bytesMax: number): Parsed {
+  const tooLarge = typeof input === 'string' ? utf8LengthExceeds(input, bytesMax) : input.byteLength > bytesMax;
+  if (tooLarge) {
+    return { ok: false, error: new ProtocolError('MESSAGE_TOO_LARGE', `larger than ${bytesMax} bytes`) };
+  }
+  let text: string;
+  try {
+    text = typeof input === 'string' ? input : utf8.decode(input);
+  } catch {
+    return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'not valid UTF-8') };
+  }
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (cause) {
+    return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'not valid JSON', { cause }) };
+  }
+}
+
+/** Turns zod issues into one short line a person can act on: `payload.width: expected number`. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(message)'}: ${issue.message}`)
+    .join('; ');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function decodeWith<M>(
+  value: Record<string, unknown>,
+  schema: z.ZodType<M> | undefined,
+  messageId: string | undefined,
+): DecodeResult<M> {
+  if (schema === undefined) return { ok: false, error: new ProtocolError('INVALID_MESSAGE'), messageId };
+  const result = z.safeDecode(schema, value as never);
+  if (result.success) return { ok: true, message: result.data };
+  const details = describeIssues(result.error);
+  return { ok: false, error: new ProtocolError('INVALID_MESSAGE', details, { details }), messageId };
+}
+
+/** Decodes one WebSocket message (client- or provider-bound). */
+export function decodeFrame(
+  input: Uint8Array | string,
+  limits: Pick<CodecLimits, 'frameBytesMax'> = defaultCodecLimits,
+): DecodeResult<WireMessage> {
+  const parsed = parseJson(input, limits.frameBytesMax);
+  if (!parsed.ok) return parsed;
+  const value = parsed.value;
+  if (!isPlainObject(value)) {
+    return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'a message is a JSON object') };
+  }
+  const messageId = typeof value.messageId === 'string' && value.messageId.length <= 256 ? value.messageId : undefined;
+  if (typeof value.type !== 'string') {
+    return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'missing "type"'), messageId };
+  }
+  if (!isMessageType(value.type)) {
+    const shown = value.type.slice(0, 64);
+    return { ok: false, error: new ProtocolError('UNSUPPORTED_MESSAGE', `unknown type "${shown}"`), messageId };
+  }
+  return decodeWith(value, messageSchemas[value.type] as z.ZodType<WireMessage>, messageId);
+}
+
+/** Decodes one discovery datagram. */
+export function decodeDatagram(
+  input: Uint8Array | string,
+  limits: Pick<CodecLimits, 'datagramBytesMax'> = defaultCodecLimits,
+): DecodeResult<DiscoveryMessage> {
+  const parsed = parseJson(input, limits.datagramBytesMax);
+  if (!parsed.ok) return parsed;
+  const value = parsed.value;
+  if (!isPlainObject(value)) {
+    return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'a datagram is a JSON object') };
+  }
+  if (typeof value.discoveryType !== 'string') {
+    return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'missing "discoveryType"') };
+  }
+  if (!isDiscoveryType(value.discoveryType)) {
+    const shown = value.discoveryType.slice(0, 64);
+    return { ok: false, error: new ProtocolError('UNSUPPORTED_MESSAGE', `unknown discoveryType "${shown}"`) };
+  }
+  return decodeWith(value, discoverySchemas[value.discoveryType] as z.ZodType<DiscoveryMessage>, undefined);
+}
+
+/** The wire (JSON-ready) form of a message: seed field names, ISO timestamps, list capabilities. */
+export function toWire(message: WireMessage): Record<string, unknown> {
+  return z.encode(messageSchemas[message.type] as z.ZodType<unknown, WireMessage>, message) as Record<string, unknown>;
+}
+
+export function toWireDatagram(message: DiscoveryMessage): Record<string, unknown> {
+  return z.encode(
+    discoverySchemas[message.discoveryType] as z.ZodType<unknown, DiscoveryMessage>,
+    message,
+  ) as Record<string, unknown>;
+}
+
+/** Encodes a message as JSON text. Throws only on a programmer error (an invalid message). */
+export function encodeFrame(message: WireMessage): string {
+  return JSON.stringify(toWire(message));
+}
+
+export function encodeDatagram(message: DiscoveryMessage): string {
+  return JSON.stringify(toWireDatagram(message));
+}
+
+/** What the boundary injects to finish a draft: the wall clock and an id source. */
+export interface StampSource {
+  readonly nowMs: () => number;
+  readonly newId: () => string;
+}
+
+/** Completes a machine's draft with `timestamp` (always) and `messageId` (unless it chose one). */
+export function stampFrame(draft: WireDraft, source: StampSource): WireMessage {
+  return { ...draft, messageId: draft.messageId ?? source.newId(), timestamp: source.nowMs() } as WireMessage;
+}
+
+export function stampDatagram(draft: DiscoveryDraft, source: Pick<StampSource, 'nowMs'>): DiscoveryMessage {
+  return { ...draft, timestamp: source.nowMs() } as DiscoveryMessage;
+}

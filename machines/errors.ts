@@ -1,0 +1,104 @@
+/**
+ * The closed union of switchboard's error codes, and the one error class that carries them.
+ *
+ * Every code has a heading in docs/errors.md. Tests assert `.code`, never message text.
+ * A service may report codes of its own in TaskFailed.errorCode (the seed's FILE_NOT_FOUND, say):
+ * those travel as plain strings and are not members of this union.
+ */
+
+export const ERROR_CODES = {
+  /** Input that is not JSON, not an object, or not the shape of any known message. */
+  INVALID_MESSAGE: 'The input is not a well-formed switchboard message.',
+  /** A datagram or frame larger than the configured limit; it was not parsed. */
+  MESSAGE_TOO_LARGE: 'The input exceeds the size limit.',
+  /** A well-formed envelope whose `type` (or `discoveryType`) this peer does not implement. */
+  UNSUPPORTED_MESSAGE: 'The message type is not supported by this peer.',
+  /** The provider does not host the named service or operation. */
+  UNKNOWN_OPERATION: 'The service or operation is not offered here.',
+  /** The task parameters do not satisfy the operation's schema. */
+  INVALID_PARAMETERS: 'The task parameters are invalid for this operation.',
+  /** Credentials are missing or wrong. */
+  UNAUTHENTICATED: 'The client is not authenticated.',
+  /** The client is authenticated but may not do this (or acts for another clientId). */
+  FORBIDDEN: 'The client is not allowed to do this.',
+  /** The connection sent more messages than its rate limit allows. */
+  RATE_LIMITED: 'Too many messages on this connection.',
+  /** No task with this (clientId, taskId) is known to the provider. */
+  TASK_NOT_FOUND: 'No such task.',
+  /** The task was cancelled on request. */
+  CANCELLED: 'The task was cancelled.',
+  /** A deadline passed: the task's own, or the wait for an acknowledgment. */
+  TIMEOUT: 'The operation timed out.',
+  /** The provider's admission limits are full; try later or elsewhere. */
+  OVERLOADED: 'The provider is overloaded.',
+  /** The provider is draining and accepts no new tasks. */
+  PROVIDER_DRAINING: 'The provider is draining and accepts no new tasks.',
+  /** The client gave up reaching the provider (reconnect attempts exhausted). */
+  CONNECTION_LOST: 'The connection to the provider was lost.',
+  /** Anything unexpected; the cause is kept for the logs. */
+  INTERNAL_ERROR: 'An internal error occurred.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const errorCodes = Object.keys(ERROR_CODES) as ErrorCode[];
+
+/**
+ * Codes after which the same request may succeed if sent again (elsewhere or later).
+ * Retry policy is data, not scattered `if`s.
+ */
+export const retryableErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'RATE_LIMITED',
+  'TIMEOUT',
+  'OVERLOADED',
+  'PROVIDER_DRAINING',
+  'CONNECTION_LOST',
+]);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}
+
+/** The plain-data form of an error: what travels in events and on the wire. */
+export interface ErrorShape {
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details?: string | undefined;
+}
+
+export class ProtocolError extends Error implements ErrorShape {
+  override readonly name = 'ProtocolError';
+  readonly code: ErrorCode;
+  readonly details: string | undefined;
+
+  constructor(code: ErrorCode, message?: string, options?: { details?: string; cause?: unknown }) {
+    super(message ?? ERROR_CODES[code], options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  get retryable(): boolean {
+    return retryableErrorCodes.has(this.code);
+  }
+
+  toShape(): ErrorShape {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function errorShape(code: ErrorCode, message?: string, details?: string): ErrorShape {
+  return new ProtocolError(code, message, details === undefined ? undefined : { details }).toShape();
+}
+
+/** Normalises anything thrown into a ProtocolError, keeping the original as `cause`. */
+export function toProtocolError(thrown: unknown): ProtocolError {
+  if (thrown instanceof ProtocolError) return thrown;
+  if (typeof thrown === 'object' && thrown !== null && isErrorCode((thrown as { code?: unknown }).code)) {
+    const { code, message } = thrown as { code: ErrorCode; message?: unknown };
+    return new ProtocolError(code, typeof message === 'string' ? message : undefined, { cause: thrown });
+  }
+  const message = thrown instanceof Error ? thrown.message : String(thrown);
+  return new ProtocolError('INTERNAL_ERROR', message, { cause: thrown });
+}

@@ -1,0 +1,272 @@
+/**
+ * Wire schemas for every switchboard message (seed 004 sections 4 to 7), as zod 4 codecs:
+ * `decode` is liberal (see docs/protocol.md, "Liberal decoding"), `encode` writes exactly the seed's
+ * field names. TypeScript types are inferred from these schemas and never written twice.
+ *
+ * Internal shape after decoding: timestamps are epoch milliseconds (UTC), endpoints always carry
+ * their `ws://` or `wss://` scheme, capabilities are `{ key, settings: [{ type, name }] }`, status
+ * words have the seed's capitalisation. Unknown fields are dropped.
+ */
+import * as z from 'zod';
+import { CapabilitiesCodec } from './capabilities.js';
+import { formatTimestamp, parseTimestamp } from './timestamp.js';
+
+// ---- scalar codecs ----------------------------------------------------------------------------
+
+/** Ids are opaque strings (the seed uses UUIDs; we do not insist). */
+export const IdSchema = z.string().min(1).max(256);
+
+const TIMESTAMP_MIN_MS = parseTimestamp('0000-01-01T00:00:00Z') as number;
+const TIMESTAMP_MAX_MS = parseTimestamp('9999-12-31T23:59:59.999Z') as number;
+
+export const TimestampSchema = z.number().int().min(TIMESTAMP_MIN_MS).max(TIMESTAMP_MAX_MS);
+
+/** ISO-8601 text (any precision, zone optional) or epoch milliseconds in; ISO-8601 UTC out. */
+export const TimestampCodec = z.codec(
+  z.union([z.string().max(64), z.number().int()]),
+  TimestampSchema,
+  {
+    decode: (wire, ctx) => {
+      const ms = typeof wire === 'number' ? wire : parseTimestamp(wire);
+      if (ms === undefined) {
+        ctx.issues.push({ code: 'custom', message: 'not an ISO-8601 timestamp', input: wire });
+        return z.NEVER;
+      }
+      return ms;
+    },
+    encode: (ms) => formatTimestamp(ms),
+  },
+);
+
+const ENDPOINT_PATTERN = /^wss?:\/\/[^\s/?#]+(?:[/?#]\S*)?$/;
+
+/** `ws://host:port`, `wss://host:port/path` or a bare `host:port` (read as `ws://`). */
+export const EndpointCodec = z.codec(z.string().min(1).max(2048), z.string().regex(ENDPOINT_PATTERN), {
+  decode: (wire, ctx) => {
+    const trimmed = wire.trim();
+    const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(trimmed);
+    const url = schemeMatch
+      ? `${(schemeMatch[1] as string).toLowerCase()}${trimmed.slice(schemeMatch[1]!.length)}`
+      : `ws://${trimmed}`;
+    if (!ENDPOINT_PATTERN.test(url)) {
+      ctx.issues.push({ code: 'custom', message: 'endpoint must be ws://host:port or wss://host:port', input: wire });
+      return z.NEVER;
+    }
+    return url;
+  },
+  encode: (url) => url,
+});
+
+/** An enum that accepts any capitalisation on the wire and yields the canonical spelling. */
+function caseInsensitiveEnum<const T extends readonly [string, ...string[]]>(values: T) {
+  const canonical = new Map(values.map((value) => [value.toLowerCase(), value]));
+  return z.codec(z.string().max(64), z.enum(values), {
+    decode: (wire, ctx) => {
+      const value = canonical.get(wire.toLowerCase());
+      if (value === undefined) {
+        ctx.issues.push({ code: 'custom', message: `expected one of ${values.join(', ')}`, input: wire });
+        return z.NEVER;
+      }
+      return value as T[number];
+    },
+    encode: (value) => value,
+  });
+}
+
+export const serviceStatuses = ['Online', 'Busy', 'Draining', 'Offline'] as const;
+export type ServiceStatus = (typeof serviceStatuses)[number];
+export const ServiceStatusCodec = caseInsensitiveEnum(serviceStatuses);
+
+/** Task states as they appear in TaskStatusUpdate.status (and Ack.status, our extension). */
+export const taskStatuses = ['Queued', 'Processing', 'Completed', 'Failed', 'Cancelled'] as const;
+export type TaskStatus = (typeof taskStatuses)[number];
+export const TaskStatusCodec = caseInsensitiveEnum(taskStatuses);
+
+const JsonObject = z.record(z.string(), z.unknown());
+
+// ---- discovery (UDP) --------------------------------------------------------------------------
+
+export const ClientServiceDiscoveryRequestSchema = z.object({
+  discoveryType: z.literal('ClientServiceDiscoveryRequest'),
+  clientId: IdSchema,
+  timestamp: TimestampCodec,
+  /** Extension: only providers of this service need answer. */
+  serviceName: z.string().min(1).max(256).optional(),
+  /** Extension: the protocol revision the sender speaks. */
+  protocolVersion: z.string().max(32).optional(),
+});
+
+export const ServiceAdvertisementSchema = z.object({
+  discoveryType: z.literal('ServiceAdvertisement'),
+  serviceId: IdSchema,
+  serviceName: z.string().min(1).max(256),
+  serviceVersion: z.string().min(1).max(64),
+  endpoint: EndpointCodec,
+  capabilities: CapabilitiesCodec,
+  status: ServiceStatusCodec,
+  load: z.number().min(0).max(1_000_000),
+  timestamp: TimestampCodec,
+  respondsToClientId: IdSchema.optional(),
+  /** Extension: how often this provider heartbeats, so clients can expire it at 3x. */
+  heartbeatIntervalMs: z.number().int().positive().max(86_400_000).optional(),
+  protocolVersion: z.string().max(32).optional(),
+  features: z.array(z.string().max(64)).max(64).optional(),
+  /** Extension: HMAC of the canonical advertisement (docs/protocol.md, SEC rules). */
+  signature: z.string().max(512).optional(),
+});
+
+export const discoverySchemas = {
+  ClientServiceDiscoveryRequest: ClientServiceDiscoveryRequestSchema,
+  ServiceAdvertisement: ServiceAdvertisementSchema,
+} as const;
+
+export type DiscoveryType = keyof typeof discoverySchemas;
+export type ClientServiceDiscoveryRequest = z.output<typeof ClientServiceDiscoveryRequestSchema>;
+export type ServiceAdvertisement = z.output<typeof ServiceAdvertisementSchema>;
+export type DiscoveryMessage = ClientServiceDiscoveryRequest | ServiceAdvertisement;
+
+// ---- tasks (WebSocket) ------------------------------------------------------------------------
+
+function envelope<const T extends string, P extends z.ZodType>(type: T, payload: P) {
+  return z.object({ type: z.literal(type), messageId: IdSchema, timestamp: TimestampCodec, payload });
+}
+
+export const AssignTaskSchema = envelope(
+  'AssignTask',
+  z.object({
+    taskId: IdSchema,
+    serviceName: z.string().min(1).max(256),
+    operation: z.string().min(1).max(256),
+    taskParameters: JsonObject.default({}),
+    callbackClientId: IdSchema,
+    /** Extension: the client's overall deadline for this task, in ms from acceptance. */
+    deadlineMs: z.number().int().positive().max(604_800_000).optional(),
+  }),
+);
+
+const taskRef = { taskId: IdSchema, originalClientId: IdSchema };
+
+export const CancelTaskSchema = envelope('CancelTask', z.object(taskRef));
+export const GetStatusSchema = envelope('GetStatus', z.object(taskRef));
+export const GetResultSchema = envelope('GetResult', z.object(taskRef));
+
+export const AuthenticateSchema = envelope(
+  'Authenticate',
+  z.object({ clientId: IdSchema, token: z.string().min(1).max(4096) }),
+);
+
+/** Provider-to-client messages: originalClientId is optional on the way in (liberal). */
+const originalClientId = IdSchema.optional();
+
+export const TaskStatusUpdateSchema = envelope(
+  'TaskStatusUpdate',
+  z.object({
+    taskId: IdSchema,
+    status: TaskStatusCodec,
+    progressPercentage: z.number().min(0).max(100),
+    message: z.string().max(4096).optional(),
+    estimatedTimeRemainingSeconds: z.number().min(0).optional(),
+    originalClientId,
+  }),
+);
+
+export const TaskResultSchema = envelope(
+  'TaskResult',
+  z.object({ taskId: IdSchema, status: z.literal('Completed'), resultData: z.unknown(), originalClientId }),
+);
+
+export const TaskFailedSchema = envelope(
+  'TaskFailed',
+  z.object({
+    taskId: IdSchema,
+    status: z.enum(['Failed', 'Cancelled']),
+    errorMessage: z.string().max(65_536),
+    errorCode: z.string().min(1).max(128),
+    details: z.string().max(65_536).optional(),
+    originalClientId,
+  }),
+);
+
+export const AckSchema = envelope(
+  'Ack',
+  z.object({
+    /** The messageId of the message being acknowledged (seed 6). */
+    acknowledgmentId: IdSchema,
+    /** Extension: the task the acknowledged message was about, and its state now. */
+    taskId: IdSchema.optional(),
+    status: TaskStatusCodec.optional(),
+  }),
+);
+
+export const ErrorSchema = envelope(
+  'Error',
+  z.object({
+    code: z.string().min(1).max(128),
+    message: z.string().max(65_536),
+    details: z.string().max(65_536).optional(),
+    /** The messageId of the message that caused this error, when it could be read. */
+    relatesTo: IdSchema.optional(),
+    taskId: IdSchema.optional(),
+  }),
+);
+
+export const clientMessageSchemas = {
+  AssignTask: AssignTaskSchema,
+  CancelTask: CancelTaskSchema,
+  GetStatus: GetStatusSchema,
+  GetResult: GetResultSchema,
+  Authenticate: AuthenticateSchema,
+} as const;
+
+export const providerMessageSchemas = {
+  Ack: AckSchema,
+  TaskStatusUpdate: TaskStatusUpdateSchema,
+  TaskResult: TaskResultSchema,
+  TaskFailed: TaskFailedSchema,
+  Error: ErrorSchema,
+} as const;
+
+export const messageSchemas = { ...clientMessageSchemas, ...providerMessageSchemas } as const;
+
+export type MessageType = keyof typeof messageSchemas;
+export type ClientMessageType = keyof typeof clientMessageSchemas;
+export type ProviderMessageType = keyof typeof providerMessageSchemas;
+
+/** A decoded WebSocket message of the given type (internal shape). */
+export type MessageOf<T extends MessageType> = z.output<(typeof messageSchemas)[T]>;
+export type PayloadOf<T extends MessageType> = MessageOf<T>['payload'];
+
+export type ClientMessage = { [T in ClientMessageType]: MessageOf<T> }[ClientMessageType];
+export type ProviderMessage = { [T in ProviderMessageType]: MessageOf<T> }[ProviderMessageType];
+export type WireMessage = ClientMessage | ProviderMessage;
+
+export type AssignTask = MessageOf<'AssignTask'>;
+export type CancelTask = MessageOf<'CancelTask'>;
+export type GetStatus = MessageOf<'GetStatus'>;
+export type GetResult = MessageOf<'GetResult'>;
+export type Authenticate = MessageOf<'Authenticate'>;
+export type TaskStatusUpdate = MessageOf<'TaskStatusUpdate'>;
+export type TaskResult = MessageOf<'TaskResult'>;
+export type TaskFailed = MessageOf<'TaskFailed'>;
+export type Ack = MessageOf<'Ack'>;
+export type ErrorMessage = MessageOf<'Error'>;
+
+/**
+ * What machines send: a message without the fields the boundary stamps. `timestamp` is always
+ * stamped on the way out (machines have no clock); `messageId` is stamped unless the machine
+ * chose one (AssignTask keeps its id across re-sends so Acks can be matched).
+ */
+export type Draft<M> = M extends { messageId: string }
+  ? Omit<M, 'messageId' | 'timestamp'> & { messageId?: string }
+  : Omit<M, 'timestamp'>;
+
+export type WireDraft = Draft<WireMessage>;
+export type ClientDraft = Draft<ClientMessage>;
+export type ProviderDraft = Draft<ProviderMessage>;
+export type DiscoveryDraft = Draft<DiscoveryMessage>;
+
+export const isMessageType = (value: unknown): value is MessageType =>
+  typeof value === 'string' && Object.hasOwn(messageSchemas, value);
+
+export const isDiscoveryType = (value: unknown): value is DiscoveryType =>
+  typeof value === 'string' && Object.hasOwn(discoverySchemas, value);
