@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['specs/**/*.spec.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // The JSON report is what .ci/run reads its closing "N passed, N failed" line from.
+    reporters: ['default', ['json', { outputFile: '.vitest-report.json' }]],
   },
 });

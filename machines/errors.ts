@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   OVERLOADED: 'The provider is overloaded.',
   /** The provider is draining and accepts no new tasks. */
   PROVIDER_DRAINING: 'The provider is draining and accepts no new tasks.',
+  /** No provider known to this client offers the service and operation (client-local). */
+  SERVICE_UNAVAILABLE: 'No known provider offers this service and operation.',
   /** The client gave up reaching the provider (reconnect attempts exhausted). */
   CONNECTION_LOST: 'The connection to the provider was lost.',
   /** Anything unexpected; the cause is kept for the logs. */
@@ -52,6 +54,7 @@ export const retryableErrorCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'TIMEOUT',
   'OVERLOADED',
   'PROVIDER_DRAINING',
+  'SERVICE_UNAVAILABLE',
   'CONNECTION_LOST',
 ]);
 

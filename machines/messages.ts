@@ -41,7 +41,7 @@ export const TimestampCodec = z.codec(
 const ENDPOINT_PATTERN = /^wss?:\/\/[^\s/?#]+(?:[/?#]\S*)?$/;
 
 /** `ws://host:port`, `wss://host:port/path` or a bare `host:port` (read as `ws://`). */
-export const EndpointCodec = z.codec(z.string().min(1).max(2048), z.string().regex(ENDPOINT_PATTERN), {
+export const EndpointCodec = z.codec(z.string().min(1).max(2048), z.string().max(2048).regex(ENDPOINT_PATTERN), {
   decode: (wire, ctx) => {
     const trimmed = wire.trim();
     const schemeMatch = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(trimmed);
@@ -172,14 +172,14 @@ export const TaskStatusUpdateSchema = envelope(
 
 export const TaskResultSchema = envelope(
   'TaskResult',
-  z.object({ taskId: IdSchema, status: z.literal('Completed'), resultData: z.unknown(), originalClientId }),
+  z.object({ taskId: IdSchema, status: caseInsensitiveEnum(['Completed']), resultData: z.unknown(), originalClientId }),
 );
 
 export const TaskFailedSchema = envelope(
   'TaskFailed',
   z.object({
     taskId: IdSchema,
-    status: z.enum(['Failed', 'Cancelled']),
+    status: caseInsensitiveEnum(['Failed', 'Cancelled']),
     errorMessage: z.string().max(65_536),
     errorCode: z.string().min(1).max(128),
     details: z.string().max(65_536).optional(),

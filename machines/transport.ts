@@ -1,0 +1,90 @@
+/**
+ * The transport event contract: the only way a machine touches a network.
+ *
+ * A machine invokes a transport as a callback actor (`fromCallback`, so simulated delivery is
+ * processed inside `clock.increment()`), sends it commands and receives events. The real
+ * adapters (`adapters/udp.ts`, `adapters/ws.ts`) and the simulated network
+ * (`adapters/simulated/`) implement the same contract and run every message through
+ * machines/codec.ts, so machines only ever see typed, decoded messages.
+ *
+ * Three shapes of transport:
+ * - stream (one WebSocket connection, either side): `transport.*`
+ * - datagram (the UDP discovery socket): `datagram.*`
+ * - server (the provider's listening WebSocket server): `server.*`; each accepted connection is
+ *   then driven through its own stream transport, bound by `connectionId`.
+ */
+import type { ErrorShape } from './errors.js';
+import type { DiscoveryDraft, DiscoveryMessage, WireDraft, WireMessage } from './messages.js';
+
+// ---- stream (WebSocket connection) ------------------------------------------------------------
+
+export type StreamCommand =
+  | { readonly type: 'transport.send'; readonly draft: WireDraft }
+  | { readonly type: 'transport.ping' }
+  /** Graceful close: the close handshake with this code. */
+  | { readonly type: 'transport.close'; readonly code: number; readonly reason?: string }
+  /** Abrupt end: no handshake (a dead peer, an overdue pong). */
+  | { readonly type: 'transport.terminate' };
+
+export type StreamEvent =
+  | { readonly type: 'transport.opened' }
+  | { readonly type: 'transport.message'; readonly message: WireMessage }
+  /** Input that failed decoding at the boundary (already counted by the adapter). */
+  | { readonly type: 'transport.rejected'; readonly error: ErrorShape; readonly messageId?: string | undefined }
+  | { readonly type: 'transport.pong' }
+  /** Exactly once per transport, last. `graceful` is true only after a completed close handshake. */
+  | { readonly type: 'transport.closed'; readonly graceful: boolean; readonly code: number; readonly reason: string };
+
+/** Input of a client-side stream transport: where to connect. */
+export interface ConnectInput {
+  readonly endpoint: string;
+}
+
+/** Input of a provider-side stream transport: which accepted connection to drive. */
+export interface AcceptedInput {
+  readonly connectionId: string;
+}
+
+// ---- datagram (UDP discovery) ----------------------------------------------------------------
+
+export interface PeerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+export type DatagramCommand = {
+  readonly type: 'datagram.send';
+  readonly draft: DiscoveryDraft;
+  /** A unicast peer, or every host in the broadcast domain on the discovery port. */
+  readonly to: PeerAddress | 'broadcast';
+};
+
+export type DatagramEvent =
+  | { readonly type: 'datagram.received'; readonly message: DiscoveryMessage; readonly from: PeerAddress }
+  | { readonly type: 'datagram.rejected'; readonly error: ErrorShape; readonly from: PeerAddress };
+
+// ---- server (provider's WebSocket listener) ---------------------------------------------------
+
+export type ServerCommand = { readonly type: 'server.close' };
+
+export type ServerEvent =
+  | { readonly type: 'server.listening'; readonly endpoint: string }
+  | {
+      readonly type: 'server.accepted';
+      readonly connectionId: string;
+      readonly remoteAddress: string;
+      /** A credential presented at the upgrade (Authorization: Bearer or ?token=), if any. */
+      readonly token?: string | undefined;
+    }
+  | { readonly type: 'server.failed'; readonly error: ErrorShape };
+
+/** WebSocket close codes used by switchboard (docs/protocol.md, close codes). */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  abnormal: 1006,
+  policy: 1008,
+  tooBig: 1009,
+  internalError: 1011,
+  tryAgainLater: 1013,
+} as const;
