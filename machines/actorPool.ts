@@ -16,6 +16,7 @@ import {
   type Actor,
   type ActorLogic,
   type AnyActorLogic,
+  type AnyActorScope,
   type AnyActorRef,
   type EventFromLogic,
   type InputFrom,
@@ -47,7 +48,23 @@ export type ActorPoolLogic<TLogic extends AnyActorLogic> = ActorLogic<
   ActorPoolInput
 >;
 
-const memberEnded = /^xstate\.(done|error)\.actor\.(.+)$/;
+/** Matches the events XState sends a parent when a child ends: `xstate.done.actor.<id>`. */
+export const memberEnded = /^xstate\.(done|error)\.actor\.(.+)$/;
+
+/**
+ * Creates and (after the current transition) starts an actor whose parent is `scope.self` but
+ * which no machine snapshot lists: the building block of pools. Stop it with `scope.stopChild`.
+ */
+export function spawnDetached<TLogic extends AnyActorLogic>(
+  scope: AnyActorScope,
+  logic: TLogic,
+  id: string,
+  input: InputFrom<TLogic>,
+): Actor<TLogic> {
+  const member = createActor(logic, { parent: scope.self as AnyActorRef, id, input } as never) as Actor<TLogic>;
+  scope.defer(() => member.start());
+  return member;
+}
 
 /** Creates the logic of a pool whose members all run `memberLogic`. */
 export function createActorPool<TLogic extends AnyActorLogic>(memberLogic: TLogic): ActorPoolLogic<TLogic> {
@@ -68,11 +85,13 @@ export function createActorPool<TLogic extends AnyActorLogic>(memberLogic: TLogi
           const { id, input } = event as Extract<ActorPoolEvent<TLogic>, { type: 'pool.spawn' }>;
           if (members.has(id)) return snapshot;
           if (members.size >= snapshot.membersMax) {
+            // The throw ends the pool (status 'error'), and XState does not stop a failed actor's
+            // children: stop the members here, or they would run on, unreachable.
+            for (const member of members.values()) scope.stopChild(member);
+            members.clear();
             throw new Error(`actor pool full (${snapshot.membersMax} members)`);
           }
-          const member = createActor(memberLogic, { parent: scope.self as AnyActorRef, id, input } as never) as Actor<TLogic>;
-          members.set(id, member);
-          scope.defer(() => member.start());
+          members.set(id, spawnDetached(scope, memberLogic, id, input));
           return { ...snapshot, spawnedTotal: snapshot.spawnedTotal + 1 };
         }
         case 'pool.send': {

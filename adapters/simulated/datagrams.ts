@@ -1,0 +1,179 @@
+/**
+ * UDP on the simulated network: discovery sockets, broadcast and unicast, loss, duplication,
+ * delay (so reordering) and partitions.
+ *
+ * Addressing mirrors the real UDP adapter. Each discovery socket is bound to the shared discovery
+ * port (address reuse, DISC-1: several sockets per host) AND owns an ephemeral port of its own,
+ * from which it sends everything. So:
+ * - a broadcast reaches every socket bound to the sender's discovery port on every host, including
+ *   the other sockets of the sender's host, never the sending socket itself;
+ * - a unicast to {host, sharedPort} reaches ONE socket, the most recently bound (Linux with
+ *   SO_REUSEADDR);
+ * - the `from` of a received datagram is the sender's ephemeral {host, port}, and a reply sent
+ *   there reaches that socket only (the real adapter sends requests from an ephemeral socket for
+ *   the same reason; docs/protocol.md, discovery notes).
+ */
+import { decodeDatagram, encodeDatagram, stampDatagram } from '../../machines/codec.js';
+import type { DatagramCommand, DatagramEvent, PeerAddress } from '../../machines/transport.js';
+import { drawDatagram } from './faults.js';
+import type { Fabric, Origin } from './network.js';
+
+/** Ephemeral ports are handed out in order from this range, per host, never reused in a run. */
+export const EPHEMERAL_PORT_FIRST = 40_000;
+export const EPHEMERAL_PORT_LAST = 49_151;
+
+export interface DatagramSocket {
+  readonly host: string;
+  /** The shared discovery port it is bound to (and broadcasts to). */
+  readonly port: number;
+  /** Its own port: the source of everything it sends. */
+  readonly ephemeralPort: number;
+  readonly origin: Origin;
+  readonly emit: (event: DatagramEvent) => void;
+  /** False once closed, its actor stopped, or its host crashed: nothing more reaches it. */
+  open: boolean;
+}
+
+export interface InjectedDatagram {
+  /** The claimed source; need not be a host of the network (spoofed garbage is fine). */
+  readonly from: PeerAddress;
+  readonly to: string | 'broadcast';
+  readonly port: number;
+  readonly text: string;
+}
+
+export class DatagramLayer {
+  readonly #fabric: Fabric;
+  /** Open sockets by host, in bind order. */
+  readonly #sockets = new Map<string, DatagramSocket[]>();
+  readonly #ephemeralNext = new Map<string, number>();
+
+  constructor(fabric: Fabric) {
+    this.#fabric = fabric;
+  }
+
+  /** Binds a socket; on a host that is down the socket is inert (the app is not running there). */
+  open(host: string, port: number, emit: (event: DatagramEvent) => void): DatagramSocket {
+    const state = this.#fabric.host(host);
+    const up = state?.up === true;
+    const socket: DatagramSocket = {
+      host,
+      port,
+      ephemeralPort: up ? this.#allocateEphemeralPort(host) : 0,
+      origin: { host, incarnation: state?.incarnation ?? -1 },
+      emit,
+      open: up,
+    };
+    if (up) this.#socketsOf(host).push(socket);
+    return socket;
+  }
+
+  close(socket: DatagramSocket): void {
+    if (!socket.open) return;
+    socket.open = false;
+    const sockets = this.#socketsOf(socket.host);
+    sockets.splice(sockets.indexOf(socket), 1);
+  }
+
+  /** The host crashed: its sockets vanish without a word. */
+  crash(host: string): void {
+    for (const socket of this.#socketsOf(host)) socket.open = false;
+    this.#sockets.delete(host);
+  }
+
+  send(socket: DatagramSocket, command: DatagramCommand): void {
+    if (!socket.open) return;
+    const text = encodeDatagram(stampDatagram(command.draft, this.#fabric.stamp));
+    const from: PeerAddress = { host: socket.host, port: socket.ephemeralPort };
+    if (command.to === 'broadcast') {
+      for (const target of this.#boundTo(socket.port)) {
+        if (target !== socket) this.#transmit(from, socket.origin, target, text);
+      }
+      return;
+    }
+    const target = this.#unicastTarget(command.to.host, command.to.port);
+    if (target === undefined) {
+      this.#fabric.count('dropped', { channel: 'datagram', kind: 'datagram', from: address(from), to: address(command.to) });
+      return;
+    }
+    this.#transmit(from, socket.origin, target, text);
+  }
+
+  /** Raw text onto the wire (specs inject garbage); subject to the same faults. */
+  inject(datagram: InjectedDatagram): void {
+    const targets =
+      datagram.to === 'broadcast'
+        ? this.#boundTo(datagram.port)
+        : [this.#unicastTarget(datagram.to, datagram.port)].filter((target) => target !== undefined);
+    for (const target of targets) this.#transmit(datagram.from, undefined, target, datagram.text);
+  }
+
+  #transmit(from: PeerAddress, origin: Origin | undefined, target: DatagramSocket, text: string): void {
+    const draw = drawDatagram(this.#fabric.faults(), this.#fabric.streams);
+    const entry = { channel: 'datagram', kind: 'datagram', from: address(from), to: socketAddress(target) } as const;
+    if (draw.lost) {
+      this.#fabric.count('lost', entry);
+      return;
+    }
+    const now = this.#fabric.now();
+    this.#fabric.enqueue(now + draw.delayMs, origin, entry, () => this.#arrive(from, target, text));
+    if (draw.duplicated) {
+      this.#fabric.count('duplicated', entry);
+      this.#fabric.enqueue(now + draw.duplicateDelayMs, origin, entry, () => this.#arrive(from, target, text));
+    }
+  }
+
+  #arrive(from: PeerAddress, target: DatagramSocket, text: string): void {
+    const entry = { channel: 'datagram', kind: 'datagram', from: address(from), to: socketAddress(target) } as const;
+    if (!target.open) return this.#fabric.count('dropped', entry);
+    if (this.#fabric.isCut(from.host, target.host)) return this.#fabric.count('partitioned', entry);
+    const decoded = decodeDatagram(text, this.#fabric.limits);
+    if (decoded.ok) {
+      this.#fabric.count('delivered', entry);
+      target.emit({ type: 'datagram.received', message: decoded.message, from });
+    } else {
+      this.#fabric.count('rejected', entry);
+      target.emit({ type: 'datagram.rejected', error: decoded.error.toShape(), from });
+    }
+  }
+
+  /** Every open socket bound to `port`, hosts in the order they first bound, sockets in bind order. */
+  #boundTo(port: number): DatagramSocket[] {
+    return [...this.#sockets.values()].flatMap((sockets) => sockets.filter((socket) => socket.port === port));
+  }
+
+  /** The socket whose ephemeral port this is, else the most recently bound one on the shared port. */
+  #unicastTarget(host: string, port: number): DatagramSocket | undefined {
+    if (this.#fabric.host(host)?.up !== true) return undefined;
+    const sockets = this.#sockets.get(host) ?? [];
+    return sockets.find((socket) => socket.ephemeralPort === port) ?? sockets.findLast((socket) => socket.port === port);
+  }
+
+  #socketsOf(host: string): DatagramSocket[] {
+    let sockets = this.#sockets.get(host);
+    if (sockets === undefined) {
+      sockets = [];
+      this.#sockets.set(host, sockets);
+    }
+    return sockets;
+  }
+
+  #allocateEphemeralPort(host: string): number {
+    const shared = new Set(this.#socketsOf(host).map((socket) => socket.port));
+    let port = this.#ephemeralNext.get(host) ?? EPHEMERAL_PORT_FIRST;
+    while (shared.has(port)) port++;
+    if (port > EPHEMERAL_PORT_LAST) {
+      throw new RangeError(`switchboard: simulated network: ${host} ran out of ephemeral ports`);
+    }
+    this.#ephemeralNext.set(host, port + 1);
+    return port;
+  }
+}
+
+function address(peer: PeerAddress): string {
+  return `${peer.host}:${peer.port}`;
+}
+
+function socketAddress(socket: DatagramSocket): string {
+  return `${socket.host}:${socket.port}/${socket.ephemeralPort}`;
+}

@@ -1,0 +1,257 @@
+/**
+ * The simulated network: hosts in one broadcast domain, UDP discovery and WebSocket streams
+ * between them, driven by the ONE SimulatedClock that every actor system of the run shares.
+ *
+ * Deterministic by construction (STYLE principles 5, 7, 8; TigerBeetle's VOPR): no Date, no
+ * Math.random, no real timers. Every random choice (loss, duplication, delay, ids) comes from
+ * PRNG streams derived from `seed`; in-flight deliveries sit in our own (dueAtMs, seq) queue that
+ * drains from clock timeouts. So the same seed and the same sequence of calls give the same run,
+ * and a failing spec reproduces from the `seed` it prints.
+ *
+ * Every message goes through the real codec (machines/codec.ts): the sender stamps and encodes,
+ * the receiver decodes, and a decode failure reaches the receiving actor as a coded rejection.
+ */
+import { advanceClock } from './advance.js';
+import type { SimulatedClock } from 'xstate';
+import { defaultCodecLimits, type CodecLimits, type StampSource } from '../../machines/codec.js';
+import type { PeerAddress } from '../../machines/transport.js';
+import { DatagramLayer } from './datagrams.js';
+import { PartitionTable, defaultFaultOptions, resolveFaults, type FaultOptions, type FaultStreams } from './faults.js';
+import { Prng } from './prng.js';
+import { DeliveryQueue } from './queue.js';
+import { StreamLayer } from './streams.js';
+import { createSimulatedHost, type SimulatedHost } from './transports.js';
+
+export interface SimulatedNetworkOptions {
+  /** The clock every actor system of the run shares; deliveries are scheduled on it. */
+  readonly clock: SimulatedClock;
+  /** Every random choice derives from it (only its low 32 bits matter). */
+  readonly seed: number;
+  /** @default defaultFaultOptions (no loss, no duplication, delay 1..5 ms) */
+  readonly faults?: Partial<FaultOptions>;
+  /** Epoch ms corresponding to clock time 0, for message timestamps. @default 1_750_000_000_000 */
+  readonly epochMs?: number;
+  /** @default defaultCodecLimits */
+  readonly limits?: Partial<CodecLimits>;
+  /** Deliveries in flight at most; beyond it a datagram is dropped and a stream path dies. @default 100_000 */
+  readonly inFlightMax?: number;
+  /** Called with every delivery outcome (logs, determinism checks). */
+  readonly trace?: (record: TraceRecord) => void;
+}
+
+export type Outcome = 'delivered' | 'lost' | 'duplicated' | 'partitioned' | 'rejected' | 'dropped';
+
+export interface NetworkStats {
+  /** Datagrams and stream messages decoded and handed to an actor. */
+  readonly delivered: number;
+  /** Datagram deliveries lost to `lossProbability`. */
+  readonly lost: number;
+  /** Extra datagram copies made by `duplicateProbability`. */
+  readonly duplicated: number;
+  /** Datagrams and stream frames eaten by a partition (or by a stream path a partition killed). */
+  readonly partitioned: number;
+  /** Datagrams and stream messages that failed decoding (the actor got a rejection). */
+  readonly rejected: number;
+  /** Deliveries with nobody to receive them: unknown or crashed host, stopped actor, full queue. */
+  readonly dropped: number;
+}
+
+export interface TraceEntry {
+  readonly channel: 'datagram' | 'stream';
+  /** `datagram`, or the stream frame: syn, accept, data, ping, pong, close, rst, ... */
+  readonly kind: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+export interface TraceRecord extends TraceEntry {
+  readonly atMs: number;
+  readonly outcome: Outcome;
+}
+
+/** Who sent a delivery: dropped if that host has crashed (or restarted) since. */
+export interface Origin {
+  readonly host: string;
+  readonly incarnation: number;
+}
+
+export interface HostState {
+  readonly address: string;
+  up: boolean;
+  /** Bumped by each crash: sockets and deliveries of an older incarnation are dead. */
+  incarnation: number;
+}
+
+/** What the datagram and stream layers need from the network (internal). */
+export interface Fabric {
+  readonly limits: CodecLimits;
+  readonly stamp: StampSource;
+  readonly streams: FaultStreams;
+  now(): number;
+  newId(): string;
+  faults(): FaultOptions;
+  isCut(fromHost: string, toHost: string): boolean;
+  host(address: string): HostState | undefined;
+  alive(origin: Origin): boolean;
+  /** Queues `run` at `dueAtMs`; false (and counted as dropped) when the queue is full. */
+  enqueue(dueAtMs: number, origin: Origin | undefined, entry: TraceEntry, run: () => void): boolean;
+  count(outcome: Outcome, entry: TraceEntry): void;
+}
+
+const ADDRESS_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
+
+export class SimulatedNetwork {
+  readonly clock: SimulatedClock;
+  /** Reproduce hint printed by failing specs. */
+  readonly seed: number;
+  readonly #hosts = new Map<string, { readonly state: HostState; readonly handle: SimulatedHost }>();
+  readonly #partitions = new PartitionTable();
+  readonly #stats: { -readonly [K in keyof NetworkStats]: number } = {
+    delivered: 0,
+    lost: 0,
+    duplicated: 0,
+    partitioned: 0,
+    rejected: 0,
+    dropped: 0,
+  };
+  readonly #queue: DeliveryQueue;
+  readonly #datagrams: DatagramLayer;
+  readonly #streams: StreamLayer;
+  #faults: FaultOptions;
+
+  constructor(options: SimulatedNetworkOptions) {
+    const { clock, seed, epochMs = 1_750_000_000_000, inFlightMax = 100_000, trace } = options;
+    if (!Number.isInteger(seed)) throw new RangeError(`switchboard: simulated network: seed must be an integer, got ${seed}`);
+    if (!Number.isInteger(epochMs)) throw new RangeError(`switchboard: simulated network: epochMs must be an integer`);
+    if (!(Number.isInteger(inFlightMax) && inFlightMax > 0)) {
+      throw new RangeError(`switchboard: simulated network: inFlightMax must be a positive integer`);
+    }
+    this.clock = clock;
+    this.seed = seed;
+    this.#faults = resolveFaults(defaultFaultOptions, options.faults);
+    this.#queue = new DeliveryQueue(clock, inFlightMax);
+    const ids = Prng.derive(seed, 'ids');
+    const newId = (): string => `sim-${ids.hex32()}${ids.hex32()}`;
+    const count = (outcome: Outcome, entry: TraceEntry): void => {
+      this.#stats[outcome]++;
+      trace?.({ atMs: clock.now(), outcome, ...entry });
+    };
+    const fabric: Fabric = {
+      limits: { ...defaultCodecLimits, ...options.limits },
+      stamp: { nowMs: () => epochMs + clock.now(), newId },
+      streams: { loss: Prng.derive(seed, 'loss'), duplicate: Prng.derive(seed, 'duplicate'), delay: Prng.derive(seed, 'delay') },
+      now: () => clock.now(),
+      newId,
+      faults: () => this.#faults,
+      isCut: (fromHost, toHost) => this.#partitions.isCut(fromHost, toHost),
+      host: (address) => this.#hosts.get(address)?.state,
+      alive: (origin) => this.#alive(origin),
+      enqueue: (dueAtMs, origin, entry, run) => {
+        const queued = this.#queue.push(dueAtMs, () => {
+          if (origin === undefined || this.#alive(origin)) run();
+          else count('dropped', entry); // the sender crashed while this was in flight
+        });
+        if (!queued) count('dropped', entry);
+        return queued;
+      },
+      count,
+    };
+    this.#datagrams = new DatagramLayer(fabric);
+    this.#streams = new StreamLayer(fabric);
+  }
+
+  /** The host at `address` (created, up, on first use). One broadcast domain holds them all. */
+  host(address: string): SimulatedHost {
+    const known = this.#hosts.get(address);
+    if (known !== undefined) return known.handle;
+    if (!ADDRESS_PATTERN.test(address) || address === 'broadcast') {
+      throw new RangeError(`switchboard: simulated network: "${address}" is not a host address`);
+    }
+    const state: HostState = { address, up: true, incarnation: 0 };
+    const handle = createSimulatedHost(address, { datagrams: this.#datagrams, streams: this.#streams });
+    this.#hosts.set(address, { state, handle });
+    return handle;
+  }
+
+  get faults(): FaultOptions {
+    return this.#faults;
+  }
+
+  /** Changes the faults from now on (deliveries already in flight keep their fate). */
+  setFaults(faults: Partial<FaultOptions>): void {
+    this.#faults = resolveFaults(this.#faults, faults);
+  }
+
+  /** Cuts A -> B (and B -> A unless `symmetric: false`), on top of the partitions in force. */
+  partition(groupA: readonly string[], groupB: readonly string[], options: { readonly symmetric?: boolean } = {}): void {
+    this.#partitions.add(groupA, groupB, options.symmetric ?? true);
+  }
+
+  /** Removes every partition. A stream path a partition already killed stays dead. */
+  heal(): void {
+    this.#partitions.clear();
+  }
+
+  /**
+   * Host down: its sockets, listeners and connections vanish WITHOUT close frames, so peers see
+   * nothing until their own timers fire, and its own actors hear nothing more (the app is gone;
+   * the spec should stop them). Deliveries in flight to or from it are dropped.
+   */
+  crash(address: string): void {
+    const state = this.#require(address);
+    if (!state.up) return;
+    state.up = false;
+    state.incarnation++;
+    this.#datagrams.crash(address);
+    this.#streams.crash(address);
+  }
+
+  /** Host up again, empty: the app must create its actors (and so its sockets) anew. */
+  restart(address: string): void {
+    this.#require(address).up = true;
+  }
+
+  isUp(address: string): boolean {
+    return this.#hosts.get(address)?.state.up === true;
+  }
+
+  get stats(): NetworkStats {
+    return { ...this.#stats };
+  }
+
+  /** Deliveries queued and not yet due. */
+  get inFlight(): number {
+    return this.#queue.size;
+  }
+
+  /**
+   * Advances the clock by `ms`, stopping at every instant where something is due, so each actor
+   * timer and each delivery fires at its own time. Steps matter: one big clock.increment() fires
+   * everything due at the END time, so timers and deliveries would interleave in the wrong order.
+   */
+  run(ms: number): void {
+    if (!(Number.isInteger(ms) && ms >= 0)) throw new RangeError(`switchboard: simulated network: run(ms) needs an integer >= 0`);
+    advanceClock(this.clock, ms);
+  }
+
+  /** Raw text as a datagram (garbage for specs): same routing and faults as a real one. */
+  injectDatagram(datagram: { readonly from: PeerAddress; readonly to: string | 'broadcast'; readonly port: number; readonly text: string }): void {
+    this.#datagrams.inject(datagram);
+  }
+
+  /** Raw text as a message on an accepted connection, in order with the other frames of that direction. */
+  injectFrame(frame: { readonly connectionId: string; readonly to: 'server' | 'client'; readonly text: string }): void {
+    this.#streams.inject(frame.connectionId, frame.to, frame.text);
+  }
+
+  #alive(origin: Origin): boolean {
+    const state = this.#hosts.get(origin.host)?.state;
+    return state !== undefined && state.up && state.incarnation === origin.incarnation;
+  }
+
+  #require(address: string): HostState {
+    const known = this.#hosts.get(address);
+    if (known === undefined) throw new RangeError(`switchboard: simulated network: no host ${address}`);
+    return known.state;
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The client root: one per client application. It owns the repository (what is on the network)
+ * and one connection per provider endpoint it talks to (CONN-1), picks an instance for each task
+ * with the selection policy (DISC-11, DISC-13), and tells the application what happens through
+ * emitted events.
+ *
+ *   running -> stopping -> stopped
+ */
+import { assign, emit, enqueueActions, sendTo, setup } from 'xstate';
+import { connectionDefaults, connectionMachine, type ConnectionInput, type ConnectionToParentEvent } from './connection.js';
+import type { ClientTaskInput } from './clientTask.js';
+import { ERROR_CODES } from './errors.js';
+import type { TaskOutcome } from './outcome.js';
+import { deriveSeed, type RandomState } from './random.js';
+import { repositoryDefaults, repositoryMachine, type RepositoryInput, type RepositoryToParentEvent, type ServiceView } from './repository.js';
+import { defaultSelectionPolicy, initialSelectionState, type SelectionPolicy, type SelectionState } from './selection.js';
+
+export type ConnectionOptions = Omit<ConnectionInput, 'endpoint' | 'clientId' | 'seed' | 'parentRef'>;
+export type RepositoryOptions = Omit<RepositoryInput, 'clientId' | 'parentRef'>;
+
+export interface ClientInput {
+  readonly clientId: string;
+  /** Seeds every jitter PRNG of this client (one per connection, derived). */
+  readonly seed: RandomState;
+  readonly repository: RepositoryOptions;
+  readonly connection: ConnectionOptions;
+  /** How long stopping waits for connections to close. @default 2_000 */
+  readonly stopTimeoutMs: number;
+}
+
+export const clientDefaults: Omit<ClientInput, 'clientId' | 'seed'> = {
+  repository: {
+    discoveryPeriodMs: repositoryDefaults.discoveryPeriodMs,
+    defaultHeartbeatIntervalMs: repositoryDefaults.defaultHeartbeatIntervalMs,
+    entriesMax: repositoryDefaults.entriesMax,
+  },
+  connection: connectionDefaults,
+  stopTimeoutMs: 2_000,
+};
+
+export type AssignRequest = Pick<
+  ClientTaskInput,
+  'taskId' | 'messageId' | 'serviceName' | 'operation' | 'params' | 'deadlineMs'
+> & {
+  /** Service instances not to use (e.g. one that just failed this task). */
+  readonly excludeServiceIds?: readonly string[];
+};
+
+export type ClientEvent =
+  | { readonly type: 'client.assign'; readonly request: AssignRequest }
+  | { readonly type: 'client.cancel'; readonly taskId: string }
+  | { readonly type: 'client.refresh' }
+  | { readonly type: 'client.stop' }
+  | RepositoryToParentEvent
+  | ConnectionToParentEvent;
+
+/** What the client tells the application (subscribe with `actor.on(type, ...)`). */
+export type ClientEmitted =
+  | { readonly type: 'services.changed'; readonly services: readonly ServiceView[] }
+  | { readonly type: 'task.submitted'; readonly taskId: string; readonly serviceId: string; readonly endpoint: string }
+  | {
+      readonly type: 'task.progress';
+      readonly taskId: string;
+      readonly status: 'Queued' | 'Processing';
+      readonly progressPercentage: number;
+      readonly message?: string | undefined;
+      readonly estimatedTimeRemainingSeconds?: number | undefined;
+    }
+  | { readonly type: 'task.settled'; readonly taskId: string; readonly outcome: TaskOutcome }
+  | { readonly type: 'connection.opened'; readonly endpoint: string; readonly reconnected: boolean }
+  | { readonly type: 'connection.down'; readonly endpoint: string; readonly reason: string }
+  | { readonly type: 'connection.closed'; readonly endpoint: string; readonly gaveUp: boolean };
+
+export interface ClientContext extends ClientInput {
+  readonly services: readonly ServiceView[];
+  readonly selection: SelectionState;
+  readonly selectionPolicy: SelectionPolicy;
+  /** Endpoints with a live connection actor. */
+  readonly endpoints: Readonly<Record<string, true>>;
+  /** Which endpoint each unfinished task went to (for cancel routing). */
+  readonly taskEndpoints: Readonly<Record<string, string>>;
+}
+
+const connectionId = (endpoint: string) => `connection:${endpoint}`;
+
+export const clientMachine = setup({
+  types: {
+    input: {} as ClientInput & { readonly selectionPolicy?: SelectionPolicy },
+    context: {} as ClientContext,
+    events: {} as ClientEvent,
+    emitted: {} as ClientEmitted,
+  },
+  actors: {
+    repository: repositoryMachine,
+    connection: connectionMachine,
+  },
+  delays: { stopTimeoutMs: ({ context }) => context.stopTimeoutMs },
+  guards: { noConnections: ({ context }) => Object.keys(context.endpoints).length === 0 },
+  actions: {
+    /** Selects an instance (DISC-11) and hands the task to its endpoint's connection. */
+    submit: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'client.assign') return;
+      const { request } = event;
+      const choice = context.selectionPolicy(
+        context.services,
+        { serviceName: request.serviceName, operation: request.operation, excludeServiceIds: request.excludeServiceIds },
+        context.selection,
+      );
+      if (choice.service === undefined) {
+        // DISC-13: nothing to send it to.
+        enqueue.emit({
+          type: 'task.settled',
+          taskId: request.taskId,
+          outcome: {
+            status: 'Failed',
+            error: {
+              code: 'SERVICE_UNAVAILABLE',
+              message: `${ERROR_CODES.SERVICE_UNAVAILABLE} (${request.serviceName}.${request.operation})`,
+            },
+          },
+        });
+        return;
+      }
+      const endpoint = choice.service.endpoint;
+      if (!context.endpoints[endpoint]) {
+        enqueue.spawnChild('connection', {
+          id: connectionId(endpoint),
+          input: {
+            ...context.connection,
+            endpoint,
+            clientId: context.clientId,
+            seed: deriveSeed(context.seed, endpoint),
+            parentRef: self,
+          },
+        });
+      }
+      const { excludeServiceIds: _excluded, ...task } = request;
+      enqueue.sendTo(connectionId(endpoint), {
+        type: 'connection.submit',
+        task: { ...task, clientId: context.clientId },
+      });
+      enqueue.assign({
+        selection: choice.state,
+        endpoints: { ...context.endpoints, [endpoint]: true },
+        taskEndpoints: { ...context.taskEndpoints, [request.taskId]: endpoint },
+      });
+      enqueue.emit({ type: 'task.submitted', taskId: request.taskId, serviceId: choice.service.serviceId, endpoint });
+    }),
+    cancel: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'client.cancel') return;
+      const endpoint = context.taskEndpoints[event.taskId];
+      if (endpoint !== undefined && context.endpoints[endpoint]) {
+        enqueue.sendTo(connectionId(endpoint), { type: 'connection.cancel', taskId: event.taskId });
+      }
+    }),
+    settle: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'task.settled') return;
+      const { [event.taskId]: _done, ...taskEndpoints } = context.taskEndpoints;
+      enqueue.assign({ taskEndpoints });
+      enqueue.emit({ type: 'task.settled', taskId: event.taskId, outcome: event.outcome });
+    }),
+    forgetConnection: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'connection.closed') return;
+      const { [event.endpoint]: _closed, ...endpoints } = context.endpoints;
+      enqueue.assign({ endpoints });
+      enqueue.stopChild(connectionId(event.endpoint));
+      enqueue.emit({ type: 'connection.closed', endpoint: event.endpoint, gaveUp: event.gaveUp });
+    }),
+    closeConnections: enqueueActions(({ context, enqueue }) => {
+      for (const endpoint of Object.keys(context.endpoints)) {
+        enqueue.sendTo(connectionId(endpoint), { type: 'connection.close' });
+      }
+    }),
+  },
+}).createMachine({
+  id: 'client',
+  context: ({ input }) => ({
+    ...input,
+    selectionPolicy: input.selectionPolicy ?? defaultSelectionPolicy,
+    services: [],
+    selection: initialSelectionState,
+    endpoints: {},
+    taskEndpoints: {},
+  }),
+  invoke: {
+    id: 'repository',
+    src: 'repository',
+    input: ({ context, self }) => ({ ...context.repository, clientId: context.clientId, parentRef: self }),
+  },
+  on: {
+    'repository.changed': {
+      actions: [
+        assign({ services: ({ event }) => event.services }),
+        emit(({ event }) => ({ type: 'services.changed' as const, services: event.services })),
+      ],
+    },
+    'task.progress': {
+      actions: emit(({ event }) => {
+        const { endpoint: _endpoint, ...progress } = event;
+        return progress;
+      }),
+    },
+    'task.settled': { actions: 'settle' },
+    'connection.opened': {
+      actions: emit(({ event }) => ({ type: 'connection.opened' as const, endpoint: event.endpoint, reconnected: event.reconnected })),
+    },
+    'connection.down': {
+      actions: emit(({ event }) => ({ type: 'connection.down' as const, endpoint: event.endpoint, reason: event.reason })),
+    },
+    'connection.closed': { actions: 'forgetConnection' },
+  },
+  initial: 'running',
+  states: {
+    running: {
+      on: {
+        'client.assign': { actions: 'submit' },
+        'client.cancel': { actions: 'cancel' },
+        'client.refresh': { actions: sendTo('repository', { type: 'repository.refresh' }) },
+        'client.stop': 'stopping',
+      },
+    },
+    stopping: {
+      entry: 'closeConnections',
+      always: { guard: 'noConnections', target: 'stopped' },
+      after: { stopTimeoutMs: 'stopped' },
+    },
+    stopped: { type: 'final' },
+  },
+});

@@ -1,0 +1,309 @@
+/**
+ * The client's WebSocket connection to one provider endpoint (CONN-1, CONN-3 to CONN-7), and the
+ * owner of the tasks sent over it. See docs/protocol.md, "Client connection".
+ *
+ * active (the transport is invoked here)
+ *   connecting -> open -> closing          open = liveness (ping / pong, CONN-3) || traffic
+ *   unresponsive: no pong in time, terminate (CONN-3)
+ * backoff: full-jitter exponential delay, bounded attempts (CONN-4)
+ * settlingTasks: every unfinished task is told connection.lost and settles (CONNECTION_LOST)
+ * closed (final, output { gaveUp })
+ *
+ * Tasks live in an actor pool (machines/actorPool.ts) so that thousands of them do not weigh on
+ * this machine's snapshot; the connection keeps only their ids. AssignTask and CancelTask drafts
+ * wait in a bounded outbox until answered and are re-sent, in order, whenever the connection
+ * opens again (CONN-5; machines/outbox.ts).
+ */
+import { assign, enqueueActions, sendTo, setup, spawnChild } from 'xstate';
+import { createActorPool } from './actorPool.js';
+import { backoffDelayMs } from './backoff.js';
+import { clientTaskMachine, type ClientTaskInput } from './clientTask.js';
+import type {
+  ConnectionContext,
+  ConnectionEvent,
+  ConnectionInput,
+  ConnectionOutput,
+  ConnectionToParentEvent,
+  StreamTransportLogic,
+} from './connectionTypes.js';
+import { errorShape, type ErrorCode } from './errors.js';
+import { isOutboxDraft, outboxPut, outboxRemove, routeOf } from './outbox.js';
+import { placeholder } from './placeholder.js';
+import { nextRandom } from './random.js';
+import { CloseCode, type StreamCommand } from './transport.js';
+
+export { connectionDefaults } from './connectionTypes.js';
+export type {
+  ConnectionContext,
+  ConnectionEvent,
+  ConnectionInput,
+  ConnectionOutput,
+  ConnectionStats,
+  ConnectionSubmission,
+  ConnectionToParentEvent,
+  StreamTransportLogic,
+} from './connectionTypes.js';
+
+function settledFailure(context: ConnectionContext, taskId: string, code: ErrorCode): ConnectionToParentEvent {
+  return { type: 'task.settled', endpoint: context.endpoint, taskId, outcome: { status: 'Failed', error: errorShape(code) } };
+}
+
+function downReason(event: ConnectionEvent): string {
+  if (event.type === 'transport.closed') return `transport closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`;
+  if (event.type === 'connection.close') return 'close requested';
+  return 'no pong within pongTimeoutMs';
+}
+
+const toParent = ({ context }: { context: ConnectionContext }) => context.parentRef;
+
+export const connectionMachine = setup({
+  types: {
+    context: {} as ConnectionContext,
+    input: {} as ConnectionInput,
+    events: {} as ConnectionEvent,
+    output: {} as ConnectionOutput,
+  },
+  actors: {
+    transport: placeholder<StreamTransportLogic>('transport'),
+    tasks: createActorPool(clientTaskMachine),
+  },
+  delays: {
+    pingIntervalMs: ({ context }) => context.pingIntervalMs,
+    pongTimeoutMs: ({ context }) => context.pongTimeoutMs,
+    closeTimeoutMs: ({ context }) => context.closeTimeoutMs,
+    backoffDelayMs: ({ context }) => context.backoffDelayMs,
+  },
+  guards: {
+    attemptsExhausted: ({ context }) => context.attempt >= context.backoff.attemptsMax,
+    taskInFlight: ({ context, event }) => event.type === 'connection.submit' && Object.hasOwn(context.tasks, event.task.taskId),
+    tasksFull: ({ context }) => context.tasksInFlight >= context.tasksMax,
+    noTasksInFlight: ({ context }) => context.tasksInFlight === 0,
+  },
+  actions: {
+    spawnTask: enqueueActions(({ context, event, enqueue, self }) => {
+      if (event.type !== 'connection.submit') return;
+      const { taskId } = event.task;
+      const input: ClientTaskInput = { ...event.task, ...context.task, parentRef: self };
+      enqueue.sendTo('tasks', { type: 'pool.spawn', id: taskId, input });
+      enqueue.assign({ tasks: { ...context.tasks, [taskId]: true }, tasksInFlight: context.tasksInFlight + 1 });
+    }),
+    /** A task spawned while the connection is not open must not run its ack timer yet. */
+    pauseTask: sendTo('tasks', ({ event }) => ({
+      type: 'pool.send',
+      id: event.type === 'connection.submit' ? event.task.taskId : '',
+      event: { type: 'connection.down' },
+    })),
+    refuseTask: sendTo(toParent, ({ context, event }, params: { code: ErrorCode }) =>
+      settledFailure(context, event.type === 'connection.submit' ? event.task.taskId : '', params.code),
+    ),
+    forwardCancel: sendTo('tasks', ({ event }) => ({
+      type: 'pool.send',
+      id: event.type === 'connection.cancel' ? event.taskId : '',
+      event: { type: 'task.cancel' },
+    })),
+    broadcast: sendTo('tasks', (_, params: { event: { type: 'connection.down' | 'connection.lost' } }) => ({
+      type: 'pool.broadcast',
+      event: params.event,
+    })),
+    /** CONN-5: AssignTask and CancelTask wait here until answered. */
+    keepDraft: assign(({ context, event }) => {
+      if (event.type !== 'task.send' || !isOutboxDraft(event.draft)) return {};
+      const { outbox, dropped } = outboxPut(context.outbox, event.taskId, event.draft, context.outboxMax);
+      return dropped === 0 ? { outbox } : { outbox, stats: { ...context.stats, outboxDropped: context.stats.outboxDropped + dropped } };
+    }),
+    sendDraft: sendTo('transport', ({ event }) => {
+      if (event.type !== 'task.send') throw new Error(`sendDraft: unexpected ${event.type}`);
+      return { type: 'transport.send', draft: event.draft } satisfies StreamCommand;
+    }),
+    releaseAssign: assign({
+      outbox: ({ context, event }) =>
+        event.type === 'task.acknowledged' ? outboxRemove(context.outbox, event.taskId, 'AssignTask') : context.outbox,
+    }),
+    relayProgress: sendTo(toParent, ({ context, event }) => {
+      if (event.type !== 'task.progress') throw new Error(`relayProgress: unexpected ${event.type}`);
+      return { ...event, endpoint: context.endpoint };
+    }),
+    relaySettled: sendTo(toParent, ({ context, event }) => {
+      if (event.type !== 'task.settled') throw new Error(`relaySettled: unexpected ${event.type}`);
+      return { ...event, endpoint: context.endpoint };
+    }),
+    forgetTask: assign(({ context, event }) => {
+      if (event.type !== 'task.settled' || !Object.hasOwn(context.tasks, event.taskId)) return {};
+      const { [event.taskId]: _settled, ...tasks } = context.tasks;
+      return { tasks, tasksInFlight: context.tasksInFlight - 1, outbox: outboxRemove(context.outbox, event.taskId) };
+    }),
+    routeMessage: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'transport.message') return;
+      const route = routeOf(event.message, context.outbox);
+      if (route !== undefined && Object.hasOwn(context.tasks, route.taskId)) {
+        enqueue.sendTo('tasks', { type: 'pool.send', id: route.taskId, event: { type: 'task.message', message: route.message } });
+      } else {
+        enqueue.assign({ stats: { ...context.stats, messagesUnroutable: context.stats.messagesUnroutable + 1 } });
+      }
+    }),
+    countRejected: assign({ stats: ({ context }) => ({ ...context.stats, messagesRejected: context.stats.messagesRejected + 1 }) }),
+    ping: sendTo('transport', { type: 'transport.ping' } satisfies StreamCommand),
+    terminate: sendTo('transport', { type: 'transport.terminate' } satisfies StreamCommand),
+    closeGracefully: sendTo('transport', { type: 'transport.close', code: CloseCode.normal } satisfies StreamCommand),
+    markOpened: assign({ attempt: 0, opensTotal: ({ context }) => context.opensTotal + 1 }),
+    /** CONN-5: re-send the outbox in order, before the tasks hear connection.up (and ask GetResult, CONN-6). */
+    flushOutbox: enqueueActions(({ context, enqueue }) => {
+      for (const { draft } of context.outbox) enqueue.sendTo('transport', { type: 'transport.send', draft } satisfies StreamCommand);
+    }),
+    announceUp: enqueueActions(({ context, enqueue }) => {
+      const reconnected = context.opensTotal > 1;
+      enqueue.sendTo('tasks', { type: 'pool.broadcast', event: { type: 'connection.up', reconnected } });
+      enqueue.sendTo(context.parentRef, { type: 'connection.opened', endpoint: context.endpoint, reconnected });
+    }),
+    announceDown: enqueueActions(({ context, event, enqueue }) => {
+      enqueue.sendTo('tasks', { type: 'pool.broadcast', event: { type: 'connection.down' } });
+      enqueue.sendTo(context.parentRef, { type: 'connection.down', endpoint: context.endpoint, reason: downReason(event) });
+    }),
+    /** CONN-4: full jitter, drawn from the context's PRNG. */
+    drawBackoffDelay: assign(({ context }) => {
+      const [random01, random] = nextRandom(context.random);
+      return { random, backoffDelayMs: backoffDelayMs(context.attempt, context.backoff, random01) };
+    }),
+    countAttempt: assign({ attempt: ({ context }) => context.attempt + 1 }),
+    giveUp: assign({ gaveUp: true }),
+    announceClosed: sendTo(toParent, ({ context }) => ({ type: 'connection.closed', endpoint: context.endpoint, gaveUp: context.gaveUp })),
+  },
+}).createMachine({
+  id: 'connection',
+  context: ({ input }) => {
+    const { seed, ...options } = input;
+    return {
+      ...options,
+      random: seed,
+      attempt: 0,
+      backoffDelayMs: 0,
+      opensTotal: 0,
+      outbox: [],
+      tasks: {},
+      tasksInFlight: 0,
+      gaveUp: false,
+      stats: { messagesUnroutable: 0, messagesRejected: 0, outboxDropped: 0 },
+    };
+  },
+  output: ({ event }) => event.output as ConnectionOutput,
+  // The connection enforces tasksMax itself. The pool gets one slot more: a task reports
+  // task.settled a moment before the pool hears it is done, so a submission made in reaction to
+  // that report (synchronously, at full capacity) finds the settled member still in the pool.
+  entry: spawnChild('tasks', { id: 'tasks', input: ({ context }) => ({ membersMax: context.tasksMax + 1 }) }),
+  on: {
+    'connection.submit': [
+      { guard: 'taskInFlight' },
+      { guard: 'tasksFull', actions: { type: 'refuseTask', params: { code: 'OVERLOADED' } } },
+      { actions: ['spawnTask', 'pauseTask'] },
+    ],
+    'connection.cancel': { actions: 'forwardCancel' },
+    'task.send': { actions: 'keepDraft' },
+    'task.acknowledged': { actions: 'releaseAssign' },
+    'task.progress': { actions: 'relayProgress' },
+    'task.settled': { actions: ['relaySettled', 'forgetTask'] },
+    'transport.message': { actions: 'routeMessage' },
+    'transport.rejected': { actions: 'countRejected' },
+  },
+  initial: 'active',
+  states: {
+    active: {
+      invoke: { id: 'transport', src: 'transport', input: ({ context }) => ({ endpoint: context.endpoint }) },
+      initial: 'connecting',
+      states: {
+        connecting: {
+          on: {
+            'transport.opened': 'open',
+            'transport.closed': [
+              { guard: 'attemptsExhausted', target: '#connection.settlingTasks', actions: 'giveUp' },
+              { target: '#connection.backoff' },
+            ],
+            'connection.close': 'closing.terminating',
+          },
+        },
+        open: {
+          type: 'parallel',
+          entry: 'markOpened',
+          exit: 'announceDown',
+          on: {
+            'connection.submit': [
+              { guard: 'taskInFlight' },
+              { guard: 'tasksFull', actions: { type: 'refuseTask', params: { code: 'OVERLOADED' } } },
+              { actions: 'spawnTask' },
+            ],
+            'task.send': { actions: ['keepDraft', 'sendDraft'] },
+            'transport.closed': [
+              { guard: 'attemptsExhausted', target: '#connection.settlingTasks', actions: 'giveUp' },
+              { target: '#connection.backoff' },
+            ],
+            'connection.close': 'closing',
+          },
+          states: {
+            liveness: {
+              initial: 'waiting',
+              states: {
+                waiting: { after: { pingIntervalMs: 'awaitingPong' } },
+                awaitingPong: {
+                  entry: 'ping',
+                  on: { 'transport.pong': 'waiting' },
+                  after: { pongTimeoutMs: '#connection.active.unresponsive' },
+                },
+              },
+            },
+            traffic: {
+              initial: 'flushing',
+              states: {
+                flushing: { entry: ['flushOutbox', 'announceUp'], always: 'steady' },
+                steady: {},
+              },
+            },
+          },
+        },
+        // CONN-3: terminate (not close), then reconnect; a transient state so the terminate
+        // reaches the transport before leaving `active` stops it.
+        unresponsive: {
+          entry: 'terminate',
+          always: [
+            { guard: 'attemptsExhausted', target: '#connection.settlingTasks', actions: 'giveUp' },
+            { target: '#connection.backoff' },
+          ],
+        },
+        // CONN-7
+        closing: {
+          initial: 'handshaking',
+          on: {
+            'connection.submit': { actions: { type: 'refuseTask', params: { code: 'CONNECTION_LOST' } } },
+            'connection.close': {},
+          },
+          states: {
+            handshaking: {
+              entry: 'closeGracefully',
+              on: { 'transport.closed': '#connection.settlingTasks' },
+              after: { closeTimeoutMs: 'terminating' },
+            },
+            terminating: { entry: 'terminate', always: '#connection.settlingTasks' },
+          },
+        },
+      },
+    },
+    backoff: {
+      entry: 'drawBackoffDelay',
+      after: { backoffDelayMs: { target: 'active', actions: 'countAttempt' } },
+      on: { 'connection.close': 'settlingTasks' },
+    },
+    // CONN-4: unfinished tasks fail CONNECTION_LOST; each reports task.settled (relayed above)
+    // before `closed` is entered, since a final machine no longer takes events.
+    settlingTasks: {
+      entry: { type: 'broadcast', params: { event: { type: 'connection.lost' } } },
+      always: { guard: 'noTasksInFlight', target: 'closed' },
+      on: {
+        'connection.submit': { actions: { type: 'refuseTask', params: { code: 'CONNECTION_LOST' } } },
+        'connection.close': {},
+      },
+    },
+    closed: {
+      type: 'final',
+      entry: 'announceClosed',
+      output: ({ context }) => ({ gaveUp: context.gaveUp }),
+    },
+  },
+});

@@ -1,0 +1,16 @@
+/** What a provider hosts: one advertised service instance (DISC-5). */
+import type { Capability } from './capabilities.js';
+
+export interface ServiceDescriptor {
+  /** Unique per service instance, stable for the provider's life. */
+  readonly serviceId: string;
+  readonly serviceName: string;
+  readonly serviceVersion: string;
+  readonly capabilities: readonly Capability[];
+}
+
+export function offersOperation(services: readonly ServiceDescriptor[], serviceName: string, operation: string): boolean {
+  return services.some(
+    (service) => service.serviceName === serviceName && service.capabilities.some((capability) => capability.key === operation),
+  );
+}

@@ -1,0 +1,154 @@
+/**
+ * The named implementations of the provider-side session (machines/session.ts): effect
+ * placeholders, delays computed from context, guards and actions. The statechart itself only
+ * refers to these by name; every action here is pure (assign, raise, sendTo).
+ */
+import { assertEvent, enqueueActions, sendTo, setup } from 'xstate';
+import type { ErrorCode } from './errors.js';
+import type { ProviderDraft } from './messages.js';
+import { placeholder } from './placeholder.js';
+import * as rules from './sessionRules.js';
+import type {
+  AdmissionLogic,
+  AuthenticateLogic,
+  SessionContext,
+  SessionEvent,
+  SessionInput,
+  SessionInternalEvent,
+  SessionOutput,
+  SessionTransportLogic,
+} from './sessionTypes.js';
+import { CloseCode, type StreamCommand } from './transport.js';
+
+const transportSend = (draft: ProviderDraft): StreamCommand => ({ type: 'transport.send', draft });
+
+export const sessionSetup = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as SessionEvent | SessionInternalEvent,
+    input: {} as SessionInput,
+    output: {} as SessionOutput,
+    children: {} as { transport: 'transport'; admission: 'admission'; authenticate: 'authenticate' },
+  },
+  actors: {
+    transport: placeholder<SessionTransportLogic>('transport'),
+    admission: placeholder<AdmissionLogic>('admission'),
+    authenticate: placeholder<AuthenticateLogic>('authenticate'),
+  },
+  delays: {
+    answerDelayMs: ({ context }) => context.answerDelayMs,
+    pingIntervalMs: ({ context }) => context.pingIntervalMs,
+    pongTimeoutMs: ({ context }) => context.pongTimeoutMs,
+    closeTimeoutMs: ({ context }) => context.closeTimeoutMs,
+    rateWindowMs: ({ context }) => context.rateLimit?.windowMs ?? Number.POSITIVE_INFINITY,
+  },
+  guards: {
+    hasRateLimit: ({ context }) => context.rateLimit !== undefined,
+    overRateLimit: ({ context }) => context.rateLimit !== undefined && context.windowCount >= context.rateLimit.messagesMax,
+    heldFull: ({ context }) => context.held.length >= context.pendingMax,
+    isProviderMessage: ({ event }) => event.type === 'transport.message' && !rules.isClientMessage(event.message),
+    isAuthenticate: ({ event }) => event.type === 'session.admitted' && event.message.type === 'Authenticate',
+    isForeign: ({ context, event }) => event.type === 'session.admitted' && rules.isForeign(context.clientId, event.message),
+  },
+  actions: {
+    reply: sendTo('transport', (_, params: { draft: ProviderDraft }) => transportSend(params.draft)),
+    /** Adds to the stats; `window: true` marks input that counts in the rate window (SEC-7). */
+    count: enqueueActions(({ context, enqueue }, params: rules.StatsDelta & { window?: boolean }) => {
+      enqueue.assign({
+        stats: rules.addStats(context.stats, params),
+        windowCount: context.windowCount + (params.window && context.rateLimit ? 1 : 0),
+      });
+    }),
+    hold: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, ['transport.message', 'transport.rejected', 'session.admitted']);
+      enqueue.assign({ held: [...context.held, event] });
+    }),
+    /** Input beyond pendingMax: RATE_LIMITED, counted now (it will never be replayed). */
+    refuseHeldOverflow: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, ['transport.message', 'transport.rejected', 'session.admitted']);
+      enqueue.sendTo('transport', transportSend(rules.rateLimitedReply(event)));
+      enqueue.assign({
+        stats: rules.addStats(context.stats, {
+          messagesRateLimited: 1,
+          messagesReceived: event.type === 'transport.message' ? 1 : 0,
+          messagesRejected: event.type === 'transport.rejected' ? 1 : 0,
+        }),
+      });
+    }),
+    /** Raises held input again, in arrival order, ahead of any later external event. */
+    replayHeld: enqueueActions(({ context, enqueue }) => {
+      for (const input of context.held) enqueue.raise(input);
+      enqueue.assign({ held: [] });
+    }),
+    discardHeld: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ held: [], stats: rules.countDiscarded(context.stats, context.held) });
+    }),
+    beginClose: enqueueActions(({ enqueue }, params: { code: number; reason: string }) => {
+      enqueue.assign({ closeCode: params.code, endReason: params.reason });
+    }),
+    /** A refused connection (CONN-2, CONN-10): Error, then close 1008 (1013 when overloaded). */
+    refuse: enqueueActions(({ enqueue }, params: { code: ErrorCode; reason: string }) => {
+      enqueue.sendTo('transport', transportSend(rules.errorReply(params.code, params.reason)));
+      enqueue.assign({ closeCode: rules.rejectionCloseCode(params.code), endReason: params.reason });
+    }),
+    /** SEC-2: a refused (or unanswered) Authenticate gets Error UNAUTHENTICATED, then close 1008. */
+    refuseAuthenticate: enqueueActions(({ context, enqueue }) => {
+      const message = rules.authenticateUnderCheck(context.authenticating);
+      enqueue.sendTo('transport', transportSend(rules.errorReply('UNAUTHENTICATED', 'authentication failed', message.messageId)));
+      enqueue.assign({ closeCode: CloseCode.policy, endReason: 'authentication failed' });
+    }),
+    /** SEC-2: a checked Authenticate is acknowledged and binds the session (CONN-9). */
+    acceptAuthenticate: enqueueActions(({ context, enqueue }) => {
+      const message = rules.authenticateUnderCheck(context.authenticating);
+      enqueue.sendTo('transport', transportSend(rules.ackFor(message)));
+      if (context.clientId !== undefined) return;
+      enqueue.assign({ clientId: message.payload.clientId });
+      enqueue.sendTo(context.parentRef, { type: 'session.bound', connectionId: context.connectionId, clientId: message.payload.clientId });
+    }),
+    beginAuthenticate: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'session.admitted');
+      if (event.message.type === 'Authenticate') enqueue.assign({ authenticating: event.message });
+    }),
+    /** Intake passes a client message on to the auth region. */
+    admit: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'transport.message');
+      if (rules.isClientMessage(event.message)) enqueue.raise({ type: 'session.admitted', message: event.message });
+    }),
+    resetRateWindow: enqueueActions(({ enqueue }) => enqueue.assign({ windowCount: 0 })),
+    notePeerClosed: enqueueActions(({ event, enqueue }) => {
+      assertEvent(event, 'transport.closed');
+      enqueue.assign({ endReason: rules.peerClosedReason(event) });
+    }),
+    noteReason: enqueueActions(({ enqueue }, params: { reason: string }) => enqueue.assign({ endReason: params.reason })),
+    transportCommand: sendTo('transport', (_, params: { command: StreamCommand }) => params.command),
+    notifyReady: sendTo(({ context }) => context.parentRef, ({ context }) => ({ type: 'session.ready' as const, connectionId: context.connectionId })),
+    /** CONN-9: the first message carrying a clientId binds the session. */
+    bind: enqueueActions(({ context, enqueue }, params: { clientId: string }) => {
+      if (context.clientId !== undefined) return;
+      enqueue.assign({ clientId: params.clientId });
+      enqueue.sendTo(context.parentRef, { type: 'session.bound', connectionId: context.connectionId, clientId: params.clientId });
+    }),
+    /** Passes a task message to the provider, binding the session first if it is not yet bound. */
+    forward: enqueueActions(({ context, event, enqueue }) => {
+      assertEvent(event, 'session.admitted');
+      if (!rules.isRequestMessage(event.message)) return;
+      const clientId = rules.clientIdOf(event.message);
+      if (context.clientId === undefined) {
+        enqueue.assign({ clientId });
+        enqueue.sendTo(context.parentRef, { type: 'session.bound', connectionId: context.connectionId, clientId });
+      }
+      enqueue.sendTo(context.parentRef, { type: 'session.request', connectionId: context.connectionId, clientId, message: event.message });
+      enqueue.assign({ stats: rules.addStats(context.stats, { messagesForwarded: 1 }) });
+    }),
+    notifyEnded: sendTo(
+      ({ context }) => context.parentRef,
+      ({ context }, params: { graceful: boolean }) => ({
+        type: 'session.ended' as const,
+        connectionId: context.connectionId,
+        clientId: context.clientId,
+        graceful: params.graceful,
+        reason: context.endReason,
+      }),
+    ),
+  },
+});
