@@ -4,7 +4,7 @@
  *
  * active (the transport is invoked here)
  *   connecting -> open -> closing          open = liveness (ping / pong, CONN-3) || traffic
- *   unresponsive: no pong in time, terminate (CONN-3)
+ *   unresponsive: no pong in time, or no handshake answer in time: terminate (CONN-3)
  * backoff: full-jitter exponential delay, bounded attempts (CONN-4)
  * settlingTasks: every unfinished task is told connection.lost and settles (CONNECTION_LOST)
  * closed (final, output { gaveUp })
@@ -70,6 +70,7 @@ export const connectionMachine = setup({
   delays: {
     pingIntervalMs: ({ context }) => context.pingIntervalMs,
     pongTimeoutMs: ({ context }) => context.pongTimeoutMs,
+    connectTimeoutMs: ({ context }) => context.connectTimeoutMs,
     closeTimeoutMs: ({ context }) => context.closeTimeoutMs,
     backoffDelayMs: ({ context }) => context.backoffDelayMs,
   },
@@ -211,6 +212,8 @@ export const connectionMachine = setup({
       initial: 'connecting',
       states: {
         connecting: {
+          // A handshake whose answer never comes (a blackholed path) must not hang the connection.
+          after: { connectTimeoutMs: 'unresponsive' },
           on: {
             'transport.opened': 'open',
             'transport.closed': [

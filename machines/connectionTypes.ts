@@ -18,6 +18,8 @@ export interface ConnectionInput {
   pingIntervalMs: number;
   /** Time to wait for a pong before terminating (CONN-3). @default 5_000 */
   pongTimeoutMs: number;
+  /** Time for the opening handshake before terminating and backing off (CONN-3). @default 5_000 */
+  connectTimeoutMs: number;
   /** Time for the close handshake before terminating (CONN-7). @default 2_000 */
   closeTimeoutMs: number;
   /** Reconnect backoff (CONN-4). @default backoffDefaults */
@@ -37,6 +39,7 @@ export interface ConnectionInput {
 export const connectionDefaults: Omit<ConnectionInput, 'endpoint' | 'clientId' | 'seed' | 'parentRef'> = {
   pingIntervalMs: 5_000,
   pongTimeoutMs: 5_000,
+  connectTimeoutMs: 5_000,
   closeTimeoutMs: 2_000,
   backoff: backoffDefaults,
   outboxMax: 1_024,

@@ -48,6 +48,8 @@ export type TaskRegistrySnapshot = Snapshot<undefined> & {
   readonly members: Map<string, { actor: Actor<AnyActorLogic>; record: TaskRecord }>;
   readonly memberIds: Map<string, string>;
   readonly spawnedTotal: number;
+  /** AssignTasks answered from the ledger instead of run again (TASK-4). */
+  readonly duplicatesAnswered: number;
   readonly input: TaskRegistryInput;
 };
 
@@ -66,6 +68,7 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
       members: new Map(),
       memberIds: new Map(),
       spawnedTotal: 0,
+      duplicatesAnswered: 0,
       input,
     }),
     transition: (snapshot, event, scope) => {
@@ -125,7 +128,7 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
             // TASK-4: never run twice; answer with where the task is now.
             reply(clientId, ackFor(message.messageId, known));
             reply(clientId, stateMessageFor(known));
-            break;
+            return { ...snapshot, duplicatesAnswered: snapshot.duplicatesAnswered + 1 };
           }
           if (!offersOperation(input.services, assignment.serviceName, assignment.operation)) {
             const final = taskFailed(clientId, assignment.taskId, 'UNKNOWN_OPERATION',

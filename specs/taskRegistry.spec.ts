@@ -508,7 +508,17 @@ describe('taskRegistry: load and lifetime', () => {
 
 describe('taskRegistry: properties', () => {
   type Command =
-    | { kind: 'assign'; client: number; task: number; unknown: boolean; steps: number; stepMs: number; fail: boolean; deadlineMs: number | undefined }
+    | {
+        kind: 'assign';
+        client: number;
+        task: number;
+        unknown: boolean;
+        steps: number;
+        stepMs: number;
+        pattern: number[];
+        fail: boolean;
+        deadlineMs: number | undefined;
+      }
     | { kind: 'cancel'; client: number; task: number }
     | { kind: 'query'; client: number; task: number; result: boolean }
     | { kind: 'drain' }
@@ -525,6 +535,7 @@ describe('taskRegistry: properties', () => {
         unknown: fc.integer({ min: 0, max: 9 }).map((n) => n === 0), // one in ten: UNKNOWN_OPERATION
         steps: fc.integer({ min: 0, max: 3 }),
         stepMs: fc.integer({ min: 1, max: 40 }),
+        pattern: fc.array(fc.integer({ min: -20, max: 120 }), { maxLength: 3 }),
         fail: fc.boolean(),
         deadlineMs: fc.option(fc.integer({ min: 1, max: 150 }), { nil: undefined, freq: 3 }),
       }) },
@@ -616,7 +627,12 @@ describe('taskRegistry: properties', () => {
               if (!ledger.get(clientId, taskId)) open(clientId, taskId);
               r.assign(clientId, taskId, {
                 operation: c.unknown ? 'nope' : 'work',
-                params: { steps: c.steps, stepMs: c.stepMs, ...(c.fail ? { failWith: { code: 'OWN', message: 'no' } } : {}) },
+                params: {
+                  steps: c.steps,
+                  stepMs: c.stepMs,
+                  progressPattern: c.pattern,
+                  ...(c.fail ? { failWith: { code: 'OWN', message: 'no' } } : {}),
+                },
                 deadlineMs: c.deadlineMs,
               });
               break;
