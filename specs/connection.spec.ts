@@ -246,9 +246,20 @@ describe('connection: lifecycle', () => {
   });
 });
 
+describe('connection: opening handshake (CONN-3)', () => {
+  it('CONN-3: a handshake that gets no answer within connectTimeoutMs is terminated and backs off', () => {
+    const connection = startConnection({ connectTimeoutMs: 1_000 });
+    connection.clock.increment(999);
+    expect(connection.actor.getSnapshot().matches({ active: 'connecting' })).toBe(true);
+    connection.clock.increment(1);
+    expect(connection.actor.getSnapshot().matches('backoff')).toBe(true);
+  });
+});
+
 describe('connection: outbox (CONN-5) and reconnect (CONN-6)', () => {
   it('CONN-5: drafts sent before the connection opens wait in the outbox and go out in order on open', () => {
-    const connection = startConnection();
+    // A slow handshake (but within connectTimeoutMs): the drafts wait for it.
+    const connection = startConnection({ connectTimeoutMs: ACK_MS * 20 });
     connection.submit('t1');
     connection.submit('t2');
     connection.submit('t3');

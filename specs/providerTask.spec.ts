@@ -269,16 +269,13 @@ describe('providerTask: with a handler', () => {
   });
 
   it('TASK-10: a handler that reports twice settles once, with the first report', () => {
-    const { parent } = (() => {
-      const run = runTask(
-        scriptedHandler([
-          { type: 'handler.failed', error: { code: 'E1', message: 'first' } },
-          { type: 'handler.done', resultData: 'second' },
-        ]),
-      );
-      run.actor.send({ type: 'task.start' });
-      return run;
-    })();
+    const { parent, actor } = runTask(
+      scriptedHandler([
+        { type: 'handler.failed', error: { code: 'E1', message: 'first' } },
+        { type: 'handler.done', resultData: 'second' },
+      ]),
+    );
+    actor.send({ type: 'task.start' });
     expect(settledOf(parent).map((event) => event.outcome)).toEqual([{ status: 'Failed', error: { code: 'E1', message: 'first' } }]);
   });
 });

@@ -15,7 +15,7 @@
  * done or failed on its own) or `stopped` (its actor was stopped from outside: what the runtime
  * turns into an aborted AbortSignal, TASK-11 and TASK-14).
  */
-import { assign, fromCallback, sendParent, setup, type AnyActorLogic, type EventObject, type SimulatedClock } from 'xstate';
+import { assign, fromCallback, sendParent, setup, type AnyActorLogic, type EventObject } from 'xstate';
 import type { TaskFailure } from '../../machines/outcome.js';
 import type { HandlerEvent, HandlerInput, HandlerLogic } from '../../machines/providerTask.js';
 
@@ -25,7 +25,10 @@ export interface HandlerRun {
 }
 
 export interface HandlerProbe {
-  /** Every handler instance ever started, in start order. */
+  /**
+   * Every handler instance ever started, in start order. The steps handler records itself in its
+   * initial entry, i.e. when its actor is created (just before it starts): a stricter count.
+   */
   readonly runs: HandlerRun[];
   /** Largest number of handlers running at once, overall and for one client. */
   readonly maxActive: number;
@@ -188,19 +191,5 @@ export function asHandler(logic: AnyActorLogic): HandlerLogic {
   return logic as unknown as HandlerLogic;
 }
 
-/**
- * Moves a SimulatedClock forward by `ms`, stopping at every due timer on the way so that timers
- * set while firing are measured from the moment they were set (see the header).
- */
-export function advance(clock: SimulatedClock, ms: number): void {
-  const target = clock.now() + ms;
-  const timeouts = (clock as unknown as { timeouts: Map<number, { start: number; timeout: number }> }).timeouts;
-  for (let stops = 0; ; stops++) {
-    if (stops > 1_000_000) throw new Error('advance: timers keep firing without time passing');
-    let next = Number.POSITIVE_INFINITY;
-    for (const { start, timeout } of timeouts.values()) next = Math.min(next, start + timeout);
-    if (next > target) break;
-    clock.set(Math.max(next, clock.now()));
-  }
-  clock.set(target);
-}
+/** Moves a SimulatedClock forward by `ms`, firing every timer at its due time (see the header). */
+export { advanceClock as advance } from '../../adapters/simulated/advance.js';
