@@ -80,9 +80,13 @@ interface SessionRecord {
 }
 
 export interface ProviderStats {
+  /** Datagrams the discovery socket could not decode (dropped unanswered, WIRE-8). */
   readonly datagramsRejected: number;
+  /** Discovery requests answered with at least one advertisement (DISC-3). */
   readonly discoveryRequestsAnswered: number;
+  /** Registry replies for a client with no session at the time (TASK-13: GetResult fetches them later). */
   readonly repliesUndeliverable: number;
+  /** Connections refused with 1013 because sessionsMax sessions were open (CONN-10). */
   readonly sessionsRefused: number;
 }
 
@@ -148,7 +152,8 @@ export const providerMachine = setup({
       for (const draft of drafts) {
         enqueue.sendTo('discovery', { type: 'datagram.send', draft, to: event.from } satisfies DatagramCommand);
       }
-      enqueue.assign({ stats: countUp(context.stats, 'discoveryRequestsAnswered') });
+      // A request filtered to a service not hosted here gets no reply: it was not answered.
+      if (drafts.length > 0) enqueue.assign({ stats: countUp(context.stats, 'discoveryRequestsAnswered') });
     }),
     acceptSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.accepted') return;

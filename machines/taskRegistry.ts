@@ -107,9 +107,12 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
       };
       /** TASK-11: a queued task ends Cancelled at once; its idle actor is stopped, not asked. */
       const cancelQueued = (record: TaskRecord) => {
-        const final = finalFor(record, { status: 'Cancelled' });
+        const outcome: TaskOutcome = { status: 'Cancelled' };
+        const final = finalFor(record, outcome);
         ledger.finish(record, 'Cancelled', final);
         reply(record.clientId, final);
+        // Settled like any accepted task, so the provider reports it (task.settled).
+        input.parentRef.send({ type: 'registry.settled', clientId: record.clientId, taskId: record.taskId, outcome });
         const memberId = snapshot.memberIds.get(record.key);
         const member = memberId === undefined ? undefined : snapshot.members.get(memberId);
         if (memberId !== undefined && member) {

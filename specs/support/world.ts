@@ -4,18 +4,50 @@
  * the observations the whole-network properties check (what each client saw, what each provider
  * ran). Everything random derives from the seed.
  */
-import { SimulatedClock, createActor, type Actor } from 'xstate';
+import { SimulatedClock, createActor, type Actor, type AnyActorRef } from 'xstate';
 import { SimulatedNetwork, type FaultOptions } from '../../adapters/simulated/index.js';
-import { clientDefaults, type AssignRequest, type ClientInput } from '../../machines/client.js';
+import { clientDefaults, type AssignRequest, type ClientEmitted, type ClientInput } from '../../machines/client.js';
 import type { TaskOutcome } from '../../machines/outcome.js';
-import { providerDefaults, type ProviderInput } from '../../machines/provider.js';
+import { providerDefaults, type ProviderEmitted, type ProviderInput } from '../../machines/provider.js';
+import type { HandlerLogic } from '../../machines/providerTask.js';
 import { deriveSeed } from '../../machines/random.js';
+import type { ServiceDescriptor } from '../../machines/service.js';
+import { sessionDefaults, type SessionRequestMessage } from '../../machines/session.js';
+import { taskLimitDefaults } from '../../machines/taskLedger.js';
+import type { TaskRegistrySnapshot } from '../../machines/taskRegistry.js';
 import { composeClient, composeProvider } from '../../runtime/compose.js';
 import { createProbe, stepsHandler, type HandlerProbe } from './handlers.js';
 
 export const WORK_SERVICE = 'Work';
 export const WORK_OPERATION = 'run';
 export const PROVIDER_PORT = 8080;
+
+/**
+ * Small timings for scenario specs (the same as the whole-network property's): heartbeat 1 s,
+ * pings every 300 ms, Ack timeout 120 ms, backoff 50..800 ms over 8 attempts.
+ */
+export const smallProviderOptions = {
+  heartbeatIntervalMs: 1_000,
+  limits: { ...taskLimitDefaults, tasksRunningMax: 3, tasksRunningPerClientMax: 2, tasksQueuedMax: 6, ledgerMax: 200 },
+  session: { ...sessionDefaults, answerDelayMs: 300, pingIntervalMs: 300, pongTimeoutMs: 300, closeTimeoutMs: 300 },
+  stopTimeoutMs: 300,
+} satisfies Partial<Omit<ProviderInput, 'providerId' | 'services'>>;
+
+export const smallClientOptions = {
+  repository: { discoveryPeriodMs: 4_000, defaultHeartbeatIntervalMs: 1_000, entriesMax: 64 },
+  connection: {
+    ...clientDefaults.connection,
+    pingIntervalMs: 300,
+    pongTimeoutMs: 300,
+    connectTimeoutMs: 500,
+    closeTimeoutMs: 300,
+    backoff: { delayMsBase: 50, delayMsMax: 800, attemptsMax: 8 },
+    outboxMax: 64,
+    tasksMax: 64,
+    task: { ackTimeoutMs: 120, assignAttemptsMax: 5, cancelTimeoutMs: 600 },
+  },
+  stopTimeoutMs: 300,
+} satisfies Partial<Omit<ClientInput, 'clientId' | 'seed'>>;
 
 export interface WorldOptions {
   readonly seed: number;
@@ -31,6 +63,20 @@ export interface ProviderNode {
   readonly actor: Actor<ReturnType<typeof composeProvider>>;
   /** Handler runs on this provider incarnation. */
   readonly probe: HandlerProbe;
+  /** Every event the provider emitted, with the clock time. */
+  readonly emitted: { readonly atMs: number; readonly event: ProviderEmitted }[];
+  /** Every task message a session forwarded to this provider, with the clock time. */
+  readonly requests: { readonly atMs: number; readonly clientId: string; readonly message: SessionRequestMessage }[];
+}
+
+/** Per-provider choices for `World.startProvider` (all optional; the defaults are the world's). */
+export interface StartProviderOptions {
+  /** The handler of every operation. @default stepsHandler */
+  readonly handler?: (probe: HandlerProbe) => HandlerLogic;
+  /** Overrides on top of the world's provider options. */
+  readonly provider?: Partial<Omit<ProviderInput, 'providerId' | 'services'>>;
+  /** @default one `Work` service with operation `run`, serviceId `work@<address>#<incarnation>` */
+  readonly services?: readonly ServiceDescriptor[];
 }
 
 export interface ClientNode {
@@ -44,6 +90,8 @@ export interface ClientNode {
   readonly lastAdvertisementMs: Map<string, number>;
   /** serviceId -> heartbeat it advertised. */
   readonly heartbeatMs: Map<string, number>;
+  /** Every event the client emitted, with the clock time. */
+  readonly emitted: { readonly atMs: number; readonly event: ClientEmitted }[];
 }
 
 export class World {
@@ -57,19 +105,28 @@ export class World {
     this.net = new SimulatedNetwork({ clock: this.clock, seed: options.seed, faults: options.faults });
   }
 
-  startProvider(address: string): ProviderNode {
+  startProvider(address: string, options: StartProviderOptions = {}): ProviderNode {
     const incarnation = (this.incarnations.get(address) ?? 0) + 1;
     this.incarnations.set(address, incarnation);
     const probe = createProbe();
-    const serviceId = `work@${address}#${incarnation}`;
-    const logic = composeProvider(this.net.host(address), PROVIDER_PORT, { handler: stepsHandler(probe) });
+    const serviceId = options.services?.[0]?.serviceId ?? `work@${address}#${incarnation}`;
+    const handler = (options.handler ?? stepsHandler)(probe);
+    const logic = composeProvider(this.net.host(address), PROVIDER_PORT, { handler });
+    const requests: ProviderNode['requests'] = [];
     const actor = createActor(logic, {
       clock: this.clock,
+      // Records every task message a session forwards (TASK-3, TASK-4 scenarios read these).
+      inspect: (inspection) => {
+        if (inspection.type !== '@xstate.event' || inspection.event.type !== 'session.request') return;
+        const event = inspection.event as unknown as { clientId: string; message: SessionRequestMessage };
+        requests.push({ atMs: this.clock.now(), clientId: event.clientId, message: event.message });
+      },
       input: {
         ...providerDefaults,
         ...this.options.provider,
+        ...options.provider,
         providerId: `provider@${address}#${incarnation}`,
-        services: [
+        services: options.services ?? [
           {
             serviceId,
             serviceName: WORK_SERVICE,
@@ -79,8 +136,10 @@ export class World {
         ],
       },
     });
+    const emitted: ProviderNode['emitted'] = [];
+    actor.on('*', (event) => void emitted.push({ atMs: this.clock.now(), event: event as ProviderEmitted }));
     actor.start();
-    const node: ProviderNode = { address, incarnation, serviceId, actor, probe };
+    const node: ProviderNode = { address, incarnation, serviceId, actor, probe, emitted, requests };
     this.providers.push(node);
     return node;
   }
@@ -113,7 +172,9 @@ export class World {
       progress: new Map(),
       lastAdvertisementMs,
       heartbeatMs,
+      emitted: [],
     };
+    actor.on('*', (event) => void node.emitted.push({ atMs: this.clock.now(), event: event as ClientEmitted }));
     actor.on('task.settled', (event) => {
       const list = node.settled.get(event.taskId) ?? [];
       list.push(event.outcome);
@@ -139,6 +200,38 @@ export class World {
 
   run(ms: number): void {
     this.net.run(ms);
+  }
+
+  /** The host of `provider` goes down: its sockets vanish without a word and its actor stops. */
+  crashProvider(provider: ProviderNode): void {
+    this.net.crash(provider.address);
+    provider.actor.stop();
+  }
+
+  /** The host at `address` is up again with a new provider incarnation (new serviceId). */
+  restartProvider(address: string, options: StartProviderOptions = {}): ProviderNode {
+    this.net.restart(address);
+    return this.startProvider(address, options);
+  }
+
+  /** The client's connection actors, by endpoint, with their state value as JSON. */
+  connectionsOf(client: ClientNode): Record<string, string> {
+    const states: Record<string, string> = {};
+    for (const [id, child] of Object.entries(client.actor.getSnapshot().children)) {
+      if (!id.startsWith('connection:')) continue;
+      states[id.slice('connection:'.length)] = JSON.stringify((child as AnyActorRef).getSnapshot().value);
+    }
+    return states;
+  }
+
+  /** The task registry of a running provider (ledger, duplicates answered). */
+  registryOf(provider: ProviderNode): TaskRegistrySnapshot {
+    return (provider.actor.getSnapshot().children as Record<string, AnyActorRef | undefined>).tasks?.getSnapshot() as TaskRegistrySnapshot;
+  }
+
+  /** The events of one type a client emitted, in order. */
+  emittedBy<T extends ClientEmitted['type']>(client: ClientNode, type: T): Extract<ClientEmitted, { type: T }>[] {
+    return client.emitted.flatMap(({ event }) => (event.type === type ? [event as Extract<ClientEmitted, { type: T }>] : []));
   }
 
   stopAll(): void {

@@ -1,0 +1,95 @@
+/**
+ * The client side of one WebSocket connection over `ws`: StreamCommand in, StreamEvent out.
+ *
+ * A connect that fails (refused, handshake timeout, an HTTP answer such as 401 or 403, a TLS or
+ * pin failure) ends with transport.closed {graceful: false, code: 1006, reason} and no
+ * transport.opened, as on the simulated network.
+ */
+import type { ClientRequest } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { fromCallback, type CallbackActorLogic } from 'xstate';
+import { WebSocket, type ClientOptions } from 'ws';
+import { defaultCodecLimits, type CodecLimits } from '../../machines/codec.js';
+import { CloseCode, type ConnectInput, type StreamCommand, type StreamEvent } from '../../machines/transport.js';
+import { SocketBinding, type BindingContext } from './binding.js';
+import {
+  HANDSHAKE_TIMEOUT_MS_DEFAULT,
+  MAX_PAYLOAD_DEFAULT,
+  createWsMetrics,
+  defaultStamp,
+  noLog,
+  normalizeFingerprint,
+  type WsConnectOptions,
+} from './options.js';
+
+/** Refuses (destroys the request before it writes a byte) a TLS peer whose certificate is not the pinned one. */
+function pinTo(fingerprint: string): NonNullable<ClientOptions['finishRequest']> {
+  return (request: ClientRequest) => {
+    request.once('socket', (socket) => {
+      const tlsSocket = socket as TLSSocket;
+      tlsSocket.once('secureConnect', () => {
+        const actual = normalizeFingerprint(tlsSocket.getPeerCertificate().fingerprint256 ?? '');
+        if (actual === fingerprint) request.end();
+        else request.destroy(new Error('certificate fingerprint mismatch'));
+      });
+    });
+  };
+}
+
+export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<StreamCommand, ConnectInput> {
+  const metrics = options.metrics ?? createWsMetrics();
+  const log = options.log ?? noLog;
+  const limits: CodecLimits = { ...defaultCodecLimits, ...options.limits };
+  const stamp = options.stamp ?? defaultStamp;
+  const pinned = options.tls?.fingerprint256;
+  const fingerprint = pinned === undefined ? undefined : normalizeFingerprint(pinned);
+  if (pinned !== undefined && fingerprint === undefined) {
+    throw new TypeError(`switchboard: wsConnect: tls.fingerprint256 is not a SHA-256 fingerprint: ${pinned}`);
+  }
+  const clientOptions: ClientOptions = {
+    maxPayload: options.maxPayload ?? MAX_PAYLOAD_DEFAULT,
+    handshakeTimeout: options.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS_DEFAULT,
+    perMessageDeflate: false,
+    followRedirects: false,
+    ...(options.token === undefined ? {} : { headers: { authorization: `Bearer ${options.token}` } }),
+    ...(options.tls?.ca === undefined ? {} : { ca: options.tls.ca }),
+    // A pin replaces chain verification (a LAN's self-signed certificate) unless told otherwise.
+    rejectUnauthorized: options.tls?.rejectUnauthorized ?? (fingerprint === undefined || options.tls?.ca !== undefined),
+    ...(fingerprint === undefined ? {} : { finishRequest: pinTo(fingerprint) }),
+  };
+
+  return fromCallback<StreamCommand, ConnectInput>(({ input, sendBack, receive }) => {
+    const refuse = (reason: string): (() => void) => {
+      metrics.connectFailures++;
+      log('warn', `ws: cannot connect to ${input.endpoint}: ${reason}`);
+      let released = false;
+      queueMicrotask(() => {
+        if (!released) sendBack({ type: 'transport.closed', graceful: false, code: CloseCode.abnormal, reason } satisfies StreamEvent);
+      });
+      return () => {
+        released = true;
+      };
+    };
+    const scheme = /^(wss?):\/\//i.exec(input.endpoint)?.[1]?.toLowerCase();
+    if (scheme === undefined) return refuse('invalid endpoint: not a ws:// or wss:// URL');
+    if (fingerprint !== undefined && scheme !== 'wss') {
+      return refuse('a certificate is pinned but the endpoint is not wss://');
+    }
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(input.endpoint, clientOptions);
+    } catch (error) {
+      return refuse(`invalid endpoint: ${error instanceof Error ? error.message : String(error)}`.slice(0, 123));
+    }
+    const context: BindingContext = { limits, stamp, metrics, log, label: `client ${input.endpoint}` };
+    const binding = new SocketBinding(socket, context, { sink: sendBack });
+    binding.onOpened = () => {
+      metrics.connectionsOpened++;
+    };
+    binding.onNeverOpened = () => {
+      metrics.connectFailures++;
+    };
+    receive((command) => binding.command(command));
+    return () => binding.release();
+  });
+}

@@ -1,0 +1,206 @@
+/**
+ * Options, counters and small pure helpers of the WebSocket adapter (adapters/ws.ts).
+ */
+import { networkInterfaces } from 'node:os';
+import { isIP } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { v4 as uuidV4 } from 'uuid';
+import type { CodecLimits, StampSource } from '../../machines/codec.js';
+import type { ErrorCode } from '../../machines/errors.js';
+
+export type WsLogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type WsLog = (level: WsLogLevel, message: string, detail?: Record<string, unknown>) => void;
+
+/** Counters of one adapter instance; plain mutable numbers, read them whenever you like. */
+export interface WsMetrics {
+  /** Upgrades the server accepted (one server.accepted each). */
+  connectionsAccepted: number;
+  /** Client connections that reached transport.opened. */
+  connectionsOpened: number;
+  /** Client connections that ended before transport.opened (refused, timed out, 401, TLS...). */
+  connectFailures: number;
+  /** Frames received (decoded or rejected). */
+  messagesIn: number;
+  /** Frames handed to ws for sending. */
+  messagesOut: number;
+  /** transport.send or transport.ping on a socket that was not open: dropped, as ws does after close. */
+  messagesDropped: number;
+  /** Frames refused by the codec, by error code (WIRE-8: counted). */
+  rejected: Partial<Record<ErrorCode, number>>;
+  /** 'error' events of sockets and servers. */
+  socketErrors: number;
+  /** Accepted sockets terminated because their events overflowed before a transport attached, or none attached in time. */
+  unattachedTerminated: number;
+}
+
+export function createWsMetrics(): WsMetrics {
+  return {
+    connectionsAccepted: 0,
+    connectionsOpened: 0,
+    connectFailures: 0,
+    messagesIn: 0,
+    messagesOut: 0,
+    messagesDropped: 0,
+    rejected: {},
+    socketErrors: 0,
+    unattachedTerminated: 0,
+  };
+}
+
+/** What both sides share. */
+export interface WsCommonOptions {
+  /**
+   * Largest frame ws takes in at all; above it ws closes the connection with 1009.
+   * @default 1_048_576
+   */
+  readonly maxPayload?: number;
+  /** Codec limits (frameBytesMax: above it a received frame is rejected with MESSAGE_TOO_LARGE). @default defaultCodecLimits */
+  readonly limits?: Partial<CodecLimits>;
+  /** Clock and id source that finish outgoing drafts. @default { nowMs: Date.now, newId: uuid v4 } */
+  readonly stamp?: StampSource;
+  /** Counters to add to. @default a fresh createWsMetrics() */
+  readonly metrics?: WsMetrics;
+  /** Where operating events go. @default nothing is logged */
+  readonly log?: WsLog;
+}
+
+export interface WsServerOptions extends WsCommonOptions {
+  /** TCP port to listen on; 0 picks a free port (read it from `port()` or the endpoint). */
+  readonly port: number;
+  /** Address to listen on. @default '0.0.0.0' */
+  readonly host?: string;
+  /**
+   * Host name or address put in the endpoint URL (advertised to clients).
+   * @default `host` when it is a specific address (`127.0.0.1` for `localhost`); for an unspecified
+   * address (`0.0.0.0`, `::`) the first non-internal IPv4 address of this machine, else 127.0.0.1
+   */
+  readonly advertisedHost?: string;
+  /** Serve wss:// with this key and certificate (PEM). @default plain ws:// */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /**
+   * An accepted socket whose `accepted` transport has not attached after this long is terminated
+   * (a bound on sockets nobody drives, SEC-6).
+   * @default 10_000
+   */
+  readonly attachTimeoutMs?: number;
+  /**
+   * Events of an accepted socket kept until its `accepted` transport attaches; one more and the
+   * socket is terminated (SEC-6).
+   * @default 256
+   */
+  readonly pendingEventsMax?: number;
+}
+
+export interface WsConnectOptions extends WsCommonOptions {
+  /** Time for TCP connect, TLS and the upgrade together. @default 5_000 */
+  readonly handshakeTimeoutMs?: number;
+  /** Presented at the upgrade as `Authorization: Bearer <token>` (SEC-2). @default none */
+  readonly token?: string;
+  readonly tls?: {
+    /** Trusted CA certificate(s) (PEM), e.g. the provider's self-signed certificate. @default Node's CA store */
+    readonly ca?: string | Buffer;
+    /** Refuse a certificate that does not verify. @default true, or false when only `fingerprint256` pins the certificate */
+    readonly rejectUnauthorized?: boolean;
+    /**
+     * Pin: the SHA-256 fingerprint of the provider's certificate (`AB:CD:...` or plain hex). The
+     * connection is refused, before any HTTP byte is sent, when the peer's differs. @default no pin
+     */
+    readonly fingerprint256?: string;
+  };
+}
+
+export const MAX_PAYLOAD_DEFAULT = 1_048_576;
+export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5_000;
+export const ATTACH_TIMEOUT_MS_DEFAULT = 10_000;
+export const PENDING_EVENTS_MAX_DEFAULT = 256;
+
+export const defaultStamp: StampSource = { nowMs: () => Date.now(), newId: () => uuidV4() };
+
+export const noLog: WsLog = () => {};
+
+export function newConnectionId(): string {
+  return uuidV4();
+}
+
+const UNSPECIFIED = new Set(['', '0.0.0.0', '::', '0:0:0:0:0:0:0:0']);
+
+/** The host put in the endpoint URL when the options do not name one (see WsServerOptions). */
+export function advertisedHostFor(host: string): string {
+  if (host === 'localhost') return '127.0.0.1';
+  if (!UNSPECIFIED.has(host)) return bracketed(host);
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (address.family === 'IPv4' && !address.internal) return address.address;
+    }
+  }
+  return '127.0.0.1';
+}
+
+/** An IPv6 literal in brackets, as URLs and `address:port` strings need it. */
+export function bracketed(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+/** The credential presented at the upgrade: `Authorization: Bearer <t>` first, else `?token=`. */
+export function tokenOf(request: IncomingMessage): string | undefined {
+  const header = request.headers.authorization;
+  const bearer = header === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
+  if (bearer !== undefined) return bearer;
+  try {
+    const query = new URL(request.url ?? '/', 'ws://localhost').searchParams.get('token');
+    return query === null || query === '' ? undefined : query;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `1.2.3.4:5678`, `[::1]:5678`. */
+export function remoteAddressOf(request: IncomingMessage): string {
+  const { remoteAddress, remotePort } = request.socket;
+  return `${bracketed(remoteAddress ?? '?')}:${remotePort ?? '?'}`;
+}
+
+/** Upper-case hex without separators, or undefined when it is not a SHA-256 fingerprint. */
+export function normalizeFingerprint(fingerprint: string): string | undefined {
+  const hex = fingerprint.replace(/[:\s]/g, '').toUpperCase();
+  return /^[0-9A-F]{64}$/.test(hex) ? hex : undefined;
+}
+
+/** The `code` of a Node error, looking inside an AggregateError (happy eyeballs). */
+function errnoOf(error: Error): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') return code;
+  const first = (error as { errors?: unknown }).errors;
+  if (Array.isArray(first) && first[0] instanceof Error) return errnoOf(first[0]);
+  return undefined;
+}
+
+/** A short, clear close reason for a socket that ended without a close frame after `error`. */
+export function reasonOf(error: Error): string {
+  const errno = errnoOf(error);
+  const unexpected = /^Unexpected server response: (\d+)/.exec(error.message);
+  let reason: string;
+  if (errno === 'ECONNREFUSED') reason = 'connection refused';
+  else if (errno === 'ECONNRESET') reason = 'connection reset';
+  else if (error.message === 'Opening handshake has timed out') reason = 'handshake timed out';
+  else if (unexpected !== null) reason = `upgrade refused: HTTP ${unexpected[1]}`;
+  else if (errno === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') reason = 'message too big';
+  else if (errno !== undefined && !errno.startsWith('WS_ERR_')) reason = `${errno}: ${error.message}`;
+  else reason = error.message;
+  return truncate(reason, 123);
+}
+
+/** Keeps a close reason within `bytesMax` UTF-8 bytes (ws refuses longer ones). */
+export function truncate(text: string, bytesMax: number): string {
+  let result = text;
+  while (Buffer.byteLength(result) > bytesMax) result = result.slice(0, -1);
+  return result;
+}
+
+/** As ws requires of close(): a code the protocol lets an endpoint send. */
+export function isSendableCloseCode(code: number): boolean {
+  return (
+    Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999))
+  );
+}

@@ -1,0 +1,170 @@
+/**
+ * `switchboard assign <service> <operation>`: waits for a provider of the service, assigns the
+ * task, shows its progress on stderr and prints its result on stdout.
+ *
+ * Exit codes: 0 done, 1 the task failed (its code is printed), 2 usage, 3 no provider
+ * (SERVICE_UNAVAILABLE), 130 interrupted (the task was cancelled first).
+ */
+import type { Command } from 'commander';
+import type { ServiceView } from '../../machines/repository.js';
+import { createClient, type Client } from '../client.js';
+import { TaskError } from '../taskError.js';
+import type { TaskHandle, TaskProgress } from '../taskHandle.js';
+import { codeOf, runAction, type CliContext } from './context.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn, repeatable, taskParams } from './options.js';
+import { exitCodeFor, jsonLine, line, printError, prettyJson, stderrLogger } from './output.js';
+import { createProgressView } from './progress.js';
+import { onStopSignal } from './signals.js';
+
+interface AssignFlags {
+  param?: string[];
+  paramsJson?: string;
+  timeoutMs?: number;
+  waitMs: number;
+  clientId?: string;
+  taskId?: string;
+  token?: string;
+  detach?: boolean;
+}
+
+/** Resolves with the first instance of the service, or throws SERVICE_UNAVAILABLE / UNKNOWN_OPERATION. */
+async function findService(client: Client, serviceName: string, operation: string, waitMs: number): Promise<ServiceView> {
+  const found = await client.waitFor(serviceName, { timeoutMs: waitMs });
+  const instances = client.services().filter((service) => service.serviceName === serviceName);
+  const offering = instances.find((service) => service.capabilities.some((capability) => capability.key === operation));
+  if (offering !== undefined) return offering;
+  // The client would fail locally with SERVICE_UNAVAILABLE; name the real problem (TASK-6's code).
+  const operations = [...new Set(instances.flatMap((service) => service.capabilities.map((capability) => capability.key)))];
+  throw new TaskError('', {
+    code: 'UNKNOWN_OPERATION',
+    message: `${serviceName} ${found.serviceVersion} has no operation "${operation}" (it offers: ${operations.join(', ') || 'nothing'})`,
+  });
+}
+
+type Ending = { kind: 'settled'; result: unknown } | { kind: 'failed'; error: unknown } | { kind: 'detached'; progress: TaskProgress | null };
+
+async function runAssign(context: CliContext, serviceName: string, operation: string, flags: AssignFlags, command: Command): Promise<number> {
+  const { io } = context;
+  const globals = globalOptionsOf(command);
+  const params = taskParams(flags.paramsJson, flags.param ?? []);
+  const log = stderrLogger(io, globals.logLevel, globals.json);
+  const client = createClient({
+    discovery: globals.discovery,
+    log,
+    ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),
+    ...(flags.token === undefined ? {} : { connect: { token: flags.token } }),
+  });
+  let handle: TaskHandle | undefined;
+  let interrupted = false;
+  let stopWaiting = () => {};
+  const disposeSignals = onStopSignal((signal) => {
+    interrupted = true;
+    line(io.stderr, handle === undefined ? `\n${signal}: giving up` : `\n${signal}: cancelling task ${handle.taskId}...`);
+    if (handle !== undefined) void handle.cancel();
+    else stopWaiting();
+  });
+  const progressView = createProgressView(io.stderr);
+  try {
+    const service = await Promise.race([
+      findService(client, serviceName, operation, flags.waitMs),
+      new Promise<never>((_resolve, reject) => {
+        stopWaiting = () => reject(Object.assign(new Error('interrupted while waiting for the service'), { code: 'CANCELLED' }));
+      }),
+    ]);
+    let endpoint = service.endpoint;
+    const task = client.assign(serviceName, operation, params, {
+      ...(flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }),
+      ...(flags.taskId === undefined ? {} : { taskId: flags.taskId }),
+    });
+    handle = task;
+    const unsubscribe = client.on('task.submitted', (event) => {
+      if (event.taskId !== task.taskId) return;
+      endpoint = event.endpoint;
+      line(io.stderr, `task ${task.taskId} assigned to ${serviceName}.${operation} at ${event.endpoint} (client ${client.clientId})`);
+    });
+    const ending = await new Promise<Ending>((resolve) => {
+      task.result.then(
+        (result) => resolve({ kind: 'settled', result }),
+        (error: unknown) => resolve({ kind: 'failed', error }),
+      );
+      task.onProgress((progress) => {
+        progressView.update(progress);
+        if (flags.detach === true) resolve({ kind: 'detached', progress });
+      });
+    });
+    unsubscribe();
+    progressView.finish();
+    const ids = { clientId: client.clientId, taskId: task.taskId, endpoint };
+    switch (ending.kind) {
+      case 'detached': {
+        const progress = ending.progress;
+        if (globals.json) jsonLine(io.stdout, { ...ids, status: progress?.status ?? 'Processing', progressPercentage: progress?.progressPercentage ?? 0 });
+        else {
+          line(io.stdout, `task ${task.taskId} is running at ${endpoint}; it keeps running after this command exits`);
+          line(io.stdout, `  switchboard status ${task.taskId} --endpoint ${endpoint} --client-id ${client.clientId}`);
+          line(io.stdout, `  switchboard cancel ${task.taskId} --endpoint ${endpoint} --client-id ${client.clientId}`);
+        }
+        return ExitCode.ok;
+      }
+      case 'settled':
+        if (globals.json) jsonLine(io.stdout, { ...ids, status: 'Completed', resultData: ending.result });
+        else line(io.stdout, prettyJson(ending.result));
+        return ExitCode.ok;
+      case 'failed': {
+        const code = codeOf(ending.error) ?? 'INTERNAL_ERROR';
+        const message = ending.error instanceof Error ? ending.error.message : String(ending.error);
+        const status = code === 'CANCELLED' ? 'Cancelled' : 'Failed';
+        const details = (ending.error as { details?: string }).details;
+        if (globals.json) jsonLine(io.stdout, { ...ids, status, error: { code, message, ...(details === undefined ? {} : { details }) } });
+        if (interrupted && code === 'CANCELLED') {
+          line(io.stderr, `task ${task.taskId} cancelled`);
+          return ExitCode.interrupted;
+        }
+        printError(io, code, details === undefined ? message : `${message} (${details})`);
+        return exitCodeFor(code);
+      }
+    }
+  } catch (error) {
+    progressView.finish();
+    if (interrupted) return ExitCode.interrupted;
+    if (globals.json && codeOf(error) !== undefined) {
+      jsonLine(io.stdout, { clientId: client.clientId, taskId: handle?.taskId ?? null, status: 'Failed', error: { code: codeOf(error), message: (error as Error).message } });
+    }
+    throw error;
+  } finally {
+    disposeSignals();
+    await client.stop();
+  }
+}
+
+export function registerAssignCommand(program: Command, context: CliContext): Command {
+  return program
+    .command('assign')
+    .description('assign a task to a service on the network, show its progress and print its result')
+    .argument('<service>', 'service name, e.g. ImageProcessingService')
+    .argument('<operation>', 'operation, e.g. resizeImage')
+    .option('--param <key=value>', 'a task parameter; numbers, true/false/null and JSON objects/arrays are parsed, anything else is a string; repeatable', repeatable)
+    .option('--params-json <json>', 'the task parameters as a JSON object (--param values override it)')
+    .addOption(envOption('--timeout-ms <n>', "the task's deadline (TASK-14): it fails with TIMEOUT when it passes").argParser(integerIn(1, 604_800_000)))
+    .addOption(envOption('--wait-ms <n>', 'how long to wait for a provider of the service before giving up (exit 3)').argParser(integerIn(0, 3_600_000)).default(5_000))
+    .addOption(envOption('--client-id <id>', 'this client\'s id (default: a new "client-<uuid>"); tasks belong to it'))
+    .addOption(envOption('--task-id <id>', 'the task id (default: a new uuid)'))
+    .addOption(envOption('--token <token>', 'authenticate at the upgrade with this token (SEC-2)'))
+    .option('--detach', 'exit once the provider reports the task running; it keeps running (use status/cancel later)')
+    .addHelpText(
+      'after',
+      `
+Progress goes to stderr (a bar on a terminal, "progress 42% message" lines otherwise), the
+result to stdout (pretty JSON; one JSON object {clientId, taskId, endpoint, status, resultData}
+with --json). Ctrl-C cancels the task and exits 130 once the provider confirms.
+Exit codes: 0 done, 1 task failed ("error CODE: message" on stderr), 2 usage, 3 no provider.
+
+Examples:
+  $ switchboard assign ImageProcessingService resizeImage --param inputPath=photo.png --param outputPath=small.png --param width=320
+  $ switchboard assign ImageProcessingService applyFilter --params-json '{"inputPath":"a.png","outputPath":"b.png","name":"sepia"}' --json
+  $ switchboard assign Greeter greet --param name=Ada --wait-ms 10000 --timeout-ms 30000`,
+    )
+    .action((service: string, operation: string, flags: AssignFlags, command: Command) =>
+      runAction(context, () => runAssign(context, service, operation, flags, command)),
+    );
+}

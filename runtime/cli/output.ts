@@ -1,0 +1,91 @@
+/**
+ * How the CLI writes: results on stdout (a table, pretty JSON, or JSON lines with --json),
+ * diagnostics, progress and errors on stderr, so `switchboard assign ... > result.json` works.
+ */
+import type { Logger } from '../service.js';
+import { ExitCode, LOG_LEVELS, type LogLevel } from './options.js';
+
+export interface OutputStream {
+  write(chunk: string): boolean;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+export interface Io {
+  readonly stdout: OutputStream;
+  readonly stderr: OutputStream;
+}
+
+export const processIo: Io = { stdout: process.stdout, stderr: process.stderr };
+
+export const line = (stream: OutputStream, text = ''): void => void stream.write(`${text}\n`);
+
+/** One JSON value on one line (JSON lines). */
+export const jsonLine = (stream: OutputStream, value: unknown): void => line(stream, JSON.stringify(value));
+
+export const prettyJson = (value: unknown): string => JSON.stringify(value, null, 2) ?? 'undefined';
+
+/** A logger that writes at `level` and above to stderr (JSON lines with --json). */
+export function stderrLogger(io: Io, level: LogLevel, json: boolean): Logger {
+  const threshold = LOG_LEVELS.indexOf(level);
+  return (messageLevel, message, detail) => {
+    if (LOG_LEVELS.indexOf(messageLevel) < threshold) return;
+    if (json) {
+      jsonLine(io.stderr, { log: messageLevel, message, ...(detail === undefined ? {} : { detail: plain(detail) }) });
+      return;
+    }
+    const suffix = detail === undefined ? '' : ` ${describe(detail)}`;
+    line(io.stderr, `[${messageLevel}] ${message}${suffix}`);
+  };
+}
+
+function plain(detail: unknown): unknown {
+  if (detail instanceof Error) return { name: detail.name, message: detail.message, code: (detail as { code?: unknown }).code };
+  return detail;
+}
+
+function describe(detail: unknown): string {
+  if (detail instanceof Error) return detail.message;
+  try {
+    return JSON.stringify(detail);
+  } catch {
+    return String(detail);
+  }
+}
+
+/** "error CODE: message" on stderr, the one shape every command uses for a coded failure. */
+export function printError(io: Io, code: string | undefined, message: string): void {
+  line(io.stderr, code === undefined ? `error: ${message}` : `error ${code}: ${message}`);
+}
+
+/** The exit code for a failure's code (see ExitCode). */
+export function exitCodeFor(code: string | undefined): number {
+  return code === 'SERVICE_UNAVAILABLE' ? ExitCode.unavailable : ExitCode.failed;
+}
+
+export interface Column<T> {
+  readonly header: string;
+  readonly value: (row: T) => string;
+}
+
+/** A plain-text table, columns padded to their widest cell. */
+export function renderTable<T>(rows: readonly T[], columns: readonly Column<T>[]): string {
+  const cells = rows.map((row) => columns.map((column) => column.value(row)));
+  const widths = columns.map((column, index) => Math.max(column.header.length, ...cells.map((row) => row[index]!.length)));
+  const render = (values: readonly string[]) =>
+    values
+      .map((value, index) => (index === values.length - 1 ? value : value.padEnd(widths[index]!)))
+      .join('  ')
+      .trimEnd();
+  return [render(columns.map((column) => column.header)), ...cells.map(render)].join('\n');
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} kB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}

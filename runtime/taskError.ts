@@ -1,0 +1,25 @@
+/**
+ * How a task's failure reaches application code: `handle.result` rejects with a TaskError whose
+ * `code` is one of docs/errors.md's codes or a service's own (FILE_NOT_FOUND, say).
+ */
+import { isErrorCode, retryableErrorCodes } from '../machines/errors.js';
+import type { TaskFailure } from '../machines/outcome.js';
+
+export class TaskError extends Error {
+  override readonly name = 'TaskError';
+  readonly code: string;
+  readonly details: string | undefined;
+  readonly taskId: string;
+
+  constructor(taskId: string, failure: TaskFailure) {
+    super(failure.message);
+    this.code = failure.code;
+    this.details = failure.details;
+    this.taskId = taskId;
+  }
+
+  /** Whether sending the same request again (later or elsewhere) may succeed. */
+  get retryable(): boolean {
+    return isErrorCode(this.code) && retryableErrorCodes.has(this.code);
+  }
+}
