@@ -16,7 +16,8 @@
  * Why two sockets, and what reaches whom: see ./udp/endpoint.ts.
  *
  * @example
- * const provider = composeProvider({ discovery: () => udpDiscovery({ port: 50001 }), ... }, 8080, effects);
+ * const metrics = createUdpMetrics();
+ * const repository = repositoryMachine.provide({ actors: { discovery: udpDiscovery({ metrics }) } });
  */
 import { fromCallback, type CallbackActorLogic } from 'xstate';
 import type { DatagramCommand } from '../machines/transport.js';

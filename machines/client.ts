@@ -6,7 +6,7 @@
  *
  *   running -> stopping -> stopped
  */
-import { assign, emit, enqueueActions, sendTo, setup } from 'xstate';
+import { assign, emit, enqueueActions, sendTo, setup, type AnyActorRef } from 'xstate';
 import { connectionDefaults, connectionMachine, type ConnectionInput, type ConnectionToParentEvent } from './connection.js';
 import type { ClientTaskInput } from './clientTask.js';
 import { ERROR_CODES } from './errors.js';
@@ -83,6 +83,18 @@ export interface ClientContext extends ClientInput {
 
 const connectionId = (endpoint: string) => `connection:${endpoint}`;
 
+/**
+ * True when the endpoint's connection actor has already ended (its final state) although its
+ * `connection.closed` has not reached us yet. That happens when the application assigns from
+ * inside a `task.settled` listener: the connection relays its tasks' CONNECTION_LOST before it
+ * announces its own end, so the listener's assignment is handled in between. A submission sent to
+ * an ended actor would be lost (TASK-16).
+ */
+function hasEnded(self: AnyActorRef, endpoint: string): boolean {
+  const child = (self.getSnapshot()?.children as Record<string, AnyActorRef | undefined> | undefined)?.[connectionId(endpoint)];
+  return child?.getSnapshot().status === 'done';
+}
+
 export const clientMachine = setup({
   types: {
     input: {} as ClientInput & { readonly selectionPolicy?: SelectionPolicy },
@@ -95,7 +107,11 @@ export const clientMachine = setup({
     connection: connectionMachine,
   },
   delays: { stopTimeoutMs: ({ context }) => context.stopTimeoutMs },
-  guards: { noConnections: ({ context }) => Object.keys(context.endpoints).length === 0 },
+  guards: {
+    noConnections: ({ context }) => Object.keys(context.endpoints).length === 0,
+    /** TASK-1: a taskId names one task; assigning it again while it is unfinished would run it twice. */
+    taskUnfinished: ({ context, event }) => event.type === 'client.assign' && Object.hasOwn(context.taskEndpoints, event.request.taskId),
+  },
   actions: {
     /** Selects an instance (DISC-11) and hands the task to its endpoint's connection. */
     submit: enqueueActions(({ context, event, enqueue, self }) => {
@@ -122,7 +138,10 @@ export const clientMachine = setup({
         return;
       }
       const endpoint = choice.service.endpoint;
-      if (!context.endpoints[endpoint]) {
+      const ended = context.endpoints[endpoint] === true && hasEnded(self, endpoint);
+      // An ended connection is replaced; its late connection.closed is then ignored (forgetConnection).
+      if (ended) enqueue.stopChild(connectionId(endpoint));
+      if (!context.endpoints[endpoint] || ended) {
         enqueue.spawnChild('connection', {
           id: connectionId(endpoint),
           input: {
@@ -159,8 +178,15 @@ export const clientMachine = setup({
       enqueue.assign({ taskEndpoints });
       enqueue.emit({ type: 'task.settled', taskId: event.taskId, outcome: event.outcome });
     }),
-    forgetConnection: enqueueActions(({ context, event, enqueue }) => {
+    forgetConnection: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'connection.closed') return;
+      const current = (self.getSnapshot()?.children as Record<string, AnyActorRef | undefined> | undefined)?.[connectionId(event.endpoint)];
+      if (current?.getSnapshot().status === 'active') {
+        // From a connection that ended and was already replaced (see submit): the endpoint's
+        // current connection lives on.
+        enqueue.emit({ type: 'connection.closed', endpoint: event.endpoint, gaveUp: event.gaveUp });
+        return;
+      }
       const { [event.endpoint]: _closed, ...endpoints } = context.endpoints;
       enqueue.assign({ endpoints });
       enqueue.stopChild(connectionId(event.endpoint));
@@ -213,7 +239,7 @@ export const clientMachine = setup({
   states: {
     running: {
       on: {
-        'client.assign': { actions: 'submit' },
+        'client.assign': [{ guard: 'taskUnfinished' }, { actions: 'submit' }],
         'client.cancel': { actions: 'cancel' },
         'client.refresh': { actions: sendTo('repository', { type: 'repository.refresh' }) },
         'client.stop': 'stopping',

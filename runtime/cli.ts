@@ -29,7 +29,8 @@ export function createProgram(context: CliContext): Command {
     // Set before the commands are added, so each of them inherits it.
     .exitOverride()
     .configureOutput({ writeOut: (text) => context.io.stdout.write(text), writeErr: (text) => context.io.stderr.write(text) })
-    .showHelpAfterError('(add --help for usage and examples)');
+    .showHelpAfterError('(add --help for usage and examples)')
+    .configureHelp({ showGlobalOptions: true });
   addGlobalOptions(program);
   registerProviderCommand(program, context);
   registerDiscoverCommand(program, context);

@@ -24,7 +24,7 @@ import { composeClient, type TransportHost } from './compose.js';
 import { realHost } from './network.js';
 import type { Clock } from './provider.js';
 import type { Logger } from './service.js';
-import { TaskError } from './taskError.js';
+import { ProtocolError } from '../machines/errors.js';
 import { TaskHandleState, type TaskHandle } from './taskHandle.js';
 
 export interface ClientOptions {
@@ -157,7 +157,7 @@ export function createClient(options: ClientOptions = {}): Client {
       return new Promise((resolve, reject) => {
         const timer = timers.set(() => {
           subscription.unsubscribe();
-          reject(new TaskError('', { code: 'SERVICE_UNAVAILABLE', message: `no provider of ${serviceName}${operation ? `.${operation}` : ''} found within ${timeoutMs} ms` }));
+          reject(new ProtocolError('SERVICE_UNAVAILABLE', `no provider of ${serviceName}${operation ? `.${operation}` : ''} found within ${timeoutMs} ms`));
         }, timeoutMs);
         const subscription = actor.on('services.changed', () => {
           const found = findService(serviceName, operation);

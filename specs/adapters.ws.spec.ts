@@ -327,8 +327,11 @@ describe('frames through the codec', () => {
     expect(taskIds(session)).toEqual(['a', 'b', 'c', 'd']);
   });
 
-  it('SEC-6: terminates an accepted socket whose buffered events overflow before it attaches; attaching then reports closed', async () => {
-    const p = await provider({ autoAttach: false, pendingEventsMax: 3 });
+  it.each([
+    ['pendingEventsMax: 3', { pendingEventsMax: 3 }],
+    ['pendingBytesMax: 400 (about three frames)', { pendingBytesMax: 400 }],
+  ])('SEC-6: terminates an accepted socket whose buffer overflows (%s) before it attaches; attaching reports closed', async (_name, bound) => {
+    const p = await provider({ autoAttach: false, ...bound });
     const c = client(p.endpoint);
     await until('opened', () => c.of('transport.opened').length === 1);
     for (let i = 0; i < 10; i++) c.send({ type: 'transport.send', draft: getStatus(`t${i}`) });

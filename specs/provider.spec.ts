@@ -741,6 +741,8 @@ describe('provider: drain and stop', () => {
       'close 1001',
     ]);
     expect(traffic(bob).slice(-2)).toEqual(['TaskFailed:CANCELLED t1', 'close 1001']);
+    // A stop is not a drain: no Draining advertisement, straight to the goodbye (DISC-7).
+    expect(provider.emitted.filter((e) => e.type === 'provider.status').map((e) => e.status)).toEqual(['Online', 'Busy', 'Offline']);
     expect(provider.probe.runs.map((run) => run.ended)).toEqual(['stopped', 'stopped']);
     expect(provider.adverts().slice(-2)).toEqual(['imaging-1:Offline:0 -> broadcast', 'text-1:Offline:0 -> broadcast']);
     expect(provider.serverCommands).toEqual([{ type: 'server.close' }]);

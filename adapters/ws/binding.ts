@@ -32,11 +32,14 @@ export class SocketBinding {
   #sink: Sink | undefined;
   readonly #inbox: StreamEvent[] = [];
   readonly #inboxMax: number;
+  readonly #inboxBytesMax: number;
+  #inboxBytes = 0;
   #overflowed = false;
   #released = false;
   #closed = false;
   #terminatedHere = false;
   #lastError: Error | undefined;
+  #settled = false;
   /** Called once when nothing more will happen here (closed and delivered, or released). */
   onSettled: (() => void) | undefined;
   /** Called on 'open' (client side), before transport.opened is emitted. */
@@ -45,11 +48,12 @@ export class SocketBinding {
   onNeverOpened: (() => void) | undefined;
   #opened: boolean;
 
-  constructor(socket: WebSocket, context: BindingContext, options: { sink?: Sink; inboxMax?: number }) {
+  constructor(socket: WebSocket, context: BindingContext, options: { sink?: Sink; inboxMax?: number; inboxBytesMax?: number }) {
     this.#socket = socket;
     this.#context = context;
     this.#sink = options.sink;
     this.#inboxMax = options.inboxMax ?? Number.POSITIVE_INFINITY;
+    this.#inboxBytesMax = options.inboxBytesMax ?? Number.POSITIVE_INFINITY;
     this.#opened = socket.readyState === OPEN;
     // The 'error' listener is mandatory: without it an invalid frame (e.g. "RSV2 and RSV3 must be
     // clear") is an uncaught exception that ends the process (ws issue #1354, tRPC's note). It
@@ -61,19 +65,12 @@ export class SocketBinding {
     socket.on('close', (code, reason) => this.#onClose(code, reason.toString('utf8')));
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  get attached(): boolean {
-    return this.#sink !== undefined;
-  }
-
   /** Starts delivering to `sink`: first what waited in the inbox (on a microtask), then live. */
   attach(sink: Sink): void {
     queueMicrotask(() => {
       if (this.#released) return;
       this.#sink = sink;
+      this.#inboxBytes = 0;
       for (const event of this.#inbox.splice(0)) sink(event);
       if (this.#closed) this.#settle();
     });
@@ -137,6 +134,7 @@ export class SocketBinding {
     this.#released = true;
     this.#sink = undefined;
     this.#inbox.length = 0;
+    this.#inboxBytes = 0;
     if (this.#socket.readyState !== CLOSED) this.#socket.terminate();
     this.#settle();
   }
@@ -173,18 +171,18 @@ export class SocketBinding {
     // Text frames were UTF-8-validated by ws; binary ones are checked by the codec.
     const decoded = decodeFrame(isBinary ? bytes : bytes.toString('utf8'), this.#context.limits);
     if (decoded.ok) {
-      this.#emit({ type: 'transport.message', message: decoded.message });
+      this.#emit({ type: 'transport.message', message: decoded.message }, bytes.byteLength);
       return;
     }
     const { rejected } = this.#context.metrics;
     rejected[decoded.error.code] = (rejected[decoded.error.code] ?? 0) + 1;
-    this.#emit({ type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId });
+    this.#emit({ type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId }, bytes.byteLength);
   }
 
   #onClose(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.#opened) this.onNeverOpened?.();
+    if (!this.#opened && !this.#released) this.onNeverOpened?.();
     const graceful = code !== CloseCode.abnormal;
     let text = reason;
     if (text === '' && !graceful) {
@@ -196,7 +194,8 @@ export class SocketBinding {
     if (this.#sink !== undefined) this.#settle();
   }
 
-  #emit(event: StreamEvent): void {
+  /** `bytes`: the size of the frame behind the event, for the inbox bound. */
+  #emit(event: StreamEvent, bytes = 0): void {
     if (this.#released) return;
     if (this.#sink !== undefined) {
       this.#sink(event);
@@ -207,15 +206,14 @@ export class SocketBinding {
       return;
     }
     if (this.#overflowed) return;
-    if (this.#inbox.length >= this.#inboxMax) {
+    if (this.#inbox.length >= this.#inboxMax || this.#inboxBytes + bytes > this.#inboxBytesMax) {
       this.#overflowed = true;
-      this.terminateUnattached(`more than ${this.#inboxMax} events before a transport attached`);
+      this.terminateUnattached(`more than ${this.#inboxMax} events or ${this.#inboxBytesMax} bytes before a transport attached`);
       return;
     }
+    this.#inboxBytes += bytes;
     this.#inbox.push(event);
   }
-
-  #settled = false;
 
   #settle(): void {
     if (this.#settled) return;

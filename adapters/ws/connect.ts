@@ -28,6 +28,7 @@ function pinTo(fingerprint: string): NonNullable<ClientOptions['finishRequest']>
     request.once('socket', (socket) => {
       const tlsSocket = socket as TLSSocket;
       tlsSocket.once('secureConnect', () => {
+        if (request.destroyed) return; // the attempt was abandoned meanwhile
         const actual = normalizeFingerprint(tlsSocket.getPeerCertificate().fingerprint256 ?? '');
         if (actual === fingerprint) request.end();
         else request.destroy(new Error('certificate fingerprint mismatch'));

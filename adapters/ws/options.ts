@@ -89,6 +89,11 @@ export interface WsServerOptions extends WsCommonOptions {
    * @default 256
    */
   readonly pendingEventsMax?: number;
+  /**
+   * Frame bytes behind those buffered events; one frame more and the socket is terminated (SEC-6).
+   * @default 4_194_304
+   */
+  readonly pendingBytesMax?: number;
 }
 
 export interface WsConnectOptions extends WsCommonOptions {
@@ -113,6 +118,7 @@ export const MAX_PAYLOAD_DEFAULT = 1_048_576;
 export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5_000;
 export const ATTACH_TIMEOUT_MS_DEFAULT = 10_000;
 export const PENDING_EVENTS_MAX_DEFAULT = 256;
+export const PENDING_BYTES_MAX_DEFAULT = 4_194_304;
 
 export const defaultStamp: StampSource = { nowMs: () => Date.now(), newId: () => uuidV4() };
 

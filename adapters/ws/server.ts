@@ -14,6 +14,7 @@ import { SocketBinding, type BindingContext } from './binding.js';
 import {
   ATTACH_TIMEOUT_MS_DEFAULT,
   MAX_PAYLOAD_DEFAULT,
+  PENDING_BYTES_MAX_DEFAULT,
   PENDING_EVENTS_MAX_DEFAULT,
   advertisedHostFor,
   bracketed,
@@ -51,6 +52,7 @@ export function wsServer(options: WsServerOptions): WsServer {
   const maxPayload = options.maxPayload ?? MAX_PAYLOAD_DEFAULT;
   const attachTimeoutMs = options.attachTimeoutMs ?? ATTACH_TIMEOUT_MS_DEFAULT;
   const pendingEventsMax = options.pendingEventsMax ?? PENDING_EVENTS_MAX_DEFAULT;
+  const pendingBytesMax = options.pendingBytesMax ?? PENDING_BYTES_MAX_DEFAULT;
   const scheme = options.tls === undefined ? 'ws' : 'wss';
   if (!(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535)) {
     throw new RangeError(`switchboard: wsServer: port must be an integer in [0, 65535], got ${options.port}`);
@@ -64,7 +66,7 @@ export function wsServer(options: WsServerOptions): WsServer {
   function accept(socket: WebSocket, request: IncomingMessage, emit: (event: ServerEvent) => void): void {
     const connectionId = newConnectionId();
     const context: BindingContext = { limits, stamp, metrics, log, label: `server ${connectionId}` };
-    const binding = new SocketBinding(socket, context, { inboxMax: pendingEventsMax });
+    const binding = new SocketBinding(socket, context, { inboxMax: pendingEventsMax, inboxBytesMax: pendingBytesMax });
     const entry: Pending = { binding, claimed: false, timer: undefined };
     entry.timer = setTimeout(() => {
       entry.timer = undefined;

@@ -6,6 +6,7 @@
  * (SERVICE_UNAVAILABLE), 130 interrupted (the task was cancelled first).
  */
 import type { Command } from 'commander';
+import { v4 as uuid } from 'uuid';
 import type { ServiceView } from '../../machines/repository.js';
 import { createClient, type Client } from '../client.js';
 import { TaskError } from '../taskError.js';
@@ -72,16 +73,18 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
       }),
     ]);
     let endpoint = service.endpoint;
+    const taskId = flags.taskId ?? uuid();
+    // Subscribed first: the client reports the submission synchronously, inside assign().
+    const unsubscribe = client.on('task.submitted', (event) => {
+      if (event.taskId !== taskId) return;
+      endpoint = event.endpoint;
+      line(io.stderr, `task ${taskId} assigned to ${serviceName}.${operation} at ${event.endpoint} (client ${client.clientId})`);
+    });
     const task = client.assign(serviceName, operation, params, {
       ...(flags.timeoutMs === undefined ? {} : { timeoutMs: flags.timeoutMs }),
-      ...(flags.taskId === undefined ? {} : { taskId: flags.taskId }),
+      taskId,
     });
     handle = task;
-    const unsubscribe = client.on('task.submitted', (event) => {
-      if (event.taskId !== task.taskId) return;
-      endpoint = event.endpoint;
-      line(io.stderr, `task ${task.taskId} assigned to ${serviceName}.${operation} at ${event.endpoint} (client ${client.clientId})`);
-    });
     const ending = await new Promise<Ending>((resolve) => {
       task.result.then(
         (result) => resolve({ kind: 'settled', result }),
@@ -148,7 +151,7 @@ export function registerAssignCommand(program: Command, context: CliContext): Co
     .addOption(envOption('--timeout-ms <n>', "the task's deadline (TASK-14): it fails with TIMEOUT when it passes").argParser(integerIn(1, 604_800_000)))
     .addOption(envOption('--wait-ms <n>', 'how long to wait for a provider of the service before giving up (exit 3)').argParser(integerIn(0, 3_600_000)).default(5_000))
     .addOption(envOption('--client-id <id>', 'this client\'s id (default: a new "client-<uuid>"); tasks belong to it'))
-    .addOption(envOption('--task-id <id>', 'the task id (default: a new uuid)'))
+    .option('--task-id <id>', 'the task id (default: a new uuid)')
     .addOption(envOption('--token <token>', 'authenticate at the upgrade with this token (SEC-2)'))
     .option('--detach', 'exit once the provider reports the task running; it keeps running (use status/cancel later)')
     .addHelpText(

@@ -138,7 +138,8 @@ async function runDemo(context: CliContext, flags: DemoFlags, command: Command):
     }
     const roundTripMs = since(assignedMs);
     say('result', `${result.outputImagePath}: ${result.format} ${result.width}x${result.height}, ${formatBytes(result.sizeBytes)}, processed in ${result.executionDurationMs} ms (${roundTripMs} ms assign to result)`);
-    say('', path.join(workDir, result.outputImagePath));
+    const temporary = flags.workDir === undefined && flags.keep !== true;
+    say('', `${path.join(workDir, result.outputImagePath)}${temporary ? ' (temporary: removed at exit; --keep or --work-dir keeps it)' : ''}`);
     say('', `resultData ${JSON.stringify(result)}`);
 
     const stopMs = performance.now();

@@ -54,7 +54,10 @@ async function runDiscover(context: CliContext, serviceName: string | undefined,
   const { io } = context;
   const globals = globalOptionsOf(command);
   const log = stderrLogger(io, globals.logLevel, globals.json);
-  if (!globals.json) line(io.stderr, `discovering (${describeDiscovery(globals.discovery)}) for ${flags.timeoutMs} ms...`);
+  if (!globals.json) {
+    const how = flags.watch === true ? 'until Ctrl-C' : `for ${flags.timeoutMs} ms`;
+    line(io.stderr, `discovering (${describeDiscovery(globals.discovery)}) ${how}...`);
+  }
   const client = createClient({ discovery: globals.discovery, log });
   const visible = () => sorted(client.services().filter((service) => serviceName === undefined || service.serviceName === serviceName));
   try {

@@ -56,7 +56,7 @@ export function createProgressView(stream: OutputStream, now: () => number = () 
     update(progress) {
       const percent = `${String(Math.round(progress.progressPercentage)).padStart(3)}%`;
       const parts = [progressBar(progress.progressPercentage), percent, progress.status === 'Queued' ? 'queued' : '', progress.message ?? '', formatEta(etaSeconds(progress, now() - startedMs))];
-      const columns = Math.max(20, (stream.columns ?? 80) - 1);
+      const columns = Math.max(20, (stream.columns || 80) - 1);
       const text = parts.filter((part) => part.length > 0).join(' ').slice(0, columns);
       stream.write(`\r${text}\x1b[K`);
       drawn = true;

@@ -75,7 +75,14 @@ export function describeEvent(event: Reported): string | undefined {
 }
 
 function reporter(io: Io, json: boolean): (event: Reported) => void {
+  let listening = false;
   return (event) => {
+    // The first status (Online) comes before start() resolves; the listening line says it.
+    if (event.type === 'provider.listening') {
+      listening = true;
+      return;
+    }
+    if (event.type === 'provider.status' && !listening) return;
     if (json) {
       const { type, ...rest } = event;
       jsonLine(io.stdout, { event: type, time: new Date().toISOString(), ...rest });
@@ -118,7 +125,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     ...(flags.token === undefined || flags.token.length === 0 ? {} : { auth: { tokens: flags.token } }),
     log,
   });
-  for (const type of ['provider.status', 'session.opened', 'session.bound', 'session.ended', 'task.settled'] as const) {
+  for (const type of ['provider.listening', 'provider.status', 'session.opened', 'session.bound', 'session.ended', 'task.settled'] as const) {
     provider.on(type, report as (event: ProviderEmitted) => void);
   }
   const stop = nextStopSignal();

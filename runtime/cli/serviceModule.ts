@@ -19,6 +19,10 @@ export function isServiceDefinition(value: unknown): value is ServiceDefinition 
   );
 }
 
+/** A CommonJS module compiled from ESM (a .ts file outside a "type": "module" package), seen from import(). */
+const isCompiledEsm = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && (value as { __esModule?: unknown }).__esModule === true;
+
 /** The service definitions a module exports: default first, then named exports in order. */
 export function servicesExportedBy(moduleNamespace: Record<string, unknown>): ServiceDefinition[] {
   const found: ServiceDefinition[] = [];
@@ -27,8 +31,12 @@ export function servicesExportedBy(moduleNamespace: Record<string, unknown>): Se
       if (isServiceDefinition(item) && !found.includes(item)) found.push(item);
     }
   };
-  add(moduleNamespace.default);
-  for (const [name, value] of Object.entries(moduleNamespace)) if (name !== 'default') add(value);
+  const addNamespace = (namespace: Record<string, unknown>) => {
+    if (isCompiledEsm(namespace.default)) addNamespace(namespace.default);
+    else add(namespace.default);
+    for (const [name, value] of Object.entries(namespace)) if (name !== 'default') add(value);
+  };
+  addNamespace(moduleNamespace);
   return found;
 }
 
