@@ -84,15 +84,17 @@ export interface ClientContext extends ClientInput {
 const connectionId = (endpoint: string) => `connection:${endpoint}`;
 
 /**
- * True when the endpoint's connection actor has already ended (its final state) although its
- * `connection.closed` has not reached us yet. That happens when the application assigns from
- * inside a `task.settled` listener: the connection relays its tasks' CONNECTION_LOST before it
- * announces its own end, so the listener's assignment is handled in between. A submission sent to
- * an ended actor would be lost (TASK-16).
+ * The status of the endpoint's connection actor, if the client has one.
+ *
+ * A connection can be `done` (its final state) while its `connection.closed` has not reached the
+ * client yet: the application assigned from inside a `task.settled` listener, and a connection
+ * relays its tasks' CONNECTION_LOST before it announces its own end, so that assignment is
+ * handled in between. A submission sent to an ended actor would be lost (TASK-16), so `submit`
+ * replaces such a connection, and `forgetConnection` then ignores the old one's late goodbye.
  */
-function hasEnded(self: AnyActorRef, endpoint: string): boolean {
-  const child = (self.getSnapshot()?.children as Record<string, AnyActorRef | undefined> | undefined)?.[connectionId(endpoint)];
-  return child?.getSnapshot().status === 'done';
+function connectionStatus(self: AnyActorRef, endpoint: string): string | undefined {
+  const children = self.getSnapshot()?.children as Record<string, AnyActorRef | undefined> | undefined;
+  return children?.[connectionId(endpoint)]?.getSnapshot().status;
 }
 
 export const clientMachine = setup({
@@ -138,8 +140,7 @@ export const clientMachine = setup({
         return;
       }
       const endpoint = choice.service.endpoint;
-      const ended = context.endpoints[endpoint] === true && hasEnded(self, endpoint);
-      // An ended connection is replaced; its late connection.closed is then ignored (forgetConnection).
+      const ended = context.endpoints[endpoint] === true && connectionStatus(self, endpoint) === 'done';
       if (ended) enqueue.stopChild(connectionId(endpoint));
       if (!context.endpoints[endpoint] || ended) {
         enqueue.spawnChild('connection', {
@@ -180,8 +181,7 @@ export const clientMachine = setup({
     }),
     forgetConnection: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'connection.closed') return;
-      const current = (self.getSnapshot()?.children as Record<string, AnyActorRef | undefined> | undefined)?.[connectionId(event.endpoint)];
-      if (current?.getSnapshot().status === 'active') {
+      if (connectionStatus(self, event.endpoint) === 'active') {
         // From a connection that ended and was already replaced (see submit): the endpoint's
         // current connection lives on.
         enqueue.emit({ type: 'connection.closed', endpoint: event.endpoint, gaveUp: event.gaveUp });

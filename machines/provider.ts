@@ -93,8 +93,11 @@ export interface ProviderStats {
 export interface ProviderContext extends ProviderInput {
   readonly endpoint: string | undefined;
   readonly sessions: Readonly<Record<string, SessionRecord>>;
-  /** clientId -> connectionId of the session currently bound to it. */
-  readonly clients: Readonly<Record<string, string>>;
+  /**
+   * clientId -> connectionIds of the sessions bound to it, newest last. Replies go to the newest;
+   * when it ends, the next newest still open takes over (a client may hold several connections).
+   */
+  readonly clients: Readonly<Record<string, readonly string[]>>;
   readonly load: number;
   readonly unfinishedTasks: number;
   readonly stats: ProviderStats;
@@ -179,14 +182,21 @@ export const providerMachine = setup({
       if (event.type !== 'session.bound') return {};
       return {
         sessions: { ...context.sessions, [event.connectionId]: { clientId: event.clientId } },
-        clients: { ...context.clients, [event.clientId]: event.connectionId },
+        clients: {
+          ...context.clients,
+          [event.clientId]: [...(context.clients[event.clientId] ?? []).filter((id) => id !== event.connectionId), event.connectionId],
+        },
       };
     }),
     forgetSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.ended') return;
       const { [event.connectionId]: _ended, ...sessions } = context.sessions;
       const clients = { ...context.clients };
-      if (event.clientId !== undefined && clients[event.clientId] === event.connectionId) delete clients[event.clientId];
+      if (event.clientId !== undefined) {
+        const remaining = (clients[event.clientId] ?? []).filter((id) => id !== event.connectionId);
+        if (remaining.length === 0) delete clients[event.clientId];
+        else clients[event.clientId] = remaining;
+      }
       enqueue.assign({ sessions, clients });
       enqueue.stopChild(sessionId(event.connectionId));
       enqueue.emit({
@@ -212,7 +222,7 @@ export const providerMachine = setup({
     /** Routes a reply to the client's current session; a client that is away gets it later (TASK-13). */
     deliverReply: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'registry.reply') return;
-      const connectionId = context.clients[event.clientId];
+      const connectionId = context.clients[event.clientId]?.at(-1);
       if (connectionId === undefined) {
         enqueue.assign({ stats: countUp(context.stats, 'repliesUndeliverable') });
         return;

@@ -57,6 +57,9 @@ export function registerCancelCommand(program: Command, context: CliContext): Co
       `
 Opens a WebSocket to --endpoint and cancels the task of --client-id: a queued task is dropped, a
 running one is signalled, and the provider answers with the task's final message.
+Meant for tasks whose client has left (assign --detach, or an assign that exited): the provider
+sends a client's replies to its newest connection, so asking while the assigning process is
+still connected diverts that process's progress and result to this connection.
 Exit codes: 0 cancelled (or already completed), 1 already failed/unknown task, 2 usage, 3 unreachable.
 
 Examples:

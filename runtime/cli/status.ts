@@ -58,6 +58,9 @@ export function registerStatusCommand(program: Command, context: CliContext): Co
 Opens a WebSocket to --endpoint and asks for the task of --client-id (tasks belong to their
 client, not to a connection). Prints the state (Queued/Processing with progress, Completed with
 the result, Failed, Cancelled) or "error TASK_NOT_FOUND: ...".
+Meant for tasks whose client has left (assign --detach, or an assign that exited): the provider
+sends a client's replies to its newest connection, so asking while the assigning process is
+still connected diverts that process's progress and result to this connection.
 Exit codes: 0 queued/running/completed, 1 failed/cancelled/unknown task, 2 usage, 3 unreachable.
 
 Examples:
