@@ -10,6 +10,7 @@ import { assign, emit, enqueueActions, sendTo, setup, type AnyActorRef } from 'x
 import { connectionDefaults, connectionMachine, type ConnectionInput, type ConnectionToParentEvent } from './connection.js';
 import type { ClientTaskInput } from './clientTask.js';
 import { ERROR_CODES } from './errors.js';
+import { withEntry, withoutEntry } from './keyed.js';
 import type { TaskOutcome } from './outcome.js';
 import { deriveSeed, type RandomState } from './random.js';
 import { repositoryDefaults, repositoryMachine, type RepositoryInput, type RepositoryToParentEvent, type ServiceView } from './repository.js';
@@ -78,7 +79,7 @@ export interface ClientContext extends ClientInput {
   /** Endpoints with a live connection actor. */
   readonly endpoints: Readonly<Record<string, true>>;
   /** Which endpoint each unfinished task went to (for cancel routing). */
-  readonly taskEndpoints: Readonly<Record<string, string>>;
+  readonly taskEndpoints: ReadonlyMap<string, string>;
 }
 
 const connectionId = (endpoint: string) => `connection:${endpoint}`;
@@ -112,7 +113,7 @@ export const clientMachine = setup({
   guards: {
     noConnections: ({ context }) => Object.keys(context.endpoints).length === 0,
     /** TASK-1: a taskId names one task; assigning it again while it is unfinished would run it twice. */
-    taskUnfinished: ({ context, event }) => event.type === 'client.assign' && Object.hasOwn(context.taskEndpoints, event.request.taskId),
+    taskUnfinished: ({ context, event }) => event.type === 'client.assign' && context.taskEndpoints.has(event.request.taskId),
   },
   actions: {
     /** Selects an instance (DISC-11) and hands the task to its endpoint's connection. */
@@ -162,21 +163,20 @@ export const clientMachine = setup({
       enqueue.assign({
         selection: choice.state,
         endpoints: { ...context.endpoints, [endpoint]: true },
-        taskEndpoints: { ...context.taskEndpoints, [request.taskId]: endpoint },
+        taskEndpoints: withEntry(context.taskEndpoints, request.taskId, endpoint),
       });
       enqueue.emit({ type: 'task.submitted', taskId: request.taskId, serviceId: choice.service.serviceId, endpoint });
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'client.cancel') return;
-      const endpoint = context.taskEndpoints[event.taskId];
+      const endpoint = context.taskEndpoints.get(event.taskId);
       if (endpoint !== undefined && context.endpoints[endpoint]) {
         enqueue.sendTo(connectionId(endpoint), { type: 'connection.cancel', taskId: event.taskId });
       }
     }),
     settle: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'task.settled') return;
-      const { [event.taskId]: _done, ...taskEndpoints } = context.taskEndpoints;
-      enqueue.assign({ taskEndpoints });
+      enqueue.assign({ taskEndpoints: withoutEntry(context.taskEndpoints, event.taskId) });
       enqueue.emit({ type: 'task.settled', taskId: event.taskId, outcome: event.outcome });
     }),
     forgetConnection: enqueueActions(({ context, event, enqueue, self }) => {
@@ -206,7 +206,7 @@ export const clientMachine = setup({
     services: [],
     selection: initialSelectionState,
     endpoints: {},
-    taskEndpoints: {},
+    taskEndpoints: new Map(),
   }),
   invoke: {
     id: 'repository',

@@ -112,7 +112,10 @@ export function decodeFrame(
   if (!isPlainObject(value)) {
     return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'a message is a JSON object') };
   }
-  const messageId = typeof value.messageId === 'string' && value.messageId.length <= 256 ? value.messageId : undefined;
+  // Only an id an Error can cite (an `Id`: 1 to 256 characters): citing an empty one would make
+  // the reply itself invalid, and the rejected message would go unanswered (WIRE-8).
+  const messageId =
+    typeof value.messageId === 'string' && value.messageId.length >= 1 && value.messageId.length <= 256 ? value.messageId : undefined;
   if (typeof value.type !== 'string') {
     return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'missing "type"'), messageId };
   }

@@ -28,6 +28,7 @@ import type {
 } from './connectionTypes.js';
 import { errorShape, type ErrorCode } from './errors.js';
 import { isOutboxDraft, outboxPut, outboxRemove, routeOf } from './outbox.js';
+import { withEntry, withoutEntry } from './keyed.js';
 import { placeholder } from './placeholder.js';
 import { nextRandom } from './random.js';
 import { CloseCode, type StreamCommand } from './transport.js';
@@ -76,7 +77,7 @@ export const connectionMachine = setup({
   },
   guards: {
     attemptsExhausted: ({ context }) => context.attempt >= context.backoff.attemptsMax,
-    taskInFlight: ({ context, event }) => event.type === 'connection.submit' && Object.hasOwn(context.tasks, event.task.taskId),
+    taskInFlight: ({ context, event }) => event.type === 'connection.submit' && context.tasks.has(event.task.taskId),
     tasksFull: ({ context }) => context.tasksInFlight >= context.tasksMax,
     noTasksInFlight: ({ context }) => context.tasksInFlight === 0,
   },
@@ -86,7 +87,7 @@ export const connectionMachine = setup({
       const { taskId } = event.task;
       const input: ClientTaskInput = { ...event.task, ...context.task, parentRef: self };
       enqueue.sendTo('tasks', { type: 'pool.spawn', id: taskId, input });
-      enqueue.assign({ tasks: { ...context.tasks, [taskId]: true }, tasksInFlight: context.tasksInFlight + 1 });
+      enqueue.assign({ tasks: withEntry(context.tasks, taskId, true), tasksInFlight: context.tasksInFlight + 1 });
     }),
     /** A task spawned while the connection is not open must not run its ack timer yet. */
     pauseTask: sendTo('tasks', ({ event }) => ({
@@ -129,14 +130,13 @@ export const connectionMachine = setup({
       return { ...event, endpoint: context.endpoint };
     }),
     forgetTask: assign(({ context, event }) => {
-      if (event.type !== 'task.settled' || !Object.hasOwn(context.tasks, event.taskId)) return {};
-      const { [event.taskId]: _settled, ...tasks } = context.tasks;
-      return { tasks, tasksInFlight: context.tasksInFlight - 1, outbox: outboxRemove(context.outbox, event.taskId) };
+      if (event.type !== 'task.settled' || !context.tasks.has(event.taskId)) return {};
+      return { tasks: withoutEntry(context.tasks, event.taskId), tasksInFlight: context.tasksInFlight - 1, outbox: outboxRemove(context.outbox, event.taskId) };
     }),
     routeMessage: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'transport.message') return;
       const route = routeOf(event.message, context.outbox);
-      if (route !== undefined && Object.hasOwn(context.tasks, route.taskId)) {
+      if (route !== undefined && context.tasks.has(route.taskId)) {
         enqueue.sendTo('tasks', { type: 'pool.send', id: route.taskId, event: { type: 'task.message', message: route.message } });
       } else {
         enqueue.assign({ stats: { ...context.stats, messagesUnroutable: context.stats.messagesUnroutable + 1 } });
@@ -180,7 +180,7 @@ export const connectionMachine = setup({
       backoffDelayMs: 0,
       opensTotal: 0,
       outbox: [],
-      tasks: {},
+      tasks: new Map(),
       tasksInFlight: 0,
       gaveUp: false,
       stats: { messagesUnroutable: 0, messagesRejected: 0, outboxDropped: 0 },

@@ -92,7 +92,7 @@ export interface ConnectionContext extends Omit<ConnectionInput, 'seed'> {
   readonly opensTotal: number;
   readonly outbox: Outbox;
   /** Ids of the tasks in flight (spawned, not settled), at most tasksMax. */
-  readonly tasks: Readonly<Record<string, true>>;
+  readonly tasks: ReadonlyMap<string, true>;
   readonly tasksInFlight: number;
   /** Set when the attempts ran out; the output of `closed`. */
   readonly gaveUp: boolean;

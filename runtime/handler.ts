@@ -66,13 +66,17 @@ export function createServiceHandler(services: readonly ServiceDefinition[], log
       .then(() => operation.run(parsed.data, context))
       .then(
         (resultData) => {
-          report({ type: 'handler.done', resultData: resultData ?? null });
+          // Mark the operation finished BEFORE reporting: the report ends the task synchronously,
+          // which stops this actor, and the cleanup below must not abort a finished operation.
+          if (finished) return;
           finished = true;
+          sendBack({ type: 'handler.done', resultData: resultData ?? null });
         },
         (thrown: unknown) => {
-          if (!controller.signal.aborted) taskLog('warn', 'operation failed', thrown);
-          report({ type: 'handler.failed', error: failureOf(thrown) });
+          if (finished) return;
           finished = true;
+          if (!controller.signal.aborted) taskLog('warn', 'operation failed', thrown);
+          sendBack({ type: 'handler.failed', error: failureOf(thrown) });
         },
       );
     return () => {

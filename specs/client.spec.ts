@@ -312,7 +312,7 @@ describe('client: assignment', () => {
       { type: 'task.progress', taskId: 't1', status: 'Processing', progressPercentage: 40, message: 'resizing' },
     ]);
     expect(client.of('task.settled')).toEqual([{ type: 'task.settled', taskId: 't1', outcome: { status: 'Completed', resultData: { out: 'x.png' } } }]);
-    expect(client.actor.getSnapshot().context.taskEndpoints).toEqual({});
+    expect(client.actor.getSnapshot().context.taskEndpoints.size).toBe(0);
     expect(client.of('connection.opened')).toEqual([{ type: 'connection.opened', endpoint: A, reconnected: false }]);
   });
 });

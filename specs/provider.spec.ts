@@ -566,7 +566,7 @@ describe('provider: sessions and routing', () => {
       { type: 'session.bound', connectionId: 'c1', clientId: 'alice' },
       { type: 'task.settled', clientId: 'alice', taskId: 't1', outcome: { status: 'Completed', resultData: { steps: 2 } } },
     ]);
-    expect(provider.context().clients).toEqual({ alice: 'c1' });
+    expect(provider.context().clients).toEqual({ alice: ['c1'] });
   });
 
   it('routes each reply to the session of the client it belongs to', () => {
@@ -582,7 +582,7 @@ describe('provider: sessions and routing', () => {
     expect(traffic(provider.alice).at(-1)).toBe('TaskResult t1');
     expect(traffic(bob).at(-1)).toBe('TaskResult t1');
     expect(draftsOf(bob).every((d) => d.type === 'Ack' || (d.payload as { originalClientId?: string }).originalClientId === 'bob')).toBe(true);
-    expect(provider.context().clients).toEqual({ alice: 'c1', bob: 'c2' });
+    expect(provider.context().clients).toEqual({ alice: ['c1'], bob: ['c2'] });
   });
 
   it('session.ended is emitted with how the session ended, and the client is unbound', () => {
@@ -621,11 +621,23 @@ describe('provider: sessions and routing', () => {
     provider.send('c1', assignTask('t1', 'alice', 'Imaging', 'resize', { steps: 1, stepMs: 100 }));
     const fresh = provider.accept('c2');
     provider.send('c2', taskRef('GetStatus', 't1'));
-    expect(provider.context().clients).toEqual({ alice: 'c2' });
+    expect(provider.context().clients).toEqual({ alice: ['c1', 'c2'] });
     provider.alice.emit({ type: 'transport.closed', graceful: false, code: 1006, reason: '' });
-    expect(provider.context().clients).toEqual({ alice: 'c2' });
+    expect(provider.context().clients).toEqual({ alice: ['c2'] });
     provider.clock.increment(100);
     expect(traffic(fresh)).toEqual(['TaskStatusUpdate:Processing:0 t1', 'TaskStatusUpdate:Processing:100 t1', 'TaskResult t1']);
+    expect(provider.context().stats.repliesUndeliverable).toBe(0);
+  });
+
+  it('TASK-13: when a client’s newest session ends, replies go to its previous session that is still open', () => {
+    const provider = onlineWithClient({ handler: stepsHandler });
+    provider.send('c1', assignTask('t1', 'alice', 'Imaging', 'resize', { steps: 1, stepMs: 100 }));
+    const newer = provider.accept('c2');
+    provider.send('c2', taskRef('GetStatus', 't1'));
+    newer.emit({ type: 'transport.closed', graceful: false, code: 1006, reason: '' });
+    expect(provider.context().clients).toEqual({ alice: ['c1'] });
+    provider.clock.increment(100);
+    expect(traffic(provider.alice).slice(-2)).toEqual(['TaskStatusUpdate:Processing:100 t1', 'TaskResult t1']);
     expect(provider.context().stats.repliesUndeliverable).toBe(0);
   });
 

@@ -1,0 +1,104 @@
+/**
+ * A server process: the provider side of one system (see bench/systems.ts).
+ *
+ *   node --import tsx bench/serve.ts <switchboard|ws|moleculer> [--flood] [--capacity N]
+ *
+ * Prints `starting` (just before the provider / broker / server starts: the origin of the
+ * discovery figures) and `ready` ({ port } for ws). Commands on stdin:
+ *   {"cmd":"heap"}     -> `heap` { heapUsed, rss, external } after two full GCs (needs --expose-gc)
+ *   {"cmd":"starts"}   -> `starts` { count, blockUs: [us per task for each block of 1,000 hold starts] }
+ *   {"cmd":"release"}  -> releases every held task, `released` { count }
+ *   {"cmd":"stop"}     -> stops and exits 0 (so --cpu-prof writes its profile)
+ * `--flood` raises switchboard's limits for 200,000 running tasks (the in-flight test).
+ */
+import {
+  hasFlag,
+  isSystem,
+  nowMs,
+  numberArg,
+  onCommand,
+  report,
+  reportCrashes,
+  within,
+} from './common.js';
+import {
+  addEchoService,
+  floodLimits,
+  holdStarted,
+  holdStarts,
+  moleculerBroker,
+  prepareHold,
+  releaseHeld,
+  switchboardProvider,
+  throughputLimits,
+  wsEchoServer,
+} from './systems.js';
+
+reportCrashes();
+const system = process.argv[2];
+if (!isSystem(system)) throw new TypeError(`serve: unknown system ${system}`);
+// A forgotten server must not outlive the benchmark.
+setTimeout(() => process.exit(3), numberArg('lifetime-ms', 20 * 60_000)).unref();
+
+prepareHold(numberArg('capacity', 0));
+
+let stop: () => Promise<void>;
+
+report('starting', { system, pid: process.pid, processStartAt: performance.timeOrigin });
+if (system === 'switchboard') {
+  const provider = switchboardProvider(hasFlag('flood') ? floodLimits : throughputLimits);
+  const { endpoint } = await provider.start();
+  stop = () => provider.stop();
+  report('ready', { endpoint });
+} else if (system === 'ws') {
+  const server = await wsEchoServer();
+  stop = server.close;
+  report('ready', { port: server.port });
+} else {
+  const broker = moleculerBroker(`bench-provider-${process.pid}`);
+  addEchoService(broker);
+  await broker.start();
+  stop = () => broker.stop();
+  report('ready', {});
+}
+
+const fullGc = (): void => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('serve: run with --expose-gc for heap figures');
+  gc();
+  gc();
+};
+
+onCommand((command) => {
+  switch (command.cmd) {
+    case 'heap': {
+      fullGc();
+      const { heapUsed, rss, external, arrayBuffers } = process.memoryUsage();
+      report('heap', { heapUsed, rss, external, arrayBuffers });
+      return;
+    }
+    case 'starts': {
+      const count = Math.min(holdStarted, holdStarts.length);
+      const blockUs: number[] = [];
+      for (let end = 1_000; end < count; end += 1_000) {
+        // ms per 1,000 tasks is us per task.
+        blockUs.push((holdStarts[end] as number) - (holdStarts[end - 1_000] as number));
+      }
+      report('starts', { count: holdStarted, blockUs });
+      return;
+    }
+    case 'release':
+      report('released', { count: releaseHeld() });
+      return;
+    case 'stop':
+      void within(stop(), 5_000, 'stop')
+        .catch(() => undefined)
+        .then(() => {
+          report('stopped', { at: nowMs() });
+          process.exit(0);
+        });
+      return;
+    default:
+      throw new Error(`serve: unknown command ${command.cmd}`);
+  }
+});
