@@ -247,6 +247,16 @@ export const clientMachine = setup({
     },
     stopping: {
       entry: 'closeConnections',
+      // TASK-16: a task assigned while stopping still ends, and says why.
+      on: {
+        'client.assign': {
+          actions: emit(({ event }) => ({
+            type: 'task.settled' as const,
+            taskId: event.request.taskId,
+            outcome: { status: 'Failed' as const, error: { code: 'CONNECTION_LOST', message: 'The client is stopping.' } },
+          })),
+        },
+      },
       always: { guard: 'noConnections', target: 'stopped' },
       after: { stopTimeoutMs: 'stopped' },
     },

@@ -588,3 +588,23 @@ describe('client: on the simulated network', () => {
     world.stopAll();
   });
 });
+
+describe('client: stopping', () => {
+  it('TASK-16: a task assigned while the client stops still settles, with CONNECTION_LOST', async () => {
+    const { World } = await import('./support/world.js');
+    const world = new World({ seed: 77 });
+    world.startProvider('10.0.0.1');
+    const client = world.startClient('10.0.0.2');
+    world.run(100);
+    world.assign(client, { taskId: 'slow', params: { steps: 5, stepMs: 1_000 } });
+    world.run(50);
+    client.actor.send({ type: 'client.stop' });
+    world.assign(client, { taskId: 'late', params: { steps: 1, stepMs: 10 } });
+    expect(client.settled.get('late')).toEqual([
+      { status: 'Failed', error: { code: 'CONNECTION_LOST', message: 'The client is stopping.' } },
+    ]);
+    world.run(3_000);
+    expect(client.settled.get('slow')).toHaveLength(1);
+    world.stopAll();
+  });
+});

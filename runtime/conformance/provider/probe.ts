@@ -44,6 +44,7 @@ export class ProviderProbe {
   #discovered: Promise<DiscoveryResult> | undefined;
   #selection: Promise<Selection> | undefined;
   #authRequired: Promise<boolean | undefined> | undefined;
+  readonly #memo = new Map<string, Promise<unknown>>();
 
   constructor(options: ProviderSuiteOptions) {
     this.options = options;
@@ -52,6 +53,17 @@ export class ProviderProbe {
     this.timing = { ...timingDefaults, ...options.timing };
     const host = options.udp?.host ?? hostOf(options.endpoint);
     this.discovery = new DiscoveryProbe({ host, port: options.udp?.port ?? DISCOVERY_PORT_DEFAULT });
+  }
+
+  /** A result several checks share, computed once per suite run (a rejection is shared too). */
+  memo<T>(key: string, compute: () => Promise<T>): Promise<T> {
+    let value = this.#memo.get(key) as Promise<T> | undefined;
+    if (value === undefined) {
+      value = compute();
+      value.catch(() => {});
+      this.#memo.set(key, value);
+    }
+    return value;
   }
 
   /** Opens the broadcast listeners; call once before the checks. */
