@@ -39,6 +39,8 @@ export interface ScriptedProviderOptions {
 
 /** Largest WebSocket message the scripted provider takes in (frameBytesMax). */
 const FRAME_BYTES_MAX = 1_048_576;
+/** Characters of a message kept in the log (enough to decode any message the checks look at). */
+const TEXT_KEPT_MAX = 65_536;
 
 const isLoopback = (address: string): boolean => address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 
@@ -189,7 +191,7 @@ export class ScriptedProvider {
     ws.on('message', (data, isBinary) => {
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
       const raw = isBinary ? undefined : parseJson(text);
-      this.#recorder.push({ kind: 'frame', connId, text: text.slice(0, 4096), raw });
+      this.#recorder.push({ kind: 'frame', connId, text: text.slice(0, TEXT_KEPT_MAX), raw });
       try {
         this.onFrame(connId, raw);
       } catch (error) {
@@ -238,7 +240,7 @@ export class ScriptedProvider {
     if (isLoopback(from.address) && from.port === this.#senderPort) return;
     const text = bytes.toString('utf8');
     const raw = parseJson(text);
-    this.#recorder.push({ kind: 'datagram', from, text: text.slice(0, 4096), raw });
+    this.#recorder.push({ kind: 'datagram', from, text: text.slice(0, TEXT_KEPT_MAX), raw });
     const request = raw as { discoveryType?: unknown; clientId?: unknown } | undefined;
     if (request?.discoveryType === 'ClientServiceDiscoveryRequest' && isLoopback(from.address)) {
       this.#advertise(from, typeof request.clientId === 'string' ? request.clientId : undefined);

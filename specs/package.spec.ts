@@ -1,0 +1,33 @@
+/**
+ * The package's three entry points resolve by name from the build that `npm install` / `npm ci`
+ * makes (the `prepare` script), with the API each promises.
+ */
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+
+describe('package exports', () => {
+  it('builds to dist/ on install (prepare)', () => {
+    expect(existsSync(new URL('../dist/runtime/index.js', import.meta.url))).toBe(true);
+  });
+
+  it('switchboard: the library API', async () => {
+    const root = await import('switchboard');
+    for (const name of ['defineService', 'createProvider', 'createClient', 'TaskError', 'ProtocolError', 'composeProvider', 'composeClient']) {
+      expect(root, name).toHaveProperty(name);
+    }
+  });
+
+  it('switchboard/machines: the pure machines and wire schemas', async () => {
+    const machines = await import('switchboard/machines');
+    for (const name of ['providerMachine', 'clientMachine', 'sessionMachine', 'connectionMachine', 'repositoryMachine', 'repositoryEntryMachine', 'providerTaskMachine', 'clientTaskMachine', 'decodeFrame', 'encodeFrame', 'AssignTaskSchema', 'ERROR_CODES']) {
+      expect(machines, name).toHaveProperty(name);
+    }
+  });
+
+  it('switchboard/adapters: UDP, WebSocket and the simulated network', async () => {
+    const adapters = await import('switchboard/adapters');
+    for (const name of ['udpDiscovery', 'wsServer', 'wsConnect', 'SimulatedNetwork', 'advanceClock']) {
+      expect(adapters, name).toHaveProperty(name);
+    }
+  });
+});
