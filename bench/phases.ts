@@ -154,6 +154,35 @@ export async function measureInFlight(tasks: number): Promise<Figures> {
   }
 }
 
+/** Heap snapshots of a provider before and after `tasks` tasks were admitted (for bench/heap.ts). */
+export async function snapshotInFlight(tasks: number, dir: string): Promise<{ before: string; after: string }> {
+  mkdirSync(dir, { recursive: true });
+  const { server, ready } = await startServer('switchboard', ['--flood', '--capacity', String(tasks)], ['--expose-gc', '--max-old-space-size=8192']);
+  const flood = new BenchProcess('flood', 'flood.ts', ['--endpoint', String(ready.endpoint), '--tasks', String(tasks)]);
+  try {
+    await flood.event('warmed', 60_000);
+    const files = { before: path.join(dir, 'before.heapsnapshot'), after: path.join(dir, 'after.heapsnapshot') };
+    let from = server.events.length;
+    server.send({ cmd: 'snapshot', file: files.before });
+    await server.event('snapshot', 120_000, from);
+    flood.send({ cmd: 'go' });
+    await flood.event('flooded', 300_000);
+    for (let tries = 0; tries < 100; tries++) {
+      from = server.events.length;
+      server.send({ cmd: 'starts' });
+      if (num(await server.event('starts', 30_000, from), 'count') >= tasks) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    from = server.events.length;
+    server.send({ cmd: 'snapshot', file: files.after });
+    await server.event('snapshot', 300_000, from);
+    return files;
+  } finally {
+    await flood.stop(3_000);
+    await server.stop(15_000);
+  }
+}
+
 /** The main thread's profile in `dir` (tsx's loader thread writes a second, smaller one). */
 function mainProfile(dir: string): string {
   const files = readdirSync(dir).filter((file) => file.endsWith('.cpuprofile'));
@@ -173,12 +202,13 @@ export async function profileThroughput(
   const clientDir = path.join(dir, 'client');
   mkdirSync(providerDir, { recursive: true });
   mkdirSync(clientDir, { recursive: true });
-  const { server } = await startServer('switchboard', [], ['--cpu-prof', `--cpu-prof-dir=${providerDir}`]);
+  const { server } = await startServer('switchboard', [], ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${providerDir}`]);
   let window: BenchEvent;
   let result: BenchEvent;
   try {
     const load = new BenchProcess('switchboard load (profiled)', 'load.ts', ['switchboard', '--phases', `tp${inFlight}`, '--tp-ms', String(tpMs)], [
       '--cpu-prof',
+      '--cpu-prof-interval=250',
       `--cpu-prof-dir=${clientDir}`,
     ]);
     window = await load.event('window', 120_000);

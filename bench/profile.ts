@@ -47,6 +47,8 @@ export interface ProfileSummary {
   readonly tasks: number | undefined;
   readonly groups: ReadonlyArray<{ readonly group: string; readonly selfUs: number; readonly share: number; readonly perTaskUs: number | undefined }>;
   readonly top: readonly FunctionCost[];
+  /** Our own functions (machines/, adapters/, runtime/) by inclusive time: self plus everything they call. */
+  readonly ours: readonly FunctionCost[];
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -63,8 +65,8 @@ export function groupOf(frame: CallFrame): string {
   if (url.includes('/node_modules/uuid/')) return 'uuid';
   if (url.includes('/node_modules/moleculer/')) return 'moleculer';
   if (url.includes('/node_modules/')) return `other package (${url.split('/node_modules/')[1]?.split('/')[0] ?? '?'})`;
-  if (url.includes('/machines/codec.ts') || url.includes('/machines/messages.ts') || url.includes('/machines/timestamp.ts')) {
-    return 'our codec (machines/codec, messages, timestamp)';
+  if (url.includes('/machines/codec.') || url.includes('/machines/messages.') || url.includes('/machines/timestamp.')) {
+    return 'our codec (incl. JSON.parse/stringify)';
   }
   if (url.includes('/machines/')) return 'our machines';
   if (url.includes('/adapters/')) return 'our adapters';
@@ -78,7 +80,7 @@ export function groupOf(frame: CallFrame): string {
 
 function whereOf(frame: CallFrame): string {
   const file = frame.url.startsWith('file://') ? path.relative(ROOT, fileURLToPath(frame.url)) : frame.url;
-  return `${file.replace(/^node_modules\//, '')}:${frame.lineNumber + 1}`;
+  return `${file.replace(/^node_modules\//, '').replace(/^bench\/\.build\//, '')}:${frame.lineNumber + 1}`;
 }
 
 export function summarise(
@@ -86,6 +88,8 @@ export function summarise(
   options: { startUs?: number; endUs?: number; tasks?: number; top?: number } = {},
 ): ProfileSummary {
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parentOf.set(child, node.id);
   const startUs = options.startUs ?? profile.startTime;
   const endUs = options.endUs ?? profile.endTime;
   const self = new Map<number, number>();
@@ -117,6 +121,23 @@ export function summarise(
     entry.selfUs += us;
     functions.set(key, entry);
   }
+  // Inclusive time of our functions: each sample counts once for every distinct function of ours on its stack.
+  const inclusive = new Map<string, { name: string; where: string; group: string; selfUs: number }>();
+  for (const [id, us] of self) {
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const frame = (byId.get(at) as ProfileNode).callFrame;
+      const group = groupOf(frame);
+      if (!group.startsWith('our ')) continue;
+      const where = whereOf(frame);
+      const key = `${frame.functionName}@${where}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const entry = inclusive.get(key) ?? { name: frame.functionName || '(anonymous)', where, group, selfUs: 0 };
+      entry.selfUs += us;
+      inclusive.set(key, entry);
+    }
+  }
   const busyUs = sampledUs - idleUs;
   const tasks = options.tasks;
   return {
@@ -129,6 +150,7 @@ export function summarise(
       .sort((a, b) => b[1] - a[1])
       .map(([group, us]) => ({ group, selfUs: us, share: busyUs > 0 ? us / busyUs : 0, perTaskUs: tasks ? us / tasks : undefined })),
     top: [...functions.values()].sort((a, b) => b.selfUs - a.selfUs).slice(0, options.top ?? 25),
+    ours: [...inclusive.values()].sort((a, b) => b.selfUs - a.selfUs).slice(0, options.top ?? 25),
   };
 }
 
@@ -149,6 +171,10 @@ export function formatSummary(title: string, summary: ProfileSummary): string {
     ...summary.top.map(
       (f) =>
         `    ${((f.selfUs / Math.max(1, summary.busyUs)) * 100).toFixed(1).padStart(5)}%${perTask(f.selfUs)}  ${f.name} (${f.where}) [${f.group}]`,
+    ),
+    '  our functions (inclusive time: self and callees):',
+    ...summary.ours.map(
+      (f) => `    ${((f.selfUs / Math.max(1, summary.busyUs)) * 100).toFixed(1).padStart(5)}%${perTask(f.selfUs)}  ${f.name} (${f.where})`,
     ),
   ];
   return lines.join('\n');

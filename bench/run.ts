@@ -5,7 +5,7 @@
  *   npm run bench                       3 rounds: latency, throughput, discovery, in-flight (10k, 100k)
  *   npm run bench -- --quick            1 round, shorter phases, in-flight at 10k only
  *   npm run bench -- --profile          also profile switchboard at 256 in flight (provider and client)
- *   options: --rounds N, --out FILE (default bench-results.json), --only load,discovery,inflight,profile,
+ *   options: --rounds N, --out FILE (default bench-results.json), --only load,discovery,inflight,profile,heap,
  *            --systems switchboard,ws,moleculer, --sizes 10000,100000
  *
  * LOOPBACK ONLY: servers listen on 127.0.0.1, discovery broadcasts go to 127.255.255.255
@@ -16,8 +16,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { buildForBench } from './build.js';
 import { argOf, hasFlag, isSystem, systems, type System } from './common.js';
-import { measureFreshClient, measureInFlight, measureLoad, measureRunningClient, profileThroughput, type LoadSettings } from './phases.js';
+import { measureFreshClient, measureInFlight, measureLoad, measureRunningClient, profileThroughput, snapshotInFlight, type LoadSettings } from './phases.js';
 import { killAll, ROOT } from './procs.js';
 import { formatTable, summariseRounds, type Round } from './report.js';
 
@@ -65,6 +66,11 @@ async function attempt<T>(round: Round, what: string, run: () => Promise<T>): Pr
 }
 
 const began = performance.now();
+if (process.env.SWITCHBOARD_SOURCE === 'ts') log('measuring the TypeScript sources under tsx (SWITCHBOARD_SOURCE=ts)');
+else {
+  log('building machines/, runtime/, adapters/ with tsc into bench/.build ...');
+  buildForBench(log);
+}
 const all: Round[] = [];
 for (let r = 0; r < rounds; r++) {
   const round: Round = { load: {}, running: {}, fresh: {}, inFlight: {}, errors: [] };
@@ -108,6 +114,15 @@ if (only.has('profile')) {
   all.at(-1)?.errors.push(...holder.errors);
 }
 
+if (only.has('heap')) {
+  // Heap snapshots before/after 10,000 tasks in flight; read them with bench/heap.ts.
+  const dir = path.join(ROOT, 'bench', 'profiles', `heap-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const holder: Round = { load: {}, running: {}, fresh: {}, inFlight: {}, errors: [] };
+  const files = await attempt(holder, 'switchboard heap snapshots at 10,000 in flight', () => snapshotInFlight(10_000, dir));
+  if (files) log(`compare with: node --import tsx bench/heap.ts ${path.relative(ROOT, files.before)} ${path.relative(ROOT, files.after)} 10000`);
+  all.at(-1)?.errors.push(...holder.errors);
+}
+
 const rows = summariseRounds(all, load.inFlight, sizes);
 const table = formatTable(rows, rounds);
 const meta = {
@@ -117,6 +132,7 @@ const meta = {
   memoryGiB: Math.round(os.totalmem() / 2 ** 30),
   tree: gitState(),
   mode: quick ? 'quick' : 'full',
+  measured: process.env.SWITCHBOARD_SOURCE === 'ts' ? 'TypeScript sources under tsx' : 'tsc output (bench/.build)',
   rounds,
   load,
   sizes,

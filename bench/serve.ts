@@ -8,9 +8,11 @@
  *   {"cmd":"heap"}     -> `heap` { heapUsed, rss, external } after two full GCs (needs --expose-gc)
  *   {"cmd":"starts"}   -> `starts` { count, blockUs: [us per task for each block of 1,000 hold starts] }
  *   {"cmd":"release"}  -> releases every held task, `released` { count }
+ *   {"cmd":"snapshot","file":F} -> writes a heap snapshot to F (bench/heap.ts reads two of them)
  *   {"cmd":"stop"}     -> stops and exits 0 (so --cpu-prof writes its profile)
  * `--flood` raises switchboard's limits for 200,000 running tasks (the in-flight test).
  */
+import { writeHeapSnapshot } from 'node:v8';
 import {
   hasFlag,
   isSystem,
@@ -85,6 +87,12 @@ onCommand((command) => {
         blockUs.push((holdStarts[end] as number) - (holdStarts[end - 1_000] as number));
       }
       report('starts', { count: holdStarted, blockUs });
+      return;
+    }
+    case 'snapshot': {
+      // A heap snapshot for bench/heap.ts (what an in-flight task is made of).
+      fullGc();
+      report('snapshot', { file: writeHeapSnapshot(String(command.file)) });
       return;
     }
     case 'release':

@@ -13,11 +13,20 @@
 import * as z from 'zod';
 import { WebSocket, WebSocketServer } from 'ws';
 import { ServiceBroker, type BrokerOptions } from 'moleculer';
-import { createClient, createProvider, defineService, type Client, type Provider } from '../runtime/index.js';
+import type { Client, Provider } from '../runtime/index.js';
 import type { TaskLimits } from '../machines/taskLedger.js';
 import { LOOPBACK, LOOPBACK_BROADCAST, MOLECULER_UDP_PORT, SERVICE_NAME, SWITCHBOARD_UDP_PORT, within } from './common.js';
 
 // ---- switchboard ------------------------------------------------------------------------------
+
+/**
+ * Which switchboard is measured: by default the JavaScript that tsc emits (bench/run.ts builds it
+ * into bench/.build first), i.e. what an installed package runs. `SWITCHBOARD_SOURCE=ts` measures
+ * the TypeScript sources under tsx instead, whose esbuild transform adds `__name(...)` calls
+ * (keepNames) to every function expression: measurably slower on hot paths.
+ */
+const entry = process.env.SWITCHBOARD_SOURCE === 'ts' ? '../runtime/index.js' : './.build/runtime/index.js';
+export const { createClient, createProvider, defineService } = (await import(entry)) as typeof import('../runtime/index.js');
 
 /** Tasks held by the `hold` operation until `releaseHeld()`; `holdStarts[k]` is when the k-th began (performance.now()). */
 const held: Array<() => void> = [];

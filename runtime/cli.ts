@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerAssignCommand } from './cli/assign.js';
 import { registerCancelCommand } from './cli/cancel.js';
+import { registerConformanceCommand } from './cli/conformance.js';
 import type { CliContext } from './cli/context.js';
 import { registerDemoCommand } from './cli/demo.js';
 import { registerDiscoverCommand } from './cli/discover.js';
@@ -38,6 +39,7 @@ export function createProgram(context: CliContext): Command {
   registerStatusCommand(program, context);
   registerCancelCommand(program, context);
   registerDemoCommand(program, context);
+  registerConformanceCommand(program, context);
   return program.addHelpText(
     'after',
     `
@@ -48,6 +50,7 @@ Examples (one per command):
   $ switchboard assign ImageProcessingService resizeImage --param inputPath=a.png --param outputPath=b.png --param width=320
   $ switchboard status <taskId> --endpoint ws://192.168.1.20:8080 --client-id <clientId>
   $ switchboard cancel <taskId> --endpoint ws://192.168.1.20:8080 --client-id <clientId>
+  $ switchboard conformance provider ws://192.168.1.20:8080 --level full   # check a provider (docs/conformance.md)
 
 Global options go before or after the command. Every option also reads SWITCHBOARD_<OPTION>
 (SWITCHBOARD_DISCOVERY_PORT, SWITCHBOARD_BROADCAST, SWITCHBOARD_TOKEN, ...); a flag wins.

@@ -9,10 +9,12 @@ export const REPORT_FORMATS = ['table', 'json', 'junit'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 export interface TableOptions {
-  /** Characters of evidence shown per row. @default 72 */
+  /** Characters of evidence shown per row. @default what `width` leaves, else 72 */
   readonly evidenceChars?: number;
   /** Characters of title shown per row. @default 56 */
   readonly titleChars?: number;
+  /** Fit rows into this many columns (a terminal's width) by shortening the evidence. @default no limit */
+  readonly width?: number;
 }
 
 const STATUS_WORDS: Record<CheckStatus, string> = { pass: 'pass', fail: 'FAIL', 'not-applicable': 'n/a' };
@@ -28,15 +30,13 @@ export function summaryLine(report: SuiteReport): string {
 }
 
 export function renderTable(report: SuiteReport, options: TableOptions = {}): string {
-  const evidenceChars = options.evidenceChars ?? 72;
   const titleChars = options.titleChars ?? 56;
   const header = ['STATUS', 'REQUIREMENTS', 'TITLE', 'EVIDENCE'];
-  const rows = report.checks.map((check) => [
-    STATUS_WORDS[check.status],
-    check.requirements.join(','),
-    clip(oneLine(check.title), titleChars),
-    clip(oneLine(check.evidence), evidenceChars),
-  ]);
+  const leading = report.checks.map((check) => [STATUS_WORDS[check.status], check.requirements.join(','), clip(oneLine(check.title), titleChars)]);
+  const leadingWidth = [0, 1, 2].reduce((sum, column) => sum + Math.max(header[column]!.length, ...leading.map((row) => row[column]!.length)) + 2, 0);
+  const fitted = options.width === undefined ? undefined : Math.max(24, options.width - leadingWidth);
+  const evidenceChars = options.evidenceChars ?? fitted ?? 72;
+  const rows = report.checks.map((check, index) => [...leading[index]!, clip(oneLine(check.evidence), evidenceChars)]);
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => row[column]!.length)));
   const render = (cells: readonly string[]) =>
     cells

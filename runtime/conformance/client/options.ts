@@ -29,7 +29,7 @@ export interface ClientSuiteTimings {
   readonly backoffBaseMs: number;
   /** The client's backoff cap, `backoff.delayMsMax` (CONN-4). @default 10_000 */
   readonly backoffCapMs: number;
-  /** Tolerance added to each reconnect delay bound (scheduling, detection latency). @default 200 */
+  /** Tolerance added to each reconnect delay bound (scheduling, detection latency). @default 300 */
   readonly backoffToleranceMs: number;
   /** Reconnect attempts refused (HTTP 503) before one is accepted (CONN-4). @default 6 */
   readonly refusedAttempts: number;
@@ -54,7 +54,7 @@ export const timingDefaults: ClientSuiteTimings = {
   pongTimeoutMs: 5_000,
   backoffBaseMs: 100,
   backoffCapMs: 10_000,
-  backoffToleranceMs: 200,
+  backoffToleranceMs: 300,
   refusedAttempts: 6,
   reconnectsPerSecondMax: 10,
   cancelAfterMs: 500,

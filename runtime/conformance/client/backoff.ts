@@ -1,0 +1,72 @@
+/**
+ * Judging reconnect delays (CONN-4), as pure functions over the reconnect scenario's log.
+ *
+ * The delay before attempt `n` (0-based) is measured from the failure the client reacted to: for
+ * attempt 0 the abrupt close (`dropped`), for the others the refusal of the previous attempt.
+ * Full jitter draws it from [0, min(cap, base x 2^n)). The suite allows, generously:
+ * - one doubling too many (a client counting its first connect as attempt 0): the bound is
+ *   min(cap, 2 x min(cap, base x 2^n)), so the cap itself is never exceeded;
+ * - `backoffToleranceMs` on top of each bound (scheduling, the time to notice the failure).
+ * Growth ("exponential"): with 4 delays or more, the later half's mean must exceed the earlier
+ * half's, or one of the later delays must exceed `base`. For a full-jitter client with 7 delays
+ * this fails about once in 10^5 runs or less (simulated); a client in a tight loop fails it always.
+ */
+import { backoffCeilingMs } from '../../../machines/backoff.js';
+import { markOf, ms, upgrades } from './observe.js';
+import type { ClientSuiteTimings } from './options.js';
+import type { ScenarioEvent } from './recorder.js';
+
+export interface ReconnectObservation {
+  readonly droppedAt: number;
+  readonly attempts: readonly { readonly at: number; readonly connId: number; readonly refused: boolean }[];
+  /** One per attempt, in ms. */
+  readonly delays: readonly number[];
+}
+
+/** The attempts after the provider's abrupt close, and the delay before each; undefined if it never closed. */
+export function reconnectAttempts(events: readonly ScenarioEvent[]): ReconnectObservation | undefined {
+  const dropped = markOf(events, 'dropped');
+  if (dropped === undefined) return undefined;
+  const attempts = upgrades(events, dropped.at).map(({ at, connId, refused }) => ({ at, connId, refused }));
+  const refusedAt = new Map<number, number>();
+  for (const event of events) if (event.kind === 'refused') refusedAt.set(event.connId, event.at);
+  const delays = attempts.map((attempt, n) => {
+    const previous = attempts[n - 1];
+    const since = previous === undefined ? dropped.at : (refusedAt.get(previous.connId) ?? previous.at);
+    return Math.max(0, attempt.at - since);
+  });
+  return { droppedAt: dropped.at, attempts, delays };
+}
+
+/** At most 12 delays, for evidence. */
+export const listMs = (delays: readonly number[]): string =>
+  `${delays.slice(0, 12).map(Math.round).join(', ')}${delays.length > 12 ? `, … (${delays.length} in all)` : ''}`;
+
+const mean = (values: readonly number[]): number => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+
+export interface BackoffVerdict {
+  readonly ok: boolean;
+  readonly evidence: string;
+}
+
+export function backoffBoundMs(attempt: number, timings: Pick<ClientSuiteTimings, 'backoffBaseMs' | 'backoffCapMs' | 'backoffToleranceMs'>): number {
+  const ceiling = backoffCeilingMs(attempt, { delayMsBase: timings.backoffBaseMs, delayMsMax: timings.backoffCapMs, attemptsMax: attempt + 1 });
+  return Math.min(timings.backoffCapMs, 2 * ceiling) + timings.backoffToleranceMs;
+}
+
+export function judgeBackoff(delays: readonly number[], timings: Pick<ClientSuiteTimings, 'backoffBaseMs' | 'backoffCapMs' | 'backoffToleranceMs'>): BackoffVerdict {
+  const shown = listMs(delays);
+  const settings = `base ${ms(timings.backoffBaseMs)}, cap ${ms(timings.backoffCapMs)}`;
+  for (const [n, delay] of delays.entries()) {
+    const bound = backoffBoundMs(n, timings);
+    if (delay > bound) return { ok: false, evidence: `attempt ${n} came ${ms(delay)} after the previous failure; full jitter allows at most ${ms(bound)} (${settings}); delays ${shown} ms` };
+  }
+  if (delays.length < 4) return { ok: true, evidence: `delays ${shown} ms within full-jitter bounds (${settings}); too few attempts to judge growth` };
+  const half = Math.floor(delays.length / 2);
+  const earlier = delays.slice(0, half);
+  const later = delays.slice(half);
+  if (!(mean(later) > mean(earlier) || Math.max(...later) > timings.backoffBaseMs)) {
+    return { ok: false, evidence: `delays do not grow: ${shown} ms (later mean ${ms(mean(later))} vs earlier ${ms(mean(earlier))}, none above base ${ms(timings.backoffBaseMs)})` };
+  }
+  return { ok: true, evidence: `delays ${shown} ms: within full-jitter bounds (${settings}) and growing` };
+}

@@ -1,0 +1,72 @@
+/**
+ * Encoding, both ways: the client reads liberal advertisements (WIRE-4), ignores unknown fields
+ * and survives an unknown message type and an Error about nothing (WIRE-5), and writes canonical
+ * timestamps (WIRE-3, full).
+ */
+import { fail, pass } from '../types.js';
+import { noAssignTask, whatHappened, type ClientCheckSpec } from './checkSupport.js';
+import { closeOf, exitOf, firstAssign, framesOfType, isCanonicalTimestamp, isObject, markOf, ms, typeOf, upgrades } from './observe.js';
+
+export const wireCheckSpecs: readonly ClientCheckSpec[] = [
+  {
+    name: 'client.wire.liberalAdvertisement',
+    requirements: ['WIRE-4'],
+    level: 'full',
+    title: 'The client uses an advertisement with capabilities keyed by operation and an endpoint without scheme',
+    scenario: 'liberal',
+    analyse(record, options) {
+      const bare = record.endpoint.replace(/^ws:\/\//, '');
+      const first = upgrades(record.events)[0];
+      if (first === undefined) {
+        return fail(`no connection within ${ms(options.timings.startTimeoutMs)} to the endpoint advertised as "${bare}" with capabilities {"${options.operation}": [...]} (${whatHappened(record)})`);
+      }
+      if (first.path !== record.path) return fail(`connected to path ${first.path}; the advertised endpoint is "${bare}"`);
+      const assign = firstAssign(record.events);
+      if (assign === undefined) return fail(`connected to "${bare}" but sent no AssignTask for ${options.operation} (capabilities keyed by operation)`);
+      return pass(`connected to "${bare}" (no scheme) and assigned ${options.operation} (capabilities keyed by operation)`);
+    },
+  },
+  {
+    name: 'client.wire.unknownTolerated',
+    requirements: ['WIRE-5'],
+    level: 'full',
+    title: 'The client ignores unknown fields and survives an unknown message type and an Error about nothing',
+    scenario: 'unknown',
+    analyse(record, options) {
+      const assign = firstAssign(record.events);
+      if (assign === undefined) return noAssignTask(record, options);
+      const junk = markOf(record.events, 'junk-sent');
+      if (junk === undefined) return fail('the scenario did not get to send its unknown messages');
+      const end = markOf(record.events, 'result-sent')?.at ?? markOf(record.events, 'scenario-end')?.at ?? Infinity;
+      const closed = closeOf(record.events, assign.connId);
+      if (closed !== undefined && closed.at < end) {
+        return fail(`the ${closed.by === 'client' ? 'client ended' : 'connection ended'} the connection (code ${closed.code}) ${ms(closed.at - junk.at)} after an unknown message type, an Error and an Ack with unknown fields`);
+      }
+      const exit = exitOf(record.events);
+      if (exit !== undefined && exit.at < end) return fail(`the client exited ${ms(exit.at - junk.at)} after an unknown message type, an Error and an Ack with unknown fields (${whatHappened(record)})`);
+      const resent = framesOfType(record.events, 'AssignTask').find((event) => event.at > junk.at && event.at < end);
+      if (resent !== undefined) return fail(`AssignTask re-sent ${ms(resent.at - junk.at)} after an Ack with unknown fields: the Ack was not recognised`);
+      return pass(`connection kept and the Ack with unknown fields honoured (no re-send in ${ms(end - junk.at)})`);
+    },
+  },
+  {
+    name: 'client.wire.canonicalTimestamps',
+    requirements: ['WIRE-3'],
+    level: 'full',
+    title: 'Every timestamp the client writes is ISO-8601 UTC ending in Z, milliseconds only when not zero',
+    scenario: 'normal',
+    analyse(record, options) {
+      const sent = record.events.flatMap((event) =>
+        (event.kind === 'datagram' || event.kind === 'frame') && isObject(event.raw)
+          ? [{ what: event.kind === 'frame' ? (typeOf(event.raw) ?? 'message') : String(event.raw.discoveryType), timestamp: event.raw.timestamp }]
+          : [],
+      );
+      if (sent.length === 0) return noAssignTask(record, options);
+      const bad = sent.find((message) => !isCanonicalTimestamp(message.timestamp));
+      if (bad !== undefined) {
+        return fail(`${bad.what} has timestamp ${JSON.stringify(bad.timestamp)}; expected YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DDTHH:MM:SS.mmmZ (mmm not 000)`);
+      }
+      return pass(`${sent.length} timestamp(s) in canonical form, e.g. ${JSON.stringify(sent[0]?.timestamp)}`);
+    },
+  },
+];
