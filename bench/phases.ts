@@ -131,9 +131,16 @@ export async function measureInFlight(tasks: number): Promise<Figures> {
     server.send({ cmd: 'heap' });
     const after = await server.event('heap', 60_000, afterFrom);
     const blocks = (starts.blockUs as number[]) ?? [];
+    const gcBlocks = (starts.blockGcUs as number[]) ?? [];
     const head = blocks.slice(0, 5);
     const tail = blocks.slice(-5);
-    const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+    const mean = (values: number[]) => (values.length === 0 ? Number.NaN : values.reduce((sum, value) => sum + value, 0) / values.length);
+    // The curve: mean time per task in each tenth of the run (admitD1 .. admitD10).
+    const deciles: Figures = {};
+    for (let d = 0; d < 10; d++) {
+      const part = blocks.slice(Math.floor((d * blocks.length) / 10), Math.floor(((d + 1) * blocks.length) / 10));
+      deciles[`admitD${d + 1}`] = mean(part);
+    }
     return {
       tasks,
       started: num(starts, 'count'),
@@ -145,8 +152,14 @@ export async function measureInFlight(tasks: number): Promise<Figures> {
       admitFirst5Us: mean(head),
       admitLast5Us: mean(tail),
       admitGrowth: mean(tail) / mean(head),
+      /** The same without the GC pauses inside those blocks: the admission work itself. */
+      admitFirst5NoGcUs: mean(head) - mean(gcBlocks.slice(0, 5)),
+      admitLast5NoGcUs: mean(tail) - mean(gcBlocks.slice(-5)),
+      admitGrowthNoGc: (mean(tail) - mean(gcBlocks.slice(-5))) / (mean(head) - mean(gcBlocks.slice(0, 5))),
+      gcShare: gcBlocks.reduce((sum, v) => sum + v, 0) / Math.max(1e-9, blocks.reduce((sum, v) => sum + v, 0)),
       floodMs: num(flooded, 'elapsedMs'),
       admittedPerSecond: (tasks / num(flooded, 'elapsedMs')) * 1_000,
+      ...deciles,
     };
   } finally {
     await flood.stop(3_000);

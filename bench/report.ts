@@ -56,6 +56,8 @@ function rowDefs(inFlightLevels: readonly number[], inFlightSizes: readonly numb
       { label: `${n} in flight: admission, first 1,000`, unit: 'us/task', digits: 1, pick: at('admitFirstUs') },
       { label: `${n} in flight: admission, last 1,000`, unit: 'us/task', digits: 1, pick: at('admitLastUs') },
       { label: `${n} in flight: admission, last 5k / first 5k`, unit: 'x', digits: 2, pick: at('admitGrowth') },
+      { label: `${n} in flight: same, GC pauses excluded`, unit: 'x', digits: 2, pick: at('admitGrowthNoGc') },
+      { label: `${n} in flight: GC share of admission time`, unit: '%', digits: 0, pick: (r, s) => { const v = at('gcShare')(r, s); return v === undefined ? undefined : v * 100; } },
       { label: `${n} in flight: admitted per second`, unit: 'tasks/s', digits: 0, pick: at('admittedPerSecond') },
     );
   }
@@ -63,7 +65,7 @@ function rowDefs(inFlightLevels: readonly number[], inFlightSizes: readonly numb
 }
 
 export function summariseRounds(rounds: readonly Round[], inFlightLevels: readonly number[], inFlightSizes: readonly number[]): Row[] {
-  return rowDefs(inFlightLevels, inFlightSizes).map((def) => {
+  const rows = rowDefs(inFlightLevels, inFlightSizes).map((def) => {
     const bySystem: Partial<Record<System, Spread>> = {};
     for (const system of systems) {
       const values = rounds.map((round) => def.pick(round, system)).filter((v): v is number => v !== undefined);
@@ -81,6 +83,8 @@ export function summariseRounds(rounds: readonly Round[], inFlightLevels: readon
     };
     return { label: def.label, unit: def.unit, digits: def.digits, bySystem, vsWs: ratio('ws'), vsMoleculer: ratio('moleculer') };
   });
+  // Rows nothing was measured for (a phase left out with --only) are not shown.
+  return rows.filter((row) => Object.keys(row.bySystem).length > 0);
 }
 
 const fmt = (value: number, digits: number): string =>

@@ -12,6 +12,7 @@
  *   {"cmd":"stop"}     -> stops and exits 0 (so --cpu-prof writes its profile)
  * `--flood` raises switchboard's limits for 200,000 running tasks (the in-flight test).
  */
+import { PerformanceObserver } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import {
   hasFlag,
@@ -43,6 +44,22 @@ if (!isSystem(system)) throw new TypeError(`serve: unknown system ${system}`);
 setTimeout(() => process.exit(3), numberArg('lifetime-ms', 20 * 60_000)).unref();
 
 prepareHold(numberArg('capacity', 0));
+
+/** GC pauses (start, duration in ms, performance.now() clock), to tell GC from admission work. */
+const gcPauses: Array<[number, number]> = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) if (gcPauses.length < 1_000_000) gcPauses.push([entry.startTime, entry.duration]);
+}).observe({ entryTypes: ['gc'] });
+
+/** GC time (ms) inside [from, to). */
+function gcWithin(from: number, to: number): number {
+  let total = 0;
+  for (const [start, duration] of gcPauses) {
+    const overlap = Math.min(to, start + duration) - Math.max(from, start);
+    if (overlap > 0) total += overlap;
+  }
+  return total;
+}
 
 let stop: () => Promise<void>;
 
@@ -82,11 +99,15 @@ onCommand((command) => {
     case 'starts': {
       const count = Math.min(holdStarted, holdStarts.length);
       const blockUs: number[] = [];
+      const blockGcUs: number[] = [];
       for (let end = 1_000; end < count; end += 1_000) {
+        const from = holdStarts[end - 1_000] as number;
+        const to = holdStarts[end] as number;
         // ms per 1,000 tasks is us per task.
-        blockUs.push((holdStarts[end] as number) - (holdStarts[end - 1_000] as number));
+        blockUs.push(to - from);
+        blockGcUs.push(gcWithin(from, to));
       }
-      report('starts', { count: holdStarted, blockUs });
+      report('starts', { count: holdStarted, blockUs, blockGcUs });
       return;
     }
     case 'snapshot': {

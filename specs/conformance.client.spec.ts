@@ -31,6 +31,8 @@ const FIXTURE_TIMINGS: Partial<ClientSuiteTimings> = {
   backoffBaseMs: 50,
   backoffCapMs: 1_000,
   backoffToleranceMs: 500,
+  // With base 50 ms, 11 attempts in a second happen about once in 40 000 runs; a tight loop makes hundreds.
+  reconnectsPerSecondMax: 15,
   cancelAfterMs: 300,
   quietMs: 800,
 };
@@ -116,6 +118,11 @@ describe('judging reconnect delays (CONN-4)', () => {
     const verdict = judgeBackoff([2, 1, 3, 2, 1, 2, 2, 1], timings);
     expect(verdict.ok).toBe(false);
     expect(verdict.evidence).toContain('do not grow');
+  });
+
+  it('rejects a tight loop even when stalls make a few of its many delays long', () => {
+    const delays = Array.from({ length: 400 }, (_, n) => (n % 97 === 96 ? 216 : 2));
+    expect(judgeBackoff(delays, { backoffBaseMs: 50, backoffCapMs: 1_000, backoffToleranceMs: 500 }).ok).toBe(false);
   });
 
   it('measures each delay from the refusal of the previous attempt, the first from the drop', () => {

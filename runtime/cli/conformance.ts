@@ -9,10 +9,11 @@
  *
  * Exit codes: 0 every check passed or was not applicable, 1 a check failed, 2 usage.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { hostOf } from '../conformance/provider/probe.js';
 import { runProviderSuite } from '../conformance/provider/index.js';
+import { registerClientSuite } from '../conformance/client/command.js';
 import { REPORT_FORMATS, renderReport, summaryLine, type ReportFormat } from '../conformance/report.js';
 import type { CheckReport, ConformanceLevel } from '../conformance/types.js';
 import { runAction, type CliContext } from './context.js';
@@ -33,6 +34,8 @@ interface ProviderFlags {
   token?: string;
   check?: string[];
   clientId?: string;
+  ca?: string;
+  insecure?: boolean;
 }
 
 /** `ws://host:port[/path]`, `wss://...`, or a bare `host:port` (read as ws://). */
@@ -71,6 +74,15 @@ async function runProvider(context: CliContext, endpointText: string, flags: Pro
   const invalidParams = jsonObject('--invalid-params-json', flags.invalidParamsJson);
   const udp = { host: flags.udp?.host ?? hostOf(endpoint), port: flags.udp?.port ?? globals.discovery.port ?? 50_001 };
   const format: ReportFormat = flags.format ?? (globals.json ? 'json' : 'table');
+  let ca: Buffer | undefined;
+  if (flags.ca !== undefined) {
+    try {
+      ca = await readFile(flags.ca);
+    } catch (error) {
+      throw new UsageError(`--ca ${flags.ca}: ${(error as Error).message}`);
+    }
+  }
+  const tls = flags.insecure === true ? { rejectUnauthorized: false } : ca === undefined ? undefined : { ca };
   const verbose = globals.logLevel === 'info' || globals.logLevel === 'debug';
   if (verbose) line(io.stderr, `conformance: provider ${endpoint}, discovery ${udp.host}:${udp.port}, level ${flags.level}`);
   const report = await runProviderSuite(
@@ -87,6 +99,7 @@ async function runProvider(context: CliContext, endpointText: string, flags: Pro
       ...(flags.token === undefined ? {} : { token: flags.token }),
       ...(flags.check === undefined ? {} : { only: flags.check }),
       ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),
+      ...(tls === undefined ? {} : { tls }),
     },
     verbose ? { onReport: (checkReport) => line(io.stderr, progressLine(checkReport)) } : {},
   );
@@ -120,6 +133,8 @@ function registerProviderSuite(group: Command, context: CliContext): void {
     .addOption(envOption('--token <token>', 'authenticate every connection with this token (SEC-2)'))
     .addOption(new Option('--check <name-or-id>', 'run only checks whose name starts with this, or that cite this requirement id; repeatable').argParser(repeatable))
     .addOption(new Option('--client-id <id>', 'the clientId the suite acts as (default: conformance-<uuid>)'))
+    .addOption(new Option('--ca <file>', "wss://: trust this CA certificate (PEM), e.g. the provider's self-signed one"))
+    .addOption(new Option('--insecure', 'wss://: accept any certificate').conflicts('ca'))
     .addHelpText(
       'after',
       `
@@ -139,11 +154,21 @@ Examples:
 export function registerConformanceCommand(
   program: Command,
   context: CliContext,
-  subcommands: readonly ((group: Command, context: CliContext) => void)[] = [],
+  subcommands: readonly ((group: Command, context: CliContext) => void)[] = [registerClientSuite],
 ): Command {
   const group = program
     .command('conformance')
-    .description('check an implementation of the protocol against docs/protocol.md (levels core and full)');
+    .description('check an implementation of the protocol against docs/protocol.md (levels core and full)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ switchboard conformance provider ws://127.0.0.1:8080 --udp 127.0.0.1:50001 --level core
+  $ switchboard conformance provider ws://127.0.0.1:8080 --level full --format junit --output report.xml
+
+Every option of a suite also reads SWITCHBOARD_<OPTION> where noted (SWITCHBOARD_TOKEN).
+See docs/conformance.md for the checks, the levels and what black-box testing cannot prove.`,
+    );
   registerProviderSuite(group, context);
   for (const register of subcommands) register(group, context);
   return group;

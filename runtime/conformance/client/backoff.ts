@@ -7,9 +7,11 @@
  * - one doubling too many (a client counting its first connect as attempt 0): the bound is
  *   min(cap, 2 x min(cap, base x 2^n)), so the cap itself is never exceeded;
  * - `backoffToleranceMs` on top of each bound (scheduling, the time to notice the failure).
- * Growth ("exponential"): with 4 delays or more, the later half's mean must exceed the earlier
- * half's, or one of the later delays must exceed `base`. For a full-jitter client with 7 delays
- * this fails about once in 10^5 runs or less (simulated); a client in a tight loop fails it always.
+ * Growth ("exponential"), judged with 4 delays or more on the later half of them: (a) measured
+ * against their own ceilings they are not negligible, mean(d_n / min(cap, base x 2^n)) >= 0.03
+ * (full jitter gives 0.5 on average; a tight loop about 0.002); and (b) their mean exceeds the
+ * earlier half's, or one of them exceeds `base`. For a full-jitter client with 7 delays this fails
+ * about once in 10^5 runs (simulated); a client in a tight loop fails it always.
  */
 import { backoffCeilingMs } from '../../../machines/backoff.js';
 import { markOf, ms, upgrades } from './observe.js';
@@ -49,9 +51,15 @@ export interface BackoffVerdict {
   readonly evidence: string;
 }
 
+/** Below this, the later delays are negligible against their ceilings: no growth. */
+const GROWTH_RELATIVE_MIN = 0.03;
+
+/** min(cap, base x 2^n), the full-jitter ceiling of attempt n (machines/backoff.ts). */
+const ceilingMs = (attempt: number, timings: Pick<ClientSuiteTimings, 'backoffBaseMs' | 'backoffCapMs'>): number =>
+  backoffCeilingMs(attempt, { delayMsBase: timings.backoffBaseMs, delayMsMax: timings.backoffCapMs, attemptsMax: attempt + 1 });
+
 export function backoffBoundMs(attempt: number, timings: Pick<ClientSuiteTimings, 'backoffBaseMs' | 'backoffCapMs' | 'backoffToleranceMs'>): number {
-  const ceiling = backoffCeilingMs(attempt, { delayMsBase: timings.backoffBaseMs, delayMsMax: timings.backoffCapMs, attemptsMax: attempt + 1 });
-  return Math.min(timings.backoffCapMs, 2 * ceiling) + timings.backoffToleranceMs;
+  return Math.min(timings.backoffCapMs, 2 * ceilingMs(attempt, timings)) + timings.backoffToleranceMs;
 }
 
 export function judgeBackoff(delays: readonly number[], timings: Pick<ClientSuiteTimings, 'backoffBaseMs' | 'backoffCapMs' | 'backoffToleranceMs'>): BackoffVerdict {
@@ -65,6 +73,10 @@ export function judgeBackoff(delays: readonly number[], timings: Pick<ClientSuit
   const half = Math.floor(delays.length / 2);
   const earlier = delays.slice(0, half);
   const later = delays.slice(half);
+  const relative = mean(later.map((delay, i) => delay / ceilingMs(half + i, timings)));
+  if (relative < GROWTH_RELATIVE_MIN) {
+    return { ok: false, evidence: `delays do not grow: ${shown} ms (the later ones average ${(relative * 100).toFixed(1)}% of their full-jitter ceilings; full jitter averages 50%)` };
+  }
   if (!(mean(later) > mean(earlier) || Math.max(...later) > timings.backoffBaseMs)) {
     return { ok: false, evidence: `delays do not grow: ${shown} ms (later mean ${ms(mean(later))} vs earlier ${ms(mean(earlier))}, none above base ${ms(timings.backoffBaseMs)})` };
   }

@@ -81,7 +81,9 @@ export const connectionCheckSpecs: readonly ClientCheckSpec[] = [
       const openedAt = openOf(record.events, assign.connId)?.at ?? assign.at;
       const ping = record.events.find((event) => event.kind === 'ping' && event.connId === assign.connId);
       const { pingIntervalMs, slackMs } = options.timings;
-      if (ping === undefined) return fail(`no WebSocket ping within ${ms(pingIntervalMs + slackMs)} of the connection opening (pingIntervalMs ${ms(pingIntervalMs)})`);
+      if (ping === undefined || ping.at - openedAt > pingIntervalMs + slackMs) {
+        return fail(`no WebSocket ping within ${ms(pingIntervalMs + slackMs)} of the connection opening (pingIntervalMs ${ms(pingIntervalMs)})`);
+      }
       return pass(`first ping ${ms(ping.at - openedAt)} after the connection opened`);
     },
   },
@@ -103,7 +105,7 @@ export const connectionCheckSpecs: readonly ClientCheckSpec[] = [
       }
       const how = closed.code === 1006 ? 'terminated' : `closed with code ${closed.code}`;
       const next = upgrades(record.events, closed.at)[0];
-      if (next === undefined) return fail(`${how} ${ms(closed.at - ping.at)} after the unanswered ping, but no reconnect within ${ms(reconnectAfterCloseMs(options.timings))}`);
+      if (next === undefined || next.at - closed.at > reconnectAfterCloseMs(options.timings)) return fail(`${how} ${ms(closed.at - ping.at)} after the unanswered ping, but no reconnect within ${ms(reconnectAfterCloseMs(options.timings))}`);
       return pass(`${how} ${ms(closed.at - ping.at)} after the unanswered ping; reconnected ${ms(next.at - closed.at)} later`);
     },
   },

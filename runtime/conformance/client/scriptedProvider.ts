@@ -52,6 +52,16 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** Closes a UDP socket that may never have bound (close throws then). */
+function closeQuietly(socket: dgram.Socket | undefined, done: () => void): void {
+  if (socket === undefined) return done();
+  try {
+    socket.close(() => done());
+  } catch {
+    done();
+  }
+}
+
 const settingType = (value: unknown): string =>
   typeof value === 'string' ? 'string' : typeof value === 'boolean' ? 'bool' : Number.isInteger(value) ? 'int' : typeof value === 'number' ? 'float' : 'object';
 
@@ -141,7 +151,7 @@ export class ScriptedProvider {
     this.#wss?.close();
     await Promise.all([
       new Promise<void>((resolve) => (this.#http ? this.#http.close(() => resolve()) : resolve())),
-      ...[this.#shared, this.#sender].map((socket) => new Promise<void>((resolve) => (socket ? socket.close(() => resolve()) : resolve()))),
+      ...[this.#shared, this.#sender].map((socket) => new Promise<void>((resolve) => closeQuietly(socket, resolve))),
     ]);
   }
 

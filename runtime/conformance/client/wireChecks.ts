@@ -40,7 +40,7 @@ export const wireCheckSpecs: readonly ClientCheckSpec[] = [
       const end = markOf(record.events, 'result-sent')?.at ?? markOf(record.events, 'scenario-end')?.at ?? Infinity;
       const closed = closeOf(record.events, assign.connId);
       if (closed !== undefined && closed.at < end) {
-        return fail(`the ${closed.by === 'client' ? 'client ended' : 'connection ended'} the connection (code ${closed.code}) ${ms(closed.at - junk.at)} after an unknown message type, an Error and an Ack with unknown fields`);
+        return fail(`the connection ended (code ${closed.code}) ${ms(closed.at - junk.at)} after an unknown message type, an Error and an Ack with unknown fields`);
       }
       const exit = exitOf(record.events);
       if (exit !== undefined && exit.at < end) return fail(`the client exited ${ms(exit.at - junk.at)} after an unknown message type, an Error and an Ack with unknown fields (${whatHappened(record)})`);

@@ -93,7 +93,7 @@ const clientBinding: ProviderCheck = {
 const BURST = 300;
 
 const rateLimit: ProviderCheck = {
-  name: 'provider.rateLimit',
+  name: 'provider.session.rateLimit',
   requirements: ['SEC-7'],
   level: 'full',
   title: 'beyond a rate limit, messages get Error RATE_LIMITED citing them',

@@ -132,6 +132,12 @@ export const describeAll = (frames: readonly Frame[], max = 8): string =>
 
 export const after = (run: TaskRun, frame: Frame): string => `${frame.at - run.sentAt} ms`;
 
+/** A hint for evidence when the provider refused us for want of authentication. */
+export function unauthenticatedHint(frame: Frame | undefined): string {
+  const code = frame === undefined ? undefined : (payloadField(frame, 'code') ?? payloadField(frame, 'errorCode'));
+  return code === 'UNAUTHENTICATED' ? ' (the provider requires authentication: pass --token)' : '';
+}
+
 export type Completion =
   | { readonly ok: true; readonly run: TaskRun; readonly final: Frame }
   | { readonly ok: false; readonly run: TaskRun; readonly evidence: string };
@@ -149,7 +155,8 @@ export async function completeQuickTask(probe: ProviderProbe, connection: ProbeC
     return { ok: false, run, evidence: `the test task ${selection.serviceName}.${selection.quick.operation} got no final message within ${probe.timing.taskTimeoutMs} ms (saw ${describeAll(seen)}${closed})` };
   }
   if (typeOf(final) !== 'TaskResult') {
-    return { ok: false, run, evidence: `the test task ${selection.serviceName}.${selection.quick.operation} did not succeed: ${describe(final)} (choose --operation/--params-json that succeed quickly)` };
+    const hint = unauthenticatedHint(final) || ' (choose --operation/--params-json that succeed quickly)';
+    return { ok: false, run, evidence: `the test task ${selection.serviceName}.${selection.quick.operation} did not succeed: ${describe(final)}${hint}` };
   }
   return { ok: true, run, final };
 }

@@ -13,14 +13,23 @@ import { taskStatuses } from '../../../machines/messages.js';
 import { fail, notApplicable, pass, type Check } from '../types.js';
 import { payloadField, typeOf, type Frame } from './connection.js';
 import type { ProviderProbe } from './probe.js';
-import { after, assign, completeQuickTask, describe, describeAll, finalOf, firstAnswer, framesOf, isFinal, resend, sameFinal, type TaskRun } from './taskRun.js';
+import {
+  after,
+  assign,
+  completeQuickTask,
+  describe,
+  describeAll,
+  finalOf,
+  firstAnswer,
+  framesOf,
+  isFinal,
+  resend,
+  sameFinal,
+  unauthenticatedHint,
+  type TaskRun,
+} from './taskRun.js';
 
 type ProviderCheck = Check<ProviderProbe>;
-
-function unauthenticatedHint(frame: Frame | undefined): string {
-  const code = frame === undefined ? undefined : (payloadField(frame, 'code') ?? payloadField(frame, 'errorCode'));
-  return code === 'UNAUTHENTICATED' ? ' (the provider requires authentication: pass --token)' : '';
-}
 
 const firstAnswerCheck: ProviderCheck = {
   name: 'provider.assign.firstAnswer',
