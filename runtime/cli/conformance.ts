@@ -9,16 +9,17 @@
  *
  * Exit codes: 0 every check passed or was not applicable, 1 a check failed, 2 usage.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { hostOf } from '../conformance/provider/probe.js';
 import { runProviderSuite } from '../conformance/provider/index.js';
 import { registerClientSuite } from '../conformance/client/command.js';
-import { REPORT_FORMATS, renderReport, summaryLine, type ReportFormat } from '../conformance/report.js';
-import type { CheckReport, ConformanceLevel } from '../conformance/types.js';
+import { REPORT_FORMATS, type ReportFormat } from '../conformance/report.js';
+import type { ConformanceLevel } from '../conformance/types.js';
 import { runAction, type CliContext } from './context.js';
-import { envOption, ExitCode, globalOptionsOf, peerAddress, repeatable, taskParams, UsageError } from './options.js';
+import { envOption, globalOptionsOf, peerAddress, repeatable, taskParams, UsageError } from './options.js';
 import { line } from './output.js';
+import { emitSuiteReport, progressLine } from './conformanceOutput.js';
 
 interface ProviderFlags {
   udp?: { host: string; port: number | undefined };
@@ -61,8 +62,6 @@ const jsonObject = (flag: string, text: string | undefined): Record<string, unkn
   }
 };
 
-const progressLine = (report: CheckReport): string =>
-  `[${report.status === 'pass' ? 'pass' : report.status === 'fail' ? 'FAIL' : 'n/a '}] ${report.name} (${report.requirements.join(', ')}) ${report.durationMs} ms`;
 
 async function runProvider(context: CliContext, endpointText: string, flags: ProviderFlags, command: Command): Promise<number> {
   const { io } = context;
@@ -103,16 +102,7 @@ async function runProvider(context: CliContext, endpointText: string, flags: Pro
     },
     verbose ? { onReport: (checkReport) => line(io.stderr, progressLine(checkReport)) } : {},
   );
-  if (report.checks.length === 0) throw new UsageError(`no check matches --check ${(flags.check ?? []).join(', ')} at level ${flags.level}`);
-  const width = io.stdout.isTTY === true && flags.output === undefined ? io.stdout.columns : undefined;
-  const text = renderReport(report, format, width === undefined ? {} : { width });
-  if (flags.output !== undefined) {
-    await writeFile(flags.output, text);
-    line(io.stdout, `${summaryLine(report)}; ${format} report written to ${flags.output}`);
-  } else {
-    io.stdout.write(text);
-  }
-  return report.failed > 0 ? ExitCode.failed : ExitCode.ok;
+  return emitSuiteReport(io, report, { format, output: flags.output, check: flags.check, level: flags.level });
 }
 
 function registerProviderSuite(group: Command, context: CliContext): void {

@@ -4,13 +4,13 @@
  *
  * Exit codes: 0 no check failed (passes and not-applicables only), 1 a check failed, 2 usage.
  */
-import { writeFile } from 'node:fs/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { runAction, type CliContext } from '../../cli/context.js';
-import { ExitCode, globalOptionsOf, integerIn, repeatable, taskParams, UsageError } from '../../cli/options.js';
+import { globalOptionsOf, integerIn, repeatable, taskParams, UsageError } from '../../cli/options.js';
 import { line } from '../../cli/output.js';
-import { REPORT_FORMATS, renderReport, summaryLine, type ReportFormat } from '../report.js';
-import type { CheckReport, ConformanceLevel } from '../types.js';
+import { emitSuiteReport, progressLine } from '../../cli/conformanceOutput.js';
+import { REPORT_FORMATS, type ReportFormat } from '../report.js';
+import type { ConformanceLevel } from '../types.js';
 import { runClientSuite } from './index.js';
 import { timingDefaults, type ClientSuiteTimings } from './options.js';
 
@@ -45,8 +45,6 @@ const TIMING_HELP: Record<keyof ClientSuiteTimings, string> = {
 
 const flagOf = (name: string): string => `--${name.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}`;
 
-const progressLine = (report: CheckReport): string =>
-  `[${report.status === 'pass' ? 'pass' : report.status === 'fail' ? 'FAIL' : 'n/a '}] ${report.name} (${report.requirements.join(', ')}) ${report.durationMs} ms`;
 
 function paramsOf(text: string | undefined): Record<string, unknown> | undefined {
   if (text === undefined) return undefined;
@@ -84,16 +82,7 @@ async function runClient(context: CliContext, commandLine: string[], flags: Clie
     },
     verbose ? { onReport: (checkReport) => line(io.stderr, progressLine(checkReport)) } : {},
   );
-  if (report.checks.length === 0) throw new UsageError(`no check matches --check ${(flags.check ?? []).join(', ')} at level ${flags.level}`);
-  const width = io.stdout.isTTY === true && flags.output === undefined ? io.stdout.columns : undefined;
-  const text = renderReport(report, format, width === undefined ? {} : { width });
-  if (flags.output !== undefined) {
-    await writeFile(flags.output, text);
-    line(io.stdout, `${summaryLine(report)}; ${format} report written to ${flags.output}`);
-  } else {
-    io.stdout.write(text);
-  }
-  return report.failed > 0 ? ExitCode.failed : ExitCode.ok;
+  return emitSuiteReport(io, report, { format, output: flags.output, check: flags.check, level: flags.level });
 }
 
 const nonNegative = (value: string): number => {

@@ -3,6 +3,7 @@
  * kept (text, parsed JSON, strict decode result, arrival time), and waits are bounded and never
  * throw: they resolve `undefined` when nothing came in time or the connection ended.
  */
+import { waitUntil } from './waitUntil.js';
 import WebSocket from 'ws';
 import { decodeFrame, encodeFrame, stampFrame, type DecodeResult } from '../../../machines/codec.js';
 import type { WireDraft, WireMessage } from '../../../machines/messages.js';
@@ -154,22 +155,9 @@ export class ProbeConnection {
 
   /** Resolves with `check()`'s first value other than undefined, re-evaluated on every event; undefined at the deadline or on close. */
   until<T>(check: () => T | undefined, timeoutMs: number, options: { afterClose?: boolean } = {}): Promise<T | undefined> {
-    return new Promise((resolve) => {
-      const evaluate = () => {
-        const value = check();
-        if (value !== undefined) return finish(value);
-        if (this.closeInfo !== undefined && options.afterClose !== true) finish(undefined);
-      };
-      const timer = setTimeout(() => finish(undefined), timeoutMs);
-      const finish = (value: T | undefined) => {
-        clearTimeout(timer);
-        this.#listeners.delete(evaluate);
-        resolve(value);
-      };
-      this.#listeners.add(evaluate);
-      evaluate();
-    });
+    return waitUntil(this.#listeners, check, timeoutMs, () => this.closeInfo !== undefined && options.afterClose !== true);
   }
+
 
   /** Waits for the socket to close; the close, or undefined after `timeoutMs`. */
   closed(timeoutMs: number): Promise<CloseInfo | undefined> {

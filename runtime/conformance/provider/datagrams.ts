@@ -10,6 +10,7 @@
  *   socket bound to a broadcast address does not match a unicast one (a socket on 0.0.0.0 would).
  *   Multicast-only discovery is not heard.
  */
+import { waitUntil } from './waitUntil.js';
 import dgram from 'node:dgram';
 import { directedBroadcastAddresses, LOOPBACK_BROADCAST } from '../../../adapters/udp.js';
 import { decodeDatagram, type DecodeResult } from '../../../machines/codec.js';
@@ -101,21 +102,9 @@ export class DiscoveryProbe {
 
   /** Resolves with `check()`'s first value other than undefined, or undefined after `timeoutMs`. */
   until<T>(check: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
-    return new Promise((resolve) => {
-      const evaluate = () => {
-        const value = check();
-        if (value !== undefined) finish(value);
-      };
-      const timer = setTimeout(() => finish(undefined), timeoutMs);
-      const finish = (value: T | undefined) => {
-        clearTimeout(timer);
-        this.#listeners.delete(evaluate);
-        resolve(value);
-      };
-      this.#listeners.add(evaluate);
-      evaluate();
-    });
+    return waitUntil(this.#listeners, check, timeoutMs);
   }
+
 
   close(): void {
     for (const socket of [...this.#sockets]) this.#close(socket);
