@@ -215,3 +215,23 @@ export class TaskLedger {
     this.runningByClient.set(record.clientId, (this.runningByClient.get(record.clientId) ?? 0) + 1);
   }
 }
+
+export interface LoadReport {
+  readonly running: number;
+  readonly queued: number;
+  readonly load: number;
+}
+
+/**
+ * Whether the provider needs to hear of a load change: it uses load only for its status (Busy
+ * at 1, Online again at 0.5, DISC-6), for knowing when it is idle (drain, stop) and for the
+ * advertised `load`, so changes inside a band of 0.05 are not worth an event per task.
+ */
+export function loadWorthReporting(last: LoadReport | undefined, next: LoadReport): boolean {
+  if (last === undefined) return true;
+  const idle = (report: LoadReport) => report.running + report.queued === 0;
+  if (idle(last) !== idle(next)) return true;
+  if (last.load >= 1 !== next.load >= 1) return true;
+  if (last.load <= 0.5 !== next.load <= 0.5) return true;
+  return Math.abs(next.load - last.load) >= 0.05 - 1e-9; // tolerate float rounding (0.06 - 0.01)
+}

@@ -17,7 +17,7 @@ import type { AssignTask, CancelTask, GetResult, GetStatus, ProviderDraft } from
 import type { TaskOutcome } from './outcome.js';
 import type { ProviderTaskInput, ProviderTaskToParentEvent } from './providerTask.js';
 import { offersOperation, type ServiceDescriptor } from './service.js';
-import { TaskLedger, type TaskLimits, type TaskRecord } from './taskLedger.js';
+import { loadWorthReporting, TaskLedger, type LoadReport, type TaskLimits, type TaskRecord } from './taskLedger.js';
 import { ackFor, errorFor, finalFor, stateMessageFor, taskFailed } from './taskReplies.js';
 
 export type TaskRegistryEvent =
@@ -50,6 +50,8 @@ export type TaskRegistrySnapshot = Snapshot<undefined> & {
   readonly spawnedTotal: number;
   /** AssignTasks answered from the ledger instead of run again (TASK-4). */
   readonly duplicatesAnswered: number;
+  /** The load last reported to the provider (mutable holder: the registry's own state). */
+  readonly loadReported: { last: LoadReport | undefined };
   readonly input: TaskRegistryInput;
 };
 
@@ -69,14 +71,19 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
       memberIds: new Map(),
       spawnedTotal: 0,
       duplicatesAnswered: 0,
+      loadReported: { last: undefined },
       input,
     }),
     transition: (snapshot, event, scope) => {
       const { ledger, input } = snapshot;
       const reply = (clientId: string, draft: ProviderDraft) =>
         input.parentRef.send({ type: 'registry.reply', clientId, draft });
-      const reportLoad = () =>
-        input.parentRef.send({ type: 'registry.load', running: ledger.running, queued: ledger.queued, load: ledger.load });
+      const reportLoad = () => {
+        const next = { running: ledger.running, queued: ledger.queued, load: ledger.load };
+        if (!loadWorthReporting(snapshot.loadReported.last, next)) return;
+        snapshot.loadReported.last = next;
+        input.parentRef.send({ type: 'registry.load', ...next });
+      };
       let spawned = 0;
       /** Creates the task's actor at acceptance: a queued task waits in `assigned` (TASK-14). */
       const spawnTask = (record: TaskRecord) => {

@@ -440,20 +440,28 @@ describe('taskRegistry: cancel (TASK-11) and queries (TASK-12)', () => {
 });
 
 describe('taskRegistry: load and lifetime', () => {
-  it('DISC-5: registry.load reports running, queued and load after every change', () => {
+  it('DISC-5, DISC-6: registry.load reports the changes the provider acts on, not every task', () => {
     const r = startRegistry({ limits: { tasksRunningMax: 2, tasksQueuedMax: 4 } });
     r.assign('c', 't1', steps(1, 100));
     r.assign('c', 't2', steps(1, 200));
     r.assign('c', 't3', steps(1, 100));
     advance(r.clock, 100);
     expect(r.loads()).toEqual([
-      { running: 1, queued: 0, load: 0.5 },
-      { running: 2, queued: 0, load: 1 },
-      { running: 2, queued: 1, load: 1 },
-      { running: 2, queued: 0, load: 1 }, // t1 done, t3 started
+      { running: 1, queued: 0, load: 0.5 }, // no longer idle
+      { running: 2, queued: 0, load: 1 }, // saturated (Busy)
+      // t3 queued, then t1 done and t3 started: the load stays 1, nothing to report
     ]);
     advance(r.clock, 1_000);
-    expect(r.loads().at(-1)).toEqual({ running: 0, queued: 0, load: 0 });
+    expect(r.loads().slice(2)).toEqual([
+      { running: 1, queued: 0, load: 0.5 }, // relieved (Online again)
+      { running: 0, queued: 0, load: 0 }, // idle
+    ]);
+  });
+
+  it('DISC-5: load steps of 0.05 or more are reported; smaller ones are not', () => {
+    const r = startRegistry({ limits: { tasksRunningMax: 100, tasksRunningPerClientMax: 100 } });
+    for (let i = 0; i < 12; i++) r.assign('c', `t${i}`, steps(1, 1_000));
+    expect(r.loads().map((load) => load.running)).toEqual([1, 6, 11]);
   });
 
   it('stopping the registry stops every task actor: every handler’s cleanup runs', () => {
@@ -494,7 +502,7 @@ describe('taskRegistry: load and lifetime', () => {
     expect(r.counts()).toEqual({ running: 12_000, queued: 8_000, members: 20_000 });
     expect(probe.runs).toHaveLength(12_000);
     expect(probe.maxActivePerClient).toBe(600);
-    expect(r.loads().at(-1)).toEqual({ running: 12_000, queued: 8_000, load: 1 });
+    expect(r.loads().at(-1)).toEqual({ running: 12_000, queued: 0, load: 1 }); // saturated; the queue does not change the status
     expect(r.registry.getSnapshot().ledger.size).toBe(20_000); // unfinished tasks are never forgotten
     r.cancel('client-0', 'task-0');
     expect(r.counts()).toEqual({ running: 12_000, queued: 7_999, members: 19_999 });

@@ -28,6 +28,7 @@ const CLOSED = 3;
 
 export class SocketBinding {
   readonly #socket: WebSocket;
+  #corked = false;
   readonly #context: BindingContext;
   #sink: Sink | undefined;
   readonly #inbox: StreamEvent[] = [];
@@ -95,6 +96,7 @@ export class SocketBinding {
           return;
         }
         this.#context.metrics.messagesOut++;
+        this.#corkUntilNextTurn();
         socket.send(text, (error) => {
           if (error) this.#context.log('debug', 'ws: send failed', { label: this.#context.label, error: error.message });
         });
@@ -126,6 +128,23 @@ export class SocketBinding {
         socket.terminate();
         return;
     }
+  }
+
+  /**
+   * Frames sent in one turn of the event loop (an Ack, a status update and a result, say) leave
+   * in one write instead of one system call each: the TCP socket is corked at the first send and
+   * uncorked once the turn's microtasks have run.
+   */
+  #corkUntilNextTurn(): void {
+    if (this.#corked) return;
+    const raw = (this.#socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (raw === undefined) return;
+    raw.cork();
+    this.#corked = true;
+    setImmediate(() => {
+      this.#corked = false;
+      raw.uncork();
+    });
   }
 
   /** The actor stopped: end the socket if still open, and emit nothing more. */
