@@ -30,7 +30,7 @@ function watcher(side: string, counting: { on: boolean }, transitions: Counts, c
     if (!counting.on) return;
     const id = (event.actorRef as { id?: string }).id ?? '?';
     const kind = `${side} ${kindOf(id)}`;
-    if (event.type === '@xstate.snapshot') bump(transitions, `${kind} <- ${(event as { event: { type: string } }).event.type}`);
+    if (event.type === '@xstate.snapshot') bump(transitions, `${kind} <- ${kindOf((event as { event: { type: string } }).event.type)}`);
     else if (event.type === '@xstate.actor') bump(created, kind);
     else if (event.type === '@xstate.action') bump(actions, kind);
   };

@@ -3,7 +3,7 @@
  * directly (no switchboard client, so the client's own cost is not in the way) and keeps the
  * provider saturated with AssignTask frames.
  *
- *   node --import tsx bench/flood.ts --endpoint ws://127.0.0.1:P --tasks 100000 [--clients 4] [--window 1000] [--warmup 2000]
+ *   node --import tsx bench/flood.ts --endpoint ws://127.0.0.1:P --tasks 100000 [--clients 4] [--window 250] [--warmup 2000]
  *
  * 1. Opens `clients` connections, each acting for its own clientId (a session binds one, CONN-9).
  * 2. Warm-up: `warmup` `echo` tasks, waits for all their results; prints `warmed`.
@@ -22,7 +22,7 @@ const endpoint = argOf('endpoint');
 if (endpoint === undefined) throw new TypeError('flood: --endpoint is required');
 const tasks = numberArg('tasks', 10_000);
 const clients = numberArg('clients', 4);
-const window = numberArg('window', 1_000);
+const window = numberArg('window', 250);
 const warmup = numberArg('warmup', 2_000);
 
 interface Lane {
@@ -38,6 +38,7 @@ interface Lane {
   phase: string;
 }
 
+let stopping = false;
 let ackedTotal = 0;
 let floodStart = 0;
 const ackTimes: number[] = [];
@@ -91,6 +92,17 @@ async function open(index: number): Promise<Lane> {
     socket.once('open', resolve);
     socket.once('error', reject);
   });
+  const pings: number[] = [];
+  socket.on('ping', () => {
+    pings.push(Math.round(performance.now() - floodStart));
+    if (pings.length > 20) pings.shift();
+  });
+  // A connection the provider closes mid-run would stall its lane: say so and stop.
+  socket.on('close', (code, reason) => {
+    if (stopping) return;
+    report('fatal', { message: `flood: connection of ${lane.clientId} closed (${code} ${reason.toString()}) after ${lane.acked} acks in phase ${lane.phase}, ${Math.round(performance.now() - floodStart)} ms into the flood; last pings received at ${pings.join(', ')} ms` });
+    process.exit(71);
+  });
   return lane;
 }
 
@@ -121,6 +133,7 @@ report('warmed', { tasks: warmup, failed: lanes.reduce((sum, lane) => sum + lane
 
 onCommand((command) => {
   if (command.cmd === 'stop') {
+    stopping = true;
     for (const lane of lanes) lane.socket.terminate();
     process.exit(0);
   }

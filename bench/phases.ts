@@ -161,6 +161,9 @@ export async function measureInFlight(tasks: number): Promise<Figures> {
       admittedPerSecond: (tasks / num(flooded, 'elapsedMs')) * 1_000,
       ...deciles,
     };
+  } catch (error) {
+    const ended = server.events.filter((event) => event.event === 'sessionEnded');
+    throw ended.length === 0 ? error : new Error(`${(error as Error).message}; provider sessions ended: ${JSON.stringify(ended.slice(0, 3))}`);
   } finally {
     await flood.stop(3_000);
     await server.stop(15_000);

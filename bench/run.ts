@@ -66,6 +66,7 @@ async function attempt<T>(round: Round, what: string, run: () => Promise<T>): Pr
 }
 
 const began = performance.now();
+const loadBefore = os.loadavg();
 if (process.env.SWITCHBOARD_SOURCE === 'ts') log('measuring the TypeScript sources under tsx (SWITCHBOARD_SOURCE=ts)');
 else {
   log('building machines/, runtime/, adapters/ with tsc into bench/.build ...');
@@ -137,9 +138,11 @@ const meta = {
   load,
   sizes,
   elapsedS: Math.round((performance.now() - began) / 1e3),
+  /** The 1-minute load average before and after: other work on the machine shows here. */
+  loadAverage: { before: Number(loadBefore[0]?.toFixed(2)), after: Number(os.loadavg()[0]?.toFixed(2)) },
 };
 writeFileSync(out, `${JSON.stringify({ meta, rows, rounds: all, profile }, null, 2)}\n`);
-console.log(`\nswitchboard benchmarks: ${meta.node}, ${meta.cpus}, ${meta.tree}, ${meta.mode}, ${rounds} round(s); median (min-max)\n`);
+console.log(`\nswitchboard benchmarks: ${meta.node}, ${meta.cpus}, ${meta.tree}, ${meta.mode}, ${rounds} round(s), load average ${meta.loadAverage.before} -> ${meta.loadAverage.after}; median (min-max)\n`);
 console.log(table);
 if (profile) console.log(`\n${profile.text}`);
 const errors = all.flatMap((round) => round.errors);

@@ -66,6 +66,8 @@ let stop: () => Promise<void>;
 report('starting', { system, pid: process.pid, processStartAt: performance.timeOrigin });
 if (system === 'switchboard') {
   const provider = switchboardProvider(hasFlag('flood') ? floodLimits : throughputLimits);
+  // A session that ends during a benchmark is worth knowing about (why did a client go away?).
+  provider.on('session.ended', (event) => report('sessionEnded', { ...event }));
   const { endpoint } = await provider.start();
   stop = () => provider.stop();
   report('ready', { endpoint });

@@ -37,6 +37,8 @@ export interface TaskRecord {
   estimatedTimeRemainingSeconds: number | undefined;
   /** The final TaskResult/TaskFailed, once finished: repeated verbatim to duplicates (TASK-10). */
   final: ProviderDraft | undefined;
+  /** The client was already told `Processing` (its Ack said so): starting needs no update. */
+  processingAnnounced: boolean;
 }
 
 export type Admission = 'run' | 'queue' | 'reject';
@@ -205,6 +207,7 @@ export class TaskLedger {
       message: undefined,
       estimatedTimeRemainingSeconds: undefined,
       final: undefined,
+      processingAnnounced: state === 'Processing',
     };
     this.records.set(record.key, record);
     return record;

@@ -201,6 +201,10 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
           const { clientId, taskId } = event as ProviderTaskToParentEvent;
           const record = ledger.get(clientId, taskId);
           if (!record || record.final) break;
+          // A task admitted straight to a slot was announced Processing by its Ack; one that
+          // waited in the queue (Ack said Queued) is told it now runs.
+          if (event.type === 'task.started' && record.processingAnnounced) break;
+          record.processingAnnounced = true;
           if (event.type === 'task.progressed') {
             const progress = event as Extract<ProviderTaskToParentEvent, { type: 'task.progressed' }>;
             record.progressPercentage = progress.progressPercentage;

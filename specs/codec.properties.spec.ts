@@ -179,6 +179,17 @@ describe('codec: round trip of every message type (WIRE-3, WIRE-4)', () => {
     });
   }
 
+  for (const [type, arbitrary] of Object.entries(frameArbitraries)) {
+    it(`WIRE-3: the fast encodeFrame writes exactly what the schema's strict encoding (toWire) writes, for ${type}`, () => {
+      fc.assert(
+        fc.property(arbitrary as fc.Arbitrary<Parameters<typeof encodeFrame>[0]>, (message) => {
+          expect(JSON.parse(encodeFrame(message))).toEqual(JSON.parse(JSON.stringify(toWire(message))));
+        }),
+        runs,
+      );
+    });
+  }
+
   for (const [type, arbitrary] of Object.entries(datagramArbitraries)) {
     it(`WIRE-3: decodeDatagram(encodeDatagram(m)) equals m for ${type}, as text and as UTF-8 bytes`, () => {
       fc.assert(

@@ -60,8 +60,8 @@ describe('a switchboard network on the simulated network', () => {
     world.assign(client, { taskId: 't1', params: { steps: 4, stepMs: 100 } });
     world.run(2_000);
     expect(client.settled.get('t1')).toEqual([{ status: 'Completed', resultData: { steps: 4 } }]);
-    // The Ack (status Processing) and the provider's first TaskStatusUpdate both report 0.
-    expect(client.progress.get('t1')).toEqual([0, 0, 25, 50, 75, 100]);
+    // The Ack (status Processing) reports 0, then the handler's steps.
+    expect(client.progress.get('t1')).toEqual([0, 25, 50, 75, 100]);
     expect(provider.probe.runsOf(client.clientId, 't1')).toHaveLength(1);
     world.stopAll();
   });

@@ -556,7 +556,6 @@ describe('provider: sessions and routing', () => {
     provider.clock.increment(100);
     expect(traffic(provider.alice)).toEqual([
       'Ack:Processing t1',
-      'TaskStatusUpdate:Processing:0 t1',
       'TaskStatusUpdate:Processing:50 t1',
       'TaskStatusUpdate:Processing:100 t1',
       'TaskResult t1',
@@ -745,7 +744,6 @@ describe('provider: drain and stop', () => {
     provider.actor.send({ type: 'provider.stop' });
     expect(traffic(provider.alice)).toEqual([
       'Ack:Processing t1',
-      'TaskStatusUpdate:Processing:0 t1',
       'Ack:Queued t2',
       'TaskStatusUpdate:Queued:0 t2',
       'TaskFailed:CANCELLED t2',

@@ -111,19 +111,20 @@ function startRegistry(options: { handler?: HandlerLogic; limits?: Partial<TaskL
 const steps = (count: number, stepMs = 100, extra: Partial<StepsParams> = {}): AssignOptions => ({ params: { steps: count, stepMs, ...extra } });
 
 describe('taskRegistry: a task’s messages', () => {
-  it('TASK-2, TASK-9, TASK-10: Ack, then Processing, then progress, then one TaskResult', () => {
+  it('TASK-2, TASK-9, TASK-10: Ack (status Processing), then progress, then one TaskResult', () => {
     const r = startRegistry();
     const message = r.assign('client-A', 't1', steps(2, 100, { resultData: { out: 'x.jpg' } }));
-    expect(r.replies('t1')).toEqual(['Ack:Processing', 'TaskStatusUpdate:Processing:0']);
+    // Admitted straight to a slot: the Ack says Processing, so no separate Processing update.
+    expect(r.replies('t1')).toEqual(['Ack:Processing']);
     expect(r.drafts('t1')[0]).toEqual({ type: 'Ack', payload: { acknowledgmentId: message.messageId, taskId: 't1', status: 'Processing' } });
     advance(r.clock, 100);
-    expect(r.replies('t1').slice(2)).toEqual(['TaskStatusUpdate:Processing:50']);
-    expect(r.drafts('t1')[2]).toEqual({
+    expect(r.replies('t1').slice(1)).toEqual(['TaskStatusUpdate:Processing:50']);
+    expect(r.drafts('t1')[1]).toEqual({
       type: 'TaskStatusUpdate',
       payload: { taskId: 't1', status: 'Processing', progressPercentage: 50, message: 'step 1 of 2', originalClientId: 'client-A' },
     });
     advance(r.clock, 1_000);
-    expect(r.replies('t1').slice(3)).toEqual(['TaskStatusUpdate:Processing:100', 'TaskResult']);
+    expect(r.replies('t1').slice(2)).toEqual(['TaskStatusUpdate:Processing:100', 'TaskResult']);
     expect(r.drafts('t1').at(-1)).toEqual({
       type: 'TaskResult',
       payload: { taskId: 't1', status: 'Completed', resultData: { out: 'x.jpg' }, originalClientId: 'client-A' },
@@ -157,8 +158,8 @@ describe('taskRegistry: a task’s messages', () => {
     const r = startRegistry({ handler: throwingHandler(new Error('boom')), limits: { tasksRunningMax: 1 } });
     r.assign('c', 't1');
     r.assign('c', 't2');
-    expect(r.replies('t1')).toEqual(['Ack:Processing', 'TaskStatusUpdate:Processing:0', 'TaskFailed:INTERNAL_ERROR']);
-    expect(r.replies('t2')).toEqual(['Ack:Processing', 'TaskStatusUpdate:Processing:0', 'TaskFailed:INTERNAL_ERROR']);
+    expect(r.replies('t1')).toEqual(['Ack:Processing', 'TaskFailed:INTERNAL_ERROR']);
+    expect(r.replies('t2')).toEqual(['Ack:Processing', 'TaskFailed:INTERNAL_ERROR']);
     expect(r.counts()).toEqual({ running: 0, queued: 0, members: 0 });
   });
 
@@ -232,7 +233,7 @@ describe('taskRegistry: duplicates (TASK-4)', () => {
     r.assign('c', 't2', steps(0, 1)); // forgets t1
     r.parent.clear();
     r.assign('c', 't1', steps(0, 1));
-    expect(r.replies('t1')).toEqual(['Ack:Processing', 'TaskStatusUpdate:Processing:0', 'TaskResult']);
+    expect(r.replies('t1')).toEqual(['Ack:Processing', 'TaskResult']);
     expect(r.probe.runsOf('c', 't1')).toHaveLength(2);
   });
 });
@@ -269,7 +270,7 @@ describe('taskRegistry: refusals', () => {
     r.assign('c', 't1', steps(1, 100));
     r.assign('c', 't2', steps(1, 100));
     r.assign('c', 't3', steps(1, 100));
-    expect(r.replies('t1')).toEqual(['Ack:Processing', 'TaskStatusUpdate:Processing:0']);
+    expect(r.replies('t1')).toEqual(['Ack:Processing']);
     expect(r.replies('t2')).toEqual(['Ack:Queued', 'TaskStatusUpdate:Queued:0']);
     expect(r.replies('t3')).toEqual(['TaskFailed:OVERLOADED']);
     expect(r.counts()).toEqual({ running: 1, queued: 1, members: 2 });
@@ -312,7 +313,7 @@ describe('taskRegistry: refusals', () => {
     expect(r.replies('new')).toEqual(['TaskFailed:PROVIDER_DRAINING']);
     r.parent.clear();
     r.assign('c', 'running'); // a duplicate is still answered from the ledger
-    expect(r.replies('running')).toEqual(['Ack:Processing', 'TaskStatusUpdate:Processing:0']);
+    expect(r.replies('running')).toEqual(['Ack:Processing', 'TaskStatusUpdate:Processing:0']); // Ack + current state (TASK-4)
     advance(r.clock, 1_000);
     expect(r.replies('running').at(-1)).toBe('TaskResult');
     expect(r.replies('queued').at(-1)).toBe('TaskResult');
