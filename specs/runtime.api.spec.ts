@@ -197,3 +197,31 @@ describe('defineService', () => {
     expect(capability?.schema).toMatchObject({ type: 'object', required: ['path', 'width', 'scale', 'keep', 'tags'] });
   });
 });
+
+describe('the service handler', () => {
+  it('TASK-11: ctx.signal read only after the task was cancelled is already aborted (the controller is made lazily)', async () => {
+    const { createActor } = await import('xstate');
+    const { createServiceHandler } = await import('../runtime/handler.js');
+    let abortedLater: (() => boolean) | undefined;
+    const service = defineService({
+      name: 'Lazy',
+      version: '1',
+      operations: {
+        op: {
+          params: z.object({}),
+          run: (_params, ctx) =>
+            new Promise(() => {
+              abortedLater = () => ctx.signal.aborted; // never touched the signal while running
+            }),
+        },
+      },
+    });
+    const handler = createActor(createServiceHandler([service]), {
+      input: { clientId: 'c', taskId: 't', serviceName: 'Lazy', operation: 'op', params: {} },
+    }).start();
+    await flush();
+    expect(abortedLater).toBeDefined();
+    handler.stop(); // what cancelling the task does to its handler
+    expect(abortedLater!()).toBe(true);
+  });
+});
