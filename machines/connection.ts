@@ -247,7 +247,8 @@ export const connectionMachine = setup({
                 waiting: { after: { pingIntervalMs: 'awaitingPong' } },
                 awaitingPong: {
                   entry: 'ping',
-                  on: { 'transport.pong': 'waiting' },
+                  // CONN-3: any message is as good as a pong (it may be queued behind them).
+                  on: { 'transport.pong': 'waiting', 'transport.message': 'waiting' },
                   after: { pongTimeoutMs: '#connection.active.unresponsive' },
                 },
               },

@@ -114,7 +114,9 @@ export const sessionMachine = sessionSetup.createMachine({
               },
             },
             awaitingPong: {
-              on: { 'transport.pong': 'waiting' },
+              // CONN-3: any message is as good as a pong: a busy client's pong can sit behind its
+              // own frames, and it is plainly alive.
+              on: { 'transport.pong': 'waiting', 'transport.message': 'waiting' },
               after: {
                 pongTimeoutMs: {
                   target: '#session.lost',

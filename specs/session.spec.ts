@@ -561,6 +561,18 @@ describe('session: liveness (CONN-3)', () => {
   });
 });
 
+describe('session: liveness under load (CONN-3)', () => {
+  it('CONN-3: a message while a pong is awaited counts as a pong, so a busy client is not dropped', async () => {
+    const session = await readySession();
+    session.clock.increment(5_000); // ping sent
+    session.clock.increment(4_000);
+    session.push(msg(assignTask('m1', 'alice'))); // its pong is stuck behind this frame
+    session.clock.increment(1_000); // the original pong deadline passes
+    expect(session.ended()).toEqual([]);
+    expect(session.actor.getSnapshot().status).toBe('active');
+  });
+});
+
 describe('session: ending (CONN-7, CONN-8)', () => {
   it('CONN-8: a close handshake by the client ends the session as closed (graceful)', async () => {
     const session = await readySession();
