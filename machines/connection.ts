@@ -14,7 +14,7 @@
  * wait in a bounded outbox until answered and are re-sent, in order, whenever the connection
  * opens again (CONN-5; machines/outbox.ts).
  */
-import { assign, enqueueActions, sendTo, setup, spawnChild } from 'xstate';
+import { assign, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
 import { createActorPool } from './actorPool.js';
 import { backoffDelayMs } from './backoff.js';
 import { clientTaskMachine, type ClientTaskInput } from './clientTask.js';
@@ -202,7 +202,9 @@ export const connectionMachine = setup({
     'task.acknowledged': { actions: 'releaseAssign' },
     'task.progress': { actions: 'relayProgress' },
     'task.settled': { actions: ['relaySettled', 'forgetTask'] },
-    'transport.message': { actions: 'routeMessage' },
+    // CONN-3: a message is proof of life too. Raised rather than handled in the liveness region:
+    // a region's own handler would pre-empt this root-level routing for the same event.
+    'transport.message': { actions: ['routeMessage', raise({ type: 'liveness.activity' })] },
     'transport.rejected': { actions: 'countRejected' },
   },
   initial: 'active',
@@ -248,7 +250,7 @@ export const connectionMachine = setup({
                 awaitingPong: {
                   entry: 'ping',
                   // CONN-3: any message is as good as a pong (it may be queued behind them).
-                  on: { 'transport.pong': 'waiting', 'transport.message': 'waiting' },
+                  on: { 'transport.pong': 'waiting', 'liveness.activity': 'waiting' },
                   after: { pongTimeoutMs: '#connection.active.unresponsive' },
                 },
               },

@@ -55,6 +55,8 @@ export type ConnectionEvent =
   | { type: 'connection.cancel'; taskId: string }
   /** Graceful close, then closed (final). */
   | { type: 'connection.close' }
+  /** Internal: a message arrived, so the provider is alive (CONN-3). */
+  | { type: 'liveness.activity' }
   | ClientTaskToParentEvent;
 
 export type ConnectionToParentEvent =

@@ -294,6 +294,20 @@ describe('connection: outbox (CONN-5) and reconnect (CONN-6)', () => {
     expect(drafts(next)[0]).toMatchObject({ messageId: 'assign-t1' });
   });
 
+  it('CONN-3: a message while a pong is awaited is routed to its task AND counts as a pong', () => {
+    const connection = startConnection({ pingIntervalMs: 1_000, pongTimeoutMs: 1_000 });
+    connection.open();
+    connection.submit('t1');
+    connection.deliver(ackOf('assign-t1', { taskId: 't1', status: 'Processing' }));
+    connection.clock.increment(1_000); // ping sent, pong awaited
+    expect(commandTypes(connection.socket())).toContain('transport.ping');
+    connection.clock.increment(900);
+    connection.deliver(resultOf('t1', { ok: true })); // the pong is queued behind this frame
+    expect(connection.settled().map((event) => event.taskId)).toEqual(['t1']);
+    connection.clock.increment(100); // the old pong deadline passes: still open
+    expect(connection.actor.getSnapshot().matches({ active: 'open' })).toBe(true);
+  });
+
   it('CONN-6: GetResult after a reconnect delivers an outcome reached while away', () => {
     const connection = startConnection();
     connection.open();

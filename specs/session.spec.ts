@@ -567,6 +567,7 @@ describe('session: liveness under load (CONN-3)', () => {
     session.clock.increment(5_000); // ping sent
     session.clock.increment(4_000);
     session.push(msg(assignTask('m1', 'alice'))); // its pong is stuck behind this frame
+    expect(session.requests().map((event) => event.message.messageId)).toEqual(['m1']); // and it is still acted on
     session.clock.increment(1_000); // the original pong deadline passes
     expect(session.ended()).toEqual([]);
     expect(session.actor.getSnapshot().status).toBe('active');

@@ -16,10 +16,7 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { sessionDefaults } from '../../machines/session.js';
-import { taskLimitDefaults } from '../../machines/taskLedger.js';
-import { clientDefaults } from '../../machines/client.js';
-import { World, type ClientNode } from './world.js';
+import { smallClientOptions, smallProviderOptions, World, type ClientNode } from './world.js';
 
 const HEARTBEAT_MS = 1_000;
 const FAULT_PHASE_MS = 6_000;
@@ -27,28 +24,6 @@ const LIVENESS_PHASE_MS = 12_000;
 const PROBE_PHASE_MS = 3_000;
 const CHECK_EVERY_MS = 100;
 
-const providerOptions = {
-  heartbeatIntervalMs: HEARTBEAT_MS,
-  limits: { ...taskLimitDefaults, tasksRunningMax: 3, tasksRunningPerClientMax: 2, tasksQueuedMax: 6, ledgerMax: 200 },
-  session: { ...sessionDefaults, answerDelayMs: 300, pingIntervalMs: 300, pongTimeoutMs: 300, closeTimeoutMs: 300 },
-  stopTimeoutMs: 300,
-};
-
-const clientOptions = {
-  repository: { discoveryPeriodMs: 4_000, defaultHeartbeatIntervalMs: HEARTBEAT_MS, entriesMax: 64 },
-  connection: {
-    ...clientDefaults.connection,
-    pingIntervalMs: 300,
-    pongTimeoutMs: 300,
-    connectTimeoutMs: 500,
-    closeTimeoutMs: 300,
-    backoff: { delayMsBase: 50, delayMsMax: 800, attemptsMax: 8 },
-    outboxMax: 64,
-    tasksMax: 64,
-    task: { ackTimeoutMs: 120, assignAttemptsMax: 5, cancelTimeoutMs: 600 },
-  },
-  stopTimeoutMs: 300,
-};
 
 type Op =
   | { kind: 'assign'; atMs: number; client: number; steps: number; stepMs: number }
@@ -128,8 +103,8 @@ export function runScenario(scenario: Scenario): { world: World; duplicates: num
   const world = new World({
     seed: scenario.seed,
     faults: { lossProbability: scenario.faults.lossProbability, duplicateProbability: scenario.faults.duplicateProbability, delayMsMin: 1, delayMsMax: scenario.faults.delayMsMax },
-    provider: providerOptions,
-    client: clientOptions,
+    provider: smallProviderOptions,
+    client: smallClientOptions,
   });
   const providers = Array.from({ length: scenario.providers }, (_, i) => providerAddress(i));
   const clients = Array.from({ length: scenario.clients }, (_, i) => world.startClient(clientAddress(i)));
