@@ -11,7 +11,7 @@ import { connectionDefaults, connectionMachine, type ConnectionInput, type Conne
 import type { ClientTaskInput } from './clientTask.js';
 import { ERROR_CODES } from './errors.js';
 import { withEntry, withoutEntry } from './keyed.js';
-import type { TaskOutcome } from './outcome.js';
+import type { ProgressReport, TaskOutcome } from './outcome.js';
 import { deriveSeed, type RandomState } from './random.js';
 import { repositoryDefaults, repositoryMachine, type RepositoryInput, type RepositoryToParentEvent, type ServiceView } from './repository.js';
 import { defaultSelectionPolicy, initialSelectionState, type SelectionPolicy, type SelectionState } from './selection.js';
@@ -59,14 +59,7 @@ export type ClientEvent =
 export type ClientEmitted =
   | { readonly type: 'services.changed'; readonly services: readonly ServiceView[] }
   | { readonly type: 'task.submitted'; readonly taskId: string; readonly serviceId: string; readonly endpoint: string }
-  | {
-      readonly type: 'task.progress';
-      readonly taskId: string;
-      readonly status: 'Queued' | 'Processing';
-      readonly progressPercentage: number;
-      readonly message?: string | undefined;
-      readonly estimatedTimeRemainingSeconds?: number | undefined;
-    }
+  | ({ readonly type: 'task.progress'; readonly taskId: string; readonly status: 'Queued' | 'Processing' } & ProgressReport)
   | { readonly type: 'task.settled'; readonly taskId: string; readonly outcome: TaskOutcome }
   | { readonly type: 'connection.opened'; readonly endpoint: string; readonly reconnected: boolean }
   | { readonly type: 'connection.down'; readonly endpoint: string; readonly reason: string }

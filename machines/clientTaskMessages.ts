@@ -4,6 +4,7 @@
  */
 import type { ClientTaskInput, TaskFailure } from './clientTask.js';
 import type { Draft, AssignTask, CancelTask, GetResult, ProviderMessage, TaskStatus } from './messages.js';
+import type { ProgressReport } from './outcome.js';
 
 /** Error codes that refuse a message for now, not the task: the ack timer re-sends (TASK-3). */
 export const transientRefusalCodes: ReadonlySet<string> = new Set(['RATE_LIMITED', 'OVERLOADED']);
@@ -17,14 +18,7 @@ export type TaskMessageMeaning =
   /** An Ack of the AssignTask (TASK-2), with the task's state when acknowledged. */
   | { readonly kind: 'acknowledged'; readonly queued: boolean }
   /** A TaskStatusUpdate (TASK-9). `finished`: a seed-style update with a final status (TASK-10). */
-  | {
-      readonly kind: 'progress';
-      readonly queued: boolean;
-      readonly finished: boolean;
-      readonly progressPercentage: number;
-      readonly message?: string | undefined;
-      readonly estimatedTimeRemainingSeconds?: number | undefined;
-    }
+  | ({ readonly kind: 'progress'; readonly queued: boolean; readonly finished: boolean } & ProgressReport)
   | { readonly kind: 'completed'; readonly resultData: unknown }
   | { readonly kind: 'cancelled' }
   | { readonly kind: 'failed'; readonly error: TaskFailure }

@@ -14,3 +14,10 @@ export type TaskOutcome =
   | { readonly status: 'Cancelled' };
 
 export const cancelledFailure: TaskFailure = { code: 'CANCELLED', message: 'The task was cancelled.' };
+
+/** A progress report as it travels between actors (TASK-9): percent, and optional words and ETA. */
+export interface ProgressReport {
+  readonly progressPercentage: number;
+  readonly message?: string | undefined;
+  readonly estimatedTimeRemainingSeconds?: number | undefined;
+}

@@ -6,7 +6,7 @@
  * waits in `assigned` (where its deadline already runs, TASK-14) until the registry starts it.
  */
 import { assign, enqueueActions, sendTo, setup, type ActorRef, type CallbackActorLogic, type Snapshot } from 'xstate';
-import type { TaskFailure, TaskOutcome } from './outcome.js';
+import type { ProgressReport, TaskFailure, TaskOutcome } from './outcome.js';
 import { placeholder } from './placeholder.js';
 
 export interface HandlerInput {
@@ -19,12 +19,7 @@ export interface HandlerInput {
 
 /** What a handler reports (sendBack) while it runs. */
 export type HandlerEvent =
-  | {
-      readonly type: 'handler.progress';
-      readonly progressPercentage: number;
-      readonly message?: string | undefined;
-      readonly estimatedTimeRemainingSeconds?: number | undefined;
-    }
+  | ({ readonly type: 'handler.progress' } & ProgressReport)
   | { readonly type: 'handler.done'; readonly resultData: unknown }
   | { readonly type: 'handler.failed'; readonly error: TaskFailure };
 
@@ -32,14 +27,7 @@ export type HandlerLogic = CallbackActorLogic<HandlerEvent, HandlerInput>;
 
 export type ProviderTaskToParentEvent =
   | { readonly type: 'task.started'; readonly clientId: string; readonly taskId: string }
-  | {
-      readonly type: 'task.progressed';
-      readonly clientId: string;
-      readonly taskId: string;
-      readonly progressPercentage: number;
-      readonly message?: string | undefined;
-      readonly estimatedTimeRemainingSeconds?: number | undefined;
-    }
+  | ({ readonly type: 'task.progressed'; readonly clientId: string; readonly taskId: string } & ProgressReport)
   | { readonly type: 'task.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome };
 
 export interface ProviderTaskInput extends HandlerInput {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, initialTransition, SimulatedClock, type ActorRef, type EventObject } from 'xstate';
+import { createActor, fromCallback, initialTransition, SimulatedClock } from 'xstate';
 import type { ClientServiceDiscoveryRequest, DiscoveryMessage, ServiceAdvertisement, ServiceStatus } from '../machines/messages.js';
 import { serviceStatuses } from '../machines/messages.js';
 import {
@@ -13,25 +13,13 @@ import {
 } from '../machines/repository.js';
 import type { DatagramCommand, DatagramEvent, PeerAddress } from '../machines/transport.js';
 import { anyDatagram, serviceAdvertisement } from './support/arbitraries.js';
+import { recorder, sampleAdvertisement } from './support/discoveryFixtures.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
 const PROVIDER: PeerAddress = { host: '10.0.4.17', port: 50001 };
 
-function advertisement(overrides: Partial<ServiceAdvertisement> = {}): ServiceAdvertisement {
-  return {
-    discoveryType: 'ServiceAdvertisement',
-    serviceId: 'svc-1',
-    serviceName: 'ImageProcessingService',
-    serviceVersion: '1.2.0',
-    endpoint: 'ws://10.0.4.17:8080',
-    capabilities: [{ key: 'resizeImage', settings: [{ type: 'int', name: 'width' }] }],
-    status: 'Online',
-    load: 0,
-    timestamp: 1_751_456_705_000,
-    ...overrides,
-  };
-}
+const advertisement = sampleAdvertisement;
 
 const goodbye = (overrides: Partial<ServiceAdvertisement> = {}) => advertisement({ status: 'Offline', ...overrides });
 
@@ -52,18 +40,6 @@ const discoveryRequest = (clientId: string): DatagramCommand => ({
   draft: { discoveryType: 'ClientServiceDiscoveryRequest', clientId },
 });
 
-/** A real actor (so `sendTo` can reach it) that records every event it receives. */
-function recorder<E extends EventObject>() {
-  const events: E[] = [];
-  const actor = createActor(
-    fromCallback<E>(({ receive }) => {
-      receive((event) => {
-        events.push(event);
-      });
-    }),
-  ).start();
-  return { ref: actor as unknown as ActorRef<any, E>, events };
-}
 
 /** A fake discovery socket: records the commands it is sent, and lets the test deliver events. */
 function fakeDiscovery() {

@@ -2,12 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import {
   createActor,
-  fromCallback,
   initialTransition,
   SimulatedClock,
   transition,
-  type ActorRef,
-  type EventObject,
 } from 'xstate';
 import type { ServiceAdvertisement } from '../machines/messages.js';
 import {
@@ -16,41 +13,18 @@ import {
   type RepositoryEntryToParentEvent,
 } from '../machines/repositoryEntry.js';
 import { serviceAdvertisement } from './support/arbitraries.js';
+import { recorder, sampleAdvertisement } from './support/discoveryFixtures.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
 const SUSPECT_TIMER_ID = 'xstate.after.suspectAfterMs.repositoryEntry.alive';
 
-function advertisement(overrides: Partial<ServiceAdvertisement> = {}): ServiceAdvertisement {
-  return {
-    discoveryType: 'ServiceAdvertisement',
-    serviceId: 'image-proc-service-001',
-    serviceName: 'ImageProcessingService',
-    serviceVersion: '1.2.0',
-    endpoint: 'ws://127.0.0.1:8080',
-    capabilities: [{ key: 'resizeImage', settings: [{ type: 'int', name: 'width' }] }],
-    status: 'Online',
-    load: 0,
-    timestamp: 1_751_456_705_000,
-    ...overrides,
-  };
-}
+const advertisement = (overrides: Partial<ServiceAdvertisement> = {}): ServiceAdvertisement =>
+  sampleAdvertisement({ serviceId: 'image-proc-service-001', endpoint: 'ws://127.0.0.1:8080', ...overrides });
 
 const goodbye = (overrides: Partial<ServiceAdvertisement> = {}) => advertisement({ status: 'Offline', ...overrides });
 const advertised = (ad: ServiceAdvertisement) => ({ type: 'entry.advertised' as const, advertisement: ad });
 
-/** A real actor (so `sendTo` can reach it) that records every event it receives. */
-function recorder<E extends EventObject>() {
-  const events: E[] = [];
-  const actor = createActor(
-    fromCallback<E>(({ receive }) => {
-      receive((event) => {
-        events.push(event);
-      });
-    }),
-  ).start();
-  return { ref: actor as unknown as ActorRef<any, E>, events };
-}
 
 function startEntry(ad: ServiceAdvertisement, defaultHeartbeatIntervalMs = 30_000) {
   const clock = new SimulatedClock();
