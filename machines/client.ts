@@ -9,7 +9,7 @@
 import { assign, emit, enqueueActions, sendTo, setup, type AnyActorRef } from 'xstate';
 import { connectionDefaults, connectionMachine, type ConnectionInput, type ConnectionToParentEvent } from './connection.js';
 import type { ClientTaskInput } from './clientTask.js';
-import { ERROR_CODES } from './errors.js';
+import { ERROR_CODES, internalFailure } from './errors.js';
 import { withEntry, withoutEntry } from './keyed.js';
 import type { ProgressReport, TaskOutcome } from './outcome.js';
 import { deriveSeed, type RandomState } from './random.js';
@@ -185,6 +185,25 @@ export const clientMachine = setup({
       enqueue.stopChild(connectionId(event.endpoint));
       enqueue.emit({ type: 'connection.closed', endpoint: event.endpoint, gaveUp: event.gaveUp });
     }),
+    /**
+     * SEC-21: a connection actor failed (an unexpected error its supervisor could not contain):
+     * its unfinished tasks fail INTERNAL_ERROR (each still settles once, TASK-16) and the endpoint
+     * gets a new connection at its next task. Any other child's failure changes nothing here.
+     */
+    connectionFailed: enqueueActions(({ context, event, enqueue }) => {
+      const failedId = event.type.slice('xstate.error.actor.'.length);
+      const endpoint = [...Object.keys(context.endpoints)].find((candidate) => connectionId(candidate) === failedId);
+      if (endpoint === undefined) return;
+      let taskEndpoints = context.taskEndpoints;
+      for (const [taskId, taskEndpoint] of context.taskEndpoints) {
+        if (taskEndpoint !== endpoint) continue;
+        taskEndpoints = withoutEntry(taskEndpoints, taskId);
+        enqueue.emit({ type: 'task.settled', taskId, outcome: { status: 'Failed', error: internalFailure(undefined) } });
+      }
+      const { [endpoint]: _failed, ...endpoints } = context.endpoints;
+      enqueue.assign({ endpoints, taskEndpoints });
+      enqueue.emit({ type: 'connection.closed', endpoint, gaveUp: true });
+    }),
     closeConnections: enqueueActions(({ context, enqueue }) => {
       for (const endpoint of Object.keys(context.endpoints)) {
         enqueue.sendTo(connectionId(endpoint), { type: 'connection.close' });
@@ -227,6 +246,7 @@ export const clientMachine = setup({
       actions: emit(({ event }) => ({ type: 'connection.down' as const, endpoint: event.endpoint, reason: event.reason })),
     },
     'connection.closed': { actions: 'forgetConnection' },
+    'xstate.error.actor.*': { actions: 'connectionFailed' },
   },
   initial: 'running',
   states: {

@@ -183,6 +183,8 @@ export const TaskFailedSchema = envelope(
     errorMessage: z.string().max(65_536),
     errorCode: z.string().min(1).max(128),
     details: z.string().max(65_536).optional(),
+    /** Extension (SEC-11): with INTERNAL_ERROR, the id the provider logged the cause with. */
+    errorId: IdSchema.optional(),
     originalClientId,
   }),
 );
@@ -207,6 +209,8 @@ export const ErrorSchema = envelope(
     /** The messageId of the message that caused this error, when it could be read. */
     relatesTo: IdSchema.optional(),
     taskId: IdSchema.optional(),
+    /** Extension (SEC-11): with INTERNAL_ERROR, the id the provider logged the cause with. */
+    errorId: IdSchema.optional(),
   }),
 );
 

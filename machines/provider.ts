@@ -11,7 +11,7 @@
  */
 import { assign, emit, enqueueActions, sendTo, setup, spawnChild, type CallbackActorLogic } from 'xstate';
 import { advertisementsFor } from './advertisement.js';
-import type { ErrorShape } from './errors.js';
+import { internalFailure, type ErrorShape } from './errors.js';
 import type { ServiceStatus } from './messages.js';
 import { placeholder } from './placeholder.js';
 import type { ServiceDescriptor } from './service.js';
@@ -27,6 +27,7 @@ import {
   type ServerEvent,
 } from './transport.js';
 import type { TaskOutcome } from './outcome.js';
+import { withEntry, withoutEntry } from './keyed.js';
 
 export type SessionOptions = Omit<SessionInput, 'connectionId' | 'remoteAddress' | 'token' | 'parentRef'>;
 
@@ -64,6 +65,12 @@ export type ProviderEmitted =
   | { readonly type: 'provider.listening'; readonly endpoint: string }
   | { readonly type: 'provider.status'; readonly status: ServiceStatus }
   | { readonly type: 'provider.failed'; readonly error: ErrorShape }
+  /**
+   * SEC-21: a child actor failed (`actorId`: `session:<connectionId>`, `tasks`, `discovery`,
+   * `server`). A session's failure ends only that session (reported as session.ended, lost); the
+   * task registry's ends the provider (provider.failed). The runtime logs `error`.
+   */
+  | { readonly type: 'provider.fault'; readonly actorId: string; readonly error: unknown }
   | { readonly type: 'session.opened'; readonly connectionId: string }
   | { readonly type: 'session.bound'; readonly connectionId: string; readonly clientId: string }
   | {
@@ -92,12 +99,17 @@ export interface ProviderStats {
 
 export interface ProviderContext extends ProviderInput {
   readonly endpoint: string | undefined;
-  readonly sessions: Readonly<Record<string, SessionRecord>>;
+  /**
+   * connectionId -> session. Maps, never plain objects: every key here is wire data (a clientId
+   * can be `__proto__` or `constructor`), and an object lookup would find Object.prototype's
+   * members (SEC-9).
+   */
+  readonly sessions: ReadonlyMap<string, SessionRecord>;
   /**
    * clientId -> connectionIds of the sessions bound to it, newest last. Replies go to the newest;
    * when it ends, the next newest still open takes over (a client may hold several connections).
    */
-  readonly clients: Readonly<Record<string, readonly string[]>>;
+  readonly clients: ReadonlyMap<string, readonly string[]>;
   readonly load: number;
   readonly unfinishedTasks: number;
   readonly stats: ProviderStats;
@@ -109,6 +121,21 @@ export interface ProviderOutput {
 }
 
 const sessionId = (connectionId: string) => `session:${connectionId}`;
+const SESSION_PREFIX = 'session:';
+const CHILD_ERROR_PREFIX = 'xstate.error.actor.';
+/** The id of the child a `xstate.error.actor.<id>` event is about. */
+const failedChildOf = (event: { type: string }): string => event.type.slice(CHILD_ERROR_PREFIX.length);
+
+/** The context after session `connectionId` (bound to `clientId`, if any) is gone. */
+function withoutSession(context: ProviderContext, connectionId: string, clientId: string | undefined): Pick<ProviderContext, 'sessions' | 'clients'> {
+  const sessions = withoutEntry(context.sessions, connectionId);
+  let clients = context.clients;
+  if (clientId !== undefined) {
+    const remaining = (clients.get(clientId) ?? []).filter((id) => id !== connectionId);
+    clients = remaining.length === 0 ? withoutEntry(clients, clientId) : withEntry(clients, clientId, remaining);
+  }
+  return { sessions, clients };
+}
 const countUp = (stats: ProviderStats, key: keyof ProviderStats): ProviderStats => ({ ...stats, [key]: stats[key] + 1 });
 
 export const providerMachine = setup({
@@ -133,7 +160,7 @@ export const providerMachine = setup({
     saturated: ({ context }) => context.load >= 1,
     relieved: ({ context }) => context.load <= 0.5,
     idle: ({ context }) => context.unfinishedTasks === 0,
-    noSessions: ({ context }) => Object.keys(context.sessions).length === 0,
+    noSessions: ({ context }) => context.sessions.size === 0,
   },
   actions: {
     advertise: enqueueActions(({ context, enqueue }, params: { status: ServiceStatus }) => {
@@ -160,7 +187,7 @@ export const providerMachine = setup({
     }),
     acceptSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.accepted') return;
-      const full = Object.keys(context.sessions).length >= context.sessionsMax;
+      const full = context.sessions.size >= context.sessionsMax;
       enqueue.spawnChild('session', {
         id: sessionId(event.connectionId),
         input: ({ self }) => ({
@@ -174,30 +201,21 @@ export const providerMachine = setup({
         }),
       });
       enqueue.assign({
-        sessions: { ...context.sessions, [event.connectionId]: { clientId: undefined } },
+        sessions: withEntry(context.sessions, event.connectionId, { clientId: undefined }),
         stats: full ? countUp(context.stats, 'sessionsRefused') : context.stats,
       });
     }),
     bindClient: assign(({ context, event }) => {
       if (event.type !== 'session.bound') return {};
+      const others = (context.clients.get(event.clientId) ?? []).filter((id) => id !== event.connectionId);
       return {
-        sessions: { ...context.sessions, [event.connectionId]: { clientId: event.clientId } },
-        clients: {
-          ...context.clients,
-          [event.clientId]: [...(context.clients[event.clientId] ?? []).filter((id) => id !== event.connectionId), event.connectionId],
-        },
+        sessions: withEntry(context.sessions, event.connectionId, { clientId: event.clientId }),
+        clients: withEntry(context.clients, event.clientId, [...others, event.connectionId]),
       };
     }),
     forgetSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.ended') return;
-      const { [event.connectionId]: _ended, ...sessions } = context.sessions;
-      const clients = { ...context.clients };
-      if (event.clientId !== undefined) {
-        const remaining = (clients[event.clientId] ?? []).filter((id) => id !== event.connectionId);
-        if (remaining.length === 0) delete clients[event.clientId];
-        else clients[event.clientId] = remaining;
-      }
-      enqueue.assign({ sessions, clients });
+      enqueue.assign(withoutSession(context, event.connectionId, event.clientId));
       enqueue.stopChild(sessionId(event.connectionId));
       enqueue.emit({
         type: 'session.ended',
@@ -206,6 +224,22 @@ export const providerMachine = setup({
         graceful: event.graceful,
         reason: event.reason,
       });
+    }),
+    /**
+     * SEC-21: a child failed. A session: forget it like a lost session, and have the server drop
+     * its socket (a session that failed in its own transition cannot close it). Anything else:
+     * report it; the registry's failure also ends the provider (see `registryFailed`).
+     */
+    childFailed: enqueueActions(({ context, event, enqueue }) => {
+      const actorId = failedChildOf(event);
+      enqueue.emit({ type: 'provider.fault', actorId, error: (event as { error?: unknown }).error });
+      if (!actorId.startsWith(SESSION_PREFIX)) return;
+      const connectionId = actorId.slice(SESSION_PREFIX.length);
+      const record = context.sessions.get(connectionId);
+      if (record === undefined) return;
+      enqueue.assign(withoutSession(context, connectionId, record.clientId));
+      enqueue.sendTo('server', { type: 'server.drop', connectionId } satisfies ServerCommand);
+      enqueue.emit({ type: 'session.ended', connectionId, clientId: record.clientId, graceful: false, reason: 'internal error' });
     }),
     forwardRequest: sendTo('tasks', ({ event }): TaskRegistryEvent => {
       if (event.type !== 'session.request') throw new Error('forwardRequest: unexpected event');
@@ -222,7 +256,7 @@ export const providerMachine = setup({
     /** Routes a reply to the client's current session; a client that is away gets it later (TASK-13). */
     deliverReply: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'registry.reply') return;
-      const connectionId = context.clients[event.clientId]?.at(-1);
+      const connectionId = context.clients.get(event.clientId)?.at(-1);
       if (connectionId === undefined) {
         enqueue.assign({ stats: countUp(context.stats, 'repliesUndeliverable') });
         return;
@@ -234,7 +268,7 @@ export const providerMachine = setup({
     ),
     countRejectedDatagram: assign(({ context }) => ({ stats: countUp(context.stats, 'datagramsRejected') })),
     closeSessions: enqueueActions(({ context, enqueue }) => {
-      for (const connectionId of Object.keys(context.sessions)) {
+      for (const connectionId of context.sessions.keys()) {
         enqueue.sendTo(sessionId(connectionId), { type: 'session.close', code: CloseCode.goingAway, reason: 'provider stopping' });
       }
     }),
@@ -244,8 +278,8 @@ export const providerMachine = setup({
   context: ({ input }) => ({
     ...input,
     endpoint: undefined,
-    sessions: {},
-    clients: {},
+    sessions: new Map(),
+    clients: new Map(),
     load: 0,
     unfinishedTasks: 0,
     stats: { datagramsRejected: 0, discoveryRequestsAnswered: 0, repliesUndeliverable: 0, sessionsRefused: 0 },
@@ -274,6 +308,19 @@ export const providerMachine = setup({
     },
     'datagram.rejected': { actions: 'countRejectedDatagram' },
     'provider.stop': '.stopping',
+    // SEC-21: a child's failure is handled here, never left to fail the provider itself.
+    'xstate.error.actor.*': [
+      {
+        guard: ({ event }: { event: { type: string } }) => failedChildOf(event) === 'tasks',
+        target: '.stopping',
+        actions: [
+          'childFailed',
+          assign({ failure: () => internalFailure(undefined) }),
+          emit(() => ({ type: 'provider.failed' as const, error: internalFailure(undefined) })),
+        ],
+      },
+      { actions: 'childFailed' },
+    ],
   },
   initial: 'starting',
   states: {

@@ -46,6 +46,12 @@ export const sessionMachine = sessionSetup.createMachine({
       { target: '.lost', actions: ['discardHeld', 'notePeerClosed'] },
     ],
     'session.close': { target: '.closing', actions: ['discardHeld', { type: 'beginClose', params: ({ event }) => event }] },
+    'session.fault': { target: '.closing', actions: ['discardHeld', { type: 'failInternally', params: ({ event }) => event }] },
+    // SEC-21: the socket's own transport failed (an adapter bug): nothing is left to talk through.
+    'xstate.error.actor.transport': {
+      target: '.lost',
+      actions: ['discardHeld', { type: 'noteReason', params: { reason: 'the transport failed' } }],
+    },
     'session.deliver': { actions: { type: 'count', params: { deliveriesDropped: 1 } } },
   },
   states: {
@@ -259,6 +265,7 @@ export const sessionMachine = sessionSetup.createMachine({
       on: {
         'transport.closed': 'closed',
         'session.close': {},
+        'session.fault': {},
         // Input while closing has no effect; it is only counted.
         'transport.message': { actions: { type: 'count', params: { messagesReceived: 1 } } },
         'transport.rejected': { actions: { type: 'count', params: { messagesRejected: 1 } } },

@@ -3,7 +3,7 @@
  * for, how each refusal is worded on the wire, which close code a rejection carries, and how
  * buffered input is counted. No state, no effects: every function here is data in, data out.
  */
-import { ERROR_CODES, toProtocolError, type ErrorCode } from './errors.js';
+import { ERROR_CODES, errorIdOf, internalFailure, isErrorCode, toProtocolError, type ErrorCode } from './errors.js';
 import { clientMessageSchemas, type Authenticate, type ClientMessage, type ProviderDraft, type WireMessage } from './messages.js';
 import type { AdmissionDecision, AdmittedEvent, HeldInput, RawInput, SessionRequestMessage, SessionStats } from './sessionTypes.js';
 import { CloseCode, type StreamEvent } from './transport.js';
@@ -32,6 +32,7 @@ export function errorReply(
   relatesTo?: string,
   taskId?: string,
   details?: string,
+  errorId?: string,
 ): ProviderDraft {
   return {
     type: 'Error',
@@ -41,6 +42,7 @@ export function errorReply(
       ...(details === undefined ? {} : { details }),
       ...(relatesTo === undefined ? {} : { relatesTo }),
       ...(taskId === undefined ? {} : { taskId }),
+      ...(errorId === undefined ? {} : { errorId }),
     },
   };
 }
@@ -133,10 +135,14 @@ export function refusalOf(decision: AdmissionDecision): { code: ErrorCode; reaso
   return { code: decision.code, reason: decision.reason };
 }
 
-/** A failing admission policy refuses the connection, with the error's code when it has one. */
+/**
+ * A failing admission policy refuses the connection, with the error's code when it is one of
+ * ours; anything else is INTERNAL_ERROR with a generic reason, never the error's text (SEC-11).
+ */
 export function rejectionFromError(thrown: unknown): { code: ErrorCode; reason: string } {
-  const error = toProtocolError(thrown);
-  return { code: error.code, reason: error.message };
+  const code = (thrown as { code?: unknown } | undefined)?.code;
+  if (isErrorCode(code) && code !== 'INTERNAL_ERROR') return { code, reason: toProtocolError(thrown).message };
+  return { code: 'INTERNAL_ERROR', reason: internalFailure(errorIdOf(thrown)).message };
 }
 
 /** The end reason for a transport.closed that arrives while the session is live. */

@@ -4,7 +4,7 @@
  * refers to these by name; every action here is pure (assign, raise, sendTo).
  */
 import { assertEvent, enqueueActions, sendTo, setup } from 'xstate';
-import type { ErrorCode } from './errors.js';
+import { internalFailure, type ErrorCode } from './errors.js';
 import type { ProviderDraft } from './messages.js';
 import { placeholder } from './placeholder.js';
 import * as rules from './sessionRules.js';
@@ -90,6 +90,12 @@ export const sessionSetup = setup({
     refuse: enqueueActions(({ enqueue }, params: { code: ErrorCode; reason: string }) => {
       enqueue.sendTo('transport', transportSend(rules.errorReply(params.code, params.reason)));
       enqueue.assign({ closeCode: rules.rejectionCloseCode(params.code), endReason: params.reason });
+    }),
+    /** SEC-21: an unexpected error: Error INTERNAL_ERROR naming the errorId, then close 1011. */
+    failInternally: enqueueActions(({ enqueue }, params: { errorId: string }) => {
+      const failure = internalFailure(params.errorId);
+      enqueue.sendTo('transport', transportSend(rules.errorReply('INTERNAL_ERROR', failure.message, undefined, undefined, undefined, params.errorId)));
+      enqueue.assign({ closeCode: CloseCode.internalError, endReason: `internal error (errorId ${params.errorId})` });
     }),
     /** SEC-2: a refused (or unanswered) Authenticate gets Error UNAUTHENTICATED, then close 1008. */
     refuseAuthenticate: enqueueActions(({ context, enqueue }) => {

@@ -86,7 +86,12 @@ export type SessionEvent =
   /** A provider -> client message to send; dropped (and counted) unless the session is ready. */
   | { type: 'session.deliver'; draft: ProviderDraft }
   /** The provider closes the session (1000, or 1001 when it stops). */
-  | { type: 'session.close'; code: number; reason: string };
+  | { type: 'session.close'; code: number; reason: string }
+  /**
+   * SEC-21: the runtime's supervisor caught an unexpected error while this session handled an
+   * event; the session tells the client (Error INTERNAL_ERROR with the errorId) and closes with 1011.
+   */
+  | { type: 'session.fault'; errorId: string };
 
 /** Events the session raises to itself (not for the provider to send). */
 export type SessionInternalEvent = AdmittedEvent;

@@ -14,7 +14,8 @@
 import type { Actor, ActorLogic, ActorRef, AnyActorLogic, Snapshot } from 'xstate';
 import { memberEnded, spawnDetached } from './actorPool.js';
 import type { AssignTask, CancelTask, GetResult, GetStatus, ProviderDraft } from './messages.js';
-import type { TaskOutcome } from './outcome.js';
+import { errorIdOf, internalFailure } from './errors.js';
+import type { TaskFailure, TaskOutcome } from './outcome.js';
 import type { ProviderTaskInput, ProviderTaskToParentEvent } from './providerTask.js';
 import { offersOperation, type ServiceDescriptor } from './service.js';
 import { loadWorthReporting, TaskLedger, type LoadReport, type TaskLimits, type TaskRecord } from './taskLedger.js';
@@ -28,7 +29,19 @@ export type TaskRegistryEvent =
   | { readonly type: 'registry.drain' }
   /** Stop: cancel every unfinished task. */
   | { readonly type: 'registry.cancelAll' }
+  /**
+   * SEC-21: the runtime's supervisor caught an unexpected error while the registry handled
+   * `event`: the one task that event was about fails INTERNAL_ERROR (or, never admitted, is refused).
+   */
+  | { readonly type: 'registry.fault'; readonly errorId: string; readonly event: { readonly type: string } }
   | ProviderTaskToParentEvent;
+
+/** The task an event of the registry is about, if any (for registry.fault). */
+function taskAbout(event: { readonly type: string }): { clientId: string; taskId: string } | undefined {
+  const { clientId, taskId, message } = event as { clientId?: unknown; taskId?: unknown; message?: { payload?: { taskId?: unknown } } };
+  const id = typeof taskId === 'string' ? taskId : message?.payload?.taskId;
+  return typeof clientId === 'string' && typeof id === 'string' ? { clientId, taskId: id } : undefined;
+}
 
 export type TaskRegistryToParentEvent =
   | { readonly type: 'registry.reply'; readonly clientId: string; readonly draft: ProviderDraft }
@@ -108,6 +121,23 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
       const start = (record: TaskRecord) => {
         const member = memberOf(record);
         if (member) scope.defer(() => member.actor.send({ type: 'task.start' }));
+      };
+      /** A task that ended without its actor settling it (a bug): exactly one final message still (TASK-10). */
+      const failUnexpectedly = (record: TaskRecord, failure: TaskFailure) => {
+        const outcome: TaskOutcome = { status: 'Failed', error: failure };
+        const final = finalFor(record, outcome);
+        ledger.finish(record, 'Failed', final);
+        reply(record.clientId, final);
+        input.parentRef.send({ type: 'registry.settled', clientId: record.clientId, taskId: record.taskId, outcome });
+        const memberId = snapshot.memberIds.get(record.key);
+        const member = memberId === undefined ? undefined : snapshot.members.get(memberId);
+        if (memberId !== undefined && member) {
+          snapshot.members.delete(memberId);
+          snapshot.memberIds.delete(record.key);
+          scope.stopChild(member.actor);
+        }
+        startQueued();
+        reportLoad();
       };
       const startQueued = () => {
         for (let record = ledger.nextRunnable(); record; record = ledger.nextRunnable()) start(record);
@@ -226,6 +256,25 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
           reportLoad();
           break;
         }
+        case 'registry.fault': {
+          const { errorId, event: failed } = event as Extract<TaskRegistryEvent, { type: 'registry.fault' }>;
+          const about = taskAbout(failed);
+          if (about === undefined) break;
+          const failure = internalFailure(errorId);
+          const record = ledger.get(about.clientId, about.taskId);
+          if (record !== undefined) {
+            if (record.final === undefined) failUnexpectedly(record, failure);
+          } else if (failed.type === 'registry.assign') {
+            reply(about.clientId, taskFailed(about.clientId, about.taskId, failure.code, failure.message, undefined, errorId));
+          } else if (failed.type === 'registry.cancel' || failed.type === 'registry.query') {
+            const { message } = failed as Extract<TaskRegistryEvent, { type: 'registry.cancel' | 'registry.query' }>;
+            reply(about.clientId, {
+              type: 'Error',
+              payload: { code: 'INTERNAL_ERROR', message: failure.message, relatesTo: message.messageId, taskId: about.taskId, errorId },
+            });
+          }
+          break;
+        }
         case 'xstate.stop': {
           for (const { actor } of snapshot.members.values()) scope.stopChild(actor);
           snapshot.members.clear();
@@ -243,13 +292,7 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
           if (record.final !== undefined) return snapshot;
           // A task actor that failed without settling (a bug, not a handler error, which the
           // task itself turns into Failed): its task still gets exactly one final message (TASK-10).
-          const outcome: TaskOutcome = { status: 'Failed', error: { code: 'INTERNAL_ERROR', message: 'The task stopped unexpectedly.' } };
-          const final = finalFor(record, outcome);
-          ledger.finish(record, 'Failed', final);
-          reply(record.clientId, final);
-          input.parentRef.send({ type: 'registry.settled', clientId: record.clientId, taskId: record.taskId, outcome });
-          startQueued();
-          reportLoad();
+          failUnexpectedly(record, internalFailure(errorIdOf((event as { error?: unknown }).error)));
           break;
         }
       }

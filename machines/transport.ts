@@ -65,7 +65,13 @@ export type DatagramEvent =
 
 // ---- server (provider's WebSocket listener) ---------------------------------------------------
 
-export type ServerCommand = { readonly type: 'server.close' };
+export type ServerCommand =
+  | { readonly type: 'server.close' }
+  /**
+   * End one accepted connection at once, whatever its transport's state (SEC-21: its session
+   * failed and cannot close it). Best effort: an adapter that cannot reach the socket ignores it.
+   */
+  | { readonly type: 'server.drop'; readonly connectionId: string };
 
 export type ServerEvent =
   | { readonly type: 'server.listening'; readonly endpoint: string }

@@ -25,6 +25,7 @@ import { realHost } from './network.js';
 import type { Clock } from './provider.js';
 import type { Logger } from './service.js';
 import { ProtocolError } from '../machines/errors.js';
+import { createSupervisor } from './supervisor.js';
 import { TaskHandleState, type TaskHandle } from './taskHandle.js';
 
 export interface ClientOptions {
@@ -87,7 +88,8 @@ export function createClient(options: ClientOptions = {}): Client {
   const clientId = options.clientId ?? `client-${uuid()}`;
   const host = options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: options.connect });
   const clock = options.clock;
-  const actor = createActor(composeClient(host), {
+  const supervisor = createSupervisor({ log: options.log ?? (() => {}), newId: uuid });
+  const actor = createActor(composeClient(host, supervisor), {
     ...(clock === undefined ? {} : { clock }),
     ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     input: {
@@ -136,6 +138,7 @@ export function createClient(options: ClientOptions = {}): Client {
   const shouldRetry = (entry: Pending, outcome: TaskOutcome) =>
     outcome.status === 'Failed' && entry.retriesLeft > 0 && (options.retry?.codes ?? []).includes(outcome.error.code);
 
+  supervisor.root(actor, 'client');
   actor.start();
 
   const findService = (serviceName: string, operation: string | undefined) =>
@@ -148,7 +151,7 @@ export function createClient(options: ClientOptions = {}): Client {
     services: () => actor.getSnapshot().context.services,
     refresh: () => actor.send({ type: 'client.refresh' }),
     on: (type, listener) => {
-      const subscription = actor.on(type, listener as never);
+      const subscription = actor.on(type, supervisor.listener(type, listener) as never);
       return () => subscription.unsubscribe();
     },
     waitFor(serviceName, { operation, timeoutMs = 10_000 } = {}) {

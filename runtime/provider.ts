@@ -22,6 +22,7 @@ import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
 import { realHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
+import { createSupervisor, InternalFault } from './supervisor.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -54,6 +55,8 @@ export interface ProviderOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   readonly log?: Logger;
   readonly providerId?: string;
+  /** Id source of errorIds (SEC-11: the id an INTERNAL_ERROR names and its log line carries). @default uuid v4 */
+  readonly newId?: () => string;
 }
 
 type EmittedOf<T extends ProviderEmitted['type']> = Extract<ProviderEmitted, { type: T }>;
@@ -87,11 +90,18 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     });
   const policies = authPolicies(options.auth);
-  const logic = composeProvider(host, options.port ?? 0, {
-    handler: createServiceHandler(options.services, log),
-    admission: policies.admission,
-    authenticate: policies.authenticate,
-  });
+  const newId = options.newId ?? uuid;
+  const supervisor = createSupervisor({ log, newId });
+  const logic = composeProvider(
+    host,
+    options.port ?? 0,
+    {
+      handler: createServiceHandler(options.services, log, newId),
+      admission: policies.admission,
+      authenticate: policies.authenticate,
+    },
+    supervisor,
+  );
   const providerId = options.providerId ?? `provider-${uuid()}`;
   const actor = createActor(logic, {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
@@ -111,6 +121,13 @@ export function createProvider(options: ProviderOptions): Provider {
       })),
     },
   });
+  supervisor.root(actor, 'provider');
+  // SEC-21: a child that failed was handled by the provider; say so in the log. A fault the
+  // supervisor already logged is named by its errorId only.
+  actor.on('provider.fault', ({ actorId, error }) => {
+    if (error instanceof InternalFault) log('warn', `${actorId} ended by an unexpected error (errorId ${error.errorId})`, { actorId, errorId: error.errorId });
+    else supervisor.fault(actorId, error, { actorId });
+  });
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
   const done = () => (actor.getSnapshot().status === 'done' ? Promise.resolve() : toPromise(actor).then(() => undefined));
@@ -121,7 +138,7 @@ export function createProvider(options: ProviderOptions): Provider {
       return endpoint;
     },
     on: (type, listener) => {
-      const subscription = actor.on(type, listener as never);
+      const subscription = actor.on(type, supervisor.listener(type, listener) as never);
       return () => subscription.unsubscribe();
     },
     start() {

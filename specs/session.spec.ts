@@ -341,12 +341,24 @@ describe('session: handshake (CONN-2)', () => {
     ]);
   });
 
-  it('CONN-2: a failing admission policy is a rejection carrying the error message', async () => {
+  it('CONN-2, SEC-11: a failing admission policy is a rejection with INTERNAL_ERROR, never the error text', async () => {
     const session = startSession();
     await session.admit(new Error('ACL store unavailable'));
-    expect(session.sent()).toEqual([errorReply('INTERNAL_ERROR', 'ACL store unavailable')]);
-    expect(session.commands.at(-1)).toEqual({ type: 'transport.close', code: 1008, reason: 'ACL store unavailable' });
+    expect(session.sent()).toEqual([errorReply('INTERNAL_ERROR', 'An internal error occurred.')]);
+    expect(session.commands.at(-1)).toEqual({ type: 'transport.close', code: 1008, reason: 'An internal error occurred.' });
     expect(session.errors).toEqual([]);
+  });
+
+  it('CONN-2, SEC-11: a policy error coded by the supervisor names its errorId only', async () => {
+    const session = startSession();
+    await session.admit(Object.assign(new Error('An internal error occurred. (errorId e-1)'), { code: 'INTERNAL_ERROR', errorId: 'e-1' }));
+    expect(session.sent()).toEqual([errorReply('INTERNAL_ERROR', 'An internal error occurred. (errorId e-1)')]);
+  });
+
+  it('CONN-2: a policy error with one of our codes refuses with that code and its message', async () => {
+    const session = startSession();
+    await session.admit(Object.assign(new Error('key revoked'), { code: 'FORBIDDEN' }));
+    expect(session.sent()).toEqual([errorReply('FORBIDDEN', 'key revoked')]);
   });
 
   it('CONN-2: messages sent while handshaking are replayed in order once accepted', async () => {
@@ -390,6 +402,17 @@ describe('session: binding (CONN-9)', () => {
     expect(session.toParent.map((e) => e.type)).toEqual(['session.ready', 'session.bound', 'session.request', 'session.request']);
     expect(session.toParent[1]).toEqual({ type: 'session.bound', connectionId: 'conn-1', clientId: 'alice' });
     expect(session.requests()[0]).toEqual({ type: 'session.request', connectionId: 'conn-1', clientId: 'alice', message: assignTask('m1', 'alice', 't1') });
+  });
+
+  it('SEC-21: session.fault (the supervisor caught an error here) sends Error INTERNAL_ERROR with the errorId and closes 1011', async () => {
+    const session = await readySession();
+    session.actor.send({ type: 'session.fault', errorId: 'e-9' });
+    expect(session.sent()).toEqual([
+      errorReply('INTERNAL_ERROR', 'An internal error occurred. (errorId e-9)', undefined, undefined, undefined, 'e-9'),
+    ]);
+    expect(session.commands.at(-1)).toEqual({ type: 'transport.close', code: 1011, reason: 'internal error (errorId e-9)' });
+    session.actor.send({ type: 'session.fault', errorId: 'e-10' });
+    expect(session.sent()).toHaveLength(1);
   });
 
   it('CONN-9: a message for another clientId gets Error FORBIDDEN and has no effect', async () => {

@@ -158,6 +158,14 @@ export class SocketBinding {
     this.#settle();
   }
 
+  /** Ends the socket at once, attached or not (its session failed: SEC-21). */
+  drop(why: string): void {
+    if (this.#closed) return;
+    this.#context.log('warn', `ws: dropping a connection: ${why}`, { label: this.#context.label });
+    this.#terminatedHere = true;
+    this.#socket.terminate();
+  }
+
   /** Ends a socket nobody attached to (overflow, attach timeout, server stopped). */
   terminateUnattached(why: string): void {
     if (this.#closed || this.#released) return;

@@ -144,6 +144,7 @@ export function wsServer(options: WsServerOptions): WsServer {
 
     receive((command) => {
       if (command.type === 'server.close') stopListening();
+      else if (command.type === 'server.drop') connections.get(command.connectionId)?.binding.drop('dropped by the provider');
     });
 
     return () => {
