@@ -141,6 +141,8 @@ export const AssignTaskSchema = envelope(
     callbackClientId: IdSchema,
     /** Extension: the client's overall deadline for this task, in ms from acceptance. */
     deadlineMs: z.number().int().positive().max(604_800_000).optional(),
+    /** Seed section 7: an API key carried by the AssignTask itself (SEC-20); never stored. */
+    apiKey: z.string().min(1).max(4096).optional(),
   }),
 );
 

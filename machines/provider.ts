@@ -27,7 +27,16 @@ import {
   type ServerEvent,
 } from './transport.js';
 import type { TaskOutcome } from './outcome.js';
-import { withEntry, withoutEntry } from './keyed.js';
+import {
+  emptyClientBook,
+  replyTargetOf,
+  withClientRecords,
+  withSessionBound,
+  withSessionGone,
+  withSessionOpened,
+  type ClientBook,
+} from './providerClients.js';
+import { notOwnerReply } from './sessionRules.js';
 
 export type SessionOptions = Omit<SessionInput, 'connectionId' | 'remoteAddress' | 'token' | 'parentRef'>;
 
@@ -73,6 +82,8 @@ export type ProviderEmitted =
   | { readonly type: 'provider.fault'; readonly actorId: string; readonly error: unknown }
   | { readonly type: 'session.opened'; readonly connectionId: string }
   | { readonly type: 'session.bound'; readonly connectionId: string; readonly clientId: string }
+  /** SEC-10: the session bound a clientId that belongs to another client; it gets FORBIDDEN for every task message. */
+  | { readonly type: 'session.forbidden'; readonly connectionId: string; readonly clientId: string; readonly reason: string }
   | {
       readonly type: 'session.ended';
       readonly connectionId: string;
@@ -82,9 +93,6 @@ export type ProviderEmitted =
     }
   | { readonly type: 'task.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome };
 
-interface SessionRecord {
-  readonly clientId: string | undefined;
-}
 
 export interface ProviderStats {
   /** Datagrams the discovery socket could not decode (dropped unanswered, WIRE-8). */
@@ -95,21 +103,19 @@ export interface ProviderStats {
   readonly repliesUndeliverable: number;
   /** Connections refused with 1013 because sessionsMax sessions were open (CONN-10). */
   readonly sessionsRefused: number;
+  /** Sessions that bound a clientId belonging to another client (SEC-10). */
+  readonly bindingsRefused: number;
+  /** Task messages answered FORBIDDEN because their session may not act for its clientId (SEC-10). */
+  readonly requestsForbidden: number;
 }
 
-export interface ProviderContext extends ProviderInput {
+/**
+ * `sessions`, `clients` and `owners` (machines/providerClients.ts) are Maps, never plain objects:
+ * every key is wire data (a clientId can be `__proto__` or `constructor`), and an object lookup
+ * would find Object.prototype's members (SEC-9).
+ */
+export interface ProviderContext extends ProviderInput, ClientBook {
   readonly endpoint: string | undefined;
-  /**
-   * connectionId -> session. Maps, never plain objects: every key here is wire data (a clientId
-   * can be `__proto__` or `constructor`), and an object lookup would find Object.prototype's
-   * members (SEC-9).
-   */
-  readonly sessions: ReadonlyMap<string, SessionRecord>;
-  /**
-   * clientId -> connectionIds of the sessions bound to it, newest last. Replies go to the newest;
-   * when it ends, the next newest still open takes over (a client may hold several connections).
-   */
-  readonly clients: ReadonlyMap<string, readonly string[]>;
   readonly load: number;
   readonly unfinishedTasks: number;
   readonly stats: ProviderStats;
@@ -126,16 +132,6 @@ const CHILD_ERROR_PREFIX = 'xstate.error.actor.';
 /** The id of the child a `xstate.error.actor.<id>` event is about. */
 const failedChildOf = (event: { type: string }): string => event.type.slice(CHILD_ERROR_PREFIX.length);
 
-/** The context after session `connectionId` (bound to `clientId`, if any) is gone. */
-function withoutSession(context: ProviderContext, connectionId: string, clientId: string | undefined): Pick<ProviderContext, 'sessions' | 'clients'> {
-  const sessions = withoutEntry(context.sessions, connectionId);
-  let clients = context.clients;
-  if (clientId !== undefined) {
-    const remaining = (clients.get(clientId) ?? []).filter((id) => id !== connectionId);
-    clients = remaining.length === 0 ? withoutEntry(clients, clientId) : withEntry(clients, clientId, remaining);
-  }
-  return { sessions, clients };
-}
 const countUp = (stats: ProviderStats, key: keyof ProviderStats): ProviderStats => ({ ...stats, [key]: stats[key] + 1 });
 
 export const providerMachine = setup({
@@ -195,27 +191,33 @@ export const providerMachine = setup({
           connectionId: event.connectionId,
           remoteAddress: event.remoteAddress,
           token: event.token,
+          ...(event.clientProof === undefined ? {} : { clientProof: event.clientProof }),
+          ...(event.peerCertificate === undefined ? {} : { peerCertificate: event.peerCertificate }),
           // CONN-10: beyond the limit the session exists only to refuse the connection with 1013.
           ...(full ? { refuseWith: { code: 'OVERLOADED' as const, reason: `${context.sessionsMax} sessions already open` } } : {}),
           parentRef: self,
         }),
       });
       enqueue.assign({
-        sessions: withEntry(context.sessions, event.connectionId, { clientId: undefined }),
+        ...withSessionOpened(context, event.connectionId),
         stats: full ? countUp(context.stats, 'sessionsRefused') : context.stats,
       });
     }),
-    bindClient: assign(({ context, event }) => {
-      if (event.type !== 'session.bound') return {};
-      const others = (context.clients.get(event.clientId) ?? []).filter((id) => id !== event.connectionId);
-      return {
-        sessions: withEntry(context.sessions, event.connectionId, { clientId: event.clientId }),
-        clients: withEntry(context.clients, event.clientId, [...others, event.connectionId]),
-      };
+    /** CONN-9, SEC-10: the session acts for a clientId now, if it may (else it gets FORBIDDEN from now on). */
+    bindClient: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.bound') return;
+      const { book, outcome } = withSessionBound(context, event.connectionId, event.clientId, event.identity);
+      if (outcome.allowed) {
+        enqueue.assign(book);
+        enqueue.emit({ type: 'session.bound', connectionId: event.connectionId, clientId: event.clientId });
+        return;
+      }
+      enqueue.assign({ ...book, stats: countUp(context.stats, 'bindingsRefused') });
+      enqueue.emit({ type: 'session.forbidden', connectionId: event.connectionId, clientId: event.clientId, reason: outcome.reason });
     }),
     forgetSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.ended') return;
-      enqueue.assign(withoutSession(context, event.connectionId, event.clientId));
+      enqueue.assign(withSessionGone(context, event.connectionId));
       enqueue.stopChild(sessionId(event.connectionId));
       enqueue.emit({
         type: 'session.ended',
@@ -237,32 +239,49 @@ export const providerMachine = setup({
       const connectionId = actorId.slice(SESSION_PREFIX.length);
       const record = context.sessions.get(connectionId);
       if (record === undefined) return;
-      enqueue.assign(withoutSession(context, connectionId, record.clientId));
+      enqueue.assign(withSessionGone(context, connectionId));
       enqueue.sendTo('server', { type: 'server.drop', connectionId } satisfies ServerCommand);
       enqueue.emit({ type: 'session.ended', connectionId, clientId: record.clientId, graceful: false, reason: 'internal error' });
     }),
-    forwardRequest: sendTo('tasks', ({ event }): TaskRegistryEvent => {
-      if (event.type !== 'session.request') throw new Error('forwardRequest: unexpected event');
-      const { clientId, message } = event;
+    /**
+     * A task message goes to the registry only from a session that may act for its clientId;
+     * any other gets FORBIDDEN, the same answer whether the task exists or not (SEC-10).
+     */
+    forwardRequest: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.request') return;
+      const { clientId, connectionId, message } = event;
+      const record = context.sessions.get(connectionId);
+      if (record === undefined || !record.verified || record.clientId !== clientId) {
+        enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: notOwnerReply(message) });
+        enqueue.assign({ stats: countUp(context.stats, 'requestsForbidden') });
+        return;
+      }
+      let request: TaskRegistryEvent;
       switch (message.type) {
         case 'AssignTask':
-          return { type: 'registry.assign', clientId, message };
+          request = { type: 'registry.assign', clientId, message, owner: context.owners.get(clientId)?.owner };
+          break;
         case 'CancelTask':
-          return { type: 'registry.cancel', clientId, message };
+          request = { type: 'registry.cancel', clientId, message };
+          break;
         default:
-          return { type: 'registry.query', clientId, message };
+          request = { type: 'registry.query', clientId, message };
       }
+      enqueue.sendTo('tasks', request);
     }),
     /** Routes a reply to the client's current session; a client that is away gets it later (TASK-13). */
     deliverReply: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'registry.reply') return;
-      const connectionId = context.clients.get(event.clientId)?.at(-1);
+      const connectionId = replyTargetOf(context, event.clientId);
       if (connectionId === undefined) {
         enqueue.assign({ stats: countUp(context.stats, 'repliesUndeliverable') });
         return;
       }
       enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: event.draft });
     }),
+    trackRecords: assign(({ context, event }) =>
+      event.type === 'registry.clientRecords' ? withClientRecords(context, event.clientId, event.present, event.owner) : {},
+    ),
     trackLoad: assign(({ event }) =>
       event.type === 'registry.load' ? { load: event.load, unfinishedTasks: event.running + event.queued } : {},
     ),
@@ -278,11 +297,17 @@ export const providerMachine = setup({
   context: ({ input }) => ({
     ...input,
     endpoint: undefined,
-    sessions: new Map(),
-    clients: new Map(),
+    ...emptyClientBook,
     load: 0,
     unfinishedTasks: 0,
-    stats: { datagramsRejected: 0, discoveryRequestsAnswered: 0, repliesUndeliverable: 0, sessionsRefused: 0 },
+    stats: {
+      datagramsRejected: 0,
+      discoveryRequestsAnswered: 0,
+      repliesUndeliverable: 0,
+      sessionsRefused: 0,
+      bindingsRefused: 0,
+      requestsForbidden: 0,
+    },
     failure: undefined,
   }),
   invoke: [
@@ -296,13 +321,12 @@ export const providerMachine = setup({
   on: {
     'server.accepted': { actions: 'acceptSession' },
     'session.ready': { actions: emit(({ event }) => ({ type: 'session.opened' as const, connectionId: event.connectionId })) },
-    'session.bound': {
-      actions: ['bindClient', emit(({ event }) => ({ type: 'session.bound' as const, connectionId: event.connectionId, clientId: event.clientId }))],
-    },
+    'session.bound': { actions: 'bindClient' },
     'session.request': { actions: 'forwardRequest' },
     'session.ended': { actions: 'forgetSession' },
     'registry.reply': { actions: 'deliverReply' },
     'registry.load': { actions: 'trackLoad' },
+    'registry.clientRecords': { actions: 'trackRecords' },
     'registry.settled': {
       actions: emit(({ event }) => ({ type: 'task.settled' as const, clientId: event.clientId, taskId: event.taskId, outcome: event.outcome })),
     },

@@ -29,6 +29,7 @@ export const sessionMachine = sessionSetup.createMachine({
     ...sessionDefaults,
     ...input,
     token: input.token,
+    identity: rules.initialIdentity(input),
     clientId: undefined,
     held: [],
     authenticating: undefined,
@@ -73,7 +74,12 @@ export const sessionMachine = sessionSetup.createMachine({
           invoke: {
             id: 'admission',
             src: 'admission',
-            input: ({ context }) => ({ connectionId: context.connectionId, remoteAddress: context.remoteAddress, token: context.token }),
+            input: ({ context }) => ({
+              connectionId: context.connectionId,
+              remoteAddress: context.remoteAddress,
+              token: context.token,
+              peerCertificate: context.peerCertificate,
+            }),
             onDone: [
               {
                 guard: ({ event }) => !event.output.accept,
@@ -83,7 +89,10 @@ export const sessionMachine = sessionSetup.createMachine({
               {
                 guard: ({ context, event }) => !context.authRequired || (event.output.accept && event.output.authenticated),
                 target: '#session.ready.auth.authenticated',
-                actions: 'replayHeld',
+                actions: [
+                  { type: 'adoptCredential', params: ({ event }) => ({ credential: event.output.accept ? event.output.credential : undefined }) },
+                  'replayHeld',
+                ],
               },
               { target: '#session.ready.auth.anonymous', actions: 'replayHeld' },
             ],
@@ -197,7 +206,7 @@ export const sessionMachine = sessionSetup.createMachine({
                 idle: {
                   on: {
                     'session.admitted': [
-                      { guard: 'isAuthenticate', target: 'checking', actions: 'beginAuthenticate' },
+                      { guard: 'carriesCredential', target: 'checking', actions: 'beginAuthenticate' },
                       { actions: { type: 'reply', params: ({ event }) => ({ draft: rules.unauthenticatedReply(event.message) }) } },
                     ],
                   },
@@ -209,10 +218,14 @@ export const sessionMachine = sessionSetup.createMachine({
                     src: 'authenticate',
                     input: ({ context }) => {
                       const { clientId, token } = rules.authenticateUnderCheck(context.authenticating).payload;
-                      return { clientId, token };
+                      return { clientId, token, remoteAddress: context.remoteAddress };
                     },
                     onDone: [
-                      { guard: ({ event }) => event.output.ok, target: '#session.ready.auth.authenticated', actions: ['acceptAuthenticate', 'replayHeld'] },
+                      {
+                        guard: ({ event }) => event.output.ok,
+                        target: '#session.ready.auth.authenticated',
+                        actions: [{ type: 'acceptAuthenticate', params: ({ event }) => ({ credential: event.output.credential }) }, 'replayHeld'],
+                      },
                       { target: '#session.closing', actions: ['discardHeld', 'refuseAuthenticate'] },
                     ],
                     onError: { target: '#session.closing', actions: ['discardHeld', 'refuseAuthenticate'] },

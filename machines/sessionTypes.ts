@@ -4,7 +4,9 @@
  * it names (`transport`, `admission`, `authenticate`), which runtime/ or a spec provides.
  */
 import type { ActorRef, CallbackActorLogic, PromiseActorLogic } from 'xstate';
-import type { AssignTask, Authenticate, CancelTask, ClientMessage, GetResult, GetStatus, ProviderDraft } from './messages.js';
+import type { AssignTask, CancelTask, ClientMessage, GetResult, GetStatus, ProviderDraft } from './messages.js';
+import type { Credential, SessionIdentity } from './identity.js';
+import type { UnderCheck } from './sessionRules.js';
 import type { AcceptedInput, StreamCommand, StreamEvent } from './transport.js';
 
 /** The four task messages a session forwards to its provider (CONN-9, SEC-3). */
@@ -16,8 +18,19 @@ export interface AdmissionRefusal {
   reason: string;
 }
 
-/** What the provider's admission policy answers for a connection request (CONN-2, CONN-10). */
-export type AdmissionDecision = { accept: true; authenticated: boolean } | ({ accept: false } & AdmissionRefusal);
+/**
+ * What the provider's admission policy answers for a connection request (CONN-2, CONN-10). An
+ * authenticated acceptance names the credential (SEC-10: the principal clientIds are bound to).
+ */
+export type AdmissionDecision =
+  | { accept: true; authenticated: boolean; credential?: Credential | undefined }
+  | ({ accept: false } & AdmissionRefusal);
+
+/** What the authentication policy answers for an Authenticate (SEC-2). */
+export interface AuthenticateDecision {
+  ok: boolean;
+  credential?: Credential | undefined;
+}
 
 /** Counters a session keeps (WIRE-8: every rejected input is counted). */
 export interface SessionStats {
@@ -49,6 +62,10 @@ export interface SessionInput {
   remoteAddress: string;
   /** The credential presented at the upgrade, if any (SEC-2). */
   token?: string;
+  /** Digest of the client secret presented at the upgrade, if any (SEC-10). */
+  clientProof?: string;
+  /** SHA-256 fingerprint of the TLS client certificate, when one was presented and verified (SEC-10). */
+  peerCertificate?: string;
   /** Time the admission policy has to answer (CONN-2); also bounds an Authenticate check. @default 1_000 */
   answerDelayMs: number;
   /** Period of the session's pings (CONN-3). @default 5_000 */
@@ -93,12 +110,13 @@ export type SessionEvent =
    */
   | { type: 'session.fault'; errorId: string };
 
-/** Events the session raises to itself (not for the provider to send). */
-export type SessionInternalEvent = AdmittedEvent;
+/** Events the session raises to itself (not for the provider to send), and its transport's failure. */
+export type SessionInternalEvent = AdmittedEvent | { type: 'xstate.error.actor.transport'; error: unknown };
 
 export type SessionToParentEvent =
   | { type: 'session.ready'; connectionId: string }
-  | { type: 'session.bound'; connectionId: string; clientId: string }
+  /** The session acts for `clientId` now (CONN-9); the provider decides whether it may (SEC-10). */
+  | { type: 'session.bound'; connectionId: string; clientId: string; identity: SessionIdentity }
   | { type: 'session.request'; connectionId: string; clientId: string; message: SessionRequestMessage }
   | { type: 'session.ended'; connectionId: string; clientId: string | undefined; graceful: boolean; reason: string };
 
@@ -106,12 +124,17 @@ export type SessionOutput = { graceful: boolean; reason: string };
 
 export interface SessionContext extends Omit<SessionInput, 'token'> {
   token: string | undefined;
+  /** Who this session is (SEC-10): its host and client proof, and its credential once authenticated. */
+  identity: SessionIdentity;
   /** The clientId this session acts for, once bound (CONN-9). */
   clientId: string | undefined;
   /** Input held until the session can act on it; at most pendingMax items. */
   held: HeldInput[];
-  /** The Authenticate under check (auth.anonymous.checking). */
-  authenticating: Authenticate | undefined;
+  /**
+   * The Authenticate under check (auth.anonymous.checking); for an AssignTask that carried an
+   * `apiKey` (SEC-20) an Authenticate made of its callbackClientId and key, `viaAssign` set.
+   */
+  authenticating: UnderCheck | undefined;
   /** Input counted in the current rate window (SEC-7). */
   windowCount: number;
   /** The code of the close this session sends when it goes to `closing`. */
@@ -126,10 +149,12 @@ export interface AdmissionInput {
   connectionId: string;
   remoteAddress: string;
   token: string | undefined;
+  peerCertificate: string | undefined;
 }
 export type AdmissionLogic = PromiseActorLogic<AdmissionDecision, AdmissionInput>;
 export interface AuthenticateInput {
   clientId: string;
   token: string;
+  remoteAddress: string;
 }
-export type AuthenticateLogic = PromiseActorLogic<{ ok: boolean }, AuthenticateInput>;
+export type AuthenticateLogic = PromiseActorLogic<AuthenticateDecision, AuthenticateInput>;

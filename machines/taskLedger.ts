@@ -87,6 +87,9 @@ export class TaskLedger {
   private readonly finished = new Fifo<string>();
   private runningCount = 0;
   private queuedCount = 0;
+  /** Records per clientId, and the clientIds whose count went from 0 or to 0 since the last drain (SEC-10). */
+  private readonly recordsByClient = new Map<string, number>();
+  private clientChanges: { clientId: string; present: boolean }[] = [];
 
   constructor(limits: TaskLimits) {
     this.limits = limits;
@@ -182,9 +185,20 @@ export class TaskLedger {
     }
     this.finished.push(record.key);
     while (this.finished.length > this.limits.ledgerMax) {
-      this.records.delete(this.finished.at(0) as string);
+      this.forget(this.finished.at(0) as string);
       this.finished.removeAt(0);
     }
+  }
+
+  /**
+   * The clientIds the ledger started or stopped holding tasks of since the last call, in order
+   * (the registry reports them to the provider, which keeps owners that long: SEC-10).
+   */
+  drainClientChanges(): { clientId: string; present: boolean }[] {
+    if (this.clientChanges.length === 0) return [];
+    const changes = this.clientChanges;
+    this.clientChanges = [];
+    return changes;
   }
 
   /** Every task that is not finished (for stop: cancel them all). */
@@ -210,7 +224,23 @@ export class TaskLedger {
       processingAnnounced: state === 'Processing',
     };
     this.records.set(record.key, record);
+    const count = (this.recordsByClient.get(clientId) ?? 0) + 1;
+    this.recordsByClient.set(clientId, count);
+    if (count === 1) this.clientChanges.push({ clientId, present: true });
     return record;
+  }
+
+  private forget(key: string): void {
+    const record = this.records.get(key);
+    if (record === undefined) return;
+    this.records.delete(key);
+    const count = (this.recordsByClient.get(record.clientId) ?? 1) - 1;
+    if (count > 0) {
+      this.recordsByClient.set(record.clientId, count);
+      return;
+    }
+    this.recordsByClient.delete(record.clientId);
+    this.clientChanges.push({ clientId: record.clientId, present: false });
   }
 
   private markRunning(record: TaskRecord): void {

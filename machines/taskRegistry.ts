@@ -13,6 +13,7 @@
  */
 import type { Actor, ActorLogic, ActorRef, AnyActorLogic, Snapshot } from 'xstate';
 import { memberEnded, spawnDetached } from './actorPool.js';
+import type { ClientOwner } from './identity.js';
 import type { AssignTask, CancelTask, GetResult, GetStatus, ProviderDraft } from './messages.js';
 import { errorIdOf, internalFailure } from './errors.js';
 import type { TaskFailure, TaskOutcome } from './outcome.js';
@@ -22,7 +23,8 @@ import { loadWorthReporting, TaskLedger, type LoadReport, type TaskLimits, type 
 import { ackFor, errorFor, finalFor, stateMessageFor, taskFailed } from './taskReplies.js';
 
 export type TaskRegistryEvent =
-  | { readonly type: 'registry.assign'; readonly clientId: string; readonly message: AssignTask }
+  /** `owner`: who the clientId belongs to (SEC-10), echoed in registry.clientRecords. */
+  | { readonly type: 'registry.assign'; readonly clientId: string; readonly message: AssignTask; readonly owner?: ClientOwner | undefined }
   | { readonly type: 'registry.cancel'; readonly clientId: string; readonly message: CancelTask }
   | { readonly type: 'registry.query'; readonly clientId: string; readonly message: GetStatus | GetResult }
   /** TASK-8: refuse new tasks from now on. */
@@ -46,7 +48,12 @@ function taskAbout(event: { readonly type: string }): { clientId: string; taskId
 export type TaskRegistryToParentEvent =
   | { readonly type: 'registry.reply'; readonly clientId: string; readonly draft: ProviderDraft }
   | { readonly type: 'registry.load'; readonly running: number; readonly queued: number; readonly load: number }
-  | { readonly type: 'registry.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome };
+  | { readonly type: 'registry.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome }
+  /**
+   * The ledger started (`present`) or stopped holding tasks of `clientId` (SEC-10: the provider
+   * keeps a clientId's owner exactly as long as it remembers anything of the clientId).
+   */
+  | { readonly type: 'registry.clientRecords'; readonly clientId: string; readonly present: boolean; readonly owner?: ClientOwner | undefined };
 
 export interface TaskRegistryInput {
   readonly services: readonly ServiceDescriptor[];
@@ -159,144 +166,154 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
         }
       };
 
-      switch (event.type) {
-        case 'registry.assign': {
-          const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.assign' }>;
-          const assignment = message.payload;
-          const known = ledger.get(clientId, assignment.taskId);
-          if (known) {
-            // TASK-4: never run twice; answer with where the task is now.
-            reply(clientId, ackFor(message.messageId, known));
-            reply(clientId, stateMessageFor(known));
-            return { ...snapshot, duplicatesAnswered: snapshot.duplicatesAnswered + 1 };
-          }
-          if (!offersOperation(input.services, assignment.serviceName, assignment.operation)) {
-            const final = taskFailed(clientId, assignment.taskId, 'UNKNOWN_OPERATION',
-              `"${assignment.serviceName}.${assignment.operation}" is not offered by this provider`);
-            ledger.addFinished(clientId, assignment, 'Failed', final);
-            reply(clientId, final);
-            break;
-          }
-          if (!snapshot.accepting) {
-            reply(clientId, taskFailed(clientId, assignment.taskId, 'PROVIDER_DRAINING', 'The provider is draining.'));
-            break;
-          }
-          const admission = ledger.admit(clientId);
-          if (admission === 'reject') {
-            reply(clientId, taskFailed(clientId, assignment.taskId, 'OVERLOADED',
-              `${ledger.running} tasks running and ${ledger.queued} waiting; try later or elsewhere`));
-            break;
-          }
-          const record = ledger.add(clientId, assignment, admission);
-          reply(clientId, ackFor(message.messageId, record));
-          spawnTask(record);
-          if (admission === 'run') start(record);
-          else reply(clientId, stateMessageFor(record));
-          reportLoad();
-          break;
-        }
-        case 'registry.cancel': {
-          const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.cancel' }>;
-          const record = ledger.get(clientId, message.payload.taskId);
-          if (!record) {
-            reply(clientId, errorFor(message, 'TASK_NOT_FOUND'));
-          } else if (record.final) {
-            reply(clientId, record.final);
-          } else if (record.state === 'Queued') {
-            cancelQueued(record);
+      /** Handles the event; the snapshot to return (before the spawn count is added). */
+      const handle = (): TaskRegistrySnapshot => {
+        switch (event.type) {
+          case 'registry.assign': {
+            const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.assign' }>;
+            const assignment = message.payload;
+            const known = ledger.get(clientId, assignment.taskId);
+            if (known) {
+              // TASK-4: never run twice; answer with where the task is now.
+              reply(clientId, ackFor(message.messageId, known));
+              reply(clientId, stateMessageFor(known));
+              return { ...snapshot, duplicatesAnswered: snapshot.duplicatesAnswered + 1 };
+            }
+            if (!offersOperation(input.services, assignment.serviceName, assignment.operation)) {
+              const final = taskFailed(clientId, assignment.taskId, 'UNKNOWN_OPERATION',
+                `"${assignment.serviceName}.${assignment.operation}" is not offered by this provider`);
+              ledger.addFinished(clientId, assignment, 'Failed', final);
+              reply(clientId, final);
+              break;
+            }
+            if (!snapshot.accepting) {
+              reply(clientId, taskFailed(clientId, assignment.taskId, 'PROVIDER_DRAINING', 'The provider is draining.'));
+              break;
+            }
+            const admission = ledger.admit(clientId);
+            if (admission === 'reject') {
+              reply(clientId, taskFailed(clientId, assignment.taskId, 'OVERLOADED',
+                `${ledger.running} tasks running and ${ledger.queued} waiting; try later or elsewhere`));
+              break;
+            }
+            const record = ledger.add(clientId, assignment, admission);
+            reply(clientId, ackFor(message.messageId, record));
+            spawnTask(record);
+            if (admission === 'run') start(record);
+            else reply(clientId, stateMessageFor(record));
             reportLoad();
-          } else {
-            memberOf(record)?.actor.send({ type: 'task.cancel' });
+            break;
           }
-          break;
-        }
-        case 'registry.query': {
-          const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.query' }>;
-          const record = ledger.get(clientId, message.payload.taskId);
-          reply(clientId, record ? stateMessageFor(record) : errorFor(message, 'TASK_NOT_FOUND'));
-          break;
-        }
-        case 'registry.drain':
-          return { ...snapshot, accepting: false };
-        case 'registry.cancelAll': {
-          for (const record of [...ledger.unfinished()]) {
-            if (record.state === 'Queued') cancelQueued(record);
-            else memberOf(record)?.actor.send({ type: 'task.cancel' });
+          case 'registry.cancel': {
+            const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.cancel' }>;
+            const record = ledger.get(clientId, message.payload.taskId);
+            if (!record) {
+              reply(clientId, errorFor(message, 'TASK_NOT_FOUND'));
+            } else if (record.final) {
+              reply(clientId, record.final);
+            } else if (record.state === 'Queued') {
+              cancelQueued(record);
+              reportLoad();
+            } else {
+              memberOf(record)?.actor.send({ type: 'task.cancel' });
+            }
+            break;
           }
-          reportLoad();
-          return { ...snapshot, accepting: false };
-        }
-        case 'task.started':
-        case 'task.progressed': {
-          const { clientId, taskId } = event as ProviderTaskToParentEvent;
-          const record = ledger.get(clientId, taskId);
-          if (!record || record.final) break;
-          // A task admitted straight to a slot was announced Processing by its Ack; one that
-          // waited in the queue (Ack said Queued) is told it now runs.
-          if (event.type === 'task.started' && record.processingAnnounced) break;
-          record.processingAnnounced = true;
-          if (event.type === 'task.progressed') {
-            const progress = event as Extract<ProviderTaskToParentEvent, { type: 'task.progressed' }>;
-            record.progressPercentage = progress.progressPercentage;
-            record.message = progress.message;
-            record.estimatedTimeRemainingSeconds = progress.estimatedTimeRemainingSeconds;
+          case 'registry.query': {
+            const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.query' }>;
+            const record = ledger.get(clientId, message.payload.taskId);
+            reply(clientId, record ? stateMessageFor(record) : errorFor(message, 'TASK_NOT_FOUND'));
+            break;
           }
-          reply(clientId, stateMessageFor(record));
-          break;
-        }
-        case 'task.settled': {
-          const { clientId, taskId, outcome } = event as Extract<ProviderTaskToParentEvent, { type: 'task.settled' }>;
-          const record = ledger.get(clientId, taskId);
-          if (!record || record.final) break;
-          const final = finalFor(record, outcome);
-          ledger.finish(record, outcome.status, final);
-          reply(clientId, final);
-          input.parentRef.send({ type: 'registry.settled', clientId, taskId, outcome });
-          startQueued();
-          reportLoad();
-          break;
-        }
-        case 'registry.fault': {
-          const { errorId, event: failed } = event as Extract<TaskRegistryEvent, { type: 'registry.fault' }>;
-          const about = taskAbout(failed);
-          if (about === undefined) break;
-          const failure = internalFailure(errorId);
-          const record = ledger.get(about.clientId, about.taskId);
-          if (record !== undefined) {
-            if (record.final === undefined) failUnexpectedly(record, failure);
-          } else if (failed.type === 'registry.assign') {
-            reply(about.clientId, taskFailed(about.clientId, about.taskId, failure.code, failure.message, undefined, errorId));
-          } else if (failed.type === 'registry.cancel' || failed.type === 'registry.query') {
-            const { message } = failed as Extract<TaskRegistryEvent, { type: 'registry.cancel' | 'registry.query' }>;
-            reply(about.clientId, {
-              type: 'Error',
-              payload: { code: 'INTERNAL_ERROR', message: failure.message, relatesTo: message.messageId, taskId: about.taskId, errorId },
-            });
+          case 'registry.drain':
+            return { ...snapshot, accepting: false };
+          case 'registry.cancelAll': {
+            for (const record of [...ledger.unfinished()]) {
+              if (record.state === 'Queued') cancelQueued(record);
+              else memberOf(record)?.actor.send({ type: 'task.cancel' });
+            }
+            reportLoad();
+            return { ...snapshot, accepting: false };
           }
-          break;
+          case 'task.started':
+          case 'task.progressed': {
+            const { clientId, taskId } = event as ProviderTaskToParentEvent;
+            const record = ledger.get(clientId, taskId);
+            if (!record || record.final) break;
+            // A task admitted straight to a slot was announced Processing by its Ack; one that
+            // waited in the queue (Ack said Queued) is told it now runs.
+            if (event.type === 'task.started' && record.processingAnnounced) break;
+            record.processingAnnounced = true;
+            if (event.type === 'task.progressed') {
+              const progress = event as Extract<ProviderTaskToParentEvent, { type: 'task.progressed' }>;
+              record.progressPercentage = progress.progressPercentage;
+              record.message = progress.message;
+              record.estimatedTimeRemainingSeconds = progress.estimatedTimeRemainingSeconds;
+            }
+            reply(clientId, stateMessageFor(record));
+            break;
+          }
+          case 'task.settled': {
+            const { clientId, taskId, outcome } = event as Extract<ProviderTaskToParentEvent, { type: 'task.settled' }>;
+            const record = ledger.get(clientId, taskId);
+            if (!record || record.final) break;
+            const final = finalFor(record, outcome);
+            ledger.finish(record, outcome.status, final);
+            reply(clientId, final);
+            input.parentRef.send({ type: 'registry.settled', clientId, taskId, outcome });
+            startQueued();
+            reportLoad();
+            break;
+          }
+          case 'registry.fault': {
+            const { errorId, event: failed } = event as Extract<TaskRegistryEvent, { type: 'registry.fault' }>;
+            const about = taskAbout(failed);
+            if (about === undefined) break;
+            const failure = internalFailure(errorId);
+            const record = ledger.get(about.clientId, about.taskId);
+            if (record !== undefined) {
+              if (record.final === undefined) failUnexpectedly(record, failure);
+            } else if (failed.type === 'registry.assign') {
+              reply(about.clientId, taskFailed(about.clientId, about.taskId, failure.code, failure.message, undefined, errorId));
+            } else if (failed.type === 'registry.cancel' || failed.type === 'registry.query') {
+              const { message } = failed as Extract<TaskRegistryEvent, { type: 'registry.cancel' | 'registry.query' }>;
+              reply(about.clientId, {
+                type: 'Error',
+                payload: { code: 'INTERNAL_ERROR', message: failure.message, relatesTo: message.messageId, taskId: about.taskId, errorId },
+              });
+            }
+            break;
+          }
+          case 'xstate.stop': {
+            for (const { actor } of snapshot.members.values()) scope.stopChild(actor);
+            snapshot.members.clear();
+            snapshot.memberIds.clear();
+            return snapshot;
+          }
+          default: {
+            const ended = memberEnded.exec(event.type);
+            const memberId = ended?.[2];
+            const member = memberId === undefined ? undefined : snapshot.members.get(memberId);
+            if (memberId === undefined || !member) return snapshot;
+            snapshot.members.delete(memberId);
+            if (snapshot.memberIds.get(member.record.key) === memberId) snapshot.memberIds.delete(member.record.key);
+            const { record } = member;
+            if (record.final !== undefined) return snapshot;
+            // A task actor that failed without settling (a bug, not a handler error, which the
+            // task itself turns into Failed): its task still gets exactly one final message (TASK-10).
+            failUnexpectedly(record, internalFailure(errorIdOf((event as { error?: unknown }).error)));
+            break;
+          }
         }
-        case 'xstate.stop': {
-          for (const { actor } of snapshot.members.values()) scope.stopChild(actor);
-          snapshot.members.clear();
-          snapshot.memberIds.clear();
-          return snapshot;
-        }
-        default: {
-          const ended = memberEnded.exec(event.type);
-          const memberId = ended?.[2];
-          const member = memberId === undefined ? undefined : snapshot.members.get(memberId);
-          if (memberId === undefined || !member) return snapshot;
-          snapshot.members.delete(memberId);
-          if (snapshot.memberIds.get(member.record.key) === memberId) snapshot.memberIds.delete(member.record.key);
-          const { record } = member;
-          if (record.final !== undefined) return snapshot;
-          // A task actor that failed without settling (a bug, not a handler error, which the
-          // task itself turns into Failed): its task still gets exactly one final message (TASK-10).
-          failUnexpectedly(record, internalFailure(errorIdOf((event as { error?: unknown }).error)));
-          break;
-        }
+        return snapshot;
+      };
+      const handled = handle();
+      // SEC-10: the provider keeps a clientId's owner while the ledger holds tasks of it.
+      for (const { clientId, present } of ledger.drainClientChanges()) {
+        const owner = present && event.type === 'registry.assign' ? (event as Extract<TaskRegistryEvent, { type: 'registry.assign' }>).owner : undefined;
+        input.parentRef.send({ type: 'registry.clientRecords', clientId, present, ...(owner === undefined ? {} : { owner }) });
       }
-      return spawned === 0 ? snapshot : { ...snapshot, spawnedTotal: snapshot.spawnedTotal + spawned };
+      return spawned === 0 ? handled : { ...handled, spawnedTotal: handled.spawnedTotal + spawned };
     },
     getPersistedSnapshot: (snapshot) =>
       ({ status: snapshot.status, running: snapshot.ledger.running, queued: snapshot.ledger.queued }) as never,

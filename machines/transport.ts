@@ -81,6 +81,10 @@ export type ServerEvent =
       readonly remoteAddress: string;
       /** A credential presented at the upgrade (Authorization: Bearer or ?token=), if any. */
       readonly token?: string | undefined;
+      /** Digest of the client secret presented at the upgrade (SEC-10), if any. */
+      readonly clientProof?: string | undefined;
+      /** SHA-256 fingerprint of a TLS client certificate the server verified (SEC-10), if any. */
+      readonly peerCertificate?: string | undefined;
     }
   | { readonly type: 'server.failed'; readonly error: ErrorShape };
 

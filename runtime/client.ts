@@ -12,6 +12,7 @@
  * Pass `network` (a simulated host) to run on the simulated network, and `clock` / `inspect` to
  * drive or watch the whole actor system.
  */
+import { randomBytes } from 'node:crypto';
 import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
@@ -31,6 +32,12 @@ import { TaskHandleState, type TaskHandle } from './taskHandle.js';
 export interface ClientOptions {
   /** @default `client-<uuid>` */
   readonly clientId?: string;
+  /**
+   * The secret this client proves its clientId with at every connection (SEC-10: a provider
+   * binds the clientId to it, so no other client can act for it). Keep it with the clientId if
+   * the client restarts under the same clientId. @default 32 random bytes, hex
+   */
+  readonly clientSecret?: string;
   readonly discovery?: UdpDiscoveryOptions;
   readonly connect?: WsConnectOptions;
   readonly repository?: Partial<RepositoryOptions>;
@@ -71,6 +78,8 @@ export interface Client {
   /** Closes every connection gracefully and stops. */
   stop(): Promise<void>;
   readonly clientId: string;
+  /** The secret this client proves its clientId with (SEC-10); `switchboard status --client-secret` takes it. */
+  readonly clientSecret: string;
   readonly actor: Actor<ReturnType<typeof composeClient>>;
 }
 
@@ -86,7 +95,9 @@ interface Pending {
 
 export function createClient(options: ClientOptions = {}): Client {
   const clientId = options.clientId ?? `client-${uuid()}`;
-  const host = options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: options.connect });
+  const clientSecret = options.clientSecret ?? randomBytes(32).toString('hex');
+  const host =
+    options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: { clientSecret, ...options.connect } });
   const clock = options.clock;
   const supervisor = createSupervisor({ log: options.log ?? (() => {}), newId: uuid });
   const actor = createActor(composeClient(host, supervisor), {
@@ -147,6 +158,7 @@ export function createClient(options: ClientOptions = {}): Client {
 
   return {
     clientId,
+    clientSecret,
     actor,
     services: () => actor.getSnapshot().context.services,
     refresh: () => actor.send({ type: 'client.refresh' }),

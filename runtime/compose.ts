@@ -14,7 +14,7 @@ import { providerMachine } from '../machines/provider.js';
 import { providerTaskMachine, type HandlerLogic } from '../machines/providerTask.js';
 import { repositoryMachine } from '../machines/repository.js';
 import { repositoryEntryMachine } from '../machines/repositoryEntry.js';
-import { sessionMachine, type AdmissionDecision } from '../machines/session.js';
+import { sessionMachine, type AdmissionDecision, type AuthenticateDecision } from '../machines/session.js';
 import { createTaskRegistry } from '../machines/taskRegistry.js';
 import type {
   AcceptedInput,
@@ -38,6 +38,8 @@ export interface AdmissionRequest {
   readonly connectionId: string;
   readonly remoteAddress: string;
   readonly token: string | undefined;
+  /** SHA-256 fingerprint of a TLS client certificate the server verified, if any. */
+  readonly peerCertificate?: string | undefined;
 }
 
 export interface ProviderEffects {
@@ -54,7 +56,7 @@ export const acceptEveryConnection = decided<AdmissionDecision, AdmissionRequest
   authenticated: false,
 }));
 
-export const rejectEveryToken = decided<{ ok: boolean }, { clientId: string; token: string }>(() => ({ ok: false }));
+export const rejectEveryToken = decided<AuthenticateDecision, { clientId: string; token: string }>(() => ({ ok: false }));
 
 /**
  * Without a supervisor, logic runs as defined: an unexpected throw fails its actor (XState's

@@ -89,7 +89,8 @@ export function createProvider(options: ProviderOptions): Provider {
         ...options.server,
       },
     });
-  const policies = authPolicies(options.auth);
+  const clockNow = (options.clock as { now?: () => number } | undefined)?.now?.bind(options.clock);
+  const policies = authPolicies(options.auth, clockNow ?? Date.now);
   const newId = options.newId ?? uuid;
   const supervisor = createSupervisor({ log, newId });
   const logic = composeProvider(

@@ -16,7 +16,7 @@
  *   event the offending event is dropped. A throw while recovering fails the actor, which its
  *   parent handles (machines/provider.ts, machines/client.ts: `xstate.error.actor.*`).
  * - `effect(logic, name)`: wraps an effect (callback or promise logic: a handler, a transport, a
- *   policy). A throw at start or while handling a command, or a rejected promise, is logged with
+ *   policy). A throw at creation, at start or while handling a command, or a rejected promise, is logged with
  *   a fresh errorId and becomes a coded INTERNAL_ERROR carrying only that id, so whatever the parent tells a peer
  *   (machines/providerTask.ts failureFromThrown, sessionRules.rejectionFromError) holds no text
  *   of the original error (SEC-11).
@@ -75,7 +75,7 @@ function eventSummary(event: EventObject): Record<string, unknown> {
 }
 
 /** A logic like `logic` whose listed methods go through `wrap` (the rest is inherited). */
-function derived<T extends AnyActorLogic>(logic: T, methods: Partial<Record<'transition' | 'start', (...args: never[]) => unknown>>): T {
+function derived<T extends AnyActorLogic>(logic: T, methods: Partial<Record<'transition' | 'start' | 'getInitialSnapshot', (...args: never[]) => unknown>>): T {
   const wrapper = Object.create(logic) as T;
   Object.assign(wrapper, methods);
   return wrapper;
@@ -122,7 +122,16 @@ export function createSupervisor({ log, newId }: SupervisorOptions): Supervisor 
         if (cause instanceof InternalFault) throw cause;
         throw new InternalFault(fault(name, cause, detail));
       };
+      const getInitialSnapshot = logic.getInitialSnapshot;
       return derived(logic, {
+        // A policy decided synchronously (runtime/decided.ts) runs here: a throw would fail the actor.
+        getInitialSnapshot(this: AnyActorLogic, scope: unknown, input: unknown) {
+          try {
+            return getInitialSnapshot.call(this, scope as never, input as never);
+          } catch (cause) {
+            return rethrow(cause, { event: 'init' });
+          }
+        },
         transition(this: AnyActorLogic, snapshot: unknown, event: EventObject, scope: unknown) {
           let next: { status?: unknown; error?: unknown };
           try {

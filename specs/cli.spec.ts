@@ -310,9 +310,13 @@ describe('switchboard status and cancel (TASK-13: the task belongs to its client
   it('follow a detached task by the clientId and taskId from assign --json', async () => {
     const assigned = await runCli(['assign', 'CliTestTimer', 'wait', '--param', 'ms=20000', '--detach', '--json']);
     expect(assigned.code).toBe(0);
-    const { clientId, taskId, endpoint } = JSON.parse(assigned.stdout) as { clientId: string; taskId: string; endpoint: string };
+    const { clientId, clientSecret, taskId, endpoint } = JSON.parse(assigned.stdout) as { clientId: string; clientSecret: string; taskId: string; endpoint: string };
     expect(endpoint).toBe(customProvider.endpoint);
-    const target = ['--endpoint', endpoint, '--client-id', clientId];
+    const target = ['--endpoint', endpoint, '--client-id', clientId, '--client-secret', clientSecret];
+    // SEC-10: without the client's secret, another process is just another client.
+    const stranger = await runCli(['status', taskId, '--endpoint', endpoint, '--client-id', clientId]);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toMatch(/^error FORBIDDEN: /m);
 
     const running = await runCli(['status', taskId, ...target]);
     expect(running.code).toBe(0);

@@ -19,10 +19,11 @@ import dgram from 'node:dgram';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
-import { WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WELL_FORMED_CODE } from '../machines/errors.js';
 import { listeningOf, startClientProcess, startProviderProcess, stopTracked, type Listening, type NodeChild } from './support/processes.js';
+import { payloadOf, rawSession, type Json } from './support/rawSession.js';
 import { freeDiscoveryPort } from './support/udpPort.js';
 
 const PROTO_KEYS = [
@@ -44,8 +45,6 @@ const PROTO_KEYS = [
 const now = () => new Date().toISOString();
 let counter = 0;
 const fresh = (prefix: string) => `${prefix}-${process.pid}-${++counter}`;
-
-type Json = Record<string, unknown>;
 
 /** A genuine message of each type a client could send, acting for `clientId`. */
 function templates(clientId: string): Record<string, Json> {
@@ -90,33 +89,6 @@ function withMember(message: Json, where: 'top' | 'payload' | 'params', key: str
 
 const clientIdFields = new Set(['callbackClientId', 'originalClientId', 'clientId']);
 
-/** Opens a raw WebSocket and collects every decoded frame. */
-async function rawSession(endpoint: string) {
-  const socket = new WebSocket(endpoint);
-  const frames: Json[] = [];
-  socket.on('message', (data) => frames.push(JSON.parse(String(data)) as Json));
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  return {
-    frames,
-    send: (message: unknown) => socket.send(JSON.stringify(message)),
-    /** Resolves with the first frame (from now on or already received) that passes `test`. */
-    async expectFrame(test: (frame: Json) => boolean, what: string, timeoutMs = 5_000): Promise<Json> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = frames.find(test);
-        if (found) return found;
-        if (Date.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms; got ${JSON.stringify(frames.slice(-5)).slice(0, 800)}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    },
-    close: () => socket.terminate(),
-  };
-}
-
-const payloadOf = (frame: Json) => (frame.payload ?? {}) as Json;
 
 describe('a provider process fed prototype names (SEC-9)', () => {
   let provider: NodeChild;

@@ -400,7 +400,7 @@ describe('session: binding (CONN-9)', () => {
     session.push(msg(assignTask('m1', 'alice', 't1')));
     session.push(msg(taskRef('CancelTask', 'm2', 'alice', 't1')));
     expect(session.toParent.map((e) => e.type)).toEqual(['session.ready', 'session.bound', 'session.request', 'session.request']);
-    expect(session.toParent[1]).toEqual({ type: 'session.bound', connectionId: 'conn-1', clientId: 'alice' });
+    expect(session.toParent[1]).toEqual({ type: 'session.bound', connectionId: 'conn-1', clientId: 'alice', identity: { host: '192.168.1.20' } });
     expect(session.requests()[0]).toEqual({ type: 'session.request', connectionId: 'conn-1', clientId: 'alice', message: assignTask('m1', 'alice', 't1') });
   });
 
@@ -449,7 +449,7 @@ describe('session: authentication (SEC-2, SEC-3)', () => {
     const session = await readySession({ authRequired: true });
     session.push(msg(authenticate('a1', 'alice', 'key-1')));
     expect(session.state()).toEqual(readyValue({ anonymous: 'checking' }));
-    expect(session.authCalls.map((call) => call.input)).toEqual([{ clientId: 'alice', token: 'key-1' }]);
+    expect(session.authCalls.map((call) => call.input)).toEqual([{ clientId: 'alice', token: 'key-1', remoteAddress: '192.168.1.20' }]);
     await session.answerAuth(true);
     expect(session.state()).toEqual(readyValue('authenticated'));
     expect(session.sent()).toEqual([{ type: 'Ack', payload: { acknowledgmentId: 'a1' } }]);
@@ -504,7 +504,54 @@ describe('session: authentication (SEC-2, SEC-3)', () => {
     session.push(msg(authenticate('a1', 'alice')));
     expect(session.authCalls).toEqual([]);
     expect(session.sent()).toEqual([{ type: 'Ack', payload: { acknowledgmentId: 'a1' } }]);
-    expect(session.toParent.at(-1)).toEqual({ type: 'session.bound', connectionId: 'conn-1', clientId: 'alice' });
+    expect(session.toParent.at(-1)).toEqual({ type: 'session.bound', connectionId: 'conn-1', clientId: 'alice', identity: { host: '192.168.1.20' } });
+  });
+
+  it('SEC-10: the bound identity carries the host, the client proof and the credential the policy vouched for', async () => {
+    const session = startSession({ authRequired: true, remoteAddress: '[::ffff:10.1.2.3]:5555', clientProof: 'proof-digest' });
+    await session.admit({ accept: true, authenticated: true, credential: { principal: 'key:alice', groups: ['ops'] } });
+    session.push(msg(assignTask('m1', 'alice')));
+    expect(session.toParent.find((e) => e.type === 'session.bound')).toEqual({
+      type: 'session.bound',
+      connectionId: 'conn-1',
+      clientId: 'alice',
+      identity: { host: '10.1.2.3', proof: 'proof-digest', principal: 'key:alice', groups: ['ops'] },
+    });
+  });
+
+  it('SEC-20: an AssignTask carrying apiKey authenticates an anonymous session, and is forwarded without the key', async () => {
+    const session = await readySession({ authRequired: true });
+    const assign = assignTask('m1', 'alice', 't1');
+    session.push(msg({ ...assign, payload: { ...assign.payload, apiKey: 'key-1' } }));
+    expect(session.state()).toEqual(readyValue({ anonymous: 'checking' }));
+    expect(session.authCalls.map((call) => call.input)).toEqual([{ clientId: 'alice', token: 'key-1', remoteAddress: '192.168.1.20' }]);
+    await session.answerAuth(true);
+    expect(session.state()).toEqual(readyValue('authenticated'));
+    expect(session.sent()).toEqual([]); // no Ack of its own: the AssignTask's Ack comes from the provider
+    expect(session.requests().map((e) => e.message)).toEqual([assign]);
+  });
+
+  it('SEC-20: an AssignTask whose apiKey is refused gets TaskFailed UNAUTHENTICATED, then close 1008', async () => {
+    const session = await readySession({ authRequired: true });
+    const assign = assignTask('m1', 'alice', 't1');
+    session.push(msg({ ...assign, payload: { ...assign.payload, apiKey: 'wrong' } }));
+    await session.answerAuth(false);
+    expect(session.sent()).toEqual([
+      {
+        type: 'TaskFailed',
+        payload: { taskId: 't1', status: 'Failed', errorCode: 'UNAUTHENTICATED', errorMessage: 'authentication failed', originalClientId: 'alice' },
+      },
+    ]);
+    expect(session.commands.at(-1)).toMatchObject({ type: 'transport.close', code: 1008 });
+    expect(session.requests()).toEqual([]);
+  });
+
+  it('SEC-20: on an authenticated session an AssignTask apiKey is not checked again, and never forwarded', async () => {
+    const session = await readySession({ authRequired: true }, true);
+    const assign = assignTask('m1', 'alice', 't1');
+    session.push(msg({ ...assign, payload: { ...assign.payload, apiKey: 'whatever' } }));
+    expect(session.authCalls).toEqual([]);
+    expect(session.requests().map((e) => e.message)).toEqual([assign]);
   });
 });
 

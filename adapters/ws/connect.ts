@@ -13,6 +13,8 @@ import { defaultCodecLimits, type CodecLimits } from '../../machines/codec.js';
 import { CloseCode, type ConnectInput, type StreamCommand, type StreamEvent } from '../../machines/transport.js';
 import { SocketBinding, type BindingContext } from './binding.js';
 import {
+  CLIENT_PROOF_HEADER,
+  clientProofFor,
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
   MAX_PAYLOAD_DEFAULT,
   createWsMetrics,
@@ -54,6 +56,8 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
     followRedirects: false,
     ...(options.token === undefined ? {} : { headers: { authorization: `Bearer ${options.token}` } }),
     ...(options.tls?.ca === undefined ? {} : { ca: options.tls.ca }),
+    ...(options.tls?.cert === undefined ? {} : { cert: options.tls.cert }),
+    ...(options.tls?.key === undefined ? {} : { key: options.tls.key }),
     // A pin replaces chain verification (a LAN's self-signed certificate) unless told otherwise.
     rejectUnauthorized: options.tls?.rejectUnauthorized ?? (fingerprint === undefined || options.tls?.ca !== undefined),
     ...(fingerprint === undefined ? {} : { finishRequest: pinTo(fingerprint) }),
@@ -77,8 +81,14 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
       return refuse('a certificate is pinned but the endpoint is not wss://');
     }
     let socket: WebSocket;
+    // SEC-10: the proof of this client's secret, bound to this endpoint.
+    const secret = options.clientSecret;
+    const connectOptions =
+      secret === undefined
+        ? clientOptions
+        : { ...clientOptions, headers: { ...clientOptions.headers, [CLIENT_PROOF_HEADER]: clientProofFor(secret, input.endpoint) } };
     try {
-      socket = new WebSocket(input.endpoint, clientOptions);
+      socket = new WebSocket(input.endpoint, connectOptions);
     } catch (error) {
       return refuse(`invalid endpoint: ${error instanceof Error ? error.message : String(error)}`.slice(0, 123));
     }

@@ -1,6 +1,7 @@
 /**
  * Options, counters and small pure helpers of the WebSocket adapter (adapters/ws.ts).
  */
+import { createHash, createHmac } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
@@ -75,8 +76,13 @@ export interface WsServerOptions extends WsCommonOptions {
    * address (`0.0.0.0`, `::`) the first non-internal IPv4 address of this machine, else 127.0.0.1
    */
   readonly advertisedHost?: string;
-  /** Serve wss:// with this key and certificate (PEM). @default plain ws:// */
-  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /**
+   * Serve wss:// with this key and certificate (PEM). With `clientCa`, clients are asked for a
+   * certificate: one that verifies against it is reported in server.accepted as
+   * `peerCertificate` (its SHA-256 fingerprint), for the authentication policy (SEC-10); a client
+   * without one is still served (it may present an API key instead). @default plain ws://
+   */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer; readonly clientCa?: string | Buffer };
   /**
    * An accepted socket whose `accepted` transport has not attached after this long is terminated
    * (a bound on sockets nobody drives, SEC-6).
@@ -101,7 +107,16 @@ export interface WsConnectOptions extends WsCommonOptions {
   readonly handshakeTimeoutMs?: number;
   /** Presented at the upgrade as `Authorization: Bearer <token>` (SEC-2). @default none */
   readonly token?: string;
+  /**
+   * The client's secret (SEC-10): at every upgrade the client presents
+   * `x-switchboard-client-proof: HMAC-SHA256(secret, <scheme>://<host:port>)`, a proof that differs
+   * per provider endpoint, so no provider can replay it to another. @default none
+   */
+  readonly clientSecret?: string;
   readonly tls?: {
+    /** A client certificate and its key (PEM), for providers that authenticate by certificate (SEC-10). */
+    readonly cert?: string | Buffer;
+    readonly key?: string | Buffer;
     /** Trusted CA certificate(s) (PEM), e.g. the provider's self-signed certificate. @default Node's CA store */
     readonly ca?: string | Buffer;
     /** Refuse a certificate that does not verify. @default true, or false when only `fingerprint256` pins the certificate */
@@ -158,6 +173,34 @@ export function tokenOf(request: IncomingMessage): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The header a switchboard client proves its clientId with (SEC-10). */
+export const CLIENT_PROOF_HEADER = 'x-switchboard-client-proof';
+
+/** The canonical form of an endpoint the client proof is bound to: `ws://host:port`, lower case. */
+export function canonicalEndpoint(endpoint: string): string {
+  try {
+    const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `ws://${endpoint}`);
+    return `${url.protocol}//${url.host}`.toLowerCase();
+  } catch {
+    return endpoint.toLowerCase();
+  }
+}
+
+/** What a client presents for `endpoint` (SEC-10): HMAC-SHA256(secret, canonical endpoint), hex. */
+export function clientProofFor(secret: string, endpoint: string): string {
+  return createHmac('sha256', secret).update(canonicalEndpoint(endpoint), 'utf8').digest('hex');
+}
+
+/**
+ * The client proof presented at the upgrade, as the digest the provider keeps and compares
+ * (SHA-256 of the presented value): undefined when absent or not 64 hex digits.
+ */
+export function clientProofOf(request: IncomingMessage): string | undefined {
+  const presented = request.headers[CLIENT_PROOF_HEADER];
+  if (typeof presented !== 'string' || !/^[0-9a-f]{64}$/i.test(presented)) return undefined;
+  return createHash('sha256').update(presented.toLowerCase(), 'utf8').digest('hex');
 }
 
 /** `1.2.3.4:5678`, `[::1]:5678`. */

@@ -5,6 +5,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { fromCallback, type CallbackActorLogic } from 'xstate';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { defaultCodecLimits, type CodecLimits } from '../../machines/codec.js';
@@ -18,6 +19,7 @@ import {
   PENDING_EVENTS_MAX_DEFAULT,
   advertisedHostFor,
   bracketed,
+  clientProofOf,
   createWsMetrics,
   defaultStamp,
   newConnectionId,
@@ -82,8 +84,17 @@ export function wsServer(options: WsServerOptions): WsServer {
     connections.set(connectionId, entry);
     metrics.connectionsAccepted++;
     const token = tokenOf(request);
-    const accepted = { type: 'server.accepted', connectionId, remoteAddress: remoteAddressOf(request) } as const;
-    emit(token === undefined ? accepted : { ...accepted, token });
+    const clientProof = clientProofOf(request);
+    const tlsSocket = request.socket as Partial<TLSSocket>;
+    const peerCertificate = tlsSocket.authorized === true ? tlsSocket.getPeerCertificate?.().fingerprint256 : undefined;
+    emit({
+      type: 'server.accepted',
+      connectionId,
+      remoteAddress: remoteAddressOf(request),
+      ...(token === undefined ? {} : { token }),
+      ...(clientProof === undefined ? {} : { clientProof }),
+      ...(peerCertificate === undefined ? {} : { peerCertificate }),
+    });
   }
 
   const server = fromCallback<ServerCommand>(({ sendBack, receive }) => {
@@ -92,8 +103,17 @@ export function wsServer(options: WsServerOptions): WsServer {
     /** starting -> listening -> closed (server.close or stop); `stopped`: the actor ended. */
     let state: 'starting' | 'listening' | 'closed' = 'starting';
     let stopped = false;
+    const { tls } = options;
     const http: Server =
-      options.tls === undefined ? createHttpServer() : createHttpsServer({ key: options.tls.key, cert: options.tls.cert });
+      tls === undefined
+        ? createHttpServer()
+        : createHttpsServer({
+            key: tls.key,
+            cert: tls.cert,
+            // Ask for a client certificate; one that does not verify is not refused here (the
+            // client may authenticate with a key instead), it just is no credential (SEC-10).
+            ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false }),
+          });
     http.on('request', (_request: IncomingMessage, response: ServerResponse) => {
       response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket', connection: 'close' });
       response.end('switchboard: WebSocket endpoint; upgrade required\n');
