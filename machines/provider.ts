@@ -17,7 +17,7 @@ import { placeholder } from './placeholder.js';
 import type { ServiceDescriptor } from './service.js';
 import { sessionDefaults, sessionMachine, type SessionInput, type SessionToParentEvent } from './session.js';
 import { taskLimitDefaults, type TaskLimits } from './taskLedger.js';
-import { createTaskRegistry, type TaskRegistryEvent, type TaskRegistryToParentEvent } from './taskRegistry.js';
+import { createTaskRegistry, type Authorizer, type TaskRegistryEvent, type TaskRegistryToParentEvent } from './taskRegistry.js';
 import { providerTaskMachine } from './providerTask.js';
 import {
   CloseCode,
@@ -49,6 +49,8 @@ export interface ProviderInput {
   /** Connections served at once; beyond it a connection is refused with 1013 (CONN-10). @default 1_024 */
   readonly sessionsMax: number;
   readonly session: SessionOptions;
+  /** SEC-4: decides each new AssignTask (runtime/acl.ts); undefined allows everything. */
+  readonly authorize?: Authorizer | undefined;
   /** How long stopping waits for tasks to cancel and sessions to close. @default 2_000 */
   readonly stopTimeoutMs: number;
 }
@@ -259,7 +261,7 @@ export const providerMachine = setup({
       let request: TaskRegistryEvent;
       switch (message.type) {
         case 'AssignTask':
-          request = { type: 'registry.assign', clientId, message, owner: context.owners.get(clientId)?.owner };
+          request = { type: 'registry.assign', clientId, message, owner: context.owners.get(clientId)?.owner, identity: record.identity };
           break;
         case 'CancelTask':
           request = { type: 'registry.cancel', clientId, message };
@@ -316,7 +318,7 @@ export const providerMachine = setup({
   ],
   entry: spawnChild('taskRegistry', {
     id: 'tasks',
-    input: ({ context, self }) => ({ services: context.services, limits: context.limits, parentRef: self }),
+    input: ({ context, self }) => ({ services: context.services, limits: context.limits, authorize: context.authorize, parentRef: self }),
   }),
   on: {
     'server.accepted': { actions: 'acceptSession' },

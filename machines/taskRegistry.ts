@@ -13,7 +13,7 @@
  */
 import type { Actor, ActorLogic, ActorRef, AnyActorLogic, Snapshot } from 'xstate';
 import { memberEnded, spawnDetached } from './actorPool.js';
-import type { ClientOwner } from './identity.js';
+import type { ClientOwner, SessionIdentity } from './identity.js';
 import type { AssignTask, CancelTask, GetResult, GetStatus, ProviderDraft } from './messages.js';
 import { errorIdOf, internalFailure } from './errors.js';
 import type { TaskFailure, TaskOutcome } from './outcome.js';
@@ -23,8 +23,17 @@ import { loadWorthReporting, TaskLedger, type LoadReport, type TaskLimits, type 
 import { ackFor, errorFor, finalFor, stateMessageFor, taskFailed } from './taskReplies.js';
 
 export type TaskRegistryEvent =
-  /** `owner`: who the clientId belongs to (SEC-10), echoed in registry.clientRecords. */
-  | { readonly type: 'registry.assign'; readonly clientId: string; readonly message: AssignTask; readonly owner?: ClientOwner | undefined }
+  /**
+   * `owner`: who the clientId belongs to (SEC-10), echoed in registry.clientRecords; `identity`:
+   * the requesting session's, for the authorisation policy (SEC-4).
+   */
+  | {
+      readonly type: 'registry.assign';
+      readonly clientId: string;
+      readonly message: AssignTask;
+      readonly owner?: ClientOwner | undefined;
+      readonly identity?: SessionIdentity | undefined;
+    }
   | { readonly type: 'registry.cancel'; readonly clientId: string; readonly message: CancelTask }
   | { readonly type: 'registry.query'; readonly clientId: string; readonly message: GetStatus | GetResult }
   /** TASK-8: refuse new tasks from now on. */
@@ -55,9 +64,24 @@ export type TaskRegistryToParentEvent =
    */
   | { readonly type: 'registry.clientRecords'; readonly clientId: string; readonly present: boolean; readonly owner?: ClientOwner | undefined };
 
+/** What the authorisation policy decides on (SEC-4). */
+export interface AuthorizationRequest {
+  /** `key:<name>`, `cert:<name>`; undefined for an anonymous session. */
+  readonly principal?: string | undefined;
+  readonly groups?: readonly string[] | undefined;
+  readonly clientId: string;
+  readonly serviceName: string;
+  readonly operation: string;
+}
+
+/** A pure decision (runtime/acl.ts compiles a policy file to one): true to allow. */
+export type Authorizer = (request: AuthorizationRequest) => boolean;
+
 export interface TaskRegistryInput {
   readonly services: readonly ServiceDescriptor[];
   readonly limits: TaskLimits;
+  /** SEC-4: decides each new AssignTask; undefined allows everything. */
+  readonly authorize?: Authorizer | undefined;
   readonly parentRef: ActorRef<Snapshot<unknown>, TaskRegistryToParentEvent>;
 }
 
@@ -179,7 +203,22 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
               reply(clientId, stateMessageFor(known));
               return { ...snapshot, duplicatesAnswered: snapshot.duplicatesAnswered + 1 };
             }
-            if (!offersOperation(input.services, assignment.serviceName, assignment.operation)) {
+            // SEC-4: authorised when first received (a duplicate was answered above); a refusal is not recorded.
+          const { identity } = event as Extract<TaskRegistryEvent, { type: 'registry.assign' }>;
+          if (
+            input.authorize !== undefined &&
+            !input.authorize({
+              principal: identity?.principal,
+              groups: identity?.groups,
+              clientId,
+              serviceName: assignment.serviceName,
+              operation: assignment.operation,
+            })
+          ) {
+            reply(clientId, taskFailed(clientId, assignment.taskId, 'FORBIDDEN', `not allowed to run ${assignment.serviceName}.${assignment.operation} (SEC-4)`));
+            break;
+          }
+          if (!offersOperation(input.services, assignment.serviceName, assignment.operation)) {
               const final = taskFailed(clientId, assignment.taskId, 'UNKNOWN_OPERATION',
                 `"${assignment.serviceName}.${assignment.operation}" is not offered by this provider`);
               ledger.addFinished(clientId, assignment, 'Failed', final);

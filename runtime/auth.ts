@@ -9,7 +9,10 @@
  * `verify` function may be asynchronous. Failed attempts are throttled per source host.
  */
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { fromPromise, type AnyActorLogic } from 'xstate';
+import * as z from 'zod';
+import { describeIssues } from '../machines/codec.js';
 import { hostOf, type Credential } from '../machines/identity.js';
 import type { AdmissionDecision, AuthenticateDecision } from '../machines/session.js';
 import type { AdmissionRequest } from './compose.js';
@@ -156,4 +159,33 @@ export function authPolicies(auth: AuthOptions | undefined, now: () => number = 
       return credential === undefined ? { ok: false } : { ok: true, credential };
     }),
   };
+}
+
+const ApiKeySchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, 'a name of letters, digits, _ . @ - (at most 64)'),
+  key: z.string().min(16, 'at least 16 characters').max(4_096),
+  groups: z.array(z.string().min(1).max(64)).max(64).optional(),
+  clientIds: z.array(z.string().min(1).max(256)).max(1_024).optional(),
+});
+const ApiKeysSchema = z.union([z.array(ApiKeySchema), z.strictObject({ keys: z.array(ApiKeySchema) }).transform((file) => file.keys)]);
+
+/**
+ * Reads named API keys from a JSON file (the CLI's --api-keys): `[{ "name", "key", "groups"?,
+ * "clientIds"? }]` or `{ "keys": [...] }`. Names must be unique.
+ */
+export async function loadApiKeys(file: string): Promise<ApiKey[]> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new TypeError(`${file}: cannot read API keys: ${(error as Error).message}`);
+  }
+  const parsed = ApiKeysSchema.safeParse(json);
+  if (!parsed.success) throw new TypeError(`${file}: invalid API keys: ${describeIssues(parsed.error)}`);
+  const names = new Set<string>();
+  for (const key of parsed.data) {
+    if (names.has(key.name)) throw new TypeError(`${file}: the key name "${key.name}" is used twice`);
+    names.add(key.name);
+  }
+  return parsed.data;
 }

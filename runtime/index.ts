@@ -8,7 +8,8 @@ export { createProvider, type Provider, type ProviderOptions, type Clock } from 
 export { createClient, type Client, type ClientOptions, type AssignOptions } from './client.js';
 export type { TaskHandle, TaskProgress } from './taskHandle.js';
 export { TaskError } from './taskError.js';
-export type { AuthOptions } from './auth.js';
+export type { AuthOptions, ApiKey, ClientCertificate } from './auth.js';
+export { authorize, parseAcl, loadAcl, type Acl, type AclRule } from './acl.js';
 export { composeProvider, composeClient, acceptEveryConnection, rejectEveryToken, type TransportHost, type ProviderEffects } from './compose.js';
 export { createServiceHandler, failureOf } from './handler.js';
 export { decided } from './decided.js';

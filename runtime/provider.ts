@@ -17,6 +17,7 @@ import type { WsServerOptions } from '../adapters/ws.js';
 import { ProtocolError } from '../machines/errors.js';
 import { providerDefaults, type ProviderEmitted, type SessionOptions } from '../machines/provider.js';
 import { taskLimitDefaults, type TaskLimits } from '../machines/taskLedger.js';
+import { authorize, type Acl } from './acl.js';
 import { authPolicies, type AuthOptions } from './auth.js';
 import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
@@ -47,6 +48,8 @@ export interface ProviderOptions {
   readonly session?: Partial<SessionOptions>;
   /** Require authentication (SEC-2): API keys, or your own check. */
   readonly auth?: AuthOptions;
+  /** Authorisation (SEC-4): who may run which operation (runtime/acl.ts; `loadAcl` reads a file). */
+  readonly acl?: Acl;
   /** Run on this host instead of real sockets (e.g. a simulated network host). */
   readonly network?: TransportHost;
   /** The actor system's clock (a SimulatedClock in simulations). */
@@ -73,6 +76,8 @@ export interface Provider {
   /** The root actor (for inspection and advanced embedding). */
   readonly actor: Actor<ReturnType<typeof composeProvider>>;
 }
+
+const aclAuthorizer = (acl: Acl) => (request: Parameters<typeof authorize>[1]) => authorize(acl, request).allowed;
 
 export function createProvider(options: ProviderOptions): Provider {
   if (options.services.length === 0) throw new TypeError('createProvider: at least one service is required');
@@ -113,6 +118,7 @@ export function createProvider(options: ProviderOptions): Provider {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? providerDefaults.heartbeatIntervalMs,
       limits: { ...taskLimitDefaults, ...options.limits },
       sessionsMax: options.sessionsMax ?? providerDefaults.sessionsMax,
+      ...(options.acl === undefined ? {} : { authorize: aclAuthorizer(options.acl) }),
       session: { ...providerDefaults.session, authRequired: policies.authRequired, ...options.session },
       services: options.services.map((service) => ({
         serviceId: `${service.name}-${uuid()}`,

@@ -2,14 +2,16 @@
  * `switchboard provider`: hosts services until SIGINT/SIGTERM, then stops gracefully (running
  * tasks cancelled, goodbye advertised, sessions closed with 1001) and exits 0.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { ProviderEmitted } from '../../machines/provider.js';
-import { createProvider } from '../provider.js';
+import { loadAcl } from '../acl.js';
+import { loadApiKeys, type AuthOptions } from '../auth.js';
+import { createProvider, type ProviderOptions } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable } from './options.js';
+import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
 import { loadServices } from './serviceModule.js';
 import { nextStopSignal } from './signals.js';
@@ -22,8 +24,49 @@ interface ProviderFlags {
   workDir: string;
   heartbeatMs?: number;
   token?: string[];
+  apiKeys?: string;
+  acl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
   stepDelayMs?: number;
 }
+
+/** The security options of the provider command: keys, ACL, TLS (files read and checked here). */
+async function securityOf(flags: ProviderFlags): Promise<Pick<ProviderOptions, 'auth' | 'acl' | 'server'> & { summary: string[] }> {
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (flags.tlsClientCa !== undefined && flags.tlsCert === undefined) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
+  const summary: string[] = [];
+  const keys = flags.apiKeys === undefined ? undefined : await loadApiKeys(flags.apiKeys).catch(usage);
+  const tokens = flags.token !== undefined && flags.token.length > 0 ? flags.token : undefined;
+  const certificates = flags.tlsClientCa === undefined ? undefined : ('any' as const);
+  const auth: AuthOptions | undefined =
+    keys === undefined && tokens === undefined && certificates === undefined
+      ? undefined
+      : { ...(keys === undefined ? {} : { keys }), ...(tokens === undefined ? {} : { tokens }), ...(certificates === undefined ? {} : { certificates }) };
+  if (auth !== undefined) {
+    const credentials = (keys?.length ?? 0) + (tokens?.length ?? 0);
+    summary.push(`authentication required (${credentials} key${credentials === 1 ? '' : 's'}${certificates ? ', or a client certificate' : ''})`);
+  }
+  const acl = flags.acl === undefined ? undefined : await loadAcl(flags.acl).catch(usage);
+  if (acl !== undefined) summary.push(`ACL ${flags.acl}: ${acl.rules.length} rule${acl.rules.length === 1 ? '' : 's'}, default ${acl.default}`);
+  let server: ProviderOptions['server'];
+  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
+    const [cert, key, clientCa] = await Promise.all([
+      readFile(flags.tlsCert),
+      readFile(flags.tlsKey),
+      flags.tlsClientCa === undefined ? undefined : readFile(flags.tlsClientCa),
+    ]).catch(usage);
+    server = { tls: { cert, key, ...(clientCa === undefined ? {} : { clientCa }) } };
+    summary.push(`TLS (wss://)${clientCa === undefined ? '' : ' with client certificates'}`);
+  }
+  return { ...(auth === undefined ? {} : { auth }), ...(acl === undefined ? {} : { acl }), ...(server === undefined ? {} : { server }), summary };
+}
+
+/** A file that cannot be read or parsed is a configuration mistake (exit 2). */
+const usage = (error: unknown): never => {
+  throw new UsageError((error as Error).message);
+};
 
 /** How long a graceful stop may take before the process gives up on it. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -115,6 +158,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     services = [demo.service];
     workDir = demo.workDir;
   }
+  const { summary, ...security } = await securityOf(flags);
   const provider = createProvider({
     services: services.map((service) => reportingStarts(service, report)),
     port: flags.port,
@@ -122,7 +166,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     advertisedHost: flags.advertisedHost,
     discovery: globals.discovery,
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
-    ...(flags.token === undefined || flags.token.length === 0 ? {} : { auth: { tokens: flags.token } }),
+    ...security,
     log,
   });
   for (const type of ['provider.listening', 'provider.status', 'session.opened', 'session.bound', 'session.ended', 'task.settled'] as const) {
@@ -140,7 +184,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
       line(io.stdout, `discovery ${describeDiscovery(globals.discovery)}`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
-      if (flags.token?.length) line(io.stdout, `authentication required (${flags.token.length} token${flags.token.length === 1 ? '' : 's'})`);
+      for (const text of summary) line(io.stdout, text);
       line(io.stdout, 'press Ctrl-C to stop');
     }
     const signal = await stop.signal;
@@ -169,6 +213,11 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--work-dir <dir>', 'demo service: the directory every image path is confined to (created)').default(DEFAULT_WORK_DIR))
     .addOption(envOption('--heartbeat-ms <n>', 'advertisement period (default: 30000)').argParser(integerIn(100, 3_600_000)))
     .addOption(envOption('--token <token>', 'require authentication with one of these tokens (SEC-2); repeatable or comma-separated').argParser(listOf((token) => token)))
+    .addOption(envOption('--api-keys <file>', 'require authentication with these named API keys: JSON [{name, key, groups?, clientIds?}] (SEC-2, SEC-10)'))
+    .addOption(envOption('--acl <file>', 'authorise each task by this JSON policy: {default, rules: [{effect, who?, services?, operations?, clientIds?}]} (SEC-4)'))
+    .addOption(envOption('--tls-cert <file>', 'serve wss:// with this certificate (PEM; with --tls-key) (SEC-1)'))
+    .addOption(envOption('--tls-key <file>', 'the private key of --tls-cert (PEM)'))
+    .addOption(envOption('--tls-client-ca <file>', 'accept client certificates signed by this CA (PEM) as credentials (SEC-10)'))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
     .addHelpText(
       'after',
@@ -180,6 +229,7 @@ SIGINT or SIGTERM stops it gracefully: running tasks are cancelled, a goodbye is
 Examples:
   $ switchboard provider --work-dir ./images --step-delay-ms 200
   $ switchboard provider --service ./greeter.js --port 8080 --token s3cret
+  $ switchboard provider --tls-cert cert.pem --tls-key key.pem --api-keys keys.json --acl acl.json
   $ SWITCHBOARD_BROADCAST=127.255.255.255 switchboard provider --host 127.0.0.1 --json`,
     )
     .action((flags: ProviderFlags, command: Command) => runAction(context, () => runProvider(context, flags, command)));
