@@ -130,14 +130,15 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
       };
       let spawned = 0;
       /** Creates the task's actor at acceptance: a queued task waits in `assigned` (TASK-14). */
-      const spawnTask = (record: TaskRecord) => {
+      const spawnTask = (record: TaskRecord, params: Readonly<Record<string, unknown>>) => {
         const memberId = `task:${snapshot.spawnedTotal + ++spawned}`;
         const taskInput: ProviderTaskInput = {
           clientId: record.clientId,
           taskId: record.taskId,
           serviceName: record.assignment.serviceName,
           operation: record.assignment.operation,
-          params: record.assignment.taskParameters,
+          // The parameters live in the task actor only (its input), never in the ledger (SEC-18).
+          params,
           deadlineMs: record.assignment.deadlineMs,
           parentRef: scope.self as never,
         };
@@ -229,15 +230,17 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
               reply(clientId, taskFailed(clientId, assignment.taskId, 'PROVIDER_DRAINING', 'The provider is draining.'));
               break;
             }
-            const admission = ledger.admit(clientId);
+            // SEC-17: waiting tasks take turns by source: the principal, else the host.
+            const source = identity === undefined ? '' : (identity.principal ?? `host:${identity.host}`);
+            const admission = ledger.admit(clientId, source);
             if (admission === 'reject') {
               reply(clientId, taskFailed(clientId, assignment.taskId, 'OVERLOADED',
                 `${ledger.running} tasks running and ${ledger.queued} waiting; try later or elsewhere`));
               break;
             }
-            const record = ledger.add(clientId, assignment, admission);
+            const record = ledger.add(clientId, assignment, admission, source);
             reply(clientId, ackFor(message.messageId, record));
-            spawnTask(record);
+            spawnTask(record, assignment.taskParameters);
             if (admission === 'run') start(record);
             else reply(clientId, stateMessageFor(record));
             reportLoad();

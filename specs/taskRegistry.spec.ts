@@ -516,7 +516,7 @@ describe('taskRegistry: load and lifetime', () => {
     const r = startRegistry({
       handler: hangingHandler(probe),
       probe,
-      limits: { tasksRunningMax: 12_000, tasksRunningPerClientMax: 1_000, tasksQueuedMax: 10_000, ledgerMax: 10 },
+      limits: { tasksRunningMax: 12_000, tasksRunningPerClientMax: 1_000, tasksQueuedMax: 10_000, ledgerMax: 10, tasksQueuedPerSourceMax: 10_000 },
     });
     for (let i = 0; i < 20_000; i++) r.assign(`client-${i % 20}`, `task-${i}`);
     expect(r.counts()).toEqual({ running: 12_000, queued: 8_000, members: 20_000 });
