@@ -11,7 +11,7 @@
  */
 import { assign, emit, enqueueActions, sendTo, setup, spawnChild, type CallbackActorLogic } from 'xstate';
 import { advertisementsFor } from './advertisement.js';
-import { internalFailure, type ErrorShape } from './errors.js';
+import { ERROR_CODES, internalFailure, type ErrorShape } from './errors.js';
 import type { ServiceStatus } from './messages.js';
 import { placeholder } from './placeholder.js';
 import type { ServiceDescriptor } from './service.js';
@@ -30,13 +30,16 @@ import type { TaskOutcome } from './outcome.js';
 import {
   emptyClientBook,
   replyTargetOf,
+  standingOf,
   withClientRecords,
+  withSessionAuthenticated,
   withSessionBound,
   withSessionGone,
   withSessionOpened,
   type ClientBook,
 } from './providerClients.js';
-import { notOwnerReply } from './sessionRules.js';
+import { withEntry } from './keyed.js';
+import { errorReply, notOwnerReply } from './sessionRules.js';
 
 export type SessionOptions = Omit<SessionInput, 'connectionId' | 'remoteAddress' | 'token' | 'parentRef'>;
 
@@ -48,6 +51,18 @@ export interface ProviderInput {
   readonly limits: TaskLimits;
   /** Connections served at once; beyond it a connection is refused with 1013 (CONN-10). @default 1_024 */
   readonly sessionsMax: number;
+  /**
+   * SEC-15: of those, connections without a credential while authentication is required; beyond
+   * it an anonymous connection is refused with 1013, so they never crowd out key holders. @default 256
+   */
+  readonly anonymousSessionsMax: number;
+  /** SEC-15: sessions one principal (API key, certificate) may hold; beyond it, closed with 1013. @default 64 */
+  readonly sessionsPerPrincipalMax: number;
+  /**
+   * SEC-16: task messages one principal may send per window over all its sessions; beyond it,
+   * Error RATE_LIMITED and no effect. @default { messagesMax: 10_000, windowMs: 1_000 }
+   */
+  readonly principalRateLimit: { readonly messagesMax: number; readonly windowMs: number };
   readonly session: SessionOptions;
   /** SEC-4: decides each new AssignTask (runtime/acl.ts); undefined allows everything. */
   readonly authorize?: Authorizer | undefined;
@@ -59,6 +74,9 @@ export const providerDefaults: Omit<ProviderInput, 'providerId' | 'services'> = 
   heartbeatIntervalMs: 30_000,
   limits: taskLimitDefaults,
   sessionsMax: 1_024,
+  anonymousSessionsMax: 256,
+  sessionsPerPrincipalMax: 64,
+  principalRateLimit: { messagesMax: 10_000, windowMs: 1_000 },
   session: sessionDefaults,
   stopTimeoutMs: 2_000,
 };
@@ -69,7 +87,9 @@ export type ProviderEvent =
   | SessionToParentEvent
   | TaskRegistryToParentEvent
   | { readonly type: 'provider.drain' }
-  | { readonly type: 'provider.stop' };
+  | { readonly type: 'provider.stop' }
+  /** Internal: the principals' message window (SEC-16) ends. */
+  | { readonly type: 'provider.principalWindow' };
 
 /** What the provider tells the application (subscribe with `actor.on(type, ...)`). */
 export type ProviderEmitted =
@@ -118,6 +138,8 @@ export interface ProviderStats {
  */
 export interface ProviderContext extends ProviderInput, ClientBook {
   readonly endpoint: string | undefined;
+  /** SEC-16: task messages per principal in the current window (empty: no window running). */
+  readonly principalMessages: ReadonlyMap<string, number>;
   readonly load: number;
   readonly unfinishedTasks: number;
   readonly stats: ProviderStats;
@@ -153,6 +175,7 @@ export const providerMachine = setup({
   delays: {
     heartbeatIntervalMs: ({ context }) => context.heartbeatIntervalMs,
     stopTimeoutMs: ({ context }) => context.stopTimeoutMs,
+    principalWindowMs: ({ context }) => context.principalRateLimit.windowMs,
   },
   guards: {
     saturated: ({ context }) => context.load >= 1,
@@ -185,7 +208,10 @@ export const providerMachine = setup({
     }),
     acceptSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.accepted') return;
-      const full = context.sessions.size >= context.sessionsMax;
+      const { standing, refusal } = standingOf(context, context, {
+        authRequired: context.session.authRequired,
+        claimsCredential: event.token !== undefined || event.peerCertificate !== undefined,
+      });
       enqueue.spawnChild('session', {
         id: sessionId(event.connectionId),
         input: ({ self }) => ({
@@ -195,14 +221,28 @@ export const providerMachine = setup({
           token: event.token,
           ...(event.clientProof === undefined ? {} : { clientProof: event.clientProof }),
           ...(event.peerCertificate === undefined ? {} : { peerCertificate: event.peerCertificate }),
-          // CONN-10: beyond the limit the session exists only to refuse the connection with 1013.
-          ...(full ? { refuseWith: { code: 'OVERLOADED' as const, reason: `${context.sessionsMax} sessions already open` } } : {}),
+          // CONN-10, SEC-15: beyond a limit the session exists only to refuse the connection with 1013.
+          ...(refusal === undefined ? {} : { refuseWith: refusal }),
           parentRef: self,
         }),
       });
       enqueue.assign({
-        ...withSessionOpened(context, event.connectionId),
-        stats: full ? countUp(context.stats, 'sessionsRefused') : context.stats,
+        ...withSessionOpened(context, event.connectionId, standing),
+        stats: refusal === undefined ? context.stats : countUp(context.stats, 'sessionsRefused'),
+      });
+    }),
+    /** SEC-15: counted for its principal; one session too many for it is closed with 1013. */
+    noteAuthenticated: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.authenticated') return;
+      const book = withSessionAuthenticated(context, event.connectionId, event.principal);
+      enqueue.assign(book);
+      const count = book.principalSessions?.get(event.principal) ?? 0;
+      if (count <= context.sessionsPerPrincipalMax) return;
+      enqueue.assign({ stats: countUp(context.stats, 'sessionsRefused') });
+      enqueue.sendTo(sessionId(event.connectionId), {
+        type: 'session.close',
+        code: CloseCode.tryAgainLater,
+        reason: `${context.sessionsPerPrincipalMax} sessions already open for this credential`,
       });
     }),
     /** CONN-9, SEC-10: the session acts for a clientId now, if it may (else it gets FORBIDDEN from now on). */
@@ -258,6 +298,17 @@ export const providerMachine = setup({
         enqueue.assign({ stats: countUp(context.stats, 'requestsForbidden') });
         return;
       }
+      // SEC-16: a principal's messages over all its sessions are bounded per window.
+      const principal = record.identity?.principal;
+      if (principal !== undefined) {
+        const sent = context.principalMessages.get(principal) ?? 0;
+        if (sent >= context.principalRateLimit.messagesMax) {
+          enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: errorReply('RATE_LIMITED', ERROR_CODES.RATE_LIMITED, message.messageId, message.payload.taskId) });
+          return;
+        }
+        if (context.principalMessages.size === 0) enqueue.raise({ type: 'provider.principalWindow' }, { id: 'principalWindow', delay: 'principalWindowMs' });
+        enqueue.assign({ principalMessages: withEntry(context.principalMessages, principal, sent + 1) });
+      }
       let request: TaskRegistryEvent;
       switch (message.type) {
         case 'AssignTask':
@@ -300,6 +351,7 @@ export const providerMachine = setup({
     ...input,
     endpoint: undefined,
     ...emptyClientBook,
+    principalMessages: new Map(),
     load: 0,
     unfinishedTasks: 0,
     stats: {
@@ -324,6 +376,8 @@ export const providerMachine = setup({
     'server.accepted': { actions: 'acceptSession' },
     'session.ready': { actions: emit(({ event }) => ({ type: 'session.opened' as const, connectionId: event.connectionId })) },
     'session.bound': { actions: 'bindClient' },
+    'session.authenticated': { actions: 'noteAuthenticated' },
+    'provider.principalWindow': { actions: assign({ principalMessages: () => new Map() }) },
     'session.request': { actions: 'forwardRequest' },
     'session.ended': { actions: 'forgetSession' },
     'registry.reply': { actions: 'deliverReply' },

@@ -11,11 +11,21 @@
 import { claimClient, type ClientOwner, type SessionIdentity } from './identity.js';
 import { withEntry, withoutEntry } from './keyed.js';
 
+/**
+ * Where a session stands for the connection limits (SEC-15): being refused (it counts against
+ * no limit), anonymous (no credential yet, while authentication is required), or credentialed
+ * (it presented one at the upgrade, or authenticated since; or none is required).
+ */
+export type SessionStanding = 'refused' | 'anonymous' | 'credentialed';
+
 export interface SessionRecord {
   readonly clientId: string | undefined;
   /** SEC-10: the session may act for its clientId (false: every task message gets FORBIDDEN). */
   readonly verified: boolean;
   readonly identity: SessionIdentity | undefined;
+  readonly standing: SessionStanding;
+  /** The principal it authenticated as, once it has (SEC-15 counts sessions per principal). */
+  readonly principal: string | undefined;
 }
 
 export interface OwnerRecord {
@@ -34,12 +44,52 @@ export interface ClientBook {
   readonly clients: ReadonlyMap<string, readonly string[]>;
   /** clientId -> who it belongs to (SEC-10). */
   readonly owners: ReadonlyMap<string, OwnerRecord>;
+  /** SEC-15: sessions not being refused, and those of them still anonymous. */
+  readonly admittedSessions: number;
+  readonly anonymousSessions: number;
+  /** SEC-15: open sessions per principal. */
+  readonly principalSessions: ReadonlyMap<string, number>;
 }
 
-export const emptyClientBook: ClientBook = { sessions: new Map(), clients: new Map(), owners: new Map() };
+export const emptyClientBook: ClientBook = {
+  sessions: new Map(),
+  clients: new Map(),
+  owners: new Map(),
+  admittedSessions: 0,
+  anonymousSessions: 0,
+  principalSessions: new Map(),
+};
 
-export function withSessionOpened(book: ClientBook, connectionId: string): Pick<ClientBook, 'sessions'> {
-  return { sessions: withEntry(book.sessions, connectionId, { clientId: undefined, verified: false, identity: undefined }) };
+type Counts = Pick<ClientBook, 'admittedSessions' | 'anonymousSessions'>;
+
+function countsWith(book: Counts, standing: SessionStanding, delta: 1 | -1): Counts {
+  return {
+    admittedSessions: book.admittedSessions + (standing === 'refused' ? 0 : delta),
+    anonymousSessions: book.anonymousSessions + (standing === 'anonymous' ? delta : 0),
+  };
+}
+
+const withPrincipalCount = (map: ReadonlyMap<string, number>, principal: string, delta: 1 | -1) => {
+  const count = (map.get(principal) ?? 0) + delta;
+  return count <= 0 ? withoutEntry(map, principal) : withEntry(map, principal, count);
+};
+
+export function withSessionOpened(book: ClientBook, connectionId: string, standing: SessionStanding): Pick<ClientBook, 'sessions' | 'admittedSessions' | 'anonymousSessions'> {
+  return {
+    sessions: withEntry(book.sessions, connectionId, { clientId: undefined, verified: false, identity: undefined, standing, principal: undefined }),
+    ...countsWith(book, standing, 1),
+  };
+}
+
+/** SEC-15: the session authenticated as `principal`: no longer anonymous, counted for its principal. */
+export function withSessionAuthenticated(book: ClientBook, connectionId: string, principal: string): Partial<ClientBook> {
+  const record = book.sessions.get(connectionId);
+  if (record === undefined || record.principal !== undefined || record.standing === 'refused') return {};
+  return {
+    sessions: withEntry(book.sessions, connectionId, { ...record, standing: 'credentialed', principal }),
+    ...countsWith(countsWith(book, record.standing, -1), 'credentialed', 1),
+    principalSessions: withPrincipalCount(book.principalSessions, principal, 1),
+  };
 }
 
 /** An owner nothing refers to any more is forgotten (see the lifetime above). */
@@ -59,14 +109,18 @@ export function withSessionBound(
 ): { readonly book: ClientBook; readonly outcome: BindOutcome } {
   const current = book.owners.get(clientId);
   const decision = claimClient(current?.owner, identity, clientId);
+  const record = book.sessions.get(connectionId);
+  const standing = record?.standing ?? 'credentialed';
+  const principal = record?.principal;
   if (!decision.allowed) {
-    const sessions = withEntry(book.sessions, connectionId, { clientId, verified: false, identity });
+    const sessions = withEntry(book.sessions, connectionId, { clientId, verified: false, identity, standing, principal });
     return { book: { ...book, sessions }, outcome: { allowed: false, reason: decision.reason } };
   }
   const others = (book.clients.get(clientId) ?? []).filter((id) => id !== connectionId);
   return {
     book: {
-      sessions: withEntry(book.sessions, connectionId, { clientId, verified: true, identity }),
+      ...book,
+      sessions: withEntry(book.sessions, connectionId, { clientId, verified: true, identity, standing, principal }),
       clients: withEntry(book.clients, clientId, [...others, connectionId]),
       owners: withEntry(book.owners, clientId, { owner: decision.owner, hasRecords: current?.hasRecords ?? false }),
     },
@@ -77,12 +131,18 @@ export function withSessionBound(
 /** The book after session `connectionId` is gone. */
 export function withSessionGone(book: ClientBook, connectionId: string): ClientBook {
   const record = book.sessions.get(connectionId);
-  const sessions = withoutEntry(book.sessions, connectionId);
-  const clientId = record?.verified ? record.clientId : undefined;
-  if (clientId === undefined) return { ...book, sessions };
+  if (record === undefined) return book;
+  const counted: ClientBook = {
+    ...book,
+    sessions: withoutEntry(book.sessions, connectionId),
+    ...countsWith(book, record.standing, -1),
+    principalSessions: record.principal === undefined ? book.principalSessions : withPrincipalCount(book.principalSessions, record.principal, -1),
+  };
+  const clientId = record.verified ? record.clientId : undefined;
+  if (clientId === undefined) return counted;
   const remaining = (book.clients.get(clientId) ?? []).filter((id) => id !== connectionId);
   const clients = remaining.length === 0 ? withoutEntry(book.clients, clientId) : withEntry(book.clients, clientId, remaining);
-  return { sessions, clients, owners: withoutIdleOwner(book.owners, clients, clientId) };
+  return { ...counted, clients, owners: withoutIdleOwner(book.owners, clients, clientId) };
 }
 
 /**
@@ -102,3 +162,33 @@ export function withClientRecords(book: ClientBook, clientId: string, present: b
 
 /** Where a reply for `clientId` goes: its newest verified session, if any (TASK-13). */
 export const replyTargetOf = (book: ClientBook, clientId: string): string | undefined => book.clients.get(clientId)?.at(-1);
+
+/** SEC-15: the connection limits of a provider. */
+export interface SessionLimits {
+  /** Sessions served at once, anonymous or not (CONN-10). */
+  readonly sessionsMax: number;
+  /** Of those, sessions without a credential while authentication is required. */
+  readonly anonymousSessionsMax: number;
+  /** Sessions one principal (API key, certificate) may hold at once. */
+  readonly sessionsPerPrincipalMax: number;
+}
+
+/**
+ * CONN-10, SEC-15: how a new connection stands, and why it is refused (1013) if it is. An
+ * anonymous connection is refused once `anonymousSessionsMax` anonymous sessions are open, so
+ * idle anonymous sockets can never take the places of clients with a credential.
+ */
+export function standingOf(
+  book: Pick<ClientBook, 'admittedSessions' | 'anonymousSessions'>,
+  limits: Pick<SessionLimits, 'sessionsMax' | 'anonymousSessionsMax'>,
+  connection: { readonly authRequired: boolean; readonly claimsCredential: boolean },
+): { readonly standing: SessionStanding; readonly refusal?: { readonly code: 'OVERLOADED'; readonly reason: string } } {
+  if (book.admittedSessions >= limits.sessionsMax) {
+    return { standing: 'refused', refusal: { code: 'OVERLOADED', reason: `${limits.sessionsMax} sessions already open` } };
+  }
+  if (!connection.authRequired || connection.claimsCredential) return { standing: 'credentialed' };
+  if (book.anonymousSessions >= limits.anonymousSessionsMax) {
+    return { standing: 'refused', refusal: { code: 'OVERLOADED', reason: `${limits.anonymousSessionsMax} unauthenticated sessions already open` } };
+  }
+  return { standing: 'anonymous' };
+}

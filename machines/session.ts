@@ -120,6 +120,22 @@ export const sessionMachine = sessionSetup.createMachine({
       entry: 'notifyReady',
       on: { 'session.deliver': { actions: { type: 'reply', params: ({ event }) => ({ draft: event.draft }) } } },
       states: {
+        // SEC-14: a connection that says nothing is not kept: the first message is due in time.
+        firstMessage: {
+          initial: 'awaiting',
+          states: {
+            awaiting: {
+              after: {
+                firstMessageTimeoutMs: {
+                  target: '#session.closing',
+                  actions: { type: 'refuse', params: { code: 'TIMEOUT', reason: 'no message within firstMessageTimeoutMs' } },
+                },
+              },
+              on: { 'transport.message': 'received', 'transport.rejected': 'received' },
+            },
+            received: {},
+          },
+        },
         liveness: {
           initial: 'waiting',
           states: {

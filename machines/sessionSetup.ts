@@ -41,6 +41,7 @@ export const sessionSetup = setup({
     pingIntervalMs: ({ context }) => context.pingIntervalMs,
     pongTimeoutMs: ({ context }) => context.pongTimeoutMs,
     closeTimeoutMs: ({ context }) => context.closeTimeoutMs,
+    firstMessageTimeoutMs: ({ context }) => context.firstMessageTimeoutMs,
     rateWindowMs: ({ context }) => context.rateLimit?.windowMs ?? Number.POSITIVE_INFINITY,
   },
   guards: {
@@ -116,6 +117,9 @@ export const sessionSetup = setup({
       const message = rules.authenticateUnderCheck(context.authenticating);
       const identity = withCredential(context.identity, params.credential);
       enqueue.assign({ identity });
+      if (params.credential !== undefined) {
+        enqueue.sendTo(context.parentRef, { type: 'session.authenticated', connectionId: context.connectionId, principal: params.credential.principal });
+      }
       // An AssignTask's key (SEC-20) is not acknowledged apart: the AssignTask itself is, next.
       if (message.viaAssign === undefined) enqueue.sendTo('transport', transportSend(rules.ackFor(message)));
       if (context.clientId !== undefined) return;
@@ -124,7 +128,9 @@ export const sessionSetup = setup({
     }),
     /** SEC-10: the credential the admission policy vouched for (a token or certificate at the upgrade). */
     adoptCredential: enqueueActions(({ context, enqueue }, params: { credential: Credential | undefined }) => {
+      if (params.credential === undefined) return;
       enqueue.assign({ identity: withCredential(context.identity, params.credential) });
+      enqueue.sendTo(context.parentRef, { type: 'session.authenticated', connectionId: context.connectionId, principal: params.credential.principal });
     }),
     /** SEC-2, SEC-20: the credential goes to the policy; an AssignTask that carried it waits, without its key. */
     beginAuthenticate: enqueueActions(({ context, event, enqueue }) => {

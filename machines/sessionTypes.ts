@@ -74,6 +74,8 @@ export interface SessionInput {
   pongTimeoutMs: number;
   /** Time for the close handshake before the socket is terminated (CONN-7). @default 2_000 */
   closeTimeoutMs: number;
+  /** SEC-14: time an accepted connection has to send its first message; then Error TIMEOUT, close 1008. @default 10_000 */
+  firstMessageTimeoutMs: number;
   /** false: no Authenticate needed. @default false */
   authRequired: boolean;
   /** Messages per window; undefined = no rate limit (SEC-7). @default undefined */
@@ -94,6 +96,7 @@ export const sessionDefaults = {
   pingIntervalMs: 5_000,
   pongTimeoutMs: 5_000,
   closeTimeoutMs: 2_000,
+  firstMessageTimeoutMs: 10_000,
   authRequired: false,
   pendingMax: 64,
 } as const satisfies Partial<SessionInput>;
@@ -115,6 +118,8 @@ export type SessionInternalEvent = AdmittedEvent | { type: 'xstate.error.actor.t
 
 export type SessionToParentEvent =
   | { type: 'session.ready'; connectionId: string }
+  /** SEC-15: the session authenticated as `principal` (at the upgrade or later). */
+  | { type: 'session.authenticated'; connectionId: string; principal: string }
   /** The session acts for `clientId` now (CONN-9); the provider decides whether it may (SEC-10). */
   | { type: 'session.bound'; connectionId: string; clientId: string; identity: SessionIdentity }
   | { type: 'session.request'; connectionId: string; clientId: string; message: SessionRequestMessage }

@@ -45,6 +45,12 @@ export interface ProviderOptions {
   readonly limits?: Partial<TaskLimits>;
   /** @default 1_024 */
   readonly sessionsMax?: number;
+  /** SEC-15: connections without a credential while authentication is required. @default 256 */
+  readonly anonymousSessionsMax?: number;
+  /** SEC-15: sessions per principal (API key, certificate). @default 64 */
+  readonly sessionsPerPrincipalMax?: number;
+  /** SEC-16: task messages per principal per window, over all its sessions. @default 10,000 per 1,000 ms */
+  readonly principalRateLimit?: { readonly messagesMax: number; readonly windowMs: number };
   readonly session?: Partial<SessionOptions>;
   /** Require authentication (SEC-2): API keys, or your own check. */
   readonly auth?: AuthOptions;
@@ -118,6 +124,9 @@ export function createProvider(options: ProviderOptions): Provider {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? providerDefaults.heartbeatIntervalMs,
       limits: { ...taskLimitDefaults, ...options.limits },
       sessionsMax: options.sessionsMax ?? providerDefaults.sessionsMax,
+      anonymousSessionsMax: options.anonymousSessionsMax ?? providerDefaults.anonymousSessionsMax,
+      sessionsPerPrincipalMax: options.sessionsPerPrincipalMax ?? providerDefaults.sessionsPerPrincipalMax,
+      principalRateLimit: options.principalRateLimit ?? providerDefaults.principalRateLimit,
       ...(options.acl === undefined ? {} : { authorize: aclAuthorizer(options.acl) }),
       session: { ...providerDefaults.session, authRequired: policies.authRequired, ...options.session },
       services: options.services.map((service) => ({

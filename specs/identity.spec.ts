@@ -94,7 +94,7 @@ describe('claimClient (SEC-10)', () => {
 });
 
 describe('the provider book of clients (SEC-10)', () => {
-  const open = (book: ClientBook, connectionId: string): ClientBook => ({ ...book, ...withSessionOpened(book, connectionId) });
+  const open = (book: ClientBook, connectionId: string): ClientBook => ({ ...book, ...withSessionOpened(book, connectionId, 'credentialed') });
   const bind = (book: ClientBook, connectionId: string, clientId: string, identity: SessionIdentity) =>
     withSessionBound(book, connectionId, clientId, identity);
 

@@ -119,7 +119,15 @@ function startSession(overrides: Partial<SessionInput> = {}, options: FakeOption
       ),
     },
   });
-  const input: SessionInput = { ...sessionDefaults, connectionId: 'conn-1', remoteAddress: '192.168.1.20', parentRef: parent.ref, ...overrides };
+  // The first-message deadline (SEC-14) has specs of its own: out of the others' way here.
+  const input: SessionInput = {
+    ...sessionDefaults,
+    firstMessageTimeoutMs: 3_600_000,
+    connectionId: 'conn-1',
+    remoteAddress: '192.168.1.20',
+    parentRef: parent.ref,
+    ...overrides,
+  };
   const actor = createActor(logic, { clock, input });
   actor.subscribe({ error: (error) => errors.push(error) });
   actor.start();
@@ -165,7 +173,9 @@ async function readySession(overrides: Partial<SessionInput> = {}, authenticated
   return session;
 }
 
-const readyValue = (auth: unknown, intake = 'unlimited', liveness = 'waiting') => ({ ready: { liveness, intake, auth } });
+const readyValue = (auth: unknown, intake = 'unlimited', liveness = 'waiting', firstMessage: unknown = expect.any(String)) => ({
+  ready: { firstMessage, liveness, intake, auth },
+});
 
 // ---- (a) pure transitions ---------------------------------------------------------------------
 
@@ -227,7 +237,26 @@ describe('session: pure transitions', () => {
     const [ready, actions] = pureReady({ authRequired: true });
     expect(ready.value).toEqual(readyValue({ anonymous: 'idle' }));
     expect(toProvider(actions)).toEqual([{ type: 'session.ready', connectionId: 'conn-1' }]);
-    expect(delayedRaises(actions)).toEqual([{ id: 'xstate.after.pingIntervalMs.session.ready.liveness.waiting', delay: 5_000 }]);
+    expect(delayedRaises(actions)).toEqual([
+      { id: 'xstate.after.firstMessageTimeoutMs.session.ready.firstMessage.awaiting', delay: 10_000 },
+      { id: 'xstate.after.pingIntervalMs.session.ready.liveness.waiting', delay: 5_000 },
+    ]);
+  });
+
+  it('SEC-14: a session that sends nothing within firstMessageTimeoutMs gets Error TIMEOUT and close 1008', async () => {
+    const session = await readySession({ firstMessageTimeoutMs: 10_000 });
+    session.clock.increment(9_999);
+    expect(session.sent()).toEqual([]);
+    session.clock.increment(1);
+    expect(session.sent()).toEqual([errorReply('TIMEOUT', 'no message within firstMessageTimeoutMs')]);
+    expect(session.commands.at(-1)).toEqual({ type: 'transport.close', code: 1008, reason: 'no message within firstMessageTimeoutMs' });
+  });
+
+  it('SEC-14: one message in time and the deadline is gone for good', async () => {
+    const session = await readySession({ firstMessageTimeoutMs: 10_000 });
+    session.push(msg(taskRef('GetStatus', 'm1', 'alice', 't1')));
+    session.clock.increment(60_000);
+    expect(session.state()).toMatchObject({ ready: { firstMessage: 'received' } });
   });
 
   it('SEC-2: starts authenticated when admission vouched for the upgrade token', () => {

@@ -21,6 +21,7 @@ import {
   defaultStamp,
   noLog,
   normalizeFingerprint,
+  sendBoundsOf,
   type WsConnectOptions,
 } from './options.js';
 
@@ -44,6 +45,7 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
   const log = options.log ?? noLog;
   const limits: CodecLimits = { ...defaultCodecLimits, ...options.limits };
   const stamp = options.stamp ?? defaultStamp;
+  const send = sendBoundsOf(options);
   const pinned = options.tls?.fingerprint256;
   const fingerprint = pinned === undefined ? undefined : normalizeFingerprint(pinned);
   if (pinned !== undefined && fingerprint === undefined) {
@@ -93,7 +95,7 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
       return refuse(`invalid endpoint: ${error instanceof Error ? error.message : String(error)}`.slice(0, 123));
     }
     const context: BindingContext = { limits, stamp, metrics, log, label: `client ${input.endpoint}` };
-    const binding = new SocketBinding(socket, context, { sink: sendBack });
+    const binding = new SocketBinding(socket, context, { sink: sendBack, send });
     binding.onOpened = () => {
       metrics.connectionsOpened++;
     };

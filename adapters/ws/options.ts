@@ -32,6 +32,14 @@ export interface WsMetrics {
   socketErrors: number;
   /** Accepted sockets terminated because their events overflowed before a transport attached, or none attached in time. */
   unattachedTerminated: number;
+  /** TCP connections refused at once: their address had connectionsPerAddressMax open (SEC-15). */
+  connectionsRefused: number;
+  /** TCP connections dropped for not completing the WebSocket upgrade within upgradeTimeoutMs (SEC-14). */
+  upgradesTimedOut: number;
+  /** Times a socket stopped being read: over a frame budget (SEC-16) or its peer not reading (SEC-13). */
+  readsPaused: number;
+  /** Connections closed (1008) and dropped because their peer did not read what was sent (SEC-13). */
+  sendOverflows: number;
 }
 
 export function createWsMetrics(): WsMetrics {
@@ -45,6 +53,10 @@ export function createWsMetrics(): WsMetrics {
     rejected: {},
     socketErrors: 0,
     unattachedTerminated: 0,
+    connectionsRefused: 0,
+    upgradesTimedOut: 0,
+    readsPaused: 0,
+    sendOverflows: 0,
   };
 }
 
@@ -63,6 +75,13 @@ export interface WsCommonOptions {
   readonly metrics?: WsMetrics;
   /** Where operating events go. @default nothing is logged */
   readonly log?: WsLog;
+  /**
+   * SEC-13: unsent bytes above which a socket stops being read (`pauseBytes`), beyond which it is
+   * closed with 1008 and dropped (`bytesMax`), and the time a peer may leave more than
+   * `pauseBytes` unread before the same happens (`stallMs`).
+   * @default { pauseBytes: 1_048_576, bytesMax: 8_388_608, stallMs: 10_000 }
+   */
+  readonly sendBuffer?: { readonly pauseBytes?: number; readonly bytesMax?: number; readonly stallMs?: number };
 }
 
 export interface WsServerOptions extends WsCommonOptions {
@@ -100,6 +119,19 @@ export interface WsServerOptions extends WsCommonOptions {
    * @default 4_194_304
    */
   readonly pendingBytesMax?: number;
+  /**
+   * SEC-14: time a TCP connection has to complete its WebSocket upgrade (a connection that sends
+   * no byte at all included); then it is dropped. @default 5_000
+   */
+  readonly upgradeTimeoutMs?: number;
+  /** SEC-15: TCP connections open at once from one address; beyond it, refused at once. @default 64 */
+  readonly connectionsPerAddressMax?: number;
+  /**
+   * SEC-16: frames per second one connection, and all connections from one address, may hand
+   * the provider; over either budget the socket is not read until the second ends (backpressure,
+   * nothing is answered). @default { perConnection: 5_000, perAddress: 10_000 }
+   */
+  readonly framesPerSecondMax?: { readonly perConnection?: number; readonly perAddress?: number };
 }
 
 export interface WsConnectOptions extends WsCommonOptions {
@@ -134,6 +166,15 @@ export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5_000;
 export const ATTACH_TIMEOUT_MS_DEFAULT = 10_000;
 export const PENDING_EVENTS_MAX_DEFAULT = 256;
 export const PENDING_BYTES_MAX_DEFAULT = 4_194_304;
+export const SEND_BUFFER_DEFAULTS = { pauseBytes: 1_048_576, bytesMax: 8_388_608, stallMs: 10_000 } as const;
+export const UPGRADE_TIMEOUT_MS_DEFAULT = 5_000;
+export const CONNECTIONS_PER_ADDRESS_MAX_DEFAULT = 64;
+export const FRAMES_PER_SECOND_DEFAULTS = { perConnection: 5_000, perAddress: 10_000 } as const;
+
+/** The send bounds of a binding from the options (SEC-13). */
+export function sendBoundsOf(options: WsCommonOptions): { pauseBytes: number; bytesMax: number; stallMs: number } {
+  return { ...SEND_BUFFER_DEFAULTS, ...options.sendBuffer };
+}
 
 export const defaultStamp: StampSource = { nowMs: () => Date.now(), newId: () => uuidV4() };
 
@@ -201,6 +242,12 @@ export function clientProofOf(request: IncomingMessage): string | undefined {
   const presented = request.headers[CLIENT_PROOF_HEADER];
   if (typeof presented !== 'string' || !/^[0-9a-f]{64}$/i.test(presented)) return undefined;
   return createHash('sha256').update(presented.toLowerCase(), 'utf8').digest('hex');
+}
+
+/** The address a socket's per-address limits key on: IPv4-mapped IPv6 unwrapped (SEC-15, SEC-16). */
+export function addressKeyOf(remoteAddress: string | undefined): string {
+  const address = remoteAddress ?? '?';
+  return address.toLowerCase().startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
 }
 
 /** `1.2.3.4:5678`, `[::1]:5678`. */

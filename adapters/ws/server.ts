@@ -4,7 +4,7 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { fromCallback, type CallbackActorLogic } from 'xstate';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -12,8 +12,14 @@ import { defaultCodecLimits, type CodecLimits } from '../../machines/codec.js';
 import { errorShape } from '../../machines/errors.js';
 import { CloseCode, type AcceptedInput, type ServerCommand, type ServerEvent, type StreamCommand } from '../../machines/transport.js';
 import { SocketBinding, type BindingContext } from './binding.js';
+import { AddressWindows, FrameWindow } from './budget.js';
 import {
+  addressKeyOf,
   ATTACH_TIMEOUT_MS_DEFAULT,
+  CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
+  FRAMES_PER_SECOND_DEFAULTS,
+  sendBoundsOf,
+  UPGRADE_TIMEOUT_MS_DEFAULT,
   MAX_PAYLOAD_DEFAULT,
   PENDING_BYTES_MAX_DEFAULT,
   PENDING_EVENTS_MAX_DEFAULT,
@@ -55,6 +61,16 @@ export function wsServer(options: WsServerOptions): WsServer {
   const attachTimeoutMs = options.attachTimeoutMs ?? ATTACH_TIMEOUT_MS_DEFAULT;
   const pendingEventsMax = options.pendingEventsMax ?? PENDING_EVENTS_MAX_DEFAULT;
   const pendingBytesMax = options.pendingBytesMax ?? PENDING_BYTES_MAX_DEFAULT;
+  const upgradeTimeoutMs = options.upgradeTimeoutMs ?? UPGRADE_TIMEOUT_MS_DEFAULT;
+  const connectionsPerAddressMax = options.connectionsPerAddressMax ?? CONNECTIONS_PER_ADDRESS_MAX_DEFAULT;
+  const frames = { ...FRAMES_PER_SECOND_DEFAULTS, ...options.framesPerSecondMax };
+  const send = sendBoundsOf(options);
+  /** SEC-16: the shared frame budget of each address with open connections. */
+  const addressWindows = new AddressWindows(frames.perAddress);
+  /** SEC-15: TCP connections open per remote address (before and after the upgrade). */
+  const openByAddress = new Map<string, number>();
+  /** SEC-14: TCP connections still to complete their upgrade, with the timer that drops them. */
+  const awaitingUpgrade = new Map<Socket, NodeJS.Timeout>();
   const scheme = options.tls === undefined ? 'ws' : 'wss';
   if (!(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535)) {
     throw new RangeError(`switchboard: wsServer: port must be an integer in [0, 65535], got ${options.port}`);
@@ -65,10 +81,49 @@ export function wsServer(options: WsServerOptions): WsServer {
   let boundPort: number | undefined;
   let running = false;
 
+  /** SEC-14, SEC-15: every TCP connection, before any byte: refused over the per-address cap, else timed until upgraded. */
+  function admitTcp(raw: Socket): void {
+    const address = addressKeyOf(raw.remoteAddress);
+    const open = (openByAddress.get(address) ?? 0) + 1;
+    if (open > connectionsPerAddressMax) {
+      metrics.connectionsRefused++;
+      raw.destroy();
+      return;
+    }
+    openByAddress.set(address, open);
+    raw.once('close', () => {
+      const left = (openByAddress.get(address) ?? 1) - 1;
+      if (left <= 0) openByAddress.delete(address);
+      else openByAddress.set(address, left);
+      const timer = awaitingUpgrade.get(raw);
+      if (timer !== undefined) clearTimeout(timer);
+      awaitingUpgrade.delete(raw);
+    });
+    const timer = setTimeout(() => {
+      awaitingUpgrade.delete(raw);
+      metrics.upgradesTimedOut++;
+      raw.destroy();
+    }, upgradeTimeoutMs);
+    timer.unref();
+    awaitingUpgrade.set(raw, timer);
+  }
+
+  /** The upgrade completed: the connection is a WebSocket now, no longer on the upgrade clock. */
+  function upgraded(request: IncomingMessage): void {
+    // Over TLS, request.socket wraps the TCP socket admitTcp saw.
+    const raw = ((request.socket as Socket & { _parent?: Socket })._parent ?? request.socket) as Socket;
+    const timer = awaitingUpgrade.get(raw);
+    if (timer !== undefined) clearTimeout(timer);
+    awaitingUpgrade.delete(raw);
+  }
+
   function accept(socket: WebSocket, request: IncomingMessage, emit: (event: ServerEvent) => void): void {
     const connectionId = newConnectionId();
     const context: BindingContext = { limits, stamp, metrics, log, label: `server ${connectionId}` };
-    const binding = new SocketBinding(socket, context, { inboxMax: pendingEventsMax, inboxBytesMax: pendingBytesMax });
+    const address = addressKeyOf(request.socket.remoteAddress);
+    const budgets = [new FrameWindow(frames.perConnection), addressWindows.hold(address)];
+    socket.once('close', () => addressWindows.release(address));
+    const binding = new SocketBinding(socket, context, { inboxMax: pendingEventsMax, inboxBytesMax: pendingBytesMax, send, budgets });
     const entry: Pending = { binding, claimed: false, timer: undefined };
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
@@ -121,7 +176,9 @@ export function wsServer(options: WsServerOptions): WsServer {
     const wss = new WebSocketServer({ server: http, maxPayload, clientTracking: false, perMessageDeflate: false });
     // ws re-emits the http server's errors here; the http listener below handles them.
     wss.on('error', () => {});
+    http.on('connection', admitTcp);
     wss.on('connection', (socket, request) => {
+      upgraded(request);
       if (stopped) {
         socket.on('error', () => {});
         socket.terminate();
@@ -173,6 +230,8 @@ export function wsServer(options: WsServerOptions): WsServer {
       stopListening();
       wss.close();
       http.closeAllConnections(); // HTTP connections that never upgraded
+      for (const timer of awaitingUpgrade.values()) clearTimeout(timer);
+      awaitingUpgrade.clear();
       for (const [connectionId, entry] of connections) {
         if (entry.timer !== undefined) clearTimeout(entry.timer);
         if (entry.claimed) entry.binding.command({ type: 'transport.terminate' });
