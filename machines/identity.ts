@@ -4,8 +4,8 @@
  * A clientId belongs to whoever first proved it on this provider, and keeps belonging to it
  * while the provider remembers anything of it (an open session, or a task in its ledger):
  * - a principal: the API key or TLS client certificate the session authenticated with (with
- *   authentication on, a key is thereby bound to the clientIds it first used; its configuration
- *   may also list the only clientIds it may use);
+ *   authentication on, a key is thereby bound to the clientIds it first used, whatever process
+ *   holds the key; its configuration may also list the only clientIds it may use);
  * - a proof: the digest of the per-client secret a switchboard client presents at every upgrade
  *   (adapters/ws: `x-switchboard-client-proof`); once pinned, no session without it may act;
  * - for a binding made with neither (a seed-only peer, which knows no secret): the host it came
@@ -76,12 +76,13 @@ export function hostOf(remoteAddress: string): string {
   return host.toLowerCase().startsWith('::ffff:') && host.includes('.') ? host.slice('::ffff:'.length) : host;
 }
 
+/**
+ * A credential is the owner when there is one (the key proves the client; its holder may run
+ * several processes under its clientIds); else the client proof, else the host.
+ */
 function ownerFrom(identity: SessionIdentity): ClientOwner {
-  return {
-    host: identity.host,
-    ...(identity.principal === undefined ? {} : { principal: identity.principal }),
-    ...(identity.proof === undefined ? {} : { proof: identity.proof }),
-  };
+  if (identity.principal !== undefined) return { host: identity.host, principal: identity.principal };
+  return identity.proof === undefined ? { host: identity.host } : { host: identity.host, proof: identity.proof };
 }
 
 /** May a session with `identity` act for `clientId`, now owned by `owner` (undefined: nobody yet)? */
@@ -90,15 +91,13 @@ export function claimClient(owner: ClientOwner | undefined, identity: SessionIde
     return { allowed: false, reason: 'the credential is not allowed this clientId' };
   }
   if (owner === undefined) return { allowed: true, owner: ownerFrom(identity) };
-  if (owner.principal !== undefined && owner.principal !== identity.principal) {
-    return { allowed: false, reason: 'the clientId belongs to another credential' };
+  if (owner.principal !== undefined) {
+    return owner.principal === identity.principal ? { allowed: true, owner } : { allowed: false, reason: 'the clientId belongs to another credential' };
   }
   if (owner.proof !== undefined) {
     return identity.proof === owner.proof ? { allowed: true, owner } : { allowed: false, reason: 'the clientId belongs to a client that proved it' };
   }
-  if (owner.principal === undefined && identity.host !== owner.host) {
-    return { allowed: false, reason: 'the clientId was bound from another host, without proof' };
-  }
+  if (identity.host !== owner.host) return { allowed: false, reason: 'the clientId was bound from another host, without proof' };
   // A binding without proof takes the first proof presented for it: from then on it is needed.
   return { allowed: true, owner: identity.proof === undefined ? owner : { ...owner, proof: identity.proof } };
 }

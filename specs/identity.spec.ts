@@ -33,9 +33,11 @@ describe('matchesPattern', () => {
 describe('claimClient (SEC-10)', () => {
   it('the first session to bind a clientId owns it, with whatever it proved', () => {
     expect(claimClient(undefined, here, 'c')).toEqual({ allowed: true, owner: { host: '10.0.0.5' } });
+    expect(claimClient(undefined, { ...here, proof: 'p' }, 'c')).toEqual({ allowed: true, owner: { host: '10.0.0.5', proof: 'p' } });
+    // With a credential, the credential owns it (any process holding the key may act for it).
     expect(claimClient(undefined, { ...here, proof: 'p', principal: 'key:a' }, 'c')).toEqual({
       allowed: true,
-      owner: { host: '10.0.0.5', proof: 'p', principal: 'key:a' },
+      owner: { host: '10.0.0.5', principal: 'key:a' },
     });
   });
 
@@ -58,9 +60,10 @@ describe('claimClient (SEC-10)', () => {
     expect(first).toEqual({ allowed: true, owner: { host: '10.0.0.5', proof: 'p' } });
   });
 
-  it('a principal owns its clientIds: another credential is refused, the same one from anywhere is not', () => {
+  it('a principal owns its clientIds: another credential is refused, the same one from anywhere (any proof) is not', () => {
     const owner: ClientOwner = { host: '10.0.0.5', principal: 'key:alice' };
     expect(claimClient(owner, { host: '10.0.0.7', principal: 'key:alice' }, 'c').allowed).toBe(true);
+    expect(claimClient(owner, { host: '10.0.0.7', principal: 'key:alice', proof: 'other' }, 'c').allowed).toBe(true);
     expect(claimClient(owner, { host: '10.0.0.5', principal: 'key:bob' }, 'c').allowed).toBe(false);
     expect(claimClient(owner, { host: '10.0.0.5' }, 'c').allowed).toBe(false);
   });
@@ -84,8 +87,11 @@ describe('claimClient (SEC-10)', () => {
         const again = claimClient(claimed.owner, later, 'c');
         const owner = claimed.owner;
         const expected =
-          (owner.principal === undefined || owner.principal === later.principal) &&
-          (owner.proof !== undefined ? later.proof === owner.proof : owner.principal !== undefined || later.host === owner.host);
+          owner.principal !== undefined
+            ? owner.principal === later.principal
+            : owner.proof !== undefined
+              ? later.proof === owner.proof
+              : later.host === owner.host;
         return again.allowed === expected;
       }),
       { seed: 42 },

@@ -15,6 +15,7 @@ import { codeOf, runAction, type CliContext } from './context.js';
 import { envOption, ExitCode, globalOptionsOf, integerIn, repeatable, taskParams } from './options.js';
 import { exitCodeFor, jsonLine, line, printError, prettyJson, stderrLogger } from './output.js';
 import { createProgressView } from './progress.js';
+import { readCa } from './rawTask.js';
 import { onStopSignal } from './signals.js';
 
 interface AssignFlags {
@@ -24,6 +25,7 @@ interface AssignFlags {
   waitMs: number;
   clientId?: string;
   clientSecret?: string;
+  ca?: string;
   taskId?: string;
   token?: string;
   detach?: boolean;
@@ -55,7 +57,9 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
     log,
     ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),
     ...(flags.clientSecret === undefined ? {} : { clientSecret: flags.clientSecret }),
-    ...(flags.token === undefined ? {} : { connect: { token: flags.token } }),
+    ...(flags.token === undefined && flags.ca === undefined
+      ? {}
+      : { connect: { ...(flags.token === undefined ? {} : { token: flags.token }), ...(flags.ca === undefined ? {} : { tls: { ca: await readCa(flags.ca) } }) } }),
   });
   let handle: TaskHandle | undefined;
   let interrupted = false;
@@ -157,6 +161,7 @@ export function registerAssignCommand(program: Command, context: CliContext): Co
     .addOption(envOption('--timeout-ms <n>', "the task's deadline (TASK-14): it fails with TIMEOUT when it passes").argParser(integerIn(1, 604_800_000)))
     .addOption(envOption('--wait-ms <n>', 'how long to wait for a provider of the service before giving up (exit 3)').argParser(integerIn(0, 3_600_000)).default(5_000))
     .addOption(envOption('--client-id <id>', 'this client\'s id (default: a new "client-<uuid>"); tasks belong to it'))
+    .addOption(envOption('--ca <file>', "wss://: trust this CA certificate (PEM), e.g. the provider's self-signed one"))
     .addOption(envOption('--client-secret <secret>', 'the secret this client proves its id with (SEC-10; default: a new random one, printed with --detach)'))
     .option('--task-id <id>', 'the task id (default: a new uuid)')
     .addOption(envOption('--token <token>', 'authenticate at the upgrade with this token (SEC-2)'))

@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { ProviderEmitted } from '../../machines/provider.js';
 import { loadAcl } from '../acl.js';
 import { loadApiKeys, type AuthOptions } from '../auth.js';
@@ -30,6 +30,51 @@ interface ProviderFlags {
   tlsKey?: string;
   tlsClientCa?: string;
   stepDelayMs?: number;
+  sessionsMax?: number;
+  anonymousSessionsMax?: number;
+  sessionsPerKeyMax?: number;
+  connectionsPerAddressMax?: number;
+  framesPerSecond?: number;
+  framesPerAddressPerSecond?: number;
+  keyMessagesPerSecond?: number;
+  rateLimit?: { messagesMax: number; windowMs: number };
+  sendBufferMax?: number;
+  upgradeTimeoutMs?: number;
+  firstMessageTimeoutMs?: number;
+}
+
+/** `--rate-limit 100/1000`: at most 100 messages per 1,000 ms on one connection (SEC-7). */
+function rateLimitOf(value: string): { messagesMax: number; windowMs: number } {
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(value);
+  const messagesMax = Number(match?.[1]);
+  const windowMs = Number(match?.[2]);
+  if (match === null || messagesMax < 1 || windowMs < 1 || !Number.isSafeInteger(messagesMax) || !Number.isSafeInteger(windowMs)) {
+    throw new InvalidArgumentError(`expected <messages>/<ms> such as 100/1000, got "${value}"`);
+  }
+  return { messagesMax, windowMs };
+}
+
+/** The rate and connection limits of the provider command (SEC-7, SEC-13..16); absent flags keep the defaults. */
+function limitsOf(flags: ProviderFlags): Pick<ProviderOptions, 'sessionsMax' | 'anonymousSessionsMax' | 'sessionsPerPrincipalMax' | 'principalRateLimit'> & {
+  server: NonNullable<ProviderOptions['server']>;
+  session: NonNullable<ProviderOptions['session']>;
+} {
+  const defined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  return {
+    ...defined({
+      sessionsMax: flags.sessionsMax,
+      anonymousSessionsMax: flags.anonymousSessionsMax,
+      sessionsPerPrincipalMax: flags.sessionsPerKeyMax,
+    }),
+    ...(flags.keyMessagesPerSecond === undefined ? {} : { principalRateLimit: { messagesMax: flags.keyMessagesPerSecond, windowMs: 1_000 } }),
+    server: defined({
+      connectionsPerAddressMax: flags.connectionsPerAddressMax,
+      upgradeTimeoutMs: flags.upgradeTimeoutMs,
+      framesPerSecondMax: defined({ perConnection: flags.framesPerSecond, perAddress: flags.framesPerAddressPerSecond }),
+      ...(flags.sendBufferMax === undefined ? {} : { sendBuffer: { bytesMax: flags.sendBufferMax, pauseBytes: Math.min(1_048_576, Math.floor(flags.sendBufferMax / 2)) } }),
+    }),
+    session: defined({ rateLimit: flags.rateLimit, firstMessageTimeoutMs: flags.firstMessageTimeoutMs }),
+  };
 }
 
 /** The security options of the provider command: keys, ACL, TLS (files read and checked here). */
@@ -158,7 +203,8 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     services = [demo.service];
     workDir = demo.workDir;
   }
-  const { summary, ...security } = await securityOf(flags);
+  const { summary, server: tlsServer, ...security } = await securityOf(flags);
+  const { server: limitsServer, ...limits } = limitsOf(flags);
   const provider = createProvider({
     services: services.map((service) => reportingStarts(service, report)),
     port: flags.port,
@@ -167,6 +213,8 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     discovery: globals.discovery,
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
     ...security,
+    ...limits,
+    server: { ...limitsServer, ...tlsServer },
     log,
   });
   for (const type of ['provider.listening', 'provider.status', 'session.opened', 'session.bound', 'session.ended', 'task.settled'] as const) {
@@ -218,6 +266,17 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--tls-cert <file>', 'serve wss:// with this certificate (PEM; with --tls-key) (SEC-1)'))
     .addOption(envOption('--tls-key <file>', 'the private key of --tls-cert (PEM)'))
     .addOption(envOption('--tls-client-ca <file>', 'accept client certificates signed by this CA (PEM) as credentials (SEC-10)'))
+    .addOption(envOption('--sessions-max <n>', 'connections served at once (default: 1024)').argParser(integerIn(1, 1_000_000)))
+    .addOption(envOption('--anonymous-sessions-max <n>', 'of those, connections without a credential while one is required (default: 256)').argParser(integerIn(0, 1_000_000)))
+    .addOption(envOption('--sessions-per-key-max <n>', 'connections one API key or certificate may hold (default: 64)').argParser(integerIn(1, 1_000_000)))
+    .addOption(envOption('--connections-per-address-max <n>', 'TCP connections from one address (default: 64)').argParser(integerIn(1, 1_000_000)))
+    .addOption(envOption('--frames-per-second <n>', 'frames one connection may send per second; beyond it, it is not read until the second ends (default: 5000)').argParser(integerIn(1, 10_000_000)))
+    .addOption(envOption('--frames-per-address-per-second <n>', 'the same over all connections from one address (default: 10000)').argParser(integerIn(1, 10_000_000)))
+    .addOption(envOption('--key-messages-per-second <n>', 'task messages one API key may send per second over all its connections; beyond, RATE_LIMITED (default: 10000)').argParser(integerIn(1, 10_000_000)))
+    .addOption(envOption('--rate-limit <messages/ms>', 'messages one connection may send per window, e.g. 100/1000; beyond, RATE_LIMITED (SEC-7; default: off)').argParser(rateLimitOf))
+    .addOption(envOption('--send-buffer-max <bytes>', 'unsent bytes a client may leave unread before it is dropped (default: 8388608)').argParser(integerIn(65_536, 1_073_741_824)))
+    .addOption(envOption('--upgrade-timeout-ms <n>', 'time a TCP connection has to complete its WebSocket upgrade (default: 5000)').argParser(integerIn(100, 600_000)))
+    .addOption(envOption('--first-message-timeout-ms <n>', 'time a new connection has to send its first message (default: 10000)').argParser(integerIn(100, 3_600_000)))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
     .addHelpText(
       'after',

@@ -3,6 +3,7 @@
  * GetStatus for `(originalClientId, taskId)` (a task belongs to its client, not to a socket:
  * TASK-13, CONN-9), the first answer about that task, a graceful close.
  */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { v4 as uuid } from 'uuid';
 import WebSocket from 'ws';
@@ -18,6 +19,16 @@ export interface RawTaskFlags {
   timeoutMs: number;
   token?: string;
   clientSecret?: string;
+  ca?: string;
+}
+
+/** The CA certificate a --ca flag names (a file that cannot be read is a usage error). */
+export async function readCa(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    throw new UsageError(`--ca ${file}: ${(error as Error).message}`);
+  }
 }
 
 export type TaskAnswer = Extract<WireMessage, { type: 'TaskStatusUpdate' | 'TaskResult' | 'TaskFailed' | 'Error' }>;
@@ -45,6 +56,7 @@ export function addRawTaskOptions(command: Command): Command {
     .addOption(envOption('--client-id <id>', 'the client the task belongs to (assign --json prints it)').makeOptionMandatory())
     .addOption(envOption('--timeout-ms <n>', 'how long to wait for the answer').argParser(integerIn(1, 3_600_000)).default(5_000))
     .addOption(envOption('--token <token>', 'authenticate at the upgrade with this token (SEC-2)'))
+    .addOption(envOption('--ca <file>', "wss://: trust this CA certificate (PEM), e.g. the provider's self-signed one"))
     .addOption(envOption('--client-secret <secret>', "the client's secret (assign --detach prints it): the task's clientId is bound to it (SEC-10)"));
 }
 
@@ -64,7 +76,8 @@ export async function askProvider(
     ...(flags.token === undefined ? {} : { authorization: `Bearer ${flags.token}` }),
     ...(flags.clientSecret === undefined ? {} : { [CLIENT_PROOF_HEADER]: clientProofFor(flags.clientSecret, url) }),
   };
-  const socket = new WebSocket(url, { handshakeTimeout: flags.timeoutMs, headers });
+  const ca = flags.ca === undefined ? undefined : await readCa(flags.ca);
+  const socket = new WebSocket(url, { handshakeTimeout: flags.timeoutMs, headers, ...(ca === undefined ? {} : { ca }) });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   try {
     return await new Promise<TaskAnswer>((resolve, reject) => {
