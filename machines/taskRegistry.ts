@@ -154,31 +154,13 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
         const member = memberOf(record);
         if (member) scope.defer(() => member.actor.send({ type: 'task.start' }));
       };
-      /** A task that ended without its actor settling it (a bug): exactly one final message still (TASK-10). */
-      const failUnexpectedly = (record: TaskRecord, failure: TaskFailure) => {
-        const outcome: TaskOutcome = { status: 'Failed', error: failure };
+      /**
+       * Ends a task the registry itself decides (a queued task cancelled, a task whose actor
+       * failed): its final message, its report to the provider, and its actor stopped if any.
+       */
+      const endHere = (record: TaskRecord, outcome: Exclude<TaskOutcome, { status: 'Completed' }>) => {
         const final = finalFor(record, outcome);
-        ledger.finish(record, 'Failed', final);
-        reply(record.clientId, final);
-        input.parentRef.send({ type: 'registry.settled', clientId: record.clientId, taskId: record.taskId, outcome });
-        const memberId = snapshot.memberIds.get(record.key);
-        const member = memberId === undefined ? undefined : snapshot.members.get(memberId);
-        if (memberId !== undefined && member) {
-          snapshot.members.delete(memberId);
-          snapshot.memberIds.delete(record.key);
-          scope.stopChild(member.actor);
-        }
-        startQueued();
-        reportLoad();
-      };
-      const startQueued = () => {
-        for (let record = ledger.nextRunnable(); record; record = ledger.nextRunnable()) start(record);
-      };
-      /** TASK-11: a queued task ends Cancelled at once; its idle actor is stopped, not asked. */
-      const cancelQueued = (record: TaskRecord) => {
-        const outcome: TaskOutcome = { status: 'Cancelled' };
-        const final = finalFor(record, outcome);
-        ledger.finish(record, 'Cancelled', final);
+        ledger.finish(record, outcome.status, final);
         reply(record.clientId, final);
         // Settled like any accepted task, so the provider reports it (task.settled).
         input.parentRef.send({ type: 'registry.settled', clientId: record.clientId, taskId: record.taskId, outcome });
@@ -190,6 +172,17 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
           scope.stopChild(member.actor);
         }
       };
+      const startQueued = () => {
+        for (let record = ledger.nextRunnable(); record; record = ledger.nextRunnable()) start(record);
+      };
+      /** A task that ended without its actor settling it (a bug): exactly one final message still (TASK-10). */
+      const failUnexpectedly = (record: TaskRecord, failure: TaskFailure) => {
+        endHere(record, { status: 'Failed', error: failure });
+        startQueued();
+        reportLoad();
+      };
+      /** TASK-11: a queued task ends Cancelled at once; its idle actor is stopped, not asked. */
+      const cancelQueued = (record: TaskRecord) => endHere(record, { status: 'Cancelled' });
 
       /** Handles the event; the snapshot to return (before the spawn count is added). */
       const handle = (): TaskRegistrySnapshot => {

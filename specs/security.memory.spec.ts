@@ -37,16 +37,22 @@ afterAll(async () => {
 const now = () => new Date().toISOString();
 const rssOf = async () => (await statsOf(provider)).memoryRssBytes as number;
 
+/** A session from `localAddress` that has a 100 KB result (task `taskId`) to ask for again and again. */
+async function bigResultSession(localAddress: string, clientId: string, taskId: string) {
+  const session = await rawSession(listening.endpoint, { localAddress });
+  session.send({
+    type: 'AssignTask',
+    messageId: taskId,
+    timestamp: now(),
+    payload: { taskId, serviceName: 'Work', operation: 'echo', taskParameters: { text: TEXT }, callbackClientId: clientId },
+  });
+  await session.expectFrame((f) => f.type === 'TaskResult', `the big result of ${clientId}`);
+  return session;
+}
+
 describe('a client that never reads (SEC-13)', () => {
   it('raises the provider RSS by at most 64 MB and is closed; another client is served meanwhile', async () => {
-    const mallory = await rawSession(listening.endpoint, { localAddress: '127.0.0.2' });
-    mallory.send({
-      type: 'AssignTask',
-      messageId: 'big',
-      timestamp: now(),
-      payload: { taskId: 'big', serviceName: 'Work', operation: 'echo', taskParameters: { text: TEXT }, callbackClientId: 'mallory' },
-    });
-    await mallory.expectFrame((f) => f.type === 'TaskResult', 'the big result');
+    const mallory = await bigResultSession('127.0.0.2', 'mallory', 'big');
     const baseline = await rssOf();
 
     // From now on Mallory reads nothing: its kernel buffers fill, then the provider's.
@@ -86,14 +92,7 @@ describe('a client that never reads (SEC-13)', () => {
 
   it('a peer that stops reading with less than the limit unsent is dropped after stallMs', async () => {
     const before = (await statsOf(provider)).ws.sendOverflows as number;
-    const slow = await rawSession(listening.endpoint, { localAddress: '127.0.0.3' });
-    slow.send({
-      type: 'AssignTask',
-      messageId: 'big2',
-      timestamp: now(),
-      payload: { taskId: 'big2', serviceName: 'Work', operation: 'echo', taskParameters: { text: TEXT }, callbackClientId: 'slow' },
-    });
-    await slow.expectFrame((f) => f.type === 'TaskResult', 'the big result');
+    const slow = await bigResultSession('127.0.0.3', 'slow', 'big2');
     (slow.socket as unknown as { _socket: Socket })._socket.pause();
     // 60 x 100 KB: past the 1 MiB pause mark once the kernel buffers are full, below the 8 MiB limit.
     for (let i = 0; i < 60; i++) slow.send({ type: 'GetResult', messageId: `s${i}`, timestamp: now(), payload: { taskId: 'big2', originalClientId: 'slow' } });

@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, setup, SimulatedClock, type AnyActorRef, type EventObject } from 'xstate';
 import * as z from 'zod';
 import { SimulatedNetwork } from '../adapters/simulated/index.js';
+import { runFor } from './support/simulatedRun.js';
 import type { ProviderEmitted } from '../machines/provider.js';
 import { providerDefaults } from '../machines/provider.js';
 import type { HandlerInput, HandlerLogic } from '../machines/providerTask.js';
@@ -38,17 +39,6 @@ function recordingLog() {
     log: (level: string, message: string, detail?: unknown) => void lines.push({ level, message, detail: (detail ?? {}) as Record<string, unknown> }),
     newId: () => `err-${++n}`,
   };
-}
-
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-};
-
-async function runFor(net: SimulatedNetwork, ms: number, stepMs = 10) {
-  for (let elapsed = 0; elapsed < ms; elapsed += stepMs) {
-    net.run(stepMs);
-    await flush();
-  }
 }
 
 /** Stops clients and a provider on simulated time (their close handshakes need the clock to move). */
