@@ -115,7 +115,6 @@ export type ProviderEmitted =
     }
   | { readonly type: 'task.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome };
 
-
 export interface ProviderStats {
   /** Datagrams the discovery socket could not decode (dropped unanswered, WIRE-8). */
   readonly datagramsRejected: number;
