@@ -71,6 +71,8 @@ export interface ClientContext extends ClientInput {
   readonly selectionPolicy: SelectionPolicy;
   /** Endpoints with a live connection actor. */
   readonly endpoints: Readonly<Record<string, true>>;
+  /** Endpoints whose connection said connection.closed and whose done event has not arrived yet. */
+  readonly endpointsEnding: ReadonlyMap<string, true>;
   /** Which endpoint each unfinished task went to (for cancel routing). */
   readonly taskEndpoints: ReadonlyMap<string, string>;
 }
@@ -104,7 +106,9 @@ export const clientMachine = setup({
   },
   delays: { stopTimeoutMs: ({ context }) => context.stopTimeoutMs },
   guards: {
-    noConnections: ({ context }) => Object.keys(context.endpoints).length === 0,
+    // The connections' done events arrive after their connection.closed: stopping waits for them
+    // too, so none reaches a client that has already stopped.
+    noConnections: ({ context }) => Object.keys(context.endpoints).length === 0 && context.endpointsEnding.size === 0,
     /** TASK-1: a taskId names one task; assigning it again while it is unfinished would run it twice. */
     taskUnfinished: ({ context, event }) => event.type === 'client.assign' && context.taskEndpoints.has(event.request.taskId),
   },
@@ -181,7 +185,7 @@ export const clientMachine = setup({
         return;
       }
       const { [event.endpoint]: _closed, ...endpoints } = context.endpoints;
-      enqueue.assign({ endpoints });
+      enqueue.assign({ endpoints, endpointsEnding: withEntry(context.endpointsEnding, event.endpoint, true) });
       enqueue.stopChild(connectionId(event.endpoint));
       enqueue.emit({ type: 'connection.closed', endpoint: event.endpoint, gaveUp: event.gaveUp });
     }),
@@ -204,6 +208,10 @@ export const clientMachine = setup({
       enqueue.assign({ endpoints, taskEndpoints });
       enqueue.emit({ type: 'connection.closed', endpoint, gaveUp: true });
     }),
+    connectionDone: assign(({ context, event }) => {
+      const endpoint = event.type.startsWith('xstate.done.actor.connection:') ? event.type.slice('xstate.done.actor.connection:'.length) : undefined;
+      return endpoint === undefined ? {} : { endpointsEnding: withoutEntry(context.endpointsEnding, endpoint) };
+    }),
     closeConnections: enqueueActions(({ context, enqueue }) => {
       for (const endpoint of Object.keys(context.endpoints)) {
         enqueue.sendTo(connectionId(endpoint), { type: 'connection.close' });
@@ -218,6 +226,7 @@ export const clientMachine = setup({
     services: [],
     selection: initialSelectionState,
     endpoints: {},
+    endpointsEnding: new Map(),
     taskEndpoints: new Map(),
   }),
   invoke: {
@@ -247,6 +256,7 @@ export const clientMachine = setup({
     },
     'connection.closed': { actions: 'forgetConnection' },
     'xstate.error.actor.*': { actions: 'connectionFailed' },
+    'xstate.done.actor.*': { actions: 'connectionDone' },
   },
   initial: 'running',
   states: {

@@ -38,7 +38,7 @@ import {
   withSessionOpened,
   type ClientBook,
 } from './providerClients.js';
-import { withEntry } from './keyed.js';
+import { withEntry, withoutEntry } from './keyed.js';
 import { errorReply, notOwnerReply } from './sessionRules.js';
 
 export type SessionOptions = Omit<SessionInput, 'connectionId' | 'remoteAddress' | 'token' | 'parentRef'>;
@@ -139,6 +139,8 @@ export interface ProviderContext extends ProviderInput, ClientBook {
   readonly endpoint: string | undefined;
   /** SEC-16: task messages per principal in the current window (empty: no window running). */
   readonly principalMessages: ReadonlyMap<string, number>;
+  /** Sessions that ended and whose actor's done event has not arrived yet. */
+  readonly sessionsEnding: ReadonlyMap<string, true>;
   readonly load: number;
   readonly unfinishedTasks: number;
   readonly stats: ProviderStats;
@@ -180,7 +182,7 @@ export const providerMachine = setup({
     saturated: ({ context }) => context.load >= 1,
     relieved: ({ context }) => context.load <= 0.5,
     idle: ({ context }) => context.unfinishedTasks === 0,
-    noSessions: ({ context }) => context.sessions.size === 0,
+    noSessions: ({ context }) => context.sessions.size === 0 && context.sessionsEnding.size === 0,
   },
   actions: {
     advertise: enqueueActions(({ context, enqueue }, params: { status: ServiceStatus }) => {
@@ -256,10 +258,14 @@ export const providerMachine = setup({
       enqueue.assign({ ...book, stats: countUp(context.stats, 'bindingsRefused') });
       enqueue.emit({ type: 'session.forbidden', connectionId: event.connectionId, clientId: event.clientId, reason: outcome.reason });
     }),
+    /**
+     * The session ended: replies no longer go to it. Its actor is released when its own done
+     * event follows (`releaseSession`), so that a stopping provider reaches `stopped` only once
+     * every session's done event has arrived, never with one still on its way.
+     */
     forgetSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.ended') return;
-      enqueue.assign(withSessionGone(context, event.connectionId));
-      enqueue.stopChild(sessionId(event.connectionId));
+      enqueue.assign({ ...withSessionGone(context, event.connectionId), sessionsEnding: withEntry(context.sessionsEnding, event.connectionId, true) });
       enqueue.emit({
         type: 'session.ended',
         connectionId: event.connectionId,
@@ -267,6 +273,12 @@ export const providerMachine = setup({
         graceful: event.graceful,
         reason: event.reason,
       });
+    }),
+    releaseSession: enqueueActions(({ context, event, enqueue }) => {
+      const childId = event.type.slice('xstate.done.actor.'.length);
+      if (!childId.startsWith(SESSION_PREFIX)) return;
+      enqueue.assign({ sessionsEnding: withoutEntry(context.sessionsEnding, childId.slice(SESSION_PREFIX.length)) });
+      enqueue.stopChild(childId);
     }),
     /**
      * SEC-21: a child failed. A session: forget it like a lost session, and have the server drop
@@ -351,6 +363,7 @@ export const providerMachine = setup({
     endpoint: undefined,
     ...emptyClientBook,
     principalMessages: new Map(),
+    sessionsEnding: new Map(),
     load: 0,
     unfinishedTasks: 0,
     stats: {
@@ -379,6 +392,7 @@ export const providerMachine = setup({
     'provider.principalWindow': { actions: assign({ principalMessages: () => new Map() }) },
     'session.request': { actions: 'forwardRequest' },
     'session.ended': { actions: 'forgetSession' },
+    'xstate.done.actor.*': { actions: 'releaseSession' },
     'registry.reply': { actions: 'deliverReply' },
     'registry.load': { actions: 'trackLoad' },
     'registry.clientRecords': { actions: 'trackRecords' },
