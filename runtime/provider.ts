@@ -10,6 +10,7 @@
  * Pass `network` (a simulated host) to run on the simulated network, and `clock` / `inspect` to
  * drive or watch the whole actor system.
  */
+import type { KeyObject } from 'node:crypto';
 import { createActor, toPromise, type Actor, type ActorOptions, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
@@ -22,6 +23,7 @@ import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
 import { realHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
+import { signerFor } from './signing.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -54,7 +56,18 @@ export interface ProviderOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   readonly log?: Logger;
   readonly providerId?: string;
+  /**
+   * How the provider signs its advertisements (SEC-8; runtime/keys.ts). @default a fresh key
+   * for this process, which clients can trust on first use but not pin.
+   * - `{ keyFile }`: the key kept in that file (made there, mode 0600, on first use): pin it.
+   * - `{ privateKey, epoch? }`: this Ed25519 key (epoch: greater than any earlier run's; @default now).
+   * - `false`: unsigned, like a seed-only provider: clients take it only with `allowUnsigned`.
+   * A key file that cannot be read or made throws SigningKeyError here.
+   */
+  readonly signing?: SigningOptions;
 }
+
+export type SigningOptions = { readonly keyFile: string } | { readonly privateKey: KeyObject; readonly epoch?: number } | false;
 
 type EmittedOf<T extends ProviderEmitted['type']> = Extract<ProviderEmitted, { type: T }>;
 
@@ -67,6 +80,8 @@ export interface Provider {
   stop(): Promise<void>;
   on<T extends ProviderEmitted['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void;
   readonly endpoint: string | undefined;
+  /** The public key its advertisements are signed with (what clients pin); undefined when unsigned. */
+  readonly publicKey: string | undefined;
   /** The root actor (for inspection and advanced embedding). */
   readonly actor: Actor<ReturnType<typeof composeProvider>>;
 }
@@ -87,10 +102,12 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     });
   const policies = authPolicies(options.auth);
+  const signer = signerFor(options, log);
   const logic = composeProvider(host, options.port ?? 0, {
     handler: createServiceHandler(options.services, log),
     admission: policies.admission,
     authenticate: policies.authenticate,
+    ...(signer === undefined ? {} : { signer }),
   });
   const providerId = options.providerId ?? `provider-${uuid()}`;
   const actor = createActor(logic, {
@@ -120,6 +137,7 @@ export function createProvider(options: ProviderOptions): Provider {
     get endpoint() {
       return endpoint;
     },
+    publicKey: signer?.publicKey,
     on: (type, listener) => {
       const subscription = actor.on(type, listener as never);
       return () => subscription.unsubscribe();
