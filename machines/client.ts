@@ -83,6 +83,12 @@ export interface ClientContext extends ClientInput {
 
 const connectionId = (endpoint: string) => `connection:${endpoint}`;
 
+/** The endpoint of the connection a done event is from (`actorId` = `connection:<endpoint>`). */
+const connectionEndpointOf = (event: { readonly type: string }): string => {
+  const actorId = (event as { actorId?: unknown }).actorId;
+  return typeof actorId === 'string' && actorId.startsWith('connection:') ? actorId.slice('connection:'.length) : '';
+};
+
 /**
  * The status of the endpoint's connection actor, if the client has one.
  *
@@ -258,6 +264,17 @@ export const clientMachine = setup({
             taskId: event.request.taskId,
             outcome: { status: 'Failed' as const, error: { code: 'CONNECTION_LOST', message: 'The client is stopping.' } },
           })),
+        },
+        // A connection's goodbye is followed by its done event: the client may only end after
+        // that, or the done event would reach a stopped actor.
+        'connection.closed': { actions: emit(({ event }) => ({ type: 'connection.closed' as const, endpoint: event.endpoint, gaveUp: event.gaveUp })) },
+        'xstate.done.actor.*': {
+          actions: assign({
+            endpoints: ({ context, event }) => {
+              const { [connectionEndpointOf(event)]: _ended, ...endpoints } = context.endpoints;
+              return endpoints;
+            },
+          }),
         },
       },
       always: { guard: 'noConnections', target: 'stopped' },

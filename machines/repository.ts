@@ -30,6 +30,7 @@ import { admissionOf, advertisementIn, countedSource } from './discovery/admissi
 import {
   boundKeyOf,
   initialTrustState,
+  supersededBy,
   trustDefaults,
   trustDropReasons,
   withRecord,
@@ -178,6 +179,26 @@ function withView(services: ReadonlyMap<string, ServiceView>, view: ServiceView)
   return next;
 }
 
+/** The live entries: their views, their source hosts, and the count per source (DISC-18). */
+type EntryBook = Pick<RepositoryContext, 'services' | 'origins' | 'entriesBySource'>;
+
+function withService(book: EntryBook, view: ServiceView, source: string): EntryBook {
+  return {
+    services: withView(book.services, view),
+    origins: new Map([...book.origins, [view.serviceId, source]]),
+    entriesBySource: countedSource(book.entriesBySource, source, 1),
+  };
+}
+
+function withoutService(book: EntryBook, serviceId: string): EntryBook {
+  const services = new Map(book.services);
+  services.delete(serviceId);
+  const origins = new Map(book.origins);
+  origins.delete(serviceId);
+  const origin = book.origins.get(serviceId);
+  return { services, origins, entriesBySource: origin === undefined ? book.entriesBySource : countedSource(book.entriesBySource, origin, -1) };
+}
+
 /** The counters of a repository that has heard nothing yet. */
 export const initialRepositoryStats = (): RepositoryStats => ({
   advertisementsHeard: 0,
@@ -256,51 +277,41 @@ export const repositoryMachine = setup({
         case 'sourceFull':
           enqueue.assign({ stats: counted(stats, admission.kind === 'full' ? 'entriesDropped' : 'entriesDroppedPerSource') });
           return;
-        case 'refresh': {
-          const { verdict } = admission;
-          const origin = context.origins.get(advertisement.serviceId);
-          const moved = origin !== undefined && origin !== event.from.host;
-          enqueue.assign({
-            stats,
-            ...(verdict.signedBy === undefined ? {} : { trust: withRecord(context.trust, advertisement.serviceId, verdict.record, (id) => context.services.has(id)) }),
-            ...(moved
-              ? {
-                  origins: new Map([...context.origins, [advertisement.serviceId, event.from.host]]),
-                  entriesBySource: countedSource(countedSource(context.entriesBySource, origin, -1), event.from.host, 1),
-                }
-              : {}),
-          });
-          enqueue.sendTo(entryIdOf(advertisement.serviceId), { type: 'entry.advertised', advertisement });
-          break;
-        }
-        case 'new': {
-          const { verdict } = admission;
-          enqueue.spawnChild('repositoryEntry', {
-            id: entryIdOf(advertisement.serviceId),
-            input: {
-              advertisement,
-              defaultHeartbeatIntervalMs: context.defaultHeartbeatIntervalMs,
-              parentRef: self,
-            } satisfies RepositoryEntryInput,
-          });
-          const services = withView(context.services, viewOf(advertisement, 'alive', verdict.signedBy));
-          enqueue.assign({
-            stats,
-            services,
-            origins: new Map([...context.origins, [advertisement.serviceId, event.from.host]]),
-            entriesBySource: countedSource(context.entriesBySource, event.from.host, 1),
-            ...(verdict.signedBy === undefined ? {} : { trust: withRecord(context.trust, advertisement.serviceId, verdict.record, (id) => services.has(id)) }),
-          });
-          // The entry reports only later changes: the view of a new entry is made here.
-          enqueue.sendTo(context.parentRef, { type: 'repository.changed', services: [...services.values()] });
-          break;
-        }
       }
       const { verdict } = admission;
+      const serviceId = advertisement.serviceId;
+      let entries: EntryBook = context;
+      let trust = context.trust;
+      let ended: string[] = [];
+      if (verdict.signedBy !== undefined) {
+        // DISC-15: the key's epoch grew, so its provider restarted: the entries of its earlier run are over.
+        ended = supersededBy(trust, verdict.record, (id) => id !== serviceId && entries.services.has(id));
+        for (const id of ended) {
+          enqueue.stopChild(entryIdOf(id));
+          entries = withoutService(entries, id);
+        }
+        trust = withRecord(trust, serviceId, verdict.record, (id) => id === serviceId || entries.services.has(id));
+      }
+      if (admission.kind === 'refresh') {
+        const origin = entries.origins.get(serviceId);
+        if (origin !== undefined && origin !== event.from.host) entries = withService(withoutService(entries, serviceId), entries.services.get(serviceId) as ServiceView, event.from.host);
+        enqueue.sendTo(entryIdOf(serviceId), { type: 'entry.advertised', advertisement });
+      } else {
+        enqueue.spawnChild('repositoryEntry', {
+          id: entryIdOf(serviceId),
+          input: { advertisement, defaultHeartbeatIntervalMs: context.defaultHeartbeatIntervalMs, parentRef: self } satisfies RepositoryEntryInput,
+        });
+        // The entry reports only later changes: the view of a new entry is made here.
+        entries = withService(entries, viewOf(advertisement, 'alive', verdict.signedBy), event.from.host);
+      }
+      enqueue.assign({ stats, trust, services: entries.services, origins: entries.origins, entriesBySource: entries.entriesBySource });
+      if (admission.kind === 'new' || ended.length > 0) {
+        enqueue.sendTo(context.parentRef, { type: 'repository.changed', services: [...entries.services.values()] });
+      }
       if (verdict.signedBy !== undefined && verdict.basis === 'firstUse') {
         enqueue.sendTo(context.parentRef, {
           type: 'repository.learned',
-          serviceId: advertisement.serviceId,
+          serviceId,
           serviceName: advertisement.serviceName,
           publicKey: verdict.signedBy,
         });
@@ -313,19 +324,7 @@ export const repositoryMachine = setup({
           : context.services,
     }),
     stopEntry: stopChild(({ event }) => entryIdOf(event.type === 'entry.ended' ? event.serviceId : '')),
-    removeView: assign(({ context, event }) => {
-      if (event.type !== 'entry.ended') return {};
-      const services = new Map(context.services);
-      services.delete(event.serviceId);
-      const origin = context.origins.get(event.serviceId);
-      const origins = new Map(context.origins);
-      origins.delete(event.serviceId);
-      return {
-        services,
-        origins,
-        entriesBySource: origin === undefined ? context.entriesBySource : countedSource(context.entriesBySource, origin, -1),
-      };
-    }),
+    removeView: assign(({ context, event }) => (event.type === 'entry.ended' ? withoutService(context, event.serviceId) : {})),
     reportChanged: sendTo(
       ({ context }) => context.parentRef,
       ({ context }) => ({ type: 'repository.changed' as const, services: servicesOf(context) }),

@@ -12,6 +12,12 @@
  * - The epoch is `max(now in ms, last epoch + 1)`, the last one kept next to the key
  *   (`<keyFile>.epoch`). The clock alone would do while it never goes back; the stored value
  *   covers a clock set back between two runs. If it cannot be stored the clock is used, and said.
+ * - One running provider per key: clients take a greater epoch from a key as that provider's
+ *   restart and drop what its earlier run advertised (DISC-15), so two providers sharing a key
+ *   would silence each other. A key file is therefore locked while in use (`<keyFile>.lock`
+ *   holds the pid; a lock whose process is gone is stale and taken over). A second provider gets
+ *   a clear error, or, with `nextFreeSlot` (the CLI's default file), the next free file
+ *   `<name>-2.json`, `<name>-3.json`, ...
  */
 import { Buffer } from 'node:buffer';
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
@@ -34,7 +40,79 @@ export interface ProviderKey {
   readonly epoch: number;
   /** The key file, when the key is kept in one. */
   readonly file: string | undefined;
+  /** Unlocks the key file (when the provider stops). Idempotent. */
+  readonly release: () => void;
 }
+
+/** Key files held by providers of this process. */
+const heldHere = new Set<string>();
+
+function isRunning(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
+
+/**
+ * Takes the lock of `file`: a release function, or the pid that holds it. Where no lock can be
+ * written at all (a read-only directory holding a provisioned key), the key is used unlocked.
+ */
+function lockKeyFile(file: string, log: Logger): { release: () => void } | { heldBy: number } {
+  const lockFile = `${file}.lock`;
+  if (heldHere.has(file)) return { heldBy: process.pid };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockFile, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      heldHere.add(file);
+      let released = false;
+      return {
+        release: () => {
+          if (released) return;
+          released = true;
+          heldHere.delete(file);
+          try {
+            if (Number(readFileSync(lockFile, 'utf8').trim()) === process.pid) unlinkSync(lockFile);
+          } catch {
+            // already gone
+          }
+        },
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        log('warn', `cannot lock the key file ${file} (${describe(error)}); make sure no other provider uses this key at the same time`);
+        return { release: () => {} };
+      }
+      let holder = Number.NaN;
+      try {
+        holder = Number(readFileSync(lockFile, 'utf8').trim());
+      } catch {
+        // vanished meanwhile: try again
+      }
+      if (isRunning(holder) && holder !== process.pid) return { heldBy: holder };
+      // Stale (its process is gone, or a provider of this process that never stopped): take it over.
+      try {
+        unlinkSync(lockFile);
+      } catch {
+        // someone else removed it first
+      }
+    }
+  }
+  return { heldBy: Number.NaN };
+}
+
+/** `provider-key.json` -> `provider-key-2.json`. */
+function slotFile(file: string, slot: number): string {
+  if (slot === 1) return file;
+  const extension = path.extname(file);
+  return `${file.slice(0, file.length - extension.length)}-${slot}${extension}`;
+}
+
+/** Slots tried for the default key file before giving up. */
+export const KEY_FILE_SLOTS_MAX = 16;
 
 /** `$XDG_CONFIG_HOME/switchboard/provider-key.json`, else `~/.config/switchboard/provider-key.json`. */
 export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
@@ -57,7 +135,7 @@ export function keyFromSeed(seed: Uint8Array): KeyObject {
 /** A key that lives as long as the process (clients can trust it on first use, not pin it). */
 export function ephemeralKey(nowMs: number = Date.now()): ProviderKey {
   const { privateKey } = generateKeyPairSync('ed25519');
-  return { privateKey, publicKey: publicKeyText(privateKey), epoch: Math.max(0, Math.floor(nowMs)), file: undefined };
+  return { privateKey, publicKey: publicKeyText(privateKey), epoch: Math.max(0, Math.floor(nowMs)), file: undefined, release: () => {} };
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : String(error));
@@ -134,17 +212,52 @@ function nextEpoch(file: string, nowMs: number, log: Logger): number {
   return epoch;
 }
 
+export interface KeyFileOptions {
+  readonly nowMs?: number;
+  readonly log?: Logger;
+  /** When the file is in use by another running provider, use the next free `<name>-<n>` file instead of failing. @default false */
+  readonly nextFreeSlot?: boolean;
+}
+
 /**
- * The key in `file`, made there first if there is none. Throws SigningKeyError (synchronously)
- * when it cannot be read or made, with the reason and what to do.
+ * The key in `file` (made there first if there is none), locked for this provider until
+ * `release()`. Throws SigningKeyError (synchronously) when it cannot be read, made or locked,
+ * with the reason and what to do.
  */
-export function loadOrCreateKey(file: string, options: { nowMs?: number; log?: Logger } = {}): ProviderKey {
+export function loadOrCreateKey(file: string, options: KeyFileOptions = {}): ProviderKey {
+  const requested = path.resolve(file);
+  const slots = options.nextFreeSlot === true ? KEY_FILE_SLOTS_MAX : 1;
+  let heldBy = Number.NaN;
+  for (let slot = 1; slot <= slots; slot++) {
+    const candidate = slotFile(requested, slot);
+    try {
+      mkdirSync(path.dirname(candidate), { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new SigningKeyError(`cannot make the directory of the key file ${candidate}: ${describe(error)} (choose another place with --key-file)`);
+    }
+    const lock = lockKeyFile(candidate, options.log ?? (() => {}));
+    if ('heldBy' in lock) {
+      heldBy = lock.heldBy;
+      continue;
+    }
+    try {
+      return { ...loadLocked(candidate, options), release: lock.release };
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+  const who = Number.isNaN(heldBy) ? 'another provider' : heldBy === process.pid ? 'another provider of this process' : `another running provider (pid ${heldBy})`;
+  throw new SigningKeyError(
+    `the key file ${requested}${slots > 1 ? ` and its ${slots - 1} spare slots are` : ' is'} in use by ${who}; give each provider its own key file (--key-file), or stop the other one`,
+  );
+}
+
+function loadLocked(resolved: string, options: KeyFileOptions): Omit<ProviderKey, 'release'> {
   const log = options.log ?? (() => {});
-  const resolved = path.resolve(file);
   let privateKey = readKeyFile(resolved);
   if (privateKey === undefined) {
     try {
-      mkdirSync(path.dirname(resolved), { recursive: true, mode: 0o700 });
       const fresh = generateKeyPairSync('ed25519').privateKey;
       const made = createExclusively(resolved, `${JSON.stringify(fresh.export({ format: 'jwk' }))}\n`);
       if (made) {

@@ -23,7 +23,7 @@ import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
 import { realHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
-import { signerFor } from './signing.js';
+import { signingFor } from './signing.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -60,6 +60,7 @@ export interface ProviderOptions {
    * How the provider signs its advertisements (SEC-8; runtime/keys.ts). @default a fresh key
    * for this process, which clients can trust on first use but not pin.
    * - `{ keyFile }`: the key kept in that file (made there, mode 0600, on first use): pin it.
+   *   The file is locked while the provider runs (one running provider per key).
    * - `{ privateKey, epoch? }`: this Ed25519 key (epoch: greater than any earlier run's; @default now).
    * - `false`: unsigned, like a seed-only provider: clients take it only with `allowUnsigned`.
    * A key file that cannot be read or made throws SigningKeyError here.
@@ -67,7 +68,11 @@ export interface ProviderOptions {
   readonly signing?: SigningOptions;
 }
 
-export type SigningOptions = { readonly keyFile: string } | { readonly privateKey: KeyObject; readonly epoch?: number } | false;
+export type SigningOptions =
+  /** `nextFreeSlot`: when the file is in use by another running provider, take `<name>-2.json`, ... instead of failing. */
+  | { readonly keyFile: string; readonly nextFreeSlot?: boolean }
+  | { readonly privateKey: KeyObject; readonly epoch?: number }
+  | false;
 
 type EmittedOf<T extends ProviderEmitted['type']> = Extract<ProviderEmitted, { type: T }>;
 
@@ -82,6 +87,8 @@ export interface Provider {
   readonly endpoint: string | undefined;
   /** The public key its advertisements are signed with (what clients pin); undefined when unsigned. */
   readonly publicKey: string | undefined;
+  /** The file that key is kept in, if any. */
+  readonly keyFile: string | undefined;
   /** The root actor (for inspection and advanced embedding). */
   readonly actor: Actor<ReturnType<typeof composeProvider>>;
 }
@@ -102,7 +109,8 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     });
   const policies = authPolicies(options.auth);
-  const signer = signerFor(options, log);
+  const signing = signingFor(options, log);
+  const signer = signing?.signer;
   const logic = composeProvider(host, options.port ?? 0, {
     handler: createServiceHandler(options.services, log),
     admission: policies.admission,
@@ -131,6 +139,8 @@ export function createProvider(options: ProviderOptions): Provider {
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
   const done = () => (actor.getSnapshot().status === 'done' ? Promise.resolve() : toPromise(actor).then(() => undefined));
+  // The key file is the provider's while it runs: unlocked once it has stopped, however it stopped.
+  if (signing !== undefined) actor.subscribe({ complete: signing.release, error: signing.release });
 
   return {
     actor,
@@ -138,6 +148,7 @@ export function createProvider(options: ProviderOptions): Provider {
       return endpoint;
     },
     publicKey: signer?.publicKey,
+    keyFile: signing?.keyFile,
     on: (type, listener) => {
       const subscription = actor.on(type, listener as never);
       return () => subscription.unsubscribe();
@@ -164,7 +175,11 @@ export function createProvider(options: ProviderOptions): Provider {
       await done();
     },
     async stop() {
-      if (started === undefined) return;
+      // Never started, or already stopped: nothing to stop (and nothing to tell the stopped actor).
+      if (started === undefined || actor.getSnapshot().status !== 'active') {
+        signing?.release();
+        return;
+      }
       actor.send({ type: 'provider.stop' });
       await done();
     },

@@ -14,8 +14,9 @@ function keyFor(options: ProviderOptions, log: Logger): ProviderKey | undefined 
   const signing = options.signing;
   if (signing === false) return undefined;
   if (signing === undefined) return ephemeralKey();
-  if ('keyFile' in signing) return loadOrCreateKey(signing.keyFile, { log });
-  return { privateKey: signing.privateKey, publicKey: publicKeyText(signing.privateKey), epoch: signing.epoch ?? Date.now(), file: undefined };
+  if ('keyFile' in signing) return loadOrCreateKey(signing.keyFile, { log, nextFreeSlot: signing.nextFreeSlot === true });
+  const key = signing.privateKey;
+  return { privateKey: key, publicKey: publicKeyText(key), epoch: signing.epoch ?? Date.now(), file: undefined, release: () => {} };
 }
 
 /** SHA-256 fingerprint of the certificate the WebSocket server presents, if it serves TLS. */
@@ -24,8 +25,16 @@ export function certificateFingerprint(cert: string | Buffer | undefined): strin
   return normalizeFingerprint(new X509Certificate(cert).fingerprint256);
 }
 
-/** The signer of a provider's advertisements; undefined when `signing: false`. Throws SigningKeyError. */
-export function signerFor(options: ProviderOptions, log: Logger): DatagramSigner | undefined {
+export interface ProviderSigning {
+  readonly signer: DatagramSigner;
+  /** Where the key is kept, if in a file. */
+  readonly keyFile: string | undefined;
+  /** Unlocks the key file: call when the provider has stopped. */
+  readonly release: () => void;
+}
+
+/** How a provider signs its advertisements; undefined when `signing: false`. Throws SigningKeyError. */
+export function signingFor(options: ProviderOptions, log: Logger): ProviderSigning | undefined {
   const key = keyFor(options, log);
   if (key === undefined) return undefined;
   const signer = createDatagramSigner({
@@ -34,5 +43,5 @@ export function signerFor(options: ProviderOptions, log: Logger): DatagramSigner
     tlsFingerprint256: certificateFingerprint(options.server?.tls?.cert),
   });
   log('debug', `advertisements signed with key ${signer.publicKey}${key.file === undefined ? ' (this process only)' : ` (${key.file})`}, epoch ${key.epoch}`);
-  return signer;
+  return { signer, keyFile: key.file, release: key.release };
 }

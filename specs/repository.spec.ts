@@ -1,13 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, initialTransition, SimulatedClock } from 'xstate';
+import { initialTransition } from 'xstate';
 import type { ClientServiceDiscoveryRequest, DiscoveryMessage, ServiceAdvertisement, ServiceStatus } from '../machines/messages.js';
 import { serviceStatuses } from '../machines/messages.js';
 import {
   initialRepositoryStats,
   repositoryDefaults,
   repositoryMachine,
-  servicesOf,
   type RepositoryInput,
   type RepositoryToParentEvent,
   type ServiceView,
@@ -15,7 +14,7 @@ import {
 import type { DatagramCommand, DatagramEvent, PeerAddress } from '../machines/transport.js';
 import { trustDefaults } from '../machines/discovery/trust.js';
 import { anyDatagram, serviceAdvertisement } from './support/arbitraries.js';
-import { recorder, sampleAdvertisement } from './support/discoveryFixtures.js';
+import { recorder, sampleAdvertisement, startRepositoryWith } from './support/discoveryFixtures.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -43,39 +42,11 @@ const discoveryRequest = (clientId: string): DatagramCommand => ({
 });
 
 
-/** A fake discovery socket: records the commands it is sent, and lets the test deliver events. */
-function fakeDiscovery() {
-  const sent: DatagramCommand[] = [];
-  let deliver: ((event: DatagramEvent) => void) | undefined;
-  const logic = fromCallback<DatagramCommand>(({ receive, sendBack }) => {
-    deliver = sendBack;
-    receive((command) => {
-      sent.push(command);
-    });
-  });
-  return {
-    logic,
-    sent,
-    push(event: DatagramEvent) {
-      if (deliver === undefined) throw new Error('the discovery transport was not started');
-      deliver(event);
-    },
-  };
-}
-
+/** The repository on a fake discovery socket (specs/support/discoveryFixtures.ts), unsigned advertisements allowed. */
 function startRepository(options: Partial<Omit<RepositoryInput, 'parentRef'>> = {}) {
-  const clock = new SimulatedClock();
-  const discovery = fakeDiscovery();
-  const parent = recorder<RepositoryToParentEvent>();
-  const actor = createActor(repositoryMachine.provide({ actors: { discovery: discovery.logic } }), {
-    clock,
-    // Unsigned advertisements are the point of these specs (the trust policy has its own, below):
-    // allowed explicitly, as a user with seed-only providers would.
-    input: { clientId: 'client-A', ...repositoryDefaults, trust: { ...trustDefaults, allowUnsigned: true }, ...options, parentRef: parent.ref },
-  }).start();
-  const services = () => servicesOf(actor.getSnapshot().context);
-  const entryIds = () => Object.keys(actor.getSnapshot().children).filter((id) => id.startsWith('entry:'));
-  return { clock, actor, discovery, changes: parent.events, services, entryIds };
+  // Unsigned advertisements are the point of these specs (the trust policy has its own,
+  // specs/repository.trust.spec.ts): allowed explicitly, as a user with seed-only providers would.
+  return startRepositoryWith({ trust: { ...trustDefaults, allowUnsigned: true }, ...options });
 }
 
 const view = (ad: ServiceAdvertisement, health: ServiceView['health'] = 'alive'): ServiceView => ({

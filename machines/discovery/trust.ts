@@ -18,12 +18,21 @@
  *      learned); else `untrustedKey`.
  * 4. Signed and trusted, it must carry `epoch` and `sequence` (`unsequenced`), its `timestamp`
  *    must be within `clockSkewMsMax` of the receiver's clock (`stale`: bounds replays to a client
- *    that has no record yet), and `(epoch, sequence)` must be greater than the last accepted one
- *    for that serviceId and key (`replayed`; duplicates are replays too).
+ *    that has no record yet), its epoch must not be older than the newest epoch heard from its
+ *    key (`replayed`: an earlier boot of a provider that has restarted since), and
+ *    `(epoch, sequence)` must be greater than the last accepted one for that serviceId and key
+ *    (`replayed`; duplicates are replays too).
  *
  * The bindings and their last `(epoch, sequence)` are `TrustRecord`s, one per serviceId, kept
  * after an entry ends (so a replay of a dead provider's advertisement stays dropped), at most
- * `recordsMax`, evicting the least recently used record whose serviceId has no live entry.
+ * `recordsMax`, evicting the least recently used record whose serviceId has no live entry. The
+ * newest epoch per key is kept likewise; a key's epoch growing means its provider restarted, so
+ * the serviceIds of its earlier boot are over (`supersededBy`: the repository removes them).
+ *
+ * Why the epoch is per key and not per serviceId: a provider draws new serviceIds at each start,
+ * so only the key links a boot to the one before; a copy of an old boot's advertisement replayed
+ * to a client that never heard it would otherwise be believed. This assumes one running provider
+ * per key, which runtime/keys.ts ensures on one host (a key file is locked while in use).
  */
 import type { ServiceAdvertisement } from '../messages.js';
 import type { DatagramProof } from '../transport.js';
@@ -99,6 +108,8 @@ export interface TrustState {
   readonly pins: PinIndex;
   /** serviceId -> record, least recently used first. */
   readonly records: ReadonlyMap<string, TrustRecord>;
+  /** publicKey -> the newest epoch accepted from it, least recently used first. */
+  readonly epochs: ReadonlyMap<string, number>;
 }
 
 /** How a trusted signed advertisement came to be trusted. */
@@ -132,7 +143,7 @@ export function initialTrustState(options: TrustOptions): TrustState {
   for (const learned of options.learned) {
     if (!records.has(learned.serviceId)) records.set(learned.serviceId, { publicKey: learned.publicKey, epoch: -1, sequence: -1 });
   }
-  return { options, pins: indexPins(options.pinned), records };
+  return { options, pins: indexPins(options.pinned), records, epochs: new Map() };
 }
 
 /** The only keys allowed for this advertisement, when a pin covers it. */
@@ -188,6 +199,10 @@ export function judgeAdvertisement(
   if (receivedAtMs !== undefined && skew > 0 && Math.abs(advertisement.timestamp - receivedAtMs) > skew) {
     return drop('stale', `timestamp ${Math.round((advertisement.timestamp - receivedAtMs) / 1000)} s off the local clock (at most ${skew / 1000} s)`);
   }
+  const newestEpoch = state.epochs.get(proof.publicKey);
+  if (newestEpoch !== undefined && epoch < newestEpoch) {
+    return drop('replayed', `epoch ${epoch} is from an earlier run of this provider (it has restarted since, epoch ${newestEpoch})`);
+  }
   const record = state.records.get(advertisement.serviceId);
   if (record !== undefined && record.publicKey === proof.publicKey && !isNewer({ epoch, sequence }, record)) {
     return drop('replayed', `epoch ${epoch} sequence ${sequence} is not newer than ${record.epoch}/${record.sequence}`);
@@ -215,7 +230,27 @@ export function withRecord(
       if (candidate !== serviceId && !isLive(candidate)) records.delete(candidate);
     }
   }
-  return { ...state, records };
+  const newestEpoch = state.epochs.get(record.publicKey);
+  if (newestEpoch !== undefined && newestEpoch >= record.epoch) return { ...state, records };
+  const epochs = new Map(state.epochs);
+  epochs.delete(record.publicKey);
+  epochs.set(record.publicKey, record.epoch);
+  if (epochs.size > state.options.recordsMax) epochs.delete(epochs.keys().next().value as string);
+  return { ...state, records, epochs };
+}
+
+/**
+ * The serviceIds an accepted advertisement ends: those bound to the same key with an older epoch
+ * (the provider restarted; its earlier boot's instances are gone). Call before `withRecord`.
+ */
+export function supersededBy(state: TrustState, record: TrustRecord, isLive: (serviceId: string) => boolean): string[] {
+  const newestEpoch = state.epochs.get(record.publicKey);
+  if (newestEpoch !== undefined && newestEpoch >= record.epoch) return [];
+  const ended: string[] = [];
+  for (const [serviceId, known] of state.records) {
+    if (known.publicKey === record.publicKey && known.epoch >= 0 && known.epoch < record.epoch && isLive(serviceId)) ended.push(serviceId);
+  }
+  return ended;
 }
 
 /** The key a serviceId is bound to, if any (what a view shows as `signedBy`). */
