@@ -1,5 +1,5 @@
 /**
- * The client's service repository (seed 4.4; DISC-2, DISC-8..DISC-12, DISC-14..DISC-17): what
+ * The client's service repository (seed 4.4; DISC-2, DISC-8..DISC-12, DISC-14, DISC-15, DISC-18): what
  * this client has heard on the discovery port and trusts, one `repositoryEntry` child per
  * `serviceId`.
  *
@@ -73,7 +73,7 @@ export interface RepositoryInput {
   readonly defaultHeartbeatIntervalMs: number;
   /** Upper bound on entries; advertisements for new serviceIds beyond it are dropped and counted. @default 4096 */
   readonly entriesMax: number;
-  /** Entries one source address may hold; beyond it its new serviceIds are dropped and counted (DISC-17). @default 256 */
+  /** Entries one source address may hold; beyond it its new serviceIds are dropped and counted (DISC-18). @default 256 */
   readonly entriesPerSourceMax: number;
   /** Which advertisements to believe (SEC-8, DISC-14). @default trustDefaults: signed ones, trusted on first use */
   readonly trust: TrustOptions;
@@ -114,7 +114,7 @@ export interface RepositoryStats {
   readonly datagramsRejected: number;
   /** Advertisements for new serviceIds dropped because `entriesMax` entries were held. */
   readonly entriesDropped: number;
-  /** Advertisements for new serviceIds dropped because their source held `entriesPerSourceMax` entries (DISC-17). */
+  /** Advertisements for new serviceIds dropped because their source held `entriesPerSourceMax` entries (DISC-18). */
   readonly entriesDroppedPerSource: number;
   /** Advertisements the trust policy refused (SEC-8, DISC-14), and by reason. */
   readonly advertisementsIgnored: number;
@@ -130,7 +130,7 @@ export interface RepositoryContext {
   readonly parentRef: ActorRef<any, RepositoryToParentEvent>;
   /** One view per live entry, by serviceId (a Map: a serviceId is any string, `__proto__` included). */
   readonly services: ReadonlyMap<string, ServiceView>;
-  /** The source host of each live entry, and the live entries per source host (DISC-17). */
+  /** The source host of each live entry, and the live entries per source host (DISC-18). */
   readonly origins: ReadonlyMap<string, string>;
   readonly entriesBySource: ReadonlyMap<string, number>;
   readonly trust: TrustState;

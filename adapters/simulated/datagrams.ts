@@ -15,7 +15,7 @@
  *
  * Datagrams are encoded and received exactly as by the real adapter (adapters/udp/wire.ts):
  * advertisements signed by the socket's signer and checked on arrival (SEC-8), requests padded,
- * and answers bounded per source and in size (AnswerBounds, DISC-15, DISC-16); a request over the
+ * and answers bounded per source and in size (AnswerBounds, DISC-16, DISC-17); a request over the
  * rate or an answer over its budget is counted as `dropped`.
  */
 import { AnswerBounds, REQUEST_BYTES_MIN } from '../../machines/discovery/answers.js';
@@ -114,7 +114,7 @@ export class DatagramLayer {
       }
       return;
     }
-    // A unicast send answers a request: only within that request's budget (DISC-16).
+    // A unicast send answers a request: only within that request's budget (DISC-17).
     const target = this.#unicastTarget(command.to.host, command.to.port);
     if (target === undefined || !socket.answers.spend(command.to, byteLength(text), this.#fabric.now())) {
       this.#fabric.count('dropped', { channel: 'datagram', kind: 'datagram', from: address(from), to: address(command.to) });
@@ -158,7 +158,7 @@ export class DatagramLayer {
       event.message.discoveryType === 'ClientServiceDiscoveryRequest' &&
       target.answers.admitRequest(from, byteLength(text), this.#fabric.now()) !== 'answer'
     ) {
-      return this.#fabric.count('dropped', entry); // over the request rate (DISC-15)
+      return this.#fabric.count('dropped', entry); // over the request rate (DISC-16)
     } else {
       this.#fabric.count('delivered', entry);
     }

@@ -38,7 +38,7 @@ export interface SimulatedNetworkOptions {
   readonly inFlightMax?: number;
   /** Called with every delivery outcome (logs, determinism checks). */
   readonly trace?: (record: TraceRecord) => void;
-  /** Bounds on answering discovery requests, per socket, as the UDP adapter's (DISC-15, DISC-16). @default answerBoundsDefaults */
+  /** Bounds on answering discovery requests, per socket, as the UDP adapter's (DISC-16, DISC-17). @default answerBoundsDefaults */
   readonly answers?: Partial<AnswerBoundsOptions>;
 }
 

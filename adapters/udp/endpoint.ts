@@ -53,7 +53,7 @@ export class DiscoveryEndpoint {
   #inFlight = 0;
   #joinedGroup = false;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
-  /** DISC-15, DISC-16: which requests get answers, and how many bytes of them. */
+  /** DISC-16, DISC-17: which requests get answers, and how many bytes of them. */
   readonly #answers: AnswerBounds;
   readonly #checker: SignatureChecker | undefined;
 
@@ -72,7 +72,7 @@ export class DiscoveryEndpoint {
 
   /**
    * Stamps, encodes (signs, pads) and sends (or queues) one datagram. A unicast send is an answer
-   * to a request: it leaves only within that request's budget (DISC-16). Throws only on a
+   * to a request: it leaves only within that request's budget (DISC-17). Throws only on a
    * programmer error: an invalid or oversized draft.
    */
   send(command: DatagramCommand): void {

@@ -20,9 +20,9 @@ export interface UdpMetrics {
   sendsDropped: number;
   /** 'error' events of either socket (bind errors included) and failed socket options. */
   socketErrors: number;
-  /** Discovery requests dropped unanswered: over the per-source or the overall rate (DISC-15). */
+  /** Discovery requests dropped unanswered: over the per-source or the overall rate (DISC-16). */
   requestsRateLimited: number;
-  /** Answers not sent because they did not fit the request's amplification budget (DISC-16). */
+  /** Answers not sent because they did not fit the request's amplification budget (DISC-17). */
   answersOverBudget: number;
   /** Received advertisements whose signature was checked, and of those, the ones that did not verify (SEC-8). */
   signaturesChecked: number;

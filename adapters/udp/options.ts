@@ -64,9 +64,9 @@ export interface UdpDiscoveryOptions {
   readonly signer?: DatagramSigner;
   /** Check the signature of received advertisements (a client needs it; a provider ignores advertisements). @default true */
   readonly verifySignatures?: boolean;
-  /** Outgoing discovery requests are padded to this many bytes so every answer fits (DISC-16); 0 turns padding off. @default 1024 */
+  /** Outgoing discovery requests are padded to this many bytes so its answers fit (DISC-17); 0 turns padding off. @default 1200 */
   readonly requestBytesMin?: number;
-  /** Bounds on answering discovery requests: rate per source and amplification (DISC-15, DISC-16). @default answerBoundsDefaults */
+  /** Bounds on answering discovery requests: rate per source and amplification (DISC-16, DISC-17). @default answerBoundsDefaults */
   readonly answers?: Partial<AnswerBoundsOptions>;
 }
 

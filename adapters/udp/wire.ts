@@ -3,7 +3,7 @@
  * sign, pad and check alike:
  *
  * - out: the draft is stamped and encoded (WIRE-3); an advertisement is then sealed by the
- *   signer when there is one (SEC-8), a request is padded to `requestBytesMin` (DISC-16);
+ *   signer when there is one (SEC-8), a request is padded to `requestBytesMin` (DISC-17);
  * - in: parsed, then decoded (WIRE-6, WIRE-7), then, for an advertisement, its signature is
  *   checked on the object AS PARSED (the decoded message has lost unknown members and been
  *   normalised); the proof and the arrival time travel with the `datagram.received` event.

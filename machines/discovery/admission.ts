@@ -1,5 +1,5 @@
 /**
- * What the repository does with one received advertisement (DISC-8, DISC-10, DISC-14..DISC-17),
+ * What the repository does with one received advertisement (DISC-8, DISC-10, DISC-14, DISC-15, DISC-18),
  * decided once per datagram as a pure function of the repository's state:
  *
  *   untrusted       the trust policy refused it (machines/discovery/trust.ts): counted, reported
@@ -8,7 +8,7 @@
  *   unknownGoodbye  a goodbye for a serviceId without an entry: ignored (DISC-10)
  *   full            a new serviceId while `entriesMax` entries are held: dropped, counted (DISC-8)
  *   sourceFull      a new serviceId from a source address that already holds
- *                   `entriesPerSourceMax` entries: dropped, counted (DISC-17), so a flood from one
+ *                   `entriesPerSourceMax` entries: dropped, counted (DISC-18), so a flood from one
  *                   address cannot fill the repository and hide the next provider
  *   new             a new entry
  *

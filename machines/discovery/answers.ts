@@ -1,13 +1,14 @@
 /**
- * Bounds on what a provider's discovery socket sends back (DISC-15, DISC-16): a discovery request
+ * Bounds on what a provider's discovery socket sends back (DISC-16, DISC-17): a discovery request
  * is a datagram anyone can send with anyone's source address, so answering it must not turn the
  * provider into an amplifier or a flood source.
  *
  * - Rate: requests are answered at most `requestsPerSourceMax` per source address (host) and
  *   `requestsMax` in all per `windowMs` (fixed windows). Beyond, the request is dropped unanswered.
  * - Amplification: the answers to one request are at most `amplificationFactor` times its size in
- *   bytes. Each admitted request grants its source address and port that many bytes, for
- *   `budgetTtlMs`; a unicast answer that does not fit in the budget is not sent. A switchboard
+ *   bytes. Each admitted request grants its source address and port that many bytes (replacing
+ *   what an earlier request left), for `budgetTtlMs`; a unicast answer that does not fit in the
+ *   budget is not sent. A switchboard
  *   client pads its requests to `REQUEST_BYTES_MIN` bytes (`padding`, below) so that the answers
  *   of a provider hosting a few services fit; other answers still come with the heartbeats.
  *
@@ -38,10 +39,12 @@ export const answerBoundsDefaults: AnswerBoundsOptions = {
 };
 
 /**
- * The size a switchboard client pads its ClientServiceDiscoveryRequest to. With the default factor
- * it lets 3 KiB of answers through: two or three signed advertisements of a typical service.
+ * The size a switchboard client pads its ClientServiceDiscoveryRequest to: one Ethernet frame
+ * with room to spare (QUIC pads its first packets to the same size). With the default factor it
+ * lets 3600 bytes of answers through: the demo's signed advertisement (about 2.3 KB) and a small
+ * one, or a few signed advertisements of small services; the others come with the heartbeats.
  */
-export const REQUEST_BYTES_MIN = 1_024;
+export const REQUEST_BYTES_MIN = 1_200;
 
 export type RequestAdmission = 'answer' | 'sourceLimited' | 'limited';
 
@@ -71,11 +74,10 @@ export class AnswerBounds {
     if (this.#inWindow >= this.options.requestsMax) return 'limited';
     this.#perSource.set(from.host, fromSource + 1);
     this.#inWindow++;
-    const key = peerKey(from);
-    const granted = bytes * this.options.amplificationFactor;
-    const budget = this.#budgets.get(key);
-    const live = budget !== undefined && budget.expiresAtMs > nowMs ? budget.bytes : 0;
-    this.#budgets.set(key, { bytes: live + granted, expiresAtMs: nowMs + this.options.budgetTtlMs });
+    // The budget is this request's alone (not added to an earlier one's leftovers): the provider
+    // answers a request at once, before the next datagram is read, so each request's answers are
+    // bounded by its own size.
+    this.#budgets.set(peerKey(from), { bytes: bytes * this.options.amplificationFactor, expiresAtMs: nowMs + this.options.budgetTtlMs });
     return 'answer';
   }
 
@@ -110,7 +112,7 @@ export class AnswerBounds {
 /**
  * `text` (a request's JSON) with a `padding` member of spaces, so that it is at least `bytesMin`
  * UTF-8 bytes long. Receivers ignore the member (WIRE-5); it only makes the request big enough to
- * be answered in full (DISC-16).
+ * be answered in full (DISC-17).
  */
 export function padRequest(text: string, bytesMin: number): string {
   const bytes = new TextEncoder().encode(text).byteLength;

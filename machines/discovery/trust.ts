@@ -1,5 +1,5 @@
 /**
- * The client's trust policy for advertisements (SEC-8, DISC-14..DISC-17), as pure functions: which
+ * The client's trust policy for advertisements (SEC-8, DISC-14, DISC-15), as pure functions: which
  * advertisement the repository may act on, given how it was signed and what the client already
  * trusts. The adapters verify signatures (Ed25519 over machines/discovery/canonical.ts); what
  * reaches the repository is the result, a `DatagramProof`. Everything else is decided here:

@@ -6,10 +6,11 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { ProviderEmitted } from '../../machines/provider.js';
-import { createProvider } from '../provider.js';
+import { defaultKeyFile, SigningKeyError } from '../keys.js';
+import { createProvider, type SigningOptions } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable } from './options.js';
+import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
 import { loadServices } from './serviceModule.js';
 import { nextStopSignal } from './signals.js';
@@ -23,6 +24,7 @@ interface ProviderFlags {
   heartbeatMs?: number;
   token?: string[];
   stepDelayMs?: number;
+  keyFile?: string;
 }
 
 /** How long a graceful stop may take before the process gives up on it. */
@@ -101,6 +103,16 @@ async function demoService(flags: ProviderFlags): Promise<{ service: ServiceDefi
   return { service: service as unknown as ServiceDefinition, workDir };
 }
 
+/** Runs `make`; a key file that cannot be used is a configuration mistake (exit 2), said as such. */
+function usable<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof SigningKeyError) throw new UsageError(`--key-file: ${error.message}`);
+    throw error;
+  }
+}
+
 async function runProvider(context: CliContext, flags: ProviderFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
@@ -115,7 +127,8 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     services = [demo.service];
     workDir = demo.workDir;
   }
-  const provider = createProvider({
+  const provider = usable(() => createProvider({
+    signing: signingOf(flags),
     services: services.map((service) => reportingStarts(service, report)),
     port: flags.port,
     host: flags.host,
@@ -124,7 +137,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
     ...(flags.token === undefined || flags.token.length === 0 ? {} : { auth: { tokens: flags.token } }),
     log,
-  });
+  }));
   for (const type of ['provider.listening', 'provider.status', 'session.opened', 'session.bound', 'session.ended', 'task.settled'] as const) {
     provider.on(type, report as (event: ProviderEmitted) => void);
   }
@@ -134,11 +147,22 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     const { endpoint } = await provider.start();
     const offered = services.map((service) => ({ serviceName: service.name, version: service.version, operations: Object.keys(service.operations) }));
     if (globals.json) {
-      jsonLine(io.stdout, { event: 'provider.listening', time: new Date().toISOString(), endpoint, services: offered, discovery: globals.discovery, workDir });
+      jsonLine(io.stdout, {
+        event: 'provider.listening',
+        time: new Date().toISOString(),
+        endpoint,
+        services: offered,
+        discovery: globals.discovery,
+        workDir,
+        publicKey: provider.publicKey,
+        keyFile: provider.keyFile,
+      });
     } else {
       line(io.stdout, `provider listening on ${endpoint}`);
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
       line(io.stdout, `discovery ${describeDiscovery(globals.discovery)}`);
+      // What a client pins: switchboard discover --trust-key <service>=<key>.
+      line(io.stdout, `signing key ${provider.publicKey} (${provider.keyFile})`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
       if (flags.token?.length) line(io.stdout, `authentication required (${flags.token.length} token${flags.token.length === 1 ? '' : 's'})`);
       line(io.stdout, 'press Ctrl-C to stop');
@@ -158,6 +182,14 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   }
 }
 
+/**
+ * The signing key: the --key-file, or the default file (the next free slot of it when another
+ * provider on this host holds it). A key file that cannot be used is a configuration error.
+ */
+function signingOf(flags: ProviderFlags): SigningOptions {
+  return flags.keyFile === undefined ? { keyFile: defaultKeyFile(), nextFreeSlot: true } : { keyFile: flags.keyFile };
+}
+
 export function registerProviderCommand(program: Command, context: CliContext): Command {
   return program
     .command('provider')
@@ -170,6 +202,12 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--heartbeat-ms <n>', 'advertisement period (default: 30000)').argParser(integerIn(100, 3_600_000)))
     .addOption(envOption('--token <token>', 'require authentication with one of these tokens (SEC-2); repeatable or comma-separated').argParser(listOf((token) => token)))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
+    .addOption(
+      envOption(
+        '--key-file <path>',
+        `the provider's signing key (Ed25519, made there with mode 0600 on first start); clients pin its public key (default: ${defaultKeyFile()}, or the next free -2, -3, ... when another provider uses it)`,
+      ),
+    )
     .addHelpText(
       'after',
       `
