@@ -149,7 +149,7 @@ export function createClient(options: ClientOptions = {}): Client {
       },
     });
 
-  actor.on('discovery.ignored', (event) => log('warn', describeIgnored(event), event));
+  actor.on('discovery.ignored', (event) => log('warn', describeIgnored(event)));
   actor.on('trust.learned', (event) => {
     log('info', `trusting key ${event.publicKey} for ${event.serviceName} (${event.serviceId}) from now on (first use)`);
     trust.remember(event);

@@ -8,6 +8,7 @@
  *   checked on the object AS PARSED (the decoded message has lost unknown members and been
  *   normalised); the proof and the arrival time travel with the `datagram.received` event.
  */
+import { Buffer } from 'node:buffer';
 import { decodeDatagramValue, parseDatagram, stampDatagram, toWireDatagram, type CodecLimits } from '../../machines/codec.js';
 import { padRequest } from '../../machines/discovery/answers.js';
 import type { DiscoveryDraft } from '../../machines/messages.js';
@@ -44,8 +45,7 @@ export function incomingEvent(input: Uint8Array | string, from: PeerAddress, opt
   const parsed = parseDatagram(input, options.limits);
   const decoded = parsed.ok ? decodeDatagramValue(parsed.value) : parsed;
   if (!decoded.ok) return { type: 'datagram.rejected', error: decoded.error.toShape(), from };
-  // Text (the simulated network) doubles as the proof cache key; bytes are checked each time.
-  const proof = parsed.ok ? options.checker?.inspect(parsed.value, typeof input === 'string' ? input : undefined) : undefined;
+  const proof = parsed.ok ? options.checker?.inspect(parsed.value, cacheKeyOf(input, parsed.value)) : undefined;
   return {
     type: 'datagram.received',
     message: decoded.message,
@@ -53,4 +53,14 @@ export function incomingEvent(input: Uint8Array | string, from: PeerAddress, opt
     ...(proof === undefined ? {} : { proof }),
     receivedAtMs: options.nowMs(),
   };
+}
+
+/**
+ * The exact datagram as the key of the checker's proof cache: a broadcast reaching many sockets of
+ * the simulated network, or a replay flood, is then checked once. Only signed advertisements need
+ * one (the others are not checked at all).
+ */
+function cacheKeyOf(input: Uint8Array | string, value: Readonly<Record<string, unknown>>): string | undefined {
+  if (value.signature === undefined) return undefined;
+  return typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
 }
