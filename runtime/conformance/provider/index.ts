@@ -21,6 +21,7 @@ import { ProviderProbe } from './probe.js';
 import { queryChecks } from './query.js';
 import { refusalChecks } from './refusals.js';
 import { robustnessChecks } from './robustness.js';
+import { signedDiscoveryChecks } from './signedDiscovery.js';
 import { taskChecks } from './tasks.js';
 
 export { ProviderProbe } from './probe.js';
@@ -29,6 +30,7 @@ export type { ProviderSuiteOptions, ProviderTiming, TaskChoice, UdpAddress } fro
 /** Every provider check, in the order they run. */
 export const providerChecks: readonly Check<ProviderProbe>[] = [
   ...discoveryChecks,
+  ...signedDiscoveryChecks,
   ...taskChecks,
   ...refusalChecks,
   ...wireChecks,
