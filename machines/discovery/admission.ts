@@ -20,7 +20,7 @@ import { judgeAdvertisement, type TrustDropReason, type TrustState, type TrustVe
 
 export type AcceptedVerdict = Extract<TrustVerdict, { accepted: true }>;
 
-export type Admission =
+export type AdvertisementAdmission =
   | { readonly kind: 'untrusted'; readonly reason: TrustDropReason; readonly detail: string }
   | { readonly kind: 'refresh'; readonly verdict: AcceptedVerdict }
   | { readonly kind: 'unknownGoodbye' }
@@ -47,7 +47,7 @@ export function advertisementIn(event: { readonly type: string }): ServiceAdvert
   return message.discoveryType === 'ServiceAdvertisement' ? message : undefined;
 }
 
-export function admissionOf(state: AdmissionState, event: Received, advertisement: ServiceAdvertisement): Admission {
+export function admissionOf(state: AdmissionState, event: Received, advertisement: ServiceAdvertisement): AdvertisementAdmission {
   const verdict = judgeAdvertisement(state.trust, advertisement, event.proof, event.receivedAtMs);
   if (!verdict.accepted) return { kind: 'untrusted', reason: verdict.reason, detail: verdict.detail };
   if (state.services.has(advertisement.serviceId)) return { kind: 'refresh', verdict };

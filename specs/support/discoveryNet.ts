@@ -8,6 +8,7 @@ import * as z from 'zod';
 import { createClient, type Client, type ClientOptions } from '../../runtime/client.js';
 import { createProvider, type Provider, type ProviderOptions } from '../../runtime/provider.js';
 import { defineService } from '../../runtime/service.js';
+import { sleep, until as untilWithin } from './processes.js';
 
 export const LOOPBACK = '127.0.0.1';
 export const LOOPBACK_BROADCAST = '127.255.255.255';
@@ -103,14 +104,7 @@ export async function rawSocket(address = '127.0.0.66', options: { port?: number
   };
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
-export async function until<T>(check: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
+/** Polls `check` until it gives a value (processes.ts's `until`, with a default bound). */
+export const until = <T>(check: () => T | undefined | false, what: string, timeoutMs = 5_000): Promise<T> => untilWithin(check, what, timeoutMs);
