@@ -16,7 +16,7 @@ import { deriveSeed, type RandomState } from './random.js';
 import { repositoryDefaults, repositoryMachine, type RepositoryInput, type RepositoryToParentEvent, type ServiceView } from './repository.js';
 import { defaultSelectionPolicy, initialSelectionState, type SelectionPolicy, type SelectionState } from './selection.js';
 
-export type ConnectionOptions = Omit<ConnectionInput, 'endpoint' | 'clientId' | 'seed' | 'parentRef'>;
+export type ConnectionOptions = Omit<ConnectionInput, 'endpoint' | 'tlsFingerprint256' | 'clientId' | 'seed' | 'parentRef'>;
 export type RepositoryOptions = Omit<RepositoryInput, 'clientId' | 'parentRef'>;
 
 export interface ClientInput {
@@ -34,6 +34,8 @@ export const clientDefaults: Omit<ClientInput, 'clientId' | 'seed'> = {
     discoveryPeriodMs: repositoryDefaults.discoveryPeriodMs,
     defaultHeartbeatIntervalMs: repositoryDefaults.defaultHeartbeatIntervalMs,
     entriesMax: repositoryDefaults.entriesMax,
+    entriesPerSourceMax: repositoryDefaults.entriesPerSourceMax,
+    trust: repositoryDefaults.trust,
   },
   connection: connectionDefaults,
   stopTimeoutMs: 2_000,
@@ -63,7 +65,11 @@ export type ClientEmitted =
   | { readonly type: 'task.settled'; readonly taskId: string; readonly outcome: TaskOutcome }
   | { readonly type: 'connection.opened'; readonly endpoint: string; readonly reconnected: boolean }
   | { readonly type: 'connection.down'; readonly endpoint: string; readonly reason: string }
-  | { readonly type: 'connection.closed'; readonly endpoint: string; readonly gaveUp: boolean };
+  | { readonly type: 'connection.closed'; readonly endpoint: string; readonly gaveUp: boolean }
+  /** The repository refused an advertisement (SEC-8): the first one per source and reason. */
+  | ({ readonly type: 'discovery.ignored' } & Omit<Extract<RepositoryToParentEvent, { type: 'repository.ignored' }>, 'type'>)
+  /** Trust on first use bound a serviceId to a key (persist it to keep the binding across restarts). */
+  | ({ readonly type: 'trust.learned' } & Omit<Extract<RepositoryToParentEvent, { type: 'repository.learned' }>, 'type'>);
 
 export interface ClientContext extends ClientInput {
   readonly services: readonly ServiceView[];
@@ -78,6 +84,12 @@ export interface ClientContext extends ClientInput {
 }
 
 const connectionId = (endpoint: string) => `connection:${endpoint}`;
+
+/** The endpoint of the connection a done event is from (`actorId` = `connection:<endpoint>`). */
+const connectionEndpointOf = (event: { readonly type: string }): string => {
+  const actorId = (event as { actorId?: unknown }).actorId;
+  return typeof actorId === 'string' && actorId.startsWith('connection:') ? actorId.slice('connection:'.length) : '';
+};
 
 /**
  * The status of the endpoint's connection actor, if the client has one.
@@ -146,6 +158,8 @@ export const clientMachine = setup({
           input: {
             ...context.connection,
             endpoint,
+            // Bound to the provider's key by its signed advertisement: pinned on wss:// (SEC-8).
+            ...(choice.service.tlsFingerprint256 === undefined ? {} : { tlsFingerprint256: choice.service.tlsFingerprint256 }),
             clientId: context.clientId,
             seed: deriveSeed(context.seed, endpoint),
             parentRef: self,
@@ -241,6 +255,8 @@ export const clientMachine = setup({
         emit(({ event }) => ({ type: 'services.changed' as const, services: event.services })),
       ],
     },
+    'repository.ignored': { actions: emit(({ event }) => ({ ...event, type: 'discovery.ignored' as const })) },
+    'repository.learned': { actions: emit(({ event }) => ({ ...event, type: 'trust.learned' as const })) },
     'task.progress': {
       actions: emit(({ event }) => {
         const { endpoint: _endpoint, ...progress } = event;
@@ -278,6 +294,17 @@ export const clientMachine = setup({
             taskId: event.request.taskId,
             outcome: { status: 'Failed' as const, error: { code: 'CONNECTION_LOST', message: 'The client is stopping.' } },
           })),
+        },
+        // A connection's goodbye is followed by its done event: the client may only end after
+        // that, or the done event would reach a stopped actor.
+        'connection.closed': { actions: emit(({ event }) => ({ type: 'connection.closed' as const, endpoint: event.endpoint, gaveUp: event.gaveUp })) },
+        'xstate.done.actor.*': {
+          actions: assign({
+            endpoints: ({ context, event }) => {
+              const { [connectionEndpointOf(event)]: _ended, ...endpoints } = context.endpoints;
+              return endpoints;
+            },
+          }),
         },
       },
       always: { guard: 'noConnections', target: 'stopped' },

@@ -13,13 +13,14 @@
  * drive or watch the whole actor system.
  */
 import { randomBytes } from 'node:crypto';
-import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { createActor, toPromise, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
 import type { WsConnectOptions } from '../adapters/ws.js';
 import { clientDefaults, type ClientEmitted, type ConnectionOptions, type RepositoryOptions } from '../machines/client.js';
 import { candidatesFor, type SelectionPolicy } from '../machines/selection.js';
-import type { ServiceView } from '../machines/repository.js';
+import { initialRepositoryStats, type RepositoryStats, type ServiceView } from '../machines/repository.js';
+import type { TrustDropReason } from '../machines/discovery/trust.js';
 import type { TaskOutcome } from '../machines/outcome.js';
 import { composeClient, type TransportHost } from './compose.js';
 import { realHost } from './network.js';
@@ -28,6 +29,28 @@ import type { Logger } from './service.js';
 import { ProtocolError } from '../machines/errors.js';
 import { createSupervisor } from './supervisor.js';
 import { TaskHandleState, type TaskHandle } from './taskHandle.js';
+import { resolveTrust, type ClientTrustOptions } from './trustStore.js';
+
+/** What to do about each reason an advertisement is ignored (docs/security.md, signed discovery). */
+const remedies: Readonly<Record<TrustDropReason, string>> = {
+  unsigned: 'to use seed-only providers, allow unsigned advertisements (allowUnsigned, --allow-unsigned)',
+  signatureRequired: 'a pinned or already trusted service does not accept unsigned advertisements',
+  badSignature: 'the datagram was altered or forged',
+  untrustedKey: 'pin the key (trust.pinned, --trust-key) or turn trust on first use back on',
+  keyMismatch: 'another key than the pinned or first-seen one; if the provider really changed its key, update the pin or the trust file',
+  unsequenced: 'a signed advertisement must carry epoch and sequence',
+  stale: "check both machines' clocks (or raise clockSkewMsMax)",
+  replayed: 'an old copy of an advertisement already seen',
+};
+
+function describeIgnored(event: Extract<ClientEmitted, { type: 'discovery.ignored' }>): string {
+  return `ignoring advertisements of ${event.serviceName} from ${event.from.host} (${event.reason}: ${event.detail}); ${remedies[event.reason]}`;
+}
+
+function repositoryStatsOf(actor: Actor<AnyActorLogic>): RepositoryStats {
+  const repository = (actor.getSnapshot().children as Record<string, AnyActorRef | undefined>).repository;
+  return (repository?.getSnapshot()?.context as { stats?: RepositoryStats } | undefined)?.stats ?? initialRepositoryStats();
+}
 
 export interface ClientOptions {
   /** @default `client-<uuid>` */
@@ -55,6 +78,11 @@ export interface ClientOptions {
   readonly log?: Logger;
   /** Seeds the reconnect jitter. @default random */
   readonly seed?: number;
+  /**
+   * Which advertisements to believe (SEC-8; runtime/trustStore.ts). @default signed ones, each
+   * serviceId's key trusted on first use; unsigned ones ignored (and logged once per source).
+   */
+  readonly trust?: ClientTrustOptions;
 }
 
 export interface AssignOptions {
@@ -75,6 +103,8 @@ export interface Client {
   /** Sends a discovery request now (DISC-2). */
   refresh(): void;
   on<T extends ClientEmitted['type']>(type: T, listener: (event: Extract<ClientEmitted, { type: T }>) => void): () => void;
+  /** The repository's counters: advertisements heard, ignored by the trust policy (by reason), dropped. */
+  discoveryStats(): RepositoryStats;
   /** Closes every connection gracefully and stops. */
   stop(): Promise<void>;
   readonly clientId: string;
@@ -95,11 +125,13 @@ interface Pending {
 
 export function createClient(options: ClientOptions = {}): Client {
   const clientId = options.clientId ?? `client-${uuid()}`;
+  const log = options.log ?? (() => {});
+  const trust = resolveTrust(options.trust, log);
   const clientSecret = options.clientSecret ?? randomBytes(32).toString('hex');
   const host =
     options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: { clientSecret, ...options.connect } });
   const clock = options.clock;
-  const supervisor = createSupervisor({ log: options.log ?? (() => {}), newId: uuid });
+  const supervisor = createSupervisor({ log, newId: uuid });
   const actor = createActor(composeClient(host, supervisor), {
     ...(clock === undefined ? {} : { clock }),
     ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
@@ -107,7 +139,7 @@ export function createClient(options: ClientOptions = {}): Client {
       ...clientDefaults,
       clientId,
       seed: options.seed ?? Math.floor(Math.random() * 2 ** 31),
-      repository: { ...clientDefaults.repository, ...options.repository },
+      repository: { ...clientDefaults.repository, ...options.repository, trust: trust.options },
       connection: { ...clientDefaults.connection, ...options.connection },
       ...(options.selectionPolicy === undefined ? {} : { selectionPolicy: options.selectionPolicy }),
     },
@@ -130,6 +162,11 @@ export function createClient(options: ClientOptions = {}): Client {
       },
     });
 
+  actor.on('discovery.ignored', (event) => log('warn', describeIgnored(event)));
+  actor.on('trust.learned', (event) => {
+    log('info', `trusting key ${event.publicKey} for ${event.serviceName} (${event.serviceId}) from now on (first use)`);
+    trust.remember(event);
+  });
   actor.on('task.submitted', (event) => submittedTo.set(event.taskId, event.serviceId));
   actor.on('task.progress', ({ taskId, type: _type, ...progress }) => pending.get(taskId)?.handle.report(progress));
   actor.on('task.settled', ({ taskId, outcome }) => {
@@ -161,6 +198,7 @@ export function createClient(options: ClientOptions = {}): Client {
     clientSecret,
     actor,
     services: () => actor.getSnapshot().context.services,
+    discoveryStats: () => repositoryStatsOf(actor),
     refresh: () => actor.send({ type: 'client.refresh' }),
     on: (type, listener) => {
       const subscription = actor.on(type, supervisor.listener(type, listener) as never);

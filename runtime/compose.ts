@@ -23,12 +23,21 @@ import type {
   ServerCommand,
   StreamCommand,
 } from '../machines/transport.js';
+import type { DatagramSigner } from '../adapters/udp/signature.js';
 import { decided } from './decided.js';
 import type { Supervisor } from './supervisor.js';
 
+/** What a discovery socket does beyond routing: sign what it sends, check what it receives (SEC-8). */
+export interface DiscoverySecurity {
+  /** Signs outgoing advertisements (a provider). */
+  readonly signer?: DatagramSigner | undefined;
+  /** Check received advertisements' signatures (a client does; a provider ignores advertisements). @default true */
+  readonly verifySignatures?: boolean | undefined;
+}
+
 /** The sockets of one host, as XState logic honouring machines/transport.ts. */
 export interface TransportHost {
-  discovery(): CallbackActorLogic<DatagramCommand>;
+  discovery(security?: DiscoverySecurity): CallbackActorLogic<DatagramCommand>;
   server(options: { port: number }): CallbackActorLogic<ServerCommand>;
   accepted(): CallbackActorLogic<StreamCommand, AcceptedInput>;
   connect(): CallbackActorLogic<StreamCommand, ConnectInput>;
@@ -49,6 +58,8 @@ export interface ProviderEffects {
   readonly admission?: AnyActorLogic;
   /** Checks an Authenticate message (SEC-2). @default reject every token */
   readonly authenticate?: AnyActorLogic;
+  /** Signs the provider's advertisements (SEC-8). @default unsigned */
+  readonly signer?: DatagramSigner;
 }
 
 export const acceptEveryConnection = decided<AdmissionDecision, AdmissionRequest>(() => ({
@@ -83,7 +94,8 @@ export function composeProvider(host: TransportHost, port: number, effects: Prov
   return supervisor.machine(
     providerMachine.provide({
       actors: {
-        discovery: supervisor.effect(host.discovery(), 'discovery'),
+        // A provider ignores advertisements, so it spends nothing on checking their signatures.
+        discovery: supervisor.effect(host.discovery({ signer: effects.signer, verifySignatures: false }), 'discovery'),
         server: supervisor.effect(host.server({ port }), 'server'),
         session: supervisor.machine(session, 'session', (errorId) => ({ type: 'session.fault', errorId })) as never,
         taskRegistry: supervisor.machine(registry, 'taskRegistry', (errorId, event) =>

@@ -10,6 +10,7 @@
  * Pass `network` (a simulated host) to run on the simulated network, and `clock` / `inspect` to
  * drive or watch the whole actor system.
  */
+import type { KeyObject } from 'node:crypto';
 import { createActor, toPromise, type Actor, type ActorOptions, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
@@ -23,6 +24,7 @@ import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
 import { realHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
+import { signingFor } from './signing.js';
 import { createSupervisor, InternalFault } from './supervisor.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
@@ -66,7 +68,23 @@ export interface ProviderOptions {
   readonly providerId?: string;
   /** Id source of errorIds (SEC-11: the id an INTERNAL_ERROR names and its log line carries). @default uuid v4 */
   readonly newId?: () => string;
+  /**
+   * How the provider signs its advertisements (SEC-8; runtime/keys.ts). @default a fresh key
+   * for this process, which clients can trust on first use but not pin.
+   * - `{ keyFile }`: the key kept in that file (made there, mode 0600, on first use): pin it.
+   *   The file is locked while the provider runs (one running provider per key).
+   * - `{ privateKey, epoch? }`: this Ed25519 key (epoch: greater than any earlier run's; @default now).
+   * - `false`: unsigned, like a seed-only provider: clients take it only with `allowUnsigned`.
+   * A key file that cannot be read or made throws SigningKeyError here.
+   */
+  readonly signing?: SigningOptions;
 }
+
+export type SigningOptions =
+  /** `nextFreeSlot`: when the file is in use by another running provider, take `<name>-2.json`, ... instead of failing. */
+  | { readonly keyFile: string; readonly nextFreeSlot?: boolean }
+  | { readonly privateKey: KeyObject; readonly epoch?: number }
+  | false;
 
 type EmittedOf<T extends ProviderEmitted['type']> = Extract<ProviderEmitted, { type: T }>;
 
@@ -79,6 +97,10 @@ export interface Provider {
   stop(): Promise<void>;
   on<T extends ProviderEmitted['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void;
   readonly endpoint: string | undefined;
+  /** The public key its advertisements are signed with (what clients pin); undefined when unsigned. */
+  readonly publicKey: string | undefined;
+  /** The file that key is kept in, if any. */
+  readonly keyFile: string | undefined;
   /** The root actor (for inspection and advanced embedding). */
   readonly actor: Actor<ReturnType<typeof composeProvider>>;
 }
@@ -104,6 +126,8 @@ export function createProvider(options: ProviderOptions): Provider {
   const policies = authPolicies(options.auth, clockNow ?? Date.now);
   const newId = options.newId ?? uuid;
   const supervisor = createSupervisor({ log, newId });
+  const signing = signingFor(options, log);
+  const signer = signing?.signer;
   const logic = composeProvider(
     host,
     options.port ?? 0,
@@ -111,6 +135,7 @@ export function createProvider(options: ProviderOptions): Provider {
       handler: createServiceHandler(options.services, log, newId),
       admission: policies.admission,
       authenticate: policies.authenticate,
+      ...(signer === undefined ? {} : { signer }),
     },
     supervisor,
   );
@@ -147,12 +172,16 @@ export function createProvider(options: ProviderOptions): Provider {
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
   const done = () => (actor.getSnapshot().status === 'done' ? Promise.resolve() : toPromise(actor).then(() => undefined));
+  // The key file is the provider's while it runs: unlocked once it has stopped, however it stopped.
+  if (signing !== undefined) actor.subscribe({ complete: signing.release, error: signing.release });
 
   return {
     actor,
     get endpoint() {
       return endpoint;
     },
+    publicKey: signer?.publicKey,
+    keyFile: signing?.keyFile,
     on: (type, listener) => {
       const subscription = actor.on(type, supervisor.listener(type, listener) as never);
       return () => subscription.unsubscribe();
@@ -179,7 +208,11 @@ export function createProvider(options: ProviderOptions): Provider {
       await done();
     },
     async stop() {
-      if (started === undefined) return;
+      // Never started, or already stopped: nothing to stop (and nothing to tell the stopped actor).
+      if (started === undefined || actor.getSnapshot().status !== 'active') {
+        signing?.release();
+        return;
+      }
       actor.send({ type: 'provider.stop' });
       await done();
     },

@@ -17,10 +17,14 @@ const BIN = path.join(ROOT, 'bin', 'switchboard.js');
 const DISCOVERY_PORT = 42_000 + (process.pid % 1000);
 const LOOPBACK_BROADCAST = '127.255.255.255';
 
+/** Where the children keep their configuration (a provider's signing key): never the user's own. */
+const CONFIG_HOME = path.join(os.tmpdir(), `switchboard-cli-spec-${process.pid}`);
+
 const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
   ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SWITCHBOARD_'))),
   SWITCHBOARD_BROADCAST: LOOPBACK_BROADCAST,
   SWITCHBOARD_DISCOVERY_PORT: String(DISCOVERY_PORT),
+  XDG_CONFIG_HOME: CONFIG_HOME,
   ...extra,
 });
 
@@ -199,6 +203,7 @@ afterAll(async () => {
   await Promise.all([...perFile].map((child) => stopChild(child)));
   perFile.clear();
   if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+  await rm(CONFIG_HOME, { recursive: true, force: true });
 });
 
 describe('switchboard --help', () => {

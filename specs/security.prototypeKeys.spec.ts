@@ -238,7 +238,8 @@ describe('a client process answered with prototype names (SEC-9, SEC-12)', () =>
       send(withValue(aboutTask, step.path, step.key));
       send({ type: 'TaskResult', messageId: fresh('r'), timestamp: now(), payload: { taskId, status: 'Completed', resultData: { done: taskId }, originalClientId: clientId } });
     });
-    const client = startClientProcess('proto client', discoveryPort);
+    // The scripted provider is unsigned, like a seed-only peer (SEC-8).
+    const client = startClientProcess('proto client', discoveryPort, ['--allow-unsigned']);
     try {
       await client.waitFor((e) => e.event === 'services' && (e.services as unknown[]).length > 0, { what: 'the scripted provider', timeoutMs: 20_000 });
       const taskIds = plan.map((_, i) => `task-${i}`);

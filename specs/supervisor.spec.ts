@@ -163,7 +163,9 @@ function supervisedProvider(admission = acceptEveryConnection) {
   const emitted: ProviderEmitted[] = [];
   provider.on('*', (event) => void emitted.push(event as ProviderEmitted));
   provider.start();
-  const client = (address: string, clientId: string) => createClient({ network: net.host(address), clock, clientId, seed: 3 });
+  // The bare composed provider signs nothing (no signer given), so its clients take unsigned advertisements.
+  const client = (address: string, clientId: string) =>
+    createClient({ network: net.host(address), clock, clientId, seed: 3, trust: { allowUnsigned: true } });
   return { clock, net, provider, lines, emitted, client };
 }
 

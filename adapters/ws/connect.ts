@@ -25,18 +25,34 @@ import {
   type WsConnectOptions,
 } from './options.js';
 
-/** Refuses (destroys the request before it writes a byte) a TLS peer whose certificate is not the pinned one. */
-function pinTo(fingerprint: string): NonNullable<ClientOptions['finishRequest']> {
+/**
+ * Refuses (destroys the request before it writes a byte) a TLS peer whose certificate is not the
+ * pinned one: every given fingerprint must match (the configured pin and the one a verified
+ * advertisement binds to the provider's key, when both exist).
+ */
+function pinTo(...fingerprints: string[]): NonNullable<ClientOptions['finishRequest']> {
   return (request: ClientRequest) => {
     request.once('socket', (socket) => {
       const tlsSocket = socket as TLSSocket;
       tlsSocket.once('secureConnect', () => {
         if (request.destroyed) return; // the attempt was abandoned meanwhile
         const actual = normalizeFingerprint(tlsSocket.getPeerCertificate().fingerprint256 ?? '');
-        if (actual === fingerprint) request.end();
+        if (fingerprints.every((fingerprint) => actual === fingerprint)) request.end();
         else request.destroy(new Error('certificate fingerprint mismatch'));
       });
     });
+  };
+}
+
+/** The options of one connection: the logic's, plus the pin its input carries (wss:// only). */
+function optionsFor(base: ClientOptions, options: WsConnectOptions, configured: string | undefined, input: ConnectInput, scheme: string): ClientOptions | string {
+  if (input.tlsFingerprint256 === undefined || scheme !== 'wss') return base;
+  const advertised = normalizeFingerprint(input.tlsFingerprint256);
+  if (advertised === undefined) return 'the advertised certificate fingerprint is not a SHA-256 fingerprint';
+  return {
+    ...base,
+    rejectUnauthorized: options.tls?.rejectUnauthorized ?? options.tls?.ca !== undefined,
+    finishRequest: configured === undefined ? pinTo(advertised) : pinTo(configured, advertised),
   };
 }
 
@@ -82,13 +98,15 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
     if (fingerprint !== undefined && scheme !== 'wss') {
       return refuse('a certificate is pinned but the endpoint is not wss://');
     }
+    const connectionOptions = optionsFor(clientOptions, options, fingerprint, input, scheme);
+    if (typeof connectionOptions === 'string') return refuse(connectionOptions);
     let socket: WebSocket;
     // SEC-10: the proof of this client's secret, bound to this endpoint.
     const secret = options.clientSecret;
     const connectOptions =
       secret === undefined
-        ? clientOptions
-        : { ...clientOptions, headers: { ...clientOptions.headers, [CLIENT_PROOF_HEADER]: clientProofFor(secret, input.endpoint) } };
+        ? connectionOptions
+        : { ...connectionOptions, headers: { ...connectionOptions.headers, [CLIENT_PROOF_HEADER]: clientProofFor(secret, input.endpoint) } };
     try {
       socket = new WebSocket(input.endpoint, connectOptions);
     } catch (error) {

@@ -54,6 +54,7 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
   const log = stderrLogger(io, globals.logLevel, globals.json);
   const client = createClient({
     discovery: globals.discovery,
+    trust: globals.trust,
     log,
     ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),
     ...(flags.clientSecret === undefined ? {} : { clientSecret: flags.clientSecret }),

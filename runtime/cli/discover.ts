@@ -3,7 +3,7 @@
  * prints what it heard; with --watch it keeps printing the repository as it changes until SIGINT.
  */
 import type { Command } from 'commander';
-import type { ServiceView } from '../../machines/repository.js';
+import type { RepositoryStats, ServiceView } from '../../machines/repository.js';
 import { createClient } from '../client.js';
 import { runAction, sleep, type CliContext } from './context.js';
 import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
@@ -28,6 +28,8 @@ export const serviceColumns: readonly Column<ServiceView>[] = [
   { header: 'STATUS', value: (s) => (s.health === 'alive' ? s.status : `${s.status} (${s.health})`) },
   { header: 'LOAD', value: (s) => String(s.load) },
   { header: 'OPERATIONS', value: (s) => operationsOf(s).join(', ') },
+  // The key its advertisements are verified with, shortened: pin it with --trust-key (the full key is in --json).
+  { header: 'KEY', value: (s) => (s.signedBy === undefined ? 'unsigned' : `${s.signedBy.slice(0, 12)}…`) },
 ];
 
 /** The JSON form of a repository entry: the view plus its operation names. */
@@ -50,6 +52,21 @@ function printServices(io: Io, services: readonly ServiceView[], json: boolean, 
   if (watching && !io.stdout.isTTY) line(io.stdout);
 }
 
+/**
+ * What the trust policy (SEC-8) kept out of the list, on stderr, so a provider that is missing
+ * from it is explained: unsigned advertisements, with how to allow them, then the others.
+ */
+export function printIgnored(io: Io, stats: RepositoryStats): void {
+  const { unsigned, ...others } = stats.ignoredByReason;
+  if (unsigned > 0) {
+    line(io.stderr, `${unsigned} unsigned advertisement${unsigned === 1 ? ' was' : 's were'} ignored (seed-only providers); pass --allow-unsigned to list them`);
+  }
+  const rest = Object.entries(others).filter(([, count]) => count > 0);
+  if (rest.length > 0) {
+    line(io.stderr, `also ignored: ${rest.map(([reason, count]) => `${count} ${reason}`).join(', ')} (see docs/security.md, signed discovery)`);
+  }
+}
+
 async function runDiscover(context: CliContext, serviceName: string | undefined, flags: DiscoverFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
@@ -58,12 +75,13 @@ async function runDiscover(context: CliContext, serviceName: string | undefined,
     const how = flags.watch === true ? 'until Ctrl-C' : `for ${flags.timeoutMs} ms`;
     line(io.stderr, `discovering (${describeDiscovery(globals.discovery)}) ${how}...`);
   }
-  const client = createClient({ discovery: globals.discovery, log });
+  const client = createClient({ discovery: globals.discovery, trust: globals.trust, log });
   const visible = () => sorted(client.services().filter((service) => serviceName === undefined || service.serviceName === serviceName));
   try {
     if (flags.watch !== true) {
       await sleep(flags.timeoutMs);
       printServices(io, visible(), globals.json, false);
+      printIgnored(io, client.discoveryStats());
       return ExitCode.ok;
     }
     const stop = nextStopSignal();
@@ -101,12 +119,17 @@ export function registerDiscoverCommand(program: Command, context: CliContext): 
       'after',
       `
 Sends a ClientServiceDiscoveryRequest, listens for advertisements for --timeout-ms, then prints
-serviceName, version, serviceId, endpoint, status, load and operations of every instance heard.
+serviceName, version, serviceId, endpoint, status, load, operations and signing key of every
+instance it trusts. Signed advertisements are trusted on first use (or only with --trust-key
+keys, with --no-tofu); unsigned ones (seed-only providers) are counted and listed only with
+--allow-unsigned.
 
 Examples:
   $ switchboard discover
   $ switchboard discover ImageProcessingService --timeout-ms 5000 --json
-  $ switchboard discover --watch --broadcast 192.168.1.255`,
+  $ switchboard discover --watch --broadcast 192.168.1.255
+  $ switchboard discover --trust-key ImageProcessingService=<key the provider printed> --no-tofu
+  $ switchboard discover --allow-unsigned`,
     )
     .action((serviceName: string | undefined, flags: DiscoverFlags, command: Command) =>
       runAction(context, () => runDiscover(context, serviceName, flags, command)),

@@ -9,6 +9,7 @@ import { isIPv4 } from 'node:net';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { UdpDiscoveryOptions } from '../../adapters/udp.js';
 import type { PeerAddress } from '../../machines/transport.js';
+import { parsePinnedKey, readTofuFile, type ClientTrustOptions } from '../trustStore.js';
 
 /** What a `switchboard` process exits with. */
 export const ExitCode = {
@@ -99,12 +100,23 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--no-broadcast', 'send discovery only to --multicast and --peer'))
     .addOption(envOption('--multicast <group>', 'also send discovery to this IPv4 multicast group and join it (e.g. 239.255.77.1)').argParser(ipv4))
     .addOption(envOption('--peer <host:port>', 'also send discovery to this unicast peer; repeatable or comma-separated').argParser(listOf(peerAddress)))
+    .addOption(
+      envOption('--trust-key <[service=]key>', "trust this provider key (as a provider prints it); <service>= or id:<serviceId>= pins it to that service only; repeatable or comma-separated").argParser(
+        listOf((pin) => pin),
+      ),
+    )
+    // Not envOption: commander would take SWITCHBOARD_ALLOW_UNSIGNED=0 as "on" (see envFlag).
+    .addOption(new Option('--allow-unsigned', 'accept unsigned advertisements (seed-only providers) where no pinned or trusted key forbids it (env: SWITCHBOARD_ALLOW_UNSIGNED=1)'))
+    .addOption(new Option('--no-tofu', 'trust only --trust-key keys, not the first key each service is heard with'))
+    .addOption(envOption('--tofu-file <path>', 'keep the keys trusted on first use in this file, and start from the ones it holds'))
     .addOption(new Option('--json', 'machine-readable output: JSON (lines) on stdout (env: SWITCHBOARD_JSON=1)'))
     .addOption(envOption('--log-level <level>', 'diagnostics on stderr').choices(LOG_LEVELS).default('warn'));
 }
 
 export interface GlobalOptions {
   readonly discovery: UdpDiscoveryOptions;
+  /** Which advertisements a client believes (SEC-8): `--trust-key`, `--allow-unsigned`, `--no-tofu`, `--tofu-file`. */
+  readonly trust: ClientTrustOptions;
   readonly json: boolean;
   readonly logLevel: LogLevel;
 }
@@ -116,6 +128,10 @@ interface RawGlobals {
   peer?: { host: string; port: number | undefined }[];
   json?: boolean;
   logLevel: LogLevel;
+  trustKey?: string[];
+  allowUnsigned?: boolean;
+  tofu?: boolean;
+  tofuFile?: string;
 }
 
 /** A boolean environment variable: set and not one of '', 0, false, no, off. */
@@ -140,7 +156,32 @@ export function globalOptionsOf(command: Command): GlobalOptions {
     ...(raw.multicast === undefined ? {} : { multicast: { group: raw.multicast } }),
     ...(unicastPeers.length === 0 ? {} : { unicastPeers }),
   };
-  return { discovery, json: raw.json === true || envFlag('SWITCHBOARD_JSON'), logLevel: raw.logLevel };
+  return { discovery, trust: trustOptionsOf(raw), json: raw.json === true || envFlag('SWITCHBOARD_JSON'), logLevel: raw.logLevel };
+}
+
+/** The client trust options from the flags; a malformed --trust-key is a usage error (exit 2). */
+function trustOptionsOf(raw: RawGlobals): ClientTrustOptions {
+  const pinned = (raw.trustKey ?? []).map((pin) => {
+    try {
+      return parsePinnedKey(pin);
+    } catch (error) {
+      throw new UsageError(`--trust-key: ${(error as Error).message}`);
+    }
+  });
+  const allowUnsigned = raw.allowUnsigned === true || envFlag('SWITCHBOARD_ALLOW_UNSIGNED');
+  if (raw.tofuFile !== undefined) {
+    try {
+      readTofuFile(raw.tofuFile);
+    } catch (error) {
+      throw new UsageError(`--tofu-file: ${(error as Error).message}`);
+    }
+  }
+  return {
+    pinned,
+    allowUnsigned,
+    trustOnFirstUse: raw.tofu !== false,
+    ...(raw.tofuFile === undefined ? {} : { tofuFile: raw.tofuFile }),
+  };
 }
 
 /** Where discovery goes, in words, for the first line a command prints. */

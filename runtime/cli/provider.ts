@@ -8,7 +8,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { ProviderEmitted } from '../../machines/provider.js';
 import { loadAcl } from '../acl.js';
 import { loadApiKeys, type AuthOptions } from '../auth.js';
-import { createProvider, type ProviderOptions } from '../provider.js';
+import { defaultKeyFile, SigningKeyError } from '../keys.js';
+import { createProvider, type ProviderOptions, type SigningOptions } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
 import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
@@ -41,6 +42,7 @@ interface ProviderFlags {
   sendBufferMax?: number;
   upgradeTimeoutMs?: number;
   firstMessageTimeoutMs?: number;
+  keyFile?: string;
 }
 
 /** `--rate-limit 100/1000`: at most 100 messages per 1,000 ms on one connection (SEC-7). */
@@ -189,6 +191,16 @@ async function demoService(flags: ProviderFlags): Promise<{ service: ServiceDefi
   return { service: service as unknown as ServiceDefinition, workDir };
 }
 
+/** Runs `make`; a key file that cannot be used is a configuration mistake (exit 2), said as such. */
+function usable<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof SigningKeyError) throw new UsageError(`--key-file: ${error.message}`);
+    throw error;
+  }
+}
+
 async function runProvider(context: CliContext, flags: ProviderFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
@@ -205,7 +217,8 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   }
   const { summary, server: tlsServer, ...security } = await securityOf(flags);
   const { server: limitsServer, ...limits } = limitsOf(flags);
-  const provider = createProvider({
+  const provider = usable(() => createProvider({
+    signing: signingOf(flags),
     services: services.map((service) => reportingStarts(service, report)),
     port: flags.port,
     host: flags.host,
@@ -216,7 +229,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     ...limits,
     server: { ...limitsServer, ...tlsServer },
     log,
-  });
+  }));
   for (const type of ['provider.listening', 'provider.status', 'session.opened', 'session.bound', 'session.ended', 'task.settled'] as const) {
     provider.on(type, report as (event: ProviderEmitted) => void);
   }
@@ -226,11 +239,22 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     const { endpoint } = await provider.start();
     const offered = services.map((service) => ({ serviceName: service.name, version: service.version, operations: Object.keys(service.operations) }));
     if (globals.json) {
-      jsonLine(io.stdout, { event: 'provider.listening', time: new Date().toISOString(), endpoint, services: offered, discovery: globals.discovery, workDir });
+      jsonLine(io.stdout, {
+        event: 'provider.listening',
+        time: new Date().toISOString(),
+        endpoint,
+        services: offered,
+        discovery: globals.discovery,
+        workDir,
+        publicKey: provider.publicKey,
+        keyFile: provider.keyFile,
+      });
     } else {
       line(io.stdout, `provider listening on ${endpoint}`);
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
       line(io.stdout, `discovery ${describeDiscovery(globals.discovery)}`);
+      // What a client pins: switchboard discover --trust-key <service>=<key>.
+      line(io.stdout, `signing key ${provider.publicKey} (${provider.keyFile})`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
       for (const text of summary) line(io.stdout, text);
       line(io.stdout, 'press Ctrl-C to stop');
@@ -248,6 +272,14 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     stop.dispose();
     if (!stoppedCleanly) await within(provider.stop().catch(() => undefined), 2_000);
   }
+}
+
+/**
+ * The signing key: the --key-file, or the default file (the next free slot of it when another
+ * provider on this host holds it). A key file that cannot be used is a configuration error.
+ */
+function signingOf(flags: ProviderFlags): SigningOptions {
+  return flags.keyFile === undefined ? { keyFile: defaultKeyFile(), nextFreeSlot: true } : { keyFile: flags.keyFile };
 }
 
 export function registerProviderCommand(program: Command, context: CliContext): Command {
@@ -278,6 +310,12 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--upgrade-timeout-ms <n>', 'time a TCP connection has to complete its WebSocket upgrade (default: 5000)').argParser(integerIn(100, 600_000)))
     .addOption(envOption('--first-message-timeout-ms <n>', 'time a new connection has to send its first message (default: 10000)').argParser(integerIn(100, 3_600_000)))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
+    .addOption(
+      envOption(
+        '--key-file <path>',
+        `the provider's signing key (Ed25519, made there with mode 0600 on first start); clients pin its public key (default: ${defaultKeyFile()}, or the next free -2, -3, ... when another provider uses it)`,
+      ),
+    )
     .addHelpText(
       'after',
       `

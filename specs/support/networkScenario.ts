@@ -11,6 +11,9 @@
  *   DISC-9   no repository entry outlives 3x heartbeat without an advertisement
  *   CONN-4   every client reaches a provider again after the heal (a probe task completes and
  *            every connection it keeps is open)
+ * Discovery is signed in a third of the networks (SEC-8: every provider signs, clients trust on
+ * first use, so duplicated and reordered advertisements meet the replay rule), seed-only in a
+ * third (unsigned providers, clients told to allow them), and mixed in the rest.
  * A failure prints fast-check's seed and path and the shrunk scenario (whose `seed` field
  * reproduces the network run by itself).
  */
@@ -49,6 +52,7 @@ export const scenarioArb = fc.record({
     delayMsMax: fc.integer({ min: 1, max: 80 }),
   }),
   ops: fc.array(opArb, { maxLength: 14 }),
+  discovery: fc.constantFrom('signed' as const, 'mixed' as const, 'unsigned' as const),
 });
 export type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never;
 
@@ -100,15 +104,22 @@ function openConnections(client: ClientNode): string[] {
 }
 
 export function runScenario(scenario: Scenario): { world: World; duplicates: number } {
+  const allowUnsigned = scenario.discovery !== 'signed';
   const world = new World({
     seed: scenario.seed,
     faults: { lossProbability: scenario.faults.lossProbability, duplicateProbability: scenario.faults.duplicateProbability, delayMsMin: 1, delayMsMax: scenario.faults.delayMsMax },
     provider: smallProviderOptions,
-    client: smallClientOptions,
+    client: {
+      ...smallClientOptions,
+      repository: { ...smallClientOptions.repository, trust: { ...smallClientOptions.repository.trust, allowUnsigned } },
+    },
   });
   const providers = Array.from({ length: scenario.providers }, (_, i) => providerAddress(i));
+  const signed = (address: string): boolean =>
+    scenario.discovery === 'signed' || (scenario.discovery === 'mixed' && providers.indexOf(address) % 2 === 0);
+  const startProvider = (address: string) => world.startProvider(address, { signed: signed(address) });
   const clients = Array.from({ length: scenario.clients }, (_, i) => world.startClient(clientAddress(i)));
-  for (const address of providers) world.startProvider(address);
+  for (const address of providers) startProvider(address);
   const down = new Map<string, number>(); // address -> clock time it comes back
   let partitionEndsMs = -1;
   let taskCount = 0;
@@ -119,7 +130,7 @@ export function runScenario(scenario: Scenario): { world: World; duplicates: num
     for (const [address, upMs] of down) {
       if (world.clock.now() >= upMs) {
         world.net.restart(address);
-        world.startProvider(address);
+        startProvider(address);
         down.delete(address);
       }
     }
@@ -162,7 +173,7 @@ export function runScenario(scenario: Scenario): { world: World; duplicates: num
   world.net.setFaults({ lossProbability: 0, duplicateProbability: 0 });
   for (const address of down.keys()) {
     world.net.restart(address);
-    world.startProvider(address);
+    startProvider(address);
   }
   runFor(world, LIVENESS_PHASE_MS);
 

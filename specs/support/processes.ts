@@ -276,6 +276,8 @@ export interface Listening {
   readonly wsPort: number;
   /** serviceId by serviceName (`Work`, `Pin-<name>`). */
   readonly serviceIds: Readonly<Record<string, string>>;
+  /** The key its advertisements are signed with (SEC-8). */
+  readonly publicKey: string;
 }
 
 export async function listeningOf(provider: NodeChild, timeoutMs = 20_000): Promise<Listening> {
@@ -288,6 +290,7 @@ export async function listeningOf(provider: NodeChild, timeoutMs = 20_000): Prom
     endpoint: String(event.endpoint),
     wsPort: Number(event.wsPort),
     serviceIds: Object.fromEntries(services.map((s) => [s.serviceName, s.serviceId])),
+    publicKey: String(event.publicKey),
   };
 }
 

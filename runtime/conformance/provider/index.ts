@@ -22,6 +22,7 @@ import { queryChecks } from './query.js';
 import { refusalChecks } from './refusals.js';
 import { robustnessChecks } from './robustness.js';
 import { securityChecks } from './security.js';
+import { signedDiscoveryChecks } from './signedDiscovery.js';
 import { taskChecks } from './tasks.js';
 
 export { ProviderProbe } from './probe.js';
@@ -31,6 +32,7 @@ export type { SecurityExpectations } from './security.js';
 /** Every provider check, in the order they run. */
 export const providerChecks: readonly Check<ProviderProbe>[] = [
   ...discoveryChecks,
+  ...signedDiscoveryChecks,
   ...taskChecks,
   ...refusalChecks,
   ...wireChecks,
