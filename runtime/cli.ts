@@ -6,7 +6,6 @@
  * 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
-import { readFileSync } from 'node:fs';
 import { registerAssignCommand } from './cli/assign.js';
 import { registerCancelCommand } from './cli/cancel.js';
 import { registerConformanceCommand } from './cli/conformance.js';
@@ -14,19 +13,17 @@ import type { CliContext } from './cli/context.js';
 import { registerDemoCommand } from './cli/demo.js';
 import { registerDiscoverCommand } from './cli/discover.js';
 import { addGlobalOptions, ExitCode } from './cli/options.js';
+import { packageInfo } from './cli/packageInfo.js';
 import { printError, processIo, type Io } from './cli/output.js';
 import { registerProviderCommand } from './cli/provider.js';
 import { registerStatusCommand } from './cli/status.js';
 
-const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-  description: string;
-};
 
 export function createProgram(context: CliContext): Command {
+  const { description, version } = packageInfo();
   const program = new Command('switchboard')
-    .description(packageJson.description)
-    .version(packageJson.version, '-v, --version')
+    .description(description)
+    .version(version, '-v, --version')
     // Set before the commands are added, so each of them inherits it.
     .exitOverride()
     .configureOutput({ writeOut: (text) => context.io.stdout.write(text), writeErr: (text) => context.io.stderr.write(text) })

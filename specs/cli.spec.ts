@@ -11,10 +11,12 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeSampleImage } from '../runtime/demo/sampleImage.js';
+import { allocatePort } from './support/ports.js';
+import { note } from './support/notes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'switchboard.js');
-const DISCOVERY_PORT = 42_000 + (process.pid % 1000);
+const DISCOVERY_PORT = await allocatePort();
 const LOOPBACK_BROADCAST = '127.255.255.255';
 
 const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
@@ -226,7 +228,7 @@ describe('switchboard demo (npm start)', () => {
     expect(result.stdout).toMatch(/"width":320/);
     expect(result.stdout).toMatch(/provider said goodbye/);
     expect(result.durationMs).toBeLessThan(15_000);
-    console.info(`demo took ${Math.round(result.durationMs)} ms; ${/discovered .* in (\d+) ms/.exec(result.stdout)?.[0]}`);
+    note(`demo took ${Math.round(result.durationMs)} ms; ${/discovered .* in (\d+) ms/.exec(result.stdout)?.[0]}`);
   }, 25_000);
 });
 
