@@ -2,8 +2,9 @@
  * The CLI's shared options: the global ones (discovery, output, logging), argument parsers that
  * turn bad input into usage errors (exit 2), and the exit codes every command shares.
  *
- * Every option can also come from an environment variable named after it: `--discovery-port`
- * is SWITCHBOARD_DISCOVERY_PORT, `--token` is SWITCHBOARD_TOKEN. A flag beats the variable.
+ * Every option of every command can also come from an environment variable named after it
+ * (`--discovery-port` is SWITCHBOARD_DISCOVERY_PORT) or from switchboard.config.json: see
+ * ./settings.ts, which does it for every option declared with commander, `envOption` or not.
  */
 import { isIPv4 } from 'node:net';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -17,7 +18,10 @@ export const ExitCode = {
   failed: 1,
   /** Bad command line or configuration; nothing was sent. */
   usage: 2,
-  /** No provider offers the service (SERVICE_UNAVAILABLE), or the endpoint cannot be reached. */
+  /**
+   * Nothing matched: no provider offers the service or operation (SERVICE_UNAVAILABLE), discover
+   * or describe found no such service, or the endpoint cannot be reached.
+   */
   unavailable: 3,
   /** Interrupted (SIGINT): a running task was cancelled first. */
   interrupted: 130,
@@ -99,7 +103,7 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--no-broadcast', 'send discovery only to --multicast and --peer'))
     .addOption(envOption('--multicast <group>', 'also send discovery to this IPv4 multicast group and join it (e.g. 239.255.77.1)').argParser(ipv4))
     .addOption(envOption('--peer <host:port>', 'also send discovery to this unicast peer; repeatable or comma-separated').argParser(listOf(peerAddress)))
-    .addOption(new Option('--json', 'machine-readable output: JSON (lines) on stdout (env: SWITCHBOARD_JSON=1)'))
+    .addOption(new Option('--json', 'machine-readable output: JSON (lines) on stdout'))
     .addOption(envOption('--log-level <level>', 'diagnostics on stderr').choices(LOG_LEVELS).default('warn'));
 }
 
@@ -140,7 +144,7 @@ export function globalOptionsOf(command: Command): GlobalOptions {
     ...(raw.multicast === undefined ? {} : { multicast: { group: raw.multicast } }),
     ...(unicastPeers.length === 0 ? {} : { unicastPeers }),
   };
-  return { discovery, json: raw.json === true || envFlag('SWITCHBOARD_JSON'), logLevel: raw.logLevel };
+  return { discovery, json: raw.json === true, logLevel: raw.logLevel };
 }
 
 /** Where discovery goes, in words, for the first line a command prints. */

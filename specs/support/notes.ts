@@ -4,10 +4,10 @@
  * `--reporter=verbose`, and the default reporter shows them with a failure, so `npm test` stays
  * quiet while the figure stays with the test that measured it. Benchmarks proper live in bench/.
  */
-import { getCurrentTest } from 'vitest/suite';
+import { TestRunner } from 'vitest';
 
 export function note(text: string): void {
-  const test = getCurrentTest();
+  const test = TestRunner.getCurrentTest();
   if (test === undefined) throw new Error(`note() called outside a running test: ${text}`);
   void test.context.annotate(text);
 }
