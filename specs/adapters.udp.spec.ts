@@ -33,19 +33,14 @@ import {
 import { numberToIpv4 } from '../adapters/udp/addresses.js';
 import { DiscoveryEndpoint } from '../adapters/udp/endpoint.js';
 import { resolveUdpOptions } from '../adapters/udp/options.js';
-import { allocatePorts } from './support/ports.js';
+import { portSequence } from './support/ports.js';
 import { note } from './support/notes.js';
 
 const LOOPBACK = '127.0.0.1';
 const LOOPBACK_BROADCAST = '127.255.255.255';
 const DEADLINE_MS = 2_000;
 
-const PORTS = await allocatePorts(20);
-let portSlot = 0;
-function nextPort(): number {
-  if (portSlot >= PORTS.length) throw new Error('adapters.udp.spec: more than 20 ports; draw more');
-  return PORTS[portSlot++]!;
-}
+const nextPort = await portSequence(20, 'adapters.udp.spec');
 
 // ---- harness ----------------------------------------------------------------------------------
 

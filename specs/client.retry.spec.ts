@@ -13,17 +13,8 @@ import { candidatesFor, type SelectionPolicy } from '../machines/selection.js';
 import { createClient, type ClientOptions } from '../runtime/client.js';
 import { createProvider } from '../runtime/provider.js';
 import { defineService } from '../runtime/service.js';
+import { runFor } from './support/simulatedTime.js';
 
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-};
-
-async function runFor(net: SimulatedNetwork, ms: number, stepMs = 10) {
-  for (let elapsed = 0; elapsed < ms; elapsed += stepMs) {
-    net.run(stepMs);
-    await flush();
-  }
-}
 
 /** Always the first candidate (best rank, then serviceId order): never rotates on its own. */
 const firstCandidate: SelectionPolicy = (services, request, state) => ({ service: candidatesFor(services, request)[0], state });

@@ -29,7 +29,7 @@ import {
   type Listening,
   type NodeChild,
 } from './support/processes.js';
-import { allocatePort, allocatePorts } from './support/ports.js';
+import { allocatePort, portSequence } from './support/ports.js';
 import { note } from './support/notes.js';
 
 const HEARTBEAT_MS = 10_000;
@@ -39,12 +39,7 @@ const PONG_MS = 300;
 const SLACK_MS = 1_000;
 const BOOT_MS = 20_000;
 
-const DISCOVERY_PORTS = await allocatePorts(5);
-let slot = 0;
-function nextDiscoveryPort(): number {
-  if (slot >= DISCOVERY_PORTS.length) throw new Error('network.real.slow.spec: more than 5 discovery ports; draw more');
-  return DISCOVERY_PORTS[slot++]!;
-}
+const nextDiscoveryPort = await portSequence(5, 'network.real.slow.spec');
 
 const report = note;
 

@@ -249,3 +249,16 @@ export async function allocatePorts(count: number): Promise<number[]> {
 
 /** Gives a port drawn by `allocatePort` back before this process exits. */
 export const releasePort = (port: number): void => shared.release(port);
+
+/**
+ * `count` ports drawn now, handed out one by one by the returned function (for specs that need
+ * a port synchronously, inside a test); asking for more than `count` is an error naming `owner`.
+ */
+export async function portSequence(count: number, owner: string): Promise<() => number> {
+  const ports = await allocatePorts(count);
+  let next = 0;
+  return () => {
+    if (next >= ports.length) throw new Error(`${owner}: more than ${count} ports; draw more`);
+    return ports[next++]!;
+  };
+}
