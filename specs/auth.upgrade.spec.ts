@@ -1,8 +1,10 @@
 /**
- * SEC-2 at the WebSocket upgrade, end to end on loopback: a provider that requires a token
- * (`auth: { tokens }` or `auth: { verify }`) refuses a connection that presents a wrong one, in the
- * Authorization header or as `?token=`: Error UNAUTHENTICATED, close 1008, no operation run. The
- * right token gets a working connection (a task completes through the library client).
+ * SEC-2 and SEC-3 on a provider that requires a token (`auth: { tokens }` or `auth: { verify }`),
+ * end to end on loopback: a wrong token at the WebSocket upgrade, in the Authorization header or as
+ * `?token=`, is refused (Error UNAUTHENTICATED, close 1008, no operation run); the right one gets a
+ * working connection (a task completes through the library client). A connection without a token
+ * is accepted but unauthenticated: its AssignTask fails UNAUTHENTICATED until an Authenticate
+ * message with a valid token; a wrong one there is refused too.
  */
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +32,44 @@ function connectRaw(url: string, headers: Record<string, string> = {}): Promise<
       resolve({ frames, close: { code, reason: String(reason) } });
     });
     ws.on('error', () => {});
+  });
+}
+
+const assignPayload = (taskId: string) => ({ taskId, serviceName: 'Locked', operation: 'open', taskParameters: {}, callbackClientId: 'raw-client' });
+
+interface RawSession {
+  send(type: string, messageId: string, payload: unknown): void;
+  /** The first frame (from the start) that passes `test`, within 5 s. */
+  reply(test: (frame: { type: string }) => boolean): Promise<{ type: string; payload: Record<string, unknown> }>;
+  readonly closed: Promise<{ code: number }>;
+  close(): void;
+}
+
+/** A raw WebSocket that presents no token, open and collecting frames. */
+function openRaw(endpoint: string): Promise<RawSession> {
+  const ws = new WebSocket(endpoint);
+  const frames: { type: string; payload: Record<string, unknown> }[] = [];
+  ws.on('message', (data) => frames.push(JSON.parse(String(data))));
+  ws.on('error', () => {});
+  const closed = new Promise<{ code: number }>((resolve) => ws.on('close', (code) => resolve({ code })));
+  return new Promise((resolve, reject) => {
+    ws.once('error', reject);
+    ws.once('open', () =>
+      resolve({
+        send: (type, messageId, payload) => ws.send(JSON.stringify({ type, messageId, timestamp: new Date().toISOString(), payload })),
+        reply: async (test) => {
+          const deadline = Date.now() + 5_000;
+          for (;;) {
+            const found = frames.find(test);
+            if (found !== undefined) return found;
+            if (Date.now() > deadline) throw new Error(`no such frame; got ${JSON.stringify(frames)}`);
+            await new Promise((wait) => setTimeout(wait, 10));
+          }
+        },
+        closed,
+        close: () => ws.close(),
+      }),
+    );
   });
 }
 
@@ -68,6 +108,29 @@ describe.each(['tokens', 'verify'] as const)('SEC-2: a provider with auth.%s', (
     expect(refusal.frames).toEqual([expect.objectContaining({ type: 'Error', payload: expect.objectContaining({ code: 'UNAUTHENTICATED' }) })]);
     expect(refusal.close.code).toBe(1008);
     expect(runs.length).toBe(before);
+  });
+
+  it('SEC-3: without a token the connection opens, but an AssignTask fails UNAUTHENTICATED until Authenticate succeeds', async () => {
+    const before = runs.length;
+    const session = await openRaw(providers[kind].endpoint);
+    try {
+      session.send('AssignTask', 'm-early', assignPayload('early'));
+      expect(await session.reply((frame) => frame.type === 'TaskFailed')).toMatchObject({ payload: { taskId: 'early', errorCode: 'UNAUTHENTICATED' } });
+      session.send('Authenticate', 'm-auth', { clientId: 'raw-client', token: 'right-token' });
+      expect(await session.reply((frame) => frame.type === 'Ack' || frame.type === 'Error')).toMatchObject({ type: 'Ack' });
+      session.send('AssignTask', 'm-late', assignPayload('late'));
+      expect(await session.reply((frame) => frame.type === 'TaskResult')).toMatchObject({ payload: { taskId: 'late', resultData: { opened: true } } });
+      expect(runs.length).toBe(before + 1);
+    } finally {
+      session.close();
+    }
+  });
+
+  it('SEC-2: an Authenticate message with a wrong token gets Error UNAUTHENTICATED and close 1008', async () => {
+    const session = await openRaw(providers[kind].endpoint);
+    session.send('Authenticate', 'm-wrong', { clientId: 'raw-client', token: 'wrong-token' });
+    expect(await session.reply((frame) => frame.type === 'Error')).toMatchObject({ payload: { code: 'UNAUTHENTICATED' } });
+    expect((await session.closed).code).toBe(1008);
   });
 
   it('accepts the right token: a task completes', async () => {
