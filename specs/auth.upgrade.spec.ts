@@ -2,14 +2,14 @@
  * SEC-2 and SEC-3 on a provider that requires a token (`auth: { tokens }` or `auth: { verify }`),
  * end to end on loopback: a wrong token at the WebSocket upgrade, in the Authorization header or as
  * `?token=`, is refused (Error UNAUTHENTICATED, close 1008, no operation run); the right one gets a
- * working connection (a task completes through the library client). A connection without a token
+ * working connection (a task completes). A connection without a token
  * is accepted but unauthenticated: its AssignTask fails UNAUTHENTICATED until an Authenticate
  * message with a valid token; a wrong one there is refused too.
  */
 import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
-import { createClient, createProvider, defineService, type Provider } from '../runtime/index.js';
+import { createProvider, defineService, type Provider } from '../runtime/index.js';
 import { allocatePorts } from './support/ports.js';
 
 interface Refusal {
@@ -42,12 +42,13 @@ interface RawSession {
   /** The first frame (from the start) that passes `test`, within 5 s. */
   reply(test: (frame: { type: string }) => boolean): Promise<{ type: string; payload: Record<string, unknown> }>;
   readonly closed: Promise<{ code: number }>;
-  close(): void;
+  /** Closes and waits until the provider closed its end too. */
+  close(): Promise<void>;
 }
 
-/** A raw WebSocket that presents no token, open and collecting frames. */
-function openRaw(endpoint: string): Promise<RawSession> {
-  const ws = new WebSocket(endpoint);
+/** A raw WebSocket (presenting no token unless `headers` carry one), open and collecting frames. */
+function openRaw(endpoint: string, headers: Record<string, string> = {}): Promise<RawSession> {
+  const ws = new WebSocket(endpoint, { headers });
   const frames: { type: string; payload: Record<string, unknown> }[] = [];
   ws.on('message', (data) => frames.push(JSON.parse(String(data))));
   ws.on('error', () => {});
@@ -67,7 +68,10 @@ function openRaw(endpoint: string): Promise<RawSession> {
           }
         },
         closed,
-        close: () => ws.close(),
+        close: async () => {
+          ws.close();
+          await closed;
+        },
       }),
     );
   });
@@ -80,7 +84,7 @@ const locked = defineService({
   operations: { open: { params: z.object({}), run: async (_params, ctx) => (runs.push(ctx.clientId), { opened: true }) } },
 });
 
-const providers: Record<'tokens' | 'verify', { provider: Provider; endpoint: string; discovery: { port: number; broadcastAddresses: string[] } }> = {} as never;
+const providers: Record<'tokens' | 'verify', { provider: Provider; endpoint: string }> = {} as never;
 
 beforeAll(async () => {
   const [tokensPort, verifyPort] = await allocatePorts(2);
@@ -88,7 +92,7 @@ beforeAll(async () => {
     const discovery = { port, broadcastAddresses: ['127.255.255.255'] };
     const provider = createProvider({ services: [locked], host: '127.0.0.1', discovery, auth });
     const { endpoint } = await provider.start();
-    return { provider, endpoint, discovery };
+    return { provider, endpoint };
   };
   providers.tokens = await start(tokensPort!, { tokens: ['right-token'] });
   providers.verify = await start(verifyPort!, { verify: async (token) => token === 'right-token' });
@@ -122,7 +126,7 @@ describe.each(['tokens', 'verify'] as const)('SEC-2: a provider with auth.%s', (
       expect(await session.reply((frame) => frame.type === 'TaskResult')).toMatchObject({ payload: { taskId: 'late', resultData: { opened: true } } });
       expect(runs.length).toBe(before + 1);
     } finally {
-      session.close();
+      await session.close();
     }
   });
 
@@ -133,13 +137,16 @@ describe.each(['tokens', 'verify'] as const)('SEC-2: a provider with auth.%s', (
     expect((await session.closed).code).toBe(1008);
   });
 
-  it('accepts the right token: a task completes', async () => {
-    const client = createClient({ discovery: providers[kind].discovery, connect: { token: 'right-token' } });
+  it('accepts the right token at the upgrade: the session is authenticated and a task completes', async () => {
+    const session = await openRaw(providers[kind].endpoint, { authorization: 'Bearer right-token' });
     try {
-      await client.waitFor('Locked', { timeoutMs: 5_000 });
-      await expect(client.assign('Locked', 'open', {}).result).resolves.toEqual({ opened: true });
+      session.send('AssignTask', 'm-ok', assignPayload('ok'));
+      expect(await session.reply((frame) => frame.type === 'TaskResult' || frame.type === 'TaskFailed')).toMatchObject({
+        type: 'TaskResult',
+        payload: { taskId: 'ok', resultData: { opened: true } },
+      });
     } finally {
-      await client.stop();
+      await session.close();
     }
   });
 });
