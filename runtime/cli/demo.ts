@@ -23,6 +23,7 @@ import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } fr
 import { formatBytes, formatDuration, jsonLine, line, printError, stderrLogger, type OutputStream } from './output.js';
 import { createProgressView } from './progress.js';
 import { onStopSignal } from './signals.js';
+import { loadImageService, loadSampleImage } from './demoModules.js';
 
 interface DemoFlags {
   timeoutMs: number;
@@ -104,8 +105,8 @@ async function runDemo(context: CliContext, flags: DemoFlags, command: Command):
 
   const story = async (): Promise<number> => {
     say('demo', `provider and client in one process; discovery ${describeDiscovery(discovery)}`);
-    const { imageProcessingService } = await import('../demo/imageService.js');
-    const { writeSampleImage } = await import('../demo/sampleImage.js');
+    const { imageProcessingService } = await loadImageService();
+    const { writeSampleImage } = await loadSampleImage();
     const service = imageProcessingService({ workDir, stepDelayMs: flags.stepDelayMs }) as unknown as ServiceDefinition;
 
     const providerStartMs = performance.now();

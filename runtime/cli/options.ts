@@ -2,8 +2,9 @@
  * The CLI's shared options: the global ones (discovery, output, logging), argument parsers that
  * turn bad input into usage errors (exit 2), and the exit codes every command shares.
  *
- * Every option can also come from an environment variable named after it: `--discovery-port`
- * is SWITCHBOARD_DISCOVERY_PORT, `--token` is SWITCHBOARD_TOKEN. A flag beats the variable.
+ * Every option of every command can also come from an environment variable named after it
+ * (`--discovery-port` is SWITCHBOARD_DISCOVERY_PORT) or from switchboard.config.json: see
+ * ./settings.ts, which does it for every option declared with commander, `envOption` or not.
  */
 import { isIPv4 } from 'node:net';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -18,7 +19,10 @@ export const ExitCode = {
   failed: 1,
   /** Bad command line or configuration; nothing was sent. */
   usage: 2,
-  /** No provider offers the service (SERVICE_UNAVAILABLE), or the endpoint cannot be reached. */
+  /**
+   * Nothing matched: no provider offers the service or operation (SERVICE_UNAVAILABLE), discover
+   * or describe found no such service, or the endpoint cannot be reached.
+   */
   unavailable: 3,
   /** Interrupted (SIGINT): a running task was cancelled first. */
   interrupted: 130,
@@ -105,11 +109,10 @@ export function addGlobalOptions(program: Command): Command {
         listOf((pin) => pin),
       ),
     )
-    // Not envOption: commander would take SWITCHBOARD_ALLOW_UNSIGNED=0 as "on" (see envFlag).
-    .addOption(new Option('--allow-unsigned', 'accept unsigned advertisements (seed-only providers) where no pinned or trusted key forbids it (env: SWITCHBOARD_ALLOW_UNSIGNED=1)'))
+    .addOption(new Option('--allow-unsigned', 'accept unsigned advertisements (seed-only providers) where no pinned or trusted key forbids it'))
     .addOption(new Option('--no-tofu', 'trust only --trust-key keys, not the first key each service is heard with'))
     .addOption(envOption('--tofu-file <path>', 'keep the keys trusted on first use in this file, and start from the ones it holds'))
-    .addOption(new Option('--json', 'machine-readable output: JSON (lines) on stdout (env: SWITCHBOARD_JSON=1)'))
+    .addOption(new Option('--json', 'machine-readable output: JSON (lines) on stdout'))
     .addOption(envOption('--log-level <level>', 'diagnostics on stderr').choices(LOG_LEVELS).default('warn'));
 }
 
@@ -156,7 +159,7 @@ export function globalOptionsOf(command: Command): GlobalOptions {
     ...(raw.multicast === undefined ? {} : { multicast: { group: raw.multicast } }),
     ...(unicastPeers.length === 0 ? {} : { unicastPeers }),
   };
-  return { discovery, trust: trustOptionsOf(raw), json: raw.json === true || envFlag('SWITCHBOARD_JSON'), logLevel: raw.logLevel };
+  return { discovery, trust: trustOptionsOf(raw), json: raw.json === true, logLevel: raw.logLevel };
 }
 
 /** The client trust options from the flags; a malformed --trust-key is a usage error (exit 2). */
@@ -168,7 +171,7 @@ function trustOptionsOf(raw: RawGlobals): ClientTrustOptions {
       throw new UsageError(`--trust-key: ${(error as Error).message}`);
     }
   });
-  const allowUnsigned = raw.allowUnsigned === true || envFlag('SWITCHBOARD_ALLOW_UNSIGNED');
+  const allowUnsigned = raw.allowUnsigned === true;
   if (raw.tofuFile !== undefined) {
     try {
       readTofuFile(raw.tofuFile);

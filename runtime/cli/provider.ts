@@ -14,6 +14,7 @@ import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
 import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
+import { loadImageService } from './demoModules.js';
 import { loadServices } from './serviceModule.js';
 import { nextStopSignal } from './signals.js';
 
@@ -186,7 +187,7 @@ function reporter(io: Io, json: boolean): (event: Reported) => void {
 async function demoService(flags: ProviderFlags): Promise<{ service: ServiceDefinition; workDir: string }> {
   const workDir = path.resolve(flags.workDir);
   await mkdir(workDir, { recursive: true });
-  const { imageProcessingService } = await import('../demo/imageService.js');
+  const { imageProcessingService } = await loadImageService();
   const service = imageProcessingService({ workDir, ...(flags.stepDelayMs === undefined ? {} : { stepDelayMs: flags.stepDelayMs }) });
   return { service: service as unknown as ServiceDefinition, workDir };
 }
