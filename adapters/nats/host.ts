@@ -1,0 +1,46 @@
+/**
+ * A host's NATS sockets: discovery, the provider listener, accepted and client task connections,
+ * all over one shared NATS connection (./link.ts). The returned object has the shape of
+ * runtime/compose.ts's TransportHost, so the provider and client machines run on it unchanged.
+ */
+import type { CallbackActorLogic } from 'xstate';
+import type { AcceptedInput, ConnectInput, DatagramCommand, ServerCommand, StreamCommand } from '../../machines/transport.js';
+import { natsConnect, type NatsConnectOptions } from './connect.js';
+import { natsDiscovery } from './discovery.js';
+import { NatsLink } from './link.js';
+import { MicroStats } from './micro.js';
+import { resolveNatsOptions, type NatsMetrics, type NatsOptions } from './options.js';
+import { natsServer } from './server.js';
+
+export interface NatsHostOptions extends NatsOptions, NatsConnectOptions {}
+
+export interface NatsHost {
+  discovery(): CallbackActorLogic<DatagramCommand>;
+  server(options?: { port: number }): CallbackActorLogic<ServerCommand>;
+  accepted(): CallbackActorLogic<StreamCommand, AcceptedInput>;
+  connect(): CallbackActorLogic<StreamCommand, ConnectInput>;
+  /** The provider listener's endpoint, `nats://<subjectPrefix>/<name>`. */
+  readonly endpoint: string;
+  readonly metrics: NatsMetrics;
+  /** The shared connection (for the gateway and the durable outcome store). */
+  readonly link: NatsLink;
+}
+
+/** Throws at once on invalid options; connects to NATS when the first actor starts. */
+export function natsHost(options: NatsHostOptions = {}): NatsHost {
+  const config = resolveNatsOptions(options);
+  const link = new NatsLink(config);
+  const micro = new MicroStats();
+  const listener = natsServer(link, micro);
+  const discovery = natsDiscovery(link, micro);
+  const connect = natsConnect(link, options.token === undefined ? {} : { token: options.token });
+  return {
+    discovery: () => discovery,
+    server: () => listener.server,
+    accepted: () => listener.accepted,
+    connect: () => connect,
+    endpoint: link.subjects.endpoint(config.name),
+    metrics: config.metrics,
+    link,
+  };
+}
