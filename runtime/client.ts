@@ -21,7 +21,7 @@ import { candidatesFor, type SelectionPolicy } from '../machines/selection.js';
 import type { ServiceView } from '../machines/repository.js';
 import type { TaskOutcome } from '../machines/outcome.js';
 import { composeClient, type TransportHost } from './compose.js';
-import { realHost } from './network.js';
+import { networkHost, type NetworkChoice } from './network.js';
 import type { Clock } from './provider.js';
 import type { Logger } from './service.js';
 import { ProtocolError } from '../machines/errors.js';
@@ -41,6 +41,10 @@ export interface ClientOptions {
    * may have done part of the work, so only idempotent operations should opt in.
    */
   readonly retry?: { readonly codes: readonly string[]; readonly attempts: number };
+  /** Also discover and connect over NATS (docs/nats.md): `{ servers, credentials, tls, subjectPrefix }`. */
+  readonly nats?: NetworkChoice['nats'];
+  /** Discover on the LAN (UDP); false with `nats` uses NATS only. @default true */
+  readonly lan?: boolean;
   readonly network?: TransportHost;
   readonly clock?: Clock;
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -85,7 +89,9 @@ interface Pending {
 
 export function createClient(options: ClientOptions = {}): Client {
   const clientId = options.clientId ?? `client-${uuid()}`;
-  const host = options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: options.connect });
+  const host =
+    options.network ??
+    networkHost({ discovery: { log: options.log, ...options.discovery }, connect: options.connect }, { nats: options.nats, lan: options.lan }, options.log);
   const clock = options.clock;
   const actor = createActor(composeClient(host), {
     ...(clock === undefined ? {} : { clock }),

@@ -20,7 +20,7 @@ import { taskLimitDefaults, type TaskLimits } from '../machines/taskLedger.js';
 import { authPolicies, type AuthOptions } from './auth.js';
 import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
-import { realHost } from './network.js';
+import { networkHost, type NetworkChoice } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
@@ -46,6 +46,10 @@ export interface ProviderOptions {
   readonly session?: Partial<SessionOptions>;
   /** Require authentication (SEC-2): API keys, or your own check. */
   readonly auth?: AuthOptions;
+  /** Also serve on NATS (docs/nats.md): `{ servers, credentials, tls, subjectPrefix, name }`. */
+  readonly nats?: NetworkChoice['nats'];
+  /** Serve on the LAN (UDP + WebSocket); false with `nats` serves on NATS only. @default true */
+  readonly lan?: boolean;
   /** Run on this host instead of real sockets (e.g. a simulated network host). */
   readonly network?: TransportHost;
   /** The actor system's clock (a SimulatedClock in simulations). */
@@ -76,16 +80,20 @@ export function createProvider(options: ProviderOptions): Provider {
   const log = options.log ?? (() => {});
   const host =
     options.network ??
-    realHost({
-      discovery: { log, ...options.discovery },
-      server: {
-        port: options.port ?? 0,
-        host: options.host,
-        advertisedHost: options.advertisedHost,
-        log,
-        ...options.server,
+    networkHost(
+      {
+        discovery: { log, ...options.discovery },
+        server: {
+          port: options.port ?? 0,
+          host: options.host,
+          advertisedHost: options.advertisedHost,
+          log,
+          ...options.server,
+        },
       },
-    });
+      { nats: options.nats, lan: options.lan },
+      log,
+    );
   const policies = authPolicies(options.auth);
   const logic = composeProvider(host, options.port ?? 0, {
     handler: createServiceHandler(options.services, log),

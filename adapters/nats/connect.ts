@@ -20,8 +20,11 @@ import { StreamEnd } from './streamEnd.js';
 import { isPublishableSubject, lastToken } from './subjects.js';
 
 export interface NatsConnectOptions {
-  /** Presented when opening a connection, as a WebSocket client presents `Authorization: Bearer` (SEC-2). */
-  readonly token?: string;
+  /**
+   * The switchboard credential (SEC-2), presented when opening a task connection as a WebSocket
+   * client presents `Authorization: Bearer`. Not the NATS server's `token`.
+   */
+  readonly sessionToken?: string;
 }
 
 /** Routes provider -> client frames of one NATS connection to their ends. */
@@ -120,7 +123,7 @@ export function natsConnect(link: NatsLink, options: NatsConnectOptions = {}): C
         end = opened;
         router.ends.set(connectionId, opened);
         opened.onSettled = () => router.ends.delete(connectionId);
-        const request: OpenRequest = { connectionId, replyTo: self, ...(options.token === undefined ? {} : { token: options.token }) };
+        const request: OpenRequest = { connectionId, replyTo: self, ...(options.sessionToken === undefined ? {} : { token: options.sessionToken }) };
         nc.request(subjects.listener(listenerName), JSON.stringify(request), { timeout: config.handshakeTimeoutMs }).then(
           (reply) => {
             let answer: OpenReply | undefined;

@@ -33,7 +33,7 @@ export function natsHost(options: NatsHostOptions = {}): NatsHost {
   const micro = new MicroStats();
   const listener = natsServer(link, micro);
   const discovery = natsDiscovery(link, micro);
-  const connect = natsConnect(link, options.token === undefined ? {} : { token: options.token });
+  const connect = natsConnect(link, options.sessionToken === undefined ? {} : { sessionToken: options.sessionToken });
   return {
     discovery: () => discovery,
     server: () => listener.server,
