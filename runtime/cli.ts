@@ -14,6 +14,7 @@ import type { CliContext } from './cli/context.js';
 import { registerDemoCommand } from './cli/demo.js';
 import { registerDiscoverCommand } from './cli/discover.js';
 import { addGlobalOptions, ExitCode } from './cli/options.js';
+import { addNatsOptions } from './cli/natsOptions.js';
 import { printError, processIo, type Io } from './cli/output.js';
 import { registerProviderCommand } from './cli/provider.js';
 import { registerStatusCommand } from './cli/status.js';
@@ -33,6 +34,7 @@ export function createProgram(context: CliContext): Command {
     .showHelpAfterError('(add --help for usage and examples)')
     .configureHelp({ showGlobalOptions: true });
   addGlobalOptions(program);
+  addNatsOptions(program);
   registerProviderCommand(program, context);
   registerDiscoverCommand(program, context);
   registerAssignCommand(program, context);

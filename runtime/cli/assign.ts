@@ -13,6 +13,7 @@ import { TaskError } from '../taskError.js';
 import type { TaskHandle, TaskProgress } from '../taskHandle.js';
 import { codeOf, runAction, type CliContext } from './context.js';
 import { envOption, ExitCode, globalOptionsOf, integerIn, repeatable, taskParams } from './options.js';
+import { networkChoiceOf } from './natsOptions.js';
 import { exitCodeFor, jsonLine, line, printError, prettyJson, stderrLogger } from './output.js';
 import { createProgressView } from './progress.js';
 import { onStopSignal } from './signals.js';
@@ -51,6 +52,7 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
   const log = stderrLogger(io, globals.logLevel, globals.json);
   const client = createClient({
     discovery: globals.discovery,
+    ...networkChoiceOf(command),
     log,
     ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),
     ...(flags.token === undefined ? {} : { connect: { token: flags.token } }),

@@ -7,6 +7,7 @@ import type { ServiceView } from '../../machines/repository.js';
 import { createClient } from '../client.js';
 import { runAction, sleep, type CliContext } from './context.js';
 import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
+import { networkChoiceOf } from './natsOptions.js';
 import { jsonLine, line, renderTable, stderrLogger, type Column, type Io } from './output.js';
 import { nextStopSignal } from './signals.js';
 
@@ -58,7 +59,7 @@ async function runDiscover(context: CliContext, serviceName: string | undefined,
     const how = flags.watch === true ? 'until Ctrl-C' : `for ${flags.timeoutMs} ms`;
     line(io.stderr, `discovering (${describeDiscovery(globals.discovery)}) ${how}...`);
   }
-  const client = createClient({ discovery: globals.discovery, log });
+  const client = createClient({ discovery: globals.discovery, ...networkChoiceOf(command), log });
   const visible = () => sorted(client.services().filter((service) => serviceName === undefined || service.serviceName === serviceName));
   try {
     if (flags.watch !== true) {

@@ -10,6 +10,7 @@ import { createProvider } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
 import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable } from './options.js';
+import { networkChoiceOf } from './natsOptions.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
 import { loadServices } from './serviceModule.js';
 import { nextStopSignal } from './signals.js';
@@ -121,6 +122,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     host: flags.host,
     advertisedHost: flags.advertisedHost,
     discovery: globals.discovery,
+    ...networkChoiceOf(command),
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
     ...(flags.token === undefined || flags.token.length === 0 ? {} : { auth: { tokens: flags.token } }),
     log,
