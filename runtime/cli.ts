@@ -13,6 +13,7 @@ import { registerConformanceCommand } from './cli/conformance.js';
 import type { CliContext } from './cli/context.js';
 import { registerDemoCommand } from './cli/demo.js';
 import { registerDiscoverCommand } from './cli/discover.js';
+import { registerGatewayCommand } from './cli/gateway.js';
 import { addGlobalOptions, ExitCode } from './cli/options.js';
 import { addNatsOptions } from './cli/natsOptions.js';
 import { printError, processIo, type Io } from './cli/output.js';
@@ -42,6 +43,7 @@ export function createProgram(context: CliContext): Command {
   registerCancelCommand(program, context);
   registerDemoCommand(program, context);
   registerConformanceCommand(program, context);
+  registerGatewayCommand(program, context);
   return program.addHelpText(
     'after',
     `

@@ -14,7 +14,8 @@
  *   when every member failed. Accepted connections of all members, tagged with their member.
  * - connect: the member whose schemes include the endpoint's scheme (`nats://` -> NATS).
  */
-import { fromCallback, type AnyActorLogic, type CallbackActorLogic, type CallbackLogicFunction, type EventObject } from 'xstate';
+import { fromCallback, type CallbackActorLogic } from 'xstate';
+import { runMember } from './callbackMember.js';
 import { errorShape } from '../machines/errors.js';
 import type { ServiceAdvertisement } from '../machines/messages.js';
 import {
@@ -42,44 +43,6 @@ export interface HostMember {
 /** Service instances remembered for the one-member-per-instance rule; beyond it the oldest goes. */
 const STICKY_MAX = 4_096;
 const DEFAULT_HEARTBEAT_MS = 30_000;
-
-/** The composite actor's own scope, handed to its members (typed loosely: members take other commands). */
-interface MemberScope {
-  readonly system: unknown;
-  readonly self: unknown;
-  readonly emit: unknown;
-}
-
-/**
- * Runs a member's transport inside the composite's own callback actor: its callback function is
- * called with the composite's scope, its `sendBack` goes to `onEvent` (which knows the member) and
- * its `receive` listeners get what `send` routes to it. Synchronous, like the member on its own;
- * a member that throws fails the composite actor as it would have failed alone.
- */
-function runMember(logic: AnyActorLogic, input: unknown, scope: MemberScope, onEvent: (event: EventObject) => void) {
-  const callback = (logic as { config?: unknown }).config;
-  if (typeof callback !== 'function') throw new TypeError('switchboard: compositeHost: a member transport is not a fromCallback logic');
-  const listeners: ((event: EventObject) => void)[] = [];
-  let stopped = false;
-  const dispose = (callback as CallbackLogicFunction<EventObject, EventObject, unknown>)({
-    ...(scope as Pick<Parameters<CallbackLogicFunction>[0], 'system' | 'self' | 'emit'>),
-    input,
-    sendBack: (event) => {
-      if (!stopped) onEvent(event);
-    },
-    receive: (listener) => void listeners.push(listener),
-  });
-  return {
-    send: (event: EventObject) => {
-      if (!stopped) for (const listener of listeners) listener(event);
-    },
-    stop: () => {
-      if (stopped) return;
-      stopped = true;
-      if (typeof dispose === 'function') dispose();
-    },
-  };
-}
 
 const TAG = /^(\d+)\/(.*)$/s;
 

@@ -10,7 +10,7 @@ import { natsDiscovery } from './discovery.js';
 import { NatsLink } from './link.js';
 import { MicroStats } from './micro.js';
 import { resolveNatsOptions, type NatsMetrics, type NatsOptions } from './options.js';
-import { natsServer } from './server.js';
+import { natsServer, type NatsServer } from './server.js';
 
 export interface NatsHostOptions extends NatsOptions, NatsConnectOptions {}
 
@@ -24,6 +24,10 @@ export interface NatsHost {
   readonly metrics: NatsMetrics;
   /** The shared connection (for the gateway and the durable outcome store). */
   readonly link: NatsLink;
+  /** Another listener on the same connection, under its own name (a gateway relays many endpoints). */
+  listener(name: string): NatsServer;
+  /** Client task connections presenting this switchboard credential (a gateway passes each client's on). */
+  connectWith(sessionToken: string | undefined): CallbackActorLogic<StreamCommand, ConnectInput>;
 }
 
 /** Throws at once on invalid options; connects to NATS when the first actor starts. */
@@ -42,5 +46,7 @@ export function natsHost(options: NatsHostOptions = {}): NatsHost {
     endpoint: link.subjects.endpoint(config.name),
     metrics: config.metrics,
     link,
+    listener: (name) => natsServer(link, micro, name),
+    connectWith: (sessionToken) => natsConnect(link, sessionToken === undefined ? {} : { sessionToken }),
   };
 }

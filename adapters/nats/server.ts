@@ -38,6 +38,7 @@ interface Pending {
 }
 
 export interface NatsServer {
+  readonly endpoint: string;
   readonly server: CallbackActorLogic<ServerCommand>;
   readonly accepted: CallbackActorLogic<StreamCommand, AcceptedInput>;
 }
@@ -65,10 +66,10 @@ function answer(message: Msg, reply: OpenReply): void {
   }
 }
 
-export function natsServer(link: NatsLink, micro: MicroStats): NatsServer {
+/** The listener `name` (default: the host's configured name) on the link's connection. */
+export function natsServer(link: NatsLink, micro: MicroStats, name = link.config.name): NatsServer {
   const { config, subjects } = link;
   const { metrics, log } = config;
-  const name = config.name;
   const connections = new Map<string, Pending>();
   let running = false;
 
@@ -241,5 +242,5 @@ export function natsServer(link: NatsLink, micro: MicroStats): NatsServer {
     };
   });
 
-  return { server, accepted };
+  return { endpoint: subjects.endpoint(name), server, accepted };
 }
