@@ -6,6 +6,7 @@
  * - ./nats/host.ts: `natsHost(options)` -> { discovery, server, accepted, connect } (a TransportHost)
  * - ./nats/discovery.ts: requests, advertisements, heartbeats, goodbyes on subjects (request/reply)
  * - ./nats/server.ts, ./nats/connect.ts, ./nats/streamEnd.ts: task connections
+ * - ./nats/outcomes.ts: durable outcomes in JetStream KV (optional)
  * - ./nats/micro.ts: `$SRV.PING|INFO|STATS` answers, for NATS micro tooling
  * - ./nats/subjects.ts, ./nats/envelope.ts, ./nats/options.ts, ./nats/link.ts
  */
@@ -13,3 +14,4 @@ export { natsHost, type NatsHost, type NatsHostOptions } from './nats/host.js';
 export { createNatsMetrics, type NatsLog, type NatsLogLevel, type NatsMetrics, type NatsOptions, type NatsTlsOptions } from './nats/options.js';
 export { Subjects, serviceToken } from './nats/subjects.js';
 export { NatsLink } from './nats/link.js';
+export { NatsOutcomeStore, type DurableOutcomeOptions } from './nats/outcomes.js';

@@ -3,7 +3,7 @@
  * (adapters/ws.ts), NATS (adapters/nats.ts), or both at once (./compositeHost.ts). The simulated
  * network's hosts (adapters/simulated) are the other kind.
  */
-import { natsHost, type NatsHostOptions } from '../adapters/nats.js';
+import { natsHost, type NatsHostOptions, type NatsOutcomeStore } from '../adapters/nats.js';
 import { udpDiscovery, type UdpDiscoveryOptions } from '../adapters/udp.js';
 import { wsConnect, wsServer, type WsConnectOptions, type WsServerOptions } from '../adapters/ws.js';
 import type { TransportHost } from './compose.js';
@@ -44,7 +44,10 @@ export interface NetworkChoice {
   readonly lan?: boolean | undefined;
 }
 
-export function networkHost(options: RealHostOptions, choice: NetworkChoice, log?: NatsHostOptions['log']): TransportHost {
+/** A host, and where settled outcomes go when NATS keeps them (`nats.durableOutcomes`). */
+export type NetworkHost = TransportHost & { readonly outcomes?: NatsOutcomeStore | undefined };
+
+export function networkHost(options: RealHostOptions, choice: NetworkChoice, log?: NatsHostOptions['log']): NetworkHost {
   if (choice.nats === undefined) {
     if (choice.lan === false) throw new TypeError('switchboard: lan: false needs nats options (nowhere to talk otherwise)');
     return realHost(options);
@@ -52,8 +55,9 @@ export function networkHost(options: RealHostOptions, choice: NetworkChoice, log
   const sessionToken = options.connect?.token;
   const nats = natsHost({ ...(log === undefined ? {} : { log }), ...(sessionToken === undefined ? {} : { sessionToken }), ...choice.nats });
   if (choice.lan === false) return nats;
-  return compositeHost([
+  const both = compositeHost([
     { name: 'lan', host: realHost(options), schemes: ['ws', 'wss'] },
     { name: 'nats', host: nats, schemes: ['nats'] },
   ]);
+  return { ...both, outcomes: nats.outcomes };
 }

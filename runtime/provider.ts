@@ -20,7 +20,7 @@ import { taskLimitDefaults, type TaskLimits } from '../machines/taskLedger.js';
 import { authPolicies, type AuthOptions } from './auth.js';
 import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
-import { networkHost, type NetworkChoice } from './network.js';
+import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
@@ -78,7 +78,7 @@ export interface Provider {
 export function createProvider(options: ProviderOptions): Provider {
   if (options.services.length === 0) throw new TypeError('createProvider: at least one service is required');
   const log = options.log ?? (() => {});
-  const host =
+  const host: NetworkHost =
     options.network ??
     networkHost(
       {
@@ -119,6 +119,9 @@ export function createProvider(options: ProviderOptions): Provider {
       })),
     },
   });
+  // Durable outcomes (docs/nats.md): every settled outcome, delivered or not, is kept in JetStream.
+  const outcomes = host.outcomes;
+  if (outcomes !== undefined) actor.on('task.settled', (event) => outcomes.record(event.clientId, event.taskId, event.outcome));
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
   const done = () => (actor.getSnapshot().status === 'done' ? Promise.resolve() : toPromise(actor).then(() => undefined));
@@ -155,6 +158,7 @@ export function createProvider(options: ProviderOptions): Provider {
     },
     async stop() {
       if (started === undefined) return;
+      await outcomes?.flushed();
       actor.send({ type: 'provider.stop' });
       await done();
     },

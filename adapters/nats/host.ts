@@ -11,8 +11,12 @@ import { NatsLink } from './link.js';
 import { MicroStats } from './micro.js';
 import { resolveNatsOptions, type NatsMetrics, type NatsOptions } from './options.js';
 import { natsServer, type NatsServer } from './server.js';
+import { NatsOutcomeStore, type DurableOutcomeOptions } from './outcomes.js';
 
-export interface NatsHostOptions extends NatsOptions, NatsConnectOptions {}
+export interface NatsHostOptions extends NatsOptions, NatsConnectOptions {
+  /** Keep task outcomes in JetStream (the server must run with JetStream): docs/nats.md. @default off */
+  readonly durableOutcomes?: boolean | DurableOutcomeOptions;
+}
 
 export interface NatsHost {
   discovery(): CallbackActorLogic<DatagramCommand>;
@@ -28,6 +32,8 @@ export interface NatsHost {
   listener(name: string): NatsServer;
   /** Client task connections presenting this switchboard credential (a gateway passes each client's on). */
   connectWith(sessionToken: string | undefined): CallbackActorLogic<StreamCommand, ConnectInput>;
+  /** With `durableOutcomes`: the store the runtime records settled outcomes in. */
+  readonly outcomes: NatsOutcomeStore | undefined;
 }
 
 /** Throws at once on invalid options; connects to NATS when the first actor starts. */
@@ -35,7 +41,9 @@ export function natsHost(options: NatsHostOptions = {}): NatsHost {
   const config = resolveNatsOptions(options);
   const link = new NatsLink(config);
   const micro = new MicroStats();
-  const listener = natsServer(link, micro);
+  const durable = options.durableOutcomes;
+  const outcomes = durable === undefined || durable === false ? undefined : new NatsOutcomeStore(link, durable === true ? {} : durable);
+  const listener = natsServer(link, micro, config.name, outcomes);
   const discovery = natsDiscovery(link, micro);
   const connect = natsConnect(link, options.sessionToken === undefined ? {} : { sessionToken: options.sessionToken });
   return {
@@ -47,6 +55,7 @@ export function natsHost(options: NatsHostOptions = {}): NatsHost {
     metrics: config.metrics,
     link,
     listener: (name) => natsServer(link, micro, name),
+    outcomes,
     connectWith: (sessionToken) => natsConnect(link, sessionToken === undefined ? {} : { sessionToken }),
   };
 }

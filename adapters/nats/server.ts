@@ -15,6 +15,7 @@ import { CloseCode, type AcceptedInput, type ServerCommand, type ServerEvent, ty
 import { decodeEnvelope } from './envelope.js';
 import { messageOf, type NatsLink } from './link.js';
 import type { MicroStats } from './micro.js';
+import type { NatsOutcomeStore } from './outcomes.js';
 import { countRejected } from './options.js';
 import { StreamEnd } from './streamEnd.js';
 import { TOKEN_PATTERN, isPublishableSubject, lastToken } from './subjects.js';
@@ -67,7 +68,7 @@ function answer(message: Msg, reply: OpenReply): void {
 }
 
 /** The listener `name` (default: the host's configured name) on the link's connection. */
-export function natsServer(link: NatsLink, micro: MicroStats, name = link.config.name): NatsServer {
+export function natsServer(link: NatsLink, micro: MicroStats, name = link.config.name, outcomes?: NatsOutcomeStore): NatsServer {
   const { config, subjects } = link;
   const { metrics, log } = config;
   const connections = new Map<string, Pending>();
@@ -113,7 +114,7 @@ export function natsServer(link: NatsLink, micro: MicroStats, name = link.config
       const end = new StreamEnd(
         nc,
         { to: request.replyTo, self: subjects.toProvider(name, connectionId) },
-        { limits: config.limits, stamp: config.stamp, metrics, log, label: `server ${connectionId}`, observer: micro.observer(subjects.endpoint(name)) },
+        { limits: config.limits, stamp: config.stamp, metrics, log, label: `server ${connectionId}`, observer: micro.observer(subjects.endpoint(name)), interceptor: outcomes?.interceptor },
         { state: 'open', inboxMax: config.pendingEventsMax },
       );
       const entry: Pending = { end, claimed: false, timer: undefined };

@@ -16,7 +16,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { decodeFrame, encodeFrame, stampFrame, type CodecLimits, type StampSource } from '../../machines/codec.js';
 import { errorShape } from '../../machines/errors.js';
-import type { WireMessage } from '../../machines/messages.js';
+import type { WireDraft, WireMessage } from '../../machines/messages.js';
 import { CloseCode, type StreamCommand, type StreamEvent } from '../../machines/transport.js';
 import { decodeCloseBody, decodeEnvelope, encodeEnvelope, type EnvelopeOp } from './envelope.js';
 import { messageOf } from './link.js';
@@ -31,6 +31,10 @@ export interface EndContext {
   readonly label: string;
   /** Sees every decoded frame in and every frame out (the micro STATS counters). */
   readonly observer?: { inbound(message: WireMessage): void; outbound(message: WireMessage): void } | undefined;
+  /** May take an outgoing message and send something else later (./outcomes.ts); true when it took it. */
+  readonly interceptor?:
+    | { inbound(message: WireMessage): void; outbound(message: WireMessage, send: (draft: WireDraft) => void): boolean }
+    | undefined;
 }
 
 type Sink = (event: StreamEvent) => void;
@@ -136,6 +140,7 @@ export class StreamEnd {
         const decoded = decodeFrame(envelope.payload, this.#context.limits);
         if (decoded.ok) {
           this.#context.observer?.inbound(decoded.message);
+          this.#context.interceptor?.inbound(decoded.message);
           this.#emit({ type: 'transport.message', message: decoded.message });
           return;
         }
@@ -190,6 +195,7 @@ export class StreamEnd {
           this.command({ type: 'transport.close', code: CloseCode.tooBig, reason: 'message too big' });
           return;
         }
+        if (this.#context.interceptor?.outbound(message, (draft) => this.command({ type: 'transport.send', draft })) === true) return;
         this.#context.observer?.outbound(message);
         this.#publish('msg', text);
         return;

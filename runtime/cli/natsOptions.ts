@@ -17,6 +17,7 @@ interface RawNatsFlags {
   natsCa?: string;
   natsCert?: string;
   natsKey?: string;
+  natsDurableOutcomes?: boolean;
   lan?: boolean;
 }
 
@@ -30,6 +31,7 @@ export function addNatsOptions(program: Command): Command {
     .addOption(envOption('--nats-ca <file>', 'trust this CA for the NATS servers (TLS)'))
     .addOption(envOption('--nats-cert <file>', 'client certificate for the NATS servers (TLS)'))
     .addOption(envOption('--nats-key <file>', 'key of --nats-cert'))
+    .addOption(new Option('--nats-durable-outcomes', 'provider: keep task outcomes in JetStream, so clients get them after a restart (needs a stable --nats-name)'))
     .addOption(new Option('--no-lan', 'NATS only: no UDP discovery, no WebSocket server'));
 }
 
@@ -55,6 +57,7 @@ export function networkChoiceOf(command: Command): NetworkChoice {
     ...(raw.natsCreds === undefined ? {} : { credentials: raw.natsCreds }),
     ...(raw.natsToken === undefined ? {} : { token: raw.natsToken }),
     ...(tls === undefined ? {} : { tls }),
+    ...(raw.natsDurableOutcomes === true ? { durableOutcomes: true } : {}),
   };
   return { nats, lan: raw.lan !== false };
 }
