@@ -59,7 +59,7 @@ async function rawConnection(): Promise<NatsConnection> {
 }
 
 describeNats('NATS adapter: provider and client machines over a real nats-server', () => {
-  it('discovers by request/reply and runs a task with progress and a result, NATS only', async () => {
+  it('NATS-2, NATS-4: discovers by request/reply and runs a task with progress and a result, NATS only', async () => {
     const prefix = uniquePrefix();
     const provider = await startProvider({ services: [greeter], lan: false, nats: nats(prefix, { name: 'greeter-1' }) });
     expect(provider.endpoint).toBe(`nats://${prefix}/greeter-1`);
@@ -75,7 +75,7 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
     await expect(failed.result).rejects.toMatchObject({ code: 'ASKED_TO_FAIL' });
   });
 
-  it('keeps deployments apart by subject prefix', async () => {
+  it('NATS-1: keeps deployments apart by subject prefix', async () => {
     const prefix = uniquePrefix();
     await startProvider({ services: [greeter], lan: false, nats: nats(prefix) });
     const stranger = startClient({ lan: false, nats: nats(uniquePrefix()) });
@@ -92,14 +92,14 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
     await until(() => client.services().length === 0, 'the goodbye', 3_000);
   });
 
-  it('a listener name already taken fails the second provider (server.failed)', async () => {
+  it('NATS-4: a listener name already taken fails the second provider (server.failed)', async () => {
     const prefix = uniquePrefix();
     await startProvider({ services: [greeter], lan: false, nats: nats(prefix, { name: 'same' }) });
     const second = createProvider({ services: [greeter], lan: false, nats: nats(prefix, { name: 'same' }) });
     await expect(second.start()).rejects.toThrow(/in use/);
   });
 
-  it('a connect to a name nobody listens under is refused at once (no responders), not after a timeout', async () => {
+  it('NATS-4: a connect to a name nobody listens under is refused at once (no responders), not after a timeout', async () => {
     const prefix = uniquePrefix();
     const host = natsHost(nats(prefix));
     const started = performance.now();
@@ -133,7 +133,7 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
 });
 
 describeNats('NATS adapter: NATS micro interoperability ($SRV.PING / INFO / STATS)', () => {
-  it('a micro client (nats.js v2 services API) lists, describes and counts switchboard services', async () => {
+  it('NATS-7: a micro client (nats.js v2 services API) lists, describes and counts switchboard services', async () => {
     const prefix = uniquePrefix();
     await startProvider({ services: [greeter], lan: false, nats: nats(prefix, { name: 'micro-1' }) });
     const client = startClient({ lan: false, nats: nats(prefix) });
@@ -197,7 +197,7 @@ describeNats('NATS adapter: mixed deployments (LAN + NATS)', () => {
 });
 
 describeNats('NATS adapter: hostile input is coded, counted, and harms nobody', () => {
-  it('garbage on every switchboard subject: counted, and another client\'s tasks still complete', async () => {
+  it('NATS-3, WIRE-9: garbage on every switchboard subject: counted, and another client\'s tasks still complete', async () => {
     const prefix = uniquePrefix();
     const metrics = createNatsMetrics();
     await startProvider({ services: [greeter], lan: false, nats: nats(prefix, { name: 'target', metrics }) });
@@ -223,7 +223,7 @@ describeNats('NATS adapter: hostile input is coded, counted, and harms nobody', 
     expect(metrics.unknownConnection).toBeGreaterThan(0);
   });
 
-  it('a forged reply subject does not make the provider publish outside the discovery inboxes (no reflection)', async () => {
+  it('NATS-2: a forged reply subject does not make the provider publish outside the discovery inboxes (no reflection)', async () => {
     const prefix = uniquePrefix();
     const metrics = createNatsMetrics();
     await startProvider({ services: [greeter], lan: false, nats: nats(prefix, { metrics }) });
@@ -242,7 +242,7 @@ describeNats('NATS adapter: hostile input is coded, counted, and harms nobody', 
     expect(JSON.parse(inbox[0]!)).toMatchObject({ discoveryType: 'ServiceAdvertisement', respondsToClientId: 'honest' });
   });
 
-  it('a frame that goes missing ends the connection (1006, frames lost) instead of leaving a gap', async () => {
+  it('NATS-5: a frame that goes missing ends the connection (1006, frames lost) instead of leaving a gap', async () => {
     const prefix = uniquePrefix();
     const host = natsHost(nats(prefix, { name: 'gap' }));
     const server = runTransport(host.server(), undefined);
@@ -268,7 +268,7 @@ describeNats('NATS adapter: hostile input is coded, counted, and harms nobody', 
     expect(host.metrics.framesLost).toBe(1);
   });
 
-  it('close handshake: both ends see a graceful close with the code sent', async () => {
+  it('NATS-6: close handshake: both ends see a graceful close with the code sent', async () => {
     const prefix = uniquePrefix();
     const host = natsHost(nats(prefix, { name: 'closing' }));
     const server = runTransport(host.server(), undefined);
