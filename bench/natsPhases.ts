@@ -61,7 +61,7 @@ async function measure(system: NatsSystem, url: string, natsPid: number, quick: 
   const server = new BenchProcess(`${system} server`, 'natsServe.ts', [system, '--url', url]);
   try {
     await server.event('ready', 30_000);
-    const load = new BenchProcess(`${system} load`, 'natsLoad.ts', [
+    const load = new BenchProcess(`${system} load`, 'load.ts', [
       system, '--url', url, '--phases', 'latency,tp256',
       '--warmup', quick ? '200' : '500', '--count', quick ? '500' : '2000',
       '--tp-warmup-ms', quick ? '300' : '500', '--tp-ms', quick ? '1000' : '2000',

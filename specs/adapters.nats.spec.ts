@@ -4,7 +4,7 @@
  * NATS micro interoperability, mixed LAN + NATS deployments, and the attacks each defence answers.
  * Skipped, saying why, when no nats-server binary exists.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { connect as connectV3, type NatsConnection } from '@nats-io/transport-node';
 import { connect as connectV2, RequestStrategy } from 'nats';
@@ -12,49 +12,35 @@ import { createNatsMetrics, natsHost, type NatsHostOptions } from '../adapters/n
 import type { StreamCommand } from '../machines/transport.js';
 import { createClient, type Client } from '../runtime/client.js';
 import { createProvider, type Provider } from '../runtime/provider.js';
-import { greeter, quietDoneAfterFinalWarnings, runTransport, uniquePrefix, type Harness } from './support/natsFixtures.js';
-import { NATS_SERVER_MISSING, startNatsNode, type NatsNode } from './support/natsServer.js';
+import { greeter, natsSuite, runTransport, uniquePrefix, type Harness } from './support/natsFixtures.js';
+import { NATS_SERVER_MISSING } from './support/natsServer.js';
 import { sleep, until } from './support/processes.js';
 
 const describeNats = NATS_SERVER_MISSING === undefined ? describe : describe.skip;
 if (NATS_SERVER_MISSING !== undefined) console.warn(`adapters.nats.spec.ts skipped: ${NATS_SERVER_MISSING}`);
 
-let node: NatsNode;
-const cleanups: (() => unknown)[] = [];
-let loud: () => void;
-
-beforeAll(async () => {
-  loud = quietDoneAfterFinalWarnings();
-  if (NATS_SERVER_MISSING === undefined) node = await startNatsNode();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-afterAll(async () => {
-  await node?.stop();
-  loud();
-});
+const suite = natsSuite();
 
 function nats(prefix: string, extra: NatsHostOptions = {}): NatsHostOptions {
-  return { servers: node.url, subjectPrefix: prefix, ...extra };
+  return { servers: suite.node().url, subjectPrefix: prefix, ...extra };
 }
 
 async function startProvider(options: Parameters<typeof createProvider>[0]): Promise<Provider> {
   const provider = createProvider({ heartbeatIntervalMs: 1_000, ...options });
-  cleanups.push(() => provider.stop());
+  suite.defer(() => provider.stop());
   await provider.start();
   return provider;
 }
 
 function startClient(options: Parameters<typeof createClient>[0]): Client {
   const client = createClient(options);
-  cleanups.push(() => client.stop());
+  suite.defer(() => client.stop());
   return client;
 }
 
 async function rawConnection(): Promise<NatsConnection> {
-  const nc = await connectV3({ servers: node.url });
-  cleanups.push(() => nc.close());
+  const nc = await connectV3({ servers: suite.node().url });
+  suite.defer(() => nc.close());
   return nc;
 }
 
@@ -104,13 +90,13 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
     const host = natsHost(nats(prefix));
     const started = performance.now();
     const harness = runTransport(host.connect(), { endpoint: `nats://${prefix}/nobody` });
-    cleanups.push(() => harness.stop());
+    suite.defer(() => harness.stop());
     await until(() => harness.of('transport.closed').length > 0, 'transport.closed', 3_000);
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(harness.of('transport.opened')).toHaveLength(0);
     expect(harness.of('transport.closed')[0]).toMatchObject({ graceful: false, code: 1006, reason: expect.stringMatching(/refused/) });
     const foreign = runTransport(host.connect(), { endpoint: `nats://other.space/x` });
-    cleanups.push(() => foreign.stop());
+    suite.defer(() => foreign.stop());
     await until(() => foreign.of('transport.closed').length > 0, 'transport.closed', 1_000);
     expect(foreign.of('transport.closed')[0]).toMatchObject({ reason: expect.stringMatching(/subject space/) });
   });
@@ -142,8 +128,8 @@ describeNats('NATS adapter: NATS micro interoperability ($SRV.PING / INFO / STAT
     await client.assign('Greeter', 'greet', { name: 'b' }).result;
     await client.assign('Greeter', 'fail', {}).result.catch(() => undefined);
 
-    const nc = await connectV2({ servers: node.url });
-    cleanups.push(() => nc.close());
+    const nc = await connectV2({ servers: suite.node().url });
+    suite.defer(() => nc.close());
     const micro = nc.services.client({ maxWait: 250, strategy: RequestStrategy.Timer });
     const collect = async <T>(source: Promise<AsyncIterable<T>>): Promise<T[]> => {
       const all: T[] = [];
@@ -246,15 +232,15 @@ describeNats('NATS adapter: hostile input is coded, counted, and harms nobody', 
     const prefix = uniquePrefix();
     const host = natsHost(nats(prefix, { name: 'gap' }));
     const server = runTransport(host.server(), undefined);
-    cleanups.push(() => server.stop());
+    suite.defer(() => server.stop());
     await until(() => server.of('server.listening').length > 0, 'listening', 3_000);
     const client = natsHost(nats(prefix));
     const end: Harness<StreamCommand> = runTransport(client.connect(), { endpoint: host.endpoint });
-    cleanups.push(() => end.stop());
+    suite.defer(() => end.stop());
     await until(() => end.of('transport.opened').length > 0, 'opened', 3_000);
     const accepted = server.of('server.accepted')[0] as unknown as { connectionId: string };
     const session = runTransport(host.accepted(), { connectionId: accepted.connectionId });
-    cleanups.push(() => session.stop());
+    suite.defer(() => session.stop());
     end.send({ type: 'transport.send', draft: { type: 'GetStatus', payload: { taskId: 't1', originalClientId: 'c1' } } });
     await until(() => session.of('transport.message').length === 1, 'first frame', 3_000);
     // Someone (a test standing in for a lost message) sends frame 5 when 2 is due.
@@ -272,13 +258,13 @@ describeNats('NATS adapter: hostile input is coded, counted, and harms nobody', 
     const prefix = uniquePrefix();
     const host = natsHost(nats(prefix, { name: 'closing' }));
     const server = runTransport(host.server(), undefined);
-    cleanups.push(() => server.stop());
+    suite.defer(() => server.stop());
     await until(() => server.of('server.listening').length > 0, 'listening', 3_000);
     const end = runTransport(natsHost(nats(prefix)).connect(), { endpoint: host.endpoint });
-    cleanups.push(() => end.stop());
+    suite.defer(() => end.stop());
     await until(() => end.of('transport.opened').length > 0, 'opened', 3_000);
     const session = runTransport(host.accepted(), { connectionId: (server.of('server.accepted')[0] as unknown as { connectionId: string }).connectionId });
-    cleanups.push(() => session.stop());
+    suite.defer(() => session.stop());
     end.send({ type: 'transport.ping' });
     await until(() => end.of('transport.pong').length === 1, 'pong', 3_000);
     session.send({ type: 'transport.close', code: 1001, reason: 'provider stopping' });

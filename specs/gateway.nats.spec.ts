@@ -3,39 +3,26 @@
  * WebSocket on 127.0.0.1): a LAN-only provider reached by a NATS-only client, and a NATS-only
  * provider reached by a LAN-only client that speaks nothing but the seed protocol.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createClient } from '../runtime/client.js';
 import { createGateway, type Gateway } from '../runtime/gateway/gateway.js';
 import { createProvider } from '../runtime/provider.js';
-import { greeter, quietDoneAfterFinalWarnings, uniquePrefix } from './support/natsFixtures.js';
-import { NATS_SERVER_MISSING, startNatsNode, type NatsNode } from './support/natsServer.js';
+import { greeter, natsSuite, uniquePrefix } from './support/natsFixtures.js';
+import { NATS_SERVER_MISSING } from './support/natsServer.js';
 
 const describeNats = NATS_SERVER_MISSING === undefined ? describe : describe.skip;
 if (NATS_SERVER_MISSING !== undefined) console.warn(`gateway.nats.spec.ts skipped: ${NATS_SERVER_MISSING}`);
 
-let node: NatsNode;
-let loud: () => void;
-const cleanups: (() => unknown)[] = [];
-beforeAll(async () => {
-  loud = quietDoneAfterFinalWarnings();
-  if (NATS_SERVER_MISSING === undefined) node = await startNatsNode();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-afterAll(async () => {
-  await node?.stop();
-  loud();
-});
+const suite = natsSuite();
 
 function lanDiscovery() {
   return { port: 20_000 + Math.floor(Math.random() * 9_999), broadcastAddresses: ['127.255.255.255'] };
 }
 
 async function gateway(prefix: string, discovery: ReturnType<typeof lanDiscovery>): Promise<Gateway> {
-  const g = createGateway({ nats: { servers: node.url, subjectPrefix: prefix }, lan: { discovery, host: '127.0.0.1' }, requestPeriodMs: 500 });
-  cleanups.push(() => g.stop());
+  const g = createGateway({ nats: { servers: suite.node().url, subjectPrefix: prefix }, lan: { discovery, host: '127.0.0.1' }, requestPeriodMs: 500 });
+  suite.defer(() => g.stop());
   await g.start();
   return g;
 }
@@ -45,11 +32,11 @@ describeNats('gateway: one LAN bridged to NATS, both ways', () => {
     const prefix = uniquePrefix();
     const discovery = lanDiscovery();
     const provider = createProvider({ services: [greeter], host: '127.0.0.1', discovery, heartbeatIntervalMs: 500 });
-    cleanups.push(() => provider.stop());
+    suite.defer(() => provider.stop());
     await provider.start();
     const g = await gateway(prefix, discovery);
-    const client = createClient({ lan: false, nats: { servers: node.url, subjectPrefix: prefix } });
-    cleanups.push(() => client.stop());
+    const client = createClient({ lan: false, nats: { servers: suite.node().url, subjectPrefix: prefix } });
+    suite.defer(() => client.stop());
     const view = await client.waitFor('Greeter', { operation: 'greet', timeoutMs: 5_000 });
     expect(view.endpoint).toMatch(new RegExp(`^nats://${prefix.replaceAll('.', '\\.')}/gw-[0-9a-f]{16}$`));
     const progress: number[] = [];
@@ -65,12 +52,12 @@ describeNats('gateway: one LAN bridged to NATS, both ways', () => {
   it('a NATS-only provider serves a LAN-only client through the gateway; garbage from the LAN is answered with a coded Error', async () => {
     const prefix = uniquePrefix();
     const discovery = lanDiscovery();
-    const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 500, nats: { servers: node.url, subjectPrefix: prefix } });
-    cleanups.push(() => provider.stop());
+    const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 500, nats: { servers: suite.node().url, subjectPrefix: prefix } });
+    suite.defer(() => provider.stop());
     await provider.start();
     const g = await gateway(prefix, discovery);
     const client = createClient({ discovery });
-    cleanups.push(() => client.stop());
+    suite.defer(() => client.stop());
     const view = await client.waitFor('Greeter', { operation: 'greet', timeoutMs: 5_000 });
     expect(view.endpoint).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
     await expect(client.assign('Greeter', 'greet', { name: 'from the LAN' }).result).resolves.toEqual({ hello: 'from the LAN' });
@@ -78,7 +65,7 @@ describeNats('gateway: one LAN bridged to NATS, both ways', () => {
 
     // A seed-protocol peer sending something malformed through the relayed endpoint.
     const socket = new WebSocket(view.endpoint);
-    cleanups.push(() => socket.terminate());
+    suite.defer(() => socket.terminate());
     await new Promise((resolve, reject) => {
       socket.once('open', resolve);
       socket.once('error', reject);

@@ -3,33 +3,24 @@
  * provider then restarted under the same listener name, still gets its result. Without durable
  * outcomes the same sequence ends in TASK_NOT_FOUND (TASK-17), which is what the feature is for.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { natsHost } from '../adapters/nats.js';
 import type { WireDraft } from '../machines/messages.js';
 import type { StreamCommand } from '../machines/transport.js';
 import { createProvider } from '../runtime/provider.js';
-import { greeter, quietDoneAfterFinalWarnings, runTransport, uniquePrefix, type Harness } from './support/natsFixtures.js';
-import { NATS_SERVER_MISSING, startNatsNode, type NatsNode } from './support/natsServer.js';
+import { greeter, natsSuite, runTransport, uniquePrefix, type Harness } from './support/natsFixtures.js';
+import { NATS_SERVER_MISSING } from './support/natsServer.js';
 import { until } from './support/processes.js';
 
 const describeNats = NATS_SERVER_MISSING === undefined ? describe : describe.skip;
 if (NATS_SERVER_MISSING !== undefined) console.warn(`nats.durable.spec.ts skipped: ${NATS_SERVER_MISSING}`);
 
-let node: NatsNode;
-let loud: () => void;
-beforeAll(async () => {
-  loud = quietDoneAfterFinalWarnings();
-  if (NATS_SERVER_MISSING === undefined) node = await startNatsNode({ jetstream: true });
-});
-afterAll(async () => {
-  await node?.stop();
-  loud();
-});
+const suite = natsSuite({ jetstream: true });
 
 const CLIENT = 'client-durable';
 
 async function open(prefix: string, endpoint: string): Promise<Harness<StreamCommand>> {
-  const end = runTransport(natsHost({ servers: node.url, subjectPrefix: prefix }).connect(), { endpoint });
+  const end = runTransport(natsHost({ servers: suite.node().url, subjectPrefix: prefix }).connect(), { endpoint });
   await until(() => end.of('transport.opened').length > 0, 'opened', 5_000);
   return end;
 }
@@ -39,7 +30,7 @@ const messagesOf = (end: Harness<StreamCommand>) => end.of('transport.message').
 /** Assigns a task, sees it accepted, goes away before it finishes; the provider restarts; asks again. */
 async function restartScenario(durableOutcomes: boolean): Promise<{ type: string; payload: Record<string, unknown> }> {
   const prefix = uniquePrefix();
-  const nats = { servers: node.url, subjectPrefix: prefix, name: 'durable-provider', durableOutcomes };
+  const nats = { servers: suite.node().url, subjectPrefix: prefix, name: 'durable-provider', durableOutcomes };
   const first = createProvider({ services: [greeter], lan: false, nats });
   const settled = new Promise<void>((resolve) => first.on('task.settled', () => resolve()));
   const { endpoint } = await first.start();
@@ -82,7 +73,7 @@ describeNats('durable outcomes in JetStream', () => {
 
   it('another clientId cannot read a stored outcome (the session acts for one clientId, CONN-9)', async () => {
     const prefix = uniquePrefix();
-    const nats = { servers: node.url, subjectPrefix: prefix, name: 'durable-acl', durableOutcomes: true };
+    const nats = { servers: suite.node().url, subjectPrefix: prefix, name: 'durable-acl', durableOutcomes: true };
     const provider = createProvider({ services: [greeter], lan: false, nats });
     const { endpoint } = await provider.start();
     try {

@@ -4,7 +4,9 @@
  */
 import * as z from 'zod';
 import { createActor, sendTo, setup, type AnyEventObject, type CallbackActorLogic, type EventObject } from 'xstate';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { defineService } from '../../runtime/service.js';
+import { NATS_SERVER_MISSING, startNatsNode, type NatsNode, type NatsNodeOptions } from './natsServer.js';
 
 let prefixes = 0;
 /** A subject prefix no other test (or concurrent run) uses. */
@@ -88,5 +90,33 @@ export function quietDoneAfterFinalWarnings(): () => void {
   };
   return () => {
     console.warn = warn;
+  };
+}
+
+/**
+ * The usual frame of a NATS spec file: one nats-server for the file (when the binary exists),
+ * cleanups run after each test in reverse order, XState's done-after-final warning quieted.
+ */
+export function natsSuite(options: NatsNodeOptions = {}): { node(): NatsNode; defer(cleanup: () => unknown): void } {
+  let node: NatsNode | undefined;
+  let loud: () => void = () => {};
+  const cleanups: (() => unknown)[] = [];
+  beforeAll(async () => {
+    loud = quietDoneAfterFinalWarnings();
+    if (NATS_SERVER_MISSING === undefined) node = await startNatsNode(options);
+  });
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  afterAll(async () => {
+    await node?.stop();
+    loud();
+  });
+  return {
+    node: () => {
+      if (node === undefined) throw new Error('no nats-server for this suite');
+      return node;
+    },
+    defer: (cleanup) => void cleanups.push(cleanup),
   };
 }
