@@ -55,28 +55,29 @@ function untag(value: string): { member: number; value: string } | undefined {
   return match === null ? undefined : { member: Number(match[1]), value: match[2] as string };
 }
 
-export function compositeHost(members: readonly HostMember[]): TransportHost {
+export function compositeHost(members: readonly HostMember[], options: { readonly now?: () => number } = {}): TransportHost {
   if (members.length === 0) throw new TypeError('switchboard: compositeHost: no members');
+  const now = options.now ?? Date.now;
   /** Each member's listening endpoint, once its server said so (what its advertisements carry). */
   const endpoints: (string | undefined)[] = members.map(() => undefined);
   /** serviceId -> the member it is heard on, and when last (the one-member-per-instance rule). */
   const sticky = new Map<string, { member: number; heardMs: number; heartbeatMs: number }>();
 
   const keep = (member: number, advertisement: ServiceAdvertisement): boolean => {
-    const now = Date.now();
+    const heardMs = now();
     const current = sticky.get(advertisement.serviceId);
     if (advertisement.status === 'Offline') {
       sticky.delete(advertisement.serviceId);
       return true;
     }
-    const stale = current !== undefined && now - current.heardMs > current.heartbeatMs * 1.5;
+    const stale = current !== undefined && heardMs - current.heardMs > current.heartbeatMs * 1.5;
     if (current !== undefined && member > current.member && !stale) return false;
     sticky.delete(advertisement.serviceId); // re-inserted last: the map's order is recency
     if (sticky.size >= STICKY_MAX) {
       const oldest = sticky.keys().next().value;
       if (oldest !== undefined) sticky.delete(oldest);
     }
-    sticky.set(advertisement.serviceId, { member, heardMs: now, heartbeatMs: advertisement.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS });
+    sticky.set(advertisement.serviceId, { member, heardMs, heartbeatMs: advertisement.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS });
     return true;
   };
 
