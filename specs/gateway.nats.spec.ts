@@ -74,4 +74,29 @@ describeNats('gateway: one LAN bridged to NATS, both ways', () => {
     socket.send(JSON.stringify({ type: 'AssignTask', messageId: 'm-1', timestamp: new Date().toISOString(), payload: { taskId: 7 } }));
     expect(await answer).toMatchObject({ type: 'Error', payload: { code: 'INVALID_MESSAGE', relatesTo: 'm-1' } });
   });
+
+  it('does not relay a provider that already serves on both sides (one endpoint per serviceId on each side)', async () => {
+    const prefix = uniquePrefix();
+    const discovery = lanDiscovery();
+    const provider = createProvider({
+      services: [greeter],
+      host: '127.0.0.1',
+      discovery,
+      heartbeatIntervalMs: 300,
+      nats: { servers: suite.node().url, subjectPrefix: prefix, name: 'both-sides' },
+    });
+    suite.defer(() => provider.stop());
+    await provider.start();
+    const g = await gateway(prefix, discovery);
+    const client = createClient({ lan: false, nats: { servers: suite.node().url, subjectPrefix: prefix } });
+    suite.defer(() => client.stop());
+    await client.waitFor('Greeter', { timeoutMs: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 700)); // both sides heard by the gateway
+    const seen = new Set<string>();
+    const off = client.on('services.changed', (event) => event.services.forEach((s) => seen.add(s.endpoint)));
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // three heartbeats more
+    off();
+    expect([...seen]).toEqual([`nats://${prefix}/both-sides`]);
+    expect(g.stats.nativeOnBothSides).toBeGreaterThan(0);
+  });
 });

@@ -53,6 +53,8 @@ export interface GatewayStats {
   requestsAnswered: number;
   connectionsRelayed: number;
   endpointsRefused: number;
+  /** Advertisements not relayed because their provider is heard on both sides already. */
+  nativeOnBothSides: number;
 }
 
 export interface Gateway {
@@ -122,10 +124,12 @@ export function createGateway(options: GatewayOptions): Gateway {
   const endpointsMax = options.endpointsMax ?? 256;
   const requestPeriodMs = options.requestPeriodMs ?? 30_000;
   const relayTimings = { ...relayDefaults, ...options.relay };
-  const stats: GatewayStats = { lanToNats: 0, natsToLan: 0, advertisementsRelayed: 0, requestsAnswered: 0, connectionsRelayed: 0, endpointsRefused: 0 };
+  const stats: GatewayStats = { lanToNats: 0, natsToLan: 0, advertisementsRelayed: 0, requestsAnswered: 0, connectionsRelayed: 0, endpointsRefused: 0, nativeOnBothSides: 0 };
   const exposures = new Map<string, Exposure>(); // by origin endpoint
   const byServer = new Map<string, Exposure>(); // by server child id
   const ownEndpoints = new Set<string>();
+  /** serviceId -> when it was last heard natively (not relayed) on each side. */
+  const native = new Map<string, Partial<Record<Side, number>>>();
   const wsServers = new Map<string, WsServer>();
   const lastForward: Record<Side, number> = { lan: 0, nats: 0 };
   let periodic: NodeJS.Timeout | undefined;
@@ -194,8 +198,30 @@ export function createGateway(options: GatewayOptions): Gateway {
     return exposure;
   }
 
+  /**
+   * A provider that already serves on both sides (a mixed deployment) is heard natively on both:
+   * relaying it too would give the other side two endpoints for one serviceId.
+   */
+  function heardNativelyOnBothSides(side: Side, advertisement: ServiceAdvertisement): boolean {
+    const now = Date.now();
+    const heard = native.get(advertisement.serviceId) ?? {};
+    native.delete(advertisement.serviceId); // re-inserted last: the map's order is recency
+    if (native.size >= endpointsMax * 16) {
+      const oldest = native.keys().next().value;
+      if (oldest !== undefined) native.delete(oldest);
+    }
+    native.set(advertisement.serviceId, { ...heard, [side]: now });
+    const otherSide: Side = side === 'lan' ? 'nats' : 'lan';
+    const there = heard[otherSide];
+    return there !== undefined && now - there <= 3 * (advertisement.heartbeatIntervalMs ?? 30_000);
+  }
+
   function onAdvertisement(side: Side, advertisement: ServiceAdvertisement): void {
     if (ownEndpoints.has(advertisement.endpoint) || advertisement.features?.includes(RELAYED)) return;
+    if (heardNativelyOnBothSides(side, advertisement)) {
+      stats.nativeOnBothSides++;
+      return;
+    }
     const exposure = expose(side, advertisement.endpoint);
     if (exposure === undefined) return;
     if (advertisement.status === 'Offline') exposure.advertisements.delete(advertisement.serviceId);
