@@ -168,4 +168,24 @@ describe('NATS cluster across network namespaces', () => {
     const failed = outcomes.filter((event) => event.ok !== true).map((event) => event.code);
     console.info(`partition: ${completed}/${count} completed, failed: ${JSON.stringify(failed)}; connection down ${downs.length}x: ${String(downs[0]?.reason)}`);
   }, 120_000);
+
+  it('a partition that does not heal in time: every task fails with a code (CONNECTION_LOST), none hangs', async (context) => {
+    if (skipReason !== undefined) return context.skip(skipReason);
+    const count = 20;
+    const c = startInNamespace('client-cut', ns.c, fixture('client.ts'), [client.url, PREFIX, String(count), '1500', '3']);
+    await c.waitFor((event) => event.event === 'found', { what: 'client found the provider', timeoutMs: 20_000 });
+    await sleep(300);
+    must(['-n', ns.n1, 'link', 'set', 'cluster', 'down']);
+    try {
+      await c.waitFor((event) => event.event === 'done' || event.event === 'error', { what: 'every task settled', timeoutMs: 90_000 });
+    } finally {
+      must(['-n', ns.n1, 'link', 'set', 'cluster', 'up']);
+    }
+    const outcomes = tasksOf(c);
+    expect(outcomes).toHaveLength(count);
+    const codes = new Set(outcomes.map((event) => (event.ok === true ? 'completed' : String(event.code))));
+    console.info(`unhealed partition: outcomes ${JSON.stringify([...codes])}`);
+    for (const outcome of outcomes) if (outcome.ok !== true) expect(outcome.code).toMatch(/^[A-Z_]+$/);
+    expect(outcomes.some((event) => event.ok !== true)).toBe(true);
+  }, 120_000);
 });
