@@ -20,7 +20,7 @@ import { createActor, enqueueActions, setup, toPromise, type AnyActorLogic, type
 import { v4 as uuid } from 'uuid';
 import { natsHost, type NatsHostOptions } from '../../adapters/nats.js';
 import { udpDiscovery, type UdpDiscoveryOptions } from '../../adapters/udp.js';
-import { wsConnect, wsServer, type WsConnectOptions, type WsServer, type WsServerOptions } from '../../adapters/ws.js';
+import { wsConnect, wsServer, type WsConnectOptions, type WsServerOptions } from '../../adapters/ws.js';
 import type { DiscoveryDraft, DiscoveryMessage, ServiceAdvertisement } from '../../machines/messages.js';
 import type { DatagramCommand, PeerAddress, ServerEvent } from '../../machines/transport.js';
 import { tagged } from '../callbackMember.js';
@@ -130,7 +130,6 @@ export function createGateway(options: GatewayOptions): Gateway {
   const ownEndpoints = new Set<string>();
   /** serviceId -> when it was last heard natively (not relayed) on each side. */
   const native = new Map<string, Partial<Record<Side, number>>>();
-  const wsServers = new Map<string, WsServer>();
   const lastForward: Record<Side, number> = { lan: 0, nats: 0 };
   let periodic: NodeJS.Timeout | undefined;
   let started: Promise<void> | undefined;
@@ -185,7 +184,6 @@ export function createGateway(options: GatewayOptions): Gateway {
       stats.lanToNats++;
     } else {
       const ws = wsServer({ port: 0, host: lan.host ?? '0.0.0.0', ...(lan.advertisedHost === undefined ? {} : { advertisedHost: lan.advertisedHost }), log, ...lan.server });
-      wsServers.set(serverId, ws);
       server = ws.server;
       accepted = ws.accepted;
       stats.natsToLan++;
