@@ -20,6 +20,11 @@ function findBinary(): string | undefined {
 }
 
 export const NATS_SERVER_BIN = findBinary();
+
+/** `setpriv --pdeathsig KILL` (util-linux), so a server never outlives a test process that died. */
+const SETPRIV = spawnSync('setpriv', ['--help'], { encoding: 'utf8' }).stdout?.includes('--pdeathsig') === true;
+const boundToParent = (argv: readonly string[]): [string, string[]] =>
+  SETPRIV ? ['setpriv', ['--pdeathsig', 'KILL', ...argv]] : [argv[0] as string, argv.slice(1)];
 /** Why NATS specs are skipped, or undefined when a server binary exists. */
 export const NATS_SERVER_MISSING =
   NATS_SERVER_BIN === undefined ? 'no nats-server binary (Debian: apt-get install nats-server; .ci/run does it)' : undefined;
@@ -76,10 +81,10 @@ export async function startNatsNode(options: NatsNodeOptions = {}): Promise<Nats
   const configFile = join(dir, 'nats.conf');
   writeFileSync(configFile, lines.join('\n'));
   const argv = ['-c', configFile];
-  const child =
-    options.netns === undefined
-      ? spawn(NATS_SERVER_BIN, argv, { stdio: ['ignore', 'ignore', 'pipe'] })
-      : spawn('ip', ['netns', 'exec', options.netns, NATS_SERVER_BIN, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const [command, args] = boundToParent(
+    options.netns === undefined ? [NATS_SERVER_BIN, ...argv] : ['ip', 'netns', 'exec', options.netns, NATS_SERVER_BIN, ...argv],
+  );
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr += chunk.toString('utf8');
