@@ -6,7 +6,8 @@
 import { Option, type Command } from 'commander';
 import type { NatsHostOptions } from '../../adapters/nats.js';
 import type { NetworkChoice } from '../network.js';
-import { envOption, listOf, UsageError } from './options.js';
+import type { UdpDiscoveryOptions } from '../../adapters/udp.js';
+import { describeDiscovery, envOption, listOf, UsageError } from './options.js';
 
 interface RawNatsFlags {
   nats?: string[];
@@ -60,4 +61,11 @@ export function networkChoiceOf(command: Command): NetworkChoice {
     ...(raw.natsDurableOutcomes === true ? { durableOutcomes: true } : {}),
   };
   return { nats, lan: raw.lan !== false };
+}
+
+/** Where discovery goes, in words (the LAN's, NATS's, or both), for the first line a command prints. */
+export function describeNetwork(discovery: UdpDiscoveryOptions, choice: NetworkChoice): string {
+  const nats = choice.nats === undefined ? undefined : `NATS ${[choice.nats.servers ?? []].flat().join(', ')} (subjects ${choice.nats.subjectPrefix ?? 'switchboard'}.*)`;
+  if (nats === undefined) return describeDiscovery(discovery);
+  return choice.lan === false ? nats : `${describeDiscovery(discovery)}, and ${nats}`;
 }

@@ -9,8 +9,8 @@ import type { ProviderEmitted } from '../../machines/provider.js';
 import { createProvider } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable } from './options.js';
-import { networkChoiceOf } from './natsOptions.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable } from './options.js';
+import { describeNetwork, networkChoiceOf } from './natsOptions.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
 import { loadServices } from './serviceModule.js';
 import { nextStopSignal } from './signals.js';
@@ -140,7 +140,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     } else {
       line(io.stdout, `provider listening on ${endpoint}`);
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
-      line(io.stdout, `discovery ${describeDiscovery(globals.discovery)}`);
+      line(io.stdout, `discovery ${describeNetwork(globals.discovery, networkChoiceOf(command))}`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
       if (flags.token?.length) line(io.stdout, `authentication required (${flags.token.length} token${flags.token.length === 1 ? '' : 's'})`);
       line(io.stdout, 'press Ctrl-C to stop');
