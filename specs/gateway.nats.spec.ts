@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import { createClient } from '../runtime/client.js';
 import { createGateway, type Gateway } from '../runtime/gateway/gateway.js';
 import { createProvider } from '../runtime/provider.js';
-import { greeter, natsSuite, uniquePrefix } from './support/natsFixtures.js';
+import { freeUdpPort, greeter, natsSuite, uniquePrefix } from './support/natsFixtures.js';
 import { NATS_SERVER_MISSING } from './support/natsServer.js';
 
 const describeNats = NATS_SERVER_MISSING === undefined ? describe : describe.skip;
@@ -16,11 +16,11 @@ if (NATS_SERVER_MISSING !== undefined) console.warn(`gateway.nats.spec.ts skippe
 
 const suite = natsSuite();
 
-function lanDiscovery() {
-  return { port: 20_000 + Math.floor(Math.random() * 9_999), broadcastAddresses: ['127.255.255.255'] };
+async function lanDiscovery() {
+  return { port: await freeUdpPort(), broadcastAddresses: ['127.255.255.255'] };
 }
 
-async function gateway(prefix: string, discovery: ReturnType<typeof lanDiscovery>): Promise<Gateway> {
+async function gateway(prefix: string, discovery: Awaited<ReturnType<typeof lanDiscovery>>): Promise<Gateway> {
   const g = createGateway({ nats: { servers: suite.node().url, subjectPrefix: prefix }, lan: { discovery, host: '127.0.0.1' }, requestPeriodMs: 500 });
   suite.defer(() => g.stop());
   await g.start();
@@ -30,7 +30,7 @@ async function gateway(prefix: string, discovery: ReturnType<typeof lanDiscovery
 describeNats('gateway: one LAN bridged to NATS, both ways', () => {
   it('a LAN-only provider serves a NATS-only client through the gateway', async () => {
     const prefix = uniquePrefix();
-    const discovery = lanDiscovery();
+    const discovery = await lanDiscovery();
     const provider = createProvider({ services: [greeter], host: '127.0.0.1', discovery, heartbeatIntervalMs: 500 });
     suite.defer(() => provider.stop());
     await provider.start();
@@ -51,7 +51,7 @@ describeNats('gateway: one LAN bridged to NATS, both ways', () => {
 
   it('a NATS-only provider serves a LAN-only client through the gateway; garbage from the LAN is answered with a coded Error', async () => {
     const prefix = uniquePrefix();
-    const discovery = lanDiscovery();
+    const discovery = await lanDiscovery();
     const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 500, nats: { servers: suite.node().url, subjectPrefix: prefix } });
     suite.defer(() => provider.stop());
     await provider.start();
@@ -77,7 +77,7 @@ describeNats('gateway: one LAN bridged to NATS, both ways', () => {
 
   it('does not relay a provider that already serves on both sides (one endpoint per serviceId on each side)', async () => {
     const prefix = uniquePrefix();
-    const discovery = lanDiscovery();
+    const discovery = await lanDiscovery();
     const provider = createProvider({
       services: [greeter],
       host: '127.0.0.1',

@@ -2,6 +2,7 @@
  * Shared pieces of the NATS specs: a test service, a harness that runs one transport logic under a
  * recording parent machine, and a unique subject prefix per test (deployments scoped by prefix).
  */
+import { createSocket } from 'node:dgram';
 import * as z from 'zod';
 import { createActor, sendTo, setup, type AnyEventObject, type CallbackActorLogic, type EventObject } from 'xstate';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -119,4 +120,21 @@ export function natsSuite(options: NatsNodeOptions = {}): { node(): NatsNode; de
     },
     defer: (cleanup) => void cleanups.push(cleanup),
   };
+}
+
+/** A UDP discovery port in 20000-29999 that nothing is bound to now (CONTRACTS.md: bind-checked, never 50001). */
+export async function freeUdpPort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const socket = createSocket({ type: 'udp4', reuseAddr: false });
+      socket.once('error', () => {
+        socket.close();
+        resolve(false);
+      });
+      socket.bind({ port, address: '0.0.0.0', exclusive: true }, () => socket.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('freeUdpPort: no free UDP port in 20000-29999 after 50 tries');
 }
