@@ -13,6 +13,7 @@
 import { Command, CommanderError } from 'commander';
 import type { CliContext } from './cli/context.js';
 import { addGlobalOptions, ExitCode } from './cli/options.js';
+import { addNatsOptions } from './cli/natsOptions.js';
 import { printError, processIo, type Io } from './cli/output.js';
 import { packageInfo } from './cli/packageInfo.js';
 import { addConfigOptions, ConfiguredCommand, configFilePath, loadConfigFile, nameEnvironmentVariables, type ConfigFile } from './cli/settings.js';
@@ -29,6 +30,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   cancel: async () => (await import('./cli/cancel.js')).registerCancelCommand,
   demo: async () => (await import('./cli/demo.js')).registerDemoCommand,
   conformance: async () => (await import('./cli/conformance.js')).registerConformanceCommand,
+  gateway: async () => (await import('./cli/gateway.js')).registerGatewayCommand,
   completion: async () => (await import('./cli/completion.js')).registerCompletionCommand,
 };
 
@@ -54,6 +56,7 @@ export async function createProgram(context: CliContext, options: ProgramOptions
     .configureHelp({ showGlobalOptions: true });
   addGlobalOptions(program);
   addConfigOptions(program);
+  addNatsOptions(program);
   const registers = await Promise.all(options.commands.map((name) => COMMANDS[name]!()));
   for (const register of registers) register(program, context);
   nameEnvironmentVariables(program);

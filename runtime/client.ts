@@ -23,7 +23,7 @@ import { initialRepositoryStats, type RepositoryStats, type ServiceView } from '
 import type { TrustDropReason } from '../machines/discovery/trust.js';
 import type { TaskOutcome } from '../machines/outcome.js';
 import { composeClient, type TransportHost } from './compose.js';
-import { realHost } from './network.js';
+import { networkHost, type NetworkChoice } from './network.js';
 import type { Clock } from './provider.js';
 import type { Logger } from './service.js';
 import { ProtocolError } from '../machines/errors.js';
@@ -72,6 +72,10 @@ export interface ClientOptions {
    * may have done part of the work, so only idempotent operations should opt in.
    */
   readonly retry?: { readonly codes: readonly string[]; readonly attempts: number };
+  /** Also discover and connect over NATS (docs/nats.md): `{ servers, credentials, tls, subjectPrefix }`. */
+  readonly nats?: NetworkChoice['nats'];
+  /** Discover on the LAN (UDP); false with `nats` uses NATS only. @default true */
+  readonly lan?: boolean;
   readonly network?: TransportHost;
   readonly clock?: Clock;
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
@@ -129,7 +133,12 @@ export function createClient(options: ClientOptions = {}): Client {
   const trust = resolveTrust(options.trust, log);
   const clientSecret = options.clientSecret ?? randomBytes(32).toString('hex');
   const host =
-    options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: { clientSecret, ...options.connect } });
+    options.network ??
+    networkHost(
+      { discovery: { log: options.log, ...options.discovery }, connect: { clientSecret, ...options.connect } },
+      { nats: options.nats, lan: options.lan },
+      options.log,
+    );
   const clock = options.clock;
   const supervisor = createSupervisor({ log, newId: uuid });
   const actor = createActor(composeClient(host, supervisor), {

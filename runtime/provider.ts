@@ -22,7 +22,7 @@ import { authorize, type Acl } from './acl.js';
 import { authPolicies, type AuthOptions } from './auth.js';
 import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
-import { realHost } from './network.js';
+import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
 import { signingFor } from './signing.js';
 import { createSupervisor, InternalFault } from './supervisor.js';
@@ -58,6 +58,10 @@ export interface ProviderOptions {
   readonly auth?: AuthOptions;
   /** Authorisation (SEC-4): who may run which operation (runtime/acl.ts; `loadAcl` reads a file). */
   readonly acl?: Acl;
+  /** Also serve on NATS (docs/nats.md): `{ servers, credentials, tls, subjectPrefix, name }`. */
+  readonly nats?: NetworkChoice['nats'];
+  /** Serve on the LAN (UDP + WebSocket); false with `nats` serves on NATS only. @default true */
+  readonly lan?: boolean;
   /** Run on this host instead of real sockets (e.g. a simulated network host). */
   readonly network?: TransportHost;
   /** The actor system's clock (a SimulatedClock in simulations). */
@@ -110,18 +114,22 @@ const aclAuthorizer = (acl: Acl) => (request: Parameters<typeof authorize>[1]) =
 export function createProvider(options: ProviderOptions): Provider {
   if (options.services.length === 0) throw new TypeError('createProvider: at least one service is required');
   const log = options.log ?? (() => {});
-  const host =
+  const host: NetworkHost =
     options.network ??
-    realHost({
-      discovery: { log, ...options.discovery },
-      server: {
-        port: options.port ?? 0,
-        host: options.host,
-        advertisedHost: options.advertisedHost,
-        log,
-        ...options.server,
+    networkHost(
+      {
+        discovery: { log, ...options.discovery },
+        server: {
+          port: options.port ?? 0,
+          host: options.host,
+          advertisedHost: options.advertisedHost,
+          log,
+          ...options.server,
+        },
       },
-    });
+      { nats: options.nats, lan: options.lan },
+      log,
+    );
   const clockNow = (options.clock as { now?: () => number } | undefined)?.now?.bind(options.clock);
   const policies = authPolicies(options.auth, clockNow ?? Date.now);
   const newId = options.newId ?? uuid;
@@ -169,6 +177,9 @@ export function createProvider(options: ProviderOptions): Provider {
     if (error instanceof InternalFault) log('warn', `${actorId} ended by an unexpected error (errorId ${error.errorId})`, { actorId, errorId: error.errorId });
     else supervisor.fault(actorId, error, { actorId });
   });
+  // Durable outcomes (docs/nats.md): every settled outcome, delivered or not, is kept in JetStream.
+  const outcomes = host.outcomes;
+  if (outcomes !== undefined) actor.on('task.settled', (event) => outcomes.record(event.clientId, event.taskId, event.outcome));
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
   const done = () => (actor.getSnapshot().status === 'done' ? Promise.resolve() : toPromise(actor).then(() => undefined));
@@ -213,6 +224,7 @@ export function createProvider(options: ProviderOptions): Provider {
         signing?.release();
         return;
       }
+      await outcomes?.flushed();
       actor.send({ type: 'provider.stop' });
       await done();
     },

@@ -13,6 +13,7 @@ import { TaskError } from '../taskError.js';
 import type { TaskHandle, TaskProgress } from '../taskHandle.js';
 import { codeOf, runAction, type CliContext } from './context.js';
 import { envOption, ExitCode, globalOptionsOf, integerIn, repeatable, taskParams } from './options.js';
+import { networkChoiceOf } from './natsOptions.js';
 import { exitCodeFor, jsonLine, line, printError, prettyJson, stderrLogger } from './output.js';
 import { createProgressView } from './progress.js';
 import { readCa } from './rawTask.js';
@@ -55,6 +56,7 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
   const client = createClient({
     discovery: globals.discovery,
     trust: globals.trust,
+    ...networkChoiceOf(command),
     log,
     ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),
     ...(flags.clientSecret === undefined ? {} : { clientSecret: flags.clientSecret }),

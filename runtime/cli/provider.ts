@@ -12,7 +12,8 @@ import { defaultKeyFile, SigningKeyError } from '../keys.js';
 import { createProvider, type ProviderOptions, type SigningOptions } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
+import { describeNetwork, networkChoiceOf } from './natsOptions.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
 import { loadImageService } from './demoModules.js';
 import { loadServices } from './serviceModule.js';
@@ -225,6 +226,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     host: flags.host,
     advertisedHost: flags.advertisedHost,
     discovery: globals.discovery,
+    ...networkChoiceOf(command),
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
     ...security,
     ...limits,
@@ -253,7 +255,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     } else {
       line(io.stdout, `provider listening on ${endpoint}`);
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
-      line(io.stdout, `discovery ${describeDiscovery(globals.discovery)}`);
+      line(io.stdout, `discovery ${describeNetwork(globals.discovery, networkChoiceOf(command))}`);
       // What a client pins: switchboard discover --trust-key <service>=<key>.
       line(io.stdout, `signing key ${provider.publicKey} (${provider.keyFile})`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
