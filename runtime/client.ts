@@ -12,7 +12,8 @@
  * Pass `network` (a simulated host) to run on the simulated network, and `clock` / `inspect` to
  * drive or watch the whole actor system.
  */
-import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import type { Tracer } from '@opentelemetry/api';
+import { createActor, toPromise, type Actor } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
 import type { WsConnectOptions } from '../adapters/ws.js';
@@ -26,6 +27,11 @@ import type { Clock } from './provider.js';
 import type { Logger } from './service.js';
 import { ProtocolError } from '../machines/errors.js';
 import { TaskHandleState, type TaskHandle } from './taskHandle.js';
+import type { InspectionSource } from './inspect/hub.js';
+import { createObservation, type InspectOption } from './inspect/observation.js';
+import { clientTaskTelemetry } from './logging/telemetry.js';
+import type { SwitchboardMetrics } from './metrics/metrics.js';
+import { startUiServer, type UiOptions, type UiServer } from './ui/server.js';
 
 export interface ClientOptions {
   /** @default `client-<uuid>` */
@@ -43,7 +49,14 @@ export interface ClientOptions {
   readonly retry?: { readonly codes: readonly string[]; readonly attempts: number };
   readonly network?: TransportHost;
   readonly clock?: Clock;
-  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Watch every actor: an XState observer, or 'stately' for the Stately inspector (docs/guide.md). */
+  readonly inspect?: InspectOption;
+  /** Serve the web UI from this process (docs/ui.md): true, or { port, host, token }. */
+  readonly ui?: boolean | UiOptions;
+  /** Count what this client does (served at /metrics by the UI, or read with metrics.text()). */
+  readonly metrics?: SwitchboardMetrics;
+  /** OpenTelemetry spans per task (no-ops unless the application registers an SDK). @default true */
+  readonly tracing?: boolean | Tracer;
   readonly log?: Logger;
   /** Seeds the reconnect jitter. @default random */
   readonly seed?: number;
@@ -71,6 +84,10 @@ export interface Client {
   stop(): Promise<void>;
   readonly clientId: string;
   readonly actor: Actor<ReturnType<typeof composeClient>>;
+  /** Every inspection event of this client's actor system (tasks included), while subscribed. */
+  readonly inspection: InspectionSource;
+  /** The web UI server, when `ui` was given. */
+  readonly ui: Promise<UiServer> | undefined;
 }
 
 interface Pending {
@@ -87,9 +104,13 @@ export function createClient(options: ClientOptions = {}): Client {
   const clientId = options.clientId ?? `client-${uuid()}`;
   const host = options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: options.connect });
   const clock = options.clock;
+  const log = options.log ?? (() => {});
+  const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
+  const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, log);
+  const telemetry = clientTaskTelemetry(clientId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
   const actor = createActor(composeClient(host), {
     ...(clock === undefined ? {} : { clock }),
-    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    ...(observation.inspect === undefined ? {} : { inspect: observation.inspect }),
     input: {
       ...clientDefaults,
       clientId,
@@ -117,7 +138,11 @@ export function createClient(options: ClientOptions = {}): Client {
       },
     });
 
-  actor.on('task.submitted', (event) => submittedTo.set(event.taskId, event.serviceId));
+  observation.attach(actor);
+  actor.on('task.submitted', (event) => {
+    submittedTo.set(event.taskId, event.serviceId);
+    telemetry.submitted(event.taskId, event.serviceId, event.endpoint);
+  });
   actor.on('task.progress', ({ taskId, type: _type, ...progress }) => pending.get(taskId)?.handle.report(progress));
   actor.on('task.settled', ({ taskId, outcome }) => {
     const entry = pending.get(taskId);
@@ -131,20 +156,24 @@ export function createClient(options: ClientOptions = {}): Client {
     }
     pending.delete(taskId);
     submittedTo.delete(taskId);
+    telemetry.settled(taskId, outcome);
     entry.handle.settle(outcome);
   });
   const shouldRetry = (entry: Pending, outcome: TaskOutcome) =>
     outcome.status === 'Failed' && entry.retriesLeft > 0 && (options.retry?.codes ?? []).includes(outcome.error.code);
 
-  actor.start();
-
   const findService = (serviceName: string, operation: string | undefined) =>
     candidatesFor(actor.getSnapshot().context.services, { serviceName, operation: operation ?? '' }).at(0) ??
     (operation === undefined ? actor.getSnapshot().context.services.find((s) => s.serviceName === serviceName) : undefined);
 
-  return {
+  let ui: Promise<UiServer> | undefined;
+  const client: Client = {
     clientId,
     actor,
+    inspection: observation.hub,
+    get ui() {
+      return ui;
+    },
     services: () => actor.getSnapshot().context.services,
     refresh: () => actor.send({ type: 'client.refresh' }),
     on: (type, listener) => {
@@ -181,6 +210,7 @@ export function createClient(options: ClientOptions = {}): Client {
         excluded: [],
       };
       pending.set(taskId, entry);
+      telemetry.assigned(taskId, serviceName, operation);
       if (assignOptions.signal) {
         if (assignOptions.signal.aborted) queueMicrotask(() => void handle.cancel());
         else assignOptions.signal.addEventListener('abort', () => void handle.cancel(), { once: true });
@@ -189,10 +219,21 @@ export function createClient(options: ClientOptions = {}): Client {
       return handle as unknown as TaskHandle<never>;
     },
     async stop() {
-      if (actor.getSnapshot().status !== 'active') return;
-      actor.send({ type: 'client.stop' });
-      await toPromise(actor).catch(() => undefined);
-      actor.stop();
+      if (actor.getSnapshot().status === 'active') {
+        actor.send({ type: 'client.stop' });
+        await toPromise(actor).catch(() => undefined);
+        actor.stop();
+      }
+      await ui?.then((server) => server.close()).catch(() => undefined);
+      await observation.close();
     },
   };
+  // Watchers subscribe before the actor starts, so they see every actor from the first.
+  options.metrics?.observe(client, 'client');
+  if (uiOptions !== undefined) {
+    ui = startUiServer({ client, log, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) }, uiOptions);
+    ui.then((server) => log('info', `web UI: ${server.url}`, { url: server.url }), (error: unknown) => log('error', 'the web UI could not start', error));
+  }
+  actor.start();
+  return client;
 }

@@ -10,7 +10,8 @@
  * Pass `network` (a simulated host) to run on the simulated network, and `clock` / `inspect` to
  * drive or watch the whole actor system.
  */
-import { createActor, toPromise, type Actor, type ActorOptions, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
+import type { Tracer } from '@opentelemetry/api';
+import { createActor, toPromise, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
 import type { WsServerOptions } from '../adapters/ws.js';
@@ -22,6 +23,11 @@ import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
 import { realHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
+import type { InspectionSource } from './inspect/hub.js';
+import { createObservation, type InspectOption } from './inspect/observation.js';
+import { providerTaskTelemetry } from './logging/telemetry.js';
+import type { SwitchboardMetrics } from './metrics/metrics.js';
+import { startUiServer, type UiOptions, type UiServer } from './ui/server.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -50,8 +56,14 @@ export interface ProviderOptions {
   readonly network?: TransportHost;
   /** The actor system's clock (a SimulatedClock in simulations). */
   readonly clock?: Clock;
-  /** Watch every actor (the Stately inspector's `inspect`). */
-  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Watch every actor: an XState observer, or 'stately' for the Stately inspector (docs/guide.md). */
+  readonly inspect?: InspectOption;
+  /** Serve the web UI (the provider's view: its actors, tasks and /metrics) from this process. */
+  readonly ui?: boolean | UiOptions;
+  /** Count what this provider does (served at /metrics by the UI, or read with metrics.text()). */
+  readonly metrics?: SwitchboardMetrics;
+  /** OpenTelemetry spans per task (no-ops unless the application registers an SDK). @default true */
+  readonly tracing?: boolean | Tracer;
   readonly log?: Logger;
   readonly providerId?: string;
 }
@@ -67,8 +79,13 @@ export interface Provider {
   stop(): Promise<void>;
   on<T extends ProviderEmitted['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void;
   readonly endpoint: string | undefined;
+  readonly providerId: string;
   /** The root actor (for inspection and advanced embedding). */
   readonly actor: Actor<ReturnType<typeof composeProvider>>;
+  /** Every inspection event of this provider's actor system (tasks included), while subscribed. */
+  readonly inspection: InspectionSource;
+  /** The web UI server, when `ui` was given. */
+  readonly ui: Promise<UiServer> | undefined;
 }
 
 export function createProvider(options: ProviderOptions): Provider {
@@ -87,15 +104,18 @@ export function createProvider(options: ProviderOptions): Provider {
       },
     });
   const policies = authPolicies(options.auth);
+  const providerId = options.providerId ?? `provider-${uuid()}`;
+  const telemetry = providerTaskTelemetry(providerId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
   const logic = composeProvider(host, options.port ?? 0, {
-    handler: createServiceHandler(options.services, log),
+    handler: createServiceHandler(options.services.map(telemetry.wrap), log),
     admission: policies.admission,
     authenticate: policies.authenticate,
   });
-  const providerId = options.providerId ?? `provider-${uuid()}`;
+  const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
+  const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, log);
   const actor = createActor(logic, {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
-    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    ...(observation.inspect === undefined ? {} : { inspect: observation.inspect }),
     input: {
       ...providerDefaults,
       providerId,
@@ -111,12 +131,24 @@ export function createProvider(options: ProviderOptions): Provider {
       })),
     },
   });
+  observation.attach(actor);
+  actor.on('task.settled', (event) => telemetry.settled(event));
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
+  let ui: Promise<UiServer> | undefined;
   const done = () => (actor.getSnapshot().status === 'done' ? Promise.resolve() : toPromise(actor).then(() => undefined));
+  const closeWatchers = async () => {
+    await ui?.then((server) => server.close()).catch(() => undefined);
+    await observation.close();
+  };
 
-  return {
+  const provider: Provider = {
     actor,
+    providerId,
+    inspection: observation.hub,
+    get ui() {
+      return ui;
+    },
     get endpoint() {
       return endpoint;
     },
@@ -144,11 +176,21 @@ export function createProvider(options: ProviderOptions): Provider {
     async drain() {
       actor.send({ type: 'provider.drain' });
       await done();
+      await closeWatchers();
     },
     async stop() {
-      if (started === undefined) return;
-      actor.send({ type: 'provider.stop' });
-      await done();
+      if (started !== undefined) {
+        actor.send({ type: 'provider.stop' });
+        await done();
+      }
+      await closeWatchers();
     },
   };
+  // Watchers subscribe before the actor starts, so they see every actor from the first.
+  options.metrics?.observe(provider, 'provider');
+  if (uiOptions !== undefined) {
+    ui = startUiServer({ provider, log, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) }, uiOptions);
+    ui.then((server) => log('info', `web UI: ${server.url}`, { url: server.url }), (error: unknown) => log('error', 'the web UI could not start', error));
+  }
+  return provider;
 }
