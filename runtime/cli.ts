@@ -17,6 +17,8 @@ import { addGlobalOptions, ExitCode } from './cli/options.js';
 import { printError, processIo, type Io } from './cli/output.js';
 import { registerProviderCommand } from './cli/provider.js';
 import { registerStatusCommand } from './cli/status.js';
+import { registerUiCommand } from './cli/ui.js';
+import { registerMachinesCommand } from './cli/machines.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -40,6 +42,8 @@ export function createProgram(context: CliContext): Command {
   registerCancelCommand(program, context);
   registerDemoCommand(program, context);
   registerConformanceCommand(program, context);
+  registerUiCommand(program, context);
+  registerMachinesCommand(program, context);
   return program.addHelpText(
     'after',
     `
@@ -51,7 +55,10 @@ Examples (one per command):
   $ switchboard status <taskId> --endpoint ws://192.168.1.20:8080 --client-id <clientId>
   $ switchboard cancel <taskId> --endpoint ws://192.168.1.20:8080 --client-id <clientId>
   $ switchboard conformance provider ws://192.168.1.20:8080 --level full   # check a provider (docs/conformance.md)
+  $ switchboard ui --demo                              # the web UI, with demo services on loopback (docs/ui.md)
+  $ switchboard machines --json > machines.json        # the statecharts as XState configs for Stately Studio
 
+--inspect (any command that runs a client or provider) shows its actors in the Stately inspector.
 Global options go before or after the command. Every option also reads SWITCHBOARD_<OPTION>
 (SWITCHBOARD_DISCOVERY_PORT, SWITCHBOARD_BROADCAST, SWITCHBOARD_TOKEN, ...); a flag wins.
 Exit codes: 0 ok, 1 task failed, 2 usage, 3 no provider (SERVICE_UNAVAILABLE), 130 interrupted.

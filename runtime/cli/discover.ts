@@ -7,6 +7,7 @@ import type { ServiceView } from '../../machines/repository.js';
 import { createClient } from '../client.js';
 import { runAction, sleep, type CliContext } from './context.js';
 import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
+import { inspectOptionOf } from './inspect.js';
 import { jsonLine, line, renderTable, stderrLogger, type Column, type Io } from './output.js';
 import { nextStopSignal } from './signals.js';
 
@@ -53,12 +54,12 @@ function printServices(io: Io, services: readonly ServiceView[], json: boolean, 
 async function runDiscover(context: CliContext, serviceName: string | undefined, flags: DiscoverFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
-  const log = stderrLogger(io, globals.logLevel, globals.json);
+  const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   if (!globals.json) {
     const how = flags.watch === true ? 'until Ctrl-C' : `for ${flags.timeoutMs} ms`;
     line(io.stderr, `discovering (${describeDiscovery(globals.discovery)}) ${how}...`);
   }
-  const client = createClient({ discovery: globals.discovery, log });
+  const client = createClient({ discovery: globals.discovery, log, ...inspectOptionOf(globals, io) });
   const visible = () => sorted(client.services().filter((service) => serviceName === undefined || service.serviceName === serviceName));
   try {
     if (flags.watch !== true) {

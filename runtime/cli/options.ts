@@ -9,6 +9,8 @@ import { isIPv4 } from 'node:net';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { UdpDiscoveryOptions } from '../../adapters/udp.js';
 import type { PeerAddress } from '../../machines/transport.js';
+import type { StatelyInspectOptions } from '../inspect/stately.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../logging/logger.js';
 
 /** What a `switchboard` process exits with. */
 export const ExitCode = {
@@ -28,8 +30,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
 
 export const envName = (flag: string): string => `SWITCHBOARD_${flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
 
@@ -100,13 +101,19 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(envOption('--multicast <group>', 'also send discovery to this IPv4 multicast group and join it (e.g. 239.255.77.1)').argParser(ipv4))
     .addOption(envOption('--peer <host:port>', 'also send discovery to this unicast peer; repeatable or comma-separated').argParser(listOf(peerAddress)))
     .addOption(new Option('--json', 'machine-readable output: JSON (lines) on stdout (env: SWITCHBOARD_JSON=1)'))
-    .addOption(envOption('--log-level <level>', 'diagnostics on stderr').choices(LOG_LEVELS).default('warn'));
+    .addOption(envOption('--log-level <level>', 'diagnostics on stderr').choices(LOG_LEVELS).default('warn'))
+    .addOption(envOption('--log-format <format>', 'diagnostics as text or JSON lines with timestamps (default: json with --json, else text)').choices(LOG_FORMATS))
+    .addOption(envOption('--inspect', 'show every actor in the Stately inspector: prints the page to open (a relay on 127.0.0.1:--inspect-port)'))
+    .addOption(envOption('--inspect-port <n>', 'port of the Stately inspector relay; processes given the same port share one page').argParser(integerIn(1, 65_535)).default(8080));
 }
 
 export interface GlobalOptions {
   readonly discovery: UdpDiscoveryOptions;
   readonly json: boolean;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** `inspect` for createClient / createProvider (undefined without --inspect). */
+  readonly inspect: { readonly stately: StatelyInspectOptions } | undefined;
 }
 
 interface RawGlobals {
@@ -116,6 +123,9 @@ interface RawGlobals {
   peer?: { host: string; port: number | undefined }[];
   json?: boolean;
   logLevel: LogLevel;
+  logFormat?: LogFormat;
+  inspect?: boolean | string;
+  inspectPort: number;
 }
 
 /** A boolean environment variable: set and not one of '', 0, false, no, off. */
@@ -140,7 +150,15 @@ export function globalOptionsOf(command: Command): GlobalOptions {
     ...(raw.multicast === undefined ? {} : { multicast: { group: raw.multicast } }),
     ...(unicastPeers.length === 0 ? {} : { unicastPeers }),
   };
-  return { discovery, json: raw.json === true || envFlag('SWITCHBOARD_JSON'), logLevel: raw.logLevel };
+  const json = raw.json === true || envFlag('SWITCHBOARD_JSON');
+  const inspect = raw.inspect === true || (typeof raw.inspect === 'string' && envFlag('SWITCHBOARD_INSPECT'));
+  return {
+    discovery,
+    json,
+    logLevel: raw.logLevel,
+    logFormat: raw.logFormat ?? (json ? 'json' : 'text'),
+    inspect: inspect ? { stately: { port: raw.inspectPort } } : undefined,
+  };
 }
 
 /** Where discovery goes, in words, for the first line a command prints. */

@@ -10,6 +10,7 @@ import { createProvider } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
 import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable } from './options.js';
+import { inspectOptionOf } from './inspect.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
 import { loadServices } from './serviceModule.js';
 import { nextStopSignal } from './signals.js';
@@ -23,6 +24,8 @@ interface ProviderFlags {
   heartbeatMs?: number;
   token?: string[];
   stepDelayMs?: number;
+  uiPort?: number;
+  uiHost: string;
 }
 
 /** How long a graceful stop may take before the process gives up on it. */
@@ -105,7 +108,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   const { io } = context;
   const globals = globalOptionsOf(command);
   const report = reporter(io, globals.json);
-  const log = stderrLogger(io, globals.logLevel, globals.json);
+  const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   let workDir: string | undefined;
   let services: ServiceDefinition[];
   if (flags.service !== undefined && flags.service.length > 0) {
@@ -121,6 +124,8 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     host: flags.host,
     advertisedHost: flags.advertisedHost,
     discovery: globals.discovery,
+    ...inspectOptionOf(globals, io),
+    ...(flags.uiPort === undefined ? {} : { ui: { port: flags.uiPort, host: flags.uiHost } }),
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
     ...(flags.token === undefined || flags.token.length === 0 ? {} : { auth: { tokens: flags.token } }),
     log,
@@ -140,6 +145,8 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
       line(io.stdout, `discovery ${describeDiscovery(globals.discovery)}`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
+      const ui = await provider.ui;
+      if (ui) line(io.stdout, `web UI: ${ui.url} (metrics: ${ui.url.replace(/\/(\?.*)?$/, '/metrics')})`);
       if (flags.token?.length) line(io.stdout, `authentication required (${flags.token.length} token${flags.token.length === 1 ? '' : 's'})`);
       line(io.stdout, 'press Ctrl-C to stop');
     }
@@ -170,6 +177,8 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--heartbeat-ms <n>', 'advertisement period (default: 30000)').argParser(integerIn(100, 3_600_000)))
     .addOption(envOption('--token <token>', 'require authentication with one of these tokens (SEC-2); repeatable or comma-separated').argParser(listOf((token) => token)))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
+    .addOption(envOption('--ui-port <n>', "serve the provider's web UI (its actors, tasks, statecharts) and /metrics on this port (0: any)").argParser(integerIn(0, 65_535)))
+    .addOption(envOption('--ui-host <addr>', 'address the web UI listens on; anything but loopback requires a token (docs/ui.md)').default('127.0.0.1'))
     .addHelpText(
       'after',
       `
