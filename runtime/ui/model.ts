@@ -86,6 +86,8 @@ export class UiModel {
   private readonly results = new Map<string, unknown>();
   private readonly actors = new Map<string, Mutable<ActorRow>>();
   private readonly actorTasks = new WeakMap<object, string>(); // task actor -> task key
+  /** What a task sent before its first snapshot named it (its entry actions run first). */
+  private readonly earlySends = new WeakMap<object, Array<Omit<HistoryEntry, 'side'>>>();
   private readonly endedServices: string[] = [];
   private readonly endedActors: string[] = [];
   private readonly goodbyes = new Set<string>();
@@ -320,13 +322,13 @@ export class UiModel {
     this.touchTask(row);
   }
 
-  private addHistory(correlationId: string, entry: Omit<HistoryEntry, 'atMs'>): void {
+  private addHistory(correlationId: string, entry: Omit<HistoryEntry, 'atMs'> & { atMs?: number }): void {
     let history = this.histories.get(correlationId);
     if (history === undefined) {
       history = [];
       this.histories.set(correlationId, history);
     }
-    const full: HistoryEntry = { atMs: epochMs(), ...entry };
+    const full: HistoryEntry = { ...entry, atMs: entry.atMs ?? epochMs() };
     if (history.length >= this.limits.historyMax) history.splice(1, 1); // keep the first entry
     history.push(full);
     let pending = this.delta.history.get(correlationId);
@@ -428,8 +430,13 @@ export class UiModel {
     const clientId = String(context.clientId ?? this.participants.clientId ?? '');
     const taskId = taskIdOf(actorRef, snapshot);
     const key = `${side}:${clientId}/${taskId}`;
+    const firstSnapshot = !this.actorTasks.has(actorRef);
     this.actorTasks.set(actorRef, key);
     const row = this.taskRow(key, side, clientId, taskId);
+    if (firstSnapshot) {
+      for (const early of this.earlySends.get(actorRef) ?? []) this.addHistory(`${clientId}/${taskId}`, { ...early, side });
+      this.earlySends.delete(actorRef);
+    }
     row.actor = sessionId;
     if (row.serviceName === '' && typeof context.serviceName === 'string') row.serviceName = context.serviceName;
     if (row.operation === '' && typeof context.operation === 'string') row.operation = context.operation;
@@ -465,10 +472,17 @@ export class UiModel {
       }
       return;
     }
-    const sourceKey = event.sourceRef ? this.actorTasks.get(event.sourceRef) : undefined;
-    if (sourceKey !== undefined && sent.type === 'task.send' && sent.draft) {
-      const row = this.tasks.get(sourceKey);
-      if (row) this.addHistory(`${row.clientId}/${row.taskId}`, { side, kind: 'sent', title: `sent ${sent.draft.type}`, detail: summarise(sent.draft.payload) });
+    const source = event.sourceRef;
+    if (source !== undefined && sent.type === 'task.send' && sent.draft) {
+      const entry = { kind: 'sent' as const, title: `sent ${sent.draft.type}`, detail: summarise(sent.draft.payload), atMs: epochMs() };
+      const sourceKey = this.actorTasks.get(source);
+      const row = sourceKey === undefined ? undefined : this.tasks.get(sourceKey);
+      if (row) this.addHistory(`${row.clientId}/${row.taskId}`, { ...entry, side });
+      else if (sourceKey === undefined && TASK_KINDS[kindOf(source) ?? ''] !== undefined) {
+        const early = this.earlySends.get(source) ?? [];
+        if (early.length < 8) early.push(entry);
+        this.earlySends.set(source, early);
+      }
       return;
     }
     // The provider's registry answering a client: Ack, TaskStatusUpdate, TaskResult, TaskFailed.

@@ -165,8 +165,9 @@ function LiveChart({ actor, entry }: { actor: ActorRow; entry: ChartEntry }) {
           aria-label={`Statechart of ${machineId}, current state ${leaves.join(', ')}`}
           viewBox={`0 0 ${layout.width} ${layout.height}`}
           width={fit ? '100%' : layout.width}
-          height={fit ? undefined : layout.height}
-          class="chart"
+          height={fit ? '100%' : layout.height}
+          preserveAspectRatio="xMidYMin meet"
+          class={fit ? 'chart fit' : 'chart'}
         >
           <defs>
             <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
