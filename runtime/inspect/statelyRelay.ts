@@ -82,6 +82,8 @@ export function startStatelyRelay(options: StatelyRelayOptions = {}): Promise<St
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(page);
   });
   const sockets = new WebSocketServer({ server, maxPayload: 4 * 1024 * 1024 });
+  // ws re-emits the HTTP server's errors (a taken port); the listen promise below reports them.
+  sockets.on('error', () => undefined);
   const remember = (text: string) => {
     let parsed: { type?: unknown; sessionId?: unknown; snapshot?: { status?: unknown } } | undefined;
     try {
@@ -133,6 +135,7 @@ export function startStatelyRelay(options: StatelyRelayOptions = {}): Promise<St
           new Promise<void>((done) => {
             for (const socket of sockets.clients) socket.terminate();
             sockets.close();
+            server.closeAllConnections();
             server.close(() => done());
           }),
       });
