@@ -42,9 +42,11 @@ export interface UiModelLimits {
   readonly endedActorsMax: number;
   /** Settled tasks whose result data is kept. @default 200 */
   readonly resultsMax: number;
+  /** Tasks whose history is kept (the newest). @default 2_000 */
+  readonly historiesMax: number;
 }
 
-export const uiModelDefaults: UiModelLimits = { tasksMax: 20_000, historyMax: 200, endedServicesMax: 500, endedActorsMax: 500, resultsMax: 200 };
+export const uiModelDefaults: UiModelLimits = { tasksMax: 20_000, historyMax: 200, endedServicesMax: 500, endedActorsMax: 500, resultsMax: 200, historiesMax: 2_000 };
 
 export interface Delta {
   readonly services: ServiceRow[];
@@ -327,6 +329,7 @@ export class UiModel {
     if (history === undefined) {
       history = [];
       this.histories.set(correlationId, history);
+      if (this.histories.size > this.limits.historiesMax) this.histories.delete(this.histories.keys().next().value as string);
     }
     const full: HistoryEntry = { ...entry, atMs: entry.atMs ?? epochMs() };
     if (history.length >= this.limits.historyMax) history.splice(1, 1); // keep the first entry

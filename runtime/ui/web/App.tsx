@@ -36,8 +36,8 @@ export function App() {
   useEffect(() => {
     const title = VIEWS.find((view) => view.path === section)?.title ?? 'switchboard';
     document.title = `${title} · switchboard`;
-    // Move focus to the new view's heading so keyboard and screen-reader users land in it.
-    requestAnimationFrame(() => document.querySelector<HTMLElement>('main h1')?.focus());
+    // Move focus to the new view so keyboard and screen-reader users land in it (its heading).
+    requestAnimationFrame(() => (document.querySelector<HTMLElement>('main h1') ?? document.getElementById('main'))?.focus());
   }, [path]);
   const taskKey = path.startsWith('/tasks/') ? decodeURIComponent(path.slice('/tasks/'.length)) : undefined;
   return (

@@ -65,14 +65,14 @@ export function Assign({ query }: { query: URLSearchParams }) {
   if (store.participants.clientId === undefined) {
     return (
       <section aria-labelledby="assign-title">
-        <h1 id="assign-title">Assign a task</h1>
+        <h1 id="assign-title" tabIndex={-1}>Assign a task</h1>
         <p>This process hosts a provider only; start the UI from a client (switchboard ui) to assign tasks.</p>
       </section>
     );
   }
   return (
     <section aria-labelledby="assign-title" class="assign">
-      <h1 id="assign-title">Assign a task</h1>
+      <h1 id="assign-title" tabIndex={-1}>Assign a task</h1>
       <form onSubmit={submit} noValidate aria-describedby="assign-help">
         <p id="assign-help" class="muted">
           The form follows the operation's parameter schema; the provider checks the parameters again before it runs the task.

@@ -86,7 +86,7 @@ export function Charts({ query }: { query: URLSearchParams }) {
   return (
     <section aria-labelledby="charts-title" class="charts">
       <div class="toolbar">
-        <h1 id="charts-title">Live statecharts</h1>
+        <h1 id="charts-title" tabIndex={-1}>Live statecharts</h1>
         <label class="field inline">
           <span>Actor</span>
           <select value={selected} onChange={(event) => (location.hash = href('/charts', { actor: event.currentTarget.value }))}>

@@ -71,7 +71,7 @@ export function Services() {
   return (
     <section aria-labelledby="services-title">
       <div class="toolbar">
-        <h1 id="services-title">Services</h1>
+        <h1 id="services-title" tabIndex={-1}>Services</h1>
         <p class="muted" aria-live="polite">
           {live} instance{live === 1 ? '' : 's'} known
         </p>

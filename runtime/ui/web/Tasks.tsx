@@ -16,10 +16,16 @@ export function Tasks() {
   const [sort, setSort] = useState<Sort>({ key: 'createdAtMs', descending: true });
   const rows = useMemo(() => {
     const needle = filter.trim().toLowerCase();
-    const matching = [...tasks.values()].filter((row) => {
-      if (status === 'running' ? row.endedAtMs !== undefined : status !== 'all' && row.status !== status) return false;
-      return needle === '' || `${row.taskId} ${row.clientId} ${row.serviceName}.${row.operation} ${row.state} ${row.errorCode ?? ''}`.toLowerCase().includes(needle);
-    });
+    const all = [...tasks.values()];
+    const matching =
+      needle === '' && status === 'all'
+        ? all
+        : all.filter((row) => {
+            if (status === 'running' ? row.endedAtMs !== undefined : status !== 'all' && row.status !== status) return false;
+            return needle === '' || `${row.taskId} ${row.clientId} ${row.serviceName}.${row.operation} ${row.state} ${row.errorCode ?? ''}`.toLowerCase().includes(needle);
+          });
+    // Tasks are kept in the order they were created: that order needs no sorting.
+    if (sort.key === 'createdAtMs') return sort.descending ? matching.reverse() : matching;
     return sortRows(matching, sort, (row, key) => (key === 'duration' ? (row.endedAtMs ?? nowMs()) - row.createdAtMs : (row as unknown as Record<string, string | number>)[key]));
   }, [tasks, version, filter, status, sort]);
   const columns: Column<TaskRow>[] = [
@@ -36,7 +42,7 @@ export function Tasks() {
   return (
     <section aria-labelledby="tasks-title">
       <div class="toolbar">
-        <h1 id="tasks-title">Tasks</h1>
+        <h1 id="tasks-title" tabIndex={-1}>Tasks</h1>
         <p class="muted" aria-live="polite">
           {rows.length} of {tasks.size}
         </p>
@@ -94,7 +100,7 @@ export function TaskDetail({ taskKey }: { taskKey: string }) {
       <p>
         <a href="#/tasks">← All tasks</a>
       </p>
-      <h1 id="task-title">Task history</h1>
+      <h1 id="task-title" tabIndex={-1}>Task history</h1>
       <TaskPanel taskKey={taskKey} />
       <h2>Every message and state change</h2>
       {!loaded ? <p class="muted">Loading…</p> : null}

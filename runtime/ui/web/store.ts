@@ -43,9 +43,17 @@ let newServices: ServiceRow[] = [];
 let socket: WebSocket | undefined;
 let watching: { actor: string | null; task: string | null } = { actor: null, task: null };
 
+let notifying = false;
+
+/** Tells the views, once per frame however many messages arrived in it. */
 function changed(): void {
   store.version++;
-  for (const listener of listeners) listener();
+  if (notifying) return;
+  notifying = true;
+  requestAnimationFrame(() => {
+    notifying = false;
+    for (const listener of listeners) listener();
+  });
 }
 
 function apply(message: LiveMessage): void {
