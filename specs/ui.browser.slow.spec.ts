@@ -96,6 +96,9 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
     const before = world.server.model.allTasks().length;
     await page.getByLabel('width').fill('2');
     await page.getByLabel('height').fill('abc');
+    // Heartbeats (every 2 s here) bring new copies of the capability: what was typed stays.
+    await page.waitForTimeout(2_500);
+    expect(await page.getByLabel('width').inputValue()).toBe('2');
     await page.getByRole('button', { name: 'Assign' }).click();
     await expect(page.locator('#error-width').textContent()).resolves.toBe('at least 16');
     await expect(page.locator('#error-height').textContent()).resolves.toBe('a number is expected');

@@ -26,8 +26,10 @@ export function Assign({ query }: { query: URLSearchParams }) {
   const operations = instance?.capabilities ?? [];
   const [operation, setOperation] = useState(query.get('operation') ?? '');
   const capability = operations.find((item) => item.key === operation) ?? operations[0];
-  const schema = useMemo(() => (capability ? ((capability.schema as JsonSchema | undefined) ?? schemaFromSettings(capability.settings)) : undefined), [capability]);
-  const fields = useMemo(() => fieldsOf(schema), [schema]);
+  // Every advertisement brings a new copy of the capability: the form follows its content, so a
+  // heartbeat never resets what the user typed.
+  const schemaText = capability ? JSON.stringify(capability.schema ?? schemaFromSettings(capability.settings)) : '';
+  const fields = useMemo(() => (schemaText === '' ? [] : fieldsOf(JSON.parse(schemaText) as JsonSchema)), [schemaText]);
   const [texts, setTexts] = useState<Record<string, string>>({});
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [timeoutText, setTimeoutText] = useState('');
@@ -39,7 +41,7 @@ export function Assign({ query }: { query: URLSearchParams }) {
   useEffect(() => {
     setTexts(Object.fromEntries(fields.map((field) => [field.name, initialText(field)])));
     setErrors({});
-  }, [fields]);
+  }, [serviceName, fields]);
 
   const submit = async (event: Event) => {
     event.preventDefault();
