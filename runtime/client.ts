@@ -106,7 +106,7 @@ export function createClient(options: ClientOptions = {}): Client {
   const clock = options.clock;
   const log = options.log ?? (() => {});
   const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
-  const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, log);
+  const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, options.log);
   const telemetry = clientTaskTelemetry(clientId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
   const actor = createActor(composeClient(host), {
     ...(clock === undefined ? {} : { clock }),

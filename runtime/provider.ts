@@ -112,7 +112,7 @@ export function createProvider(options: ProviderOptions): Provider {
     authenticate: policies.authenticate,
   });
   const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
-  const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, log);
+  const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, options.log);
   const actor = createActor(logic, {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(observation.inspect === undefined ? {} : { inspect: observation.inspect }),

@@ -15,8 +15,11 @@ import { repositoryEntryMachine } from '../../machines/repositoryEntry.js';
 import { sessionMachine } from '../../machines/session.js';
 import type { ParticipantKind } from './kinds.js';
 
-/** Every participant that is a statechart (the task registry is plain actor logic). */
-export const participantMachines = {
+/** The participants that are statecharts (the task registry is plain actor logic). */
+export type ChartedKind = Exclude<ParticipantKind, 'taskRegistry'>;
+
+/** Every participant that is a statechart, by kind (= machine id). */
+export const participantMachines: Readonly<Record<ChartedKind, AnyStateMachine>> = {
   provider: providerMachine,
   session: sessionMachine,
   providerTask: providerTaskMachine,
@@ -25,9 +28,7 @@ export const participantMachines = {
   repositoryEntry: repositoryEntryMachine,
   connection: connectionMachine,
   clientTask: clientTaskMachine,
-} as const satisfies Partial<Record<ParticipantKind, AnyStateMachine>>;
-
-export type ChartedKind = keyof typeof participantMachines;
+};
 
 export type StateNodeType = 'atomic' | 'compound' | 'parallel' | 'final' | 'history';
 

@@ -36,7 +36,7 @@ function statelyOptionsOf(option: InspectOption | undefined): StatelyInspectOpti
  * @param watchedFromStart something else (ui, metrics) subscribes before the actor starts, so
  *   the hub must see the root actor's creation too.
  */
-export function createObservation(option: InspectOption | undefined, watchedFromStart: boolean, log: Logger): Observation {
+export function createObservation(option: InspectOption | undefined, watchedFromStart: boolean, log: Logger | undefined): Observation {
   const hub = createInspectionHub();
   const statelyOptions = statelyOptionsOf(option);
   const stately = statelyOptions === undefined ? undefined : statelyInspection(statelyOptions, log);

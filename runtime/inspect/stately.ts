@@ -19,7 +19,7 @@ import { startStatelyRelay, type StatelyRelay, type StatelyRelayOptions } from '
 export interface StatelyInspectOptions extends StatelyRelayOptions {
   /** Events held while the relay is not reachable. @default 10_000 */
   readonly bufferMax?: number;
-  /** Called once with the page to open. @default logs it at info level */
+  /** Called once with the page to open. @default logged at info level, or one line on stderr without a logger */
   readonly onReady?: (pageUrl: string) => void;
 }
 
@@ -131,7 +131,8 @@ async function acquireRelay(options: StatelyRelayOptions): Promise<{ pageUrl: st
   };
 }
 
-export function statelyInspection(options: StatelyInspectOptions = {}, log: Logger = () => {}): StatelyInspection {
+export function statelyInspection(options: StatelyInspectOptions = {}, logger?: Logger): StatelyInspection {
+  const log: Logger = logger ?? (() => {});
   const acquired = acquireRelay(options);
   const socketUrl = acquired.then((relay) => relay.socketUrl);
   const adapter = relayAdapter(socketUrl, options.bufferMax ?? 10_000);
@@ -139,7 +140,8 @@ export function statelyInspection(options: StatelyInspectOptions = {}, log: Logg
   inspector.start();
   const ready = acquired.then(({ pageUrl }) => {
     if (options.onReady) options.onReady(pageUrl);
-    else log('info', `Stately inspector: open ${pageUrl}`, { pageUrl });
+    else if (logger) logger('info', `Stately inspector: open ${pageUrl}`, { pageUrl });
+    else process.stderr.write(`Stately inspector: open ${pageUrl}\n`);
     return { pageUrl };
   });
   ready.catch((error: unknown) => log('error', 'the Stately inspector relay could not start', error));

@@ -38,7 +38,7 @@ const outcomeFields = (outcome: TaskOutcome) =>
 export function clientTaskTelemetry(clientId: string, options: TelemetryOptions) {
   const tracer = tracerOf(options.tracing);
   const spans = new Map<string, Span>();
-  const ids = (taskId: string) => ({ taskId, clientId, correlationId: correlationIdOf(clientId, taskId) });
+  const ids = (taskId: string) => ({ side: 'client', taskId, clientId, correlationId: correlationIdOf(clientId, taskId) });
   return {
     assigned(taskId: string, serviceName: string, operation: string): void {
       options.log('debug', 'task assigned', { ...ids(taskId), serviceName, operation });
@@ -82,7 +82,7 @@ export function providerTaskTelemetry(providerId: string, options: TelemetryOpti
           ...definition,
           run: (params: unknown, context: OperationContext) => {
             const correlationId = correlationIdOf(context.clientId, context.taskId);
-            const log = withFields(options.log, { taskId: context.taskId, clientId: context.clientId, correlationId, serviceName: service.name, operation });
+            const log = withFields(options.log, { side: 'provider', providerId, taskId: context.taskId, clientId: context.clientId, correlationId, serviceName: service.name, operation });
             // Every field of the context as it is (getters stay getters), with the task's log.
             const traced = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(context), log: { value: log, enumerable: true } }) as OperationContext;
             log('debug', 'task started');
@@ -111,6 +111,8 @@ export function providerTaskTelemetry(providerId: string, options: TelemetryOpti
     settled(event: { clientId: string; taskId: string; outcome: TaskOutcome }): void {
       const correlationId = correlationIdOf(event.clientId, event.taskId);
       options.log(event.outcome.status === 'Failed' ? 'warn' : 'info', 'task settled', {
+        side: 'provider',
+        providerId,
         taskId: event.taskId,
         clientId: event.clientId,
         correlationId,
