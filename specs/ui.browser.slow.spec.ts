@@ -31,6 +31,16 @@ const percentile = (values: number[], p: number) => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 };
 
+/** Assigns a Previews.render of 100 steps from the form and waits until it runs. */
+async function assignLongTask(page: Page, url: string): Promise<void> {
+  await page.goto(`${url}#/assign?service=Previews`);
+  await page.getByLabel('width').fill('32');
+  await page.getByLabel('height').fill('32');
+  await page.getByLabel('steps').fill('100');
+  await page.getByRole('button', { name: 'Assign' }).click();
+  await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 10_000 }).toBe('Processing');
+}
+
 /** Presses Tab until the focused element's text or label matches, and returns how many presses it took. */
 async function tabTo(page: Page, name: RegExp, max = 60): Promise<number> {
   for (let presses = 1; presses <= max; presses++) {
@@ -45,26 +55,40 @@ async function tabTo(page: Page, name: RegExp, max = 60): Promise<number> {
   throw new Error(`Tab never reached ${name}`);
 }
 
-describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
-  let world: UiWorld;
-  let browser: LaunchedBrowser;
-  let page: Page;
-  let problems: string[];
+interface Opened {
+  readonly world: UiWorld;
+  readonly page: Page;
+  readonly problems: string[];
+}
 
+/** A world and a page on its UI, opened before the block's tests (step delay in ms). */
+function openedWorld(stepDelayMs: number, use: (opened: Opened) => void): { close(): Promise<void> } {
+  let world: UiWorld | undefined;
+  let browser: LaunchedBrowser | undefined;
   beforeAll(async () => {
     await buildUi();
-    world = await startUiWorld({ stepDelayMs: 60 });
+    world = await startUiWorld({ stepDelayMs });
     browser = await launchChromium();
-    page = await browser.context.newPage();
-    problems = consoleProblems(page);
+    const page = await browser.context.newPage();
+    const problems = consoleProblems(page);
     await page.goto(world.server.url);
     await page.getByRole('link', { name: /Previews/ }).waitFor({ timeout: 10_000 });
+    use({ world, page, problems });
   }, 60_000);
+  return {
+    close: async () => {
+      await browser?.close();
+      await world?.close();
+    },
+  };
+}
 
-  afterAll(async () => {
-    await browser?.close();
-    await world?.close();
-  });
+describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
+  let world: UiWorld;
+  let page: Page;
+  let problems: string[];
+  const opened = openedWorld(60, (next) => ({ world, page, problems } = next));
+  afterAll(() => opened.close());
 
   it('shows a provider that starts while the page is open, within 100 ms of the client learning it', async () => {
     const second = createProvider({ services: [previewService({ stepDelayMs: 10 })], host: '127.0.0.1', port: 0, discovery: world.discovery, heartbeatIntervalMs: 2_000 });
@@ -151,12 +175,7 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
   }, 60_000);
 
   it('cancels a long task and sees the statechart change state as events arrive', async () => {
-    await page.goto(`${world.server.url}#/assign?service=Previews`);
-    await page.getByLabel('width').fill('32');
-    await page.getByLabel('height').fill('32');
-    await page.getByLabel('steps').fill('100');
-    await page.getByRole('button', { name: 'Assign' }).click();
-    await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 10_000 }).toBe('Processing');
+    await assignLongTask(page, world.server.url);
     // Open the task's statechart from its panel.
     await page.getByRole('link', { name: 'Statechart', exact: true }).click();
     const current = page.getByTestId('current-state');
@@ -175,12 +194,7 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
   }, 60_000);
 
   it('the Cancel button cancels (a pointer user)', async () => {
-    await page.goto(`${world.server.url}#/assign?service=Previews`);
-    await page.getByLabel('width').fill('32');
-    await page.getByLabel('height').fill('32');
-    await page.getByLabel('steps').fill('100');
-    await page.getByRole('button', { name: 'Assign' }).click();
-    await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 10_000 }).toBe('Processing');
+    await assignLongTask(page, world.server.url);
     await page.getByRole('button', { name: 'Cancel task' }).click();
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 10_000 }).toBe('Cancelled');
   }, 30_000);
@@ -215,24 +229,10 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium', () => {
 
 describe.skipIf(missing !== undefined)('the web UI in Chromium, under load', () => {
   let world: UiWorld;
-  let browser: LaunchedBrowser;
   let page: Page;
   let problems: string[];
-
-  beforeAll(async () => {
-    await buildUi();
-    world = await startUiWorld({ stepDelayMs: 0 });
-    browser = await launchChromium();
-    page = await browser.context.newPage();
-    problems = consoleProblems(page);
-    await page.goto(world.server.url);
-    await page.getByRole('link', { name: /Previews/ }).waitFor({ timeout: 10_000 });
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await world?.close();
-  });
+  const opened = openedWorld(0, (next) => ({ world, page, problems } = next));
+  afterAll(() => opened.close());
 
   it('stays responsive with 1,000 instances and 10,000 tasks in its lists', async () => {
     // 1,000 instances: advertisements on the loopback broadcast, as a crowd of providers would send.

@@ -68,7 +68,8 @@ export interface Chart {
   readonly states: readonly string[];
 }
 
-interface DefinitionTransition {
+/** A transition as `machine.root.definition` gives it (targets are StateNodes). */
+export interface DefinitionTransition {
   readonly target?: readonly unknown[];
   readonly eventType: string;
   readonly guard?: unknown;
@@ -77,10 +78,12 @@ interface DefinitionTransition {
   readonly delay?: unknown;
 }
 
-interface DefinitionNode {
+/** A state node as `machine.root.definition` gives it. */
+export interface DefinitionNode {
   readonly id: string;
   readonly key: string;
   readonly type: StateNodeType;
+  readonly description?: string;
   readonly initial?: { readonly target?: readonly unknown[] };
   readonly states: Readonly<Record<string, DefinitionNode>>;
   readonly transitions: readonly DefinitionTransition[];

@@ -5,29 +5,7 @@
  * actions, guards and invoked logic are referred to by name, since their code is not data.
  */
 import type { AnyStateMachine } from 'xstate';
-import { labelOf, nameOf, targetIdOf } from './charts.js';
-
-interface DefinitionTransition {
-  readonly target?: readonly unknown[];
-  readonly eventType: string;
-  readonly guard?: unknown;
-  readonly actions?: readonly unknown[];
-  readonly reenter?: boolean;
-  readonly delay?: unknown;
-}
-
-interface DefinitionNode {
-  readonly id: string;
-  readonly key: string;
-  readonly type: string;
-  readonly description?: string;
-  readonly initial?: { readonly target?: readonly unknown[] };
-  readonly states: Readonly<Record<string, DefinitionNode>>;
-  readonly transitions: readonly DefinitionTransition[];
-  readonly entry?: readonly unknown[];
-  readonly exit?: readonly unknown[];
-  readonly invoke?: readonly { readonly id?: string; readonly src?: unknown }[];
-}
+import { labelOf, nameOf, targetIdOf, type DefinitionNode, type DefinitionTransition } from './charts.js';
 
 type TransitionConfig = { target?: string[]; guard?: string; actions?: string[]; reenter?: true; description?: string };
 

@@ -146,6 +146,18 @@ export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics 
 
   const observe = (participant: Observable, side: Side) => {
     const taskInfo = new Map<InspectedActor, TaskInfo>();
+    /** Every actor of this participant's system being tracked, to close them all when it ends. */
+    const tracked = new Set<InspectedActor>();
+    const forget = (actorRef: InspectedActor) => {
+      tracker.stopped(actorRef);
+      const info = taskInfo.get(actorRef);
+      if (info !== undefined) {
+        taskInfo.delete(actorRef);
+        inFlight.dec({ side: info.side });
+      }
+      untrackOccupancy(actorRef);
+      tracked.delete(actorRef);
+    };
     const onInspection = (event: InspectionEvent) => {
       const { actorRef } = event;
       if (event.type === '@xstate.snapshot') {
@@ -153,8 +165,14 @@ export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics 
         if (kind === undefined) return;
         const snapshot = event.snapshot as { value?: StateValue; status?: string; context?: Record<string, unknown>; output?: unknown };
         const done = snapshot.status !== 'active';
+        if (done && (kind === 'client' || kind === 'provider')) {
+          // The root ended: its whole system stopped, whether or not each actor said so.
+          for (const actor of [...tracked]) if (actor !== actorRef) forget(actor);
+        }
         tracker.snapshot(actorRef, kind, snapshot.value, done);
-        if (kind === 'repositoryEntry' || kind in TASK_KINDS) trackOccupancy(actorRef, kind, snapshot.value, done);
+        if (done) tracked.delete(actorRef);
+        else tracked.add(actorRef);
+        if (kind === 'repositoryEntry') trackOccupancy(actorRef, snapshot.value, done);
         const taskSide = TASK_KINDS[kind];
         if (taskSide === undefined) return;
         let info = taskInfo.get(actorRef);
@@ -183,16 +201,9 @@ export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics 
       if (event.type !== '@xstate.event') return;
       const sent = event.event as { type: string; message?: { type?: string; discoveryType?: string; payload?: { code?: unknown } }; draft?: { type?: string; discoveryType?: string; payload?: { code?: unknown } }; error?: { code?: unknown } };
       switch (sent.type) {
-        case 'xstate.stop': {
-          tracker.stopped(actorRef);
-          const info = taskInfo.get(actorRef);
-          if (info !== undefined) {
-            taskInfo.delete(actorRef);
-            inFlight.dec({ side: info.side });
-          }
-          untrackOccupancy(actorRef);
+        case 'xstate.stop':
+          forget(actorRef);
           return;
-        }
         case 'datagram.received':
           if (isKind(actorRef, 'repository', 'provider')) datagrams.inc({ side, direction: 'received', type: sent.message?.discoveryType ?? 'unknown' });
           return;
@@ -219,8 +230,8 @@ export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics 
       }
     };
     const entryStates = new Map<InspectedActor, string>();
-    const trackOccupancy = (actorRef: InspectedActor, kind: string, value: StateValue | undefined, done: boolean) => {
-      if (kind !== 'repositoryEntry') return;
+    const trackOccupancy = (actorRef: InspectedActor, value: StateValue | undefined, done: boolean) => {
+      const kind = 'repositoryEntry';
       const previous = entryStates.get(actorRef);
       const next = done ? undefined : typeof value === 'string' ? value : undefined;
       if (previous === next) return;
