@@ -265,7 +265,9 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium, under load', () 
     }
     sender.close();
     expect(world.client.services().filter((service) => service.serviceId.startsWith('crowd-')).length).toBe(1_000);
-    // 10,000 tasks, run for real, in batches the provider admits.
+    // 10,000 tasks, run for real, in batches the provider admits. The page is away meanwhile (it
+    // would share the two cores with the run); it comes back to lists that hold them all.
+    await page.goto('about:blank');
     const started = performance.now();
     for (let batch = 0; batch < 25; batch++) {
       await Promise.all(Array.from({ length: 400 }, () => world.client.assign('Previews', 'render', { width: 16, height: 16, steps: 1 }).result.catch(() => undefined)));
@@ -295,7 +297,7 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium, under load', () 
       expect(updates.length).toBeGreaterThan(20);
       expect(percentile(updates, 95)).toBeLessThan(100);
     }
-  }, 240_000);
+  }, 420_000);
 
 });
 
