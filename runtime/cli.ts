@@ -31,6 +31,8 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   demo: async () => (await import('./cli/demo.js')).registerDemoCommand,
   conformance: async () => (await import('./cli/conformance.js')).registerConformanceCommand,
   gateway: async () => (await import('./cli/gateway.js')).registerGatewayCommand,
+  ui: async () => (await import('./cli/ui.js')).registerUiCommand,
+  machines: async () => (await import('./cli/machines.js')).registerMachinesCommand,
   completion: async () => (await import('./cli/completion.js')).registerCompletionCommand,
 };
 
@@ -72,8 +74,11 @@ Examples (one per command):
   $ switchboard status <taskId> --endpoint ws://192.168.1.20:8080 --client-id <clientId>
   $ switchboard cancel <taskId> --endpoint ws://192.168.1.20:8080 --client-id <clientId>
   $ switchboard conformance provider ws://192.168.1.20:8080 --level full   # check a provider (docs/conformance.md)
+  $ switchboard ui --demo                              # the web UI, with demo services on loopback (docs/ui.md)
+  $ switchboard machines --json > machines.json        # the statecharts as XState configs for Stately Studio
   $ switchboard completion bash >> ~/.bashrc          # tab completion (zsh too)
 
+--inspect (any command that runs a client or provider) shows its actors in the Stately inspector.
 Global options go before or after the command. Every option of every command can also be set
 by SWITCHBOARD_<OPTION> (SWITCHBOARD_DISCOVERY_PORT, SWITCHBOARD_TOKEN, ...) or in
 ./switchboard.config.json ({"discoveryPort": 40001, "discover": {"timeoutMs": 500}}); a flag

@@ -21,7 +21,7 @@ async function runGateway(context: CliContext, flags: GatewayFlags, command: Com
   const globals = globalOptionsOf(command);
   const { nats } = networkChoiceOf(command);
   if (nats === undefined) throw new UsageError('gateway needs --nats <url>: the NATS side of the bridge');
-  const log = stderrLogger(io, globals.logLevel, globals.json);
+  const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   const gateway = createGateway({
     nats,
     lan: { discovery: globals.discovery, host: flags.host, ...(flags.advertisedHost === undefined ? {} : { advertisedHost: flags.advertisedHost }) },
