@@ -120,7 +120,7 @@ function creditsDue(context: Context): number {
 }
 
 const peerActivity = ['peer.offer', 'peer.chunk', 'peer.have', 'peer.need', 'peer.credit', 'peer.done'] as const;
-const watchdogResets = Object.fromEntries(peerActivity.map((type) => [type, { target: '.watching', reenter: true }]));
+const watchdogResets = Object.fromEntries(peerActivity.map((type) => [type, { target: 'watching', reenter: true }]));
 
 export const receiveTransferMachine = setup({
   types: {
@@ -310,9 +310,11 @@ export const receiveTransferMachine = setup({
         },
         watchdog: {
           initial: 'watching',
-          on: watchdogResets,
           states: {
+            // On the leaf, not the region: a re-entering transition of the region would exit and
+            // re-enter its parallel sibling too.
             watching: {
+              on: watchdogResets,
               after: { idleTimeoutMs: { target: '#receiveTransfer.failed', actions: 'failTimedOut' } },
             },
           },

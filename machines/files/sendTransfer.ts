@@ -73,7 +73,7 @@ const tellPeer = (code: string, message: string) =>
 
 /** Activity from the peer restarts the idle timer (FILE-7). */
 const peerActivity = ['peer.have', 'peer.need', 'peer.credit', 'peer.done', 'peer.offer', 'peer.chunk'] as const;
-const watchdogResets = Object.fromEntries(peerActivity.map((type) => [type, { target: '.watching', reenter: true }]));
+const watchdogResets = Object.fromEntries(peerActivity.map((type) => [type, { target: 'watching', reenter: true }]));
 
 export const sendTransferMachine = setup({
   types: {
@@ -204,9 +204,11 @@ export const sendTransferMachine = setup({
         },
         watchdog: {
           initial: 'watching',
-          on: watchdogResets,
           states: {
+            // On the leaf, not the region: a re-entering transition of the region would exit and
+            // re-enter its parallel sibling too.
             watching: {
+              on: watchdogResets,
               after: { idleTimeoutMs: { target: '#sendTransfer.failed', actions: ['endTimedOut', 'tellPeerTimedOut'] } },
             },
           },
