@@ -50,6 +50,11 @@ function problemAt(parsed: ParsedManifest, at: readonly PropertyKey[], problem: 
   return { path: at.map(String).join('.'), ...parsed.locate(at), problem, fix };
 }
 
+/** A problem about a named entry (an operation, a setting): located at its name. */
+function problemAtKey(parsed: ParsedManifest, parent: readonly string[], key: string, problem: string, fix: string): ManifestProblem {
+  return { path: [...parent, key].join('.'), ...parsed.locate(parent, key), problem, fix };
+}
+
 /** The settings the handlers get: defaults, then the given values, each checked by its schema. */
 function settingsOf(parsed: ParsedManifest, given: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const declared = parsed.manifest.settings ?? {};
@@ -63,7 +68,7 @@ function settingsOf(parsed: ParsedManifest, given: Readonly<Record<string, unkno
   for (const [name, setting] of Object.entries(declared)) {
     const value = Object.hasOwn(given, name) ? given[name] : setting.default;
     if (value === undefined) {
-      if (setting.required) problems.push(problemAt(parsed, ['settings', name], `the setting "${name}" is required and has no default`, `pass --setting ${name}=<value>, or give it a "default:"`));
+      if (setting.required) problems.push(problemAtKey(parsed, ['settings'], name, `the setting "${name}" is required and has no default`, `pass --setting ${name}=<value>, or give it a "default:"`));
       continue;
     }
     const checked = (parsed.settings.get(name) as z.ZodType).safeParse(value);
@@ -110,7 +115,7 @@ function checkHandlers(parsed: ParsedManifest, handlers: Record<string, unknown>
   for (const name of declared) {
     if (typeof handlers[name] !== 'function') {
       problems.push(
-        problemAt(parsed, ['operations', name], `the module has no handler for "${name}"`, `add "${name}: async (params, ctx) => result" to the handlers the module exports`),
+        problemAtKey(parsed, ['operations'], name, `the module has no handler for "${name}"`, `add "${name}: async (params, ctx) => result" to the handlers the module exports`),
       );
     }
   }

@@ -20,10 +20,15 @@ export class ManifestError extends Error {
 
   constructor(
     readonly file: string,
-    readonly problems: readonly ManifestProblem[],
+    problems: readonly ManifestProblem[],
   ) {
-    super(problems.map((problem) => formatProblem(file, problem)).join('\n'));
+    // In file order, so a person fixes them top to bottom (problems without a line last).
+    const sorted = [...problems].sort((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity) || (a.column ?? 0) - (b.column ?? 0));
+    super(sorted.map((problem) => formatProblem(file, problem)).join('\n'));
+    this.problems = sorted;
   }
+
+  readonly problems: readonly ManifestProblem[];
 }
 
 export function formatProblem(file: string, problem: ManifestProblem): string {

@@ -55,48 +55,64 @@ function knownFieldsAt(path: Path): readonly string[] {
   return KNOWN_FIELDS[kind ?? ''] ?? [];
 }
 
+/** The value at a path of the parsed document (own members only). */
+function valueAt(value: unknown, path: Path): unknown {
+  let current = value;
+  for (const segment of path) {
+    if (typeof current !== 'object' || current === null || !Object.hasOwn(current, segment)) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[segment];
+  }
+  return current;
+}
+
+/** A zod type name as a person reading YAML calls it. */
+const kindName = (expected: string) => (expected === 'record' || expected === 'object' ? 'mapping' : expected === 'array' ? 'list' : expected);
+
 /** What to do about a schema issue, in words a person can act on. */
-function fixFor(issue: z.core.$ZodIssue): string {
+function fixFor(issue: z.core.$ZodIssue, missing: boolean, actual?: unknown): string {
   const path = dotted(issue.path);
   switch (issue.code) {
     case 'unrecognized_keys':
       return `remove it or correct its spelling; the fields here are ${knownFieldsAt(issue.path).join(', ')}`;
     case 'invalid_type':
-      if (issue.input === undefined) return `add "${String(issue.path.at(-1))}:" with a ${issue.expected}`;
+      if (missing) return `add "${String(issue.path.at(-1))}:" with a ${kindName(issue.expected)}`;
+      if (issue.expected === 'string' && (typeof actual === 'number' || typeof actual === 'boolean')) {
+        return `quote it: "${String(actual)}" (YAML reads an unquoted 1.0 as the number 1)`;
+      }
       if (/(params|result|schema)$/.test(path)) return `write a JSON Schema object here, e.g. { type: object, properties: { ... } }`;
-      return `write a ${issue.expected} here`;
+      return `write a ${kindName(issue.expected)} here`;
     case 'invalid_format':
     case 'invalid_value':
       return issue.message;
     case 'too_small':
-      return path === 'operations' ? 'declare at least one operation under "operations:"' : `make it longer (${issue.message})`;
+      return `make it longer (${issue.message})`;
     case 'too_big':
       return `make it shorter (${issue.message})`;
     case 'invalid_key':
       return 'names start with a letter, then up to 127 letters, digits, "_", "." or "-"';
     default:
-      return issue.message;
+      return path === 'operations' ? 'declare at least one operation under "operations:"' : issue.message;
   }
 }
 
 /** Problems of the manifest's shape, each at its place in the file. */
-function shapeProblems(located: Located, error: z.ZodError): ManifestProblem[] {
+function shapeProblems(located: Located, value: unknown, error: z.ZodError): ManifestProblem[] {
   return error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({
         path: dotted([...issue.path, key]),
         ...locate(located, issue.path, key),
         problem: `unknown field "${key}"`,
-        fix: fixFor(issue),
+        fix: fixFor(issue, false),
       }));
     }
-    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    const missing = issue.code === 'invalid_type' && valueAt(value, issue.path) === undefined;
     return [
       {
         path: dotted(issue.path),
         ...(missing ? locate(located, issue.path.slice(0, -1)) : locate(located, issue.path)),
         problem: missing ? `"${String(issue.path.at(-1))}" is required` : issue.message,
-        fix: fixFor(issue),
+        fix: fixFor(issue, missing, valueAt(value, issue.path)),
       },
     ];
   });
@@ -126,7 +142,7 @@ export interface ParsedManifest {
   readonly events: ReadonlyMap<string, z.ZodType>;
   readonly settings: ReadonlyMap<string, z.ZodType>;
   /** Where a path is in the file, for problems found later (the module, setting values). */
-  locate(path: Path): { line: number | undefined; column: number | undefined };
+  locate(path: Path, key?: string): { line: number | undefined; column: number | undefined };
 }
 
 /** Parses and checks manifest text; throws a ManifestError listing every problem. */
@@ -157,7 +173,7 @@ export function parseManifestText(text: string, file: string): ParsedManifest {
     ]);
   }
   const parsed = ManifestSchema.safeParse(value);
-  if (!parsed.success) throw new ManifestError(file, shapeProblems(located, parsed.error));
+  if (!parsed.success) throw new ManifestError(file, shapeProblems(located, value, parsed.error));
   const manifest = parsed.data;
 
   const problems: ManifestProblem[] = [];
@@ -203,7 +219,7 @@ export function parseManifestText(text: string, file: string): ParsedManifest {
     }
   }
   if (problems.length > 0) throw new ManifestError(file, problems);
-  return { file, manifest, params, events, settings, locate: (path) => locate(located, path) };
+  return { file, manifest, params, events, settings, locate: (path, key) => locate(located, path, key) };
 }
 
 /** Reads and checks a manifest file. */
