@@ -18,8 +18,7 @@
  * `subscription.send`, events for the application as `subscription.delivered`.
  */
 import { assign, enqueueActions, setup, type ActorRef } from 'xstate';
-import type { Delivery, OverflowPolicy } from './eventBuffer.js';
-import type { EventFilter } from './filter.js';
+import type { SubscriptionTerms } from './terms.js';
 import type { EventClientDraft, Subscribe, SubscriptionEndReason } from './messages.js';
 
 export interface ClientSubscriptionLimits {
@@ -43,14 +42,7 @@ export const defaultClientSubscriptionLimits: ClientSubscriptionLimits = {
   unsubscribeTimeoutMs: 2000,
 };
 
-export interface ClientSubscriptionInput {
-  readonly subscriptionId: string;
-  readonly clientId: string;
-  readonly serviceName: string;
-  readonly event: string;
-  readonly filter?: EventFilter | undefined;
-  readonly delivery: Delivery;
-  readonly overflow: OverflowPolicy;
+export interface ClientSubscriptionInput extends SubscriptionTerms {
   readonly limits: ClientSubscriptionLimits;
   /** Whether the connection is open when the subscription starts (else it waits in `reconnecting`). */
   readonly connected: boolean;

@@ -22,25 +22,16 @@ import {
   enqueueEvent,
   resumeEvents,
   takeSendable,
-  type Delivery,
   type EventBuffer,
   type EventBufferLimits,
   type EventItem,
-  type OverflowPolicy,
 } from './eventBuffer.js';
-import type { EventFilter } from './filter.js';
+import type { SubscriptionTerms } from './terms.js';
 
 /** How a subscription ended, at the provider. `sessionEnded`: an at-most-once subscription's session ended; `expired`: `lingerMs` passed while suspended. */
 export type ProviderSubscriptionEnd = 'unsubscribed' | 'overflow' | 'forbidden' | 'stopping' | 'sessionEnded' | 'expired';
 
-export interface ProviderSubscriptionInput {
-  readonly subscriptionId: string;
-  readonly clientId: string;
-  readonly serviceName: string;
-  readonly event: string;
-  readonly filter?: EventFilter | undefined;
-  readonly delivery: Delivery;
-  readonly overflow: OverflowPolicy;
+export interface ProviderSubscriptionInput extends SubscriptionTerms {
   readonly limits: EventBufferLimits;
   /** At-least-once: how long a subscription whose session ended waits for its client. @default 60_000 */
   readonly lingerMs: number;

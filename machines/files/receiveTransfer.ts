@@ -22,7 +22,7 @@
 import { assign, enqueueActions, setup, type ActorRef } from 'xstate';
 import { chunkCountOf, chunkLengthOf, type FileRef } from './fileRef.js';
 import type { FileDraft } from './messages.js';
-import { failedDraft, type PeerFileEvent, type TransferEnd, type TransferOutput, type TransferToParentCommon } from './transferTypes.js';
+import { endOnFailure, failedDraft, type PeerFileEvent, type TransferEnd, type TransferOutput, type TransferToParentCommon } from './transferTypes.js';
 
 export interface ReceiveTransferLimits {
   /** Largest file accepted. @default 268_435_456 (256 MiB) */
@@ -219,15 +219,7 @@ export const receiveTransferMachine = setup({
     failWrite: failWith('INTERNAL_ERROR', () => 'the receiver could not store the file'),
     failCancelled: failWith('CANCELLED', () => 'the transfer was cancelled'),
     failTimedOut: failWith('TIMEOUT', () => 'no message from the sender in time'),
-    endPeerFailed: assign({
-      end: ({ context, event }) =>
-        ({
-          status: 'failed',
-          code: event.type === 'peer.failed' ? event.code : 'INTERNAL_ERROR',
-          message: event.type === 'peer.failed' ? event.message : '',
-          bytes: bytesReceived(context),
-        }) as TransferEnd,
-    }),
+    endPeerFailed: assign({ end: ({ context, event }) => endOnFailure(event, bytesReceived(context)) }),
     reportEnded: enqueueActions(({ context, enqueue }) => {
       enqueue.sendTo(context.parentRef, {
         type: 'transfer.ended',

@@ -19,7 +19,7 @@
  */
 import { assign, enqueueActions, setup, type ActorRef } from 'xstate';
 import { chunkCountOf, chunkLengthOf, type FileRef } from './fileRef.js';
-import { failedDraft, type PeerFileEvent, type TransferEnd, type TransferOutput, type TransferToParentCommon } from './transferTypes.js';
+import { endOnFailure, failedDraft, type PeerFileEvent, type TransferEnd, type TransferOutput, type TransferToParentCommon } from './transferTypes.js';
 
 export interface SendTransferInput {
   readonly transferId: string;
@@ -121,24 +121,8 @@ export const sendTransferMachine = setup({
     }),
     endHave: assign({ end: () => ({ status: 'done', have: true, bytes: 0 }) as TransferEnd }),
     endDone: assign({ end: ({ context }) => ({ status: 'done', have: false, bytes: context.file.size }) as TransferEnd }),
-    endPeerFailed: assign({
-      end: ({ context, event }) =>
-        ({
-          status: 'failed',
-          code: event.type === 'peer.failed' ? event.code : 'INTERNAL_ERROR',
-          message: event.type === 'peer.failed' ? event.message : '',
-          bytes: bytesReleased(context),
-        }) as TransferEnd,
-    }),
-    endReadFailed: assign({
-      end: ({ context, event }) =>
-        ({
-          status: 'failed',
-          code: event.type === 'transfer.readFailed' ? event.code : 'INTERNAL_ERROR',
-          message: event.type === 'transfer.readFailed' ? event.message : '',
-          bytes: bytesReleased(context),
-        }) as TransferEnd,
-    }),
+    endPeerFailed: assign({ end: ({ context, event }) => endOnFailure(event, bytesReleased(context)) }),
+    endReadFailed: assign({ end: ({ context, event }) => endOnFailure(event, bytesReleased(context)) }),
     tellPeerReadFailed: enqueueActions(({ context, event, enqueue }) => {
       const code = event.type === 'transfer.readFailed' ? event.code : 'INTERNAL_ERROR';
       enqueue.sendTo(context.parentRef, {

@@ -40,3 +40,14 @@ export type TransferToParentCommon =
 export function failedDraft(transferId: string, code: string, message: string): FileDraft {
   return { type: 'FileFailed', payload: { transferId, code, message } };
 }
+
+/** How a transfer ends on a failure event that carries a code (FileFailed from the peer, a read failure). */
+export function endOnFailure(event: { readonly type: string }, bytes: number): TransferEnd {
+  const { code, message } = event as { code?: unknown; message?: unknown };
+  return {
+    status: 'failed',
+    code: typeof code === 'string' ? code : 'INTERNAL_ERROR',
+    message: typeof message === 'string' ? message : '',
+    bytes,
+  };
+}
