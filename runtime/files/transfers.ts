@@ -81,6 +81,8 @@ interface Running {
   incoming?: IncomingFile;
   unpin?: () => void;
   bytes: number;
+  /** Runs of chunks to send, one after the other: a grant may arrive while a run is still being sent. */
+  sending: Promise<void>;
   readonly settle: (result: TransferResult) => void;
   readonly done: Promise<TransferResult>;
 }
@@ -200,7 +202,7 @@ export class FileTransfers {
   #track(transferId: string, file: FileRef, direction: 'send' | 'receive', actor: AnyActorRef): Running {
     let settle!: (result: TransferResult) => void;
     const done = new Promise<TransferResult>((resolve) => (settle = resolve));
-    const running: Running = { actor, file, direction, bytes: 0, settle, done };
+    const running: Running = { actor, file, direction, bytes: 0, sending: Promise.resolve(), settle, done };
     this.#running.set(transferId, running);
     this.counters.started++;
     return running;
@@ -255,7 +257,10 @@ export class FileTransfers {
         if (!this.#closed) this.#options.link.sendMessage(event.draft);
         return;
       case 'transfer.sendChunks':
-        if (running) void this.#sendChunks(transferId, running, event.fromIndex, event.count, event.chunkBytes);
+        if (running) {
+          const { fromIndex, count, chunkBytes } = event;
+          running.sending = running.sending.then(() => this.#sendChunks(transferId, running, fromIndex, count, chunkBytes));
+        }
         return;
       case 'transfer.ended':
         this.#end(transferId, event.end);

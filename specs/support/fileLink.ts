@@ -19,6 +19,8 @@ export interface Wire {
   tamperChunk?: (frame: Uint8Array, from: 'client' | 'provider') => Uint8Array | undefined;
   /** Drop every message and chunk from now on (a peer that went silent). */
   silent: boolean;
+  /** Make the link slow to take a chunk (as a socket whose buffer is full): ms per chunk. */
+  chunkDelayMs?: () => number;
 }
 
 export function linkedTransfers(options: {
@@ -50,6 +52,8 @@ export function linkedTransfers(options: {
       sendChunk(frame: Uint8Array) {
         const copy = frame.slice();
         wire.chunks++;
+        const delayMs = wire.chunkDelayMs?.();
+        const taken = delayMs === undefined ? undefined : new Promise<void>((resolve) => setTimeout(resolve, delayMs));
         later(() => {
           if (wire.silent) return;
           const tampered = wire.tamperChunk ? wire.tamperChunk(copy, from) : copy;
@@ -59,6 +63,7 @@ export function linkedTransfers(options: {
           wire.chunkBytes += decoded.frame.data.byteLength;
           sides[to]?.receiveChunk(decoded.frame);
         });
+        return taken;
       },
     };
   };
