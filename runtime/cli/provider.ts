@@ -12,7 +12,9 @@ import { defaultKeyFile, SigningKeyError } from '../keys.js';
 import { createProvider, type ProviderOptions, type SigningOptions } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
-import { envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
+import { ManifestError } from '../manifest/manifestError.js';
+import { loadManifests } from '../manifest/loadManifests.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn, listOf, parseParamValue, repeatable, UsageError } from './options.js';
 import { describeNetwork, networkChoiceOf } from './natsOptions.js';
 import { inspectOptionOf } from './inspect.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
@@ -22,6 +24,8 @@ import { nextStopSignal } from './signals.js';
 
 interface ProviderFlags {
   service?: string[];
+  manifest?: string[];
+  setting?: string[];
   port: number;
   host: string;
   advertisedHost?: string;
@@ -206,6 +210,23 @@ function usable<T>(make: () => T): T {
   }
 }
 
+/** MAN-1..MAN-4: `--manifest` files with their `--setting name=value` values; a bad manifest is a usage error (exit 2). */
+async function manifestServices(flags: ProviderFlags): Promise<ServiceDefinition[]> {
+  if (!flags.manifest?.length) return [];
+  const settings: Record<string, unknown> = {};
+  for (const setting of flags.setting ?? []) {
+    const index = setting.indexOf('=');
+    if (index <= 0) throw new UsageError(`--setting expects name=value, got "${setting}"`);
+    settings[setting.slice(0, index)] = parseParamValue(setting.slice(index + 1));
+  }
+  try {
+    return (await loadManifests(flags.manifest, settings)).map((loaded) => loaded.service);
+  } catch (error) {
+    if (error instanceof ManifestError) throw new UsageError(`--manifest: ${error.message}`);
+    throw error;
+  }
+}
+
 async function runProvider(context: CliContext, flags: ProviderFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
@@ -213,8 +234,11 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   let workDir: string | undefined;
   let services: ServiceDefinition[];
-  if (flags.service !== undefined && flags.service.length > 0) {
-    services = await loadServices(flags.service);
+  if ((flags.service?.length ?? 0) > 0 || (flags.manifest?.length ?? 0) > 0) {
+    services = [...(flags.service?.length ? await loadServices(flags.service) : []), ...(await manifestServices(flags))];
+    const names = services.map((service) => service.name);
+    const twin = names.find((name, index) => names.indexOf(name) !== index);
+    if (twin !== undefined) throw new UsageError(`a service named ${twin} is loaded twice (--service and --manifest)`);
   } else {
     const demo = await demoService(flags);
     services = [demo.service];
@@ -296,6 +320,8 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .command('provider')
     .description('host services on the network: the demo ImageProcessingService, or your own with --service')
     .addOption(envOption('--service <module>', 'load the services a module exports (defineService results); repeatable').argParser(repeatable))
+    .addOption(envOption('--manifest <file>', 'load a service described by a manifest (YAML or JSON) and its handlers module; repeatable').argParser(repeatable))
+    .addOption(envOption('--setting <name=value>', "a manifest setting's value (numbers, true/false/null, JSON parsed); repeatable").argParser(repeatable))
     .addOption(envOption('--port <n>', 'WebSocket port (0: any free port)').argParser(integerIn(0, 65_535)).default(0))
     .addOption(envOption('--host <addr>', 'address the WebSocket server listens on').default('0.0.0.0'))
     .addOption(envOption('--advertised-host <host>', "host put in the advertised endpoint (default: --host, or this machine's first LAN address)"))
@@ -337,6 +363,7 @@ SIGINT or SIGTERM stops it gracefully: running tasks are cancelled, a goodbye is
 Examples:
   $ switchboard provider --work-dir ./images --step-delay-ms 200
   $ switchboard provider --service ./greeter.js --port 8080 --token s3cret
+  $ switchboard provider --manifest ./greeter.yaml --setting greeting=Hi
   $ switchboard provider --tls-cert cert.pem --tls-key key.pem --api-keys keys.json --acl acl.json
   $ SWITCHBOARD_BROADCAST=127.255.255.255 switchboard provider --host 127.0.0.1 --json`,
     )
