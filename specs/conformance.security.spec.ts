@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { runProviderSuite, type ProviderSuiteOptions } from '../runtime/conformance/provider/index.js';
 import { createProvider, defineService, parseAcl, type Provider } from '../runtime/index.js';
-import { startSeedProvider, type RunningProvider } from './fixtures/broken/seedProvider.js';
+import { startSeedOnlyProvider, type RunningSeedProvider } from './fixtures/peers/seedOnlyProvider.js';
 import { freeDiscoveryPort } from './support/udpPort.js';
 
 const service = defineService({
@@ -26,7 +26,7 @@ const LIMITS = { firstMessageTimeoutMs: 800, upgradeTimeoutMs: 600, connectionsP
 let provider: Provider;
 let endpoint: string;
 let discoveryPort: number;
-let seed: RunningProvider;
+let seed: RunningSeedProvider;
 
 beforeAll(async () => {
   discoveryPort = await freeDiscoveryPort();
@@ -40,7 +40,7 @@ beforeAll(async () => {
     server: { upgradeTimeoutMs: LIMITS.upgradeTimeoutMs, connectionsPerAddressMax: LIMITS.connectionsPerAddressMax },
   });
   ({ endpoint } = await provider.start());
-  seed = await startSeedProvider({ discoveryPort: await freeDiscoveryPort() });
+  seed = await startSeedOnlyProvider({ discoveryPort: await freeDiscoveryPort(), dialect: 'seed' });
 });
 
 afterAll(async () => {

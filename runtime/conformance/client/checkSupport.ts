@@ -14,8 +14,12 @@ export interface ClientCheckSpec {
   readonly requirements: readonly string[];
   readonly level: ConformanceLevel;
   readonly title: string;
+  /** The seed's words for what a core check asks (Check.seed). */
+  readonly seed?: string;
   readonly scenario: ScenarioKind;
-  readonly analyse: (record: ScenarioRecord, options: ResolvedClientSuiteOptions) => CheckResult;
+  /** Another scenario the analysis compares with (what the client does when nothing is odd). */
+  readonly baseline?: ScenarioKind;
+  readonly analyse: (record: ScenarioRecord, options: ResolvedClientSuiteOptions, baseline?: ScenarioRecord) => CheckResult;
 }
 
 /** A client check with its scenario and analysis, for tests that feed it a hand-made record. */
@@ -30,11 +34,12 @@ const TIMEOUT_MARGIN_MS = 5_000;
 export function defineClientCheck(spec: ClientCheckSpec, timings: ClientSuiteTimings): ClientCheck {
   return {
     ...spec,
-    timeoutMs: scenarioBoundMs(spec.scenario, timings) + TIMEOUT_MARGIN_MS,
+    timeoutMs: scenarioBoundMs(spec.scenario, timings) + (spec.baseline === undefined ? 0 : scenarioBoundMs(spec.baseline, timings)) + TIMEOUT_MARGIN_MS,
     async run(target) {
+      const baseline = spec.baseline === undefined ? undefined : await target.scenario(spec.baseline);
       const record = await target.scenario(spec.scenario);
       if (record.error !== undefined) return fail(`the ${spec.scenario} scenario could not run: ${record.error}`);
-      return spec.analyse(record, target.options);
+      return spec.analyse(record, target.options, baseline);
     },
   };
 }

@@ -95,7 +95,7 @@ const takeover: ProviderCheck = {
     if ((await probe.authRequired()) === true) {
       return notApplicable('the provider requires authentication: a credential owns its clientIds, and the suite holds one');
     }
-    const selection = await probe.selection();
+    const selection = await probe.testTask();
     const victimId = `conformance-victim-${uuid()}`;
     const victim = await provingSession(probe, randomBytes(32).toString('hex'));
     const attacker = await provingSession(probe, randomBytes(32).toString('hex'));
@@ -143,7 +143,7 @@ const aclRefusal: ProviderCheck = {
   run: async (probe) => {
     const named = probe.options.security?.forbiddenOperation;
     if (named === undefined) return notApplicable('pass --forbidden-operation to name an operation this identity is refused');
-    const selection = await probe.selection();
+    const selection = await probe.testTask();
     const [serviceName, operation] = named.includes('.') ? (named.split('.', 2) as [string, string]) : [selection.serviceName, named];
     const connection = await probe.connect();
     const run = assign(connection, probe, selection, { operation, params: selection.quick.params }, { serviceName });

@@ -22,7 +22,7 @@ const signed: ProviderCheck = {
   run: async (probe) => {
     const first = await probe.discover();
     const second = await probe.requestDiscovery(`conformance-${uuid()}`);
-    const answers: Datagram[] = [...first.replies, ...second.replies].map((reply) => reply.datagram);
+    const answers: Datagram[] = [...first.replies, ...second.replies];
     if (answers.length === 0) return fail('no advertisement to judge (see provider.discovery.reply)');
     const checker = new SignatureChecker();
     const proofs = answers.map((datagram) => (isObject(datagram.json) ? checker.inspect(datagram.json) : undefined));
