@@ -275,7 +275,7 @@ const CLASSES: readonly { readonly name: string; readonly only: readonly string[
   { name: 'duplicatePerConnection', only: ['provider.duplicate'], root: 'provider.duplicate.otherConnection', evidence: /second connection.*executed again/ },
   { name: 'ledgerByTaskIdOnly', only: ['provider.ownership.sameTaskId'], root: 'provider.ownership.sameTaskId', evidence: /B got A's final message/ },
   { name: 'queriesAnyClient', only: ['provider.ownership.otherClient'], root: 'provider.ownership.otherClient', evidence: /client A's task/ },
-  { name: 'statusSilentWhileRunning', only: ['provider.query.whileRunning'], root: 'provider.query.whileRunning', evidence: /expected 5 answers/ },
+  { name: 'statusSilentWhileRunning', only: ['provider.query.whileRunning'], root: 'provider.query.whileRunning', evidence: /expected 8 answers/ },
   { name: 'statusClaimsCompleted', only: ['provider.query.whileRunning'], root: 'provider.query.whileRunning', evidence: /still running/ },
   { name: 'resultAfterCancel', only: ['provider.cancel'], root: 'provider.cancel.nothingAfter', evidence: /TaskResult.*after the Cancelled/ },
   { name: 'cancelAnsweredAtEnd', only: ['provider.cancel.running'], root: 'provider.cancel.running', evidence: /was not stopped/ },

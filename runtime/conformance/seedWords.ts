@@ -9,6 +9,7 @@ export const SEED = {
     'ServiceAdvertisement JSON Structure: {"discoveryType": "ServiceAdvertisement", "serviceId": …, "serviceName": …, "serviceVersion": …, "endpoint": "ws://127.0.0.1:8080", "capabilities": [{"key": "resizeImage", "settings": [{"string": "inputPath"}, …]}, …], "status": "Online", "load": 0.0, "timestamp": "2025-07-02T11:45:05Z", …}',
   endpoint: '"endpoint": "ws://127.0.0.1:8080" … Each service provider hosts its own WebSocket server to accept direct connections from clients.',
   capabilities: 'Sent by service providers to announce their presence and capabilities. … capabilities (matching the required operation)',
+  heartbeat: 'ServiceAdvertisement … Trigger: … Periodically (e.g., every 30-60 seconds) as a "heartbeat" to indicate continued availability.',
   storage: 'Maintains a local in-memory collection of discovered services, indexed by serviceId and serviceName.',
   robust: 'Implement comprehensive try-except blocks and logging in both client and service applications to gracefully handle malformed JSON, invalid payloads, network issues, and internal processing errors.',
   envelope: 'All JSON messages exchanged over WebSockets should include: type … messageId: string (UUID/GUID) - Unique identifier for the message … timestamp: string (ISO 8601) … payload: object',

@@ -5,7 +5,7 @@
 import { decodeDatagram } from '../../../machines/codec.js';
 import { SEED } from '../seedWords.js';
 import { fail, mismatch, pass } from '../types.js';
-import { whatHappened, type ClientCheckSpec } from './checkSupport.js';
+import { ONE_CONNECTION_CHECK, peakConnections, whatHappened, type ClientCheckSpec } from './checkSupport.js';
 import { discoveryRequests, markOf, ms, shorten, upgrades } from './observe.js';
 
 export const discoveryCheckSpecs: readonly ClientCheckSpec[] = [
@@ -52,7 +52,7 @@ export const discoveryCheckSpecs: readonly ClientCheckSpec[] = [
     },
   },
   {
-    name: 'client.connect.advertisedEndpoint',
+    name: ONE_CONNECTION_CHECK,
     requirements: ['CONN-1'],
     level: 'core',
     title: 'The client connects to the advertised endpoint, with one connection to it',
@@ -63,12 +63,7 @@ export const discoveryCheckSpecs: readonly ClientCheckSpec[] = [
       const first = attempts[0];
       if (first === undefined) return fail(`no connection to ${record.endpoint} within ${ms(options.timings.startTimeoutMs)} (${whatHappened(record)})`);
       if (first.path !== record.path) return fail(`connected to path ${first.path}; the advertised endpoint is ${record.endpoint}`);
-      let open = 0;
-      let peak = 0;
-      for (const event of record.events) {
-        if (event.kind === 'open') peak = Math.max(peak, ++open);
-        else if (event.kind === 'close') open--;
-      }
+      const peak = peakConnections(record);
       if (peak > 1) return fail(`${peak} connections open at once to one endpoint (at most one, reused for every task)`);
       return pass(`connected to ${record.endpoint}; ${attempts.length} connection(s), never more than one open`);
     },

@@ -10,7 +10,7 @@
  */
 import { decodeFrame } from '../../../machines/codec.js';
 import { SEED } from '../seedWords.js';
-import { fail, mismatch, notApplicable, pass, type CheckResult } from '../types.js';
+import { Blocked, fail, mismatch, notApplicable, pass, type CheckResult } from '../types.js';
 import { noAssignTask, type ClientCheckSpec } from './checkSupport.js';
 import { clientIdOf, exitOf, firstAssign, framesOfType, isObject, jsonEqual, markOf, messageIdOf, ms, payloadOf, shorten, taskIdOf, typeOf } from './observe.js';
 import type { ResolvedClientSuiteOptions } from './options.js';
@@ -191,6 +191,7 @@ export const taskCheckSpecs: readonly ClientCheckSpec[] = [
       const taskId = taskIdOf(assign.raw);
       if (taskIdOf(cancel.raw) !== taskId) return fail(`CancelTask names task ${JSON.stringify(taskIdOf(cancel.raw))}; the task is ${JSON.stringify(taskId)}`);
       const owner = clientIdOf(assign.raw);
+      if (owner === undefined) throw new Blocked('client.assign.fields', 'the AssignTask names no callbackClientId to compare with');
       const originalClientId = payloadOf(cancel.raw)?.originalClientId;
       if (originalClientId !== owner) return fail(`CancelTask has originalClientId ${JSON.stringify(originalClientId)}; the AssignTask's callbackClientId is ${JSON.stringify(owner)}`);
       return pass(`${shorten(cancel.text, 160)} (${ms(cancel.at - assign.at)} after the AssignTask)`);

@@ -3,8 +3,8 @@
  * and survives an unknown message type and an Error about nothing (WIRE-5), and writes canonical
  * timestamps (WIRE-3, full).
  */
-import { fail, pass } from '../types.js';
-import { noAssignTask, whatHappened, type ClientCheckSpec } from './checkSupport.js';
+import { Blocked, fail, pass } from '../types.js';
+import { noAssignTask, ONE_CONNECTION_CHECK, whatHappened, type ClientCheckSpec } from './checkSupport.js';
 import { closeOf, exitOf, firstAssign, framesOfType, isCanonicalTimestamp, isObject, markOf, ms, typeOf, upgrades } from './observe.js';
 import type { ScenarioRecord } from './scenarios.js';
 
@@ -23,13 +23,18 @@ export const wireCheckSpecs: readonly ClientCheckSpec[] = [
     level: 'full',
     title: 'The client uses an advertisement with capabilities keyed by operation and an endpoint without scheme',
     scenario: 'liberal',
-    analyse(record, options) {
+    baseline: 'normal',
+    analyse(record, options, baseline) {
       const bare = record.endpoint.replace(/^ws:\/\//, '');
       const first = upgrades(record.events)[0];
       if (first === undefined) {
         return fail(`no connection within ${ms(options.timings.startTimeoutMs)} to the endpoint advertised as "${bare}" with capabilities {"${options.operation}": [...]} (${whatHappened(record)})`);
       }
-      if (first.path !== record.path) return fail(`connected to path ${first.path}; the advertised endpoint is "${bare}"`);
+      if (first.path !== record.path) {
+        const normal = baseline === undefined ? undefined : upgrades(baseline.events)[0];
+        if (normal !== undefined && normal.path !== baseline!.path) throw new Blocked(ONE_CONNECTION_CHECK, `it drops the endpoint's path with the scheme too (${normal.path})`);
+        return fail(`connected to path ${first.path}; the advertised endpoint is "${bare}"`);
+      }
       const assign = firstAssign(record.events);
       if (assign === undefined) return fail(`connected to "${bare}" but sent no AssignTask for ${options.operation} (capabilities keyed by operation)`);
       return pass(`connected to "${bare}" (no scheme) and assigned ${options.operation} (capabilities keyed by operation)`);

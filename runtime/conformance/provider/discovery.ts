@@ -285,8 +285,9 @@ const heartbeatInterval: ProviderCheck = {
 const heartbeat: ProviderCheck = {
   name: 'provider.discovery.heartbeat',
   requirements: ['DISC-4'],
-  level: 'full',
-  title: 'a heartbeat advertisement is broadcast every heartbeatIntervalMs',
+  level: 'core',
+  title: 'a heartbeat advertisement is broadcast every heartbeatIntervalMs (when short enough to wait for)',
+  seed: SEED.heartbeat,
   timeoutMs: 16_000,
   run: async (probe) => {
     const chosen = await selectedAdvertisement(probe);

@@ -123,8 +123,12 @@ const reconnect: ProviderCheck = {
       const status = await ask(second, 'GetStatus', run.taskId, run.clientId, probe.timing.answerMs);
       const meaning = status === undefined ? undefined : meaningOf(status);
       const finished = status !== undefined && (isFinal(status) || (meaning?.kind === 'update' && meaning.finished));
-      if (status === undefined || meaning?.kind === 'notFound' || meaning?.kind === 'error' || finished) {
-        last = finished ? await ask(second, 'GetResult', run.taskId, run.clientId, probe.timing.answerMs) : status;
+      if (finished) {
+        last = await ask(second, 'GetResult', run.taskId, run.clientId, probe.timing.answerMs);
+        // A status that claims the end too early is provider.query.whileRunning's business: ask on.
+        if (last !== undefined && isFinal(last)) break;
+      } else if (status === undefined || meaning?.kind === 'notFound' || meaning?.kind === 'error') {
+        last = status;
         break;
       }
       await second.quiet(300);

@@ -4,7 +4,7 @@
  * even when it runs alone), then judges the suite's whole frame log and the advertisements.
  */
 import { SEED } from '../seedWords.js';
-import { fail, pass, type Check } from '../types.js';
+import { Blocked, fail, pass, type Check } from '../types.js';
 import { member } from './connection.js';
 import { repliesOf, type ProviderProbe } from './probe.js';
 import { completeOrBlocked } from './tasks.js';
@@ -46,7 +46,11 @@ const canonicalCheck: ProviderCheck = {
   requirements: ['WIRE-3'],
   level: 'full',
   title: 'messages use the exact forms: text frames, canonical timestamps and status words, originalClientId',
-  run: async (probe) => verdict(await judgeFrames(probe, 'full')),
+  run: async (probe) => {
+    // What the core check already finds wrong is its failure, not this one's.
+    if ((await judgeFrames(probe, 'core')).problems.length > 0) throw new Blocked('provider.wire.frames', 'the messages already fail the core forms');
+    return verdict(await judgeFrames(probe, 'full'));
+  },
 };
 
 export const wireChecks: readonly ProviderCheck[] = [framesCheck, canonicalCheck];

@@ -72,7 +72,7 @@ const providerPings: ProviderCheck = {
 
 const deadPeer: ProviderCheck = {
   name: 'provider.liveness.deadPeer',
-  requirements: ['CONN-3', 'CONN-8'],
+  requirements: ['CONN-3'],
   level: 'core',
   title: 'a connection that stops answering pings is terminated',
   seed: SEED.ping,

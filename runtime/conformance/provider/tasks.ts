@@ -260,6 +260,7 @@ const duplicateAnswerCheck: ProviderCheck = {
     const round = await duplicateRound(probe);
     if (round.final === undefined) throw new Blocked('provider.duplicate.atMostOnce', 'no final message for the task');
     const ack = round.afterLast.find((frame) => typeOf(frame) === 'Ack');
+    if (ack === undefined && !round.frames.some((frame) => typeOf(frame) === 'Ack')) throw new Blocked('provider.assign.ack', 'the provider sends no Ack at all');
     const repeat = round.afterLast.find(isFinal);
     const problems: string[] = [];
     if (ack === undefined) problems.push('no Ack');
