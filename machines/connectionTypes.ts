@@ -33,7 +33,7 @@ export interface ConnectionInput {
   /** Jitter PRNG seed (machines/random.ts). */
   seed: RandomState;
   /** Options of every task on this connection. @default clientTaskDefaults */
-  task: Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs'>;
+  task: Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs'>;
   /** The client root. */
   parentRef: ActorRef<any, ConnectionToParentEvent>;
 }
@@ -49,7 +49,7 @@ export const connectionDefaults: Omit<ConnectionInput, 'endpoint' | 'tlsFingerpr
   task: clientTaskDefaults,
 };
 
-export type ConnectionSubmission = Omit<ClientTaskInput, 'parentRef' | 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs'>;
+export type ConnectionSubmission = Omit<ClientTaskInput, 'parentRef' | 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs'>;
 
 export type ConnectionEvent =
   | StreamEvent
@@ -64,6 +64,8 @@ export type ConnectionEvent =
 export type ConnectionToParentEvent =
   | { type: 'connection.opened'; endpoint: string; reconnected: boolean }
   | { type: 'connection.down'; endpoint: string; reason: string }
+  /** A message from the provider could not be understood (logged with the reason; the task it names is told). */
+  | { type: 'connection.unreadable'; endpoint: string; taskId: string | undefined; reason: string }
   | { type: 'connection.closed'; endpoint: string; gaveUp: boolean }
   | {
       type: 'task.progress';

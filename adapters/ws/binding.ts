@@ -326,7 +326,7 @@ export class SocketBinding {
     }
     const { rejected } = this.#context.metrics;
     rejected[decoded.error.code] = (rejected[decoded.error.code] ?? 0) + 1;
-    this.#emit({ type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId }, bytes.byteLength);
+    this.#emit({ type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId, taskId: decoded.taskId }, bytes.byteLength);
   }
 
   #onClose(code: number, reason: string): void {
