@@ -35,7 +35,10 @@ export type TaskRegistryEvent =
       readonly identity?: SessionIdentity | undefined;
     }
   | { readonly type: 'registry.cancel'; readonly clientId: string; readonly message: CancelTask }
-  | { readonly type: 'registry.query'; readonly clientId: string; readonly message: GetStatus | GetResult }
+  /** `replyTo`: the session that asked, when it is not the client's own (a query that named no client). */
+  | { readonly type: 'registry.query'; readonly clientId: string; readonly message: GetStatus | GetResult; readonly replyTo?: string | undefined }
+  /** A query naming no client (TASK-12): which clients have a task with its taskId? Answered with registry.taskOwners. */
+  | { readonly type: 'registry.whose'; readonly connectionId: string; readonly message: GetStatus | GetResult; readonly identity: SessionIdentity }
   /** TASK-8: refuse new tasks from now on. */
   | { readonly type: 'registry.drain' }
   /** Stop: cancel every unfinished task. */
@@ -55,7 +58,15 @@ function taskAbout(event: { readonly type: string }): { clientId: string; taskId
 }
 
 export type TaskRegistryToParentEvent =
-  | { readonly type: 'registry.reply'; readonly clientId: string; readonly draft: ProviderDraft }
+  | { readonly type: 'registry.reply'; readonly clientId: string; readonly draft: ProviderDraft; readonly replyTo?: string | undefined }
+  /** The clients with a task of the query's taskId (to the provider, which decides who may see it). */
+  | {
+      readonly type: 'registry.taskOwners';
+      readonly connectionId: string;
+      readonly message: GetStatus | GetResult;
+      readonly identity: SessionIdentity;
+      readonly clientIds: readonly string[];
+    }
   | { readonly type: 'registry.load'; readonly running: number; readonly queued: number; readonly load: number }
   | { readonly type: 'registry.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome }
   /**
@@ -255,9 +266,15 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
             break;
           }
           case 'registry.query': {
-            const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.query' }>;
+            const { clientId, message, replyTo } = event as Extract<TaskRegistryEvent, { type: 'registry.query' }>;
             const record = ledger.get(clientId, message.payload.taskId);
-            reply(clientId, record ? stateMessageFor(record) : errorFor(message, 'TASK_NOT_FOUND'));
+            const draft = record ? stateMessageFor(record) : errorFor(message, 'TASK_NOT_FOUND');
+            input.parentRef.send({ type: 'registry.reply', clientId, draft, ...(replyTo === undefined ? {} : { replyTo }) });
+            break;
+          }
+          case 'registry.whose': {
+            const { connectionId, message, identity } = event as Extract<TaskRegistryEvent, { type: 'registry.whose' }>;
+            input.parentRef.send({ type: 'registry.taskOwners', connectionId, message, identity, clientIds: ledger.clientsOf(message.payload.taskId) });
             break;
           }
           case 'registry.drain':
