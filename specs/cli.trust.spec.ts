@@ -114,7 +114,7 @@ describe('switchboard discover and the trust store (SEC-8, DISC-14)', () => {
 
     const otherKey = `${'A'.repeat(42)}A`;
     const wrongPin = await discover('--no-tofu', '--trust-key', `ImageProcessingService=${otherKey}`);
-    expect(wrongPin.code).toBe(0);
+    expect(wrongPin.code).toBe(3); // nothing matched: exit 3, and the reason on stderr
     expect(wrongPin.services).toEqual([]);
     expect(wrongPin.stderr).toMatch(/also ignored: \d+ keyMismatch/);
   }, 30_000);

@@ -20,13 +20,13 @@ import { runProviderSuite } from '../runtime/conformance/provider/index.js';
 import type { SuiteReport } from '../runtime/conformance/types.js';
 import { startSeedOnlyProvider } from './fixtures/peers/seedOnlyProvider.js';
 import { ROOT } from './support/conformanceSweep.js';
-import { freeDiscoveryPort } from './support/udpPort.js';
+import { allocatePort } from './support/ports.js';
 
 const explain = (report: SuiteReport) => report.checks.filter((check) => check.status !== 'pass').map((check) => `${check.status} ${check.name}: ${check.evidence}`).join('\n');
 const roots = (report: SuiteReport) => report.checks.filter((check) => check.status === 'fail' && check.rootCause === undefined);
 
 async function seedProviderReport(dialect: 'field' | 'seed', level: 'core' | 'full'): Promise<SuiteReport> {
-  const provider = await startSeedOnlyProvider({ discoveryPort: await freeDiscoveryPort(), dialect, heartbeatIntervalMs: 1_000, pingIntervalMs: 1_000 });
+  const provider = await startSeedOnlyProvider({ discoveryPort: await allocatePort(), dialect, heartbeatIntervalMs: 1_000, pingIntervalMs: 1_000 });
   try {
     return await runProviderSuite({
       endpoint: provider.endpoint,
@@ -67,7 +67,7 @@ describe.concurrent('the suite against seed-only peers and the demo', () => {
     const report = await runClientSuite({
       command: ['node', '--import', 'tsx', path.join(ROOT, 'specs/fixtures/peers/seedOnlyClientMain.ts')],
       level: 'core',
-      discoveryPort: await freeDiscoveryPort(),
+      discoveryPort: await allocatePort(),
       cwd: ROOT,
       serviceName: 'SeedService',
       operation: 'echo',
@@ -80,7 +80,7 @@ describe.concurrent('the suite against seed-only peers and the demo', () => {
 
   it('passes `switchboard provider` run with only its endpoint, at both levels', { timeout: 150_000 }, async ({ expect }) => {
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'switchboard-demo-'));
-    const port = await freeDiscoveryPort();
+    const port = await allocatePort();
     const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'switchboard.js'), '--discovery-port', String(port), '--broadcast', '127.255.255.255', 'provider', '--work-dir', workDir, '--host', '127.0.0.1', '--port', '0'], {
       cwd: ROOT,
       env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SWITCHBOARD_'))),

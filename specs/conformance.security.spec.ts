@@ -10,7 +10,7 @@ import * as z from 'zod';
 import { runProviderSuite, type ProviderSuiteOptions } from '../runtime/conformance/provider/index.js';
 import { createProvider, defineService, parseAcl, type Provider } from '../runtime/index.js';
 import { startSeedOnlyProvider, type RunningSeedProvider } from './fixtures/peers/seedOnlyProvider.js';
-import { freeDiscoveryPort } from './support/udpPort.js';
+import { allocatePort } from './support/ports.js';
 
 const service = defineService({
   name: 'Guarded',
@@ -29,7 +29,7 @@ let discoveryPort: number;
 let seed: RunningSeedProvider;
 
 beforeAll(async () => {
-  discoveryPort = await freeDiscoveryPort();
+  discoveryPort = await allocatePort();
   provider = createProvider({
     services: [service],
     host: '127.0.0.1',
@@ -40,7 +40,7 @@ beforeAll(async () => {
     server: { upgradeTimeoutMs: LIMITS.upgradeTimeoutMs, connectionsPerAddressMax: LIMITS.connectionsPerAddressMax },
   });
   ({ endpoint } = await provider.start());
-  seed = await startSeedOnlyProvider({ discoveryPort: await freeDiscoveryPort(), dialect: 'seed' });
+  seed = await startSeedOnlyProvider({ discoveryPort: await allocatePort(), dialect: 'seed' });
 });
 
 afterAll(async () => {

@@ -25,7 +25,7 @@ import {
   sweep,
   type Verdict,
 } from './support/conformanceSweep.js';
-import { freeDiscoveryPort } from './support/udpPort.js';
+import { allocatePort } from './support/ports.js';
 
 const explain = (report: SuiteReport) => report.checks.filter((check) => check.status === 'fail').map((check) => `${check.name}: ${check.evidence}`).join('\n');
 const table = (verdicts: readonly Verdict[]) =>
@@ -48,7 +48,7 @@ function judge(verdicts: readonly Verdict[]): void {
 
 describe.concurrent('the suite measured on independent peers', () => {
   it('passes the reference provider at level full with no failure', { timeout: 120_000 }, async ({ expect }) => {
-    const provider = await startReferenceProvider({ discoveryPort: await freeDiscoveryPort() });
+    const provider = await startReferenceProvider({ discoveryPort: await allocatePort() });
     try {
       const report = await runProviderSuite(providerFixtureOptions(provider));
       expect(report.failed, explain(report)).toBe(0);
@@ -58,7 +58,7 @@ describe.concurrent('the suite measured on independent peers', () => {
   });
 
   it('passes the reference client at level full with no failure', { timeout: 120_000 }, async ({ expect }) => {
-    const report = await runClientSuite({ command: brokenClientCommand('reference'), level: 'full', discoveryPort: await freeDiscoveryPort(), cwd: ROOT, timings: REFERENCE_CLIENT_TIMINGS });
+    const report = await runClientSuite({ command: brokenClientCommand('reference'), level: 'full', discoveryPort: await allocatePort(), cwd: ROOT, timings: REFERENCE_CLIENT_TIMINGS });
     expect(report.failed, explain(report)).toBe(0);
     expect(report.notApplicable, explain(report)).toBe(0);
   });

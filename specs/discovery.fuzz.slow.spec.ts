@@ -5,6 +5,7 @@
  * DATAGRAM_FUZZ_SEED (printed); size: DATAGRAM_FUZZ_COUNT.
  */
 import { describe, expect, it } from 'vitest';
+import { note } from './support/notes.js';
 import { fuzzSeed, runDatagramFuzz } from './support/datagramFuzzRun.js';
 
 describe('fuzzed datagrams against a real provider and client (100,000)', () => {
@@ -12,7 +13,7 @@ describe('fuzzed datagrams against a real provider and client (100,000)', () => 
     const seed = fuzzSeed();
     const datagrams = Number(process.env.DATAGRAM_FUZZ_COUNT ?? 100_000);
     const report = await runDatagramFuzz({ datagrams, tasks: 200, seed });
-    console.info(
+    note(
       `datagram fuzz seed=${seed}: ${report.sent} sent in ${report.durationMs} ms; provider udp ${JSON.stringify(report.provider.udp)}; ` +
         `client udp ${JSON.stringify(report.client.udp)}; client repository ${JSON.stringify(report.client.repository)}; ` +
         `rss provider ${Math.round(report.provider.memoryRssBytes / 1e6)} MB`,

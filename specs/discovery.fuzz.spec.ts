@@ -6,13 +6,14 @@
  * the slow tier (specs/discovery.fuzz.slow.spec.ts). Seed: DATAGRAM_FUZZ_SEED (printed).
  */
 import { describe, expect, it } from 'vitest';
+import { note } from './support/notes.js';
 import { fuzzSeed, runDatagramFuzz } from './support/datagramFuzzRun.js';
 
 describe('fuzzed datagrams against a real provider and client (short run)', () => {
   it('3,000 datagrams: 0 crashes, 20 tasks completed, every datagram judged', async () => {
     const seed = fuzzSeed();
     const report = await runDatagramFuzz({ datagrams: 3_000, tasks: 20, seed });
-    console.info(`datagram fuzz seed=${seed}: ${report.sent} sent in ${report.durationMs} ms; provider udp ${JSON.stringify(report.provider.udp)}; client repository ${JSON.stringify(report.client.repository)}`);
+    note(`datagram fuzz seed=${seed}: ${report.sent} sent in ${report.durationMs} ms; provider udp ${JSON.stringify(report.provider.udp)}; client repository ${JSON.stringify(report.client.repository)}`);
     expect(report.exits, `seed=${seed}`).toEqual([undefined, undefined]);
     expect(report.completed, `seed=${seed}`).toBe(20);
     const judged = (udp: { received: number; rejected: number }) => udp.received + udp.rejected;

@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import * as z from 'zod';
 import { CLIENT_PROOF_HEADER, clientProofFor } from '../adapters/ws/options.js';
 import { createProvider, defineService, type Provider } from '../runtime/index.js';
-import { freeDiscoveryPort } from './support/udpPort.js';
+import { allocatePort } from './support/ports.js';
 
 const service = defineService({
   name: 'Polled',
@@ -22,7 +22,7 @@ let provider: Provider;
 let endpoint: string;
 
 beforeAll(async () => {
-  provider = createProvider({ services: [service], host: '127.0.0.1', discovery: { port: await freeDiscoveryPort(), broadcastAddresses: ['127.255.255.255'] } });
+  provider = createProvider({ services: [service], host: '127.0.0.1', discovery: { port: await allocatePort(), broadcastAddresses: ['127.255.255.255'] } });
   ({ endpoint } = await provider.start());
 });
 afterAll(async () => provider?.stop());

@@ -12,6 +12,7 @@ import { createProvider } from '../runtime/provider.js';
 import { capabilitiesOf, defineService } from '../runtime/service.js';
 import { TaskError } from '../runtime/taskError.js';
 
+
 const greeter = defineService({
   name: 'Greeter',
   version: '1.0.0',

@@ -6,6 +6,7 @@
  * the flood's frames are read within its budget, so the event loop stays shared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { note } from './support/notes.js';
 import { listeningOf, startProviderProcess, stopTracked, type Listening, type NodeChild } from './support/processes.js';
 import { payloadOf, rawSession, type RawSession } from './support/rawSession.js';
 import { freeDiscoveryPort } from './support/udpPort.js';
@@ -54,7 +55,7 @@ describe('one flood cannot stall other clients (SEC-17)', () => {
       await victim.expectFrame((f) => f.type === 'TaskResult' && payloadOf(f).taskId === `v${i}`, `victim task v${i}`, 15_000);
       latencies.push(Date.now() - started);
     }
-    console.log(`SEC-17: victim latencies ${latencies.join(', ')} ms under the flood`);
+    note(`SEC-17: victim latencies ${latencies.join(', ')} ms under the flood`);
     for (const latency of latencies) expect(latency).toBeLessThan(1_000);
     for (const session of [...flood, chatter, victim]) session.close();
     expect(provider.alive).toBe(true);

@@ -6,6 +6,7 @@
  * (1007), so that at least 100,000 are decoded by the provider. FUZZ_SEED picks the stream.
  */
 import { describe, it } from 'vitest';
+import { note } from './support/notes.js';
 import { fuzzRun } from './support/fuzzRun.js';
 
 const seed = Number(process.env.FUZZ_SEED ?? 20_250_903);
@@ -14,7 +15,7 @@ describe('a provider under 106,000 fuzzed frames (SEC-9)', () => {
   it(`no crash, every legitimate task completes (seed ${seed})`, async () => {
     const started = Date.now();
     const stats = await fuzzRun({ frames: 106_000, lanes: 8, tasks: 100, seed });
-    console.log(
+    note(
       `fuzz: ${stats.sent} frames, ${(stats.bytes / 1e6).toFixed(1)} MB, ${stats.connections} connections, ${stats.providerFramesIn} taken in by the provider (rejected ${JSON.stringify(stats.providerRejected)}) in ${Date.now() - started} ms; ` +
         `closes ${JSON.stringify(stats.closes)}; kinds ${JSON.stringify(stats.kinds)}`,
     );

@@ -4,6 +4,7 @@
  * security.fuzz.slow.spec.ts. FUZZ_SEED picks the stream (it is printed on failure).
  */
 import { describe, it } from 'vitest';
+import { note } from './support/notes.js';
 import { fuzzRun } from './support/fuzzRun.js';
 
 const seed = Number(process.env.FUZZ_SEED ?? 20_250_902);
@@ -11,6 +12,6 @@ const seed = Number(process.env.FUZZ_SEED ?? 20_250_902);
 describe('a provider under fuzzed frames (SEC-9)', () => {
   it(`5,000 frames, no crash, every legitimate task completes (seed ${seed})`, async () => {
     const stats = await fuzzRun({ frames: 5_000, lanes: 4, tasks: 20, seed });
-    console.log(`fuzz: ${stats.sent} frames, ${(stats.bytes / 1e6).toFixed(1)} MB, ${stats.connections} connections, ${stats.providerFramesIn} taken in by the provider (rejected ${JSON.stringify(stats.providerRejected)}), closes ${JSON.stringify(stats.closes)}`);
+    note(`fuzz: ${stats.sent} frames, ${(stats.bytes / 1e6).toFixed(1)} MB, ${stats.connections} connections, ${stats.providerFramesIn} taken in by the provider (rejected ${JSON.stringify(stats.providerRejected)}), closes ${JSON.stringify(stats.closes)}`);
   }, 120_000);
 });

@@ -1,17 +1,22 @@
 /**
- * `switchboard discover`: a client that asks who is there (DISC-2), listens for --timeout-ms and
- * prints what it heard; with --watch it keeps printing the repository as it changes until SIGINT.
+ * `switchboard discover`: a client that asks who is there (DISC-2) and prints what it heard as
+ * soon as the answers are in: once something (matching) was heard and nothing new arrived for
+ * --settle-ms, or at --timeout-ms. Nothing (matching) heard exits 3. With --watch it keeps
+ * printing the repository as it changes until SIGINT.
  */
 import type { Command } from 'commander';
 import type { RepositoryStats, ServiceView } from '../../machines/repository.js';
-import { createClient } from '../client.js';
-import { runAction, sleep, type CliContext } from './context.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
+import { createClient, type Client } from '../client.js';
+import { runAction, type CliContext } from './context.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
+import { describeNetwork, networkChoiceOf } from './natsOptions.js';
+import { inspectOptionOf } from './inspect.js';
 import { jsonLine, line, renderTable, stderrLogger, type Column, type Io } from './output.js';
 import { nextStopSignal } from './signals.js';
 
 interface DiscoverFlags {
   timeoutMs: number;
+  settleMs: number;
   watch?: boolean;
 }
 
@@ -67,22 +72,50 @@ export function printIgnored(io: Io, stats: RepositoryStats): void {
   }
 }
 
+/** Providers answer a request at once (DISC-3), so a quiet spell this long means the answers are in. */
+const SETTLE_MS = 300;
+
+/**
+ * Resolves once `matched()` holds and the repository did not change for `settleMs`, or after
+ * `timeoutMs` whatever was heard.
+ */
+export function answersIn(client: Pick<Client, 'on'>, matched: () => boolean, { timeoutMs, settleMs }: { timeoutMs: number; settleMs: number }): Promise<void> {
+  return new Promise((resolve) => {
+    let settle: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(deadline);
+      clearTimeout(settle);
+      unsubscribe();
+      resolve();
+    };
+    const deadline = setTimeout(done, timeoutMs);
+    const unsubscribe = client.on('services.changed', () => {
+      clearTimeout(settle);
+      if (matched()) settle = setTimeout(done, settleMs);
+    });
+    if (matched()) settle = setTimeout(done, settleMs);
+  });
+}
+
 async function runDiscover(context: CliContext, serviceName: string | undefined, flags: DiscoverFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
-  const log = stderrLogger(io, globals.logLevel, globals.json);
+  const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   if (!globals.json) {
-    const how = flags.watch === true ? 'until Ctrl-C' : `for ${flags.timeoutMs} ms`;
-    line(io.stderr, `discovering (${describeDiscovery(globals.discovery)}) ${how}...`);
+    const how = flags.watch === true ? 'until Ctrl-C' : `for up to ${flags.timeoutMs} ms`;
+    line(io.stderr, `discovering (${describeNetwork(globals.discovery, networkChoiceOf(command))}) ${how}...`);
   }
-  const client = createClient({ discovery: globals.discovery, trust: globals.trust, log });
+  const client = createClient({ discovery: globals.discovery, trust: globals.trust, ...networkChoiceOf(command), log, ...inspectOptionOf(globals, io) });
   const visible = () => sorted(client.services().filter((service) => serviceName === undefined || service.serviceName === serviceName));
   try {
     if (flags.watch !== true) {
-      await sleep(flags.timeoutMs);
-      printServices(io, visible(), globals.json, false);
+      await answersIn(client, () => visible().length > 0, flags);
+      const services = visible();
+      printServices(io, services, globals.json, false);
       printIgnored(io, client.discoveryStats());
-      return ExitCode.ok;
+      if (services.length > 0) return ExitCode.ok;
+      if (!globals.json && serviceName !== undefined) line(io.stderr, `no provider offers ${serviceName}`);
+      return ExitCode.unavailable;
     }
     const stop = nextStopSignal();
     let timer: NodeJS.Timeout | undefined;
@@ -113,16 +146,18 @@ export function registerDiscoverCommand(program: Command, context: CliContext): 
     .command('discover')
     .description('list the services on the network (a table, or JSON with --json)')
     .argument('[service]', 'show only this service')
-    .addOption(envOption('--timeout-ms <n>', 'how long to listen for answers').argParser(integerIn(1, 3_600_000)).default(2_000))
+    .addOption(envOption('--timeout-ms <n>', 'the longest to listen for answers').argParser(integerIn(1, 3_600_000)).default(2_000))
+    .addOption(envOption('--settle-ms <n>', 'once something matched, return after this long without a new answer').argParser(integerIn(1, 3_600_000)).default(SETTLE_MS))
     .option('--watch', 'keep listening and print the list again whenever it changes, until Ctrl-C')
     .addHelpText(
       'after',
       `
-Sends a ClientServiceDiscoveryRequest, listens for advertisements for --timeout-ms, then prints
-serviceName, version, serviceId, endpoint, status, load, operations and signing key of every
-instance it trusts. Signed advertisements are trusted on first use (or only with --trust-key
-keys, with --no-tofu); unsigned ones (seed-only providers) are counted and listed only with
---allow-unsigned.
+Sends a ClientServiceDiscoveryRequest and prints serviceName, version, serviceId, endpoint,
+status, load, operations and signing key of every instance it trusts: as soon as the answers are
+in (something matched and nothing new came for --settle-ms), at the latest after --timeout-ms.
+Signed advertisements are trusted on first use (or only with --trust-key keys, with --no-tofu);
+unsigned ones (seed-only providers) are counted and listed only with --allow-unsigned.
+Exit codes: 0 something matched, 3 nothing did (no answer, or no instance of [service]).
 
 Examples:
   $ switchboard discover

@@ -14,7 +14,7 @@ import type { CheckReport, SuiteReport } from '../../runtime/conformance/types.j
 import type { BrokenClient } from '../fixtures/brokenClients.js';
 import { TOKEN, type BrokenProvider } from '../fixtures/brokenProviders.js';
 import { startReferenceProvider, type RunningProvider } from '../fixtures/peers/referenceProvider.js';
-import { freeDiscoveryPort } from './udpPort.js';
+import { allocatePort } from './ports.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -60,7 +60,7 @@ export function providerFixtureOptions(provider: RunningProvider, extra: Partial
 
 /** Runs the suite (level full, or only the checks `only` names) against one broken provider. */
 export async function judgeBrokenProvider(entry: BrokenProvider, only?: readonly string[]): Promise<Verdict> {
-  const provider = await startReferenceProvider({ discoveryPort: await freeDiscoveryPort(), ...entry.setup, faults: entry.faults });
+  const provider = await startReferenceProvider({ discoveryPort: await allocatePort(), ...entry.setup, faults: entry.faults });
   try {
     const told = entry.told ?? {};
     const report = await runProviderSuite(
@@ -96,7 +96,7 @@ export async function judgeBrokenClient(entry: BrokenClient): Promise<Verdict> {
   const report = await runClientSuite({
     command: brokenClientCommand(entry.name),
     level: 'full',
-    discoveryPort: await freeDiscoveryPort(),
+    discoveryPort: await allocatePort(),
     cwd: ROOT,
     timings: REFERENCE_CLIENT_TIMINGS,
   });

@@ -21,7 +21,7 @@ import type { ScenarioEvent } from '../runtime/conformance/client/recorder.js';
 import type { SuiteReport } from '../runtime/conformance/types.js';
 import { brokenClients } from './fixtures/brokenClients.js';
 import { brokenClientCommand, REFERENCE_CLIENT_TIMINGS } from './support/conformanceSweep.js';
-import { freeDiscoveryPort } from './support/udpPort.js';
+import { allocatePort } from './support/ports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tsNode = (file: string): string[] => ['node', '--import', 'tsx', path.join(ROOT, file)];
@@ -35,7 +35,7 @@ const explain = (report: SuiteReport): string =>
 
 describe.concurrent('client suite against switchboard client (specs/fixtures/clients/switchboardClient.ts)', () => {
   it('passes level core with no failure: DISC-2, CONN-1, TASK-1, TASK-3, TASK-11, CONN-3, CONN-4, WIRE-5', { timeout: 60_000 }, async () => {
-    const report = await runClientSuite({ command: tsNode('specs/fixtures/clients/switchboardClient.ts'), level: 'core', discoveryPort: await freeDiscoveryPort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
+    const report = await runClientSuite({ command: tsNode('specs/fixtures/clients/switchboardClient.ts'), level: 'core', discoveryPort: await allocatePort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
     expect(report.failed, explain(report)).toBe(0);
     expect(report.checks.every((check) => check.level === 'core')).toBe(true);
     expect(report.passed).toBe(clientChecks().filter((check) => check.level === 'core').length);
@@ -43,7 +43,7 @@ describe.concurrent('client suite against switchboard client (specs/fixtures/cli
   });
 
   it('passes level full with no failure: adds WIRE-3/4/5/10, TASK-10, CONN-6 and the backoff bounds', { timeout: 90_000 }, async () => {
-    const report = await runClientSuite({ command: tsNode('specs/fixtures/clients/switchboardClient.ts'), level: 'full', discoveryPort: await freeDiscoveryPort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
+    const report = await runClientSuite({ command: tsNode('specs/fixtures/clients/switchboardClient.ts'), level: 'full', discoveryPort: await allocatePort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
     expect(report.failed, explain(report)).toBe(0);
     expect(report.notApplicable, explain(report)).toBe(0);
     expect(report.checks.length).toBe(clientChecks().length);
@@ -63,7 +63,7 @@ describe.concurrent('client suite against broken clients (specs/fixtures/brokenC
   for (const { name, only } of cases) {
     const entry = brokenClients.find((candidate) => candidate.name === name)!;
     it(`${entry.breaks.join(', ')}: fails ${name} (${entry.defect}) with ${only.join(', ')}`, { timeout: 40_000 }, async () => {
-      const report = await runClientSuite({ command: brokenClientCommand(name), level: 'full', only, discoveryPort: await freeDiscoveryPort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
+      const report = await runClientSuite({ command: brokenClientCommand(name), level: 'full', only, discoveryPort: await allocatePort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
       expect(failures(report).map((check) => check.name), explain(report)).toEqual([...only]);
       for (const check of failures(report)) expect(check.requirements.some((id) => entry.breaks.includes(id))).toBe(true);
     });
@@ -77,7 +77,7 @@ describe('switchboard assign as a target', () => {
       command,
       level: 'full',
       only: ['client.discovery', 'client.connect', 'client.assign.fields', 'client.task.quietAfterResult'],
-      discoveryPort: await freeDiscoveryPort(),
+      discoveryPort: await allocatePort(),
       cwd: ROOT,
       params: { text: 'from the assign CLI', width: 3 },
     });

@@ -28,7 +28,7 @@ import { createProvider, defineService, type Provider } from '../runtime/index.j
 import { brokenProviders } from './fixtures/brokenProviders.js';
 import { startReferenceProvider } from './fixtures/peers/referenceProvider.js';
 import { judgeBrokenProvider } from './support/conformanceSweep.js';
-import { freeDiscoveryPort } from './support/udpPort.js';
+import { allocatePort } from './support/ports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'switchboard.js');
@@ -68,7 +68,7 @@ let tmp: string;
 
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'switchboard-conformance-'));
-  realPort = await freeDiscoveryPort();
+  realPort = await allocatePort();
   real = createProvider({
     services: [conformanceService],
     host: '127.0.0.1',
@@ -329,7 +329,7 @@ describe.concurrent('provider suite on loopback', () => {
   });
 
   it('CLI: exits 1 with a JSON report naming TASK-4 against a provider that runs duplicates again', { timeout: NETWORK_TEST_MS }, async ({ expect }) => {
-    const provider = await startReferenceProvider({ discoveryPort: await freeDiscoveryPort(), faults: { dedupe: 'none' } });
+    const provider = await startReferenceProvider({ discoveryPort: await allocatePort(), faults: { dedupe: 'none' } });
     try {
       const result = await cli(['conformance', 'provider', provider.endpoint, '--udp', `127.0.0.1:${provider.discoveryPort}`, '--operation', 'echo', '--check', 'TASK-4', '--format', 'json']);
       expect(result.code, result.stderr).toBe(1);
