@@ -42,6 +42,12 @@ export interface ClientTaskInput {
    * sequence diagram ("GetStatus (Periodic)"). @default 5_000
    */
   pollIntervalMs?: number;
+  /**
+   * A task accepted without an Ack (the seed's "Status (Processing)", no push to expect) is first
+   * asked after this much silence, then after twice as long each time, up to `pollIntervalMs`.
+   * @default 250
+   */
+  pollFirstMs?: number;
   /** The connection. */
   parentRef: ActorRef<any, ClientTaskToParentEvent>;
 }
@@ -51,7 +57,8 @@ export const clientTaskDefaults = {
   assignAttemptsMax: 5,
   cancelTimeoutMs: 2_000,
   pollIntervalMs: 5_000,
-} as const satisfies Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs'>;
+  pollFirstMs: 250,
+} as const satisfies Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs' | 'pollFirstMs'>;
 
 export type ClientTaskEvent =
   /** Any provider message about this task (Ack, TaskStatusUpdate, TaskResult, TaskFailed, Error). */
@@ -89,6 +96,8 @@ export interface ClientTaskContext extends ClientTaskInput {
   readonly outcome: TaskOutcome | undefined;
   /** Why the last message about the task could not be understood, if one could not. */
   readonly unreadable: string | undefined;
+  /** The silence after which GetStatus is asked next (see `pollFirstMs`). */
+  readonly pollDelayMs: number;
 }
 
 function meaningOfEvent(context: ClientTaskContext, event: ClientTaskEvent): TaskMessageMeaning {
@@ -102,6 +111,8 @@ function outcomeOf(context: ClientTaskContext): TaskOutcome {
 
 const toParent = ({ context }: { context: ClientTaskContext }) => context.parentRef;
 
+const pollIntervalOf = (context: ClientTaskContext): number => context.pollIntervalMs ?? clientTaskDefaults.pollIntervalMs;
+
 export const clientTaskMachine = setup({
   types: {
     context: {} as ClientTaskContext,
@@ -112,7 +123,7 @@ export const clientTaskMachine = setup({
   delays: {
     ackTimeoutMs: ({ context }) => context.ackTimeoutMs,
     cancelTimeoutMs: ({ context }) => context.cancelTimeoutMs,
-    pollIntervalMs: ({ context }) => context.pollIntervalMs ?? clientTaskDefaults.pollIntervalMs,
+    pollDelayMs: ({ context }) => context.pollDelayMs,
     deadlineMs: ({ context }) => context.deadlineMs ?? 0,
   },
   guards: {
@@ -164,6 +175,14 @@ export const clientTaskMachine = setup({
     sendCancel: sendTo(toParent, ({ context }) => ({ type: 'task.send', taskId: context.taskId, draft: cancelDraft(context) })),
     askResult: sendTo(toParent, ({ context }) => ({ type: 'task.send', taskId: context.taskId, draft: getResultDraft(context) })),
     askStatus: sendTo(toParent, ({ context }) => ({ type: 'task.send', taskId: context.taskId, draft: getStatusDraft(context) })),
+    /**
+     * Acknowledged with an Ack: the provider pushes (TASK-10), a poll only covers a silence of
+     * `pollIntervalMs`. Accepted by a status instead: maybe the seed's pull flow, so ask soon.
+     */
+    choosePolling: assign({
+      pollDelayMs: ({ context, event }) => (meaningOfEvent(context, event).kind === 'acknowledged' ? pollIntervalOf(context) : Math.min(context.pollFirstMs ?? clientTaskDefaults.pollFirstMs, pollIntervalOf(context))),
+    }),
+    pollLater: assign({ pollDelayMs: ({ context }) => Math.min(context.pollDelayMs * 2, pollIntervalOf(context)) }),
     noteUnreadable: assign({ unreadable: ({ event }) => (event.type === 'task.unreadable' ? event.reason : undefined) }),
     /** TASK-3: no Ack within the sends allowed; "not understood" when answers came that could not be read. */
     failUnanswered: assign({
@@ -207,7 +226,14 @@ export const clientTaskMachine = setup({
   },
 }).createMachine({
   id: 'clientTask',
-  context: ({ input }) => ({ ...input, assignSendsTotal: 0, progressPercentage: 0, outcome: undefined, unreadable: undefined }),
+  context: ({ input }) => ({
+    ...input,
+    assignSendsTotal: 0,
+    progressPercentage: 0,
+    outcome: undefined,
+    unreadable: undefined,
+    pollDelayMs: input.pollIntervalMs ?? clientTaskDefaults.pollIntervalMs,
+  }),
   // The machine's output is the output of the final state it ends in.
   output: ({ event }) => event.output as TaskOutcome,
   initial: 'active',
@@ -237,17 +263,17 @@ export const clientTaskMachine = setup({
                   {
                     guard: 'isFinishedProgress',
                     target: 'accepted.processing',
-                    actions: ['acknowledge', 'recordProgress', { type: 'reportProgress', params: { status: 'Processing' } }, 'askResult'],
+                    actions: ['acknowledge', 'choosePolling', 'recordProgress', { type: 'reportProgress', params: { status: 'Processing' } }, 'askResult'],
                   },
                   {
                     guard: 'isQueuedAcceptance',
                     target: 'accepted.queued',
-                    actions: ['acknowledge', 'recordProgress', { type: 'reportProgress', params: { status: 'Queued' } }],
+                    actions: ['acknowledge', 'choosePolling', 'recordProgress', { type: 'reportProgress', params: { status: 'Queued' } }],
                   },
                   {
                     guard: 'isAcceptance',
                     target: 'accepted.processing',
-                    actions: ['acknowledge', 'recordProgress', { type: 'reportProgress', params: { status: 'Processing' } }],
+                    actions: ['acknowledge', 'choosePolling', 'recordProgress', { type: 'reportProgress', params: { status: 'Processing' } }],
                   },
                   // RATE_LIMITED / OVERLOADED refuse this copy, not the task: the ack timer re-sends.
                   { guard: 'isTransientRefusal' },
@@ -283,7 +309,7 @@ export const clientTaskMachine = setup({
               states: {
                 // Every message about the task re-enters its state, so the poll timer counts silence only.
                 queued: {
-                  after: { pollIntervalMs: { target: 'queued', reenter: true, actions: 'askStatus' } },
+                  after: { pollDelayMs: { target: 'queued', reenter: true, actions: ['askStatus', 'pollLater'] } },
                   on: {
                     'task.message': [
                       {
@@ -302,7 +328,7 @@ export const clientTaskMachine = setup({
                   },
                 },
                 processing: {
-                  after: { pollIntervalMs: { target: 'processing', reenter: true, actions: 'askStatus' } },
+                  after: { pollDelayMs: { target: 'processing', reenter: true, actions: ['askStatus', 'pollLater'] } },
                   on: {
                     'task.message': [
                       {
@@ -328,7 +354,11 @@ export const clientTaskMachine = setup({
             cancelling: {
               entry: 'sendCancel',
               on: {
-                'task.message': { guard: 'isTaskNotFound', target: '#clientTask.cancelled', actions: 'concludeCancelled' },
+                'task.message': [
+                  { guard: 'isTaskNotFound', target: '#clientTask.cancelled', actions: 'concludeCancelled' },
+                  // A seed-style answer "Status (Cancelled)" (or Completed): the final message says which.
+                  { guard: 'isFinishedProgress', actions: 'askResult' },
+                ],
               },
               after: { cancelTimeoutMs: { target: '#clientTask.cancelled', actions: 'concludeCancelled' } },
             },

@@ -33,7 +33,7 @@ export interface ConnectionInput {
   /** Jitter PRNG seed (machines/random.ts). */
   seed: RandomState;
   /** Options of every task on this connection. @default clientTaskDefaults */
-  task: Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs'>;
+  task: Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs' | 'pollFirstMs'>;
   /** The client root. */
   parentRef: ActorRef<any, ConnectionToParentEvent>;
 }
@@ -49,7 +49,7 @@ export const connectionDefaults: Omit<ConnectionInput, 'endpoint' | 'tlsFingerpr
   task: clientTaskDefaults,
 };
 
-export type ConnectionSubmission = Omit<ClientTaskInput, 'parentRef' | 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs'>;
+export type ConnectionSubmission = Omit<ClientTaskInput, 'parentRef' | 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs' | 'pollFirstMs'>;
 
 export type ConnectionEvent =
   | StreamEvent

@@ -13,6 +13,7 @@ import { recorder, resultOf } from './support/clientTaskFixtures.js';
 
 const TASK = 'seed-task-1';
 const POLL_MS = clientTaskDefaults.pollIntervalMs;
+const FIRST_MS = clientTaskDefaults.pollFirstMs;
 
 function startTask() {
   const clock = new SimulatedClock();
@@ -39,19 +40,22 @@ function startTask() {
 const flat = (taskStatus: string, extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'Status', taskId: TASK, taskStatus, ...extra });
 
 describe("clientTask: the seed's pull flow and flat Status answers", () => {
-  it('a flat Status Processing acknowledges; silence then brings GetStatus every pollIntervalMs; Done brings GetResult; the TaskResult ends it', () => {
+  it('a flat Status Processing acknowledges; silence then brings GetStatus after 250 ms, then twice as long each time up to pollIntervalMs; Done brings GetResult; the TaskResult ends it', () => {
     const task = startTask();
     task.deliverText(flat('Processing'));
     expect(task.actor.getSnapshot().matches({ active: { lifecycle: 'accepted' } })).toBe(true);
-    task.clock.increment(POLL_MS - 1);
-    expect(task.drafts()).toEqual(['AssignTask']);
-    task.clock.increment(1);
-    expect(task.drafts()).toEqual(['AssignTask', 'GetStatus']);
+    const polls = () => task.drafts().filter((draft) => draft === 'GetStatus').length;
+    // Silences before each GetStatus: 250, 500, 1000, 2000, 4000, then pollIntervalMs (5000) for good.
+    for (const [index, silenceMs] of [FIRST_MS, 500, 1_000, 2_000, 4_000, POLL_MS, POLL_MS].entries()) {
+      task.clock.increment(silenceMs - 1);
+      expect(polls()).toBe(index);
+      task.clock.increment(1);
+      expect(polls()).toBe(index + 1);
+    }
+    // An answer restarts the silence, with the interval reached.
     task.deliverText(flat('Processing', { progress: 40 }));
     task.clock.increment(POLL_MS - 1);
-    expect(task.drafts()).toEqual(['AssignTask', 'GetStatus']);
-    task.clock.increment(1);
-    expect(task.drafts()).toEqual(['AssignTask', 'GetStatus', 'GetStatus']);
+    expect(polls()).toBe(7);
     task.deliverText(flat('Done'));
     expect(task.drafts().at(-1)).toBe('GetResult');
     // An un-enveloped "not ready" to the GetResult: still running, ask again later.
@@ -59,6 +63,26 @@ describe("clientTask: the seed's pull flow and flat Status answers", () => {
     expect(task.settled()).toEqual([]);
     task.actor.send({ type: 'task.message', message: resultOf(TASK, { text: 'hi' }) });
     expect(task.settled()).toEqual([{ status: 'Completed', resultData: { text: 'hi' } }]);
+  });
+
+  it('a task acknowledged with an Ack (a provider that pushes) asks GetStatus only after pollIntervalMs of silence', () => {
+    const task = startTask();
+    task.deliverText(JSON.stringify({ type: 'Ack', messageId: 'ack-1', timestamp: '2025-07-02T11:50:00Z', payload: { acknowledgmentId: 'assign-1', taskId: TASK, status: 'Processing' } }));
+    task.clock.increment(POLL_MS - 1);
+    expect(task.drafts()).toEqual(['AssignTask']);
+    task.clock.increment(1);
+    expect(task.drafts()).toEqual(['AssignTask', 'GetStatus']);
+  });
+
+  it('CancelTask answered by a flat Status Cancelled: GetResult fetches the final message, which ends the task at once', () => {
+    const task = startTask();
+    task.deliverText(flat('Processing'));
+    task.send({ type: 'task.cancel' });
+    expect(task.drafts().at(-1)).toBe('CancelTask');
+    task.deliverText(flat('Cancelled'));
+    expect(task.drafts().at(-1)).toBe('GetResult');
+    task.deliverText(JSON.stringify({ type: 'TaskFailed', messageId: 'f-1', timestamp: '2025-07-02T11:50:00Z', payload: { taskId: TASK, status: 'Cancelled', errorMessage: 'Cancelled on request', errorCode: 'CANCELLED' } }));
+    expect(task.settled()).toEqual([{ status: 'Cancelled' }]);
   });
 
   it('a flat Status Unknown after acceptance fails the task TASK_NOT_FOUND', () => {
