@@ -116,7 +116,7 @@ export class DatagramLayer {
     }
     // A unicast send answers a request: only within that request's budget (DISC-17).
     const target = this.#unicastTarget(command.to.host, command.to.port);
-    if (target === undefined || !socket.answers.spend(command.to, byteLength(text), this.#fabric.now())) {
+    if (target === undefined || socket.answers.spend(command.to, byteLength(text), this.#fabric.now()) !== 'send') {
       this.#fabric.count('dropped', { channel: 'datagram', kind: 'datagram', from: address(from), to: address(command.to) });
       return;
     }

@@ -86,9 +86,11 @@ export class DiscoveryEndpoint {
         `switchboard: udp discovery: a ${command.draft.discoveryType} of ${bytes.byteLength} bytes exceeds datagramBytesMax (${max}); it was not sent`,
       );
     }
-    if (command.to !== 'broadcast' && !this.#answers.spend(command.to, bytes.byteLength, nowMs())) {
+    const verdict = command.to === 'broadcast' ? 'send' : this.#answers.spend(command.to, bytes.byteLength, nowMs());
+    if (verdict !== 'send') {
       metrics.answersOverBudget++;
-      log('debug', `udp discovery: an answer of ${bytes.byteLength} bytes to ${label(command.to)} exceeds its request's budget; not sent`);
+      const why = verdict === 'overBudget' ? "exceeds its request's budget" : 'is not the one answer its unpadded request gets';
+      log('debug', `udp discovery: an answer of ${bytes.byteLength} bytes to ${label(command.to as PeerAddress)} ${why}; not sent`);
       return;
     }
     const outgoing: Outgoing = { bytes, targets: command.to === 'broadcast' ? this.#broadcastTargets : [command.to] };

@@ -126,6 +126,9 @@ function resolveAnswers(answers: Partial<AnswerBoundsOptions> | undefined): Answ
   checkInteger('answers.requestsMax', merged.requestsMax, 1, 1_000_000);
   checkInteger('answers.windowMs', merged.windowMs, 1, 3_600_000);
   checkInteger('answers.budgetTtlMs', merged.budgetTtlMs, 1, 3_600_000);
+  checkInteger('answers.paddedBytesMin', merged.paddedBytesMin, 0, IPV4_UDP_PAYLOAD_MAX);
+  checkInteger('answers.unpaddedPerSourceMax', merged.unpaddedPerSourceMax, 0, 1_000_000);
+  checkInteger('answers.unpaddedMax', merged.unpaddedMax, 0, 1_000_000);
   return merged;
 }
 
