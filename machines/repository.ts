@@ -17,14 +17,18 @@
  *   reported (`repository.learned`) so the application may persist it.
  * - DISC-9, DISC-10: entries expire or say goodbye on their own and report `entry.ended`; the
  *   repository then stops the child and forgets its view (its trust record stays, so a replay of
- *   its advertisements is still refused).
+ *   its advertisements is still refused). An entry that turns suspect makes the repository ask
+ *   again (a discovery request, at most one per `ASK_AGAIN_GAP_MS`): a provider that sends no
+ *   heartbeats, or whose heartbeats cannot reach this client's socket, still answers requests.
+ * - An unsigned advertisement of a loopback or unspecified host (`localhost:8080`, `0.0.0.0`)
+ *   heard from another host stands for that host (machines/discovery/reachable.ts).
  * - DISC-12: datagrams that failed decoding arrive as `datagram.rejected` and are only counted.
  *   Requests from other clients (`ClientServiceDiscoveryRequest`) are not ours to answer: ignored.
  *
  * Every change of the view is reported to the parent as `repository.changed` with the full list,
  * which is what selection (machines/selection.ts) works on.
  */
-import { assign, enqueueActions, sendTo, setup, stopChild, type ActorRef, type CallbackActorLogic } from 'xstate';
+import { assign, enqueueActions, raise, sendTo, setup, stopChild, type ActorRef, type CallbackActorLogic } from 'xstate';
 import type { Capability } from './capabilities.js';
 import { admissionOf, advertisementIn, countedSource } from './discovery/admission.js';
 import {
@@ -47,6 +51,7 @@ import {
   type RepositoryEntryToParentEvent,
 } from './repositoryEntry.js';
 import type { DatagramCommand, DatagramEvent, PeerAddress } from './transport.js';
+import { reachableEndpoint } from './discovery/reachable.js';
 
 /** What the repository knows about one service instance; what selection ranks. */
 export interface ServiceView {
@@ -88,7 +93,12 @@ export const repositoryDefaults = {
   trust: trustDefaults,
 } as const satisfies Omit<RepositoryInput, 'clientId' | 'parentRef'>;
 
-export type RepositoryEvent = DatagramEvent | { readonly type: 'repository.refresh' } | RepositoryEntryToParentEvent;
+export type RepositoryEvent =
+  | DatagramEvent
+  | { readonly type: 'repository.refresh' }
+  /** Raised when an entry turns suspect. */
+  | { readonly type: 'repository.askAgain' }
+  | RepositoryEntryToParentEvent;
 
 export type RepositoryToParentEvent =
   | { readonly type: 'repository.changed'; readonly services: readonly ServiceView[] }
@@ -142,6 +152,9 @@ export interface RepositoryContext {
 /** Bound on the distinct (source, reason) pairs reported; later ones are counted only. */
 export const IGNORED_REPORTS_MAX = 1_024;
 
+/** After a discovery request, entries turning suspect wait this long before they make another. */
+export const ASK_AGAIN_GAP_MS = 1_000;
+
 // ---- pure helpers -----------------------------------------------------------------------------
 
 /** The child id of the entry for `serviceId`. */
@@ -162,6 +175,12 @@ export function viewOf(advertisement: ServiceAdvertisement, health: EntryHealth,
       ? {}
       : { signedBy, ...(advertisement.tlsFingerprint256 === undefined ? {} : { tlsFingerprint256: advertisement.tlsFingerprint256 }) }),
   };
+}
+
+/** An unsigned advertisement as the client reaches it: its endpoint's host from `source` when only local (see reachable.ts). */
+function withReachableEndpoint(advertisement: ServiceAdvertisement, source: string): ServiceAdvertisement {
+  const endpoint = reachableEndpoint(advertisement.endpoint, source);
+  return endpoint === advertisement.endpoint ? advertisement : { ...advertisement, endpoint };
 }
 
 /** The repository's view as a list (insertion order of the entries): the input of selection. */
@@ -232,6 +251,7 @@ export const repositoryMachine = setup({
   guards: {
     isKnownEntry: ({ context, event }) =>
       (event.type === 'entry.changed' || event.type === 'entry.ended') && hasService(context, event.serviceId),
+    isSuspectEntry: ({ context, event }) => event.type === 'entry.changed' && event.health === 'suspect' && hasService(context, event.serviceId),
   },
   actions: {
     sendDiscoveryRequest: sendTo('discovery', ({ context }): DatagramCommand => ({
@@ -280,6 +300,7 @@ export const repositoryMachine = setup({
       }
       const { verdict } = admission;
       const serviceId = advertisement.serviceId;
+      const heard = verdict.signedBy === undefined ? withReachableEndpoint(advertisement, event.from.host) : advertisement;
       let entries: EntryBook = context;
       let trust = context.trust;
       let ended: string[] = [];
@@ -295,14 +316,14 @@ export const repositoryMachine = setup({
       if (admission.kind === 'refresh') {
         const origin = entries.origins.get(serviceId);
         if (origin !== undefined && origin !== event.from.host) entries = withService(withoutService(entries, serviceId), entries.services.get(serviceId) as ServiceView, event.from.host);
-        enqueue.sendTo(entryIdOf(serviceId), { type: 'entry.advertised', advertisement });
+        enqueue.sendTo(entryIdOf(serviceId), { type: 'entry.advertised', advertisement: heard });
       } else {
         enqueue.spawnChild('repositoryEntry', {
           id: entryIdOf(serviceId),
-          input: { advertisement, defaultHeartbeatIntervalMs: context.defaultHeartbeatIntervalMs, parentRef: self } satisfies RepositoryEntryInput,
+          input: { advertisement: heard, defaultHeartbeatIntervalMs: context.defaultHeartbeatIntervalMs, parentRef: self } satisfies RepositoryEntryInput,
         });
         // The entry reports only later changes: the view of a new entry is made here.
-        entries = withService(entries, viewOf(advertisement, 'alive', verdict.signedBy), event.from.host);
+        entries = withService(entries, viewOf(heard, 'alive', verdict.signedBy), event.from.host);
       }
       enqueue.assign({ stats, trust, services: entries.services, origins: entries.origins, entriesBySource: entries.entriesBySource });
       if (admission.kind === 'new' || ended.length > 0) {
@@ -352,7 +373,10 @@ export const repositoryMachine = setup({
   on: {
     'datagram.received': { actions: 'admit' },
     'datagram.rejected': { actions: 'countRejected' },
-    'entry.changed': { guard: 'isKnownEntry', actions: ['updateView', 'reportChanged'] },
+    'entry.changed': [
+      { guard: 'isSuspectEntry', actions: ['updateView', 'reportChanged', raise({ type: 'repository.askAgain' })] },
+      { guard: 'isKnownEntry', actions: ['updateView', 'reportChanged'] },
+    ],
     'entry.ended': { guard: 'isKnownEntry', actions: ['stopEntry', 'removeView', 'reportChanged'] },
   },
   states: {
@@ -361,6 +385,12 @@ export const repositoryMachine = setup({
       entry: 'sendDiscoveryRequest',
       after: { discoveryPeriodMs: { target: 'discovering', reenter: true } },
       on: { 'repository.refresh': { target: 'discovering', reenter: true } },
+      // An entry turned suspect: ask again, unless a request has just gone out.
+      initial: 'justAsked',
+      states: {
+        justAsked: { after: { [ASK_AGAIN_GAP_MS]: 'quiet' } },
+        quiet: { on: { 'repository.askAgain': { target: '#repository.discovering', reenter: true } } },
+      },
     },
   },
 });
