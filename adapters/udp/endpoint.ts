@@ -48,6 +48,8 @@ export class DiscoveryEndpoint {
   /** Where a 'broadcast' goes, fixed when the actor starts. */
   readonly #broadcastTargets: readonly PeerAddress[];
   #senderState: SenderState = 'binding';
+  /** The shared socket: `binding` until the port is bound or refused (reported once, DISC-1). */
+  #sharedState: SenderState = 'binding';
   #lifecycle: Lifecycle = 'running';
   #queue: Outgoing[] = [];
   #inFlight = 0;
@@ -117,6 +119,8 @@ export class DiscoveryEndpoint {
 
   #sharedBound(): void {
     if (this.#lifecycle === 'closed') return;
+    this.#sharedState = 'bound';
+    this.#config.onPortState({ port: this.#config.port, listening: true });
     const multicast = this.#config.multicast;
     if (multicast !== undefined) {
       this.#try('shared', `join multicast group ${multicast.group}`, () => {
@@ -220,8 +224,33 @@ export class DiscoveryEndpoint {
       this.#finishIfDrained();
       return;
     }
+    if (role === 'shared' && this.#sharedState === 'binding') {
+      this.#sharedState = 'failed';
+      this.#portUnavailable(error);
+      return;
+    }
     const what = role === 'shared' ? `the discovery port ${this.#config.port}` : 'the sending socket';
     this.#config.log('error', `udp discovery: socket error on ${what}`, error);
+  }
+
+  /**
+   * DISC-1: the port is held exclusively by another process (bound without SO_REUSEADDR) or not
+   * allowed. Said loudly, once: requests and heartbeats sent to the port on this host go to that
+   * process, not to this one.
+   */
+  #portUnavailable(error: Error): void {
+    const { port } = this.#config;
+    const code = (error as { code?: string }).code ?? 'ERROR';
+    const reason =
+      code === 'EADDRINUSE'
+        ? `another process holds UDP port ${port} exclusively (bound without SO_REUSEADDR, as peers built from the seed alone often are)`
+        : `UDP port ${port} cannot be bound (${code}: ${error.message})`;
+    this.#config.log(
+      'error',
+      `udp discovery: ${reason}: discovery requests and heartbeats sent to port ${port} on this host do not reach this process; answers to its own requests still do. See "Sharing the discovery port" in docs/guide.md`,
+      error,
+    );
+    this.#config.onPortState({ port, listening: false, code, reason });
   }
 
   #try(role: 'shared' | 'ephemeral', what: string, action: () => void): void {

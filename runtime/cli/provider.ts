@@ -244,7 +244,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   const stop = nextStopSignal();
   let stoppedCleanly = false;
   try {
-    const { endpoint } = await provider.start();
+    const { endpoint, discovery: port } = await provider.start();
     const offered = services.map((service) => ({ serviceName: service.name, version: service.version, operations: Object.keys(service.operations) }));
     if (globals.json) {
       jsonLine(io.stdout, {
@@ -252,7 +252,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
         time: new Date().toISOString(),
         endpoint,
         services: offered,
-        discovery: globals.discovery,
+        discovery: { ...globals.discovery, ...(port === undefined ? {} : { listening: port.listening, ...(port.listening ? {} : { problem: port.reason }) }) },
         workDir,
         publicKey: provider.publicKey,
         keyFile: provider.keyFile,
@@ -260,7 +260,12 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     } else {
       line(io.stdout, `provider listening on ${endpoint}`);
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
-      line(io.stdout, `discovery ${describeNetwork(globals.discovery, networkChoiceOf(command))}`);
+      // DISC-1: never claim to be discoverable when the port is another process's.
+      if (port?.listening === false) {
+        line(io.stdout, `NOT DISCOVERABLE on this host: ${port.reason}; this provider cannot answer discovery requests (clients elsewhere still hear its heartbeats). See "Sharing the discovery port" in docs/guide.md`);
+      } else {
+        line(io.stdout, `discovery ${describeNetwork(globals.discovery, networkChoiceOf(command))}`);
+      }
       // What a client pins: switchboard discover --trust-key <service>=<key>.
       line(io.stdout, `signing key ${provider.publicKey} (${provider.keyFile})`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
