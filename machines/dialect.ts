@@ -87,3 +87,55 @@ export function fromDialect(value: Json): Json | undefined {
     payload: { taskId, status, progressPercentage: percentage, ...(typeof message === 'string' ? { message: message.slice(0, 4_096) } : {}) },
   };
 }
+
+// ---- writing: the `flat-status` compat profile (docs/protocol.md, "The compat profile") -------
+
+/** How a flat Status names a task state: the words field peers use (Done for Completed). */
+const FLAT_WORDS: Readonly<Record<TaskStatus, string>> = {
+  Queued: 'Queued',
+  Processing: 'Processing',
+  Completed: 'Done',
+  Failed: 'Failed',
+  Cancelled: 'Cancelled',
+};
+
+/** What a provider draft looks like on the wire when this converts it: no envelope, no messageId. */
+export interface FlatStatus {
+  readonly type: 'Status';
+  readonly taskId: string;
+  readonly taskStatus: string;
+  readonly progress?: number;
+  readonly message?: string;
+}
+
+/**
+ * A provider's answer about a task as a peer built from the seed reads it (the `flat-status`
+ * compat profile): an Ack of a task, a TaskStatusUpdate, and an Error TASK_NOT_FOUND about a task
+ * become `{type: "Status", taskId, taskStatus}` (Processing, Queued, Done, Failed, Cancelled,
+ * Unknown). Anything else (the final messages in the seed's form, other errors) is undefined:
+ * sent as it is.
+ */
+export function toFlatStatus(draft: { readonly type: string; readonly payload: unknown }): FlatStatus | undefined {
+  const payload = isObject(draft.payload) ? draft.payload : {};
+  const taskId = payload.taskId;
+  if (!isId(taskId)) return undefined;
+  switch (draft.type) {
+    case 'Ack':
+      return { type: 'Status', taskId, taskStatus: payload.status === 'Queued' ? 'Queued' : 'Processing' };
+    case 'TaskStatusUpdate': {
+      const word = FLAT_WORDS[payload.status as TaskStatus] ?? 'Processing';
+      const progress = typeof payload.progressPercentage === 'number' ? payload.progressPercentage : undefined;
+      return {
+        type: 'Status',
+        taskId,
+        taskStatus: word,
+        ...(progress === undefined ? {} : { progress }),
+        ...(typeof payload.message === 'string' ? { message: payload.message } : {}),
+      };
+    }
+    case 'Error':
+      return payload.code === 'TASK_NOT_FOUND' ? { type: 'Status', taskId, taskStatus: 'Unknown' } : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -68,6 +68,11 @@ export interface ProviderInput {
   readonly session: SessionOptions;
   /** SEC-4: decides each new AssignTask (runtime/acl.ts); undefined allows everything. */
   readonly authorize?: Authorizer | undefined;
+  /**
+   * The `flat-status` compat profile: GetStatus of a finished task is answered with its final
+   * status (the seed's "Status (Completed)"), the outcome being GetResult's. @default false
+   */
+  readonly finishedStatusOnGetStatus?: boolean | undefined;
   /** How long stopping waits for tasks to cancel and sessions to close. @default 2_000 */
   readonly stopTimeoutMs: number;
 }
@@ -409,7 +414,13 @@ export const providerMachine = setup({
   ],
   entry: spawnChild('taskRegistry', {
     id: 'tasks',
-    input: ({ context, self }) => ({ services: context.services, limits: context.limits, authorize: context.authorize, parentRef: self }),
+    input: ({ context, self }) => ({
+      services: context.services,
+      limits: context.limits,
+      authorize: context.authorize,
+      finishedStatusOnGetStatus: context.finishedStatusOnGetStatus,
+      parentRef: self,
+    }),
   }),
   on: {
     'server.accepted': { actions: 'acceptSession' },

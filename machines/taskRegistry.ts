@@ -20,7 +20,7 @@ import type { TaskFailure, TaskOutcome } from './outcome.js';
 import type { ProviderTaskInput, ProviderTaskToParentEvent } from './providerTask.js';
 import { offersOperation, type ServiceDescriptor } from './service.js';
 import { loadWorthReporting, TaskLedger, type LoadReport, type TaskLimits, type TaskRecord } from './taskLedger.js';
-import { ackFor, errorFor, finalFor, stateMessageFor, taskFailed } from './taskReplies.js';
+import { ackFor, errorFor, finalFor, stateMessageFor, statusMessageFor, taskFailed } from './taskReplies.js';
 
 export type TaskRegistryEvent =
   /**
@@ -93,6 +93,8 @@ export interface TaskRegistryInput {
   readonly limits: TaskLimits;
   /** SEC-4: decides each new AssignTask; undefined allows everything. */
   readonly authorize?: Authorizer | undefined;
+  /** GetStatus of a finished task gets its final status, not its outcome (the `flat-status` compat profile). */
+  readonly finishedStatusOnGetStatus?: boolean | undefined;
   readonly parentRef: ActorRef<Snapshot<unknown>, TaskRegistryToParentEvent>;
 }
 
@@ -268,7 +270,8 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
           case 'registry.query': {
             const { clientId, message, replyTo } = event as Extract<TaskRegistryEvent, { type: 'registry.query' }>;
             const record = ledger.get(clientId, message.payload.taskId);
-            const draft = record ? stateMessageFor(record) : errorFor(message, 'TASK_NOT_FOUND');
+            const statusOnly = message.type === 'GetStatus' && input.finishedStatusOnGetStatus === true;
+            const draft = record ? (statusOnly ? statusMessageFor(record) : stateMessageFor(record)) : errorFor(message, 'TASK_NOT_FOUND');
             input.parentRef.send({ type: 'registry.reply', clientId, draft, ...(replyTo === undefined ? {} : { replyTo }) });
             break;
           }

@@ -26,6 +26,7 @@ import { createServiceHandler } from './handler.js';
 import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
 import { signingFor } from './signing.js';
+import { compatSettings, type CompatOption } from './compat.js';
 import { createSupervisor, InternalFault } from './supervisor.js';
 import type { InspectionSource } from './inspect/hub.js';
 import { createObservation, type InspectOption } from './inspect/observation.js';
@@ -94,6 +95,12 @@ export interface ProviderOptions {
    * A key file that cannot be read or made throws SigningKeyError here.
    */
   readonly signing?: SigningOptions;
+  /**
+   * Deviations for peers built from the seed alone that cannot be liberal defaults (runtime/compat.ts,
+   * docs/protocol.md "The compat profile"): `'field'`, or a list of `'keyed-capabilities'`,
+   * `'flat-status'`. @default none
+   */
+  readonly compat?: CompatOption;
 }
 
 export type SigningOptions =
@@ -151,16 +158,18 @@ export function createProvider(options: ProviderOptions): Provider {
     portStateKnown();
   };
   const usesUdp = options.network === undefined && options.lan !== false;
+  const compat = compatSettings(options.compat);
   const host: NetworkHost =
     options.network ??
     networkHost(
       {
-        discovery: { log, ...options.discovery, onPortState },
+        discovery: { log, ...compat.discovery, ...options.discovery, onPortState },
         server: {
           port: options.port ?? 0,
           host: options.host,
           advertisedHost: options.advertisedHost,
           log,
+          ...compat.server,
           ...options.server,
         },
       },
@@ -201,6 +210,7 @@ export function createProvider(options: ProviderOptions): Provider {
       sessionsPerPrincipalMax: options.sessionsPerPrincipalMax ?? providerDefaults.sessionsPerPrincipalMax,
       principalRateLimit: options.principalRateLimit ?? providerDefaults.principalRateLimit,
       ...(options.acl === undefined ? {} : { authorize: aclAuthorizer(options.acl) }),
+      ...(compat.finishedStatusOnGetStatus ? { finishedStatusOnGetStatus: true } : {}),
       session: { ...providerDefaults.session, authRequired: policies.authRequired, ...options.session },
       services: options.services.map((service) => ({
         serviceId: `${service.name}-${uuid()}`,

@@ -79,8 +79,8 @@ export class DiscoveryEndpoint {
    */
   send(command: DatagramCommand): void {
     if (this.#lifecycle !== 'running') return;
-    const { nowMs, signer, requestBytesMin, limits, metrics, log } = this.#config;
-    const text = encodeOutgoing(command.draft, { nowMs, signer, requestBytesMin });
+    const { nowMs, signer, requestBytesMin, capabilitiesForm, limits, metrics, log } = this.#config;
+    const text = encodeOutgoing(command.draft, { nowMs, signer, requestBytesMin, capabilitiesForm });
     const bytes = Buffer.from(text, 'utf8');
     const max = limits.datagramBytesMax;
     if (bytes.byteLength > max) {

@@ -80,6 +80,8 @@ export interface UdpDiscoveryOptions {
   readonly answers?: Partial<AnswerBoundsOptions>;
   /** Told once per actor whether the discovery port could be bound (see DiscoveryPortState). */
   readonly onPortState?: (state: DiscoveryPortState) => void;
+  /** `keyed`: advertise capabilities keyed by operation, as some seed peers read them (compat profile). @default 'list' */
+  readonly capabilitiesForm?: 'list' | 'keyed';
 }
 
 /** The options with every default applied and every value checked. */
@@ -102,6 +104,7 @@ export interface UdpConfig {
   readonly requestBytesMin: number;
   readonly answers: AnswerBoundsOptions;
   readonly onPortState: (state: DiscoveryPortState) => void;
+  readonly capabilitiesForm: 'list' | 'keyed';
 }
 
 const silent: UdpLog = () => {};
@@ -174,6 +177,7 @@ export function resolveUdpOptions(options: UdpDiscoveryOptions): UdpConfig {
     requestBytesMin: Math.min(checkInteger('requestBytesMin', options.requestBytesMin ?? REQUEST_BYTES_MIN, 0, IPV4_UDP_PAYLOAD_MAX), limits.datagramBytesMax),
     answers: resolveAnswers(options.answers),
     onPortState: options.onPortState ?? (() => {}),
+    capabilitiesForm: options.capabilitiesForm ?? 'list',
   };
   if (!config.broadcast && config.multicast === undefined && config.unicastPeers.length === 0) {
     throw new RangeError('switchboard: udp discovery: with broadcast: false, give multicast or unicastPeers, or a broadcast reaches nobody');

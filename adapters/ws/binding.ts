@@ -8,6 +8,7 @@
  */
 import type { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, stampFrame, type CodecLimits, type StampSource } from '../../machines/codec.js';
+import { toFlatStatus } from '../../machines/dialect.js';
 import { CloseCode, type StreamCommand, type StreamEvent } from '../../machines/transport.js';
 import type { FrameWindow } from './budget.js';
 import { isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
@@ -19,6 +20,8 @@ export interface BindingContext {
   readonly log: WsLog;
   /** For logs: `client ws://...` or `server <connectionId>`. */
   readonly label: string;
+  /** The `flat-status` compat profile: answers about a task go out as the seed's flat Status (machines/dialect.ts). */
+  readonly flatStatus?: boolean;
 }
 
 type Sink = (event: StreamEvent) => void;
@@ -121,7 +124,8 @@ export class SocketBinding {
         }
         let text: string;
         try {
-          text = encodeFrame(stampFrame(command.draft, this.#context.stamp));
+          const flat = this.#context.flatStatus === true ? toFlatStatus(command.draft) : undefined;
+          text = flat === undefined ? encodeFrame(stampFrame(command.draft, this.#context.stamp)) : JSON.stringify(flat);
         } catch (error) {
           // A draft that does not encode is a machine bug; report it, keep the connection.
           this.#context.metrics.messagesDropped++;

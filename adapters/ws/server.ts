@@ -119,7 +119,7 @@ export function wsServer(options: WsServerOptions): WsServer {
 
   function accept(socket: WebSocket, request: IncomingMessage, emit: (event: ServerEvent) => void): void {
     const connectionId = newConnectionId();
-    const context: BindingContext = { limits, stamp, metrics, log, label: `server ${connectionId}` };
+    const context: BindingContext = { limits, stamp, metrics, log, label: `server ${connectionId}`, flatStatus: options.statusForm === 'flat' };
     const address = addressKeyOf(request.socket.remoteAddress);
     const budgets = [new FrameWindow(frames.perConnection), addressWindows.hold(address)];
     socket.once('close', () => addressWindows.release(address));
