@@ -13,7 +13,7 @@
  *   (TASK-10);
  * - Unknown (NotFound) -> Error TASK_NOT_FOUND about the task.
  * What it cannot read as a status report is left alone (and fails decoding as before).
- * Pure: a missing messageId becomes `dialect:<taskId>`, a missing timestamp epoch 0.
+ * Pure: a missing messageId becomes `dialect:<taskId>` (cut to an Id's 256 characters), a missing timestamp epoch 0.
  */
 import type { TaskStatus } from './messages.js';
 
@@ -72,7 +72,8 @@ export function fromDialect(value: Json): Json | undefined {
   const taskId = field(value, 'taskId');
   const status = statusOfWord(field(value, 'taskStatus') ?? field(value, 'status'));
   if (!isId(taskId) || status === undefined) return undefined;
-  const messageId = isId(value.messageId) ? value.messageId : `dialect:${taskId}`;
+  // An Id is at most 256 characters: the made-up one must be one too.
+  const messageId = isId(value.messageId) ? value.messageId : `dialect:${taskId.slice(0, 256 - 'dialect:'.length)}`;
   const timestamp = typeof value.timestamp === 'string' || typeof value.timestamp === 'number' ? value.timestamp : 0;
   if (status === 'Unknown') {
     return { type: 'Error', messageId, timestamp, payload: { code: 'TASK_NOT_FOUND', message: 'the provider does not know the task (it answered "Unknown")', taskId } };
