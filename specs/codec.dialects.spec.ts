@@ -22,6 +22,7 @@ import { formatTimestamp } from '../machines/timestamp.js';
 import { serviceAdvertisement, setting, taskStatusUpdate, text } from './support/arbitraries.js';
 
 type State = TaskStatus | 'Unknown';
+type ValueOf<A> = A extends fc.Arbitrary<infer T> ? T : never;
 
 /** Words field peers write for each state (docs/protocol.md, "Dialects seen in the field"). */
 const WORDS: Record<State, readonly string[]> = {
@@ -61,7 +62,7 @@ const statusReply = fc
   })
   .chain((reply) => casing(WORDS[reply.state][reply.wordIndex % WORDS[reply.state].length]!).map((word) => ({ ...reply, word })));
 
-function render(reply: fc.Value<typeof statusReply>): Record<string, unknown> {
+function render(reply: ValueOf<typeof statusReply>): Record<string, unknown> {
   const body: Record<string, unknown> = { ...reply.extra, taskId: reply.taskId, [reply.key]: reply.word };
   if (reply.progress !== undefined) body[reply.progressKey] = reply.progress;
   // An un-enveloped reply has no `type`; a flat Status says so.
@@ -128,7 +129,7 @@ const variant = fc.record({
   extra: noise,
 });
 
-function renderAdvertisement(ad: ServiceAdvertisement, how: fc.Value<typeof variant>): Record<string, unknown> {
+function renderAdvertisement(ad: ServiceAdvertisement, how: ValueOf<typeof variant>): Record<string, unknown> {
   const wire = toWireDatagram(ad) as Record<string, any>;
   const settingsOf = (settings: Record<string, string>[]) =>
     how.namedSettings ? settings.map((one) => Object.entries(one).map(([type, name]) => ({ name, type }))[0]) : settings;
