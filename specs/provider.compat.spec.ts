@@ -206,7 +206,7 @@ describe('compat profile: the CLI', () => {
   it('`provider --compat field` says which deviations it speaks; an unknown one is a usage error (exit 2)', async () => {
     const port = String(await allocatePort());
     const keyFile = path.join(os.tmpdir(), `switchboard-compat-key-${process.pid}.json`);
-    cleanups.push(() => import('node:fs/promises').then(({ rm }) => rm(keyFile, { force: true })));
+    cleanups.push(() => import('node:fs/promises').then(({ rm }) => Promise.all([rm(keyFile, { force: true }), rm(`${keyFile}.epoch`, { force: true })])));
     const field = await run(['--discovery-port', port, 'provider', '--host', '127.0.0.1', '--compat', 'field', '--key-file', keyFile], /press Ctrl-C/);
     expect(field.stdout).toContain('compat field (keyed-capabilities, flat-status)');
     const bad = await run(['--discovery-port', port, 'provider', '--compat', 'flat'], undefined);
