@@ -39,7 +39,7 @@ function startTask() {
 
 const flat = (taskStatus: string, extra: Record<string, unknown> = {}) => JSON.stringify({ type: 'Status', taskId: TASK, taskStatus, ...extra });
 
-describe("clientTask: the seed's pull flow and flat Status answers", () => {
+describe("clientTask: the seed's pull flow and flat Status answers (TASK-19, WIRE-11)", () => {
   it('a flat Status Processing acknowledges; silence then brings GetStatus after 250 ms, then twice as long each time up to pollIntervalMs; Done brings GetResult; the TaskResult ends it', () => {
     const task = startTask();
     task.deliverText(flat('Processing'));

@@ -72,7 +72,7 @@ function render(reply: ValueOf<typeof statusReply>): Record<string, unknown> {
   return reply.where === 'top' ? { ...head, ...body } : { ...head, payload: body };
 }
 
-describe('dialects: status answers', () => {
+describe('dialects: status answers (WIRE-11)', () => {
   it('any rendering of a task state decodes to that state; Unknown to TASK_NOT_FOUND; progress kept within 0..100', () => {
     fc.assert(
       fc.property(statusReply, (reply) => {
@@ -164,7 +164,7 @@ function renderAdvertisement(ad: ServiceAdvertisement, how: ValueOf<typeof varia
   return JSON.parse(JSON.stringify({ ...how.extra, ...wire, capabilities, endpoint: endpointVariant, status, timestamp }));
 }
 
-describe('dialects: advertisements', () => {
+describe('dialects: advertisements (WIRE-4)', () => {
   it("every field rendering decodes to what switchboard's own rendering decodes to", () => {
     fc.assert(
       fc.property(advertisement, variant, (ad, how) => {

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isLoopbackHost, isUnspecifiedHost, reachableEndpoint } from '../machines/discovery/reachable.js';
 
-describe('reachableEndpoint (DISC-5 notes)', () => {
+describe('reachableEndpoint (DISC-19)', () => {
   it.each([
     ['ws://localhost:8080', '192.168.1.20', 'ws://192.168.1.20:8080'],
     ['ws://127.0.1.1:8080/tasks?x=1', '10.0.0.7', 'ws://10.0.0.7:8080/tasks?x=1'],

@@ -91,7 +91,7 @@ async function rawSocket(endpoint: string) {
   };
 }
 
-describe('compat profile: the pure mappings', () => {
+describe('compat profile (WIRE-12): the pure mappings', () => {
   it('flat-status: Ack, TaskStatusUpdate and TASK_NOT_FOUND about a task become {type: "Status", taskId, taskStatus}; the rest is left alone', () => {
     expect(toFlatStatus({ type: 'Ack', payload: { acknowledgmentId: 'm1', taskId: 't1', status: 'Queued' } })).toEqual({ type: 'Status', taskId: 't1', taskStatus: 'Queued' });
     expect(toFlatStatus({ type: 'Ack', payload: { acknowledgmentId: 'm1' } })).toBeUndefined();
@@ -134,7 +134,7 @@ describe('compat profile: the pure mappings', () => {
   });
 });
 
-describe('compat profile: a provider on loopback', () => {
+describe('compat profile (WIRE-12): a provider on loopback', () => {
   it('keyed-capabilities: the advertisement a seed peer gets is keyed by operation (and signed all the same)', async () => {
     const keyed = await startCompat(['keyed-capabilities']);
     const advertisement = await askForAdvertisement(keyed.port);

@@ -187,7 +187,7 @@ describe('repository (actor)', () => {
     expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [] });
   });
 
-  it('DISC-9: an entry that turns suspect makes the repository ask again, at most once per ASK_AGAIN_GAP_MS', () => {
+  it('DISC-9, DISC-20: an entry that turns suspect makes the repository ask again, at most once per ASK_AGAIN_GAP_MS', () => {
     const { clock, discovery, services } = startRepository();
     discovery.push(received(advertisement({ serviceId: 'svc-1', heartbeatIntervalMs: 1_000 })));
     discovery.push(received(advertisement({ serviceId: 'svc-2', heartbeatIntervalMs: 1_000 })));

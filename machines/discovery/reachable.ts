@@ -1,5 +1,5 @@
 /**
- * The endpoint a client connects to for an unsigned advertisement (DISC-5 notes): peers built from
+ * The endpoint a client connects to for an unsigned advertisement (DISC-19): peers built from
  * the seed alone advertise the address they listen on, often `localhost:8080` or
  * `ws://0.0.0.0:8080`, which means something only on their own machine. When such an
  * advertisement came from another host, that host is where the service is: the client uses the
