@@ -22,6 +22,7 @@ const SAMPLE: Readonly<Record<string, readonly string[]>> = {
   rejectsUnknownFields: ['provider.wire.seedForms'],
   strictTimestamps: ['provider.wire.seedForms'],
   crashesOnMalformed: ['provider.robustness.malformedJson'],
+  clientIdNotOwned: ['provider.security.takeover'],
 };
 
 const sampled = brokenProviders.filter((entry) => SAMPLE[entry.name] !== undefined);
