@@ -9,7 +9,7 @@
  *
  * A binary min-heap: O(log n) push and pop, bounded by `sizeMax`.
  */
-import type { SimulatedClock } from 'xstate';
+import type { NetworkClock } from './virtualClock.js';
 
 export interface QueuedDelivery {
   readonly dueAtMs: number;
@@ -26,15 +26,15 @@ function before(a: QueuedDelivery, b: QueuedDelivery): boolean {
 export const DELIVERIES_PER_INSTANT_MAX = 1_000_000;
 
 export class DeliveryQueue {
-  readonly #clock: SimulatedClock;
+  readonly #clock: NetworkClock;
   readonly #sizeMax: number;
   readonly #heap: QueuedDelivery[] = [];
   #seq = 0;
   /** The one clock timeout we hold, for the earliest due time. */
-  #timer: { readonly id: number; readonly dueAtMs: number } | undefined;
+  #timer: { readonly id: unknown; readonly dueAtMs: number } | undefined;
   #draining = false;
 
-  constructor(clock: SimulatedClock, sizeMax: number) {
+  constructor(clock: NetworkClock, sizeMax: number) {
     this.#clock = clock;
     this.#sizeMax = sizeMax;
   }
