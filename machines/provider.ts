@@ -41,6 +41,8 @@ export interface ProviderInput {
   readonly session: SessionOptions;
   /** How long stopping waits for tasks to cancel and sessions to close. @default 2_000 */
   readonly stopTimeoutMs: number;
+  /** Deliberate bugs for checker self-tests (docs/simulation.md); absent in production. */
+  readonly injectBug?: { readonly skipDuplicateCheck?: boolean };
 }
 
 export const providerDefaults: Omit<ProviderInput, 'providerId' | 'services'> = {
@@ -257,7 +259,12 @@ export const providerMachine = setup({
   ],
   entry: spawnChild('taskRegistry', {
     id: 'tasks',
-    input: ({ context, self }) => ({ services: context.services, limits: context.limits, parentRef: self }),
+    input: ({ context, self }) => ({
+      services: context.services,
+      limits: context.limits,
+      parentRef: self,
+      skipDuplicateCheck: context.injectBug?.skipDuplicateCheck === true,
+    }),
   }),
   on: {
     'server.accepted': { actions: 'acceptSession' },

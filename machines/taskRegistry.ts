@@ -39,6 +39,8 @@ export interface TaskRegistryInput {
   readonly services: readonly ServiceDescriptor[];
   readonly limits: TaskLimits;
   readonly parentRef: ActorRef<Snapshot<unknown>, TaskRegistryToParentEvent>;
+  /** A deliberate bug (docs/simulation.md): a duplicate AssignTask runs again. Never in production. */
+  readonly skipDuplicateCheck?: boolean;
 }
 
 export type TaskRegistrySnapshot = Snapshot<undefined> & {
@@ -134,6 +136,13 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
           const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.assign' }>;
           const assignment = message.payload;
           const known = ledger.get(clientId, assignment.taskId);
+          if (known && input.skipDuplicateCheck === true && known.final === undefined) {
+            // The injected bug: the ledger is not consulted, so the operation runs a second time.
+            reply(clientId, ackFor(message.messageId, known));
+            spawnTask(known);
+            start(known);
+            break;
+          }
           if (known) {
             // TASK-4: never run twice; answer with where the task is now.
             reply(clientId, ackFor(message.messageId, known));

@@ -47,6 +47,8 @@ export interface ClientOptions {
   readonly log?: Logger;
   /** Seeds the reconnect jitter. @default random */
   readonly seed?: number;
+  /** The id source for messageIds and default taskIds (seeded in simulations). @default uuid v4 */
+  readonly newId?: () => string;
 }
 
 export interface AssignOptions {
@@ -84,7 +86,8 @@ interface Pending {
 }
 
 export function createClient(options: ClientOptions = {}): Client {
-  const clientId = options.clientId ?? `client-${uuid()}`;
+  const newId = options.newId ?? uuid;
+  const clientId = options.clientId ?? `client-${newId()}`;
   const host = options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: options.connect });
   const clock = options.clock;
   const actor = createActor(composeClient(host), {
@@ -108,7 +111,7 @@ export function createClient(options: ClientOptions = {}): Client {
       type: 'client.assign',
       request: {
         taskId,
-        messageId: uuid(),
+        messageId: newId(),
         serviceName: entry.serviceName,
         operation: entry.operation,
         params: entry.params,
@@ -169,7 +172,7 @@ export function createClient(options: ClientOptions = {}): Client {
       });
     },
     assign(serviceName, operation, params, assignOptions = {}) {
-      const taskId = assignOptions.taskId ?? uuid();
+      const taskId = assignOptions.taskId ?? newId();
       const handle = new TaskHandleState(taskId, () => actor.send({ type: 'client.cancel', taskId }));
       const entry: Pending = {
         handle,

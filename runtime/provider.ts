@@ -54,6 +54,13 @@ export interface ProviderOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   readonly log?: Logger;
   readonly providerId?: string;
+  /** The id source for serviceIds and the default providerId (seeded in simulations). @default uuid v4 */
+  readonly newId?: () => string;
+  /**
+   * Deliberate bugs, for proving that a checker finds them (docs/simulation.md). Never set in
+   * production: `skipDuplicateCheck` runs a duplicate AssignTask again (breaks TASK-4).
+   */
+  readonly injectBug?: { readonly skipDuplicateCheck?: boolean };
 }
 
 type EmittedOf<T extends ProviderEmitted['type']> = Extract<ProviderEmitted, { type: T }>;
@@ -92,7 +99,8 @@ export function createProvider(options: ProviderOptions): Provider {
     admission: policies.admission,
     authenticate: policies.authenticate,
   });
-  const providerId = options.providerId ?? `provider-${uuid()}`;
+  const newId = options.newId ?? uuid;
+  const providerId = options.providerId ?? `provider-${newId()}`;
   const actor = createActor(logic, {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
@@ -103,8 +111,9 @@ export function createProvider(options: ProviderOptions): Provider {
       limits: { ...taskLimitDefaults, ...options.limits },
       sessionsMax: options.sessionsMax ?? providerDefaults.sessionsMax,
       session: { ...providerDefaults.session, authRequired: policies.authRequired, ...options.session },
+      ...(options.injectBug?.skipDuplicateCheck === true ? { injectBug: { skipDuplicateCheck: true } } : {}),
       services: options.services.map((service) => ({
-        serviceId: `${service.name}-${uuid()}`,
+        serviceId: `${service.name}-${newId()}`,
         serviceName: service.name,
         serviceVersion: service.version,
         capabilities: capabilitiesOf(service),
