@@ -120,19 +120,25 @@ export const CUTS_MAX = 256;
 export class PartitionTable {
   #cuts: DirectedCut[] = [];
 
-  /** Cuts A -> B, and B -> A too when `symmetric`. Throws if a host is in both groups. */
-  add(groupA: readonly string[], groupB: readonly string[], symmetric: boolean): void {
+  /** Cuts A -> B, and B -> A too when `symmetric`; returns them (for remove). Throws if a host is in both groups. */
+  add(groupA: readonly string[], groupB: readonly string[], symmetric: boolean): readonly object[] {
     const a = new Set(groupA);
     const b = new Set(groupB);
     for (const host of a) {
       if (b.has(host)) throw new RangeError(`switchboard: simulated network: ${host} is on both sides of a partition`);
     }
-    const added = symmetric ? 2 : 1;
-    if (this.#cuts.length + added > CUTS_MAX) {
+    if (this.#cuts.length + (symmetric ? 2 : 1) > CUTS_MAX) {
       throw new RangeError(`switchboard: simulated network: more than ${CUTS_MAX} partitions in force; heal() first`);
     }
-    this.#cuts.push({ from: a, to: b });
-    if (symmetric) this.#cuts.push({ from: b, to: a });
+    const added: DirectedCut[] = [{ from: a, to: b }];
+    if (symmetric) added.push({ from: b, to: a });
+    this.#cuts.push(...added);
+    return added;
+  }
+
+  /** Removes cuts `add` returned (the other partitions stay). */
+  remove(cuts: readonly object[]): void {
+    this.#cuts = this.#cuts.filter((cut) => !cuts.includes(cut));
   }
 
   clear(): void {

@@ -275,9 +275,13 @@ export class SimulatedNetwork {
     return this.#stalled.has(address);
   }
 
-  /** Cuts A -> B (and B -> A unless `symmetric: false`), on top of the partitions in force. */
-  partition(groupA: readonly string[], groupB: readonly string[], options: { readonly symmetric?: boolean } = {}): void {
-    this.#partitions.add(groupA, groupB, options.symmetric ?? true);
+  /**
+   * Cuts A -> B (and B -> A unless `symmetric: false`), on top of the partitions in force.
+   * Returns a function that removes this partition only.
+   */
+  partition(groupA: readonly string[], groupB: readonly string[], options: { readonly symmetric?: boolean } = {}): () => void {
+    const cuts = this.#partitions.add(groupA, groupB, options.symmetric ?? true);
+    return () => this.#partitions.remove(cuts);
   }
 
   /** Removes every partition. A stream path a partition already killed stays dead. */

@@ -1,0 +1,94 @@
+/**
+ * Playing a fault schedule against a world: the virtual network or real namespaces. Both runners
+ * implement `FaultWorld`; this module decides what each fault means (groups and `*` resolved,
+ * undo after `for`, restart after `restartAfter`) and records each step, so the two runners
+ * cannot disagree about the schedule, only about how faithfully they can apply it.
+ */
+import type { Observation } from './history.js';
+import { resolveGroups, resolveTarget, type Plan } from './plan.js';
+import type { Fault, Range } from './scenario.js';
+
+export interface LinkFaults {
+  readonly loss?: number | undefined;
+  readonly duplicate?: number | undefined;
+  readonly reorder?: number | undefined;
+  readonly delay?: Range | undefined;
+}
+
+/** An applied fault: how to undo it, and a note when it could only be approximated. */
+export interface Applied {
+  readonly undo?: () => void;
+  readonly note?: string;
+}
+
+export interface FaultWorld {
+  partition(groups: readonly (readonly string[])[], oneWay: boolean): Applied;
+  link(from: readonly string[], to: readonly string[], faults: LinkFaults): Applied;
+  crash(participant: string): Applied;
+  restart(participant: string): Applied;
+  stall(participant: string): Applied;
+  freeze(participant: string): Applied;
+  skew(participant: string, rate: number): Applied;
+  /** Removes every partition and link fault (a `heal` fault). */
+  heal(): void;
+}
+
+export interface Scheduler {
+  /** Runs `fn` at `atMs` of run time. */
+  at(atMs: number, fn: () => void): void;
+  now(): number;
+}
+
+const names = (plan: Plan, target: string): string[] =>
+  target === '*' ? plan.participants.map((participant) => participant.name) : resolveTarget(plan, target).map((participant) => participant.name);
+
+function apply(plan: Plan, fault: Fault, world: FaultWorld): Applied {
+  switch (fault.type) {
+    case 'partition':
+      return world.partition(resolveGroups(plan, fault.groups), fault.oneWay ?? false);
+    case 'heal':
+      world.heal();
+      return {};
+    case 'link':
+      return world.link(names(plan, fault.from), names(plan, fault.to), fault);
+    case 'crash':
+      return combine(names(plan, fault.target).map((name) => world.crash(name)));
+    case 'restart':
+      return combine(names(plan, fault.target).map((name) => world.restart(name)));
+    case 'stall':
+      return combine(names(plan, fault.target).map((name) => world.stall(name)));
+    case 'freeze':
+      return combine(names(plan, fault.target).map((name) => world.freeze(name)));
+    case 'skew':
+      return combine(names(plan, fault.target).map((name) => world.skew(name, fault.rate)));
+  }
+}
+
+function combine(applied: readonly Applied[]): Applied {
+  const undos = applied.flatMap((one) => (one.undo === undefined ? [] : [one.undo]));
+  const notes = [...new Set(applied.flatMap((one) => (one.note === undefined ? [] : [one.note])))];
+  return {
+    ...(undos.length === 0 ? {} : { undo: () => undos.forEach((undo) => undo()) }),
+    ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
+  };
+}
+
+/**
+ * Schedules every fault of the plan, its undo (after `for`) and its restart (after
+ * `restartAfter`); undos that would fall after the final heal are left to it.
+ */
+export function scheduleFaults(plan: Plan, world: FaultWorld, scheduler: Scheduler, record: (observation: Observation) => void): void {
+  for (const fault of plan.faults) {
+    scheduler.at(fault.at, () => {
+      const applied = apply(plan, fault, world);
+      record({ t: scheduler.now(), type: 'fault', fault, ...(applied.note === undefined ? {} : { note: applied.note }) });
+      const undoAtMs = fault.type === 'crash' ? (fault.restartAfter === undefined ? undefined : fault.at + fault.restartAfter) : 'for' in fault ? fault.for === undefined ? undefined : fault.at + fault.for : undefined;
+      if (undoAtMs === undefined || undoAtMs >= plan.healAtMs) return;
+      scheduler.at(undoAtMs, () => {
+        if (fault.type === 'crash') combine(names(plan, fault.target).map((name) => world.restart(name)));
+        else applied.undo?.();
+        record({ t: scheduler.now(), type: 'fault', fault, undo: true });
+      });
+    });
+  }
+}
