@@ -16,6 +16,7 @@ import { registerDiscoverCommand } from './cli/discover.js';
 import { addGlobalOptions, ExitCode } from './cli/options.js';
 import { printError, processIo, type Io } from './cli/output.js';
 import { registerProviderCommand } from './cli/provider.js';
+import { registerSimulateCommand } from './cli/simulate.js';
 import { registerStatusCommand } from './cli/status.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -40,6 +41,7 @@ export function createProgram(context: CliContext): Command {
   registerCancelCommand(program, context);
   registerDemoCommand(program, context);
   registerConformanceCommand(program, context);
+  registerSimulateCommand(program, context);
   return program.addHelpText(
     'after',
     `

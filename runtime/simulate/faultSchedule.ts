@@ -19,6 +19,8 @@ export interface LinkFaults {
 export interface Applied {
   readonly undo?: () => void;
   readonly note?: string;
+  /** Applied as this other kind of fault (recorded so, for the checker's clock model). */
+  readonly as?: 'freeze';
 }
 
 export interface FaultWorld {
@@ -67,9 +69,11 @@ function apply(plan: Plan, fault: Fault, world: FaultWorld): Applied {
 function combine(applied: readonly Applied[]): Applied {
   const undos = applied.flatMap((one) => (one.undo === undefined ? [] : [one.undo]));
   const notes = [...new Set(applied.flatMap((one) => (one.note === undefined ? [] : [one.note])))];
+  const as = applied.find((one) => one.as !== undefined)?.as;
   return {
     ...(undos.length === 0 ? {} : { undo: () => undos.forEach((undo) => undo()) }),
     ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
+    ...(as === undefined ? {} : { as }),
   };
 }
 
@@ -81,13 +85,14 @@ export function scheduleFaults(plan: Plan, world: FaultWorld, scheduler: Schedul
   for (const fault of plan.faults) {
     scheduler.at(fault.at, () => {
       const applied = apply(plan, fault, world);
-      record({ t: scheduler.now(), type: 'fault', fault, ...(applied.note === undefined ? {} : { note: applied.note }) });
+      const recorded = applied.as === undefined ? fault : ({ ...fault, type: applied.as } as Fault);
+      record({ t: scheduler.now(), type: 'fault', fault: recorded, ...(applied.note === undefined ? {} : { note: applied.note }) });
       const undoAtMs = fault.type === 'crash' ? (fault.restartAfter === undefined ? undefined : fault.at + fault.restartAfter) : 'for' in fault ? fault.for === undefined ? undefined : fault.at + fault.for : undefined;
       if (undoAtMs === undefined || undoAtMs >= plan.healAtMs) return;
       scheduler.at(undoAtMs, () => {
         if (fault.type === 'crash') combine(names(plan, fault.target).map((name) => world.restart(name)));
         else applied.undo?.();
-        record({ t: scheduler.now(), type: 'fault', fault, undo: true });
+        record({ t: scheduler.now(), type: 'fault', fault: recorded, undo: true });
       });
     });
   }

@@ -104,9 +104,6 @@ const providerSchema = z
       .describe('Fixed serviceIds by service name, shared by every instance (a split brain); default: one per instance.')
       .optional(),
     options: providerOptions.optional(),
-  })
-  .refine((provider) => (provider.services?.length ?? 0) + (provider.modules?.length ?? 0) > 0, {
-    message: 'a provider needs services or modules',
   });
 
 // ---- clients -----------------------------------------------------------------------------------
