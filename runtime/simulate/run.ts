@@ -42,8 +42,10 @@ export interface RunSummary {
   readonly faults: readonly Fault[];
   readonly virtualMs: number;
   readonly realMs: number;
+  readonly cpuMs: number;
   readonly steps: number;
   readonly network: NetworkStats;
+  readonly delivered: Readonly<Record<string, number>>;
 }
 
 export interface Failure {
@@ -61,8 +63,11 @@ export interface Throughput {
   readonly runs: number;
   readonly virtualMs: number;
   readonly realMs: number;
-  /** Virtual seconds simulated per real second. */
+  readonly cpuMs: number;
+  /** Virtual seconds simulated per real (wall-clock) second. */
   readonly virtualSecondsPerSecond: number;
+  /** Virtual seconds per CPU second: what the simulator costs, whatever else loads the machine. */
+  readonly virtualSecondsPerCpuSecond: number;
   readonly networksPerMinute: number;
 }
 
@@ -107,8 +112,10 @@ export async function runMany(options: RunOptions): Promise<Simulation> {
       faults: plan.faults,
       virtualMs: plan.endMs,
       realMs: record.realMs,
+      cpuMs: record.cpuMs,
       steps: record.steps,
       network: record.network,
+      delivered: record.delivered,
     };
     runs.push(summary);
     options.onRun?.(summary, index + 1, total);
@@ -146,6 +153,7 @@ export async function runMany(options: RunOptions): Promise<Simulation> {
 
   const realMs = runs.reduce((sum, run) => sum + run.realMs, 0);
   const virtualMs = runs.reduce((sum, run) => sum + run.virtualMs, 0);
+  const cpuMs = runs.reduce((sum, run) => sum + run.cpuMs, 0);
   return {
     scenario,
     ok: runs.every((run) => run.ok),
@@ -156,7 +164,9 @@ export async function runMany(options: RunOptions): Promise<Simulation> {
       runs: runs.length,
       virtualMs,
       realMs,
+      cpuMs,
       virtualSecondsPerSecond: realMs === 0 ? 0 : virtualMs / realMs,
+      virtualSecondsPerCpuSecond: cpuMs === 0 ? 0 : virtualMs / cpuMs,
       networksPerMinute: realMs === 0 ? 0 : (runs.length * 60_000) / realMs,
     },
   };

@@ -26,6 +26,10 @@ export interface RunRecord {
   /** Timers fired: the simulator's unit of work. */
   readonly steps: number;
   readonly realMs: number;
+  /** CPU time of the run (user + system), which load on the machine does not inflate. */
+  readonly cpuMs: number;
+  /** Messages delivered, by type (AssignTask, Ack, ServiceAdvertisement, ...). */
+  readonly delivered: Readonly<Record<string, number>>;
 }
 
 /** Lets every promise that is ready run (an operation's `await`s), as Node does between timers. */
@@ -55,6 +59,7 @@ export function probeTask(plan: Plan, client: string): Pick<PlannedTask, 'taskId
 
 export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): Promise<RunRecord> {
   const startedAt = performance.now();
+  const cpuAtStart = process.cpuUsage();
   const detail = options.detail ?? false;
   const modules = options.modules ?? {};
   const clock = new VirtualClock();
@@ -64,16 +69,15 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
     if (recording) history.push(observation);
   };
   const base = linkPatch(plan.network);
+  const delivered: Record<string, number> = {};
   const net = new SimulatedNetwork({
     clock,
     seed: plan.seed,
     faults: base,
-    ...(detail
-      ? {
-          trace: (r) =>
-            record({ t: r.atMs, type: 'message', from: r.from, to: r.to, kind: r.kind, outcome: r.outcome, ...(r.message === undefined ? {} : { message: r.message }) }),
-        }
-      : {}),
+    trace: (r) => {
+      if (r.outcome === 'delivered' && r.message !== undefined) delivered[r.message] = (delivered[r.message] ?? 0) + 1;
+      if (detail) record({ t: r.atMs, type: 'message', from: r.from, to: r.to, kind: r.kind, outcome: r.outcome, ...(r.message === undefined ? {} : { message: r.message }) });
+    },
   });
 
   const clocks = new Map<string, ParticipantClock>();
@@ -212,5 +216,6 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
     if ('provider' in participant) participant.provider.actor.stop();
     else participant.client.actor.stop();
   }
-  return { plan, history, network: net.stats, steps, realMs: performance.now() - startedAt };
+  const cpu = process.cpuUsage(cpuAtStart);
+  return { plan, history, network: net.stats, steps, realMs: performance.now() - startedAt, cpuMs: (cpu.user + cpu.system) / 1_000, delivered };
 }

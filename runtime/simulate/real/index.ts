@@ -225,10 +225,10 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
   const simulation: Simulation = {
     scenario: options.scenario,
     ok: verdict.ok,
-    runs: [{ seed: plan.seed, ok: verdict.ok, verdict, faults: plan.faults, virtualMs: plan.endMs, realMs, steps: ordered.length, network: { delivered: 0, lost: 0, duplicated: 0, partitioned: 0, rejected: 0, dropped: 0 } }],
+    runs: [{ seed: plan.seed, ok: verdict.ok, verdict, faults: plan.faults, virtualMs: plan.endMs, realMs, cpuMs: 0, steps: ordered.length, network: { delivered: 0, lost: 0, duplicated: 0, partitioned: 0, rejected: 0, dropped: 0 }, delivered: {} }],
     failure: verdict.ok ? undefined : { seed: plan.seed, verdict, faults: plan.faults, shrunk: plan.faults, shrinkRuns: 0, replay: { seed: plan.seed, faults: plan.faults, durationMs: options.durationMs } },
     detailed: { plan, history: ordered, verdict },
-    throughput: { runs: 1, virtualMs: plan.endMs, realMs, virtualSecondsPerSecond: plan.endMs / realMs, networksPerMinute: 60_000 / realMs },
+    throughput: { runs: 1, virtualMs: plan.endMs, realMs, cpuMs: 0, virtualSecondsPerSecond: plan.endMs / realMs, virtualSecondsPerCpuSecond: 0, networksPerMinute: 60_000 / realMs },
   };
   return { simulation, notes: [...notes] };
 }
