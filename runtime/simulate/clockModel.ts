@@ -29,6 +29,11 @@ export class ClockModel {
         for (const name of state.keys()) change(name, observation.t, { frozen: false, rate: 1 });
         continue;
       }
+      if (observation.type === 'down') {
+        // A crashed process is not frozen any more: its next incarnation starts running.
+        if (state.get(observation.participant)?.frozen === true) change(observation.participant, observation.t, { frozen: false });
+        continue;
+      }
       if (observation.type !== 'fault') continue;
       const { fault, undo = false } = observation;
       if (fault.type !== 'freeze' && fault.type !== 'skew') continue;

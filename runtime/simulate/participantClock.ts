@@ -24,7 +24,8 @@ export class ParticipantClock {
   #dead = false;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
-  readonly #deferred: (() => void)[] = [];
+  /** What fell due while frozen; a timer's entry keeps its id, so clearing it still works. */
+  readonly #deferred: { readonly id: number | undefined; readonly fn: () => void }[] = [];
 
   constructor(private readonly shared: VirtualClock) {}
 
@@ -56,15 +57,19 @@ export class ParticipantClock {
 
   clearTimeout(id: unknown): void {
     const pending = this.#pending.get(id as number);
-    if (pending === undefined) return;
+    if (pending === undefined) {
+      const index = this.#deferred.findIndex((entry) => entry.id === id);
+      if (index >= 0) this.#deferred.splice(index, 1);
+      return;
+    }
     this.shared.clearTimeout(pending.sharedId);
     this.#pending.delete(id as number);
   }
 
   /** Runs `fn` now as this participant's code: deferred while frozen, never once killed. */
-  run(fn: () => void): void {
+  run(fn: () => void, id?: number): void {
     if (this.#dead) return;
-    if (this.#frozen) this.#deferred.push(fn);
+    if (this.#frozen) this.#deferred.push({ id, fn });
     else fn();
   }
 
@@ -78,7 +83,10 @@ export class ParticipantClock {
 
   thaw(): void {
     this.#frozen = false;
-    for (const fn of this.#deferred.splice(0)) this.run(fn);
+    while (this.#deferred.length > 0 && !this.#frozen) {
+      const entry = this.#deferred.shift() as { id: number | undefined; fn: () => void };
+      this.run(entry.fn, entry.id);
+    }
   }
 
   kill(): void {
@@ -92,6 +100,6 @@ export class ParticipantClock {
     const pending = this.#pending.get(id);
     if (pending === undefined) return;
     this.#pending.delete(id);
-    this.run(pending.fn);
+    this.run(pending.fn, id);
   }
 }

@@ -152,13 +152,15 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
       };
     },
     skew(name, rate) {
+      // The machine's clock: a restarted process on it keeps the skew (rates), until undone.
       rates.set(name, rate);
       const skewed = clocks.get(name);
       if (skewed !== undefined) skewed.rate = rate;
       return {
         undo: () => {
           rates.delete(name);
-          if (skewed !== undefined) skewed.rate = 1;
+          const current = clocks.get(name);
+          if (current !== undefined) current.rate = 1;
         },
       };
     },
