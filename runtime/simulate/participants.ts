@@ -166,8 +166,11 @@ function inspector(env: ParticipantEnv, participant: string): (event: Inspection
     const value = JSON.stringify(snapshot.value);
     if (lastValue.get(key) === value) return;
     lastValue.set(key, value);
+    // XState numbers actors it names itself (`x:12`) across the whole process: not stable
+    // between runs, so such actors go by their machine id alone.
     const taskId = snapshot.context?.taskId;
-    const actor = `${machine}:${typeof taskId === 'string' ? taskId : (ref.id ?? key)}`;
+    const name = typeof taskId === 'string' ? taskId : ref.id !== undefined && !/^x:\d+$/.test(ref.id) ? ref.id : undefined;
+    const actor = name === undefined ? machine : `${machine}:${name}`;
     env.record({ t: env.now(), type: 'state', participant, actor, machine, value, event: inspection.event.type });
   };
 }

@@ -77,7 +77,7 @@ export interface Simulation {
   readonly runs: readonly RunSummary[];
   readonly failure: Failure | undefined;
   readonly throughput: Throughput;
-  /** The run shown in detail: the shrunk failing run, else (with `detail`) the first run. */
+  /** The run shown in detail: the shrunk failing run, else the first run (with states and messages under `detail`). */
   readonly detailed: { readonly plan: Plan; readonly history: readonly Observation[]; readonly verdict: Verdict } | undefined;
 }
 
@@ -87,8 +87,8 @@ export async function runMany(options: RunOptions): Promise<Simulation> {
   const total = options.runs ?? 1;
   const runs: RunSummary[] = [];
   let failure: Failure | undefined;
-  /** A single run keeps its history (it is what the library API returns). */
-  let lastRun: Simulation['detailed'];
+  /** The first run keeps its history (what the library API returns when nothing fails). */
+  let firstRun: Simulation['detailed'];
   const planFor = (seed: number, faults?: readonly Fault[]) =>
     planRun(scenario, {
       seed,
@@ -104,7 +104,7 @@ export async function runMany(options: RunOptions): Promise<Simulation> {
     const seed = (first + index) >>> 0;
     const plan = planFor(seed, options.faults);
     const { record, verdict } = await runOne(plan, options.detail === true && total === 1);
-    if (total === 1) lastRun = { plan, history: record.history, verdict };
+    if (index === 0) firstRun = { plan, history: record.history, verdict };
     const summary: RunSummary = {
       seed,
       ok: verdict.ok,
@@ -140,7 +140,7 @@ export async function runMany(options: RunOptions): Promise<Simulation> {
     }
   }
 
-  let detailed: Simulation['detailed'] = lastRun;
+  let detailed: Simulation['detailed'] = firstRun;
   if (failure !== undefined) {
     const plan = planFor(failure.seed, failure.shrunk);
     const { record, verdict } = await runOne(plan, true);
