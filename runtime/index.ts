@@ -13,6 +13,7 @@ export { composeProvider, composeClient, acceptEveryConnection, rejectEveryToken
 export { createServiceHandler, failureOf } from './handler.js';
 export { decided } from './decided.js';
 export { realHost, type RealHostOptions } from './network.js';
+export { simulate, type SimulateOptions, type SimulateResult } from './simulate/index.js';
 export { ProtocolError, ERROR_CODES, type ErrorCode } from '../machines/errors.js';
 export type { ServiceView } from '../machines/repository.js';
 export type { TaskOutcome, TaskFailure } from '../machines/outcome.js';

@@ -73,12 +73,19 @@ interface Context {
   readonly clocks: ClockModel;
   /** Delivery slack: the longest one-way delay a frame or datagram can have in this run. */
   readonly slackMs: number;
+  /** Lateness allowed to timers (0 in virtual time; real processes on a loaded machine fire late). */
+  readonly toleranceMs: number;
   readonly add: (violation: Omit<Violation, 'rule'>) => void;
 }
 
 const taskKey = (clientId: string, taskId: string) => `${clientId}\u0000${taskId}`;
 
-export function check(plan: Plan, history: readonly Observation[]): Verdict {
+export interface CheckOptions {
+  /** Lateness allowed to every timer-bound invariant (DISC-9, DISC-4, CONN-3). @default 0 (virtual time) */
+  readonly toleranceMs?: number;
+}
+
+export function check(plan: Plan, history: readonly Observation[], options: CheckOptions = {}): Verdict {
   const violations: Violation[] = [];
   const counts: Record<string, number> = {};
   const rules = new Map<string, string>(INVARIANTS.map((invariant) => [invariant.id, invariant.rule]));
@@ -87,6 +94,7 @@ export function check(plan: Plan, history: readonly Observation[]): Verdict {
     history,
     clocks: new ClockModel(plan, history),
     slackMs: slackOf(plan),
+    toleranceMs: options.toleranceMs ?? 0,
     add: (violation) => {
       counts[violation.invariant] = (counts[violation.invariant] ?? 0) + 1;
       if ((counts[violation.invariant] ?? 0) <= LISTED_MAX) violations.push({ ...violation, rule: rules.get(violation.invariant) ?? '' });
@@ -246,7 +254,7 @@ function checkForgotten(context: Context): void {
         const elapsed = clocks.elapsed(client.name, heard.t, now);
         const bound = 3 * heard.heartbeatMs;
         const episode = `${serviceId}@${heard.t}`;
-        if (elapsed > bound + 1 && !reported.has(episode)) {
+        if (elapsed > bound + 1 + context.toleranceMs && !reported.has(episode)) {
           reported.add(episode);
           context.add({
             invariant: 'forgotten',
@@ -297,7 +305,7 @@ function checkRediscovered(context: Context): void {
   for (const clientName of aliveClients) {
     for (const [providerName, up] of alive) {
       const provider = providers.find((p) => p.name === providerName) as PlannedProvider;
-      const deadline = healAt + provider.timings.heartbeatIntervalMs + context.slackMs;
+      const deadline = healAt + provider.timings.heartbeatIntervalMs + context.slackMs + context.toleranceMs;
       if (deadline > plan.endMs) continue;
       const listing = listingAt(history, clientName, deadline);
       const missing = (up.serviceIds ?? []).filter((serviceId) => !listing.includes(serviceId));
@@ -336,7 +344,7 @@ function checkHalfOpen(context: Context): void {
   const inspect = (session: Open, connectionId: string, now: number) => {
     const bound = boundOf(session.participant);
     const elapsed = clocks.elapsed(session.participant, session.lastHeard, now);
-    if (!session.reported && elapsed > bound + 10) {
+    if (!session.reported && elapsed > bound + 10 + context.toleranceMs) {
       session.reported = true;
       context.add({
         invariant: 'no-half-open',

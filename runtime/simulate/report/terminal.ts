@@ -85,7 +85,7 @@ export function terminalSummary(simulation: Simulation, options: { readonly repl
   lines.push(`  tasks     ${tasks.submitted} submitted: ${tasks.completed} completed, ${tasks.failed} failed${codeText === '' ? '' : ` (${codeText})`}, ${tasks.cancelled} cancelled; ${tasks.runs} operation runs`);
   lines.push(`  faults    ${faults} applied`);
   lines.push(
-    `  speed     ${formatDuration(throughput.virtualMs)} virtual in ${formatDuration(throughput.realMs)}: ${Math.round(throughput.virtualSecondsPerSecond).toLocaleString('en-US')} virtual s per s (${Math.round(throughput.virtualSecondsPerCpuSecond).toLocaleString('en-US')} per CPU s), ${Math.round(throughput.networksPerMinute).toLocaleString('en-US')} networks per minute`,
+    `  speed     ${formatDuration(throughput.virtualMs)} virtual in ${formatDuration(throughput.realMs)}: ${Math.round(throughput.virtualSecondsPerSecond).toLocaleString('en-US')} virtual s per s${throughput.cpuMs > 0 ? ` (${Math.round(throughput.virtualSecondsPerCpuSecond).toLocaleString('en-US')} per CPU s)` : ''}, ${Math.round(throughput.networksPerMinute).toLocaleString('en-US')} networks per minute`,
   );
   if (failure !== undefined) {
     lines.push('');
