@@ -84,7 +84,13 @@ function combine(applied: readonly Applied[]): Applied {
 export function scheduleFaults(plan: Plan, world: FaultWorld, scheduler: Scheduler, record: (observation: Observation) => void): void {
   for (const fault of plan.faults) {
     scheduler.at(fault.at, () => {
-      const applied = apply(plan, fault, world);
+      let applied: Applied;
+      try {
+        applied = apply(plan, fault, world);
+      } catch (error) {
+        // A tool that failed on a real host: the run goes on, and the report says so.
+        applied = { note: `${fault.type} at ${fault.at} ms could not be applied: ${(error as Error).message.split('\n')[0]}` };
+      }
       const recorded = applied.as === undefined ? fault : ({ ...fault, type: applied.as } as Fault);
       record({ t: scheduler.now(), type: 'fault', fault: recorded, ...(applied.note === undefined ? {} : { note: applied.note }) });
       const undoAtMs = fault.type === 'crash' ? (fault.restartAfter === undefined ? undefined : fault.at + fault.restartAfter) : 'for' in fault ? fault.for === undefined ? undefined : fault.at + fault.for : undefined;

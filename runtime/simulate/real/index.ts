@@ -146,14 +146,15 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
     },
     link(from, to, faults) {
       const undos: (() => void)[] = [];
-      let note: string | undefined;
+      const notes = new Set<string>();
       for (const source of from) {
         const targets = to.filter((target) => target !== source);
         const everyone = names.every((name) => name === source || targets.includes(name));
-        if (!everyone) note = 'a link fault towards some hosts only is a tc filter by destination address: broadcast datagrams are not affected';
-        undos.push(network.netem(source, targets, faults, everyone));
+        const applied = network.link(source, targets, faults, everyone);
+        undos.push(applied.undo);
+        if (applied.note !== undefined) notes.add(applied.note);
       }
-      return { undo: () => undos.forEach((undo) => undo()), ...(note === undefined ? {} : { note }) };
+      return { undo: () => undos.forEach((undo) => undo()), ...(notes.size === 0 ? {} : { note: [...notes].join('; ') }) };
     },
     crash(name) {
       const entry = processes.get(name);

@@ -107,6 +107,42 @@ export class NamespaceNetwork {
     return () => void this.#inNamespace(to, 'iptables', ['-D', ...rule]);
   }
 
+  /** Whether the kernel has the netem qdisc (some VM kernels do not). Probed once. */
+  #netem: boolean | undefined;
+
+  /**
+   * Link faults from `from` to `to`: tc netem when the kernel has it (loss, duplication,
+   * reordering, delay), else loss only, with iptables' statistic match in each receiver's
+   * namespace. Returns the undo and what could not be reproduced.
+   */
+  link(from: string, to: readonly string[], faults: LinkFaults, everyone: boolean): { undo: () => void; note?: string } {
+    if (this.#netem !== false) {
+      try {
+        const undo = this.netem(from, to, faults, everyone);
+        this.#netem = true;
+        const note = everyone ? undefined : 'a link fault towards some hosts only is a tc filter by destination address: broadcast datagrams are not affected';
+        return note === undefined ? { undo } : { undo, note };
+      } catch (error) {
+        if (!/qdisc kind is unknown/i.test((error as Error).message)) throw error;
+        this.#netem = false;
+      }
+    }
+    const undos = (faults.loss ?? 0) > 0 ? to.map((target) => this.#lossy(from, target, faults.loss as number)) : [];
+    const missing = [faults.delay !== undefined && 'delay', faults.duplicate && 'duplication', faults.reorder && 'reordering'].filter(Boolean);
+    return {
+      undo: () => undos.forEach((undo) => undo()),
+      ...(missing.length === 0 ? {} : { note: `this kernel has no netem qdisc: link ${missing.join(', ')} not reproduced (loss is, with iptables)` }),
+    };
+  }
+
+  /** Drops a share of what `to` receives from `from` (iptables statistic match). */
+  #lossy(from: string, to: string, probability: number): () => void {
+    const rule = ['INPUT', '-s', this.host(from).address, '-m', 'statistic', '--mode', 'random', '--probability', probability.toFixed(4), '-j', 'DROP'];
+    const added = this.#inNamespace(to, 'iptables', ['-I', ...rule]);
+    if (!added.ok) throw new Error(`iptables in ${to}: ${added.output}`);
+    return () => void this.#inNamespace(to, 'iptables', ['-D', ...rule]);
+  }
+
   /**
    * tc netem on `from`'s egress: to every address when `to` is everyone else, else through a prio
    * band that a u32 filter selects by destination (unicast only: broadcasts are not filtered).

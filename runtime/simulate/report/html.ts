@@ -94,7 +94,8 @@ function timeline(plan: Plan, history: readonly Observation[], violations: reado
   // Axis.
   const tick = [1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000].find((step) => end / step <= 12) ?? 3_600_000;
   for (let t = 0; t <= end; t += tick) {
-    parts.push(`<line x1="${x(t)}" y1="18" x2="${x(t)}" y2="${height - 8}" stroke="#eef"/><text x="${x(t) + 2}" y="14">${formatDuration(t)}</text>`);
+    const label = x(t) < WIDTH - 40 ? `<text x="${x(t) + 2}" y="14">${formatDuration(t)}</text>` : '';
+    parts.push(`<line x1="${x(t)}" y1="18" x2="${x(t)}" y2="${height - 8}" stroke="#eef"/>${label}`);
   }
   const heal = history.find((o) => o.type === 'heal');
   if (heal !== undefined) {
