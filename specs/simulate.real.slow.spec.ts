@@ -67,9 +67,3 @@ describe.skipIf(why !== undefined)('simulate --real: the same verdict as in virt
     expect(real.notes).toEqual([]);
   }, 120_000);
 });
-    const virtual = await virtualVerdict(scenario, 1);
-    const real = await runReal({ scenario, scenarioPath: EXAMPLE.pathname, seed: 1 });
-    expect(Object.keys(virtual.counts)).toContain('runs-once');
-    expect(Object.keys(real.simulation.runs[0]?.verdict.counts ?? {})).toContain('runs-once');
-  }, 120_000);
-});
