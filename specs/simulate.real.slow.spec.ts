@@ -48,7 +48,7 @@ describe.skipIf(why !== undefined)('simulate --real: the same verdict as in virt
     // provider, whose duplicate check is switched off, runs the task again.
     const scenario = parseScenario({
       name: 'injected bug behind a one-way cut',
-      duration: '8s',
+      duration: '10s',
       liveness: '8s',
       providers: [
         {
@@ -57,8 +57,10 @@ describe.skipIf(why !== undefined)('simulate --real: the same verdict as in virt
           options: { heartbeatInterval: '1s', injectBug: { skipDuplicateCheck: true } },
         },
       ],
-      clients: [{ name: 'app', options: { ackTimeout: '200ms' }, workload: [{ service: 'Work', operation: 'run', every: '1s', start: '1s', count: 3 }] }],
-      faults: [{ type: 'partition', at: '1900ms', for: '1500ms', groups: [['worker'], ['app']], oneWay: true }],
+      // The first task at 3 s connects (processes start on a busy machine: discovery may take a
+      // second), the second at 4 s runs into the cut.
+      clients: [{ name: 'app', options: { ackTimeout: '200ms' }, workload: [{ service: 'Work', operation: 'run', every: '1s', start: '3s', count: 3 }] }],
+      faults: [{ type: 'partition', at: '3900ms', for: '1500ms', groups: [['worker'], ['app']], oneWay: true }],
     });
     const virtual = await virtualVerdict(scenario, 1);
     const real = await runReal({ scenario, scenarioPath: EXAMPLE.pathname, seed: 1 });

@@ -41,7 +41,7 @@ export interface RealRun {
 /** Discovery port inside the namespaces (each has its own stack; never the well-known 50001). */
 const DISCOVERY_PORT = 41_234;
 /** Time the processes get to start (tsx compiles on first load) before run time 0. */
-const STARTUP_MS = 4_000;
+const STARTUP_MS = 5_000;
 const OUTPUT_CHARS_MAX = 8_000;
 /**
  * Real timers fire late when the machine is busy (node's event loop, the kernel's scheduler):
