@@ -9,19 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../runtime/cli.js';
+import { cliInProcess } from './support/cliInProcess.js';
 import { formatDuration, parseDuration } from '../runtime/simulate/duration.js';
 import { parseScenario, scenarioJsonSchema, ScenarioError } from '../runtime/simulate/scenario.js';
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'switchboard', ...args], {
-    stdout: { write: (chunk: string) => ((stdout += chunk), true) },
-    stderr: { write: (chunk: string) => ((stderr += chunk), true) },
-  });
-  return { code, stdout, stderr };
-}
+const cli = cliInProcess;
 
 const small = {
   name: 'small',

@@ -17,22 +17,13 @@ import { replayCommand } from '../runtime/simulate/report/replay.js';
 import { runMany } from '../runtime/simulate/run.js';
 import { parseScenarioText, type Scenario } from '../runtime/simulate/scenario.js';
 import { runVirtual } from '../runtime/simulate/virtual.js';
-import { main } from '../runtime/cli.js';
+import { cliInProcess } from './support/cliInProcess.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXAMPLES = path.join(ROOT, 'examples', 'scenarios');
 const load = async (name: string): Promise<Scenario> => parseScenarioText(await readFile(path.join(EXAMPLES, name), 'utf8'), name);
 
-/** The CLI in-process, with its output captured. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(['node', 'switchboard', ...args], {
-    stdout: { write: (chunk: string) => ((stdout += chunk), true) },
-    stderr: { write: (chunk: string) => ((stderr += chunk), true) },
-  });
-  return { code, stdout, stderr };
-}
+const cli = cliInProcess;
 
 describe('simulate: the documented examples', () => {
   for (const file of ['partition-during-long-task.json', 'provider-crash-retry.json', 'flapping-link.json', 'split-brain.json']) {

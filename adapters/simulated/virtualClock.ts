@@ -10,6 +10,7 @@
  * which lets a driver interleave other work (draining microtasks, injecting faults) between
  * timers. Equal due times fire in the order they were set.
  */
+import { MinHeap } from './heap.js';
 
 /** What the simulated network and an actor system need from a clock. */
 export interface NetworkClock {
@@ -32,7 +33,7 @@ function before(a: Timer, b: Timer): boolean {
 export class VirtualClock implements NetworkClock {
   #now = 0;
   #nextId = 1;
-  readonly #heap: Timer[] = [];
+  readonly #heap = new MinHeap<Timer>(before);
   readonly #live = new Map<number, Timer>();
 
   now(): number {
@@ -48,7 +49,7 @@ export class VirtualClock implements NetworkClock {
     const delay = Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : 0;
     const timer: Timer = { id: this.#nextId++, dueAtMs: this.#now + delay, fn, cancelled: false };
     this.#live.set(timer.id, timer);
-    this.#push(timer);
+    this.#heap.push(timer);
     return timer.id;
   }
 
@@ -62,7 +63,7 @@ export class VirtualClock implements NetworkClock {
   /** The due time of the earliest live timer, or undefined when none is set. */
   nextDueMs(): number | undefined {
     this.#dropCancelled();
-    return this.#heap[0]?.dueAtMs;
+    return this.#heap.peek()?.dueAtMs;
   }
 
   /**
@@ -71,9 +72,9 @@ export class VirtualClock implements NetworkClock {
    */
   fireNext(limitMs: number): boolean {
     this.#dropCancelled();
-    const top = this.#heap[0];
+    const top = this.#heap.peek();
     if (top === undefined || top.dueAtMs > limitMs) return false;
-    this.#pop();
+    this.#heap.pop();
     this.#live.delete(top.id);
     if (top.dueAtMs > this.#now) this.#now = top.dueAtMs;
     top.fn();
@@ -91,36 +92,6 @@ export class VirtualClock implements NetworkClock {
   }
 
   #dropCancelled(): void {
-    while (this.#heap.length > 0 && (this.#heap[0] as Timer).cancelled) this.#pop();
-  }
-
-  #push(timer: Timer): void {
-    const heap = this.#heap;
-    heap.push(timer);
-    let child = heap.length - 1;
-    while (child > 0) {
-      const parent = (child - 1) >> 1;
-      if (!before(heap[child] as Timer, heap[parent] as Timer)) return;
-      [heap[child], heap[parent]] = [heap[parent] as Timer, heap[child] as Timer];
-      child = parent;
-    }
-  }
-
-  #pop(): void {
-    const heap = this.#heap;
-    const last = heap.pop() as Timer;
-    if (heap.length === 0) return;
-    heap[0] = last;
-    let parent = 0;
-    for (;;) {
-      const left = 2 * parent + 1;
-      const right = left + 1;
-      let smallest = parent;
-      if (left < heap.length && before(heap[left] as Timer, heap[smallest] as Timer)) smallest = left;
-      if (right < heap.length && before(heap[right] as Timer, heap[smallest] as Timer)) smallest = right;
-      if (smallest === parent) return;
-      [heap[parent], heap[smallest]] = [heap[smallest] as Timer, heap[parent] as Timer];
-      parent = smallest;
-    }
+    while ((this.#heap.peek() as Timer | undefined)?.cancelled === true) this.#heap.pop();
   }
 }

@@ -35,6 +35,27 @@ export interface FaultWorld {
   heal(): void;
 }
 
+/**
+ * The directed cuts of a partition: [senders, receivers] for every pair of groups, both ways,
+ * or from the first group to each other one when `oneWay`. Empty groups cut nothing.
+ */
+export function cutsOf(groups: readonly (readonly string[])[], oneWay: boolean): [readonly string[], readonly string[]][] {
+  const cuts: [readonly string[], readonly string[]][] = [];
+  for (let i = 0; i < groups.length; i++) {
+    for (let j = i + 1; j < groups.length; j++) {
+      if (oneWay && i !== 0) continue;
+      const [a, b] = [groups[i] ?? [], groups[j] ?? []];
+      if (a.length === 0 || b.length === 0) continue;
+      cuts.push([a, b]);
+      if (!oneWay) cuts.push([b, a]);
+    }
+  }
+  return cuts;
+}
+
+/** Runs every undo of a combined fault. */
+export const undoAll = (undos: readonly (() => void)[]) => (): void => undos.forEach((undo) => undo());
+
 export interface Scheduler {
   /** Runs `fn` at `atMs` of run time. */
   at(atMs: number, fn: () => void): void;

@@ -7,7 +7,7 @@
  */
 import { SimulatedNetwork, type NetworkStats } from '../../adapters/simulated/network.js';
 import { VirtualClock } from '../../adapters/simulated/virtualClock.js';
-import { scheduleFaults, type Applied, type FaultWorld, type LinkFaults, type Scheduler } from './faultSchedule.js';
+import { cutsOf, scheduleFaults, undoAll, type Applied, type FaultWorld, type LinkFaults, type Scheduler } from './faultSchedule.js';
 import type { Observation } from './history.js';
 import { ParticipantClock } from './participantClock.js';
 import { startClient, startProvider, type RunningClient, type RunningProvider, type ServiceModules } from './participants.js';
@@ -117,15 +117,7 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
 
   const world: FaultWorld = {
     partition(groups, oneWay) {
-      const undos: (() => void)[] = [];
-      for (let i = 0; i < groups.length; i++) {
-        for (let j = i + 1; j < groups.length; j++) {
-          if (oneWay && i !== 0) continue;
-          const [a, b] = [groups[i] as string[], groups[j] as string[]];
-          if (a.length > 0 && b.length > 0) undos.push(net.partition(a, b, { symmetric: !oneWay }));
-        }
-      }
-      return { undo: () => undos.forEach((undo) => undo()) };
+      return { undo: undoAll(cutsOf(groups, oneWay).map(([from, to]) => net.partition(from, to, { symmetric: false }))) };
     },
     link(from, to, faults) {
       const pairs = from.flatMap((a) => to.filter((b) => b !== a).map((b) => [a, b] as const));

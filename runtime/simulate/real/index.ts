@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { check } from '../checker.js';
-import { scheduleFaults, type FaultWorld, type Scheduler } from '../faultSchedule.js';
+import { cutsOf, scheduleFaults, undoAll, type FaultWorld, type Scheduler } from '../faultSchedule.js';
 import type { Observation } from '../history.js';
 import { planRun } from '../plan.js';
 import type { Simulation } from '../run.js';
@@ -130,19 +130,8 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
 
   const world: FaultWorld = {
     partition(groups, oneWay) {
-      const undos: (() => void)[] = [];
-      for (let i = 0; i < groups.length; i++) {
-        for (let j = i + 1; j < groups.length; j++) {
-          if (oneWay && i !== 0) continue;
-          for (const a of groups[i] ?? []) {
-            for (const b of groups[j] ?? []) {
-              undos.push(network.cut(a, b));
-              if (!oneWay) undos.push(network.cut(b, a));
-            }
-          }
-        }
-      }
-      return { undo: () => undos.forEach((undo) => undo()) };
+      const cuts = cutsOf(groups, oneWay).flatMap(([senders, receivers]) => senders.flatMap((a) => receivers.map((b) => network.cut(a, b))));
+      return { undo: undoAll(cuts) };
     },
     link(from, to, faults) {
       const undos: (() => void)[] = [];
@@ -154,7 +143,7 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
         undos.push(applied.undo);
         if (applied.note !== undefined) notes.add(applied.note);
       }
-      return { undo: () => undos.forEach((undo) => undo()), ...(notes.size === 0 ? {} : { note: [...notes].join('; ') }) };
+      return { undo: undoAll(undos), ...(notes.size === 0 ? {} : { note: [...notes].join('; ') }) };
     },
     crash(name) {
       const entry = processes.get(name);
