@@ -62,7 +62,7 @@ describe('scenario format', () => {
     expect(issues).toContain('colour');
     expect(issues).toContain('faults.1.at');
     expect(issues).toContain('faults.1.loss');
-    expect((error as ScenarioError).code).toBe('INVALID_SCENARIO');
+    expect((error as ScenarioError).name).toBe('ScenarioError');
     expect(() => parseScenario({ ...small, faults: [{ type: 'crash', at: 1, target: 'ghost' }] })).toThrow(/no participant named ghost/);
     expect(() => parseScenario({ ...small, clients: [{ name: 'p' }] })).toThrow(/two participants have this name/);
   });

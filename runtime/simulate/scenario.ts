@@ -254,10 +254,12 @@ export type Workload = z.output<typeof workloadSchema>;
 export type SimulatedOperation = z.output<typeof simulatedOperation>;
 export type Range = { readonly min: number; readonly max: number };
 
-/** A scenario that does not validate: every problem, with its path. */
+/**
+ * A scenario that does not validate: every problem, with its path. A usage error of the
+ * simulator (exit 2 from the CLI), not a protocol error: it has no code of docs/errors.md.
+ */
 export class ScenarioError extends Error {
   override readonly name = 'ScenarioError';
-  readonly code = 'INVALID_SCENARIO';
   constructor(
     message: string,
     readonly issues: readonly string[] = [],

@@ -21,6 +21,11 @@ import type { ParticipantProcessConfig } from './participantMain.js';
 
 export { realPrecondition } from './netns.js';
 
+/** `--real` cannot run on this machine (not Linux, not root, a tool missing): says which. */
+export class RealUnavailableError extends Error {
+  override readonly name = 'RealUnavailableError';
+}
+
 export interface RealRunOptions {
   readonly scenario: Scenario;
   /** The scenario file (its directory resolves `modules`). */
@@ -62,7 +67,7 @@ interface Process {
 
 export async function runReal(options: RealRunOptions): Promise<RealRun> {
   const why = realPrecondition();
-  if (why !== undefined) throw Object.assign(new Error(why), { code: 'REAL_UNAVAILABLE' });
+  if (why !== undefined) throw new RealUnavailableError(why);
   const log = options.log ?? (() => {});
   const startedAt = performance.now();
   const plan = planRun(options.scenario, {
