@@ -103,7 +103,8 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
       broadcast: network.broadcast,
       discoveryPort: DISCOVERY_PORT,
     };
-    const nodeArgs = MAIN.endsWith('.ts') ? ['--import', 'tsx', MAIN] : [MAIN];
+    // tsx (a dependency) loads the sources, and TypeScript service modules from the built package too.
+    const nodeArgs = ['--import', 'tsx', MAIN];
     const child = spawn('ip', ['netns', 'exec', host.namespace, process.execPath, ...nodeArgs, JSON.stringify(config)], {
       cwd: PACKAGE_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
