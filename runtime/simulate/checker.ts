@@ -192,13 +192,18 @@ function checkRuns(context: Context): void {
   const retries = new Set(plan.participants.filter((p): p is PlannedClient => p.kind === 'client' && p.retries).map((p) => p.name));
   const clientOf = new Map(ofType(history, 'submitted').map((s) => [s.clientId, s.participant]));
   const runs = new Map<string, Extract<Observation, { type: 'ran' }>[]>();
+  /** Runs again on one instance, reported once per task and instance with how often it ran. */
+  const repeated = new Map<string, { ran: Extract<Observation, { type: 'ran' }>; firstRepeatAt: number; times: number }>();
   for (const ran of ofType(history, 'ran')) {
     const key = taskKey(ran.clientId, ran.taskId);
     const earlier = runs.get(key) ?? [];
     const instance = `${ran.participant}#${ran.incarnation}`;
     const where = { participant: ran.participant, taskId: ran.taskId };
-    if (earlier.some((run) => `${run.participant}#${run.incarnation}` === instance)) {
-      context.add({ invariant: 'runs-once', t: ran.t, message: `${ran.clientId}/${ran.taskId} ran twice on ${instance}`, ...where });
+    const before = earlier.filter((run) => `${run.participant}#${run.incarnation}` === instance).length;
+    if (before > 0) {
+      const entry = repeated.get(`${key}\u0000${instance}`) ?? { ran, firstRepeatAt: ran.t, times: 1 };
+      entry.times = before + 1;
+      repeated.set(`${key}\u0000${instance}`, entry);
     } else if (earlier.length > 0 && !retries.has(clientOf.get(ran.clientId) ?? '')) {
       // Another instance may run it again only when the one before crashed (its ledger died with
       // it, see Delivery semantics) or when the client opted in to retry.
@@ -213,6 +218,10 @@ function checkRuns(context: Context): void {
       }
     }
     runs.set(key, [...earlier, ran]);
+  }
+  for (const { ran, firstRepeatAt, times } of repeated.values()) {
+    const count = times === 2 ? 'twice' : `${times} times`;
+    context.add({ invariant: 'runs-once', t: firstRepeatAt, message: `${ran.clientId}/${ran.taskId} ran ${count} on ${ran.participant}#${ran.incarnation}`, participant: ran.participant, taskId: ran.taskId });
   }
 }
 
