@@ -189,6 +189,18 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
     now,
   };
 
+  // Interrupted (Ctrl-C) or exiting early: the processes and namespaces of this run go too.
+  const cleanUp = () => {
+    for (const entry of processes.values()) if (entry.child.exitCode === null) entry.child.kill('SIGKILL');
+    network.destroy();
+  };
+  const interrupted = () => {
+    cleanUp();
+    process.exit(130);
+  };
+  process.once('exit', cleanUp);
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     network.create();
     log(`--real: ${names.length} namespaces on ${network.broadcast.replace(/\.255$/, '.0/24')}; run time 0 in ${STARTUP_MS / 1000} s, end at ${Math.round(plan.endMs / 1000)} s`);
@@ -213,6 +225,9 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
     }
     await Promise.all([...processes.values()].map((entry) => (entry.child.exitCode !== null ? undefined : new Promise((resolve) => entry.child.once('exit', resolve)))));
     network.destroy();
+    process.off('exit', cleanUp);
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
   }
   for (const [name, entry] of processes) {
     if (entry.child.exitCode !== null && entry.child.exitCode !== 0 && !entry.stopped) {
