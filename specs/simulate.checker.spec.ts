@@ -103,6 +103,10 @@ describe('simulate checker', () => {
     expect(broken([...up, opened, heardAt(300), heardAt(700), ended(1_300)])).toEqual([]);
     expect(broken([...up, opened, heardAt(300), ended(1_300)])).toEqual(['no-half-open']);
     expect(broken([...up, opened, heardAt(300)])).toEqual(['no-half-open']); // never ended
+    // A freeze that hit a participant while it was down changed nothing, so it excuses nothing.
+    const freeze = { type: 'freeze', at: 400, for: 2_000, target: 'p-1' } as const;
+    expect(broken([...up, opened, heardAt(300), { t: 400, type: 'fault', fault: freeze, skipped: true }, ended(2_300)])).toEqual(['no-half-open']);
+    expect(broken([...up, opened, heardAt(300), { t: 400, type: 'fault', fault: freeze }, { t: 2_400, type: 'fault', fault: freeze, undo: true }, ended(2_400)])).toEqual([]);
   });
 
   it('CONN-4: a probe after the heal that reaches no provider', () => {

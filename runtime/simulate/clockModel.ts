@@ -34,7 +34,7 @@ export class ClockModel {
         if (state.get(observation.participant)?.frozen === true) change(observation.participant, observation.t, { frozen: false });
         continue;
       }
-      if (observation.type !== 'fault') continue;
+      if (observation.type !== 'fault' || observation.skipped === true) continue;
       const { fault, undo = false } = observation;
       if (fault.type !== 'freeze' && fault.type !== 'skew') continue;
       const names = fault.target === '*' ? plan.participants.map((p) => p.name) : resolveTarget(plan, fault.target).map((p) => p.name);

@@ -21,6 +21,8 @@ export interface Applied {
   readonly note?: string;
   /** Applied as this other kind of fault (recorded so, for the checker's clock model). */
   readonly as?: 'freeze';
+  /** Nothing to apply it to (its target was down): recorded, but it changed nothing. */
+  readonly skipped?: boolean;
 }
 
 export interface FaultWorld {
@@ -91,7 +93,9 @@ function combine(applied: readonly Applied[]): Applied {
   const undos = applied.flatMap((one) => (one.undo === undefined ? [] : [one.undo]));
   const notes = [...new Set(applied.flatMap((one) => (one.note === undefined ? [] : [one.note])))];
   const as = applied.find((one) => one.as !== undefined)?.as;
+  const skipped = applied.length > 0 && applied.every((one) => one.skipped === true);
   return {
+    ...(skipped ? { skipped } : {}),
     ...(undos.length === 0 ? {} : { undo: () => undos.forEach((undo) => undo()) }),
     ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
     ...(as === undefined ? {} : { as }),
@@ -113,13 +117,14 @@ export function scheduleFaults(plan: Plan, world: FaultWorld, scheduler: Schedul
         applied = { note: `${fault.type} at ${fault.at} ms could not be applied: ${(error as Error).message.split('\n')[0]}` };
       }
       const recorded = applied.as === undefined ? fault : ({ ...fault, type: applied.as } as Fault);
-      record({ t: scheduler.now(), type: 'fault', fault: recorded, ...(applied.note === undefined ? {} : { note: applied.note }) });
+      const skipped = applied.skipped === true ? { skipped: true } : {};
+      record({ t: scheduler.now(), type: 'fault', fault: recorded, ...skipped, ...(applied.note === undefined ? {} : { note: applied.note }) });
       const undoAtMs = fault.type === 'crash' ? (fault.restartAfter === undefined ? undefined : fault.at + fault.restartAfter) : 'for' in fault ? fault.for === undefined ? undefined : fault.at + fault.for : undefined;
       if (undoAtMs === undefined || undoAtMs >= plan.healAtMs) return;
       scheduler.at(undoAtMs, () => {
         if (fault.type === 'crash') combine(names(plan, fault.target).map((name) => world.restart(name)));
         else applied.undo?.();
-        record({ t: scheduler.now(), type: 'fault', fault: recorded, undo: true });
+        record({ t: scheduler.now(), type: 'fault', fault: recorded, undo: true, ...skipped });
       });
     });
   }

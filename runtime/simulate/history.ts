@@ -13,8 +13,11 @@ export type OutcomeSummary =
   | { readonly status: 'Failed'; readonly code: string; readonly message?: string };
 
 export type Observation =
-  /** A fault was applied (`undo` when a fault with a duration ends). `note` says how (`--real`). */
-  | { readonly t: number; readonly type: 'fault'; readonly fault: Fault; readonly undo?: boolean; readonly note?: string }
+  /**
+   * A fault was applied (`undo` when a fault with a duration ends). `note` says how (`--real`);
+   * `skipped`: its target was down, so it changed nothing.
+   */
+  | { readonly t: number; readonly type: 'fault'; readonly fault: Fault; readonly undo?: boolean; readonly note?: string; readonly skipped?: boolean }
   /** The final heal: partitions and link faults removed, everyone restarted and reading again. */
   | { readonly t: number; readonly type: 'heal' }
   | {

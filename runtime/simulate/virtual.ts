@@ -127,13 +127,13 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
     crash,
     restart,
     stall(name) {
-      if (!running.has(name)) return {};
+      if (!running.has(name)) return { skipped: true };
       net.stall(name);
       return { undo: () => net.resume(name) };
     },
     freeze(name) {
       const frozen = running.has(name) ? clocks.get(name) : undefined;
-      if (frozen === undefined) return {};
+      if (frozen === undefined) return { skipped: true };
       frozen.freeze();
       net.stall(name);
       return {

@@ -166,6 +166,7 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
       return { note: 'a restarted process needs about a second to start (node and tsx), so it comes back later than in virtual time' };
     },
     stall(name) {
+      if (processes.get(name)?.stopped !== false) return { skipped: true };
       signal(name, 'SIGSTOP');
       return {
         undo: () => signal(name, 'SIGCONT'),
@@ -174,6 +175,7 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
       };
     },
     freeze(name) {
+      if (processes.get(name)?.stopped !== false) return { skipped: true };
       signal(name, 'SIGSTOP');
       return { undo: () => signal(name, 'SIGCONT') };
     },
