@@ -17,7 +17,8 @@ export interface LinkFaults {
 
 /** An applied fault: how to undo it, and a note when it could only be approximated. */
 export interface Applied {
-  readonly undo?: () => void;
+  /** Undoes it; `false` when that changed nothing (its target restarted since: a new process). */
+  readonly undo?: () => boolean | void;
   readonly note?: string;
   /** Applied as this other kind of fault (recorded so, for the checker's clock model). */
   readonly as?: 'freeze';
@@ -91,12 +92,13 @@ function apply(plan: Plan, fault: Fault, world: FaultWorld): Applied {
 
 function combine(applied: readonly Applied[]): Applied {
   const undos = applied.flatMap((one) => (one.undo === undefined ? [] : [one.undo]));
+  const undo = () => undos.map((one) => one()).some((result) => result !== false);
   const notes = [...new Set(applied.flatMap((one) => (one.note === undefined ? [] : [one.note])))];
   const as = applied.find((one) => one.as !== undefined)?.as;
   const skipped = applied.length > 0 && applied.every((one) => one.skipped === true);
   return {
     ...(skipped ? { skipped } : {}),
-    ...(undos.length === 0 ? {} : { undo: () => undos.forEach((undo) => undo()) }),
+    ...(undos.length === 0 ? {} : { undo }),
     ...(notes.length === 0 ? {} : { note: notes.join('; ') }),
     ...(as === undefined ? {} : { as }),
   };
@@ -123,8 +125,8 @@ export function scheduleFaults(plan: Plan, world: FaultWorld, scheduler: Schedul
       if (undoAtMs === undefined || undoAtMs >= plan.healAtMs) return;
       scheduler.at(undoAtMs, () => {
         if (fault.type === 'crash') combine(names(plan, fault.target).map((name) => world.restart(name)));
-        else applied.undo?.();
-        record({ t: scheduler.now(), type: 'fault', fault: recorded, undo: true, ...skipped });
+        const undone = fault.type === 'crash' || applied.undo?.() !== false;
+        record({ t: scheduler.now(), type: 'fault', fault: recorded, undo: true, ...(undone ? skipped : { skipped: true }) });
       });
     });
   }

@@ -127,9 +127,11 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
     crash,
     restart,
     stall(name) {
-      if (!running.has(name)) return { skipped: true };
+      const stalled = running.get(name);
+      if (stalled === undefined) return { skipped: true };
       net.stall(name);
-      return { undo: () => net.resume(name) };
+      // A stall dies with its process: after a restart, undoing it must not touch the new one.
+      return { undo: () => running.get(name) === stalled && (net.resume(name), true) };
     },
     freeze(name) {
       const frozen = running.has(name) ? clocks.get(name) : undefined;
@@ -138,8 +140,10 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
       net.stall(name);
       return {
         undo: () => {
+          if (clocks.get(name) !== frozen) return false; // it crashed and restarted meanwhile
           net.resume(name);
           frozen.thaw();
+          return true;
         },
       };
     },

@@ -166,18 +166,20 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
       return { note: 'a restarted process needs about a second to start (node and tsx), so it comes back later than in virtual time' };
     },
     stall(name) {
-      if (processes.get(name)?.stopped !== false) return { skipped: true };
+      const entry = processes.get(name);
+      if (entry?.stopped !== false) return { skipped: true };
       signal(name, 'SIGSTOP');
       return {
-        undo: () => signal(name, 'SIGCONT'),
+        undo: () => processes.get(name) === entry && (signal(name, 'SIGCONT'), true),
         note: 'stall (stops reading) is approximated by SIGSTOP: the process also stops its timers, so it is checked as a freeze',
         as: 'freeze',
       };
     },
     freeze(name) {
-      if (processes.get(name)?.stopped !== false) return { skipped: true };
+      const entry = processes.get(name);
+      if (entry?.stopped !== false) return { skipped: true };
       signal(name, 'SIGSTOP');
-      return { undo: () => signal(name, 'SIGCONT') };
+      return { undo: () => processes.get(name) === entry && (signal(name, 'SIGCONT'), true) };
     },
     skew() {
       return { note: 'clock skew cannot be reproduced on real processes (they share the kernel clock): not applied' };
