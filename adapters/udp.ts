@@ -31,6 +31,7 @@ export {
   type InterfaceTable,
 } from './udp/addresses.js';
 export { createUdpMetrics, type UdpMetrics } from './udp/metrics.js';
+export { createDatagramSigner, publicKeyText, SignatureChecker, type DatagramSigner, type DatagramSignerOptions } from './udp/signature.js';
 export {
   UDP_DISCOVERY_PORT,
   type UdpDiscoveryOptions,

@@ -13,7 +13,8 @@ export const BUILD_DIR = path.join(ROOT, 'bench', '.build');
 export function buildForBench(log: (text: string) => void): void {
   rmSync(BUILD_DIR, { recursive: true, force: true });
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  const args = [tsc, '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR, '--declaration', 'false', '--sourceMap', 'false'];
+  // Not composite, not incremental: the package build's own incremental state must not be touched.
+  const args = [tsc, '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR, '--declaration', 'false', '--sourceMap', 'false', '--composite', 'false', '--incremental', 'false'];
   try {
     execFileSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (error) {

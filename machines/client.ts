@@ -9,14 +9,14 @@
 import { assign, emit, enqueueActions, sendTo, setup, type AnyActorRef } from 'xstate';
 import { connectionDefaults, connectionMachine, type ConnectionInput, type ConnectionToParentEvent } from './connection.js';
 import type { ClientTaskInput } from './clientTask.js';
-import { ERROR_CODES } from './errors.js';
+import { ERROR_CODES, internalFailure } from './errors.js';
 import { withEntry, withoutEntry } from './keyed.js';
 import type { ProgressReport, TaskOutcome } from './outcome.js';
 import { deriveSeed, type RandomState } from './random.js';
 import { repositoryDefaults, repositoryMachine, type RepositoryInput, type RepositoryToParentEvent, type ServiceView } from './repository.js';
 import { defaultSelectionPolicy, initialSelectionState, type SelectionPolicy, type SelectionState } from './selection.js';
 
-export type ConnectionOptions = Omit<ConnectionInput, 'endpoint' | 'clientId' | 'seed' | 'parentRef'>;
+export type ConnectionOptions = Omit<ConnectionInput, 'endpoint' | 'tlsFingerprint256' | 'clientId' | 'seed' | 'parentRef'>;
 export type RepositoryOptions = Omit<RepositoryInput, 'clientId' | 'parentRef'>;
 
 export interface ClientInput {
@@ -34,6 +34,8 @@ export const clientDefaults: Omit<ClientInput, 'clientId' | 'seed'> = {
     discoveryPeriodMs: repositoryDefaults.discoveryPeriodMs,
     defaultHeartbeatIntervalMs: repositoryDefaults.defaultHeartbeatIntervalMs,
     entriesMax: repositoryDefaults.entriesMax,
+    entriesPerSourceMax: repositoryDefaults.entriesPerSourceMax,
+    trust: repositoryDefaults.trust,
   },
   connection: connectionDefaults,
   stopTimeoutMs: 2_000,
@@ -63,7 +65,11 @@ export type ClientEmitted =
   | { readonly type: 'task.settled'; readonly taskId: string; readonly outcome: TaskOutcome }
   | { readonly type: 'connection.opened'; readonly endpoint: string; readonly reconnected: boolean }
   | { readonly type: 'connection.down'; readonly endpoint: string; readonly reason: string }
-  | { readonly type: 'connection.closed'; readonly endpoint: string; readonly gaveUp: boolean };
+  | { readonly type: 'connection.closed'; readonly endpoint: string; readonly gaveUp: boolean }
+  /** The repository refused an advertisement (SEC-8): the first one per source and reason. */
+  | ({ readonly type: 'discovery.ignored' } & Omit<Extract<RepositoryToParentEvent, { type: 'repository.ignored' }>, 'type'>)
+  /** Trust on first use bound a serviceId to a key (persist it to keep the binding across restarts). */
+  | ({ readonly type: 'trust.learned' } & Omit<Extract<RepositoryToParentEvent, { type: 'repository.learned' }>, 'type'>);
 
 export interface ClientContext extends ClientInput {
   readonly services: readonly ServiceView[];
@@ -71,11 +77,19 @@ export interface ClientContext extends ClientInput {
   readonly selectionPolicy: SelectionPolicy;
   /** Endpoints with a live connection actor. */
   readonly endpoints: Readonly<Record<string, true>>;
+  /** Endpoints whose connection said connection.closed and whose done event has not arrived yet. */
+  readonly endpointsEnding: ReadonlyMap<string, true>;
   /** Which endpoint each unfinished task went to (for cancel routing). */
   readonly taskEndpoints: ReadonlyMap<string, string>;
 }
 
 const connectionId = (endpoint: string) => `connection:${endpoint}`;
+
+/** The endpoint of the connection a done event is from (`actorId` = `connection:<endpoint>`). */
+const connectionEndpointOf = (event: { readonly type: string }): string => {
+  const actorId = (event as { actorId?: unknown }).actorId;
+  return typeof actorId === 'string' && actorId.startsWith('connection:') ? actorId.slice('connection:'.length) : '';
+};
 
 /**
  * The status of the endpoint's connection actor, if the client has one.
@@ -104,7 +118,9 @@ export const clientMachine = setup({
   },
   delays: { stopTimeoutMs: ({ context }) => context.stopTimeoutMs },
   guards: {
-    noConnections: ({ context }) => Object.keys(context.endpoints).length === 0,
+    // The connections' done events arrive after their connection.closed: stopping waits for them
+    // too, so none reaches a client that has already stopped.
+    noConnections: ({ context }) => Object.keys(context.endpoints).length === 0 && context.endpointsEnding.size === 0,
     /** TASK-1: a taskId names one task; assigning it again while it is unfinished would run it twice. */
     taskUnfinished: ({ context, event }) => event.type === 'client.assign' && context.taskEndpoints.has(event.request.taskId),
   },
@@ -142,6 +158,8 @@ export const clientMachine = setup({
           input: {
             ...context.connection,
             endpoint,
+            // Bound to the provider's key by its signed advertisement: pinned on wss:// (SEC-8).
+            ...(choice.service.tlsFingerprint256 === undefined ? {} : { tlsFingerprint256: choice.service.tlsFingerprint256 }),
             clientId: context.clientId,
             seed: deriveSeed(context.seed, endpoint),
             parentRef: self,
@@ -181,9 +199,32 @@ export const clientMachine = setup({
         return;
       }
       const { [event.endpoint]: _closed, ...endpoints } = context.endpoints;
-      enqueue.assign({ endpoints });
+      enqueue.assign({ endpoints, endpointsEnding: withEntry(context.endpointsEnding, event.endpoint, true) });
       enqueue.stopChild(connectionId(event.endpoint));
       enqueue.emit({ type: 'connection.closed', endpoint: event.endpoint, gaveUp: event.gaveUp });
+    }),
+    /**
+     * SEC-21: a connection actor failed (an unexpected error its supervisor could not contain):
+     * its unfinished tasks fail INTERNAL_ERROR (each still settles once, TASK-16) and the endpoint
+     * gets a new connection at its next task. Any other child's failure changes nothing here.
+     */
+    connectionFailed: enqueueActions(({ context, event, enqueue }) => {
+      const failedId = event.type.slice('xstate.error.actor.'.length);
+      const endpoint = [...Object.keys(context.endpoints)].find((candidate) => connectionId(candidate) === failedId);
+      if (endpoint === undefined) return;
+      let taskEndpoints = context.taskEndpoints;
+      for (const [taskId, taskEndpoint] of context.taskEndpoints) {
+        if (taskEndpoint !== endpoint) continue;
+        taskEndpoints = withoutEntry(taskEndpoints, taskId);
+        enqueue.emit({ type: 'task.settled', taskId, outcome: { status: 'Failed', error: internalFailure(undefined) } });
+      }
+      const { [endpoint]: _failed, ...endpoints } = context.endpoints;
+      enqueue.assign({ endpoints, taskEndpoints });
+      enqueue.emit({ type: 'connection.closed', endpoint, gaveUp: true });
+    }),
+    connectionDone: assign(({ context, event }) => {
+      const endpoint = event.type.startsWith('xstate.done.actor.connection:') ? event.type.slice('xstate.done.actor.connection:'.length) : undefined;
+      return endpoint === undefined ? {} : { endpointsEnding: withoutEntry(context.endpointsEnding, endpoint) };
     }),
     closeConnections: enqueueActions(({ context, enqueue }) => {
       for (const endpoint of Object.keys(context.endpoints)) {
@@ -199,6 +240,7 @@ export const clientMachine = setup({
     services: [],
     selection: initialSelectionState,
     endpoints: {},
+    endpointsEnding: new Map(),
     taskEndpoints: new Map(),
   }),
   invoke: {
@@ -213,6 +255,8 @@ export const clientMachine = setup({
         emit(({ event }) => ({ type: 'services.changed' as const, services: event.services })),
       ],
     },
+    'repository.ignored': { actions: emit(({ event }) => ({ ...event, type: 'discovery.ignored' as const })) },
+    'repository.learned': { actions: emit(({ event }) => ({ ...event, type: 'trust.learned' as const })) },
     'task.progress': {
       actions: emit(({ event }) => {
         const { endpoint: _endpoint, ...progress } = event;
@@ -227,6 +271,8 @@ export const clientMachine = setup({
       actions: emit(({ event }) => ({ type: 'connection.down' as const, endpoint: event.endpoint, reason: event.reason })),
     },
     'connection.closed': { actions: 'forgetConnection' },
+    'xstate.error.actor.*': { actions: 'connectionFailed' },
+    'xstate.done.actor.*': { actions: 'connectionDone' },
   },
   initial: 'running',
   states: {
@@ -248,6 +294,17 @@ export const clientMachine = setup({
             taskId: event.request.taskId,
             outcome: { status: 'Failed' as const, error: { code: 'CONNECTION_LOST', message: 'The client is stopping.' } },
           })),
+        },
+        // A connection's goodbye is followed by its done event: the client may only end after
+        // that, or the done event would reach a stopped actor.
+        'connection.closed': { actions: emit(({ event }) => ({ type: 'connection.closed' as const, endpoint: event.endpoint, gaveUp: event.gaveUp })) },
+        'xstate.done.actor.*': {
+          actions: assign({
+            endpoints: ({ context, event }) => {
+              const { [connectionEndpointOf(event)]: _ended, ...endpoints } = context.endpoints;
+              return endpoints;
+            },
+          }),
         },
       },
       always: { guard: 'noConnections', target: 'stopped' },

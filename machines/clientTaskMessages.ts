@@ -3,6 +3,7 @@
  * helpers of machines/clientTask.ts, kept apart so the statechart file stays about states.
  */
 import type { ClientTaskInput, TaskFailure } from './clientTask.js';
+import { isWellFormedCode } from './errors.js';
 import type { Draft, AssignTask, CancelTask, GetResult, ProviderMessage, TaskStatus } from './messages.js';
 import type { ProgressReport } from './outcome.js';
 
@@ -27,8 +28,16 @@ export type TaskMessageMeaning =
 
 type TaskIdentity = Pick<ClientTaskInput, 'taskId' | 'messageId'>;
 
-function failure(code: string, message: string, details: string | undefined): TaskFailure {
-  return details === undefined ? { code, message } : { code, message, details };
+/**
+ * A provider's failure report as the application will see it. SEC-12: the code is checked first
+ * (shape, length, charset): one that is not well-formed (`constructor`, 200 characters, control
+ * characters) becomes INVALID_MESSAGE, naming the offending code (escaped, shortened) in details.
+ */
+function failure(code: string, message: string, details: string | undefined, errorId: string | undefined): TaskFailure {
+  if (!isWellFormedCode(code)) {
+    return { code: 'INVALID_MESSAGE', message: 'The provider reported a failure with a malformed error code.', details: `errorCode ${JSON.stringify(String(code).slice(0, 64))}` };
+  }
+  return { code, message, ...(details === undefined ? {} : { details }), ...(errorId === undefined ? {} : { errorId }) };
 }
 
 /** Reads a provider message from the point of view of the task `task`. */
@@ -56,15 +65,15 @@ export function meaningOf(message: ProviderMessage, task: TaskIdentity): TaskMes
         ? { kind: 'completed', resultData: message.payload.resultData }
         : { kind: 'unrelated' };
     case 'TaskFailed': {
-      const { taskId, status, errorCode, errorMessage, details } = message.payload;
+      const { taskId, status, errorCode, errorMessage, details, errorId } = message.payload;
       if (taskId !== task.taskId) return { kind: 'unrelated' };
       if (status === 'Cancelled' || errorCode === 'CANCELLED') return { kind: 'cancelled' };
-      return { kind: 'failed', error: failure(errorCode, errorMessage, details) };
+      return { kind: 'failed', error: failure(errorCode, errorMessage, details, errorId) };
     }
     case 'Error': {
-      const { taskId, code, message: text, details } = message.payload;
+      const { taskId, code, message: text, details, errorId } = message.payload;
       if (taskId !== undefined && taskId !== task.taskId) return { kind: 'unrelated' };
-      return { kind: 'error', error: failure(code, text, details) };
+      return { kind: 'error', error: failure(code, text, details, errorId) };
     }
   }
 }

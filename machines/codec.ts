@@ -127,17 +127,37 @@ export function decodeFrame(
   return decodeWith(value, messageSchemas[value.type] as z.ZodType<WireMessage>, messageId);
 }
 
+export type ParsedDatagram =
+  | { readonly ok: true; readonly value: Record<string, unknown> }
+  | { readonly ok: false; readonly error: ProtocolError };
+
+/**
+ * The first stage of decoding a datagram: size, UTF-8, JSON, a JSON object. The object is what a
+ * signature covers (SEC-8: verified as parsed, before liberal decoding drops and normalises).
+ */
+export function parseDatagram(
+  input: Uint8Array | string,
+  limits: Pick<CodecLimits, 'datagramBytesMax'> = defaultCodecLimits,
+): ParsedDatagram {
+  const parsed = parseJson(input, limits.datagramBytesMax);
+  if (!parsed.ok) return parsed;
+  if (!isPlainObject(parsed.value)) {
+    return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'a datagram is a JSON object') };
+  }
+  return { ok: true, value: parsed.value };
+}
+
 /** Decodes one discovery datagram. */
 export function decodeDatagram(
   input: Uint8Array | string,
   limits: Pick<CodecLimits, 'datagramBytesMax'> = defaultCodecLimits,
 ): DecodeResult<DiscoveryMessage> {
-  const parsed = parseJson(input, limits.datagramBytesMax);
-  if (!parsed.ok) return parsed;
-  const value = parsed.value;
-  if (!isPlainObject(value)) {
-    return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'a datagram is a JSON object') };
-  }
+  const parsed = parseDatagram(input, limits);
+  return parsed.ok ? decodeDatagramValue(parsed.value) : parsed;
+}
+
+/** The second stage: the parsed object against the schema its `discoveryType` names. */
+export function decodeDatagramValue(value: Record<string, unknown>): DecodeResult<DiscoveryMessage> {
   if (typeof value.discoveryType !== 'string') {
     return { ok: false, error: new ProtocolError('INVALID_MESSAGE', 'missing "discoveryType"') };
   }

@@ -31,7 +31,7 @@ import { isOutboxDraft, outboxPut, outboxRemove, routeOf } from './outbox.js';
 import { withEntry, withoutEntry } from './keyed.js';
 import { placeholder } from './placeholder.js';
 import { nextRandom } from './random.js';
-import { CloseCode, type StreamCommand } from './transport.js';
+import { CloseCode, type ConnectInput, type StreamCommand } from './transport.js';
 
 export { connectionDefaults } from './connectionTypes.js';
 export type {
@@ -210,7 +210,14 @@ export const connectionMachine = setup({
   initial: 'active',
   states: {
     active: {
-      invoke: { id: 'transport', src: 'transport', input: ({ context }) => ({ endpoint: context.endpoint }) },
+      invoke: {
+        id: 'transport',
+        src: 'transport',
+        input: ({ context }): ConnectInput =>
+          context.tlsFingerprint256 === undefined
+            ? { endpoint: context.endpoint }
+            : { endpoint: context.endpoint, tlsFingerprint256: context.tlsFingerprint256 },
+      },
       initial: 'connecting',
       states: {
         connecting: {

@@ -13,6 +13,8 @@ export type StreamTransportLogic = CallbackActorLogic<StreamCommand, ConnectInpu
 
 export interface ConnectionInput {
   endpoint: string;
+  /** SHA-256 fingerprint of the provider's certificate, from its verified advertisement: pinned on wss:// (SEC-8). */
+  tlsFingerprint256?: string | undefined;
   clientId: string;
   /** Period of pings while open (CONN-3). @default 5_000 */
   pingIntervalMs: number;
@@ -36,7 +38,7 @@ export interface ConnectionInput {
   parentRef: ActorRef<any, ConnectionToParentEvent>;
 }
 
-export const connectionDefaults: Omit<ConnectionInput, 'endpoint' | 'clientId' | 'seed' | 'parentRef'> = {
+export const connectionDefaults: Omit<ConnectionInput, 'endpoint' | 'tlsFingerprint256' | 'clientId' | 'seed' | 'parentRef'> = {
   pingIntervalMs: 5_000,
   pongTimeoutMs: 5_000,
   connectTimeoutMs: 5_000,

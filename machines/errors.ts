@@ -95,6 +95,36 @@ export function errorShape(code: ErrorCode, message?: string, details?: string):
   return new ProtocolError(code, message, details === undefined ? undefined : { details }).toShape();
 }
 
+/**
+ * The shape of an error code worth passing on: an upper-case letter, then 1 to 63 upper-case
+ * letters, digits or underscores (ours, and a service's own such as FILE_NOT_FOUND). It excludes
+ * every name of Object.prototype (`constructor`, `__proto__`...), control characters and
+ * anything long, so an application may use a code as a key or print it safely (SEC-12).
+ */
+export const WELL_FORMED_CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
+
+export function isWellFormedCode(value: unknown): value is string {
+  return typeof value === 'string' && WELL_FORMED_CODE.test(value);
+}
+
+/** An errorId as it may travel: an opaque id of 1 to 128 visible ASCII characters. */
+const ERROR_ID = /^[\x21-\x7e]{1,128}$/;
+
+/** The `errorId` a thrown value carries (the runtime's supervisor puts one on what it logs). */
+export function errorIdOf(thrown: unknown): string | undefined {
+  const errorId = typeof thrown === 'object' && thrown !== null ? (thrown as { errorId?: unknown }).errorId : undefined;
+  return typeof errorId === 'string' && ERROR_ID.test(errorId) ? errorId : undefined;
+}
+
+/**
+ * SEC-11: what a peer is told of an unexpected error: INTERNAL_ERROR, a generic message that
+ * names the errorId (the provider logged the cause with it), never the error's own text.
+ */
+export function internalFailure(errorId: string | undefined): { code: 'INTERNAL_ERROR'; message: string; errorId?: string } {
+  if (errorId === undefined) return { code: 'INTERNAL_ERROR', message: ERROR_CODES.INTERNAL_ERROR };
+  return { code: 'INTERNAL_ERROR', message: `${ERROR_CODES.INTERNAL_ERROR} (errorId ${errorId})`, errorId };
+}
+
 /** Normalises anything thrown into a ProtocolError, keeping the original as `cause`. */
 export function toProtocolError(thrown: unknown): ProtocolError {
   if (thrown instanceof ProtocolError) return thrown;

@@ -111,7 +111,17 @@ export const ServiceAdvertisementSchema = z.object({
   heartbeatIntervalMs: z.number().int().positive().max(86_400_000).optional(),
   protocolVersion: z.string().max(32).optional(),
   features: z.array(z.string().max(64)).max(64).optional(),
-  /** Extension: HMAC of the canonical advertisement (docs/protocol.md, SEC rules). */
+  // Extensions of signed discovery (SEC-8): checked by the adapter on the datagram as parsed
+  // (machines/discovery/canonical.ts); decoded here so the trust policy can read them.
+  /** Ed25519 public key of the provider, base64url of its 32 bytes (43 characters). */
+  publicKey: z.string().min(1).max(64).optional(),
+  /** The provider's boot epoch: greater after every restart. */
+  epoch: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** Counter of the provider's signed advertisements within the epoch. */
+  sequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  /** SHA-256 fingerprint of the endpoint's TLS certificate (64 hex digits, colons allowed). */
+  tlsFingerprint256: z.string().min(1).max(128).optional(),
+  /** Ed25519 signature over the canonical form, base64url of its 64 bytes. */
   signature: z.string().max(512).optional(),
 });
 
@@ -141,6 +151,8 @@ export const AssignTaskSchema = envelope(
     callbackClientId: IdSchema,
     /** Extension: the client's overall deadline for this task, in ms from acceptance. */
     deadlineMs: z.number().int().positive().max(604_800_000).optional(),
+    /** Seed section 7: an API key carried by the AssignTask itself (SEC-20); never stored. */
+    apiKey: z.string().min(1).max(4096).optional(),
   }),
 );
 
@@ -183,6 +195,8 @@ export const TaskFailedSchema = envelope(
     errorMessage: z.string().max(65_536),
     errorCode: z.string().min(1).max(128),
     details: z.string().max(65_536).optional(),
+    /** Extension (SEC-11): with INTERNAL_ERROR, the id the provider logged the cause with. */
+    errorId: IdSchema.optional(),
     originalClientId,
   }),
 );
@@ -207,6 +221,8 @@ export const ErrorSchema = envelope(
     /** The messageId of the message that caused this error, when it could be read. */
     relatesTo: IdSchema.optional(),
     taskId: IdSchema.optional(),
+    /** Extension (SEC-11): with INTERNAL_ERROR, the id the provider logged the cause with. */
+    errorId: IdSchema.optional(),
   }),
 );
 

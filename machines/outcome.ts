@@ -6,6 +6,8 @@ export interface TaskFailure {
   readonly code: string;
   readonly message: string;
   readonly details?: string | undefined;
+  /** INTERNAL_ERROR only: the id the provider logged the cause with (SEC-11). */
+  readonly errorId?: string | undefined;
 }
 
 export type TaskOutcome =

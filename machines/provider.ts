@@ -11,13 +11,13 @@
  */
 import { assign, emit, enqueueActions, sendTo, setup, spawnChild, type CallbackActorLogic } from 'xstate';
 import { advertisementsFor } from './advertisement.js';
-import type { ErrorShape } from './errors.js';
+import { ERROR_CODES, internalFailure, type ErrorShape } from './errors.js';
 import type { ServiceStatus } from './messages.js';
 import { placeholder } from './placeholder.js';
 import type { ServiceDescriptor } from './service.js';
 import { sessionDefaults, sessionMachine, type SessionInput, type SessionToParentEvent } from './session.js';
 import { taskLimitDefaults, type TaskLimits } from './taskLedger.js';
-import { createTaskRegistry, type TaskRegistryEvent, type TaskRegistryToParentEvent } from './taskRegistry.js';
+import { createTaskRegistry, type Authorizer, type TaskRegistryEvent, type TaskRegistryToParentEvent } from './taskRegistry.js';
 import { providerTaskMachine } from './providerTask.js';
 import {
   CloseCode,
@@ -27,6 +27,19 @@ import {
   type ServerEvent,
 } from './transport.js';
 import type { TaskOutcome } from './outcome.js';
+import {
+  emptyClientBook,
+  replyTargetOf,
+  standingOf,
+  withClientRecords,
+  withSessionAuthenticated,
+  withSessionBound,
+  withSessionGone,
+  withSessionOpened,
+  type ClientBook,
+} from './providerClients.js';
+import { withEntry, withoutEntry } from './keyed.js';
+import { errorReply, notOwnerReply } from './sessionRules.js';
 
 export type SessionOptions = Omit<SessionInput, 'connectionId' | 'remoteAddress' | 'token' | 'parentRef'>;
 
@@ -38,7 +51,21 @@ export interface ProviderInput {
   readonly limits: TaskLimits;
   /** Connections served at once; beyond it a connection is refused with 1013 (CONN-10). @default 1_024 */
   readonly sessionsMax: number;
+  /**
+   * SEC-15: of those, connections without a credential while authentication is required; beyond
+   * it an anonymous connection is refused with 1013, so they never crowd out key holders. @default 256
+   */
+  readonly anonymousSessionsMax: number;
+  /** SEC-15: sessions one principal (API key, certificate) may hold; beyond it, closed with 1013. @default 64 */
+  readonly sessionsPerPrincipalMax: number;
+  /**
+   * SEC-16: task messages one principal may send per window over all its sessions; beyond it,
+   * Error RATE_LIMITED and no effect. @default { messagesMax: 10_000, windowMs: 1_000 }
+   */
+  readonly principalRateLimit: { readonly messagesMax: number; readonly windowMs: number };
   readonly session: SessionOptions;
+  /** SEC-4: decides each new AssignTask (runtime/acl.ts); undefined allows everything. */
+  readonly authorize?: Authorizer | undefined;
   /** How long stopping waits for tasks to cancel and sessions to close. @default 2_000 */
   readonly stopTimeoutMs: number;
   /** Deliberate bugs for checker self-tests (docs/simulation.md); absent in production. */
@@ -49,6 +76,9 @@ export const providerDefaults: Omit<ProviderInput, 'providerId' | 'services'> = 
   heartbeatIntervalMs: 30_000,
   limits: taskLimitDefaults,
   sessionsMax: 1_024,
+  anonymousSessionsMax: 256,
+  sessionsPerPrincipalMax: 64,
+  principalRateLimit: { messagesMax: 10_000, windowMs: 1_000 },
   session: sessionDefaults,
   stopTimeoutMs: 2_000,
 };
@@ -59,15 +89,25 @@ export type ProviderEvent =
   | SessionToParentEvent
   | TaskRegistryToParentEvent
   | { readonly type: 'provider.drain' }
-  | { readonly type: 'provider.stop' };
+  | { readonly type: 'provider.stop' }
+  /** Internal: the principals' message window (SEC-16) ends. */
+  | { readonly type: 'provider.principalWindow' };
 
 /** What the provider tells the application (subscribe with `actor.on(type, ...)`). */
 export type ProviderEmitted =
   | { readonly type: 'provider.listening'; readonly endpoint: string }
   | { readonly type: 'provider.status'; readonly status: ServiceStatus }
   | { readonly type: 'provider.failed'; readonly error: ErrorShape }
+  /**
+   * SEC-21: a child actor failed (`actorId`: `session:<connectionId>`, `tasks`, `discovery`,
+   * `server`). A session's failure ends only that session (reported as session.ended, lost); the
+   * task registry's ends the provider (provider.failed). The runtime logs `error`.
+   */
+  | { readonly type: 'provider.fault'; readonly actorId: string; readonly error: unknown }
   | { readonly type: 'session.opened'; readonly connectionId: string }
   | { readonly type: 'session.bound'; readonly connectionId: string; readonly clientId: string }
+  /** SEC-10: the session bound a clientId that belongs to another client; it gets FORBIDDEN for every task message. */
+  | { readonly type: 'session.forbidden'; readonly connectionId: string; readonly clientId: string; readonly reason: string }
   | {
       readonly type: 'session.ended';
       readonly connectionId: string;
@@ -76,10 +116,6 @@ export type ProviderEmitted =
       readonly reason: string;
     }
   | { readonly type: 'task.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome };
-
-interface SessionRecord {
-  readonly clientId: string | undefined;
-}
 
 export interface ProviderStats {
   /** Datagrams the discovery socket could not decode (dropped unanswered, WIRE-8). */
@@ -90,16 +126,23 @@ export interface ProviderStats {
   readonly repliesUndeliverable: number;
   /** Connections refused with 1013 because sessionsMax sessions were open (CONN-10). */
   readonly sessionsRefused: number;
+  /** Sessions that bound a clientId belonging to another client (SEC-10). */
+  readonly bindingsRefused: number;
+  /** Task messages answered FORBIDDEN because their session may not act for its clientId (SEC-10). */
+  readonly requestsForbidden: number;
 }
 
-export interface ProviderContext extends ProviderInput {
+/**
+ * `sessions`, `clients` and `owners` (machines/providerClients.ts) are Maps, never plain objects:
+ * every key is wire data (a clientId can be `__proto__` or `constructor`), and an object lookup
+ * would find Object.prototype's members (SEC-9).
+ */
+export interface ProviderContext extends ProviderInput, ClientBook {
   readonly endpoint: string | undefined;
-  readonly sessions: Readonly<Record<string, SessionRecord>>;
-  /**
-   * clientId -> connectionIds of the sessions bound to it, newest last. Replies go to the newest;
-   * when it ends, the next newest still open takes over (a client may hold several connections).
-   */
-  readonly clients: Readonly<Record<string, readonly string[]>>;
+  /** SEC-16: task messages per principal in the current window (empty: no window running). */
+  readonly principalMessages: ReadonlyMap<string, number>;
+  /** Sessions that ended and whose actor's done event has not arrived yet. */
+  readonly sessionsEnding: ReadonlyMap<string, true>;
   readonly load: number;
   readonly unfinishedTasks: number;
   readonly stats: ProviderStats;
@@ -111,6 +154,11 @@ export interface ProviderOutput {
 }
 
 const sessionId = (connectionId: string) => `session:${connectionId}`;
+const SESSION_PREFIX = 'session:';
+const CHILD_ERROR_PREFIX = 'xstate.error.actor.';
+/** The id of the child a `xstate.error.actor.<id>` event is about. */
+const failedChildOf = (event: { type: string }): string => event.type.slice(CHILD_ERROR_PREFIX.length);
+
 const countUp = (stats: ProviderStats, key: keyof ProviderStats): ProviderStats => ({ ...stats, [key]: stats[key] + 1 });
 
 export const providerMachine = setup({
@@ -130,12 +178,13 @@ export const providerMachine = setup({
   delays: {
     heartbeatIntervalMs: ({ context }) => context.heartbeatIntervalMs,
     stopTimeoutMs: ({ context }) => context.stopTimeoutMs,
+    principalWindowMs: ({ context }) => context.principalRateLimit.windowMs,
   },
   guards: {
     saturated: ({ context }) => context.load >= 1,
     relieved: ({ context }) => context.load <= 0.5,
     idle: ({ context }) => context.unfinishedTasks === 0,
-    noSessions: ({ context }) => Object.keys(context.sessions).length === 0,
+    noSessions: ({ context }) => context.sessions.size === 0 && context.sessionsEnding.size === 0,
   },
   actions: {
     advertise: enqueueActions(({ context, enqueue }, params: { status: ServiceStatus }) => {
@@ -162,7 +211,10 @@ export const providerMachine = setup({
     }),
     acceptSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'server.accepted') return;
-      const full = Object.keys(context.sessions).length >= context.sessionsMax;
+      const { standing, refusal } = standingOf(context, context, {
+        authRequired: context.session.authRequired,
+        claimsCredential: event.token !== undefined || event.peerCertificate !== undefined,
+      });
       enqueue.spawnChild('session', {
         id: sessionId(event.connectionId),
         input: ({ self }) => ({
@@ -170,37 +222,52 @@ export const providerMachine = setup({
           connectionId: event.connectionId,
           remoteAddress: event.remoteAddress,
           token: event.token,
-          // CONN-10: beyond the limit the session exists only to refuse the connection with 1013.
-          ...(full ? { refuseWith: { code: 'OVERLOADED' as const, reason: `${context.sessionsMax} sessions already open` } } : {}),
+          ...(event.clientProof === undefined ? {} : { clientProof: event.clientProof }),
+          ...(event.peerCertificate === undefined ? {} : { peerCertificate: event.peerCertificate }),
+          // CONN-10, SEC-15: beyond a limit the session exists only to refuse the connection with 1013.
+          ...(refusal === undefined ? {} : { refuseWith: refusal }),
           parentRef: self,
         }),
       });
       enqueue.assign({
-        sessions: { ...context.sessions, [event.connectionId]: { clientId: undefined } },
-        stats: full ? countUp(context.stats, 'sessionsRefused') : context.stats,
+        ...withSessionOpened(context, event.connectionId, standing),
+        stats: refusal === undefined ? context.stats : countUp(context.stats, 'sessionsRefused'),
       });
     }),
-    bindClient: assign(({ context, event }) => {
-      if (event.type !== 'session.bound') return {};
-      return {
-        sessions: { ...context.sessions, [event.connectionId]: { clientId: event.clientId } },
-        clients: {
-          ...context.clients,
-          [event.clientId]: [...(context.clients[event.clientId] ?? []).filter((id) => id !== event.connectionId), event.connectionId],
-        },
-      };
+    /** SEC-15: counted for its principal; one session too many for it is closed with 1013. */
+    noteAuthenticated: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.authenticated') return;
+      const book = withSessionAuthenticated(context, event.connectionId, event.principal);
+      enqueue.assign(book);
+      const count = book.principalSessions?.get(event.principal) ?? 0;
+      if (count <= context.sessionsPerPrincipalMax) return;
+      enqueue.assign({ stats: countUp(context.stats, 'sessionsRefused') });
+      enqueue.sendTo(sessionId(event.connectionId), {
+        type: 'session.close',
+        code: CloseCode.tryAgainLater,
+        reason: `${context.sessionsPerPrincipalMax} sessions already open for this credential`,
+      });
     }),
+    /** CONN-9, SEC-10: the session acts for a clientId now, if it may (else it gets FORBIDDEN from now on). */
+    bindClient: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.bound') return;
+      const { book, outcome } = withSessionBound(context, event.connectionId, event.clientId, event.identity);
+      if (outcome.allowed) {
+        enqueue.assign(book);
+        enqueue.emit({ type: 'session.bound', connectionId: event.connectionId, clientId: event.clientId });
+        return;
+      }
+      enqueue.assign({ ...book, stats: countUp(context.stats, 'bindingsRefused') });
+      enqueue.emit({ type: 'session.forbidden', connectionId: event.connectionId, clientId: event.clientId, reason: outcome.reason });
+    }),
+    /**
+     * The session ended: replies no longer go to it. Its actor is released when its own done
+     * event follows (`releaseSession`), so that a stopping provider reaches `stopped` only once
+     * every session's done event has arrived, never with one still on its way.
+     */
     forgetSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'session.ended') return;
-      const { [event.connectionId]: _ended, ...sessions } = context.sessions;
-      const clients = { ...context.clients };
-      if (event.clientId !== undefined) {
-        const remaining = (clients[event.clientId] ?? []).filter((id) => id !== event.connectionId);
-        if (remaining.length === 0) delete clients[event.clientId];
-        else clients[event.clientId] = remaining;
-      }
-      enqueue.assign({ sessions, clients });
-      enqueue.stopChild(sessionId(event.connectionId));
+      enqueue.assign({ ...withSessionGone(context, event.connectionId), sessionsEnding: withEntry(context.sessionsEnding, event.connectionId, true) });
       enqueue.emit({
         type: 'session.ended',
         connectionId: event.connectionId,
@@ -209,34 +276,84 @@ export const providerMachine = setup({
         reason: event.reason,
       });
     }),
-    forwardRequest: sendTo('tasks', ({ event }): TaskRegistryEvent => {
-      if (event.type !== 'session.request') throw new Error('forwardRequest: unexpected event');
-      const { clientId, message } = event;
+    releaseSession: enqueueActions(({ context, event, enqueue }) => {
+      const childId = event.type.slice('xstate.done.actor.'.length);
+      if (!childId.startsWith(SESSION_PREFIX)) return;
+      enqueue.assign({ sessionsEnding: withoutEntry(context.sessionsEnding, childId.slice(SESSION_PREFIX.length)) });
+      enqueue.stopChild(childId);
+    }),
+    /**
+     * SEC-21: a child failed. A session: forget it like a lost session, and have the server drop
+     * its socket (a session that failed in its own transition cannot close it). Anything else:
+     * report it; the registry's failure also ends the provider (see `registryFailed`).
+     */
+    childFailed: enqueueActions(({ context, event, enqueue }) => {
+      const actorId = failedChildOf(event);
+      enqueue.emit({ type: 'provider.fault', actorId, error: (event as { error?: unknown }).error });
+      if (!actorId.startsWith(SESSION_PREFIX)) return;
+      const connectionId = actorId.slice(SESSION_PREFIX.length);
+      const record = context.sessions.get(connectionId);
+      if (record === undefined) return;
+      enqueue.assign(withSessionGone(context, connectionId));
+      enqueue.sendTo('server', { type: 'server.drop', connectionId } satisfies ServerCommand);
+      enqueue.emit({ type: 'session.ended', connectionId, clientId: record.clientId, graceful: false, reason: 'internal error' });
+    }),
+    /**
+     * A task message goes to the registry only from a session that may act for its clientId;
+     * any other gets FORBIDDEN, the same answer whether the task exists or not (SEC-10).
+     */
+    forwardRequest: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.request') return;
+      const { clientId, connectionId, message } = event;
+      const record = context.sessions.get(connectionId);
+      if (record === undefined || !record.verified || record.clientId !== clientId) {
+        enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: notOwnerReply(message) });
+        enqueue.assign({ stats: countUp(context.stats, 'requestsForbidden') });
+        return;
+      }
+      // SEC-16: a principal's messages over all its sessions are bounded per window.
+      const principal = record.identity?.principal;
+      if (principal !== undefined) {
+        const sent = context.principalMessages.get(principal) ?? 0;
+        if (sent >= context.principalRateLimit.messagesMax) {
+          enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: errorReply('RATE_LIMITED', ERROR_CODES.RATE_LIMITED, message.messageId, message.payload.taskId) });
+          return;
+        }
+        if (context.principalMessages.size === 0) enqueue.raise({ type: 'provider.principalWindow' }, { id: 'principalWindow', delay: 'principalWindowMs' });
+        enqueue.assign({ principalMessages: withEntry(context.principalMessages, principal, sent + 1) });
+      }
+      let request: TaskRegistryEvent;
       switch (message.type) {
         case 'AssignTask':
-          return { type: 'registry.assign', clientId, message };
+          request = { type: 'registry.assign', clientId, message, owner: context.owners.get(clientId)?.owner, identity: record.identity };
+          break;
         case 'CancelTask':
-          return { type: 'registry.cancel', clientId, message };
+          request = { type: 'registry.cancel', clientId, message };
+          break;
         default:
-          return { type: 'registry.query', clientId, message };
+          request = { type: 'registry.query', clientId, message };
       }
+      enqueue.sendTo('tasks', request);
     }),
     /** Routes a reply to the client's current session; a client that is away gets it later (TASK-13). */
     deliverReply: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'registry.reply') return;
-      const connectionId = context.clients[event.clientId]?.at(-1);
+      const connectionId = replyTargetOf(context, event.clientId);
       if (connectionId === undefined) {
         enqueue.assign({ stats: countUp(context.stats, 'repliesUndeliverable') });
         return;
       }
       enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: event.draft });
     }),
+    trackRecords: assign(({ context, event }) =>
+      event.type === 'registry.clientRecords' ? withClientRecords(context, event.clientId, event.present, event.owner) : {},
+    ),
     trackLoad: assign(({ event }) =>
       event.type === 'registry.load' ? { load: event.load, unfinishedTasks: event.running + event.queued } : {},
     ),
     countRejectedDatagram: assign(({ context }) => ({ stats: countUp(context.stats, 'datagramsRejected') })),
     closeSessions: enqueueActions(({ context, enqueue }) => {
-      for (const connectionId of Object.keys(context.sessions)) {
+      for (const connectionId of context.sessions.keys()) {
         enqueue.sendTo(sessionId(connectionId), { type: 'session.close', code: CloseCode.goingAway, reason: 'provider stopping' });
       }
     }),
@@ -246,11 +363,19 @@ export const providerMachine = setup({
   context: ({ input }) => ({
     ...input,
     endpoint: undefined,
-    sessions: {},
-    clients: {},
+    ...emptyClientBook,
+    principalMessages: new Map(),
+    sessionsEnding: new Map(),
     load: 0,
     unfinishedTasks: 0,
-    stats: { datagramsRejected: 0, discoveryRequestsAnswered: 0, repliesUndeliverable: 0, sessionsRefused: 0 },
+    stats: {
+      datagramsRejected: 0,
+      discoveryRequestsAnswered: 0,
+      repliesUndeliverable: 0,
+      sessionsRefused: 0,
+      bindingsRefused: 0,
+      requestsForbidden: 0,
+    },
     failure: undefined,
   }),
   invoke: [
@@ -262,6 +387,7 @@ export const providerMachine = setup({
     input: ({ context, self }) => ({
       services: context.services,
       limits: context.limits,
+      authorize: context.authorize,
       parentRef: self,
       skipDuplicateCheck: context.injectBug?.skipDuplicateCheck === true,
     }),
@@ -269,18 +395,33 @@ export const providerMachine = setup({
   on: {
     'server.accepted': { actions: 'acceptSession' },
     'session.ready': { actions: emit(({ event }) => ({ type: 'session.opened' as const, connectionId: event.connectionId })) },
-    'session.bound': {
-      actions: ['bindClient', emit(({ event }) => ({ type: 'session.bound' as const, connectionId: event.connectionId, clientId: event.clientId }))],
-    },
+    'session.bound': { actions: 'bindClient' },
+    'session.authenticated': { actions: 'noteAuthenticated' },
+    'provider.principalWindow': { actions: assign({ principalMessages: () => new Map() }) },
     'session.request': { actions: 'forwardRequest' },
     'session.ended': { actions: 'forgetSession' },
+    'xstate.done.actor.*': { actions: 'releaseSession' },
     'registry.reply': { actions: 'deliverReply' },
     'registry.load': { actions: 'trackLoad' },
+    'registry.clientRecords': { actions: 'trackRecords' },
     'registry.settled': {
       actions: emit(({ event }) => ({ type: 'task.settled' as const, clientId: event.clientId, taskId: event.taskId, outcome: event.outcome })),
     },
     'datagram.rejected': { actions: 'countRejectedDatagram' },
     'provider.stop': '.stopping',
+    // SEC-21: a child's failure is handled here, never left to fail the provider itself.
+    'xstate.error.actor.*': [
+      {
+        guard: ({ event }: { event: { type: string } }) => failedChildOf(event) === 'tasks',
+        target: '.stopping',
+        actions: [
+          'childFailed',
+          assign({ failure: () => internalFailure(undefined) }),
+          emit(() => ({ type: 'provider.failed' as const, error: internalFailure(undefined) })),
+        ],
+      },
+      { actions: 'childFailed' },
+    ],
   },
   initial: 'starting',
   states: {

@@ -6,6 +6,7 @@
  * waits in `assigned` (where its deadline already runs, TASK-14) until the registry starts it.
  */
 import { assign, enqueueActions, sendTo, setup, type ActorRef, type CallbackActorLogic, type Snapshot } from 'xstate';
+import { errorIdOf, internalFailure, isWellFormedCode } from './errors.js';
 import type { ProgressReport, TaskFailure, TaskOutcome } from './outcome.js';
 import { placeholder } from './placeholder.js';
 
@@ -41,6 +42,8 @@ export type ProviderTaskEvent =
   | { readonly type: 'task.cancel' }
   /** Internal: raised by the task itself when its deadline passes (TASK-14). */
   | { readonly type: 'task.deadline' }
+  /** SEC-21: the runtime's supervisor caught an unexpected error in this task: it fails INTERNAL_ERROR. */
+  | { readonly type: 'task.fault'; readonly errorId: string }
   | HandlerEvent;
 
 interface ProviderTaskContext extends ProviderTaskInput {
@@ -52,13 +55,17 @@ interface ProviderTaskContext extends ProviderTaskInput {
 /** 2^31-1 ms is the largest delay a real clock accepts (the wire allows at most 7 days). */
 const DEADLINE_MS_MAX = 2_147_483_647;
 
-/** TASK-15: what a handler threw, as a failure: its own code when it carries one, else INTERNAL_ERROR. */
+/**
+ * TASK-15: what a handler threw, as a failure: its own code (and message) when it carries a
+ * well-formed one; anything else is INTERNAL_ERROR with a generic message (SEC-11: an error's own
+ * text may hold secrets), keeping the errorId the runtime logged the cause with, if any.
+ */
 export function failureFromThrown(thrown: unknown): TaskFailure {
   const { code, message, details } = (typeof thrown === 'object' && thrown !== null ? thrown : {}) as Record<string, unknown>;
-  const text = typeof message === 'string' ? message : String(thrown);
+  if (!isWellFormedCode(code) || code === 'INTERNAL_ERROR') return internalFailure(errorIdOf(thrown));
   return {
-    code: typeof code === 'string' && code.length >= 1 && code.length <= 128 ? code : 'INTERNAL_ERROR',
-    message: text.slice(0, 65_536),
+    code,
+    message: typeof message === 'string' ? message.slice(0, 65_536) : code,
     ...(typeof details === 'string' ? { details: details.slice(0, 65_536) } : {}),
   };
 }
@@ -126,6 +133,10 @@ export const providerTaskMachine = setup({
     'task.deadline': {
       target: '.failed',
       actions: settle(() => ({ status: 'Failed', error: { code: 'TIMEOUT', message: 'The task deadline passed.' } })),
+    },
+    'task.fault': {
+      target: '.failed',
+      actions: settle((event) => ({ status: 'Failed', error: internalFailure(event.type === 'task.fault' ? event.errorId : undefined) })),
     },
   },
   states: {

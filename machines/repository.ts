@@ -1,23 +1,43 @@
 /**
- * The client's service repository (seed 4.4; DISC-2, DISC-8..DISC-12): what this client has heard
- * on the discovery port, one `repositoryEntry` child per `serviceId`.
+ * The client's service repository (seed 4.4; DISC-2, DISC-8..DISC-12, DISC-14, DISC-15, DISC-18): what
+ * this client has heard on the discovery port and trusts, one `repositoryEntry` child per
+ * `serviceId`.
  *
  * - DISC-2: broadcasts a ClientServiceDiscoveryRequest at start, every `discoveryPeriodMs`, and on
  *   `repository.refresh` (which also restarts the period, so a refresh never doubles up with a
  *   periodic request right after it).
- * - DISC-8: an advertisement for a known `serviceId` goes to its entry (`entry:<serviceId>`); one
- *   for a new `serviceId` spawns an entry, unless it is a goodbye (nothing to remove) or the
- *   repository already holds `entriesMax` entries (dropped and counted).
+ * - Each advertisement is admitted once (machines/discovery/admission.ts): first the trust policy
+ *   (machines/discovery/trust.ts: signature, pinned or learned key, replay, freshness), then
+ *   DISC-8: one for a known `serviceId` goes to its entry (`entry:<serviceId>`); one for a new
+ *   `serviceId` spawns an entry, unless it is a goodbye (nothing to remove), the repository holds
+ *   `entriesMax` entries, or its source address holds `entriesPerSourceMax` (dropped, counted).
+ * - An advertisement the trust policy refuses changes nothing; it is counted by reason and
+ *   reported to the parent once per source address and reason (`repository.ignored`), so the
+ *   application can say why a provider it expected is missing. A key learned on first use is
+ *   reported (`repository.learned`) so the application may persist it.
  * - DISC-9, DISC-10: entries expire or say goodbye on their own and report `entry.ended`; the
- *   repository then stops the child and forgets its view.
+ *   repository then stops the child and forgets its view (its trust record stays, so a replay of
+ *   its advertisements is still refused).
  * - DISC-12: datagrams that failed decoding arrive as `datagram.rejected` and are only counted.
  *   Requests from other clients (`ClientServiceDiscoveryRequest`) are not ours to answer: ignored.
  *
  * Every change of the view is reported to the parent as `repository.changed` with the full list,
  * which is what selection (machines/selection.ts) works on.
  */
-import { assign, sendTo, setup, spawnChild, stopChild, type ActorRef, type CallbackActorLogic } from 'xstate';
+import { assign, enqueueActions, sendTo, setup, stopChild, type ActorRef, type CallbackActorLogic } from 'xstate';
 import type { Capability } from './capabilities.js';
+import { admissionOf, advertisementIn, countedSource } from './discovery/admission.js';
+import {
+  boundKeyOf,
+  initialTrustState,
+  supersededBy,
+  trustDefaults,
+  trustDropReasons,
+  withRecord,
+  type TrustDropReason,
+  type TrustOptions,
+  type TrustState,
+} from './discovery/trust.js';
 import type { ServiceAdvertisement, ServiceStatus } from './messages.js';
 import { placeholder } from './placeholder.js';
 import {
@@ -26,7 +46,7 @@ import {
   type RepositoryEntryInput,
   type RepositoryEntryToParentEvent,
 } from './repositoryEntry.js';
-import type { DatagramCommand, DatagramEvent } from './transport.js';
+import type { DatagramCommand, DatagramEvent, PeerAddress } from './transport.js';
 
 /** What the repository knows about one service instance; what selection ranks. */
 export interface ServiceView {
@@ -38,6 +58,10 @@ export interface ServiceView {
   readonly status: ServiceStatus;
   readonly load: number;
   readonly health: EntryHealth;
+  /** The public key the entry's advertisements are verified with (SEC-8); absent for an unsigned entry. */
+  readonly signedBy?: string | undefined;
+  /** The TLS certificate fingerprint a verified advertisement binds to its key; the client pins it on wss://. */
+  readonly tlsFingerprint256?: string | undefined;
 }
 
 export interface RepositoryInput {
@@ -49,6 +73,10 @@ export interface RepositoryInput {
   readonly defaultHeartbeatIntervalMs: number;
   /** Upper bound on entries; advertisements for new serviceIds beyond it are dropped and counted. @default 4096 */
   readonly entriesMax: number;
+  /** Entries one source address may hold; beyond it its new serviceIds are dropped and counted (DISC-18). @default 256 */
+  readonly entriesPerSourceMax: number;
+  /** Which advertisements to believe (SEC-8, DISC-14). @default trustDefaults: signed ones, trusted on first use */
+  readonly trust: TrustOptions;
   readonly parentRef: ActorRef<any, RepositoryToParentEvent>;
 }
 
@@ -56,22 +84,41 @@ export const repositoryDefaults = {
   discoveryPeriodMs: 300_000,
   defaultHeartbeatIntervalMs: 30_000,
   entriesMax: 4096,
-} as const satisfies Pick<RepositoryInput, 'discoveryPeriodMs' | 'defaultHeartbeatIntervalMs' | 'entriesMax'>;
+  entriesPerSourceMax: 256,
+  trust: trustDefaults,
+} as const satisfies Omit<RepositoryInput, 'clientId' | 'parentRef'>;
 
 export type RepositoryEvent = DatagramEvent | { readonly type: 'repository.refresh' } | RepositoryEntryToParentEvent;
 
-export type RepositoryToParentEvent = { readonly type: 'repository.changed'; readonly services: readonly ServiceView[] };
+export type RepositoryToParentEvent =
+  | { readonly type: 'repository.changed'; readonly services: readonly ServiceView[] }
+  /** The first advertisement from `from` (a source host) refused for `reason`; later ones are only counted. */
+  | {
+      readonly type: 'repository.ignored';
+      readonly from: PeerAddress;
+      readonly reason: TrustDropReason;
+      readonly detail: string;
+      readonly serviceId: string;
+      readonly serviceName: string;
+    }
+  /** Trust on first use bound `serviceId` to `publicKey`. */
+  | { readonly type: 'repository.learned'; readonly serviceId: string; readonly serviceName: string; readonly publicKey: string };
 
 /** The discovery socket: a datagram transport (machines/transport.ts), provided by the runtime. */
 export type DiscoveryTransportLogic = CallbackActorLogic<DatagramCommand>;
 
 export interface RepositoryStats {
-  /** ServiceAdvertisements received (including goodbyes and those dropped for `entriesMax`). */
+  /** ServiceAdvertisements received (including goodbyes and those dropped for any reason). */
   readonly advertisementsHeard: number;
   /** Datagrams the transport could not decode (DISC-12). */
   readonly datagramsRejected: number;
   /** Advertisements for new serviceIds dropped because `entriesMax` entries were held. */
   readonly entriesDropped: number;
+  /** Advertisements for new serviceIds dropped because their source held `entriesPerSourceMax` entries (DISC-18). */
+  readonly entriesDroppedPerSource: number;
+  /** Advertisements the trust policy refused (SEC-8, DISC-14), and by reason. */
+  readonly advertisementsIgnored: number;
+  readonly ignoredByReason: Readonly<Record<TrustDropReason, number>>;
 }
 
 export interface RepositoryContext {
@@ -79,21 +126,28 @@ export interface RepositoryContext {
   readonly discoveryPeriodMs: number;
   readonly defaultHeartbeatIntervalMs: number;
   readonly entriesMax: number;
+  readonly entriesPerSourceMax: number;
   readonly parentRef: ActorRef<any, RepositoryToParentEvent>;
-  /**
-   * One view per live entry, by serviceId (own keys only: read with Object.hasOwn, since a
-   * serviceId is any string, `__proto__` and `constructor` included). Holds at most `entriesMax`.
-   */
-  readonly services: Readonly<Record<string, ServiceView>>;
+  /** One view per live entry, by serviceId (a Map: a serviceId is any string, `__proto__` included). */
+  readonly services: ReadonlyMap<string, ServiceView>;
+  /** The source host of each live entry, and the live entries per source host (DISC-18). */
+  readonly origins: ReadonlyMap<string, string>;
+  readonly entriesBySource: ReadonlyMap<string, number>;
+  readonly trust: TrustState;
+  /** `host|reason` pairs already reported as `repository.ignored` (at most `IGNORED_REPORTS_MAX`). */
+  readonly reported: ReadonlySet<string>;
   readonly stats: RepositoryStats;
 }
+
+/** Bound on the distinct (source, reason) pairs reported; later ones are counted only. */
+export const IGNORED_REPORTS_MAX = 1_024;
 
 // ---- pure helpers -----------------------------------------------------------------------------
 
 /** The child id of the entry for `serviceId`. */
 export const entryIdOf = (serviceId: string): string => `entry:${serviceId}`;
 
-export function viewOf(advertisement: ServiceAdvertisement, health: EntryHealth): ServiceView {
+export function viewOf(advertisement: ServiceAdvertisement, health: EntryHealth, signedBy?: string): ServiceView {
   return {
     serviceId: advertisement.serviceId,
     serviceName: advertisement.serviceName,
@@ -103,34 +157,62 @@ export function viewOf(advertisement: ServiceAdvertisement, health: EntryHealth)
     status: advertisement.status,
     load: advertisement.load,
     health,
+    // Only a verified advertisement's fingerprint means anything: anyone can write one.
+    ...(signedBy === undefined
+      ? {}
+      : { signedBy, ...(advertisement.tlsFingerprint256 === undefined ? {} : { tlsFingerprint256: advertisement.tlsFingerprint256 }) }),
   };
 }
 
 /** The repository's view as a list (insertion order of the entries): the input of selection. */
 export function servicesOf(context: Pick<RepositoryContext, 'services'>): readonly ServiceView[] {
-  return Object.values(context.services);
+  return [...context.services.values()];
 }
 
 export function hasService(context: Pick<RepositoryContext, 'services'>, serviceId: string): boolean {
-  return Object.hasOwn(context.services, serviceId);
+  return context.services.has(serviceId);
 }
 
-function withView(services: Readonly<Record<string, ServiceView>>, view: ServiceView): Record<string, ServiceView> {
-  // A computed key defines an own property even for `__proto__`.
-  return { ...services, [view.serviceId]: view };
+function withView(services: ReadonlyMap<string, ServiceView>, view: ServiceView): ReadonlyMap<string, ServiceView> {
+  const next = new Map(services);
+  next.set(view.serviceId, view);
+  return next;
 }
 
-function withoutView(services: Readonly<Record<string, ServiceView>>, serviceId: string): Record<string, ServiceView> {
-  const copy = { ...services };
-  delete copy[serviceId];
-  return copy;
+/** The live entries: their views, their source hosts, and the count per source (DISC-18). */
+type EntryBook = Pick<RepositoryContext, 'services' | 'origins' | 'entriesBySource'>;
+
+function withService(book: EntryBook, view: ServiceView, source: string): EntryBook {
+  return {
+    services: withView(book.services, view),
+    origins: new Map([...book.origins, [view.serviceId, source]]),
+    entriesBySource: countedSource(book.entriesBySource, source, 1),
+  };
 }
 
-function advertisementOf(event: RepositoryEvent): ServiceAdvertisement | undefined {
-  return event.type === 'datagram.received' && event.message.discoveryType === 'ServiceAdvertisement' ? event.message : undefined;
+function withoutService(book: EntryBook, serviceId: string): EntryBook {
+  const services = new Map(book.services);
+  services.delete(serviceId);
+  const origins = new Map(book.origins);
+  origins.delete(serviceId);
+  const origin = book.origins.get(serviceId);
+  return { services, origins, entriesBySource: origin === undefined ? book.entriesBySource : countedSource(book.entriesBySource, origin, -1) };
 }
 
-const counted = (stats: RepositoryStats, key: keyof RepositoryStats): RepositoryStats => ({ ...stats, [key]: stats[key] + 1 });
+/** The counters of a repository that has heard nothing yet. */
+export const initialRepositoryStats = (): RepositoryStats => ({
+  advertisementsHeard: 0,
+  datagramsRejected: 0,
+  entriesDropped: 0,
+  entriesDroppedPerSource: 0,
+  advertisementsIgnored: 0,
+  ignoredByReason: Object.fromEntries(trustDropReasons.map((reason) => [reason, 0])) as Record<TrustDropReason, number>,
+});
+
+const counted = (stats: RepositoryStats, key: Exclude<keyof RepositoryStats, 'ignoredByReason'>): RepositoryStats => ({
+  ...stats,
+  [key]: stats[key] + 1,
+});
 
 // ---- machine ----------------------------------------------------------------------------------
 
@@ -148,15 +230,6 @@ export const repositoryMachine = setup({
     discoveryPeriodMs: ({ context }) => context.discoveryPeriodMs,
   },
   guards: {
-    isKnownService: ({ context, event }) => {
-      const advertisement = advertisementOf(event);
-      return advertisement !== undefined && hasService(context, advertisement.serviceId);
-    },
-    /** DISC-10: a goodbye for a service we never heard of removes nothing. */
-    isUnknownGoodbye: ({ event }) => advertisementOf(event)?.status === 'Offline',
-    isFull: ({ context, event }) =>
-      advertisementOf(event) !== undefined && Object.keys(context.services).length >= context.entriesMax,
-    isAdvertisement: ({ event }) => advertisementOf(event) !== undefined,
     isKnownEntry: ({ context, event }) =>
       (event.type === 'entry.changed' || event.type === 'entry.ended') && hasService(context, event.serviceId),
   },
@@ -166,33 +239,92 @@ export const repositoryMachine = setup({
       to: 'broadcast',
       draft: { discoveryType: 'ClientServiceDiscoveryRequest', clientId: context.clientId },
     })),
-    countHeard: assign({ stats: ({ context }) => counted(context.stats, 'advertisementsHeard') }),
-    countDropped: assign({ stats: ({ context }) => counted(context.stats, 'entriesDropped') }),
     countRejected: assign({ stats: ({ context }) => counted(context.stats, 'datagramsRejected') }),
-    forwardToEntry: sendTo(
-      ({ event }) => entryIdOf((advertisementOf(event) as ServiceAdvertisement).serviceId),
-      ({ event }) => ({ type: 'entry.advertised' as const, advertisement: advertisementOf(event) as ServiceAdvertisement }),
-    ),
-    spawnEntry: spawnChild('repositoryEntry', {
-      id: ({ event }) => entryIdOf((advertisementOf(event) as ServiceAdvertisement).serviceId),
-      input: ({ context, event, self }): RepositoryEntryInput => ({
-        advertisement: advertisementOf(event) as ServiceAdvertisement,
-        defaultHeartbeatIntervalMs: context.defaultHeartbeatIntervalMs,
-        parentRef: self,
-      }),
-    }),
-    /** The entry reports only later changes: the view of a new entry is made here. */
-    addView: assign({
-      services: ({ context, event }) => withView(context.services, viewOf(advertisementOf(event) as ServiceAdvertisement, 'alive')),
+    /** One decision per advertisement (machines/discovery/admission.ts), then its effects. */
+    admit: enqueueActions(({ context, event, enqueue, self }) => {
+      const advertisement = advertisementIn(event);
+      if (advertisement === undefined || event.type !== 'datagram.received') return; // another client's request
+      const admission = admissionOf(context, event, advertisement);
+      const stats = counted(context.stats, 'advertisementsHeard');
+      switch (admission.kind) {
+        case 'untrusted': {
+          const key = `${event.from.host}|${admission.reason}`;
+          const report = !context.reported.has(key) && context.reported.size < IGNORED_REPORTS_MAX;
+          enqueue.assign({
+            stats: {
+              ...stats,
+              advertisementsIgnored: stats.advertisementsIgnored + 1,
+              ignoredByReason: { ...stats.ignoredByReason, [admission.reason]: stats.ignoredByReason[admission.reason] + 1 },
+            },
+            ...(report ? { reported: new Set([...context.reported, key]) } : {}),
+          });
+          if (report) {
+            enqueue.sendTo(context.parentRef, {
+              type: 'repository.ignored',
+              from: event.from,
+              reason: admission.reason,
+              detail: admission.detail,
+              serviceId: advertisement.serviceId,
+              serviceName: advertisement.serviceName,
+            });
+          }
+          return;
+        }
+        case 'unknownGoodbye':
+          enqueue.assign({ stats });
+          return;
+        case 'full':
+        case 'sourceFull':
+          enqueue.assign({ stats: counted(stats, admission.kind === 'full' ? 'entriesDropped' : 'entriesDroppedPerSource') });
+          return;
+      }
+      const { verdict } = admission;
+      const serviceId = advertisement.serviceId;
+      let entries: EntryBook = context;
+      let trust = context.trust;
+      let ended: string[] = [];
+      if (verdict.signedBy !== undefined) {
+        // DISC-15: the key's epoch grew, so its provider restarted: the entries of its earlier run are over.
+        ended = supersededBy(trust, verdict.record, (id) => id !== serviceId && entries.services.has(id));
+        for (const id of ended) {
+          enqueue.stopChild(entryIdOf(id));
+          entries = withoutService(entries, id);
+        }
+        trust = withRecord(trust, serviceId, verdict.record, (id) => id === serviceId || entries.services.has(id));
+      }
+      if (admission.kind === 'refresh') {
+        const origin = entries.origins.get(serviceId);
+        if (origin !== undefined && origin !== event.from.host) entries = withService(withoutService(entries, serviceId), entries.services.get(serviceId) as ServiceView, event.from.host);
+        enqueue.sendTo(entryIdOf(serviceId), { type: 'entry.advertised', advertisement });
+      } else {
+        enqueue.spawnChild('repositoryEntry', {
+          id: entryIdOf(serviceId),
+          input: { advertisement, defaultHeartbeatIntervalMs: context.defaultHeartbeatIntervalMs, parentRef: self } satisfies RepositoryEntryInput,
+        });
+        // The entry reports only later changes: the view of a new entry is made here.
+        entries = withService(entries, viewOf(advertisement, 'alive', verdict.signedBy), event.from.host);
+      }
+      enqueue.assign({ stats, trust, services: entries.services, origins: entries.origins, entriesBySource: entries.entriesBySource });
+      if (admission.kind === 'new' || ended.length > 0) {
+        enqueue.sendTo(context.parentRef, { type: 'repository.changed', services: [...entries.services.values()] });
+      }
+      if (verdict.signedBy !== undefined && verdict.basis === 'firstUse') {
+        enqueue.sendTo(context.parentRef, {
+          type: 'repository.learned',
+          serviceId,
+          serviceName: advertisement.serviceName,
+          publicKey: verdict.signedBy,
+        });
+      }
     }),
     updateView: assign({
       services: ({ context, event }) =>
-        event.type === 'entry.changed' ? withView(context.services, viewOf(event.advertisement, event.health)) : context.services,
+        event.type === 'entry.changed'
+          ? withView(context.services, viewOf(event.advertisement, event.health, boundKeyOf(context.trust, event.serviceId)))
+          : context.services,
     }),
     stopEntry: stopChild(({ event }) => entryIdOf(event.type === 'entry.ended' ? event.serviceId : '')),
-    removeView: assign({
-      services: ({ context, event }) => (event.type === 'entry.ended' ? withoutView(context.services, event.serviceId) : context.services),
-    }),
+    removeView: assign(({ context, event }) => (event.type === 'entry.ended' ? withoutService(context, event.serviceId) : {})),
     reportChanged: sendTo(
       ({ context }) => context.parentRef,
       ({ context }) => ({ type: 'repository.changed' as const, services: servicesOf(context) }),
@@ -205,21 +337,20 @@ export const repositoryMachine = setup({
     discoveryPeriodMs: input.discoveryPeriodMs,
     defaultHeartbeatIntervalMs: input.defaultHeartbeatIntervalMs,
     entriesMax: input.entriesMax,
+    entriesPerSourceMax: input.entriesPerSourceMax,
     parentRef: input.parentRef,
-    services: {},
-    stats: { advertisementsHeard: 0, datagramsRejected: 0, entriesDropped: 0 },
+    services: new Map(),
+    origins: new Map(),
+    entriesBySource: new Map(),
+    trust: initialTrustState(input.trust),
+    reported: new Set(),
+    stats: initialRepositoryStats(),
   }),
   // On the root, so that re-entering `discovering` never restarts the socket.
   invoke: { id: 'discovery', src: 'discovery' },
   initial: 'discovering',
   on: {
-    'datagram.received': [
-      { guard: 'isKnownService', actions: ['countHeard', 'forwardToEntry'] },
-      { guard: 'isUnknownGoodbye', actions: 'countHeard' },
-      { guard: 'isFull', actions: ['countHeard', 'countDropped'] },
-      { guard: 'isAdvertisement', actions: ['countHeard', 'spawnEntry', 'addView', 'reportChanged'] },
-      // Anything else is another client's ClientServiceDiscoveryRequest: providers answer those.
-    ],
+    'datagram.received': { actions: 'admit' },
     'datagram.rejected': { actions: 'countRejected' },
     'entry.changed': { guard: 'isKnownEntry', actions: ['updateView', 'reportChanged'] },
     'entry.ended': { guard: 'isKnownEntry', actions: ['stopEntry', 'removeView', 'reportChanged'] },

@@ -29,6 +29,7 @@ export const sessionMachine = sessionSetup.createMachine({
     ...sessionDefaults,
     ...input,
     token: input.token,
+    identity: rules.initialIdentity(input),
     clientId: undefined,
     held: [],
     authenticating: undefined,
@@ -46,6 +47,12 @@ export const sessionMachine = sessionSetup.createMachine({
       { target: '.lost', actions: ['discardHeld', 'notePeerClosed'] },
     ],
     'session.close': { target: '.closing', actions: ['discardHeld', { type: 'beginClose', params: ({ event }) => event }] },
+    'session.fault': { target: '.closing', actions: ['discardHeld', { type: 'failInternally', params: ({ event }) => event }] },
+    // SEC-21: the socket's own transport failed (an adapter bug): nothing is left to talk through.
+    'xstate.error.actor.transport': {
+      target: '.lost',
+      actions: ['discardHeld', { type: 'noteReason', params: { reason: 'the transport failed' } }],
+    },
     'session.deliver': { actions: { type: 'count', params: { deliveriesDropped: 1 } } },
   },
   states: {
@@ -67,7 +74,12 @@ export const sessionMachine = sessionSetup.createMachine({
           invoke: {
             id: 'admission',
             src: 'admission',
-            input: ({ context }) => ({ connectionId: context.connectionId, remoteAddress: context.remoteAddress, token: context.token }),
+            input: ({ context }) => ({
+              connectionId: context.connectionId,
+              remoteAddress: context.remoteAddress,
+              token: context.token,
+              peerCertificate: context.peerCertificate,
+            }),
             onDone: [
               {
                 guard: ({ event }) => !event.output.accept,
@@ -77,7 +89,10 @@ export const sessionMachine = sessionSetup.createMachine({
               {
                 guard: ({ context, event }) => !context.authRequired || (event.output.accept && event.output.authenticated),
                 target: '#session.ready.auth.authenticated',
-                actions: 'replayHeld',
+                actions: [
+                  { type: 'adoptCredential', params: ({ event }) => ({ credential: event.output.accept ? event.output.credential : undefined }) },
+                  'replayHeld',
+                ],
               },
               { target: '#session.ready.auth.anonymous', actions: 'replayHeld' },
             ],
@@ -105,6 +120,22 @@ export const sessionMachine = sessionSetup.createMachine({
       entry: 'notifyReady',
       on: { 'session.deliver': { actions: { type: 'reply', params: ({ event }) => ({ draft: event.draft }) } } },
       states: {
+        // SEC-14: a connection that says nothing is not kept: the first message is due in time.
+        firstMessage: {
+          initial: 'awaiting',
+          states: {
+            awaiting: {
+              after: {
+                firstMessageTimeoutMs: {
+                  target: '#session.closing',
+                  actions: { type: 'refuse', params: { code: 'TIMEOUT', reason: 'no message within firstMessageTimeoutMs' } },
+                },
+              },
+              on: { 'transport.message': 'received', 'transport.rejected': 'received' },
+            },
+            received: {},
+          },
+        },
         liveness: {
           initial: 'waiting',
           states: {
@@ -191,7 +222,7 @@ export const sessionMachine = sessionSetup.createMachine({
                 idle: {
                   on: {
                     'session.admitted': [
-                      { guard: 'isAuthenticate', target: 'checking', actions: 'beginAuthenticate' },
+                      { guard: 'carriesCredential', target: 'checking', actions: 'beginAuthenticate' },
                       { actions: { type: 'reply', params: ({ event }) => ({ draft: rules.unauthenticatedReply(event.message) }) } },
                     ],
                   },
@@ -203,10 +234,14 @@ export const sessionMachine = sessionSetup.createMachine({
                     src: 'authenticate',
                     input: ({ context }) => {
                       const { clientId, token } = rules.authenticateUnderCheck(context.authenticating).payload;
-                      return { clientId, token };
+                      return { clientId, token, remoteAddress: context.remoteAddress };
                     },
                     onDone: [
-                      { guard: ({ event }) => event.output.ok, target: '#session.ready.auth.authenticated', actions: ['acceptAuthenticate', 'replayHeld'] },
+                      {
+                        guard: ({ event }) => event.output.ok,
+                        target: '#session.ready.auth.authenticated',
+                        actions: [{ type: 'acceptAuthenticate', params: ({ event }) => ({ credential: event.output.credential }) }, 'replayHeld'],
+                      },
                       { target: '#session.closing', actions: ['discardHeld', 'refuseAuthenticate'] },
                     ],
                     onError: { target: '#session.closing', actions: ['discardHeld', 'refuseAuthenticate'] },
@@ -259,6 +294,7 @@ export const sessionMachine = sessionSetup.createMachine({
       on: {
         'transport.closed': 'closed',
         'session.close': {},
+        'session.fault': {},
         // Input while closing has no effect; it is only counted.
         'transport.message': { actions: { type: 'count', params: { messagesReceived: 1 } } },
         'transport.rejected': { actions: { type: 'count', params: { messagesRejected: 1 } } },

@@ -3,9 +3,19 @@
  * for, how each refusal is worded on the wire, which close code a rejection carries, and how
  * buffered input is counted. No state, no effects: every function here is data in, data out.
  */
-import { ERROR_CODES, toProtocolError, type ErrorCode } from './errors.js';
-import { clientMessageSchemas, type Authenticate, type ClientMessage, type ProviderDraft, type WireMessage } from './messages.js';
-import type { AdmissionDecision, AdmittedEvent, HeldInput, RawInput, SessionRequestMessage, SessionStats } from './sessionTypes.js';
+import { ERROR_CODES, errorIdOf, internalFailure, isErrorCode, toProtocolError, type ErrorCode } from './errors.js';
+import { clientMessageSchemas, type AssignTask, type Authenticate, type ClientMessage, type ProviderDraft, type WireMessage } from './messages.js';
+import { hostOf, type SessionIdentity } from './identity.js';
+import type {
+  AdmissionDecision,
+  AdmittedEvent,
+  HeldInput,
+  RawInput,
+  SessionInput,
+  SessionRequestMessage,
+  SessionStats,
+  SessionToParentEvent,
+} from './sessionTypes.js';
 import { CloseCode, type StreamEvent } from './transport.js';
 
 export const emptySessionStats: SessionStats = {
@@ -32,6 +42,7 @@ export function errorReply(
   relatesTo?: string,
   taskId?: string,
   details?: string,
+  errorId?: string,
 ): ProviderDraft {
   return {
     type: 'Error',
@@ -41,6 +52,7 @@ export function errorReply(
       ...(details === undefined ? {} : { details }),
       ...(relatesTo === undefined ? {} : { relatesTo }),
       ...(taskId === undefined ? {} : { taskId }),
+      ...(errorId === undefined ? {} : { errorId }),
     },
   };
 }
@@ -51,6 +63,17 @@ export function isClientMessage(message: WireMessage): message is ClientMessage 
 
 export function isRequestMessage(message: ClientMessage): message is SessionRequestMessage {
   return message.type !== 'Authenticate';
+}
+
+/** CONN-9, SEC-10: the session acts for `clientId` now; the provider decides whether it may. */
+export function boundEvent(connectionId: string, clientId: string, identity: SessionIdentity): Extract<SessionToParentEvent, { type: 'session.bound' }> {
+  return { type: 'session.bound', connectionId, clientId, identity };
+}
+
+/** The identity a session starts with (SEC-10): where it comes from and the proof it presented. */
+export function initialIdentity(input: Pick<SessionInput, 'remoteAddress' | 'clientProof'>): SessionIdentity {
+  const host = hostOf(input.remoteAddress);
+  return input.clientProof === undefined ? { host } : { host, proof: input.clientProof };
 }
 
 /** The clientId a message acts for (CONN-9). */
@@ -94,21 +117,35 @@ export function rejectedInputReply(input: Extract<StreamEvent, { type: 'transpor
   return errorReply(input.error.code, input.error.message, input.messageId, undefined, input.error.details);
 }
 
-/** SEC-3: TaskFailed for an AssignTask, Error for the other messages. */
-export function unauthenticatedReply(message: ClientMessage): ProviderDraft {
+/**
+ * A refused task message: TaskFailed for an AssignTask (what a seed-only client understands),
+ * Error for the other messages. Its wording depends on nothing but the message (SEC-10: whether
+ * the task exists is not told).
+ */
+export function refusalReply(message: ClientMessage, code: ErrorCode, text: string): ProviderDraft {
   if (message.type === 'AssignTask') {
     return {
       type: 'TaskFailed',
       payload: {
         taskId: message.payload.taskId,
         status: 'Failed',
-        errorCode: 'UNAUTHENTICATED',
-        errorMessage: ERROR_CODES.UNAUTHENTICATED,
+        errorCode: code,
+        errorMessage: text,
         originalClientId: message.payload.callbackClientId,
       },
     };
   }
-  return errorReply('UNAUTHENTICATED', ERROR_CODES.UNAUTHENTICATED, message.messageId, taskIdOf(message));
+  return errorReply(code, text, message.messageId, taskIdOf(message));
+}
+
+/** SEC-3: TaskFailed for an AssignTask, Error for the other messages. */
+export function unauthenticatedReply(message: ClientMessage): ProviderDraft {
+  return refusalReply(message, 'UNAUTHENTICATED', ERROR_CODES.UNAUTHENTICATED);
+}
+
+/** SEC-10: the session may not act for the clientId it is bound to (it belongs to another client). */
+export function notOwnerReply(message: ClientMessage): ProviderDraft {
+  return refusalReply(message, 'FORBIDDEN', 'this clientId belongs to another client (SEC-10)');
 }
 
 /** SEC-2: a successful Authenticate is acknowledged with an Ack citing its messageId. */
@@ -116,8 +153,36 @@ export function ackFor(message: ClientMessage): ProviderDraft {
   return { type: 'Ack', payload: { acknowledgmentId: message.messageId } };
 }
 
+/** An AssignTask without its `apiKey` (SEC-20: a key is checked, never forwarded or stored). */
+export function withoutApiKey<M extends ClientMessage>(message: M): M {
+  if (message.type !== 'AssignTask' || message.payload.apiKey === undefined) return message;
+  const { apiKey: _key, ...payload } = message.payload;
+  return { ...message, payload } as M;
+}
+
+/** A message that authenticates while the session is anonymous: Authenticate, or an AssignTask with `apiKey` (SEC-20). */
+export function carriesCredential(message: ClientMessage): boolean {
+  return message.type === 'Authenticate' || (message.type === 'AssignTask' && message.payload.apiKey !== undefined);
+}
+
+/** An Authenticate under check; `viaAssign`: the AssignTask (SEC-20) it was made from. */
+export type UnderCheck = Authenticate & { readonly viaAssign?: AssignTask };
+
+/** What is checked for a message that carries a credential (see carriesCredential). */
+export function authenticateOf(message: ClientMessage): UnderCheck | undefined {
+  if (message.type === 'Authenticate') return message;
+  if (message.type !== 'AssignTask' || message.payload.apiKey === undefined) return undefined;
+  return {
+    type: 'Authenticate',
+    messageId: message.messageId,
+    timestamp: message.timestamp,
+    payload: { clientId: message.payload.callbackClientId, token: message.payload.apiKey },
+    viaAssign: withoutApiKey(message),
+  };
+}
+
 /** The Authenticate under check; a session enters its checking state only with one. */
-export function authenticateUnderCheck(message: Authenticate | undefined): Authenticate {
+export function authenticateUnderCheck(message: UnderCheck | undefined): UnderCheck {
   if (message === undefined) throw new Error('session: no Authenticate under check');
   return message;
 }
@@ -133,10 +198,14 @@ export function refusalOf(decision: AdmissionDecision): { code: ErrorCode; reaso
   return { code: decision.code, reason: decision.reason };
 }
 
-/** A failing admission policy refuses the connection, with the error's code when it has one. */
+/**
+ * A failing admission policy refuses the connection, with the error's code when it is one of
+ * ours; anything else is INTERNAL_ERROR with a generic reason, never the error's text (SEC-11).
+ */
 export function rejectionFromError(thrown: unknown): { code: ErrorCode; reason: string } {
-  const error = toProtocolError(thrown);
-  return { code: error.code, reason: error.message };
+  const code = (thrown as { code?: unknown } | undefined)?.code;
+  if (isErrorCode(code) && code !== 'INTERNAL_ERROR') return { code, reason: toProtocolError(thrown).message };
+  return { code: 'INTERNAL_ERROR', reason: internalFailure(errorIdOf(thrown)).message };
 }
 
 /** The end reason for a transport.closed that arrives while the session is live. */

@@ -4,9 +4,10 @@
  * refers to these by name; every action here is pure (assign, raise, sendTo).
  */
 import { assertEvent, enqueueActions, sendTo, setup } from 'xstate';
-import type { ErrorCode } from './errors.js';
+import { internalFailure, type ErrorCode } from './errors.js';
 import type { ProviderDraft } from './messages.js';
 import { placeholder } from './placeholder.js';
+import { withCredential, type Credential } from './identity.js';
 import * as rules from './sessionRules.js';
 import type {
   AdmissionLogic,
@@ -40,6 +41,7 @@ export const sessionSetup = setup({
     pingIntervalMs: ({ context }) => context.pingIntervalMs,
     pongTimeoutMs: ({ context }) => context.pongTimeoutMs,
     closeTimeoutMs: ({ context }) => context.closeTimeoutMs,
+    firstMessageTimeoutMs: ({ context }) => context.firstMessageTimeoutMs,
     rateWindowMs: ({ context }) => context.rateLimit?.windowMs ?? Number.POSITIVE_INFINITY,
   },
   guards: {
@@ -48,6 +50,8 @@ export const sessionSetup = setup({
     heldFull: ({ context }) => context.held.length >= context.pendingMax,
     isProviderMessage: ({ event }) => event.type === 'transport.message' && !rules.isClientMessage(event.message),
     isAuthenticate: ({ event }) => event.type === 'session.admitted' && event.message.type === 'Authenticate',
+    /** While anonymous: an Authenticate, or an AssignTask with an `apiKey` (SEC-20). */
+    carriesCredential: ({ event }) => event.type === 'session.admitted' && rules.carriesCredential(event.message),
     isForeign: ({ context, event }) => event.type === 'session.admitted' && rules.isForeign(context.clientId, event.message),
   },
   actions: {
@@ -91,23 +95,50 @@ export const sessionSetup = setup({
       enqueue.sendTo('transport', transportSend(rules.errorReply(params.code, params.reason)));
       enqueue.assign({ closeCode: rules.rejectionCloseCode(params.code), endReason: params.reason });
     }),
+    /** SEC-21: an unexpected error: Error INTERNAL_ERROR naming the errorId, then close 1011. */
+    failInternally: enqueueActions(({ enqueue }, params: { errorId: string }) => {
+      const failure = internalFailure(params.errorId);
+      enqueue.sendTo('transport', transportSend(rules.errorReply('INTERNAL_ERROR', failure.message, undefined, undefined, undefined, params.errorId)));
+      enqueue.assign({ closeCode: CloseCode.internalError, endReason: `internal error (errorId ${params.errorId})` });
+    }),
     /** SEC-2: a refused (or unanswered) Authenticate gets Error UNAUTHENTICATED, then close 1008. */
     refuseAuthenticate: enqueueActions(({ context, enqueue }) => {
       const message = rules.authenticateUnderCheck(context.authenticating);
-      enqueue.sendTo('transport', transportSend(rules.errorReply('UNAUTHENTICATED', 'authentication failed', message.messageId)));
+      // SEC-20: an AssignTask's key that fails is answered like that AssignTask: TaskFailed.
+      const refusal =
+        message.viaAssign === undefined
+          ? rules.errorReply('UNAUTHENTICATED', 'authentication failed', message.messageId)
+          : rules.refusalReply(message.viaAssign, 'UNAUTHENTICATED', 'authentication failed');
+      enqueue.sendTo('transport', transportSend(refusal));
       enqueue.assign({ closeCode: CloseCode.policy, endReason: 'authentication failed' });
     }),
-    /** SEC-2: a checked Authenticate is acknowledged and binds the session (CONN-9). */
-    acceptAuthenticate: enqueueActions(({ context, enqueue }) => {
+    /** SEC-2: a checked Authenticate is acknowledged and binds the session (CONN-9) with its credential (SEC-10). */
+    acceptAuthenticate: enqueueActions(({ context, enqueue }, params: { credential: Credential | undefined }) => {
       const message = rules.authenticateUnderCheck(context.authenticating);
-      enqueue.sendTo('transport', transportSend(rules.ackFor(message)));
+      const identity = withCredential(context.identity, params.credential);
+      enqueue.assign({ identity });
+      if (params.credential !== undefined) {
+        enqueue.sendTo(context.parentRef, { type: 'session.authenticated', connectionId: context.connectionId, principal: params.credential.principal });
+      }
+      // An AssignTask's key (SEC-20) is not acknowledged apart: the AssignTask itself is, next.
+      if (message.viaAssign === undefined) enqueue.sendTo('transport', transportSend(rules.ackFor(message)));
       if (context.clientId !== undefined) return;
       enqueue.assign({ clientId: message.payload.clientId });
-      enqueue.sendTo(context.parentRef, { type: 'session.bound', connectionId: context.connectionId, clientId: message.payload.clientId });
+      enqueue.sendTo(context.parentRef, rules.boundEvent(context.connectionId, message.payload.clientId, identity));
     }),
-    beginAuthenticate: enqueueActions(({ event, enqueue }) => {
+    /** SEC-10: the credential the admission policy vouched for (a token or certificate at the upgrade). */
+    adoptCredential: enqueueActions(({ context, enqueue }, params: { credential: Credential | undefined }) => {
+      if (params.credential === undefined) return;
+      enqueue.assign({ identity: withCredential(context.identity, params.credential) });
+      enqueue.sendTo(context.parentRef, { type: 'session.authenticated', connectionId: context.connectionId, principal: params.credential.principal });
+    }),
+    /** SEC-2, SEC-20: the credential goes to the policy; an AssignTask that carried it waits, without its key. */
+    beginAuthenticate: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'session.admitted');
-      if (event.message.type === 'Authenticate') enqueue.assign({ authenticating: event.message });
+      const authenticating = rules.authenticateOf(event.message);
+      if (authenticating === undefined) return;
+      const held = authenticating.viaAssign === undefined ? context.held : [{ type: 'session.admitted' as const, message: authenticating.viaAssign }, ...context.held];
+      enqueue.assign({ authenticating, held });
     }),
     /** Intake passes a client message on to the auth region. */
     admit: enqueueActions(({ event, enqueue }) => {
@@ -126,7 +157,7 @@ export const sessionSetup = setup({
     bind: enqueueActions(({ context, enqueue }, params: { clientId: string }) => {
       if (context.clientId !== undefined) return;
       enqueue.assign({ clientId: params.clientId });
-      enqueue.sendTo(context.parentRef, { type: 'session.bound', connectionId: context.connectionId, clientId: params.clientId });
+      enqueue.sendTo(context.parentRef, rules.boundEvent(context.connectionId, params.clientId, context.identity));
     }),
     /** Passes a task message to the provider, binding the session first if it is not yet bound. */
     forward: enqueueActions(({ context, event, enqueue }) => {
@@ -135,9 +166,9 @@ export const sessionSetup = setup({
       const clientId = rules.clientIdOf(event.message);
       if (context.clientId === undefined) {
         enqueue.assign({ clientId });
-        enqueue.sendTo(context.parentRef, { type: 'session.bound', connectionId: context.connectionId, clientId });
+        enqueue.sendTo(context.parentRef, rules.boundEvent(context.connectionId, clientId, context.identity));
       }
-      enqueue.sendTo(context.parentRef, { type: 'session.request', connectionId: context.connectionId, clientId, message: event.message });
+      enqueue.sendTo(context.parentRef, { type: 'session.request', connectionId: context.connectionId, clientId, message: rules.withoutApiKey(event.message) });
       enqueue.assign({ stats: rules.addStats(context.stats, { messagesForwarded: 1 }) });
     }),
     notifyEnded: sendTo(

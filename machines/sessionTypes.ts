@@ -4,7 +4,9 @@
  * it names (`transport`, `admission`, `authenticate`), which runtime/ or a spec provides.
  */
 import type { ActorRef, CallbackActorLogic, PromiseActorLogic } from 'xstate';
-import type { AssignTask, Authenticate, CancelTask, ClientMessage, GetResult, GetStatus, ProviderDraft } from './messages.js';
+import type { AssignTask, CancelTask, ClientMessage, GetResult, GetStatus, ProviderDraft } from './messages.js';
+import type { Credential, SessionIdentity } from './identity.js';
+import type { UnderCheck } from './sessionRules.js';
 import type { AcceptedInput, StreamCommand, StreamEvent } from './transport.js';
 
 /** The four task messages a session forwards to its provider (CONN-9, SEC-3). */
@@ -16,8 +18,19 @@ export interface AdmissionRefusal {
   reason: string;
 }
 
-/** What the provider's admission policy answers for a connection request (CONN-2, CONN-10). */
-export type AdmissionDecision = { accept: true; authenticated: boolean } | ({ accept: false } & AdmissionRefusal);
+/**
+ * What the provider's admission policy answers for a connection request (CONN-2, CONN-10). An
+ * authenticated acceptance names the credential (SEC-10: the principal clientIds are bound to).
+ */
+export type AdmissionDecision =
+  | { accept: true; authenticated: boolean; credential?: Credential | undefined }
+  | ({ accept: false } & AdmissionRefusal);
+
+/** What the authentication policy answers for an Authenticate (SEC-2). */
+export interface AuthenticateDecision {
+  ok: boolean;
+  credential?: Credential | undefined;
+}
 
 /** Counters a session keeps (WIRE-8: every rejected input is counted). */
 export interface SessionStats {
@@ -49,6 +62,10 @@ export interface SessionInput {
   remoteAddress: string;
   /** The credential presented at the upgrade, if any (SEC-2). */
   token?: string;
+  /** Digest of the client secret presented at the upgrade, if any (SEC-10). */
+  clientProof?: string;
+  /** SHA-256 fingerprint of the TLS client certificate, when one was presented and verified (SEC-10). */
+  peerCertificate?: string;
   /** Time the admission policy has to answer (CONN-2); also bounds an Authenticate check. @default 1_000 */
   answerDelayMs: number;
   /** Period of the session's pings (CONN-3). @default 5_000 */
@@ -57,6 +74,8 @@ export interface SessionInput {
   pongTimeoutMs: number;
   /** Time for the close handshake before the socket is terminated (CONN-7). @default 2_000 */
   closeTimeoutMs: number;
+  /** SEC-14: time an accepted connection has to send its first message; then Error TIMEOUT, close 1008. @default 10_000 */
+  firstMessageTimeoutMs: number;
   /** false: no Authenticate needed. @default false */
   authRequired: boolean;
   /** Messages per window; undefined = no rate limit (SEC-7). @default undefined */
@@ -77,6 +96,7 @@ export const sessionDefaults = {
   pingIntervalMs: 5_000,
   pongTimeoutMs: 5_000,
   closeTimeoutMs: 2_000,
+  firstMessageTimeoutMs: 10_000,
   authRequired: false,
   pendingMax: 64,
 } as const satisfies Partial<SessionInput>;
@@ -86,14 +106,22 @@ export type SessionEvent =
   /** A provider -> client message to send; dropped (and counted) unless the session is ready. */
   | { type: 'session.deliver'; draft: ProviderDraft }
   /** The provider closes the session (1000, or 1001 when it stops). */
-  | { type: 'session.close'; code: number; reason: string };
+  | { type: 'session.close'; code: number; reason: string }
+  /**
+   * SEC-21: the runtime's supervisor caught an unexpected error while this session handled an
+   * event; the session tells the client (Error INTERNAL_ERROR with the errorId) and closes with 1011.
+   */
+  | { type: 'session.fault'; errorId: string };
 
-/** Events the session raises to itself (not for the provider to send). */
-export type SessionInternalEvent = AdmittedEvent;
+/** Events the session raises to itself (not for the provider to send), and its transport's failure. */
+export type SessionInternalEvent = AdmittedEvent | { type: 'xstate.error.actor.transport'; error: unknown };
 
 export type SessionToParentEvent =
   | { type: 'session.ready'; connectionId: string }
-  | { type: 'session.bound'; connectionId: string; clientId: string }
+  /** SEC-15: the session authenticated as `principal` (at the upgrade or later). */
+  | { type: 'session.authenticated'; connectionId: string; principal: string }
+  /** The session acts for `clientId` now (CONN-9); the provider decides whether it may (SEC-10). */
+  | { type: 'session.bound'; connectionId: string; clientId: string; identity: SessionIdentity }
   | { type: 'session.request'; connectionId: string; clientId: string; message: SessionRequestMessage }
   | { type: 'session.ended'; connectionId: string; clientId: string | undefined; graceful: boolean; reason: string };
 
@@ -101,12 +129,17 @@ export type SessionOutput = { graceful: boolean; reason: string };
 
 export interface SessionContext extends Omit<SessionInput, 'token'> {
   token: string | undefined;
+  /** Who this session is (SEC-10): its host and client proof, and its credential once authenticated. */
+  identity: SessionIdentity;
   /** The clientId this session acts for, once bound (CONN-9). */
   clientId: string | undefined;
   /** Input held until the session can act on it; at most pendingMax items. */
   held: HeldInput[];
-  /** The Authenticate under check (auth.anonymous.checking). */
-  authenticating: Authenticate | undefined;
+  /**
+   * The Authenticate under check (auth.anonymous.checking); for an AssignTask that carried an
+   * `apiKey` (SEC-20) an Authenticate made of its callbackClientId and key, `viaAssign` set.
+   */
+  authenticating: UnderCheck | undefined;
   /** Input counted in the current rate window (SEC-7). */
   windowCount: number;
   /** The code of the close this session sends when it goes to `closing`. */
@@ -121,10 +154,12 @@ export interface AdmissionInput {
   connectionId: string;
   remoteAddress: string;
   token: string | undefined;
+  peerCertificate: string | undefined;
 }
 export type AdmissionLogic = PromiseActorLogic<AdmissionDecision, AdmissionInput>;
 export interface AuthenticateInput {
   clientId: string;
   token: string;
+  remoteAddress: string;
 }
-export type AuthenticateLogic = PromiseActorLogic<{ ok: boolean }, AuthenticateInput>;
+export type AuthenticateLogic = PromiseActorLogic<AuthenticateDecision, AuthenticateInput>;

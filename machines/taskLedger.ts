@@ -5,6 +5,12 @@
  * every message about every task touches it, and 100,000 in-flight tasks must not make each
  * touch O(n). Every operation here is O(1) amortised except `nextRunnable`, whose scan is bounded
  * by `queueScanMax`.
+ *
+ * Waiting tasks queue per source (SEC-17: the principal or host they came from, or one source
+ * when the caller names none): first in, first out within a source, round-robin across sources,
+ * and at most `tasksQueuedPerSourceMax` per source, so one flood cannot push everyone else's
+ * tasks seconds back. A record keeps what answering needs, never the task's parameters; finished
+ * records are bounded in number and in bytes (TASK-5, SEC-18).
  */
 import type { PayloadOf, ProviderDraft, TaskStatus } from './messages.js';
 
@@ -17,20 +23,35 @@ export interface TaskLimits {
   readonly tasksQueuedMax: number;
   /** Finished tasks remembered for duplicates and GetResult; oldest forgotten first. @default 10_000 */
   readonly ledgerMax: number;
+  /** Tasks one source (principal, else host) may have waiting; beyond it OVERLOADED (SEC-17). @default 256 */
+  readonly tasksQueuedPerSourceMax?: number;
+  /** Bytes of final messages the finished records may hold; oldest forgotten first (SEC-18). @default 67_108_864 */
+  readonly ledgerBytesMax?: number;
 }
 
-export const taskLimitDefaults: TaskLimits = {
+export const taskLimitDefaults: Required<TaskLimits> = {
   tasksRunningMax: 64,
   tasksRunningPerClientMax: 32,
   tasksQueuedMax: 1_024,
   ledgerMax: 10_000,
+  tasksQueuedPerSourceMax: 256,
+  ledgerBytesMax: 64 * 1024 * 1024,
 };
+
+/** What a record keeps of its AssignTask: enough to run and answer, never the parameters (SEC-18). */
+export interface TaskAssignment {
+  readonly serviceName: string;
+  readonly operation: string;
+  readonly deadlineMs?: number | undefined;
+}
 
 export interface TaskRecord {
   readonly key: string;
   readonly clientId: string;
   readonly taskId: string;
-  readonly assignment: PayloadOf<'AssignTask'>;
+  readonly assignment: TaskAssignment;
+  /** Whose turn this task waits in (SEC-17). */
+  readonly source: string;
   state: TaskStatus;
   progressPercentage: number;
   message: string | undefined;
@@ -39,11 +60,13 @@ export interface TaskRecord {
   final: ProviderDraft | undefined;
   /** The client was already told `Processing` (its Ack said so): starting needs no update. */
   processingAnnounced: boolean;
+  /** Estimated bytes of the final message (SEC-18), once finished. */
+  finalBytes: number;
 }
 
 export type Admission = 'run' | 'queue' | 'reject';
 
-/** How far past the queue's head to look for a task whose client has a free slot. */
+/** How many queued entries `nextRunnable` looks at before giving up for now. */
 const queueScanMax = 256;
 
 export const taskKey = (clientId: string, taskId: string): string => `${clientId}\u0000${taskId}`;
@@ -60,6 +83,11 @@ class Fifo<T> {
   }
   at(offset: number): T | undefined {
     return offset < 0 || offset >= this.length ? undefined : this.items[this.head + offset];
+  }
+  shift(): T | undefined {
+    const item = this.at(0);
+    this.removeAt(0);
+    return item;
   }
   removeAt(offset: number): void {
     if (offset < 0 || offset >= this.length) return;
@@ -78,18 +106,39 @@ class Fifo<T> {
   }
 }
 
+/** The queue of one source: its waiting records (finished ones dropped lazily) and how many wait. */
+interface SourceQueue {
+  readonly records: Fifo<TaskRecord>;
+  waiting: number;
+}
+
+/** Rough bytes of a final message on the wire (SEC-18), without serialising twice what is small. */
+function bytesOf(final: ProviderDraft): number {
+  if (final.type !== 'TaskResult') return 512;
+  try {
+    return 256 + (JSON.stringify(final.payload.resultData) ?? '').length;
+  } catch {
+    return 256;
+  }
+}
+
 export class TaskLedger {
-  readonly limits: TaskLimits;
+  readonly limits: Required<TaskLimits>;
   private readonly records = new Map<string, TaskRecord>();
   private readonly runningByClient = new Map<string, number>();
-  /** Queued records in arrival order; finished ones are dropped lazily (see `finish`). */
-  private readonly queue = new Fifo<TaskRecord>();
+  /** Waiting records per source, and the sources with waiting records in round-robin order. */
+  private readonly queues = new Map<string, SourceQueue>();
+  private readonly turns = new Fifo<string>();
   private readonly finished = new Fifo<string>();
   private runningCount = 0;
   private queuedCount = 0;
+  private finishedBytes = 0;
+  /** Records per clientId, and the clientIds whose count went from 0 or to 0 since the last drain (SEC-10). */
+  private readonly recordsByClient = new Map<string, number>();
+  private clientChanges: { clientId: string; present: boolean }[] = [];
 
   constructor(limits: TaskLimits) {
-    this.limits = limits;
+    this.limits = { ...taskLimitDefaults, ...limits };
   }
 
   get running(): number {
@@ -105,26 +154,38 @@ export class TaskLedger {
   get size(): number {
     return this.records.size;
   }
+  /** Estimated bytes held by finished records (SEC-18). */
+  get bytes(): number {
+    return this.finishedBytes;
+  }
 
   get(clientId: string, taskId: string): TaskRecord | undefined {
     return this.records.get(taskKey(clientId, taskId));
   }
 
-  /** TASK-7: run now, wait in the queue, or refuse. */
-  admit(clientId: string): Admission {
+  /** TASK-7, SEC-17: run now, wait in the source's queue, or refuse. */
+  admit(clientId: string, source = ''): Admission {
     const clientRunning = this.runningByClient.get(clientId) ?? 0;
     if (this.runningCount < this.limits.tasksRunningMax && clientRunning < this.limits.tasksRunningPerClientMax) {
       return 'run';
     }
-    return this.queuedCount < this.limits.tasksQueuedMax ? 'queue' : 'reject';
+    const sourceWaiting = this.queues.get(source)?.waiting ?? 0;
+    return this.queuedCount < this.limits.tasksQueuedMax && sourceWaiting < this.limits.tasksQueuedPerSourceMax ? 'queue' : 'reject';
   }
 
   /** Records an admitted task as Processing (`run`) or Queued (`queue`). */
-  add(clientId: string, assignment: PayloadOf<'AssignTask'>, admission: Exclude<Admission, 'reject'>): TaskRecord {
-    const record = this.create(clientId, assignment, admission === 'run' ? 'Processing' : 'Queued');
+  add(clientId: string, assignment: PayloadOf<'AssignTask'>, admission: Exclude<Admission, 'reject'>, source = ''): TaskRecord {
+    const record = this.create(clientId, assignment, admission === 'run' ? 'Processing' : 'Queued', source);
     if (admission === 'run') this.markRunning(record);
     else {
-      this.queue.push(record);
+      let queue = this.queues.get(source);
+      if (queue === undefined) {
+        queue = { records: new Fifo(), waiting: 0 };
+        this.queues.set(source, queue);
+        this.turns.push(source);
+      }
+      queue.records.push(record);
+      queue.waiting++;
       this.queuedCount++;
     }
     return record;
@@ -132,32 +193,45 @@ export class TaskLedger {
 
   /** Records a task that was decided at once (UNKNOWN_OPERATION): remembered like any finished one. */
   addFinished(clientId: string, assignment: PayloadOf<'AssignTask'>, state: TaskStatus, final: ProviderDraft): TaskRecord {
-    const record = this.create(clientId, assignment, state);
+    const record = this.create(clientId, assignment, state, '');
     this.finish(record, state, final);
     return record;
   }
 
-  /** The next queued task that may run now (FIFO, skipping clients at their limit), dequeued. */
+  /**
+   * The next queued task that may run now, dequeued: sources take turns; within a source, first
+   * in first out, skipping clients at their limit. Looks at most `queueScanMax` entries.
+   */
   nextRunnable(): TaskRecord | undefined {
     if (this.runningCount >= this.limits.tasksRunningMax) return undefined;
-    // Finished entries at the head are dropped for free (each once); elsewhere they are skipped,
-    // counted against the scan, and dropped by the compaction in `finish`.
-    while (this.queue.length > 0 && (this.queue.at(0) as TaskRecord).state !== 'Queued') this.queue.removeAt(0);
-    let offset = 0;
-    for (let scanned = 0; scanned < queueScanMax && offset < this.queue.length; scanned++) {
-      const record = this.queue.at(offset) as TaskRecord;
-      if (record.state !== 'Queued') {
-        offset++;
-        continue;
+    let budget = queueScanMax;
+    for (let turn = this.turns.length; turn > 0 && budget > 0; turn--) {
+      const source = this.turns.shift() as string;
+      const queue = this.queues.get(source) as SourceQueue;
+      const { records } = queue;
+      // Finished entries at the head are dropped for free (each once); elsewhere they are skipped.
+      while (records.length > 0 && (records.at(0) as TaskRecord).state !== 'Queued') records.removeAt(0);
+      let found: TaskRecord | undefined;
+      for (let offset = 0; offset < records.length && budget > 0; offset++, budget--) {
+        const record = records.at(offset) as TaskRecord;
+        if (record.state !== 'Queued') continue;
+        if ((this.runningByClient.get(record.clientId) ?? 0) < this.limits.tasksRunningPerClientMax) {
+          records.removeAt(offset);
+          found = record;
+          break;
+        }
       }
-      if ((this.runningByClient.get(record.clientId) ?? 0) < this.limits.tasksRunningPerClientMax) {
-        this.queue.removeAt(offset);
+      if (found !== undefined) queue.waiting--;
+      // A source keeps its place in the rotation while anything of it waits; its next turn comes
+      // after every other source's.
+      if (queue.waiting > 0) this.turns.push(source);
+      else this.queues.delete(source);
+      if (found !== undefined) {
         this.queuedCount--;
-        this.markRunning(record);
-        record.state = 'Processing';
-        return record;
+        this.markRunning(found);
+        found.state = 'Processing';
+        return found;
       }
-      offset++;
     }
     return undefined;
   }
@@ -172,19 +246,28 @@ export class TaskLedger {
       else this.runningByClient.set(record.clientId, clientRunning);
     } else if (record.state === 'Queued') {
       this.queuedCount--; // its queue entry is dropped lazily by nextRunnable, or below
+      this.dequeueFinished(record);
     }
-    const wasQueued = record.state === 'Queued';
     record.state = state;
     record.final = final;
-    // SEC-6: queue-then-cancel must not grow the queue's array without bound.
-    if (wasQueued && this.queue.length > 2 * this.queuedCount + queueScanMax) {
-      this.queue.retain((queued) => queued.state === 'Queued');
-    }
+    record.finalBytes = bytesOf(final);
+    this.finishedBytes += record.finalBytes;
     this.finished.push(record.key);
-    while (this.finished.length > this.limits.ledgerMax) {
-      this.records.delete(this.finished.at(0) as string);
+    while (this.finished.length > this.limits.ledgerMax || (this.finishedBytes > this.limits.ledgerBytesMax && this.finished.length > 0)) {
+      this.forget(this.finished.at(0) as string);
       this.finished.removeAt(0);
     }
+  }
+
+  /**
+   * The clientIds the ledger started or stopped holding tasks of since the last call, in order
+   * (the registry reports them to the provider, which keeps owners that long: SEC-10).
+   */
+  drainClientChanges(): { clientId: string; present: boolean }[] {
+    if (this.clientChanges.length === 0) return [];
+    const changes = this.clientChanges;
+    this.clientChanges = [];
+    return changes;
   }
 
   /** Every task that is not finished (for stop: cancel them all). */
@@ -192,7 +275,19 @@ export class TaskLedger {
     for (const record of this.records.values()) if (record.final === undefined) yield record;
   }
 
-  private create(clientId: string, assignment: PayloadOf<'AssignTask'>, state: TaskStatus): TaskRecord {
+  /** A queued record finished (cancelled, timed out): its source waits for one less. */
+  private dequeueFinished(record: TaskRecord): void {
+    const queue = this.queues.get(record.source);
+    if (queue === undefined) return;
+    queue.waiting--;
+    // SEC-6: queue-then-cancel must not grow the queue's array without bound.
+    if (queue.records.length > 2 * queue.waiting + queueScanMax) queue.records.retain((queued) => queued !== record && queued.state === 'Queued');
+    if (queue.waiting > 0) return;
+    this.queues.delete(record.source);
+    this.turns.retain((source) => source !== record.source);
+  }
+
+  private create(clientId: string, assignment: PayloadOf<'AssignTask'>, state: TaskStatus, source: string): TaskRecord {
     const key = taskKey(clientId, assignment.taskId);
     // A programmer error: the caller answers duplicates from `get` (TASK-4). Replacing a record
     // would leak its slot, and the old finished entry would later evict the new record (TASK-5).
@@ -201,16 +296,39 @@ export class TaskLedger {
       key,
       clientId,
       taskId: assignment.taskId,
-      assignment,
+      assignment: {
+        serviceName: assignment.serviceName,
+        operation: assignment.operation,
+        ...(assignment.deadlineMs === undefined ? {} : { deadlineMs: assignment.deadlineMs }),
+      },
+      source,
       state,
       progressPercentage: 0,
       message: undefined,
       estimatedTimeRemainingSeconds: undefined,
       final: undefined,
       processingAnnounced: state === 'Processing',
+      finalBytes: 0,
     };
     this.records.set(record.key, record);
+    const count = (this.recordsByClient.get(clientId) ?? 0) + 1;
+    this.recordsByClient.set(clientId, count);
+    if (count === 1) this.clientChanges.push({ clientId, present: true });
     return record;
+  }
+
+  private forget(key: string): void {
+    const record = this.records.get(key);
+    if (record === undefined) return;
+    this.records.delete(key);
+    this.finishedBytes -= record.finalBytes;
+    const count = (this.recordsByClient.get(record.clientId) ?? 1) - 1;
+    if (count > 0) {
+      this.recordsByClient.set(record.clientId, count);
+      return;
+    }
+    this.recordsByClient.delete(record.clientId);
+    this.clientChanges.push({ clientId: record.clientId, present: false });
   }
 
   private markRunning(record: TaskRecord): void {

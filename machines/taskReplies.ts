@@ -12,7 +12,14 @@ export function ackFor(acknowledgmentId: string, record: TaskRecord): ProviderDr
   return { type: 'Ack', payload: { acknowledgmentId, taskId: record.taskId, status: record.state } };
 }
 
-export function taskFailed(clientId: string, taskId: string, code: string, message: string, details?: string): ProviderDraft {
+export function taskFailed(
+  clientId: string,
+  taskId: string,
+  code: string,
+  message: string,
+  details?: string,
+  errorId?: string,
+): ProviderDraft {
   return {
     type: 'TaskFailed',
     payload: {
@@ -21,6 +28,7 @@ export function taskFailed(clientId: string, taskId: string, code: string, messa
       errorMessage: message,
       errorCode: code,
       ...(details === undefined ? {} : { details }),
+      ...(errorId === undefined ? {} : { errorId }),
       originalClientId: clientId,
     },
   };
@@ -36,7 +44,7 @@ export function finalFor(record: TaskRecord, outcome: TaskOutcome): ProviderDraf
         payload: { taskId: record.taskId, status: 'Completed', resultData: outcome.resultData ?? null, originalClientId: record.clientId },
       };
     case 'Failed':
-      return taskFailed(record.clientId, record.taskId, outcome.error.code, outcome.error.message, outcome.error.details);
+      return taskFailed(record.clientId, record.taskId, outcome.error.code, outcome.error.message, outcome.error.details, outcome.error.errorId);
     case 'Cancelled':
       return taskFailed(record.clientId, record.taskId, cancelledFailure.code, cancelledFailure.message);
   }

@@ -38,6 +38,8 @@ export type StreamEvent =
 /** Input of a client-side stream transport: where to connect. */
 export interface ConnectInput {
   readonly endpoint: string;
+  /** Pin the provider's TLS certificate to this SHA-256 fingerprint (wss:// only; SEC-8). */
+  readonly tlsFingerprint256?: string | undefined;
 }
 
 /** Input of a provider-side stream transport: which accepted connection to drive. */
@@ -59,13 +61,38 @@ export type DatagramCommand = {
   readonly to: PeerAddress | 'broadcast';
 };
 
+/**
+ * What the adapter found when it checked a received advertisement's signature (SEC-8) on the
+ * datagram as parsed, before decoding: no signature fields at all, a signature that verifies
+ * under the `publicKey` the advertisement carries, or one that does not (with why). The trust
+ * policy (machines/discovery/trust.ts) decides what that means; a missing proof counts as unsigned.
+ */
+export type DatagramProof =
+  | { readonly kind: 'unsigned' }
+  | { readonly kind: 'signed'; readonly publicKey: string }
+  | { readonly kind: 'invalid'; readonly reason: string };
+
 export type DatagramEvent =
-  | { readonly type: 'datagram.received'; readonly message: DiscoveryMessage; readonly from: PeerAddress }
+  | {
+      readonly type: 'datagram.received';
+      readonly message: DiscoveryMessage;
+      readonly from: PeerAddress;
+      /** For an advertisement: its signature check (absent: treated as unsigned). */
+      readonly proof?: DatagramProof | undefined;
+      /** The receiver's wall clock at arrival, epoch ms (the freshness check of signed advertisements). */
+      readonly receivedAtMs?: number | undefined;
+    }
   | { readonly type: 'datagram.rejected'; readonly error: ErrorShape; readonly from: PeerAddress };
 
 // ---- server (provider's WebSocket listener) ---------------------------------------------------
 
-export type ServerCommand = { readonly type: 'server.close' };
+export type ServerCommand =
+  | { readonly type: 'server.close' }
+  /**
+   * End one accepted connection at once, whatever its transport's state (SEC-21: its session
+   * failed and cannot close it). Best effort: an adapter that cannot reach the socket ignores it.
+   */
+  | { readonly type: 'server.drop'; readonly connectionId: string };
 
 export type ServerEvent =
   | { readonly type: 'server.listening'; readonly endpoint: string }
@@ -75,6 +102,10 @@ export type ServerEvent =
       readonly remoteAddress: string;
       /** A credential presented at the upgrade (Authorization: Bearer or ?token=), if any. */
       readonly token?: string | undefined;
+      /** Digest of the client secret presented at the upgrade (SEC-10), if any. */
+      readonly clientProof?: string | undefined;
+      /** SHA-256 fingerprint of a TLS client certificate the server verified (SEC-10), if any. */
+      readonly peerCertificate?: string | undefined;
     }
   | { readonly type: 'server.failed'; readonly error: ErrorShape };
 

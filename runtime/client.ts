@@ -12,24 +12,55 @@
  * Pass `network` (a simulated host) to run on the simulated network, and `clock` / `inspect` to
  * drive or watch the whole actor system.
  */
-import { createActor, toPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
+import { randomBytes } from 'node:crypto';
+import { createActor, toPromise, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
 import type { WsConnectOptions } from '../adapters/ws.js';
 import { clientDefaults, type ClientEmitted, type ConnectionOptions, type RepositoryOptions } from '../machines/client.js';
 import { candidatesFor, type SelectionPolicy } from '../machines/selection.js';
-import type { ServiceView } from '../machines/repository.js';
+import { initialRepositoryStats, type RepositoryStats, type ServiceView } from '../machines/repository.js';
+import type { TrustDropReason } from '../machines/discovery/trust.js';
 import type { TaskOutcome } from '../machines/outcome.js';
 import { composeClient, type TransportHost } from './compose.js';
 import { realHost } from './network.js';
 import type { Clock } from './provider.js';
 import type { Logger } from './service.js';
 import { ProtocolError } from '../machines/errors.js';
+import { createSupervisor } from './supervisor.js';
 import { TaskHandleState, type TaskHandle } from './taskHandle.js';
+import { resolveTrust, type ClientTrustOptions } from './trustStore.js';
+
+/** What to do about each reason an advertisement is ignored (docs/security.md, signed discovery). */
+const remedies: Readonly<Record<TrustDropReason, string>> = {
+  unsigned: 'to use seed-only providers, allow unsigned advertisements (allowUnsigned, --allow-unsigned)',
+  signatureRequired: 'a pinned or already trusted service does not accept unsigned advertisements',
+  badSignature: 'the datagram was altered or forged',
+  untrustedKey: 'pin the key (trust.pinned, --trust-key) or turn trust on first use back on',
+  keyMismatch: 'another key than the pinned or first-seen one; if the provider really changed its key, update the pin or the trust file',
+  unsequenced: 'a signed advertisement must carry epoch and sequence',
+  stale: "check both machines' clocks (or raise clockSkewMsMax)",
+  replayed: 'an old copy of an advertisement already seen',
+};
+
+function describeIgnored(event: Extract<ClientEmitted, { type: 'discovery.ignored' }>): string {
+  return `ignoring advertisements of ${event.serviceName} from ${event.from.host} (${event.reason}: ${event.detail}); ${remedies[event.reason]}`;
+}
+
+function repositoryStatsOf(actor: Actor<AnyActorLogic>): RepositoryStats {
+  const repository = (actor.getSnapshot().children as Record<string, AnyActorRef | undefined>).repository;
+  return (repository?.getSnapshot()?.context as { stats?: RepositoryStats } | undefined)?.stats ?? initialRepositoryStats();
+}
 
 export interface ClientOptions {
   /** @default `client-<uuid>` */
   readonly clientId?: string;
+  /**
+   * The secret this client proves its clientId with at every connection (SEC-10: a provider
+   * binds the clientId to it, so no other client can act for it). Keep it with the clientId if
+   * the client restarts under the same clientId. @default 32 random bytes, hex
+   */
+  readonly clientSecret?: string;
   readonly discovery?: UdpDiscoveryOptions;
   readonly connect?: WsConnectOptions;
   readonly repository?: Partial<RepositoryOptions>;
@@ -47,8 +78,13 @@ export interface ClientOptions {
   readonly log?: Logger;
   /** Seeds the reconnect jitter. @default random */
   readonly seed?: number;
-  /** The id source for messageIds and default taskIds (seeded in simulations). @default uuid v4 */
+  /** The id source for messageIds, default taskIds, the default clientId and errorIds (seeded in simulations). @default uuid v4 */
   readonly newId?: () => string;
+  /**
+   * Which advertisements to believe (SEC-8; runtime/trustStore.ts). @default signed ones, each
+   * serviceId's key trusted on first use; unsigned ones ignored (and logged once per source).
+   */
+  readonly trust?: ClientTrustOptions;
 }
 
 export interface AssignOptions {
@@ -69,9 +105,13 @@ export interface Client {
   /** Sends a discovery request now (DISC-2). */
   refresh(): void;
   on<T extends ClientEmitted['type']>(type: T, listener: (event: Extract<ClientEmitted, { type: T }>) => void): () => void;
+  /** The repository's counters: advertisements heard, ignored by the trust policy (by reason), dropped. */
+  discoveryStats(): RepositoryStats;
   /** Closes every connection gracefully and stops. */
   stop(): Promise<void>;
   readonly clientId: string;
+  /** The secret this client proves its clientId with (SEC-10); `switchboard status --client-secret` takes it. */
+  readonly clientSecret: string;
   readonly actor: Actor<ReturnType<typeof composeClient>>;
 }
 
@@ -88,16 +128,21 @@ interface Pending {
 export function createClient(options: ClientOptions = {}): Client {
   const newId = options.newId ?? uuid;
   const clientId = options.clientId ?? `client-${newId()}`;
-  const host = options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: options.connect });
+  const log = options.log ?? (() => {});
+  const trust = resolveTrust(options.trust, log);
+  const clientSecret = options.clientSecret ?? randomBytes(32).toString('hex');
+  const host =
+    options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: { clientSecret, ...options.connect } });
   const clock = options.clock;
-  const actor = createActor(composeClient(host), {
+  const supervisor = createSupervisor({ log, newId });
+  const actor = createActor(composeClient(host, supervisor), {
     ...(clock === undefined ? {} : { clock }),
     ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
     input: {
       ...clientDefaults,
       clientId,
       seed: options.seed ?? Math.floor(Math.random() * 2 ** 31),
-      repository: { ...clientDefaults.repository, ...options.repository },
+      repository: { ...clientDefaults.repository, ...options.repository, trust: trust.options },
       connection: { ...clientDefaults.connection, ...options.connection },
       ...(options.selectionPolicy === undefined ? {} : { selectionPolicy: options.selectionPolicy }),
     },
@@ -120,6 +165,11 @@ export function createClient(options: ClientOptions = {}): Client {
       },
     });
 
+  actor.on('discovery.ignored', (event) => log('warn', describeIgnored(event)));
+  actor.on('trust.learned', (event) => {
+    log('info', `trusting key ${event.publicKey} for ${event.serviceName} (${event.serviceId}) from now on (first use)`);
+    trust.remember(event);
+  });
   actor.on('task.submitted', (event) => submittedTo.set(event.taskId, event.serviceId));
   actor.on('task.progress', ({ taskId, type: _type, ...progress }) => pending.get(taskId)?.handle.report(progress));
   actor.on('task.settled', ({ taskId, outcome }) => {
@@ -139,6 +189,7 @@ export function createClient(options: ClientOptions = {}): Client {
   const shouldRetry = (entry: Pending, outcome: TaskOutcome) =>
     outcome.status === 'Failed' && entry.retriesLeft > 0 && (options.retry?.codes ?? []).includes(outcome.error.code);
 
+  supervisor.root(actor, 'client');
   actor.start();
 
   const findService = (serviceName: string, operation: string | undefined) =>
@@ -147,11 +198,13 @@ export function createClient(options: ClientOptions = {}): Client {
 
   return {
     clientId,
+    clientSecret,
     actor,
     services: () => actor.getSnapshot().context.services,
+    discoveryStats: () => repositoryStatsOf(actor),
     refresh: () => actor.send({ type: 'client.refresh' }),
     on: (type, listener) => {
-      const subscription = actor.on(type, listener as never);
+      const subscription = actor.on(type, supervisor.listener(type, listener) as never);
       return () => subscription.unsubscribe();
     },
     waitFor(serviceName, { operation, timeoutMs = 10_000 } = {}) {

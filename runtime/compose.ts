@@ -6,12 +6,15 @@
  * only this wiring differs.
  */
 import type { AnyActorLogic, CallbackActorLogic } from 'xstate';
+import { createActorPool } from '../machines/actorPool.js';
 import { clientMachine } from '../machines/client.js';
+import { clientTaskMachine } from '../machines/clientTask.js';
 import { connectionMachine } from '../machines/connection.js';
 import { providerMachine } from '../machines/provider.js';
 import { providerTaskMachine, type HandlerLogic } from '../machines/providerTask.js';
 import { repositoryMachine } from '../machines/repository.js';
-import { sessionMachine, type AdmissionDecision } from '../machines/session.js';
+import { repositoryEntryMachine } from '../machines/repositoryEntry.js';
+import { sessionMachine, type AdmissionDecision, type AuthenticateDecision } from '../machines/session.js';
 import { createTaskRegistry } from '../machines/taskRegistry.js';
 import type {
   AcceptedInput,
@@ -20,11 +23,21 @@ import type {
   ServerCommand,
   StreamCommand,
 } from '../machines/transport.js';
+import type { DatagramSigner } from '../adapters/udp/signature.js';
 import { decided } from './decided.js';
+import type { Supervisor } from './supervisor.js';
+
+/** What a discovery socket does beyond routing: sign what it sends, check what it receives (SEC-8). */
+export interface DiscoverySecurity {
+  /** Signs outgoing advertisements (a provider). */
+  readonly signer?: DatagramSigner | undefined;
+  /** Check received advertisements' signatures (a client does; a provider ignores advertisements). @default true */
+  readonly verifySignatures?: boolean | undefined;
+}
 
 /** The sockets of one host, as XState logic honouring machines/transport.ts. */
 export interface TransportHost {
-  discovery(): CallbackActorLogic<DatagramCommand>;
+  discovery(security?: DiscoverySecurity): CallbackActorLogic<DatagramCommand>;
   server(options: { port: number }): CallbackActorLogic<ServerCommand>;
   accepted(): CallbackActorLogic<StreamCommand, AcceptedInput>;
   connect(): CallbackActorLogic<StreamCommand, ConnectInput>;
@@ -34,6 +47,8 @@ export interface AdmissionRequest {
   readonly connectionId: string;
   readonly remoteAddress: string;
   readonly token: string | undefined;
+  /** SHA-256 fingerprint of a TLS client certificate the server verified, if any. */
+  readonly peerCertificate?: string | undefined;
 }
 
 export interface ProviderEffects {
@@ -43,6 +58,8 @@ export interface ProviderEffects {
   readonly admission?: AnyActorLogic;
   /** Checks an Authenticate message (SEC-2). @default reject every token */
   readonly authenticate?: AnyActorLogic;
+  /** Signs the provider's advertisements (SEC-8). @default unsigned */
+  readonly signer?: DatagramSigner;
 }
 
 export const acceptEveryConnection = decided<AdmissionDecision, AdmissionRequest>(() => ({
@@ -50,34 +67,70 @@ export const acceptEveryConnection = decided<AdmissionDecision, AdmissionRequest
   authenticated: false,
 }));
 
-export const rejectEveryToken = decided<{ ok: boolean }, { clientId: string; token: string }>(() => ({ ok: false }));
+export const rejectEveryToken = decided<AuthenticateDecision, { clientId: string; token: string }>(() => ({ ok: false }));
 
-/** The provider machine wired to a host's sockets and the given effects. */
-export function composeProvider(host: TransportHost, port: number, effects: ProviderEffects) {
+/**
+ * Without a supervisor, logic runs as defined: an unexpected throw fails its actor (XState's
+ * semantics, which specs of the bare machines rely on).
+ */
+const unsupervised: Pick<Supervisor, 'machine' | 'effect'> = { machine: (logic) => logic, effect: (logic) => logic };
+
+/**
+ * The provider machine wired to a host's sockets and the given effects. With a `supervisor`
+ * (runtime/supervisor.ts, SEC-21), every actor of the provider is supervised: a session that
+ * throws closes itself with INTERNAL_ERROR and 1011, a task fails INTERNAL_ERROR, the registry
+ * fails only the task at hand, and the provider drops the event.
+ */
+export function composeProvider(host: TransportHost, port: number, effects: ProviderEffects, supervisor: Pick<Supervisor, 'machine' | 'effect'> = unsupervised) {
   const session = sessionMachine.provide({
     actors: {
-      transport: host.accepted(),
-      admission: (effects.admission ?? acceptEveryConnection) as never,
-      authenticate: (effects.authenticate ?? rejectEveryToken) as never,
+      transport: supervisor.effect(host.accepted(), 'transport'),
+      admission: supervisor.effect(effects.admission ?? acceptEveryConnection, 'admission') as never,
+      authenticate: supervisor.effect(effects.authenticate ?? rejectEveryToken, 'authenticate') as never,
     },
   });
-  const task = providerTaskMachine.provide({ actors: { handler: effects.handler } });
-  return providerMachine.provide({
-    actors: {
-      discovery: host.discovery(),
-      server: host.server({ port }),
-      session: session as never,
-      taskRegistry: createTaskRegistry(task),
-    },
-  });
+  const task = providerTaskMachine.provide({ actors: { handler: supervisor.effect(effects.handler, 'handler') } });
+  const registry = createTaskRegistry(supervisor.machine(task, 'providerTask', (errorId) => ({ type: 'task.fault', errorId })));
+  return supervisor.machine(
+    providerMachine.provide({
+      actors: {
+        // A provider ignores advertisements, so it spends nothing on checking their signatures.
+        discovery: supervisor.effect(host.discovery({ signer: effects.signer, verifySignatures: false }), 'discovery'),
+        server: supervisor.effect(host.server({ port }), 'server'),
+        session: supervisor.machine(session, 'session', (errorId) => ({ type: 'session.fault', errorId })) as never,
+        taskRegistry: supervisor.machine(registry, 'taskRegistry', (errorId, event) =>
+          event.type === 'registry.fault' || event.type.startsWith('xstate.') ? undefined : { type: 'registry.fault', errorId, event },
+        ),
+      },
+    }),
+    'provider',
+  );
 }
 
-/** The client machine wired to a host's sockets. */
-export function composeClient(host: TransportHost) {
-  return clientMachine.provide({
+/**
+ * The client machine wired to a host's sockets; with a `supervisor` every actor drops an event
+ * whose handling threw (logged), instead of failing the client (SEC-21).
+ */
+export function composeClient(host: TransportHost, supervisor: Pick<Supervisor, 'machine' | 'effect'> = unsupervised) {
+  const repository = repositoryMachine.provide({
     actors: {
-      repository: repositoryMachine.provide({ actors: { discovery: host.discovery() } }) as never,
-      connection: connectionMachine.provide({ actors: { transport: host.connect() } }) as never,
+      discovery: supervisor.effect(host.discovery(), 'discovery'),
+      repositoryEntry: supervisor.machine(repositoryEntryMachine, 'repositoryEntry'),
     },
   });
+  const connection = connectionMachine.provide({
+    actors: {
+      transport: supervisor.effect(host.connect(), 'transport'),
+      tasks: createActorPool(supervisor.machine(clientTaskMachine, 'clientTask')),
+    },
+  });
+  return supervisor.machine(
+    clientMachine.provide({
+      actors: {
+        repository: supervisor.machine(repository, 'repository') as never,
+        connection: supervisor.machine(connection, 'connection') as never,
+      },
+    }),
+    'client',
+  );
 }

@@ -6,38 +6,40 @@
  */
 import { fromCallback, type EventObject } from 'xstate';
 import { describeIssues } from '../machines/codec.js';
-import { ProtocolError } from '../machines/errors.js';
+import { internalFailure, isWellFormedCode, ProtocolError } from '../machines/errors.js';
+import { v4 as uuid } from 'uuid';
 import type { TaskFailure } from '../machines/outcome.js';
 import type { HandlerEvent, HandlerInput, HandlerLogic } from '../machines/providerTask.js';
 import type { Logger, OperationDefinition, ServiceDefinition } from './service.js';
 
-const SERVICE_CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
-
 /**
- * A thrown value as a failure: its own code when it has a well-formed one, else INTERNAL_ERROR.
- * Node's system errors (ENOENT, EACCES: they carry `syscall`) are internals that leaked out of
- * the operation, not a service's answer, so they become INTERNAL_ERROR too.
+ * A thrown value as a failure: its own code when it has a well-formed one, else INTERNAL_ERROR
+ * with a generic message naming `errorId` (SEC-11: the error's own text may hold secrets; the
+ * caller logs the cause with that id). Node's system errors (ENOENT, EACCES: they carry
+ * `syscall`) are internals that leaked out of the operation, not a service's answer, so they
+ * become INTERNAL_ERROR too.
  */
-export function failureOf(thrown: unknown): TaskFailure {
+export function failureOf(thrown: unknown, errorId?: string): TaskFailure {
   const candidate = thrown as { code?: unknown; message?: unknown; details?: unknown; syscall?: unknown } | undefined;
-  const message = typeof candidate?.message === 'string' ? candidate.message : String(thrown);
+  const code = candidate?.code;
+  if (!isWellFormedCode(code) || code === 'INTERNAL_ERROR' || candidate?.syscall !== undefined) return internalFailure(errorId);
+  const message = typeof candidate?.message === 'string' ? candidate.message : code;
   const details = typeof candidate?.details === 'string' ? candidate.details : undefined;
-  if (typeof candidate?.code === 'string' && SERVICE_CODE.test(candidate.code) && candidate.syscall === undefined) {
-    return details === undefined ? { code: candidate.code, message } : { code: candidate.code, message, details };
-  }
-  return { code: 'INTERNAL_ERROR', message };
+  return details === undefined ? { code, message } : { code, message, details };
 }
 
 const silent: Logger = () => {};
 
-export function createServiceHandler(services: readonly ServiceDefinition[], log: Logger = silent): HandlerLogic {
+export function createServiceHandler(services: readonly ServiceDefinition[], log: Logger = silent, newId: () => string = uuid): HandlerLogic {
   const byName = new Map(services.map((service) => [service.name, service]));
   return fromCallback<EventObject, HandlerInput>(({ input, sendBack }) => {
     let finished = false;
     const report = (event: HandlerEvent) => {
       if (!finished) sendBack(event);
     };
-    const operation = byName.get(input.serviceName)?.operations[input.operation] as OperationDefinition | undefined;
+    // The operation name is wire data: an own property only (`constructor` is not an operation).
+    const operations = byName.get(input.serviceName)?.operations as Readonly<Record<string, OperationDefinition>> | undefined;
+    const operation = operations !== undefined && Object.hasOwn(operations, input.operation) ? operations[input.operation] : undefined;
     if (operation === undefined) {
       report({ type: 'handler.failed', error: new ProtocolError('UNKNOWN_OPERATION').toShape() });
       return;
@@ -88,8 +90,12 @@ export function createServiceHandler(services: readonly ServiceDefinition[], log
         (thrown: unknown) => {
           if (finished) return;
           finished = true;
-          taskLog('warn', 'operation failed', thrown);
-          sendBack({ type: 'handler.failed', error: failureOf(thrown) });
+          const failure = failureOf(thrown, newId());
+          const ids = { taskId: input.taskId, clientId: input.clientId };
+          // SEC-11: the client sees only the code (and the errorId); the cause stays in the log.
+          if (failure.errorId === undefined) taskLog('info', `operation failed: ${failure.code}`, ids);
+          else taskLog('error', `operation threw (errorId ${failure.errorId})`, { ...ids, errorId: failure.errorId, error: thrown });
+          sendBack({ type: 'handler.failed', error: failure });
         },
       );
     return () => {

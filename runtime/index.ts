@@ -4,11 +4,14 @@
  * `switchboard/adapters`.
  */
 export { defineService, capabilitiesOf, type ServiceDefinition, type OperationDefinition, type OperationContext, type Logger } from './service.js';
-export { createProvider, type Provider, type ProviderOptions, type Clock } from './provider.js';
+export { createProvider, type Provider, type ProviderOptions, type SigningOptions, type Clock } from './provider.js';
+export { SigningKeyError, defaultKeyFile, loadOrCreateKey, type ProviderKey } from './keys.js';
+export { TrustStoreError, parsePinnedKey, type ClientTrustOptions } from './trustStore.js';
 export { createClient, type Client, type ClientOptions, type AssignOptions } from './client.js';
 export type { TaskHandle, TaskProgress } from './taskHandle.js';
 export { TaskError } from './taskError.js';
-export type { AuthOptions } from './auth.js';
+export type { AuthOptions, ApiKey, ClientCertificate } from './auth.js';
+export { authorize, parseAcl, loadAcl, type Acl, type AclRule } from './acl.js';
 export { composeProvider, composeClient, acceptEveryConnection, rejectEveryToken, type TransportHost, type ProviderEffects } from './compose.js';
 export { createServiceHandler, failureOf } from './handler.js';
 export { decided } from './decided.js';

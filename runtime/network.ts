@@ -24,7 +24,12 @@ export function realHost(options: RealHostOptions): RealHost {
     throw new Error('switchboard: this host has no WebSocket server (a client host)');
   };
   return {
-    discovery: () => udpDiscovery(options.discovery),
+    discovery: (security = {}) =>
+      udpDiscovery({
+        ...options.discovery,
+        ...(security.signer === undefined ? {} : { signer: security.signer }),
+        ...(security.verifySignatures === undefined ? {} : { verifySignatures: security.verifySignatures }),
+      }),
     // The port is fixed when the host is made; the argument matters only for simulated hosts.
     server: () => (server ?? noServer()).server,
     accepted: () => (server ?? noServer()).accepted,

@@ -10,6 +10,7 @@
  * Pass `network` (a simulated host) to run on the simulated network, and `clock` / `inspect` to
  * drive or watch the whole actor system.
  */
+import type { KeyObject } from 'node:crypto';
 import { createActor, toPromise, type Actor, type ActorOptions, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
@@ -17,11 +18,14 @@ import type { WsServerOptions } from '../adapters/ws.js';
 import { ProtocolError } from '../machines/errors.js';
 import { providerDefaults, type ProviderEmitted, type SessionOptions } from '../machines/provider.js';
 import { taskLimitDefaults, type TaskLimits } from '../machines/taskLedger.js';
+import { authorize, type Acl } from './acl.js';
 import { authPolicies, type AuthOptions } from './auth.js';
 import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
 import { realHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
+import { signingFor } from './signing.js';
+import { createSupervisor, InternalFault } from './supervisor.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -43,9 +47,17 @@ export interface ProviderOptions {
   readonly limits?: Partial<TaskLimits>;
   /** @default 1_024 */
   readonly sessionsMax?: number;
+  /** SEC-15: connections without a credential while authentication is required. @default 256 */
+  readonly anonymousSessionsMax?: number;
+  /** SEC-15: sessions per principal (API key, certificate). @default 64 */
+  readonly sessionsPerPrincipalMax?: number;
+  /** SEC-16: task messages per principal per window, over all its sessions. @default 10,000 per 1,000 ms */
+  readonly principalRateLimit?: { readonly messagesMax: number; readonly windowMs: number };
   readonly session?: Partial<SessionOptions>;
   /** Require authentication (SEC-2): API keys, or your own check. */
   readonly auth?: AuthOptions;
+  /** Authorisation (SEC-4): who may run which operation (runtime/acl.ts; `loadAcl` reads a file). */
+  readonly acl?: Acl;
   /** Run on this host instead of real sockets (e.g. a simulated network host). */
   readonly network?: TransportHost;
   /** The actor system's clock (a SimulatedClock in simulations). */
@@ -54,14 +66,33 @@ export interface ProviderOptions {
   readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   readonly log?: Logger;
   readonly providerId?: string;
-  /** The id source for serviceIds and the default providerId (seeded in simulations). @default uuid v4 */
+  /**
+   * The id source for serviceIds, the default providerId and errorIds (SEC-11: the id an
+   * INTERNAL_ERROR names and its log line carries); seeded in simulations. @default uuid v4
+   */
   readonly newId?: () => string;
   /**
    * Deliberate bugs, for proving that a checker finds them (docs/simulation.md). Never set in
    * production: `skipDuplicateCheck` runs a duplicate AssignTask again (breaks TASK-4).
    */
   readonly injectBug?: { readonly skipDuplicateCheck?: boolean };
+  /**
+   * How the provider signs its advertisements (SEC-8; runtime/keys.ts). @default a fresh key
+   * for this process, which clients can trust on first use but not pin.
+   * - `{ keyFile }`: the key kept in that file (made there, mode 0600, on first use): pin it.
+   *   The file is locked while the provider runs (one running provider per key).
+   * - `{ privateKey, epoch? }`: this Ed25519 key (epoch: greater than any earlier run's; @default now).
+   * - `false`: unsigned, like a seed-only provider: clients take it only with `allowUnsigned`.
+   * A key file that cannot be read or made throws SigningKeyError here.
+   */
+  readonly signing?: SigningOptions;
 }
+
+export type SigningOptions =
+  /** `nextFreeSlot`: when the file is in use by another running provider, take `<name>-2.json`, ... instead of failing. */
+  | { readonly keyFile: string; readonly nextFreeSlot?: boolean }
+  | { readonly privateKey: KeyObject; readonly epoch?: number }
+  | false;
 
 type EmittedOf<T extends ProviderEmitted['type']> = Extract<ProviderEmitted, { type: T }>;
 
@@ -74,9 +105,15 @@ export interface Provider {
   stop(): Promise<void>;
   on<T extends ProviderEmitted['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void;
   readonly endpoint: string | undefined;
+  /** The public key its advertisements are signed with (what clients pin); undefined when unsigned. */
+  readonly publicKey: string | undefined;
+  /** The file that key is kept in, if any. */
+  readonly keyFile: string | undefined;
   /** The root actor (for inspection and advanced embedding). */
   readonly actor: Actor<ReturnType<typeof composeProvider>>;
 }
+
+const aclAuthorizer = (acl: Acl) => (request: Parameters<typeof authorize>[1]) => authorize(acl, request).allowed;
 
 export function createProvider(options: ProviderOptions): Provider {
   if (options.services.length === 0) throw new TypeError('createProvider: at least one service is required');
@@ -93,13 +130,23 @@ export function createProvider(options: ProviderOptions): Provider {
         ...options.server,
       },
     });
-  const policies = authPolicies(options.auth);
-  const logic = composeProvider(host, options.port ?? 0, {
-    handler: createServiceHandler(options.services, log),
-    admission: policies.admission,
-    authenticate: policies.authenticate,
-  });
+  const clockNow = (options.clock as { now?: () => number } | undefined)?.now?.bind(options.clock);
+  const policies = authPolicies(options.auth, clockNow ?? Date.now);
   const newId = options.newId ?? uuid;
+  const supervisor = createSupervisor({ log, newId });
+  const signing = signingFor(options, log);
+  const signer = signing?.signer;
+  const logic = composeProvider(
+    host,
+    options.port ?? 0,
+    {
+      handler: createServiceHandler(options.services, log, newId),
+      admission: policies.admission,
+      authenticate: policies.authenticate,
+      ...(signer === undefined ? {} : { signer }),
+    },
+    supervisor,
+  );
   const providerId = options.providerId ?? `provider-${newId()}`;
   const actor = createActor(logic, {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
@@ -110,6 +157,10 @@ export function createProvider(options: ProviderOptions): Provider {
       heartbeatIntervalMs: options.heartbeatIntervalMs ?? providerDefaults.heartbeatIntervalMs,
       limits: { ...taskLimitDefaults, ...options.limits },
       sessionsMax: options.sessionsMax ?? providerDefaults.sessionsMax,
+      anonymousSessionsMax: options.anonymousSessionsMax ?? providerDefaults.anonymousSessionsMax,
+      sessionsPerPrincipalMax: options.sessionsPerPrincipalMax ?? providerDefaults.sessionsPerPrincipalMax,
+      principalRateLimit: options.principalRateLimit ?? providerDefaults.principalRateLimit,
+      ...(options.acl === undefined ? {} : { authorize: aclAuthorizer(options.acl) }),
       session: { ...providerDefaults.session, authRequired: policies.authRequired, ...options.session },
       ...(options.injectBug?.skipDuplicateCheck === true ? { injectBug: { skipDuplicateCheck: true } } : {}),
       services: options.services.map((service) => ({
@@ -120,17 +171,28 @@ export function createProvider(options: ProviderOptions): Provider {
       })),
     },
   });
+  supervisor.root(actor, 'provider');
+  // SEC-21: a child that failed was handled by the provider; say so in the log. A fault the
+  // supervisor already logged is named by its errorId only.
+  actor.on('provider.fault', ({ actorId, error }) => {
+    if (error instanceof InternalFault) log('warn', `${actorId} ended by an unexpected error (errorId ${error.errorId})`, { actorId, errorId: error.errorId });
+    else supervisor.fault(actorId, error, { actorId });
+  });
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
   const done = () => (actor.getSnapshot().status === 'done' ? Promise.resolve() : toPromise(actor).then(() => undefined));
+  // The key file is the provider's while it runs: unlocked once it has stopped, however it stopped.
+  if (signing !== undefined) actor.subscribe({ complete: signing.release, error: signing.release });
 
   return {
     actor,
     get endpoint() {
       return endpoint;
     },
+    publicKey: signer?.publicKey,
+    keyFile: signing?.keyFile,
     on: (type, listener) => {
-      const subscription = actor.on(type, listener as never);
+      const subscription = actor.on(type, supervisor.listener(type, listener) as never);
       return () => subscription.unsubscribe();
     },
     start() {
@@ -155,7 +217,11 @@ export function createProvider(options: ProviderOptions): Provider {
       await done();
     },
     async stop() {
-      if (started === undefined) return;
+      // Never started, or already stopped: nothing to stop (and nothing to tell the stopped actor).
+      if (started === undefined || actor.getSnapshot().status !== 'active') {
+        signing?.release();
+        return;
+      }
       actor.send({ type: 'provider.stop' });
       await done();
     },

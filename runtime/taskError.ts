@@ -10,12 +10,15 @@ export class TaskError extends Error {
   readonly code: string;
   readonly details: string | undefined;
   readonly taskId: string;
+  /** With INTERNAL_ERROR: the id the provider logged the cause with; quote it when reporting (SEC-11). */
+  readonly errorId: string | undefined;
 
   constructor(taskId: string, failure: TaskFailure) {
     super(failure.message);
     this.code = failure.code;
     this.details = failure.details;
     this.taskId = taskId;
+    this.errorId = failure.errorId;
   }
 
   /** Whether sending the same request again (later or elsewhere) may succeed. */

@@ -21,11 +21,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allocatePort } from './support/ports.js';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADAPTER_URL = pathToFileURL(`${REPO_ROOT}adapters/udp.js`).href;
 const SUBNET_PREFIX = '10.77.0.';
-const PORT = 50_001;
+/** Drawn like every spec port (inside private namespaces it could not collide, but RULES: never 50001). */
+const PORT = await allocatePort();
 const CLIENT_DEADLINE_MS = 10_000;
 const COMMAND_TIMEOUT_MS = 5_000;
 
@@ -285,7 +287,7 @@ describe.skipIf(setupFailure !== undefined)('udp discovery across network namesp
     }
     const metrics = of(client, 'metrics')[0]?.metrics as { sendErrors: number; sent: number; rejected: number };
     const ownRequests = of(client, 'received').filter((line) => line.discoveryType === 'ClientServiceDiscoveryRequest').length;
-    console.info(
+    await context.annotate(
       `udp netns: client process done in ${(performance.now() - startedAtMs).toFixed(0)} ms (node + tsx start included); ` +
         `requests broadcast ${ownRequests} (heard back via its own shared socket), client metrics ${JSON.stringify(metrics)}`,
     );

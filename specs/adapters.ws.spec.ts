@@ -35,6 +35,7 @@ import { advertisedHostFor, tokenOf } from '../adapters/ws/options.js';
 import type { StampSource } from '../machines/codec.js';
 import type { WireDraft } from '../machines/messages.js';
 import type { ServerEvent, StreamCommand, StreamEvent } from '../machines/transport.js';
+import { allocatePort } from './support/ports.js';
 
 const WAIT_MS = 2_000;
 const NOW_MS = 1_751_457_600_123;
@@ -206,13 +207,8 @@ async function listenOn(server: NetServer | HttpServer): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-/** A port nothing listens on (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  const port = await listenOn(server);
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** A port nothing listens on (drawn from the specs' allocator, which bind-checks it). */
+const freePort = allocatePort;
 
 afterEach(async () => {
   for (const harness of harnesses.splice(0)) {

@@ -4,23 +4,29 @@
  * SWITCHBOARD_BROADCAST=127.255.255.255 and a discovery port of its own for this file, is
  * bounded in time, and is killed by pid if it outlives its test.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeSampleImage } from '../runtime/demo/sampleImage.js';
+import { allocatePort } from './support/ports.js';
+import { note } from './support/notes.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'switchboard.js');
-const DISCOVERY_PORT = 42_000 + (process.pid % 1000);
+const DISCOVERY_PORT = await allocatePort();
 const LOOPBACK_BROADCAST = '127.255.255.255';
+
+/** Where the children keep their configuration (a provider's signing key): never the user's own. */
+const CONFIG_HOME = path.join(os.tmpdir(), `switchboard-cli-spec-${process.pid}`);
 
 const childEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({
   ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SWITCHBOARD_'))),
   SWITCHBOARD_BROADCAST: LOOPBACK_BROADCAST,
   SWITCHBOARD_DISCOVERY_PORT: String(DISCOVERY_PORT),
+  XDG_CONFIG_HOME: CONFIG_HOME,
   ...extra,
 });
 
@@ -199,11 +205,12 @@ afterAll(async () => {
   await Promise.all([...perFile].map((child) => stopChild(child)));
   perFile.clear();
   if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
+  await rm(CONFIG_HOME, { recursive: true, force: true });
 });
 
 describe('switchboard --help', () => {
   it('lists every command with an example, and every command has its own examples', async () => {
-    const commands = ['provider', 'discover', 'assign', 'status', 'cancel', 'demo'];
+    const commands = ['provider', 'discover', 'describe', 'assign', 'status', 'cancel', 'demo', 'completion'];
     const [top, ...each] = await Promise.all([runCli(['--help']), ...commands.map((command) => runCli([command, '--help']))]);
     expect(top!.code).toBe(0);
     for (const command of commands) expect(top!.stdout).toMatch(new RegExp(`\\$ switchboard ${command} `));
@@ -226,7 +233,7 @@ describe('switchboard demo (npm start)', () => {
     expect(result.stdout).toMatch(/"width":320/);
     expect(result.stdout).toMatch(/provider said goodbye/);
     expect(result.durationMs).toBeLessThan(15_000);
-    console.info(`demo took ${Math.round(result.durationMs)} ms; ${/discovered .* in (\d+) ms/.exec(result.stdout)?.[0]}`);
+    note(`demo took ${Math.round(result.durationMs)} ms; ${/discovered .* in (\d+) ms/.exec(result.stdout)?.[0]}`);
   }, 25_000);
 });
 
@@ -238,6 +245,122 @@ describe('switchboard discover', () => {
     const image = services.find((service) => service.endpoint === imageProvider.endpoint);
     expect(image).toMatchObject({ serviceName: 'ImageProcessingService', status: 'Online' });
     expect(image!.operations).toEqual(expect.arrayContaining(['resizeImage', 'applyFilter', 'convertFormat']));
+  });
+});
+
+describe('switchboard discover: returns when the answers are in, exit 3 when nothing matches', () => {
+  it('DISC-2, DISC-3: a service that answers is printed after --settle-ms, long before --timeout-ms', async () => {
+    const result = await runCli(['discover', 'ImageProcessingService', '--timeout-ms', '20000', '--settle-ms', '200', '--json']);
+    expect(result.code).toBe(0);
+    expect((JSON.parse(result.stdout) as { endpoint: string }[]).map((service) => service.endpoint)).toEqual([imageProvider.endpoint]);
+    // Well under the 20 s timeout even on a loaded machine: the answer comes at once (DISC-3).
+    expect(result.durationMs).toBeLessThan(8_000);
+  });
+
+  it('exits 3 when no provider offers the service, after --timeout-ms; JSON output is an empty list', async () => {
+    const [table, json] = await Promise.all([
+      runCli(['discover', 'NoSuchService', '--timeout-ms', '500']),
+      runCli(['discover', 'NoSuchService', '--timeout-ms', '500', '--json']),
+    ]);
+    expect(table.code).toBe(3);
+    expect(table.stdout).toBe('no services found\n');
+    expect(table.stderr).toMatch(/^no provider offers NoSuchService$/m);
+    expect(table.durationMs).toBeGreaterThanOrEqual(500);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.stdout)).toEqual([]);
+  });
+});
+
+describe('switchboard describe', () => {
+  it("lists a service's instances and operations with their parameters", async () => {
+    const result = await runCli(['describe', 'ImageProcessingService', '--timeout-ms', '10000']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^ImageProcessingService \d+\.\d+\.\d+/);
+    expect(result.stdout).toContain(imageProvider.endpoint);
+    expect(result.stdout).toMatch(/^ {2}resizeImage\(inputPath: string, outputPath: string, width\??: int/m);
+    expect(result.stdout).toMatch(/^ {2}applyFilter\(/m);
+  });
+
+  it("shows one operation's parameters and JSON Schema (--json: the same as data)", async () => {
+    const [table, json] = await Promise.all([
+      runCli(['describe', 'CliTestGreeter', 'greet', '--timeout-ms', '10000']),
+      runCli(['describe', 'CliTestGreeter', 'greet', '--timeout-ms', '10000', '--json']),
+    ]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^greet\(name: string\)$/m);
+    expect(table.stdout).toMatch(/^name +string +yes/m);
+    expect(table.stdout).toContain('JSON Schema of the parameters:');
+    expect(json.code).toBe(0);
+    const described = JSON.parse(json.stdout) as { name: string; parameters: unknown[]; schema: { required?: string[] } };
+    expect(described).toMatchObject({ serviceName: 'CliTestGreeter', name: 'greet', parameters: [{ name: 'name', type: 'string', required: true }] });
+    expect(described.schema.required).toEqual(['name']);
+  });
+
+  it('exits 3 when nobody offers the service (SERVICE_UNAVAILABLE) or the operation (UNKNOWN_OPERATION)', async () => {
+    const [service, operation] = await Promise.all([
+      runCli(['describe', 'NoSuchService', '--timeout-ms', '400']),
+      runCli(['describe', 'CliTestGreeter', 'explode', '--timeout-ms', '10000']),
+    ]);
+    expect(service.code).toBe(3);
+    expect(service.stderr).toMatch(/^error SERVICE_UNAVAILABLE: no provider offers NoSuchService$/m);
+    expect(operation.code).toBe(3);
+    expect(operation.stderr).toMatch(/^error UNKNOWN_OPERATION: CliTestGreeter has no operation explode \(it has greet\)$/m);
+  });
+});
+
+describe('switchboard completion', () => {
+  /** Runs `script` then each case's words through the completion function; one output line per case. */
+  async function complete(shell: 'bash' | 'zsh', cases: readonly (readonly string[])[]): Promise<string[]> {
+    const generated = await runCli(['completion', shell]);
+    expect(generated.code).toBe(0);
+    const file = path.join(scratch, `completion.${shell}`);
+    await writeFile(file, generated.stdout);
+    const quote = (word: string) => `'${word.replace(/'/g, "'\\''")}'`;
+    const calls = cases.map((words) =>
+      shell === 'bash'
+        ? `COMP_WORDS=(${words.map(quote).join(' ')}); COMP_CWORD=${words.length - 1}; _switchboard_completion; echo "\${COMPREPLY[*]}"`
+        : `words=(${words.map(quote).join(' ')}); CURRENT=${words.length}; print -r -- "$(_switchboard_completion)"`,
+    );
+    // zsh: compadd and _files only work inside a completion widget, so they are stood in for by
+    // functions that print what they were given (zsh itself filters by what is typed).
+    const prelude = shell === 'zsh' ? 'compdef() { :; }; compadd() { shift; print -rn -- "$* "; }; _files() { print -rn -- "<files> "; };' : '';
+    const run = spawnSync(shell, shell === 'zsh' ? ['-f', '-c', `${prelude} source ${quote(file)}; ${calls.join('; ')}`] : ['-c', `source ${quote(file)}; ${calls.join('; ')}`], { encoding: 'utf8', timeout: 10_000 });
+    expect(run.status, run.stderr).toBe(0);
+    return run.stdout.split('\n').slice(0, cases.length).map((text) => text.trim());
+  }
+
+  it('bash: completes commands, subcommands, options after global options with values, choices and files', async () => {
+    const [commands, sub, options, choices, files] = await complete('bash', [
+      ['switchboard', 'd'],
+      ['switchboard', 'conformance', 'pro'],
+      ['switchboard', '--discovery-port', '5', 'discover', '--se'],
+      ['switchboard', 'describe', '--log-level', 'w'],
+      ['switchboard', 'provider', '--work-dir', path.join(scratch, 'wor')],
+    ]);
+    expect(commands).toBe('discover describe demo');
+    expect(sub).toBe('provider');
+    expect(options).toBe('--settle-ms');
+    expect(choices).toBe('warn');
+    expect(files).toBe(workDir);
+  });
+
+  it.skipIf(spawnSync('zsh', ['-f', '-c', 'true']).status !== 0)('zsh (when installed): the same candidates through compadd and _files', async () => {
+    const [commands, options, choices, files] = await complete('zsh', [
+      ['switchboard', ''],
+      ['switchboard', '--discovery-port', '5', 'discover', '--se'],
+      ['switchboard', '--log-level', ''],
+      ['switchboard', 'provider', '--service', ''],
+    ]);
+    expect(commands!.split(' ')).toEqual(expect.arrayContaining(['provider', 'discover', 'describe', 'completion', '--log-level']));
+    expect(options!.split(' ')).toEqual(expect.arrayContaining(['--timeout-ms', '--settle-ms', '--watch', '--discovery-port']));
+    expect(choices).toBe('debug info warn error silent');
+    expect(files).toBe('<files>');
+  });
+
+  it('exits 2 for a shell it does not know', async () => {
+    const result = await runCli(['completion', 'tcsh']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^error: no completion for "tcsh": choose bash or zsh$/m);
   });
 });
 
@@ -310,9 +433,13 @@ describe('switchboard status and cancel (TASK-13: the task belongs to its client
   it('follow a detached task by the clientId and taskId from assign --json', async () => {
     const assigned = await runCli(['assign', 'CliTestTimer', 'wait', '--param', 'ms=20000', '--detach', '--json']);
     expect(assigned.code).toBe(0);
-    const { clientId, taskId, endpoint } = JSON.parse(assigned.stdout) as { clientId: string; taskId: string; endpoint: string };
+    const { clientId, clientSecret, taskId, endpoint } = JSON.parse(assigned.stdout) as { clientId: string; clientSecret: string; taskId: string; endpoint: string };
     expect(endpoint).toBe(customProvider.endpoint);
-    const target = ['--endpoint', endpoint, '--client-id', clientId];
+    const target = ['--endpoint', endpoint, '--client-id', clientId, '--client-secret', clientSecret];
+    // SEC-10: without the client's secret, another process is just another client.
+    const stranger = await runCli(['status', taskId, '--endpoint', endpoint, '--client-id', clientId]);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toMatch(/^error FORBIDDEN: /m);
 
     const running = await runCli(['status', taskId, ...target]);
     expect(running.code).toBe(0);

@@ -99,9 +99,13 @@ function startClient(options: HarnessOptions = {}) {
       }) as never,
     },
   });
+  // The fake discovery socket hands the client unsigned advertisements: allowed explicitly (the
+  // trust policy is specified in specs/repository.trust.spec.ts; the simulated network signs).
+  const repository = { ...smallClientOptions.repository, trust: { ...smallClientOptions.repository.trust, allowUnsigned: true } };
   const input = {
     ...clientDefaults,
     ...smallClientOptions,
+    repository,
     ...options.input,
     clientId: CLIENT,
     seed: 7,

@@ -20,6 +20,7 @@ import { imageProcessingService, type ImageProcessingService, type ImageResult }
 import { samplePixels, writeSampleImage } from '../runtime/demo/sampleImage.js';
 import { createServiceHandler } from '../runtime/handler.js';
 import { capabilitiesOf, defineService, type OperationContext } from '../runtime/service.js';
+import { note } from './support/notes.js';
 
 let workDir: string;
 let outsideDir: string;
@@ -113,7 +114,7 @@ describe('resizeImage', () => {
       context,
     )) as ImageResult;
     const elapsedMs = performance.now() - started;
-    console.info(`[demo.imageService] sample 1600x1200 written in ${sampleMs.toFixed(0)} ms; resize to 320 wide in ${elapsedMs.toFixed(0)} ms`);
+    note(`sample 1600x1200 written in ${sampleMs.toFixed(0)} ms; resize to 320 wide in ${elapsedMs.toFixed(0)} ms`);
     const metadata = await sharp(inWork('out', 'resized.jpg')).metadata();
     expect(metadata).toMatchObject({ format: 'jpeg', width: 320, height: 240 });
     expect(result).toEqual({

@@ -17,7 +17,7 @@
  *
  * The provider runs with frameBytesMax 64 KiB, maxPayload 256 KiB and datagramBytesMax 8 KiB, so
  * each limit can be crossed with a datagram or frame loopback carries.
- * Discovery port: 19000 + (pid % 90) * 10 + 5 (see network.real.spec.ts).
+ * Discovery port: drawn from the specs' allocator (specs/support/ports.ts).
  */
 import dgram from 'node:dgram';
 import { Buffer } from 'node:buffer';
@@ -42,8 +42,10 @@ import {
   type Listening,
   type NodeChild,
 } from './support/processes.js';
+import { allocatePort } from './support/ports.js';
+import { note } from './support/notes.js';
 
-const DISCOVERY_PORT = 19_000 + (process.pid % 90) * 10 + 5;
+const DISCOVERY_PORT = await allocatePort();
 const FRAME_BYTES_MAX = 65_536;
 const MAX_PAYLOAD = 262_144;
 const DATAGRAM_BYTES_MAX = 8_192;
@@ -429,7 +431,7 @@ describe('another client under a garbage storm', () => {
     expect(reflected).toEqual([]);
     const view = await client.request({ cmd: 'services' }, (e) => e.event === 'services', { what: 'services', timeoutMs: WAIT_MS });
     expect(servicesIn(view).find((v) => v.serviceId === listening.serviceIds.Work)).toMatchObject({ endpoint: listening.endpoint, status: 'Online' });
-    console.log(`[network.real.malformed] SEC-9: 50 tasks completed under ${udpSent} garbage datagrams and ${framesSent} garbage frames`);
+    note(`SEC-9: 50 tasks completed under ${udpSent} garbage datagrams and ${framesSent} garbage frames`);
     raw.ws.terminate();
   }, 45_000);
 });

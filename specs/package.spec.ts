@@ -1,12 +1,12 @@
 /**
- * The package's three entry points resolve by name from the build that `npm install` / `npm ci`
- * makes (the `prepare` script), with the API each promises.
+ * The package's three entry points resolve by name from the build in dist/ (`npm test` builds it
+ * first with `tsc -b`; `npm pack` with `prepack`), with the API each promises.
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 
 describe('package exports', () => {
-  it('builds to dist/ on install (prepare)', () => {
+  it('is built to dist/', () => {
     expect(existsSync(new URL('../dist/runtime/index.js', import.meta.url))).toBe(true);
   });
 

@@ -565,7 +565,7 @@ describe('provider: sessions and routing', () => {
       { type: 'session.bound', connectionId: 'c1', clientId: 'alice' },
       { type: 'task.settled', clientId: 'alice', taskId: 't1', outcome: { status: 'Completed', resultData: { steps: 2 } } },
     ]);
-    expect(provider.context().clients).toEqual({ alice: ['c1'] });
+    expect(provider.context().clients).toEqual(new Map([['alice', ['c1']]]));
   });
 
   it('routes each reply to the session of the client it belongs to', () => {
@@ -581,7 +581,7 @@ describe('provider: sessions and routing', () => {
     expect(traffic(provider.alice).at(-1)).toBe('TaskResult t1');
     expect(traffic(bob).at(-1)).toBe('TaskResult t1');
     expect(draftsOf(bob).every((d) => d.type === 'Ack' || (d.payload as { originalClientId?: string }).originalClientId === 'bob')).toBe(true);
-    expect(provider.context().clients).toEqual({ alice: ['c1'], bob: ['c2'] });
+    expect(provider.context().clients).toEqual(new Map([['alice', ['c1']], ['bob', ['c2']]]));
   });
 
   it('session.ended is emitted with how the session ended, and the client is unbound', () => {
@@ -595,8 +595,8 @@ describe('provider: sessions and routing', () => {
       graceful: false,
       reason: 'connection lost (1006)',
     });
-    expect(provider.context().sessions).toEqual({});
-    expect(provider.context().clients).toEqual({});
+    expect(provider.context().sessions).toEqual(new Map());
+    expect(provider.context().clients).toEqual(new Map());
   });
 
   it('TASK-13: a reply for a client with no session is counted undeliverable, the task still finishes, and GetResult fetches it later', () => {
@@ -620,9 +620,9 @@ describe('provider: sessions and routing', () => {
     provider.send('c1', assignTask('t1', 'alice', 'Imaging', 'resize', { steps: 1, stepMs: 100 }));
     const fresh = provider.accept('c2');
     provider.send('c2', taskRef('GetStatus', 't1'));
-    expect(provider.context().clients).toEqual({ alice: ['c1', 'c2'] });
+    expect(provider.context().clients).toEqual(new Map([['alice', ['c1', 'c2']]]));
     provider.alice.emit({ type: 'transport.closed', graceful: false, code: 1006, reason: '' });
-    expect(provider.context().clients).toEqual({ alice: ['c2'] });
+    expect(provider.context().clients).toEqual(new Map([['alice', ['c2']]]));
     provider.clock.increment(100);
     expect(traffic(fresh)).toEqual(['TaskStatusUpdate:Processing:0 t1', 'TaskStatusUpdate:Processing:100 t1', 'TaskResult t1']);
     expect(provider.context().stats.repliesUndeliverable).toBe(0);
@@ -634,7 +634,7 @@ describe('provider: sessions and routing', () => {
     const newer = provider.accept('c2');
     provider.send('c2', taskRef('GetStatus', 't1'));
     newer.emit({ type: 'transport.closed', graceful: false, code: 1006, reason: '' });
-    expect(provider.context().clients).toEqual({ alice: ['c1'] });
+    expect(provider.context().clients).toEqual(new Map([['alice', ['c1']]]));
     provider.clock.increment(100);
     expect(traffic(provider.alice).slice(-2)).toEqual(['TaskStatusUpdate:Processing:100 t1', 'TaskResult t1']);
     expect(provider.context().stats.repliesUndeliverable).toBe(0);
@@ -651,7 +651,7 @@ describe('provider: sessions and routing', () => {
     expect(traffic(third)).toEqual(['Error:OVERLOADED', 'close 1013']);
     expect(provider.context().stats.sessionsRefused).toBe(1);
     expect(provider.emitted.filter((e) => e.type === 'session.opened').map((e) => e.connectionId)).toEqual(['c1', 'c2']);
-    expect(Object.keys(provider.context().sessions)).toEqual(['c1', 'c2']);
+    expect([...provider.context().sessions.keys()]).toEqual(['c1', 'c2']);
     // A slot freed is a slot again.
     first.emit({ type: 'transport.closed', graceful: true, code: 1000, reason: '' });
     const fourth = provider.accept('c4');

@@ -177,11 +177,20 @@ describe('providerTask: with a handler', () => {
     expect(settledOf(parent)).toHaveLength(1);
   });
 
-  it('TASK-15: a handler that throws without a code fails the task with INTERNAL_ERROR', () => {
+  it('TASK-15, SEC-11: a handler that throws without a code fails the task with INTERNAL_ERROR and a generic message', () => {
     const { parent, actor } = runTask(throwingHandler(new TypeError('x is undefined')));
     actor.send({ type: 'task.start' });
     expect(settledOf(parent).map((event) => event.outcome)).toEqual([
-      { status: 'Failed', error: { code: 'INTERNAL_ERROR', message: 'x is undefined' } },
+      { status: 'Failed', error: { code: 'INTERNAL_ERROR', message: 'An internal error occurred.' } },
+    ]);
+  });
+
+  it('SEC-21: task.fault (the supervisor caught an error in this task) fails it INTERNAL_ERROR with the errorId', () => {
+    const { parent, actor } = runTask(hangingHandler());
+    actor.send({ type: 'task.start' });
+    actor.send({ type: 'task.fault', errorId: 'e-42' });
+    expect(settledOf(parent).map((event) => event.outcome)).toEqual([
+      { status: 'Failed', error: { code: 'INTERNAL_ERROR', message: 'An internal error occurred. (errorId e-42)', errorId: 'e-42' } },
     ]);
   });
 
@@ -284,11 +293,18 @@ describe('providerTask: failureFromThrown (TASK-15)', () => {
   it.each([
     [Object.assign(new Error('m'), { code: 'FILE_NOT_FOUND' }), { code: 'FILE_NOT_FOUND', message: 'm' }],
     [{ code: 'QUOTA', message: 'over', details: 'd' }, { code: 'QUOTA', message: 'over', details: 'd' }],
-    [new Error('plain'), { code: 'INTERNAL_ERROR', message: 'plain' }],
-    [{ code: 42, message: 'numeric code' }, { code: 'INTERNAL_ERROR', message: 'numeric code' }],
-    [{ code: '', message: 'empty code' }, { code: 'INTERNAL_ERROR', message: 'empty code' }],
-    ['a string', { code: 'INTERNAL_ERROR', message: 'a string' }],
-    [undefined, { code: 'INTERNAL_ERROR', message: 'undefined' }],
+    // SEC-11: without a well-formed code, nothing of the error's text travels.
+    [new Error('plain'), { code: 'INTERNAL_ERROR', message: 'An internal error occurred.' }],
+    [{ code: 42, message: 'numeric code' }, { code: 'INTERNAL_ERROR', message: 'An internal error occurred.' }],
+    [{ code: '', message: 'empty code' }, { code: 'INTERNAL_ERROR', message: 'An internal error occurred.' }],
+    [{ code: 'constructor', message: 'not a code' }, { code: 'INTERNAL_ERROR', message: 'An internal error occurred.' }],
+    [{ code: 'INTERNAL_ERROR', message: 'password=hunter2' }, { code: 'INTERNAL_ERROR', message: 'An internal error occurred.' }],
+    ['a string', { code: 'INTERNAL_ERROR', message: 'An internal error occurred.' }],
+    [undefined, { code: 'INTERNAL_ERROR', message: 'An internal error occurred.' }],
+    [
+      { code: 'INTERNAL_ERROR', errorId: 'e-7', message: 'secret' },
+      { code: 'INTERNAL_ERROR', message: 'An internal error occurred. (errorId e-7)', errorId: 'e-7' },
+    ],
   ])('maps %s', (thrown, failure) => {
     expect(failureFromThrown(thrown)).toEqual(failure);
   });

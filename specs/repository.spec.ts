@@ -1,19 +1,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, initialTransition, SimulatedClock } from 'xstate';
+import { initialTransition } from 'xstate';
 import type { ClientServiceDiscoveryRequest, DiscoveryMessage, ServiceAdvertisement, ServiceStatus } from '../machines/messages.js';
 import { serviceStatuses } from '../machines/messages.js';
 import {
+  initialRepositoryStats,
   repositoryDefaults,
   repositoryMachine,
-  servicesOf,
   type RepositoryInput,
   type RepositoryToParentEvent,
   type ServiceView,
 } from '../machines/repository.js';
 import type { DatagramCommand, DatagramEvent, PeerAddress } from '../machines/transport.js';
+import { trustDefaults } from '../machines/discovery/trust.js';
 import { anyDatagram, serviceAdvertisement } from './support/arbitraries.js';
-import { recorder, sampleAdvertisement } from './support/discoveryFixtures.js';
+import { recorder, sampleAdvertisement, startRepositoryWith } from './support/discoveryFixtures.js';
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -41,37 +42,11 @@ const discoveryRequest = (clientId: string): DatagramCommand => ({
 });
 
 
-/** A fake discovery socket: records the commands it is sent, and lets the test deliver events. */
-function fakeDiscovery() {
-  const sent: DatagramCommand[] = [];
-  let deliver: ((event: DatagramEvent) => void) | undefined;
-  const logic = fromCallback<DatagramCommand>(({ receive, sendBack }) => {
-    deliver = sendBack;
-    receive((command) => {
-      sent.push(command);
-    });
-  });
-  return {
-    logic,
-    sent,
-    push(event: DatagramEvent) {
-      if (deliver === undefined) throw new Error('the discovery transport was not started');
-      deliver(event);
-    },
-  };
-}
-
+/** The repository on a fake discovery socket (specs/support/discoveryFixtures.ts), unsigned advertisements allowed. */
 function startRepository(options: Partial<Omit<RepositoryInput, 'parentRef'>> = {}) {
-  const clock = new SimulatedClock();
-  const discovery = fakeDiscovery();
-  const parent = recorder<RepositoryToParentEvent>();
-  const actor = createActor(repositoryMachine.provide({ actors: { discovery: discovery.logic } }), {
-    clock,
-    input: { clientId: 'client-A', ...repositoryDefaults, ...options, parentRef: parent.ref },
-  }).start();
-  const services = () => servicesOf(actor.getSnapshot().context);
-  const entryIds = () => Object.keys(actor.getSnapshot().children).filter((id) => id.startsWith('entry:'));
-  return { clock, actor, discovery, changes: parent.events, services, entryIds };
+  // Unsigned advertisements are the point of these specs (the trust policy has its own,
+  // specs/repository.trust.spec.ts): allowed explicitly, as a user with seed-only providers would.
+  return startRepositoryWith({ trust: { ...trustDefaults, allowUnsigned: true }, ...options });
 }
 
 const view = (ad: ServiceAdvertisement, health: ServiceView['health'] = 'alive'): ServiceView => ({
@@ -228,7 +203,7 @@ describe('repository (actor)', () => {
     const before = services();
     discovery.push(rejected);
     discovery.push(rejected);
-    expect(actor.getSnapshot().context.stats).toEqual({ advertisementsHeard: 1, datagramsRejected: 2, entriesDropped: 0 });
+    expect(actor.getSnapshot().context.stats).toEqual({ ...initialRepositoryStats(), advertisementsHeard: 1, datagramsRejected: 2 });
     expect(services()).toEqual(before);
     expect(changes).toHaveLength(1);
     expect(discovery.sent).toHaveLength(1);
@@ -240,7 +215,7 @@ describe('repository (actor)', () => {
     expect(services()).toEqual([]);
     expect(changes).toEqual([]);
     expect(discovery.sent).toEqual([discoveryRequest('client-A')]);
-    expect(actor.getSnapshot().context.stats).toEqual({ advertisementsHeard: 0, datagramsRejected: 0, entriesDropped: 0 });
+    expect(actor.getSnapshot().context.stats).toEqual(initialRepositoryStats());
   });
 
   it('SEC-6: holds at most entriesMax entries, drops and counts the rest, still refreshes known ones', () => {
@@ -344,7 +319,7 @@ describe('repository (properties)', () => {
           entriesMax,
         });
         const model = new Map<string, ModelEntry>();
-        const stats = { advertisementsHeard: 0, datagramsRejected: 0, entriesDropped: 0 };
+        const stats = { ...initialRepositoryStats() };
         let nowMs = 0;
         const heartbeatOf = (ad: ServiceAdvertisement) => ad.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
         const isLive = (entry: ModelEntry) => nowMs - entry.atMs < 3 * heartbeatOf(entry.advertisement);
@@ -412,7 +387,7 @@ describe('repository (properties)', () => {
           expect([...viewNow].sort((a, b) => (a.serviceId < b.serviceId ? -1 : 1))).toEqual(expected);
           expect(actor.getSnapshot().context.stats).toEqual(stats);
           // What the parent was told last is what the repository holds.
-          expect(changes.at(-1)?.services ?? []).toEqual(viewNow);
+          expect(changes.filter((change) => change.type === 'repository.changed').at(-1)?.services ?? []).toEqual(viewNow);
         }
         expect(actor.getSnapshot().status).toBe('active');
       }),

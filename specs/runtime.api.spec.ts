@@ -6,22 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedClock } from 'xstate';
 import * as z from 'zod';
 import { SimulatedNetwork } from '../adapters/simulated/index.js';
+import { flush, runFor } from './support/simulatedRun.js';
 import { createClient } from '../runtime/client.js';
 import { createProvider } from '../runtime/provider.js';
 import { capabilitiesOf, defineService } from '../runtime/service.js';
 import { TaskError } from '../runtime/taskError.js';
 
-/** Lets promise callbacks run (handlers are async functions) between simulated clock steps. */
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-};
-
-async function runFor(net: SimulatedNetwork, ms: number, stepMs = 10) {
-  for (let elapsed = 0; elapsed < ms; elapsed += stepMs) {
-    net.run(stepMs);
-    await flush();
-  }
-}
 
 const greeter = defineService({
   name: 'Greeter',

@@ -119,7 +119,15 @@ function startSession(overrides: Partial<SessionInput> = {}, options: FakeOption
       ),
     },
   });
-  const input: SessionInput = { ...sessionDefaults, connectionId: 'conn-1', remoteAddress: '192.168.1.20', parentRef: parent.ref, ...overrides };
+  // The first-message deadline (SEC-14) has specs of its own: out of the others' way here.
+  const input: SessionInput = {
+    ...sessionDefaults,
+    firstMessageTimeoutMs: 3_600_000,
+    connectionId: 'conn-1',
+    remoteAddress: '192.168.1.20',
+    parentRef: parent.ref,
+    ...overrides,
+  };
   const actor = createActor(logic, { clock, input });
   actor.subscribe({ error: (error) => errors.push(error) });
   actor.start();
@@ -165,7 +173,9 @@ async function readySession(overrides: Partial<SessionInput> = {}, authenticated
   return session;
 }
 
-const readyValue = (auth: unknown, intake = 'unlimited', liveness = 'waiting') => ({ ready: { liveness, intake, auth } });
+const readyValue = (auth: unknown, intake = 'unlimited', liveness = 'waiting', firstMessage: unknown = expect.any(String)) => ({
+  ready: { firstMessage, liveness, intake, auth },
+});
 
 // ---- (a) pure transitions ---------------------------------------------------------------------
 
@@ -227,7 +237,26 @@ describe('session: pure transitions', () => {
     const [ready, actions] = pureReady({ authRequired: true });
     expect(ready.value).toEqual(readyValue({ anonymous: 'idle' }));
     expect(toProvider(actions)).toEqual([{ type: 'session.ready', connectionId: 'conn-1' }]);
-    expect(delayedRaises(actions)).toEqual([{ id: 'xstate.after.pingIntervalMs.session.ready.liveness.waiting', delay: 5_000 }]);
+    expect(delayedRaises(actions)).toEqual([
+      { id: 'xstate.after.firstMessageTimeoutMs.session.ready.firstMessage.awaiting', delay: 10_000 },
+      { id: 'xstate.after.pingIntervalMs.session.ready.liveness.waiting', delay: 5_000 },
+    ]);
+  });
+
+  it('SEC-14: a session that sends nothing within firstMessageTimeoutMs gets Error TIMEOUT and close 1008', async () => {
+    const session = await readySession({ firstMessageTimeoutMs: 10_000 });
+    session.clock.increment(9_999);
+    expect(session.sent()).toEqual([]);
+    session.clock.increment(1);
+    expect(session.sent()).toEqual([errorReply('TIMEOUT', 'no message within firstMessageTimeoutMs')]);
+    expect(session.commands.at(-1)).toEqual({ type: 'transport.close', code: 1008, reason: 'no message within firstMessageTimeoutMs' });
+  });
+
+  it('SEC-14: one message in time and the deadline is gone for good', async () => {
+    const session = await readySession({ firstMessageTimeoutMs: 10_000 });
+    session.push(msg(taskRef('GetStatus', 'm1', 'alice', 't1')));
+    session.clock.increment(60_000);
+    expect(session.state()).toMatchObject({ ready: { firstMessage: 'received' } });
   });
 
   it('SEC-2: starts authenticated when admission vouched for the upgrade token', () => {
@@ -341,12 +370,24 @@ describe('session: handshake (CONN-2)', () => {
     ]);
   });
 
-  it('CONN-2: a failing admission policy is a rejection carrying the error message', async () => {
+  it('CONN-2, SEC-11: a failing admission policy is a rejection with INTERNAL_ERROR, never the error text', async () => {
     const session = startSession();
     await session.admit(new Error('ACL store unavailable'));
-    expect(session.sent()).toEqual([errorReply('INTERNAL_ERROR', 'ACL store unavailable')]);
-    expect(session.commands.at(-1)).toEqual({ type: 'transport.close', code: 1008, reason: 'ACL store unavailable' });
+    expect(session.sent()).toEqual([errorReply('INTERNAL_ERROR', 'An internal error occurred.')]);
+    expect(session.commands.at(-1)).toEqual({ type: 'transport.close', code: 1008, reason: 'An internal error occurred.' });
     expect(session.errors).toEqual([]);
+  });
+
+  it('CONN-2, SEC-11: a policy error coded by the supervisor names its errorId only', async () => {
+    const session = startSession();
+    await session.admit(Object.assign(new Error('An internal error occurred. (errorId e-1)'), { code: 'INTERNAL_ERROR', errorId: 'e-1' }));
+    expect(session.sent()).toEqual([errorReply('INTERNAL_ERROR', 'An internal error occurred. (errorId e-1)')]);
+  });
+
+  it('CONN-2: a policy error with one of our codes refuses with that code and its message', async () => {
+    const session = startSession();
+    await session.admit(Object.assign(new Error('key revoked'), { code: 'FORBIDDEN' }));
+    expect(session.sent()).toEqual([errorReply('FORBIDDEN', 'key revoked')]);
   });
 
   it('CONN-2: messages sent while handshaking are replayed in order once accepted', async () => {
@@ -388,8 +429,19 @@ describe('session: binding (CONN-9)', () => {
     session.push(msg(assignTask('m1', 'alice', 't1')));
     session.push(msg(taskRef('CancelTask', 'm2', 'alice', 't1')));
     expect(session.toParent.map((e) => e.type)).toEqual(['session.ready', 'session.bound', 'session.request', 'session.request']);
-    expect(session.toParent[1]).toEqual({ type: 'session.bound', connectionId: 'conn-1', clientId: 'alice' });
+    expect(session.toParent[1]).toEqual({ type: 'session.bound', connectionId: 'conn-1', clientId: 'alice', identity: { host: '192.168.1.20' } });
     expect(session.requests()[0]).toEqual({ type: 'session.request', connectionId: 'conn-1', clientId: 'alice', message: assignTask('m1', 'alice', 't1') });
+  });
+
+  it('SEC-21: session.fault (the supervisor caught an error here) sends Error INTERNAL_ERROR with the errorId and closes 1011', async () => {
+    const session = await readySession();
+    session.actor.send({ type: 'session.fault', errorId: 'e-9' });
+    expect(session.sent()).toEqual([
+      errorReply('INTERNAL_ERROR', 'An internal error occurred. (errorId e-9)', undefined, undefined, undefined, 'e-9'),
+    ]);
+    expect(session.commands.at(-1)).toEqual({ type: 'transport.close', code: 1011, reason: 'internal error (errorId e-9)' });
+    session.actor.send({ type: 'session.fault', errorId: 'e-10' });
+    expect(session.sent()).toHaveLength(1);
   });
 
   it('CONN-9: a message for another clientId gets Error FORBIDDEN and has no effect', async () => {
@@ -426,7 +478,7 @@ describe('session: authentication (SEC-2, SEC-3)', () => {
     const session = await readySession({ authRequired: true });
     session.push(msg(authenticate('a1', 'alice', 'key-1')));
     expect(session.state()).toEqual(readyValue({ anonymous: 'checking' }));
-    expect(session.authCalls.map((call) => call.input)).toEqual([{ clientId: 'alice', token: 'key-1' }]);
+    expect(session.authCalls.map((call) => call.input)).toEqual([{ clientId: 'alice', token: 'key-1', remoteAddress: '192.168.1.20' }]);
     await session.answerAuth(true);
     expect(session.state()).toEqual(readyValue('authenticated'));
     expect(session.sent()).toEqual([{ type: 'Ack', payload: { acknowledgmentId: 'a1' } }]);
@@ -481,7 +533,54 @@ describe('session: authentication (SEC-2, SEC-3)', () => {
     session.push(msg(authenticate('a1', 'alice')));
     expect(session.authCalls).toEqual([]);
     expect(session.sent()).toEqual([{ type: 'Ack', payload: { acknowledgmentId: 'a1' } }]);
-    expect(session.toParent.at(-1)).toEqual({ type: 'session.bound', connectionId: 'conn-1', clientId: 'alice' });
+    expect(session.toParent.at(-1)).toEqual({ type: 'session.bound', connectionId: 'conn-1', clientId: 'alice', identity: { host: '192.168.1.20' } });
+  });
+
+  it('SEC-10: the bound identity carries the host, the client proof and the credential the policy vouched for', async () => {
+    const session = startSession({ authRequired: true, remoteAddress: '[::ffff:10.1.2.3]:5555', clientProof: 'proof-digest' });
+    await session.admit({ accept: true, authenticated: true, credential: { principal: 'key:alice', groups: ['ops'] } });
+    session.push(msg(assignTask('m1', 'alice')));
+    expect(session.toParent.find((e) => e.type === 'session.bound')).toEqual({
+      type: 'session.bound',
+      connectionId: 'conn-1',
+      clientId: 'alice',
+      identity: { host: '10.1.2.3', proof: 'proof-digest', principal: 'key:alice', groups: ['ops'] },
+    });
+  });
+
+  it('SEC-20: an AssignTask carrying apiKey authenticates an anonymous session, and is forwarded without the key', async () => {
+    const session = await readySession({ authRequired: true });
+    const assign = assignTask('m1', 'alice', 't1');
+    session.push(msg({ ...assign, payload: { ...assign.payload, apiKey: 'key-1' } }));
+    expect(session.state()).toEqual(readyValue({ anonymous: 'checking' }));
+    expect(session.authCalls.map((call) => call.input)).toEqual([{ clientId: 'alice', token: 'key-1', remoteAddress: '192.168.1.20' }]);
+    await session.answerAuth(true);
+    expect(session.state()).toEqual(readyValue('authenticated'));
+    expect(session.sent()).toEqual([]); // no Ack of its own: the AssignTask's Ack comes from the provider
+    expect(session.requests().map((e) => e.message)).toEqual([assign]);
+  });
+
+  it('SEC-20: an AssignTask whose apiKey is refused gets TaskFailed UNAUTHENTICATED, then close 1008', async () => {
+    const session = await readySession({ authRequired: true });
+    const assign = assignTask('m1', 'alice', 't1');
+    session.push(msg({ ...assign, payload: { ...assign.payload, apiKey: 'wrong' } }));
+    await session.answerAuth(false);
+    expect(session.sent()).toEqual([
+      {
+        type: 'TaskFailed',
+        payload: { taskId: 't1', status: 'Failed', errorCode: 'UNAUTHENTICATED', errorMessage: 'authentication failed', originalClientId: 'alice' },
+      },
+    ]);
+    expect(session.commands.at(-1)).toMatchObject({ type: 'transport.close', code: 1008 });
+    expect(session.requests()).toEqual([]);
+  });
+
+  it('SEC-20: on an authenticated session an AssignTask apiKey is not checked again, and never forwarded', async () => {
+    const session = await readySession({ authRequired: true }, true);
+    const assign = assignTask('m1', 'alice', 't1');
+    session.push(msg({ ...assign, payload: { ...assign.payload, apiKey: 'whatever' } }));
+    expect(session.authCalls).toEqual([]);
+    expect(session.requests().map((e) => e.message)).toEqual([assign]);
   });
 });
 

@@ -15,7 +15,7 @@ import { simulate } from '../runtime/simulate/index.js';
 import { planRun } from '../runtime/simulate/plan.js';
 import { replayCommand } from '../runtime/simulate/report/replay.js';
 import { runMany } from '../runtime/simulate/run.js';
-import { parseScenarioText, type Scenario } from '../runtime/simulate/scenario.js';
+import { parseScenario, parseScenarioText, type Scenario } from '../runtime/simulate/scenario.js';
 import { runVirtual } from '../runtime/simulate/virtual.js';
 import { cliInProcess } from './support/cliInProcess.js';
 
@@ -58,6 +58,44 @@ describe('simulate: determinism', () => {
     expect(await run(12)).not.toEqual(first);
     expect(first.some((o) => o.type === 'state')).toBe(true);
     expect(first.some((o) => o.type === 'message')).toBe(true);
+  }, 30_000);
+});
+
+describe('simulate: signed discovery (SEC-8)', () => {
+  const small = { pingInterval: '300ms', pongTimeout: '300ms' };
+  const run = async (provider: { signed?: boolean }, client: { allowUnsigned?: boolean }) => {
+    const scenario = parseScenario({
+      seed: 3,
+      duration: '5s',
+      providers: [{ name: 'p', services: [{ name: 'Work', operations: { run: { duration: '50ms' } } }], options: { ...small, heartbeatInterval: '1s', ...provider } }],
+      clients: [{ name: 'c', options: { ...small, ackTimeout: '200ms', ...client }, workload: [{ service: 'Work', operation: 'run', every: '500ms', start: '1s' }] }],
+      faults: [{ type: 'crash', at: '2s', target: 'p', restartAfter: '1s' }],
+    });
+    const plan = planRun(scenario, { seed: 3 });
+    const record = await runVirtual(plan);
+    const settled = record.history.filter((o) => o.type === 'settled').map((o) => (o.outcome.status === 'Failed' ? o.outcome.code : o.outcome.status));
+    const completedAfterRestart = record.history.filter((o) => o.type === 'settled' && o.outcome.status === 'Completed' && o.t > 3_000).length;
+    return { verdict: check(plan, record.history), adverts: record.history.filter((o) => o.type === 'advert').length, settled, completedAfterRestart };
+  };
+
+  it('providers sign by default and clients trust them on first use, also after a restart (same key, new epoch)', async () => {
+    const { verdict, adverts, settled, completedAfterRestart } = await run({}, {});
+    expect(verdict.violations).toEqual([]);
+    expect(adverts).toBeGreaterThan(0);
+    expect(settled.filter((status) => status === 'Completed').length).toBeGreaterThan(5);
+    expect(completedAfterRestart).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('an unsigned provider is ignored by a client that does not allow it (coded failures, no violation), believed by one that does', async () => {
+    const strict = await run({ signed: false }, {});
+    expect(strict.verdict.violations).toEqual([]);
+    expect(strict.adverts).toBe(0);
+    expect(strict.settled.length).toBeGreaterThan(0);
+    expect(new Set(strict.settled)).toEqual(new Set(['SERVICE_UNAVAILABLE']));
+    const lenient = await run({ signed: false }, { allowUnsigned: true });
+    expect(lenient.verdict.violations).toEqual([]);
+    expect(lenient.adverts).toBeGreaterThan(0);
+    expect(lenient.settled.filter((status) => status === 'Completed').length).toBeGreaterThan(5);
   }, 30_000);
 });
 

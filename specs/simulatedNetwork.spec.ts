@@ -23,6 +23,8 @@ import {
   type SimulatedNetworkOptions,
   type TraceRecord,
 } from '../adapters/simulated/index.js';
+import { createDatagramSigner } from '../adapters/udp/signature.js';
+import { ephemeralKey } from '../runtime/keys.js';
 
 const EPOCH_MS = 1_750_000_000_000;
 const A = '10.0.0.1';
@@ -63,7 +65,10 @@ function probe(clock: SimulatedClock, logic: AnyActorLogic, input?: unknown): Pr
 
 function network(options: Partial<SimulatedNetworkOptions> = {}): { clock: SimulatedClock; net: SimulatedNetwork } {
   const clock = new SimulatedClock();
-  return { clock, net: new SimulatedNetwork({ clock, seed: 1, ...options }) };
+  // These specs count deliveries of many requests from one host: the answer bounds (DISC-16),
+  // which would drop most of them, are lifted here and proven on their own below.
+  const answers = { requestsPerSourceMax: 1_000_000, requestsMax: 1_000_000 };
+  return { clock, net: new SimulatedNetwork({ clock, seed: 1, answers, ...options }) };
 }
 
 const request = (clientId: string): DiscoveryDraft => ({ discoveryType: 'ClientServiceDiscoveryRequest', clientId });
@@ -853,5 +858,71 @@ describe('VirtualClock', () => {
     a.send(broadcast('over-virtual-clock'));
     net.run(10);
     expect(clientIds(b)).toEqual(['over-virtual-clock']);
+  });
+});
+
+// ---- signed discovery and answer bounds -------------------------------------------------------
+
+describe('simulatedNetwork: signed discovery and answer bounds, as on real UDP', () => {
+  const advertisement = (serviceId: string): DiscoveryDraft => ({
+    discoveryType: 'ServiceAdvertisement',
+    serviceId,
+    serviceName: 'Work',
+    serviceVersion: '1.0.0',
+    endpoint: 'ws://10.0.0.1:8080',
+    capabilities: [{ key: 'run', settings: [] }],
+    status: 'Online',
+    load: 0,
+    heartbeatIntervalMs: 1_000,
+  });
+
+  it('SEC-8: a socket with a signer signs its advertisements; receivers get the proof and the arrival time', () => {
+    const { clock, net } = network();
+    const key = ephemeralKey();
+    const signer = createDatagramSigner({ privateKey: key.privateKey, epoch: 9 });
+    const sender = probe(clock, net.host(A).discovery({ signer }));
+    const receiver = probe(clock, net.host(B).discovery());
+    const unsignedSender = probe(clock, net.host(C).discovery());
+    clock.increment(1);
+    sender.send({ type: 'datagram.send', draft: advertisement('signed'), to: 'broadcast' });
+    unsignedSender.send({ type: 'datagram.send', draft: advertisement('unsigned'), to: 'broadcast' });
+    net.run(20);
+    const received = receiver.of('datagram.received');
+    expect(received.find((event) => event.message.serviceId === 'signed')).toMatchObject({
+      message: { publicKey: key.publicKey, epoch: 9, sequence: 0 },
+      proof: { kind: 'signed', publicKey: key.publicKey },
+      receivedAtMs: expect.any(Number),
+    });
+    expect(received.find((event) => event.message.serviceId === 'unsigned')).toMatchObject({ proof: { kind: 'unsigned' } });
+  });
+
+  it('SEC-8: a forged datagram injected with a signature that does not verify arrives with an invalid proof', () => {
+    const { clock, net } = network();
+    const receiver = probe(clock, net.host(B).discovery());
+    clock.increment(1);
+    const forged = { discoveryType: 'ServiceAdvertisement', serviceId: 'x', serviceName: 'Work', serviceVersion: '1', endpoint: 'ws://a:1', capabilities: [], status: 'Offline', load: 0, timestamp: EPOCH_MS, publicKey: ephemeralKey().publicKey, epoch: 1, sequence: 1, signature: 'A'.repeat(86) };
+    net.injectDatagram({ from: { host: '10.6.6.6', port: 1 }, to: 'broadcast', port: 50_001, text: JSON.stringify(forged) });
+    net.run(20);
+    expect(receiver.of('datagram.received')[0]).toMatchObject({ proof: { kind: 'invalid' } });
+  });
+
+  it('DISC-16, DISC-17: requests over the rate per source and answers over their budget are dropped and counted', () => {
+    const clock = new SimulatedClock();
+    const net = new SimulatedNetwork({ clock, seed: 1, answers: { requestsPerSourceMax: 2 }, faults: { delayMsMin: 1, delayMsMax: 1 } });
+    const client = probe(clock, net.host(A).discovery());
+    const provider = probe(clock, net.host(B).discovery());
+    clock.increment(1);
+    for (let i = 0; i < 5; i++) client.send({ type: 'datagram.send', draft: request(`c${i}`), to: 'broadcast' });
+    net.run(20);
+    expect(clientIds(provider)).toEqual(['c0', 'c1']);
+    // An answer within the request's budget (3 x its 1200 padded bytes) leaves; a bigger one does not.
+    const from = provider.of('datagram.received')[0]?.from as { host: string; port: number };
+    const dropped = net.stats.dropped;
+    provider.send({ type: 'datagram.send', draft: { ...advertisement('small'), respondsToClientId: 'c0' }, to: from });
+    const huge = { ...advertisement('huge'), capabilities: Array.from({ length: 60 }, (_, i) => ({ key: `operation-${i}`, settings: [{ type: 'string', name: 'x'.repeat(40) }] })) };
+    provider.send({ type: 'datagram.send', draft: { ...huge, respondsToClientId: 'c0' }, to: from });
+    net.run(20);
+    expect(client.of('datagram.received').map((event) => event.message.serviceId)).toEqual(['small']);
+    expect(net.stats.dropped).toBe(dropped + 1);
   });
 });

@@ -42,7 +42,9 @@ function drainRunnable(ledger: TaskLedger): string[] {
   return started;
 }
 
-const queueArrayLength = (ledger: TaskLedger): number => (ledger as unknown as { queue: { length: number } }).queue.length;
+/** Entries held by the queues' arrays, finished ones not yet dropped included. */
+const queueArrayLength = (ledger: TaskLedger): number =>
+  [...(ledger as unknown as { queues: Map<string, { records: { length: number } }> }).queues.values()].reduce((sum, queue) => sum + queue.records.length, 0);
 
 describe('taskLedger: admission (TASK-7)', () => {
   it('runs while both the overall and the per-client limit have room, then queues, then rejects', () => {
@@ -349,5 +351,55 @@ describe('taskLedger: model comparison', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('taskLedger: fairness and bytes (SEC-17, SEC-18)', () => {
+  const submitFrom = (ledger: TaskLedger, source: string, clientId: string, taskId: string) => {
+    const admission = ledger.admit(clientId, source);
+    return admission === 'reject' ? undefined : ledger.add(clientId, assignment(taskId, clientId), admission, source);
+  };
+
+  it('SEC-17: waiting tasks take turns by source, first in first out within a source', () => {
+    const ledger = ledgerWith({ tasksRunningMax: 1, tasksRunningPerClientMax: 10, tasksQueuedMax: 100, tasksQueuedPerSourceMax: 100 });
+    const blocker = submitFrom(ledger, 'flood', 'f', 'f0') as TaskRecord;
+    for (let i = 1; i <= 50; i++) submitFrom(ledger, 'flood', 'f', `f${i}`);
+    submitFrom(ledger, 'quiet', 'q', 'q1');
+    submitFrom(ledger, 'quiet', 'q', 'q2');
+    const order: string[] = [];
+    let running = blocker;
+    for (let i = 0; i < 5; i++) {
+      complete(ledger, running);
+      running = ledger.nextRunnable() as TaskRecord;
+      order.push(running.taskId);
+    }
+    // The quiet source's first task runs after ONE of the flood's, not after fifty.
+    expect(order).toEqual(['f1', 'q1', 'f2', 'q2', 'f3']);
+  });
+
+  it('SEC-17: one source may keep at most tasksQueuedPerSourceMax waiting; others still queue', () => {
+    const ledger = ledgerWith({ tasksRunningMax: 1, tasksRunningPerClientMax: 1, tasksQueuedMax: 10, tasksQueuedPerSourceMax: 3 });
+    submitFrom(ledger, 'a', 'a', 'a0');
+    expect([1, 2, 3, 4].map((i) => submitFrom(ledger, 'a', 'a', `a${i}`)?.state ?? 'rejected')).toEqual(['Queued', 'Queued', 'Queued', 'rejected']);
+    expect(submitFrom(ledger, 'b', 'b', 'b1')?.state).toBe('Queued');
+  });
+
+  it('SEC-18: a record keeps no task parameters', () => {
+    const ledger = ledgerWith();
+    const record = ledger.add('c', { ...assignment('t'), taskParameters: { password: 'hunter2' }, deadlineMs: 5 }, 'run');
+    expect(record.assignment).toEqual({ serviceName: 'Svc', operation: 'op', deadlineMs: 5 });
+    expect(JSON.stringify(record)).not.toContain('hunter2');
+  });
+
+  it('SEC-18: finished records are bounded in bytes, oldest forgotten first', () => {
+    const ledger = ledgerWith({ tasksRunningMax: 100, tasksRunningPerClientMax: 100, ledgerMax: 1_000, ledgerBytesMax: 10_000 });
+    const big = (record: TaskRecord): ProviderDraft => ({
+      type: 'TaskResult',
+      payload: { taskId: record.taskId, status: 'Completed', resultData: 'x'.repeat(3_000), originalClientId: record.clientId },
+    });
+    const records = [1, 2, 3, 4, 5].map((i) => submit(ledger, 'c1', `t${i}`) as TaskRecord);
+    for (const record of records) ledger.finish(record, 'Completed', big(record));
+    expect(ledger.bytes).toBeLessThanOrEqual(10_000);
+    expect(records.map((record) => ledger.get('c1', record.taskId) !== undefined)).toEqual([false, false, true, true, true]);
   });
 });

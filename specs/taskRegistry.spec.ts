@@ -163,6 +163,25 @@ describe('taskRegistry: a task’s messages', () => {
     expect(r.counts()).toEqual({ running: 0, queued: 0, members: 0 });
   });
 
+  it('SEC-21: registry.fault fails the one task the faulted event was about, frees its slot, and answers INTERNAL_ERROR with the errorId', () => {
+    const r = startRegistry({ handler: hangingHandler(), limits: { tasksRunningMax: 1 } });
+    const message = r.assign('c', 't1');
+    r.assign('c', 't2');
+    r.registry.send({ type: 'registry.fault', errorId: 'e-1', event: { type: 'registry.assign', clientId: 'c', message } } as never);
+    expect(r.drafts('t1').at(-1)).toMatchObject({
+      type: 'TaskFailed',
+      payload: { errorCode: 'INTERNAL_ERROR', errorMessage: 'An internal error occurred. (errorId e-1)', errorId: 'e-1' },
+    });
+    // t2 waited in the queue for the one slot: it runs now.
+    expect(r.replies('t2')).toEqual(['Ack:Queued', 'TaskStatusUpdate:Queued:0', 'TaskStatusUpdate:Processing:0']);
+    // A faulted request about a task never admitted is refused without a record; a query gets an Error.
+    r.registry.send({ type: 'registry.fault', errorId: 'e-2', event: { type: 'registry.assign', clientId: 'c', message: { ...message, payload: { ...message.payload, taskId: 't9' } } } } as never);
+    expect(r.replies('t9')).toEqual(['TaskFailed:INTERNAL_ERROR']);
+    expect(r.registry.getSnapshot().ledger.get('c', 't9')).toBeUndefined();
+    r.registry.send({ type: 'registry.fault', errorId: 'e-3', event: { type: 'registry.query', clientId: 'c', message: { type: 'GetStatus', messageId: 'q', timestamp: 0, payload: { taskId: 't8', originalClientId: 'c' } } } } as never);
+    expect(r.drafts('t8')).toEqual([{ type: 'Error', payload: { code: 'INTERNAL_ERROR', message: 'An internal error occurred. (errorId e-3)', relatesTo: 'q', taskId: 't8', errorId: 'e-3' } }]);
+  });
+
   it('TASK-1: the same taskId from two clients is two tasks, each answered to its own client', () => {
     const r = startRegistry();
     r.assign('a', 'same', steps(1, 10));
@@ -497,7 +516,7 @@ describe('taskRegistry: load and lifetime', () => {
     const r = startRegistry({
       handler: hangingHandler(probe),
       probe,
-      limits: { tasksRunningMax: 12_000, tasksRunningPerClientMax: 1_000, tasksQueuedMax: 10_000, ledgerMax: 10 },
+      limits: { tasksRunningMax: 12_000, tasksRunningPerClientMax: 1_000, tasksQueuedMax: 10_000, ledgerMax: 10, tasksQueuedPerSourceMax: 10_000 },
     });
     for (let i = 0; i < 20_000; i++) r.assign(`client-${i % 20}`, `task-${i}`);
     expect(r.counts()).toEqual({ running: 12_000, queued: 8_000, members: 20_000 });

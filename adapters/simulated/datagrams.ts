@@ -12,9 +12,16 @@
  * - the `from` of a received datagram is the sender's ephemeral {host, port}, and a reply sent
  *   there reaches that socket only (the real adapter sends requests from an ephemeral socket for
  *   the same reason; docs/protocol.md, discovery notes).
+ *
+ * Datagrams are encoded and received exactly as by the real adapter (adapters/udp/wire.ts):
+ * advertisements signed by the socket's signer and checked on arrival (SEC-8), requests padded,
+ * and answers bounded per source and in size (AnswerBounds, DISC-16, DISC-17); a request over the
+ * rate or an answer over its budget is counted as `dropped`.
  */
-import { decodeDatagram, encodeDatagram, stampDatagram } from '../../machines/codec.js';
+import { AnswerBounds, REQUEST_BYTES_MIN } from '../../machines/discovery/answers.js';
 import type { DatagramCommand, DatagramEvent, PeerAddress } from '../../machines/transport.js';
+import { SignatureChecker, type DatagramSigner } from '../udp/signature.js';
+import { encodeOutgoing, incomingEvent } from '../udp/wire.js';
 import { drawDatagram } from './faults.js';
 import type { Fabric, Origin, TraceEntry } from './network.js';
 
@@ -32,6 +39,17 @@ export interface DatagramSocket {
   readonly emit: (event: DatagramEvent) => void;
   /** False once closed, its actor stopped, or its host crashed: nothing more reaches it. */
   open: boolean;
+  readonly signer: DatagramSigner | undefined;
+  readonly checker: SignatureChecker | undefined;
+  readonly answers: AnswerBounds;
+}
+
+/** What a simulated discovery socket does beyond routing, as the real adapter's options. */
+export interface DatagramSocketOptions {
+  /** Signs this socket's advertisements. @default unsigned */
+  readonly signer?: DatagramSigner | undefined;
+  /** Check received advertisements' signatures. @default true */
+  readonly verifySignatures?: boolean | undefined;
 }
 
 export interface InjectedDatagram {
@@ -47,13 +65,15 @@ export class DatagramLayer {
   /** Open sockets by host, in bind order. */
   readonly #sockets = new Map<string, DatagramSocket[]>();
   readonly #ephemeralNext = new Map<string, number>();
+  /** One for the whole network: a broadcast reaches many sockets, and its proof is found once. */
+  readonly #checker = new SignatureChecker();
 
   constructor(fabric: Fabric) {
     this.#fabric = fabric;
   }
 
   /** Binds a socket; on a host that is down the socket is inert (the app is not running there). */
-  open(host: string, port: number, emit: (event: DatagramEvent) => void): DatagramSocket {
+  open(host: string, port: number, emit: (event: DatagramEvent) => void, options: DatagramSocketOptions = {}): DatagramSocket {
     const state = this.#fabric.host(host);
     const up = state?.up === true;
     const socket: DatagramSocket = {
@@ -63,6 +83,9 @@ export class DatagramLayer {
       origin: { host, incarnation: state?.incarnation ?? -1 },
       emit,
       open: up,
+      signer: options.signer,
+      checker: options.verifySignatures === false ? undefined : this.#checker,
+      answers: new AnswerBounds(this.#fabric.answers),
     };
     if (up) this.#socketsOf(host).push(socket);
     return socket;
@@ -83,7 +106,7 @@ export class DatagramLayer {
 
   send(socket: DatagramSocket, command: DatagramCommand): void {
     if (!socket.open) return;
-    const text = encodeDatagram(stampDatagram(command.draft, this.#fabric.stamp));
+    const text = encodeOutgoing(command.draft, { nowMs: this.#fabric.stamp.nowMs, signer: socket.signer, requestBytesMin: Math.min(REQUEST_BYTES_MIN, this.#fabric.limits.datagramBytesMax) });
     const from: PeerAddress = { host: socket.host, port: socket.ephemeralPort };
     if (command.to === 'broadcast') {
       for (const target of this.#boundTo(socket.port)) {
@@ -91,8 +114,9 @@ export class DatagramLayer {
       }
       return;
     }
+    // A unicast send answers a request: only within that request's budget (DISC-17).
     const target = this.#unicastTarget(command.to.host, command.to.port);
-    if (target === undefined) {
+    if (target === undefined || !socket.answers.spend(command.to, byteLength(text), this.#fabric.now())) {
       this.#fabric.count('dropped', { channel: 'datagram', kind: 'datagram', from: address(from), to: address(command.to) });
       return;
     }
@@ -136,16 +160,21 @@ export class DatagramLayer {
     this.#read(from, target, text, entry);
   }
 
+  /** The application reads the datagram: checked (signature, freshness) as at this moment. */
   #read(from: PeerAddress, target: DatagramSocket, text: string, entry: TraceEntry): void {
     if (!target.open) return this.#fabric.count('dropped', entry);
-    const decoded = decodeDatagram(text, this.#fabric.limits);
-    if (decoded.ok) {
-      this.#fabric.count('delivered', { ...entry, message: decoded.message.discoveryType });
-      target.emit({ type: 'datagram.received', message: decoded.message, from });
-    } else {
+    const event = incomingEvent(text, from, { limits: this.#fabric.limits, nowMs: this.#fabric.stamp.nowMs, checker: target.checker });
+    if (event.type === 'datagram.rejected') {
       this.#fabric.count('rejected', entry);
-      target.emit({ type: 'datagram.rejected', error: decoded.error.toShape(), from });
+    } else if (
+      event.message.discoveryType === 'ClientServiceDiscoveryRequest' &&
+      target.answers.admitRequest(from, byteLength(text), this.#fabric.now()) !== 'answer'
+    ) {
+      return this.#fabric.count('dropped', entry); // over the request rate (DISC-16)
+    } else {
+      this.#fabric.count('delivered', { ...entry, message: event.message.discoveryType });
     }
+    target.emit(event);
   }
 
   /** Every open socket bound to `port`, hosts in the order they first bound, sockets in bind order. */
@@ -180,6 +209,9 @@ export class DatagramLayer {
     return port;
   }
 }
+
+const utf8 = new TextEncoder();
+const byteLength = (text: string): number => utf8.encode(text).byteLength;
 
 function address(peer: PeerAddress): string {
   return `${peer.host}:${peer.port}`;

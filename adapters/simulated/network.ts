@@ -15,6 +15,7 @@ import { advanceClock } from './advance.js';
 import type { SimulatedClock } from 'xstate';
 import { VirtualClock } from './virtualClock.js';
 import { defaultCodecLimits, type CodecLimits, type StampSource } from '../../machines/codec.js';
+import { answerBoundsDefaults, type AnswerBoundsOptions } from '../../machines/discovery/answers.js';
 import type { PeerAddress } from '../../machines/transport.js';
 import { DatagramLayer } from './datagrams.js';
 import { PartitionTable, defaultFaultOptions, resolveFaults, type FaultOptions, type FaultStreams } from './faults.js';
@@ -41,6 +42,8 @@ export interface SimulatedNetworkOptions {
   readonly inFlightMax?: number;
   /** Called with every delivery outcome (logs, determinism checks). */
   readonly trace?: (record: TraceRecord) => void;
+  /** Bounds on answering discovery requests, per socket, as the UDP adapter's (DISC-16, DISC-17). @default answerBoundsDefaults */
+  readonly answers?: Partial<AnswerBoundsOptions>;
 }
 
 export type Outcome = 'delivered' | 'lost' | 'duplicated' | 'partitioned' | 'rejected' | 'dropped';
@@ -94,6 +97,7 @@ export interface HostState {
 /** What the datagram and stream layers need from the network (internal). */
 export interface Fabric {
   readonly limits: CodecLimits;
+  readonly answers: AnswerBoundsOptions;
   readonly stamp: StampSource;
   readonly streams: FaultStreams;
   now(): number;
@@ -170,6 +174,7 @@ export class SimulatedNetwork {
     };
     const fabric: Fabric = {
       limits: { ...defaultCodecLimits, ...options.limits },
+      answers: { ...answerBoundsDefaults, ...options.answers },
       stamp: { nowMs: () => epochMs + clock.now(), newId },
       streams: {
         loss: Prng.derive(seed, 'loss'),

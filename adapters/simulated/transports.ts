@@ -16,7 +16,7 @@ import type {
   ServerCommand,
   StreamCommand,
 } from '../../machines/transport.js';
-import type { DatagramLayer } from './datagrams.js';
+import type { DatagramLayer, DatagramSocketOptions } from './datagrams.js';
 import type { StreamLayer } from './streams.js';
 
 /** UDP discovery socket: DatagramCommand in, DatagramEvent out. */
@@ -31,7 +31,7 @@ export type ConnectTransportLogic = CallbackActorLogic<StreamCommand, ConnectInp
 /** The well-known discovery port (docs/protocol.md, DISC-1). */
 export const DISCOVERY_PORT = 50_001;
 
-export interface DiscoveryOptions {
+export interface DiscoveryOptions extends DatagramSocketOptions {
   /** The shared discovery port to bind and broadcast to. @default 50001 */
   readonly port?: number;
 }
@@ -76,7 +76,7 @@ export function createSimulatedHost(address: string, layers: HostLayers): Simula
       const port = options.port ?? DISCOVERY_PORT;
       checkPort(port);
       return fromCallback<DatagramCommand>(({ sendBack, receive }) => {
-        const socket = datagrams.open(address, port, sendBack);
+        const socket = datagrams.open(address, port, sendBack, options);
         receive((command) => {
           if (command.type === 'datagram.send') datagrams.send(socket, command);
         });

@@ -23,10 +23,12 @@
  */
 import dgram from 'node:dgram';
 import { Buffer } from 'node:buffer';
-import { decodeDatagram, encodeDatagram, stampDatagram } from '../../machines/codec.js';
+import { AnswerBounds } from '../../machines/discovery/answers.js';
 import type { DatagramCommand, DatagramEvent, PeerAddress } from '../../machines/transport.js';
 import { defaultBroadcastAddresses } from './addresses.js';
 import type { UdpConfig } from './options.js';
+import { SignatureChecker } from './signature.js';
+import { encodeOutgoing, incomingEvent } from './wire.js';
 
 type SenderState = 'binding' | 'bound' | 'failed';
 type Lifecycle = 'running' | 'draining' | 'closed';
@@ -51,9 +53,14 @@ export class DiscoveryEndpoint {
   #inFlight = 0;
   #joinedGroup = false;
   #drainTimer: ReturnType<typeof setTimeout> | undefined;
+  /** DISC-16, DISC-17: which requests get answers, and how many bytes of them. */
+  readonly #answers: AnswerBounds;
+  readonly #checker: SignatureChecker | undefined;
 
   constructor(config: UdpConfig, deliver: (event: DatagramEvent) => void) {
     this.#config = config;
+    this.#answers = new AnswerBounds(config.answers);
+    this.#checker = config.verifySignatures ? new SignatureChecker() : undefined;
     this.#deliver = deliver;
     this.#broadcastTargets = broadcastTargets(config);
     this.#shared = this.#open('shared', { type: 'udp4', reuseAddr: true });
@@ -63,16 +70,26 @@ export class DiscoveryEndpoint {
     config.log('debug', 'udp discovery: binding', { port: config.port, broadcastTargets: this.#broadcastTargets.map(label) });
   }
 
-  /** Stamps, encodes and sends (or queues) one datagram. Throws only on a programmer error: an invalid or oversized draft. */
+  /**
+   * Stamps, encodes (signs, pads) and sends (or queues) one datagram. A unicast send is an answer
+   * to a request: it leaves only within that request's budget (DISC-17). Throws only on a
+   * programmer error: an invalid or oversized draft.
+   */
   send(command: DatagramCommand): void {
     if (this.#lifecycle !== 'running') return;
-    const text = encodeDatagram(stampDatagram(command.draft, { nowMs: this.#config.nowMs }));
+    const { nowMs, signer, requestBytesMin, limits, metrics, log } = this.#config;
+    const text = encodeOutgoing(command.draft, { nowMs, signer, requestBytesMin });
     const bytes = Buffer.from(text, 'utf8');
-    const max = this.#config.limits.datagramBytesMax;
+    const max = limits.datagramBytesMax;
     if (bytes.byteLength > max) {
       throw new RangeError(
         `switchboard: udp discovery: a ${command.draft.discoveryType} of ${bytes.byteLength} bytes exceeds datagramBytesMax (${max}); it was not sent`,
       );
+    }
+    if (command.to !== 'broadcast' && !this.#answers.spend(command.to, bytes.byteLength, nowMs())) {
+      metrics.answersOverBudget++;
+      log('debug', `udp discovery: an answer of ${bytes.byteLength} bytes to ${label(command.to)} exceeds its request's budget; not sent`);
+      return;
     }
     const outgoing: Outgoing = { bytes, targets: command.to === 'broadcast' ? this.#broadcastTargets : [command.to] };
     if (this.#senderState === 'bound') this.#transmit(outgoing);
@@ -130,18 +147,27 @@ export class DiscoveryEndpoint {
 
   #receive(bytes: Buffer, from: PeerAddress): void {
     if (this.#lifecycle !== 'running') return;
-    const { metrics, limits, log } = this.#config;
-    const decoded = decodeDatagram(bytes, limits);
-    let event: DatagramEvent;
-    if (decoded.ok) {
+    const { metrics, limits, log, nowMs } = this.#config;
+    const event = incomingEvent(bytes, from, { limits, nowMs, checker: this.#checker });
+    if (event.type === 'datagram.received') {
       metrics.received++;
-      event = { type: 'datagram.received', message: decoded.message, from };
+      if (event.proof !== undefined && event.proof.kind !== 'unsigned') {
+        metrics.signaturesChecked++;
+        if (event.proof.kind === 'invalid') metrics.signaturesInvalid++;
+      }
+      if (event.message.discoveryType === 'ClientServiceDiscoveryRequest') {
+        const admission = this.#answers.admitRequest(from, bytes.byteLength, nowMs());
+        if (admission !== 'answer') {
+          metrics.requestsRateLimited++;
+          log('debug', `udp discovery: a request from ${label(from)} is not answered (${admission === 'sourceLimited' ? 'rate of its source' : 'overall rate'})`);
+          return;
+        }
+      }
     } else {
-      const code = decoded.error.code;
+      const code = event.error.code;
       metrics.rejected++;
       metrics.rejectedByCode[code] = (metrics.rejectedByCode[code] ?? 0) + 1;
-      log('debug', `udp discovery: rejected a datagram from ${label(from)}: ${code}`, decoded.error.toShape());
-      event = { type: 'datagram.rejected', error: decoded.error.toShape(), from };
+      log('debug', `udp discovery: rejected a datagram from ${label(from)}: ${code}`, event.error);
     }
     try {
       this.#deliver(event);

@@ -20,8 +20,27 @@ export interface UdpMetrics {
   sendsDropped: number;
   /** 'error' events of either socket (bind errors included) and failed socket options. */
   socketErrors: number;
+  /** Discovery requests dropped unanswered: over the per-source or the overall rate (DISC-16). */
+  requestsRateLimited: number;
+  /** Answers not sent because they did not fit the request's amplification budget (DISC-17). */
+  answersOverBudget: number;
+  /** Received advertisements whose signature was checked, and of those, the ones that did not verify (SEC-8). */
+  signaturesChecked: number;
+  signaturesInvalid: number;
 }
 
 export function createUdpMetrics(): UdpMetrics {
-  return { sent: 0, received: 0, rejected: 0, rejectedByCode: {}, sendErrors: 0, sendsDropped: 0, socketErrors: 0 };
+  return {
+    sent: 0,
+    received: 0,
+    rejected: 0,
+    rejectedByCode: {},
+    sendErrors: 0,
+    sendsDropped: 0,
+    socketErrors: 0,
+    requestsRateLimited: 0,
+    answersOverBudget: 0,
+    signaturesChecked: 0,
+    signaturesInvalid: 0,
+  };
 }

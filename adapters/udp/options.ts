@@ -5,9 +5,11 @@
  */
 import { isIPv4 } from 'node:net';
 import { defaultCodecLimits, type CodecLimits, type StampSource } from '../../machines/codec.js';
+import { answerBoundsDefaults, REQUEST_BYTES_MIN, type AnswerBoundsOptions } from '../../machines/discovery/answers.js';
 import type { PeerAddress } from '../../machines/transport.js';
 import { isIpv4Multicast } from './addresses.js';
 import { createUdpMetrics, type UdpMetrics } from './metrics.js';
+import type { DatagramSigner } from './signature.js';
 
 /** The well-known discovery port (docs/protocol.md, DISC-1). */
 export const UDP_DISCOVERY_PORT = 50_001;
@@ -58,6 +60,14 @@ export interface UdpDiscoveryOptions {
   readonly sendQueueMax?: number;
   /** On stop, how long pending sends may take before the sockets close anyway (DISC-7 goodbyes). @default 200 */
   readonly closeFlushMs?: number;
+  /** Signs outgoing advertisements (SEC-8); see runtime/keys.ts. @default unsigned */
+  readonly signer?: DatagramSigner;
+  /** Check the signature of received advertisements (a client needs it; a provider ignores advertisements). @default true */
+  readonly verifySignatures?: boolean;
+  /** Outgoing discovery requests are padded to this many bytes so its answers fit (DISC-17); 0 turns padding off. @default 1200 */
+  readonly requestBytesMin?: number;
+  /** Bounds on answering discovery requests: rate per source and amplification (DISC-16, DISC-17). @default answerBoundsDefaults */
+  readonly answers?: Partial<AnswerBoundsOptions>;
 }
 
 /** The options with every default applied and every value checked. */
@@ -75,6 +85,10 @@ export interface UdpConfig {
   readonly log: UdpLog;
   readonly sendQueueMax: number;
   readonly closeFlushMs: number;
+  readonly signer: DatagramSigner | undefined;
+  readonly verifySignatures: boolean;
+  readonly requestBytesMin: number;
+  readonly answers: AnswerBoundsOptions;
 }
 
 const silent: UdpLog = () => {};
@@ -103,6 +117,18 @@ function resolveMulticast(multicast: UdpMulticastOptions | undefined): UdpConfig
   };
 }
 
+function resolveAnswers(answers: Partial<AnswerBoundsOptions> | undefined): AnswerBoundsOptions {
+  const merged = { ...answerBoundsDefaults, ...answers };
+  if (!(Number.isFinite(merged.amplificationFactor) && merged.amplificationFactor >= 1)) {
+    throw new RangeError(`switchboard: udp discovery: answers.amplificationFactor must be a number >= 1, got ${merged.amplificationFactor}`);
+  }
+  checkInteger('answers.requestsPerSourceMax', merged.requestsPerSourceMax, 1, 1_000_000);
+  checkInteger('answers.requestsMax', merged.requestsMax, 1, 1_000_000);
+  checkInteger('answers.windowMs', merged.windowMs, 1, 3_600_000);
+  checkInteger('answers.budgetTtlMs', merged.budgetTtlMs, 1, 3_600_000);
+  return merged;
+}
+
 export function resolveUdpOptions(options: UdpDiscoveryOptions): UdpConfig {
   const limits = { ...defaultCodecLimits, ...options.limits };
   checkInteger('limits.datagramBytesMax', limits.datagramBytesMax, 1, IPV4_UDP_PAYLOAD_MAX);
@@ -126,6 +152,11 @@ export function resolveUdpOptions(options: UdpDiscoveryOptions): UdpConfig {
     log: options.log ?? silent,
     sendQueueMax: checkInteger('sendQueueMax', options.sendQueueMax ?? 256, 1, 1_000_000),
     closeFlushMs: checkInteger('closeFlushMs', options.closeFlushMs ?? 200, 0, 60_000),
+    signer: options.signer,
+    verifySignatures: options.verifySignatures ?? true,
+    // Never padded beyond what may be sent.
+    requestBytesMin: Math.min(checkInteger('requestBytesMin', options.requestBytesMin ?? REQUEST_BYTES_MIN, 0, IPV4_UDP_PAYLOAD_MAX), limits.datagramBytesMax),
+    answers: resolveAnswers(options.answers),
   };
   if (!config.broadcast && config.multicast === undefined && config.unicastPeers.length === 0) {
     throw new RangeError('switchboard: udp discovery: with broadcast: false, give multicast or unicastPeers, or a broadcast reaches nobody');

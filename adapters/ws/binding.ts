@@ -9,6 +9,7 @@
 import type { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, stampFrame, type CodecLimits, type StampSource } from '../../machines/codec.js';
 import { CloseCode, type StreamCommand, type StreamEvent } from '../../machines/transport.js';
+import type { FrameWindow } from './budget.js';
 import { isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
 
 export interface BindingContext {
@@ -21,6 +22,28 @@ export interface BindingContext {
 }
 
 type Sink = (event: StreamEvent) => void;
+
+/** SEC-13: how much unsent data a peer may leave behind, and for how long. */
+export interface SendBounds {
+  /** Unsent bytes above which the socket stops being read (its requests make more replies). */
+  readonly pauseBytes: number;
+  /** Unsent bytes beyond which the connection is closed (1008) and dropped. */
+  readonly bytesMax: number;
+  /** Time above `pauseBytes` without the peer reading a byte, after which the same happens. */
+  readonly stallMs: number;
+}
+
+export interface BindingOptions {
+  readonly sink?: Sink;
+  readonly inboxMax?: number;
+  readonly inboxBytesMax?: number;
+  readonly send?: SendBounds;
+  /** SEC-16: frame budgets of this connection and of its address; over either, reading pauses. */
+  readonly budgets?: readonly FrameWindow[];
+}
+
+/** Why reading is paused: over a read budget, and/or waiting for the peer to read (SEC-13, SEC-16). */
+type PauseCause = 'budget' | 'send';
 
 /** ws readyState values. */
 const OPEN = 1;
@@ -48,13 +71,23 @@ export class SocketBinding {
   /** Called on 'close' of a socket that never opened (client side). */
   onNeverOpened: (() => void) | undefined;
   #opened: boolean;
+  readonly #sendBounds: SendBounds | undefined;
+  readonly #budgets: readonly FrameWindow[];
+  readonly #pausedFor = new Set<PauseCause>();
+  #budgetTimer: NodeJS.Timeout | undefined;
+  /** While paused for `send`: the watch, the unsent bytes last seen and when they last went down. */
+  #sendWatch: { timer: NodeJS.Timeout; lastBuffered: number; lastProgressAt: number } | undefined;
+  /** Why this side ended the socket, for the transport.closed reason. */
+  #endedWhy: string | undefined;
 
-  constructor(socket: WebSocket, context: BindingContext, options: { sink?: Sink; inboxMax?: number; inboxBytesMax?: number }) {
+  constructor(socket: WebSocket, context: BindingContext, options: BindingOptions) {
     this.#socket = socket;
     this.#context = context;
     this.#sink = options.sink;
     this.#inboxMax = options.inboxMax ?? Number.POSITIVE_INFINITY;
     this.#inboxBytesMax = options.inboxBytesMax ?? Number.POSITIVE_INFINITY;
+    this.#sendBounds = options.send;
+    this.#budgets = options.budgets ?? [];
     this.#opened = socket.readyState === OPEN;
     // The 'error' listener is mandatory: without it an invalid frame (e.g. "RSV2 and RSV3 must be
     // clear") is an uncaught exception that ends the process (ws issue #1354, tRPC's note). It
@@ -95,11 +128,19 @@ export class SocketBinding {
           this.#context.log('error', 'ws: a draft did not encode; dropped', { label: this.#context.label, error });
           return;
         }
+        const bounds = this.#sendBounds;
+        // SEC-13: a peer that does not read must not make us hold its replies without bound.
+        if (bounds !== undefined && socket.bufferedAmount + text.length > bounds.bytesMax) {
+          this.#context.metrics.messagesDropped++;
+          this.#dropNotReading(`more than ${bounds.bytesMax} bytes unsent: the peer does not read`);
+          return;
+        }
         this.#context.metrics.messagesOut++;
         this.#corkUntilNextTurn();
         socket.send(text, (error) => {
           if (error) this.#context.log('debug', 'ws: send failed', { label: this.#context.label, error: error.message });
         });
+        if (bounds !== undefined && socket.bufferedAmount > bounds.pauseBytes) this.#watchSend(bounds);
         return;
       }
       case 'transport.ping':
@@ -147,15 +188,104 @@ export class SocketBinding {
     });
   }
 
+  // ---- bounds (SEC-13, SEC-16) ----------------------------------------------------------------
+
+  #pause(cause: PauseCause): void {
+    if (this.#pausedFor.size === 0) {
+      this.#context.metrics.readsPaused++;
+      this.#socket.pause();
+    }
+    this.#pausedFor.add(cause);
+  }
+
+  #resume(cause: PauseCause): void {
+    if (!this.#pausedFor.delete(cause) || this.#pausedFor.size > 0) return;
+    this.#socket.resume();
+  }
+
+  /** SEC-16: one more frame against each budget; over one, stop reading until its window ends. */
+  #spendBudgets(): void {
+    let waitMs = 0;
+    for (const budget of this.#budgets) waitMs = Math.max(waitMs, budget.spend());
+    if (waitMs === 0 || this.#budgetTimer !== undefined) return;
+    this.#pause('budget');
+    this.#budgetTimer = setTimeout(() => {
+      this.#budgetTimer = undefined;
+      this.#resume('budget');
+    }, waitMs);
+    this.#budgetTimer.unref();
+  }
+
+  /** SEC-13: replies pile up unsent: stop reading the peer; drop it when it stays stuck. */
+  #watchSend(bounds: SendBounds): void {
+    if (this.#sendWatch !== undefined) return;
+    this.#pause('send');
+    const everyMs = Math.max(10, Math.min(1_000, Math.floor(bounds.stallMs / 4)));
+    const watch = {
+      lastBuffered: this.#socket.bufferedAmount,
+      lastProgressAt: Date.now(),
+      timer: setInterval(() => {
+        const buffered = this.#socket.bufferedAmount;
+        if (buffered <= bounds.pauseBytes / 2) {
+          this.#stopSendWatch();
+          this.#resume('send');
+        } else if (buffered < watch.lastBuffered) {
+          watch.lastBuffered = buffered;
+          watch.lastProgressAt = Date.now();
+        } else if (Date.now() - watch.lastProgressAt >= bounds.stallMs) {
+          this.#dropNotReading(`${buffered} bytes unsent for ${bounds.stallMs} ms: the peer does not read`);
+        }
+      }, everyMs),
+    };
+    watch.timer.unref();
+    this.#sendWatch = watch;
+  }
+
+  #stopSendWatch(): void {
+    if (this.#sendWatch === undefined) return;
+    clearInterval(this.#sendWatch.timer);
+    this.#sendWatch = undefined;
+  }
+
+  /**
+   * Closes with 1008 and drops the socket: its close frame would wait behind the unsent data of
+   * a peer that does not read, so the memory is freed at once (the peer sees the connection end).
+   */
+  #dropNotReading(why: string): void {
+    if (this.#closed || this.#endedWhy !== undefined) return;
+    this.#context.metrics.sendOverflows++;
+    this.#context.log('warn', `ws: ${why}; closing 1008`, { label: this.#context.label });
+    this.#endedWhy = why;
+    this.#stopSendWatch();
+    if (this.#socket.readyState === OPEN) this.#socket.close(CloseCode.policy, truncate(why, 123));
+    this.#terminatedHere = true;
+    this.#socket.terminate();
+  }
+
+  #stopBounds(): void {
+    this.#stopSendWatch();
+    if (this.#budgetTimer !== undefined) clearTimeout(this.#budgetTimer);
+    this.#budgetTimer = undefined;
+  }
+
   /** The actor stopped: end the socket if still open, and emit nothing more. */
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#stopBounds();
     this.#sink = undefined;
     this.#inbox.length = 0;
     this.#inboxBytes = 0;
     if (this.#socket.readyState !== CLOSED) this.#socket.terminate();
     this.#settle();
+  }
+
+  /** Ends the socket at once, attached or not (its session failed: SEC-21). */
+  drop(why: string): void {
+    if (this.#closed) return;
+    this.#context.log('warn', `ws: dropping a connection: ${why}`, { label: this.#context.label });
+    this.#terminatedHere = true;
+    this.#socket.terminate();
   }
 
   /** Ends a socket nobody attached to (overflow, attach timeout, server stopped). */
@@ -186,6 +316,7 @@ export class SocketBinding {
 
   #onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     this.#context.metrics.messagesIn++;
+    if (this.#budgets.length > 0) this.#spendBudgets();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     // Text frames were UTF-8-validated by ws; binary ones are checked by the codec.
     const decoded = decodeFrame(isBinary ? bytes : bytes.toString('utf8'), this.#context.limits);
@@ -201,11 +332,13 @@ export class SocketBinding {
   #onClose(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#stopBounds();
     if (!this.#opened && !this.#released) this.onNeverOpened?.();
     const graceful = code !== CloseCode.abnormal;
     let text = reason;
     if (text === '' && !graceful) {
-      if (this.#terminatedHere) text = 'terminated';
+      if (this.#endedWhy !== undefined) text = truncate(this.#endedWhy, 123);
+      else if (this.#terminatedHere) text = 'terminated';
       else if (this.#lastError !== undefined) text = reasonOf(this.#lastError);
       else text = 'connection reset';
     }

@@ -13,27 +13,46 @@ import { defaultCodecLimits, type CodecLimits } from '../../machines/codec.js';
 import { CloseCode, type ConnectInput, type StreamCommand, type StreamEvent } from '../../machines/transport.js';
 import { SocketBinding, type BindingContext } from './binding.js';
 import {
+  CLIENT_PROOF_HEADER,
+  clientProofFor,
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
   MAX_PAYLOAD_DEFAULT,
   createWsMetrics,
   defaultStamp,
   noLog,
   normalizeFingerprint,
+  sendBoundsOf,
   type WsConnectOptions,
 } from './options.js';
 
-/** Refuses (destroys the request before it writes a byte) a TLS peer whose certificate is not the pinned one. */
-function pinTo(fingerprint: string): NonNullable<ClientOptions['finishRequest']> {
+/**
+ * Refuses (destroys the request before it writes a byte) a TLS peer whose certificate is not the
+ * pinned one: every given fingerprint must match (the configured pin and the one a verified
+ * advertisement binds to the provider's key, when both exist).
+ */
+function pinTo(...fingerprints: string[]): NonNullable<ClientOptions['finishRequest']> {
   return (request: ClientRequest) => {
     request.once('socket', (socket) => {
       const tlsSocket = socket as TLSSocket;
       tlsSocket.once('secureConnect', () => {
         if (request.destroyed) return; // the attempt was abandoned meanwhile
         const actual = normalizeFingerprint(tlsSocket.getPeerCertificate().fingerprint256 ?? '');
-        if (actual === fingerprint) request.end();
+        if (fingerprints.every((fingerprint) => actual === fingerprint)) request.end();
         else request.destroy(new Error('certificate fingerprint mismatch'));
       });
     });
+  };
+}
+
+/** The options of one connection: the logic's, plus the pin its input carries (wss:// only). */
+function optionsFor(base: ClientOptions, options: WsConnectOptions, configured: string | undefined, input: ConnectInput, scheme: string): ClientOptions | string {
+  if (input.tlsFingerprint256 === undefined || scheme !== 'wss') return base;
+  const advertised = normalizeFingerprint(input.tlsFingerprint256);
+  if (advertised === undefined) return 'the advertised certificate fingerprint is not a SHA-256 fingerprint';
+  return {
+    ...base,
+    rejectUnauthorized: options.tls?.rejectUnauthorized ?? options.tls?.ca !== undefined,
+    finishRequest: configured === undefined ? pinTo(advertised) : pinTo(configured, advertised),
   };
 }
 
@@ -42,6 +61,7 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
   const log = options.log ?? noLog;
   const limits: CodecLimits = { ...defaultCodecLimits, ...options.limits };
   const stamp = options.stamp ?? defaultStamp;
+  const send = sendBoundsOf(options);
   const pinned = options.tls?.fingerprint256;
   const fingerprint = pinned === undefined ? undefined : normalizeFingerprint(pinned);
   if (pinned !== undefined && fingerprint === undefined) {
@@ -54,6 +74,8 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
     followRedirects: false,
     ...(options.token === undefined ? {} : { headers: { authorization: `Bearer ${options.token}` } }),
     ...(options.tls?.ca === undefined ? {} : { ca: options.tls.ca }),
+    ...(options.tls?.cert === undefined ? {} : { cert: options.tls.cert }),
+    ...(options.tls?.key === undefined ? {} : { key: options.tls.key }),
     // A pin replaces chain verification (a LAN's self-signed certificate) unless told otherwise.
     rejectUnauthorized: options.tls?.rejectUnauthorized ?? (fingerprint === undefined || options.tls?.ca !== undefined),
     ...(fingerprint === undefined ? {} : { finishRequest: pinTo(fingerprint) }),
@@ -76,14 +98,22 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
     if (fingerprint !== undefined && scheme !== 'wss') {
       return refuse('a certificate is pinned but the endpoint is not wss://');
     }
+    const connectionOptions = optionsFor(clientOptions, options, fingerprint, input, scheme);
+    if (typeof connectionOptions === 'string') return refuse(connectionOptions);
     let socket: WebSocket;
+    // SEC-10: the proof of this client's secret, bound to this endpoint.
+    const secret = options.clientSecret;
+    const connectOptions =
+      secret === undefined
+        ? connectionOptions
+        : { ...connectionOptions, headers: { ...connectionOptions.headers, [CLIENT_PROOF_HEADER]: clientProofFor(secret, input.endpoint) } };
     try {
-      socket = new WebSocket(input.endpoint, clientOptions);
+      socket = new WebSocket(input.endpoint, connectOptions);
     } catch (error) {
       return refuse(`invalid endpoint: ${error instanceof Error ? error.message : String(error)}`.slice(0, 123));
     }
     const context: BindingContext = { limits, stamp, metrics, log, label: `client ${input.endpoint}` };
-    const binding = new SocketBinding(socket, context, { sink: sendBack });
+    const binding = new SocketBinding(socket, context, { sink: sendBack, send });
     binding.onOpened = () => {
       metrics.connectionsOpened++;
     };

@@ -1,6 +1,7 @@
 /**
  * Options, counters and small pure helpers of the WebSocket adapter (adapters/ws.ts).
  */
+import { createHash, createHmac } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
@@ -31,6 +32,14 @@ export interface WsMetrics {
   socketErrors: number;
   /** Accepted sockets terminated because their events overflowed before a transport attached, or none attached in time. */
   unattachedTerminated: number;
+  /** TCP connections refused at once: their address had connectionsPerAddressMax open (SEC-15). */
+  connectionsRefused: number;
+  /** TCP connections dropped for not completing the WebSocket upgrade within upgradeTimeoutMs (SEC-14). */
+  upgradesTimedOut: number;
+  /** Times a socket stopped being read: over a frame budget (SEC-16) or its peer not reading (SEC-13). */
+  readsPaused: number;
+  /** Connections closed (1008) and dropped because their peer did not read what was sent (SEC-13). */
+  sendOverflows: number;
 }
 
 export function createWsMetrics(): WsMetrics {
@@ -44,6 +53,10 @@ export function createWsMetrics(): WsMetrics {
     rejected: {},
     socketErrors: 0,
     unattachedTerminated: 0,
+    connectionsRefused: 0,
+    upgradesTimedOut: 0,
+    readsPaused: 0,
+    sendOverflows: 0,
   };
 }
 
@@ -62,6 +75,13 @@ export interface WsCommonOptions {
   readonly metrics?: WsMetrics;
   /** Where operating events go. @default nothing is logged */
   readonly log?: WsLog;
+  /**
+   * SEC-13: unsent bytes above which a socket stops being read (`pauseBytes`), beyond which it is
+   * closed with 1008 and dropped (`bytesMax`), and the time a peer may leave more than
+   * `pauseBytes` unread before the same happens (`stallMs`).
+   * @default { pauseBytes: 1_048_576, bytesMax: 8_388_608, stallMs: 10_000 }
+   */
+  readonly sendBuffer?: { readonly pauseBytes?: number; readonly bytesMax?: number; readonly stallMs?: number };
 }
 
 export interface WsServerOptions extends WsCommonOptions {
@@ -75,8 +95,13 @@ export interface WsServerOptions extends WsCommonOptions {
    * address (`0.0.0.0`, `::`) the first non-internal IPv4 address of this machine, else 127.0.0.1
    */
   readonly advertisedHost?: string;
-  /** Serve wss:// with this key and certificate (PEM). @default plain ws:// */
-  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer };
+  /**
+   * Serve wss:// with this key and certificate (PEM). With `clientCa`, clients are asked for a
+   * certificate: one that verifies against it is reported in server.accepted as
+   * `peerCertificate` (its SHA-256 fingerprint), for the authentication policy (SEC-10); a client
+   * without one is still served (it may present an API key instead). @default plain ws://
+   */
+  readonly tls?: { readonly key: string | Buffer; readonly cert: string | Buffer; readonly clientCa?: string | Buffer };
   /**
    * An accepted socket whose `accepted` transport has not attached after this long is terminated
    * (a bound on sockets nobody drives, SEC-6).
@@ -94,6 +119,19 @@ export interface WsServerOptions extends WsCommonOptions {
    * @default 4_194_304
    */
   readonly pendingBytesMax?: number;
+  /**
+   * SEC-14: time a TCP connection has to complete its WebSocket upgrade (a connection that sends
+   * no byte at all included); then it is dropped. @default 5_000
+   */
+  readonly upgradeTimeoutMs?: number;
+  /** SEC-15: TCP connections open at once from one address; beyond it, refused at once. @default 64 */
+  readonly connectionsPerAddressMax?: number;
+  /**
+   * SEC-16: frames per second one connection, and all connections from one address, may hand
+   * the provider; over either budget the socket is not read until the second ends (backpressure,
+   * nothing is answered). @default { perConnection: 5_000, perAddress: 10_000 }
+   */
+  readonly framesPerSecondMax?: { readonly perConnection?: number; readonly perAddress?: number };
 }
 
 export interface WsConnectOptions extends WsCommonOptions {
@@ -101,7 +139,16 @@ export interface WsConnectOptions extends WsCommonOptions {
   readonly handshakeTimeoutMs?: number;
   /** Presented at the upgrade as `Authorization: Bearer <token>` (SEC-2). @default none */
   readonly token?: string;
+  /**
+   * The client's secret (SEC-10): at every upgrade the client presents
+   * `x-switchboard-client-proof: HMAC-SHA256(secret, <scheme>://<host:port>)`, a proof that differs
+   * per provider endpoint, so no provider can replay it to another. @default none
+   */
+  readonly clientSecret?: string;
   readonly tls?: {
+    /** A client certificate and its key (PEM), for providers that authenticate by certificate (SEC-10). */
+    readonly cert?: string | Buffer;
+    readonly key?: string | Buffer;
     /** Trusted CA certificate(s) (PEM), e.g. the provider's self-signed certificate. @default Node's CA store */
     readonly ca?: string | Buffer;
     /** Refuse a certificate that does not verify. @default true, or false when only `fingerprint256` pins the certificate */
@@ -119,6 +166,15 @@ export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5_000;
 export const ATTACH_TIMEOUT_MS_DEFAULT = 10_000;
 export const PENDING_EVENTS_MAX_DEFAULT = 256;
 export const PENDING_BYTES_MAX_DEFAULT = 4_194_304;
+export const SEND_BUFFER_DEFAULTS = { pauseBytes: 1_048_576, bytesMax: 8_388_608, stallMs: 10_000 } as const;
+export const UPGRADE_TIMEOUT_MS_DEFAULT = 5_000;
+export const CONNECTIONS_PER_ADDRESS_MAX_DEFAULT = 64;
+export const FRAMES_PER_SECOND_DEFAULTS = { perConnection: 5_000, perAddress: 10_000 } as const;
+
+/** The send bounds of a binding from the options (SEC-13). */
+export function sendBoundsOf(options: WsCommonOptions): { pauseBytes: number; bytesMax: number; stallMs: number } {
+  return { ...SEND_BUFFER_DEFAULTS, ...options.sendBuffer };
+}
 
 export const defaultStamp: StampSource = { nowMs: () => Date.now(), newId: () => uuidV4() };
 
@@ -158,6 +214,40 @@ export function tokenOf(request: IncomingMessage): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The header a switchboard client proves its clientId with (SEC-10). */
+export const CLIENT_PROOF_HEADER = 'x-switchboard-client-proof';
+
+/** The canonical form of an endpoint the client proof is bound to: `ws://host:port`, lower case. */
+export function canonicalEndpoint(endpoint: string): string {
+  try {
+    const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint) ? endpoint : `ws://${endpoint}`);
+    return `${url.protocol}//${url.host}`.toLowerCase();
+  } catch {
+    return endpoint.toLowerCase();
+  }
+}
+
+/** What a client presents for `endpoint` (SEC-10): HMAC-SHA256(secret, canonical endpoint), hex. */
+export function clientProofFor(secret: string, endpoint: string): string {
+  return createHmac('sha256', secret).update(canonicalEndpoint(endpoint), 'utf8').digest('hex');
+}
+
+/**
+ * The client proof presented at the upgrade, as the digest the provider keeps and compares
+ * (SHA-256 of the presented value): undefined when absent or not 64 hex digits.
+ */
+export function clientProofOf(request: IncomingMessage): string | undefined {
+  const presented = request.headers[CLIENT_PROOF_HEADER];
+  if (typeof presented !== 'string' || !/^[0-9a-f]{64}$/i.test(presented)) return undefined;
+  return createHash('sha256').update(presented.toLowerCase(), 'utf8').digest('hex');
+}
+
+/** The address a socket's per-address limits key on: IPv4-mapped IPv6 unwrapped (SEC-15, SEC-16). */
+export function addressKeyOf(remoteAddress: string | undefined): string {
+  const address = remoteAddress ?? '?';
+  return address.toLowerCase().startsWith('::ffff:') && address.includes('.') ? address.slice('::ffff:'.length) : address;
 }
 
 /** `1.2.3.4:5678`, `[::1]:5678`. */

@@ -4,20 +4,28 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { fromCallback, type CallbackActorLogic } from 'xstate';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { defaultCodecLimits, type CodecLimits } from '../../machines/codec.js';
 import { errorShape } from '../../machines/errors.js';
 import { CloseCode, type AcceptedInput, type ServerCommand, type ServerEvent, type StreamCommand } from '../../machines/transport.js';
 import { SocketBinding, type BindingContext } from './binding.js';
+import { AddressWindows, FrameWindow } from './budget.js';
 import {
+  addressKeyOf,
   ATTACH_TIMEOUT_MS_DEFAULT,
+  CONNECTIONS_PER_ADDRESS_MAX_DEFAULT,
+  FRAMES_PER_SECOND_DEFAULTS,
+  sendBoundsOf,
+  UPGRADE_TIMEOUT_MS_DEFAULT,
   MAX_PAYLOAD_DEFAULT,
   PENDING_BYTES_MAX_DEFAULT,
   PENDING_EVENTS_MAX_DEFAULT,
   advertisedHostFor,
   bracketed,
+  clientProofOf,
   createWsMetrics,
   defaultStamp,
   newConnectionId,
@@ -53,6 +61,16 @@ export function wsServer(options: WsServerOptions): WsServer {
   const attachTimeoutMs = options.attachTimeoutMs ?? ATTACH_TIMEOUT_MS_DEFAULT;
   const pendingEventsMax = options.pendingEventsMax ?? PENDING_EVENTS_MAX_DEFAULT;
   const pendingBytesMax = options.pendingBytesMax ?? PENDING_BYTES_MAX_DEFAULT;
+  const upgradeTimeoutMs = options.upgradeTimeoutMs ?? UPGRADE_TIMEOUT_MS_DEFAULT;
+  const connectionsPerAddressMax = options.connectionsPerAddressMax ?? CONNECTIONS_PER_ADDRESS_MAX_DEFAULT;
+  const frames = { ...FRAMES_PER_SECOND_DEFAULTS, ...options.framesPerSecondMax };
+  const send = sendBoundsOf(options);
+  /** SEC-16: the shared frame budget of each address with open connections. */
+  const addressWindows = new AddressWindows(frames.perAddress);
+  /** SEC-15: TCP connections open per remote address (before and after the upgrade). */
+  const openByAddress = new Map<string, number>();
+  /** SEC-14: TCP connections still to complete their upgrade, with the timer that drops them. */
+  const awaitingUpgrade = new Map<Socket, NodeJS.Timeout>();
   const scheme = options.tls === undefined ? 'ws' : 'wss';
   if (!(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535)) {
     throw new RangeError(`switchboard: wsServer: port must be an integer in [0, 65535], got ${options.port}`);
@@ -63,10 +81,49 @@ export function wsServer(options: WsServerOptions): WsServer {
   let boundPort: number | undefined;
   let running = false;
 
+  /** SEC-14, SEC-15: every TCP connection, before any byte: refused over the per-address cap, else timed until upgraded. */
+  function admitTcp(raw: Socket): void {
+    const address = addressKeyOf(raw.remoteAddress);
+    const open = (openByAddress.get(address) ?? 0) + 1;
+    if (open > connectionsPerAddressMax) {
+      metrics.connectionsRefused++;
+      raw.destroy();
+      return;
+    }
+    openByAddress.set(address, open);
+    raw.once('close', () => {
+      const left = (openByAddress.get(address) ?? 1) - 1;
+      if (left <= 0) openByAddress.delete(address);
+      else openByAddress.set(address, left);
+      const timer = awaitingUpgrade.get(raw);
+      if (timer !== undefined) clearTimeout(timer);
+      awaitingUpgrade.delete(raw);
+    });
+    const timer = setTimeout(() => {
+      awaitingUpgrade.delete(raw);
+      metrics.upgradesTimedOut++;
+      raw.destroy();
+    }, upgradeTimeoutMs);
+    timer.unref();
+    awaitingUpgrade.set(raw, timer);
+  }
+
+  /** The upgrade completed: the connection is a WebSocket now, no longer on the upgrade clock. */
+  function upgraded(request: IncomingMessage): void {
+    // Over TLS, request.socket wraps the TCP socket admitTcp saw.
+    const raw = ((request.socket as Socket & { _parent?: Socket })._parent ?? request.socket) as Socket;
+    const timer = awaitingUpgrade.get(raw);
+    if (timer !== undefined) clearTimeout(timer);
+    awaitingUpgrade.delete(raw);
+  }
+
   function accept(socket: WebSocket, request: IncomingMessage, emit: (event: ServerEvent) => void): void {
     const connectionId = newConnectionId();
     const context: BindingContext = { limits, stamp, metrics, log, label: `server ${connectionId}` };
-    const binding = new SocketBinding(socket, context, { inboxMax: pendingEventsMax, inboxBytesMax: pendingBytesMax });
+    const address = addressKeyOf(request.socket.remoteAddress);
+    const budgets = [new FrameWindow(frames.perConnection), addressWindows.hold(address)];
+    socket.once('close', () => addressWindows.release(address));
+    const binding = new SocketBinding(socket, context, { inboxMax: pendingEventsMax, inboxBytesMax: pendingBytesMax, send, budgets });
     const entry: Pending = { binding, claimed: false, timer: undefined };
     entry.timer = setTimeout(() => {
       entry.timer = undefined;
@@ -82,8 +139,17 @@ export function wsServer(options: WsServerOptions): WsServer {
     connections.set(connectionId, entry);
     metrics.connectionsAccepted++;
     const token = tokenOf(request);
-    const accepted = { type: 'server.accepted', connectionId, remoteAddress: remoteAddressOf(request) } as const;
-    emit(token === undefined ? accepted : { ...accepted, token });
+    const clientProof = clientProofOf(request);
+    const tlsSocket = request.socket as Partial<TLSSocket>;
+    const peerCertificate = tlsSocket.authorized === true ? tlsSocket.getPeerCertificate?.().fingerprint256 : undefined;
+    emit({
+      type: 'server.accepted',
+      connectionId,
+      remoteAddress: remoteAddressOf(request),
+      ...(token === undefined ? {} : { token }),
+      ...(clientProof === undefined ? {} : { clientProof }),
+      ...(peerCertificate === undefined ? {} : { peerCertificate }),
+    });
   }
 
   const server = fromCallback<ServerCommand>(({ sendBack, receive }) => {
@@ -92,8 +158,17 @@ export function wsServer(options: WsServerOptions): WsServer {
     /** starting -> listening -> closed (server.close or stop); `stopped`: the actor ended. */
     let state: 'starting' | 'listening' | 'closed' = 'starting';
     let stopped = false;
+    const { tls } = options;
     const http: Server =
-      options.tls === undefined ? createHttpServer() : createHttpsServer({ key: options.tls.key, cert: options.tls.cert });
+      tls === undefined
+        ? createHttpServer()
+        : createHttpsServer({
+            key: tls.key,
+            cert: tls.cert,
+            // Ask for a client certificate; one that does not verify is not refused here (the
+            // client may authenticate with a key instead), it just is no credential (SEC-10).
+            ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: false }),
+          });
     http.on('request', (_request: IncomingMessage, response: ServerResponse) => {
       response.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket', connection: 'close' });
       response.end('switchboard: WebSocket endpoint; upgrade required\n');
@@ -101,7 +176,9 @@ export function wsServer(options: WsServerOptions): WsServer {
     const wss = new WebSocketServer({ server: http, maxPayload, clientTracking: false, perMessageDeflate: false });
     // ws re-emits the http server's errors here; the http listener below handles them.
     wss.on('error', () => {});
+    http.on('connection', admitTcp);
     wss.on('connection', (socket, request) => {
+      upgraded(request);
       if (stopped) {
         socket.on('error', () => {});
         socket.terminate();
@@ -144,6 +221,7 @@ export function wsServer(options: WsServerOptions): WsServer {
 
     receive((command) => {
       if (command.type === 'server.close') stopListening();
+      else if (command.type === 'server.drop') connections.get(command.connectionId)?.binding.drop('dropped by the provider');
     });
 
     return () => {
@@ -152,6 +230,8 @@ export function wsServer(options: WsServerOptions): WsServer {
       stopListening();
       wss.close();
       http.closeAllConnections(); // HTTP connections that never upgraded
+      for (const timer of awaitingUpgrade.values()) clearTimeout(timer);
+      awaitingUpgrade.clear();
       for (const [connectionId, entry] of connections) {
         if (entry.timer !== undefined) clearTimeout(entry.timer);
         if (entry.claimed) entry.binding.command({ type: 'transport.terminate' });

@@ -15,6 +15,7 @@ import { codeOf, runAction, type CliContext } from './context.js';
 import { envOption, ExitCode, globalOptionsOf, integerIn, repeatable, taskParams } from './options.js';
 import { exitCodeFor, jsonLine, line, printError, prettyJson, stderrLogger } from './output.js';
 import { createProgressView } from './progress.js';
+import { readCa } from './rawTask.js';
 import { onStopSignal } from './signals.js';
 
 interface AssignFlags {
@@ -23,6 +24,8 @@ interface AssignFlags {
   timeoutMs?: number;
   waitMs: number;
   clientId?: string;
+  clientSecret?: string;
+  ca?: string;
   taskId?: string;
   token?: string;
   detach?: boolean;
@@ -51,9 +54,13 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
   const log = stderrLogger(io, globals.logLevel, globals.json);
   const client = createClient({
     discovery: globals.discovery,
+    trust: globals.trust,
     log,
     ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),
-    ...(flags.token === undefined ? {} : { connect: { token: flags.token } }),
+    ...(flags.clientSecret === undefined ? {} : { clientSecret: flags.clientSecret }),
+    ...(flags.token === undefined && flags.ca === undefined
+      ? {}
+      : { connect: { ...(flags.token === undefined ? {} : { token: flags.token }), ...(flags.ca === undefined ? {} : { tls: { ca: await readCa(flags.ca) } }) } }),
   });
   let handle: TaskHandle | undefined;
   let interrupted = false;
@@ -101,11 +108,15 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
     switch (ending.kind) {
       case 'detached': {
         const progress = ending.progress;
-        if (globals.json) jsonLine(io.stdout, { ...ids, status: progress?.status ?? 'Processing', progressPercentage: progress?.progressPercentage ?? 0 });
-        else {
+        // SEC-10: the task belongs to this client's id AND secret; following it takes both.
+        const secret = client.clientSecret;
+        if (globals.json) {
+          jsonLine(io.stdout, { ...ids, clientSecret: secret, status: progress?.status ?? 'Processing', progressPercentage: progress?.progressPercentage ?? 0 });
+        } else {
+          const target = `--endpoint ${endpoint} --client-id ${client.clientId} --client-secret ${secret}`;
           line(io.stdout, `task ${task.taskId} is running at ${endpoint}; it keeps running after this command exits`);
-          line(io.stdout, `  switchboard status ${task.taskId} --endpoint ${endpoint} --client-id ${client.clientId}`);
-          line(io.stdout, `  switchboard cancel ${task.taskId} --endpoint ${endpoint} --client-id ${client.clientId}`);
+          line(io.stdout, `  switchboard status ${task.taskId} ${target}`);
+          line(io.stdout, `  switchboard cancel ${task.taskId} ${target}`);
         }
         return ExitCode.ok;
       }
@@ -151,6 +162,8 @@ export function registerAssignCommand(program: Command, context: CliContext): Co
     .addOption(envOption('--timeout-ms <n>', "the task's deadline (TASK-14): it fails with TIMEOUT when it passes").argParser(integerIn(1, 604_800_000)))
     .addOption(envOption('--wait-ms <n>', 'how long to wait for a provider of the service before giving up (exit 3)').argParser(integerIn(0, 3_600_000)).default(5_000))
     .addOption(envOption('--client-id <id>', 'this client\'s id (default: a new "client-<uuid>"); tasks belong to it'))
+    .addOption(envOption('--ca <file>', "wss://: trust this CA certificate (PEM), e.g. the provider's self-signed one"))
+    .addOption(envOption('--client-secret <secret>', 'the secret this client proves its id with (SEC-10; default: a new random one, printed with --detach)'))
     .option('--task-id <id>', 'the task id (default: a new uuid)')
     .addOption(envOption('--token <token>', 'authenticate at the upgrade with this token (SEC-2)'))
     .option('--detach', 'exit once the provider reports the task running; it keeps running (use status/cancel later)')

@@ -17,7 +17,7 @@ import { registerClientSuite } from '../conformance/client/command.js';
 import { REPORT_FORMATS, type ReportFormat } from '../conformance/report.js';
 import type { ConformanceLevel } from '../conformance/types.js';
 import { runAction, type CliContext } from './context.js';
-import { envOption, globalOptionsOf, peerAddress, repeatable, taskParams, UsageError } from './options.js';
+import { envOption, globalOptionsOf, integerIn, peerAddress, repeatable, taskParams, UsageError } from './options.js';
 import { line } from './output.js';
 import { emitSuiteReport, progressLine } from './conformanceOutput.js';
 
@@ -37,6 +37,10 @@ interface ProviderFlags {
   clientId?: string;
   ca?: string;
   insecure?: boolean;
+  forbiddenOperation?: string;
+  expectFirstMessageMs?: number;
+  expectUpgradeTimeoutMs?: number;
+  expectConnectionsPerAddress?: number;
 }
 
 /** `ws://host:port[/path]`, `wss://...`, or a bare `host:port` (read as ws://). */
@@ -99,6 +103,12 @@ async function runProvider(context: CliContext, endpointText: string, flags: Pro
       ...(flags.check === undefined ? {} : { only: flags.check }),
       ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),
       ...(tls === undefined ? {} : { tls }),
+      security: {
+        ...(flags.forbiddenOperation === undefined ? {} : { forbiddenOperation: flags.forbiddenOperation }),
+        ...(flags.expectFirstMessageMs === undefined ? {} : { firstMessageTimeoutMs: flags.expectFirstMessageMs }),
+        ...(flags.expectUpgradeTimeoutMs === undefined ? {} : { upgradeTimeoutMs: flags.expectUpgradeTimeoutMs }),
+        ...(flags.expectConnectionsPerAddress === undefined ? {} : { connectionsPerAddressMax: flags.expectConnectionsPerAddress }),
+      },
     },
     verbose ? { onReport: (checkReport) => line(io.stderr, progressLine(checkReport)) } : {},
   );
@@ -125,6 +135,10 @@ function registerProviderSuite(group: Command, context: CliContext): void {
     .addOption(new Option('--client-id <id>', 'the clientId the suite acts as (default: conformance-<uuid>)'))
     .addOption(new Option('--ca <file>', "wss://: trust this CA certificate (PEM), e.g. the provider's self-signed one"))
     .addOption(new Option('--insecure', 'wss://: accept any certificate').conflicts('ca'))
+    .addOption(new Option('--forbidden-operation <op>', 'SEC-4: an operation (or Service.operation) the ACL refuses this identity'))
+    .addOption(new Option('--expect-first-message-ms <n>', "SEC-14: the provider's first-message deadline").argParser(integerIn(1, 3_600_000)))
+    .addOption(new Option('--expect-upgrade-timeout-ms <n>', "SEC-14: the provider's upgrade deadline").argParser(integerIn(1, 3_600_000)))
+    .addOption(new Option('--expect-connections-per-address <n>', 'SEC-15: connections one address may hold').argParser(integerIn(1, 1_000)))
     .addHelpText(
       'after',
       `

@@ -23,6 +23,7 @@ import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } fr
 import { formatBytes, formatDuration, jsonLine, line, printError, stderrLogger, type OutputStream } from './output.js';
 import { createProgressView } from './progress.js';
 import { onStopSignal } from './signals.js';
+import { loadImageService, loadSampleImage } from './demoModules.js';
 
 interface DemoFlags {
   timeoutMs: number;
@@ -104,20 +105,27 @@ async function runDemo(context: CliContext, flags: DemoFlags, command: Command):
 
   const story = async (): Promise<number> => {
     say('demo', `provider and client in one process; discovery ${describeDiscovery(discovery)}`);
-    const { imageProcessingService } = await import('../demo/imageService.js');
-    const { writeSampleImage } = await import('../demo/sampleImage.js');
+    const { imageProcessingService } = await loadImageService();
+    const { writeSampleImage } = await loadSampleImage();
     const service = imageProcessingService({ workDir, stepDelayMs: flags.stepDelayMs }) as unknown as ServiceDefinition;
 
     const providerStartMs = performance.now();
     provider = createProvider({ services: [service], host: '127.0.0.1', port: 0, discovery, log });
     const { endpoint } = await provider.start();
     say('provider', `${service.name} ${service.version} listening on ${endpoint} (${since(providerStartMs)} ms; work dir ${workDir})`);
+    say('provider', `advertisements signed with key ${provider.publicKey} (SEC-8)`);
 
     const clientStartMs = performance.now();
-    client = createClient({ discovery, log, selectionPolicy: onlyAt(() => endpoint) });
+    // The client trusts its own provider: its key is pinned for the demo's instance (its
+    // serviceId), so no other process can stand in for it, while other providers of the service
+    // on this host are left alone (docs/security.md, signed discovery).
+    const publicKey = provider.publicKey as string;
+    const own = provider.actor.getSnapshot().context.services.map(({ serviceId }) => ({ serviceId, publicKey }));
+    const trust = { ...globals.trust, pinned: [...(globals.trust.pinned ?? []), ...own] };
+    client = createClient({ discovery, trust, log, selectionPolicy: onlyAt(() => endpoint) });
     const found = await discovered(client, endpoint);
     const discoveryMs = since(providerStartMs);
-    say('client', `discovered ${found.serviceName} ${found.serviceVersion} at ${found.endpoint} in ${discoveryMs} ms (provider start to client knowing it; client start to knowing it: ${since(clientStartMs)} ms)`);
+    say('client', `discovered ${found.serviceName} ${found.serviceVersion} at ${found.endpoint} in ${discoveryMs} ms (provider start to client knowing it; client start to knowing it: ${since(clientStartMs)} ms), signature verified`);
 
     const sampleMs = performance.now();
     const inputPath = path.join(workDir, SAMPLE.file);

@@ -2,13 +2,15 @@
  * The CLI's shared options: the global ones (discovery, output, logging), argument parsers that
  * turn bad input into usage errors (exit 2), and the exit codes every command shares.
  *
- * Every option can also come from an environment variable named after it: `--discovery-port`
- * is SWITCHBOARD_DISCOVERY_PORT, `--token` is SWITCHBOARD_TOKEN. A flag beats the variable.
+ * Every option of every command can also come from an environment variable named after it
+ * (`--discovery-port` is SWITCHBOARD_DISCOVERY_PORT) or from switchboard.config.json: see
+ * ./settings.ts, which does it for every option declared with commander, `envOption` or not.
  */
 import { isIPv4 } from 'node:net';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { UdpDiscoveryOptions } from '../../adapters/udp.js';
 import type { PeerAddress } from '../../machines/transport.js';
+import { parsePinnedKey, readTofuFile, type ClientTrustOptions } from '../trustStore.js';
 
 /** What a `switchboard` process exits with. */
 export const ExitCode = {
@@ -17,7 +19,10 @@ export const ExitCode = {
   failed: 1,
   /** Bad command line or configuration; nothing was sent. */
   usage: 2,
-  /** No provider offers the service (SERVICE_UNAVAILABLE), or the endpoint cannot be reached. */
+  /**
+   * Nothing matched: no provider offers the service or operation (SERVICE_UNAVAILABLE), discover
+   * or describe found no such service, or the endpoint cannot be reached.
+   */
   unavailable: 3,
   /** Interrupted (SIGINT): a running task was cancelled first. */
   interrupted: 130,
@@ -99,12 +104,22 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--no-broadcast', 'send discovery only to --multicast and --peer'))
     .addOption(envOption('--multicast <group>', 'also send discovery to this IPv4 multicast group and join it (e.g. 239.255.77.1)').argParser(ipv4))
     .addOption(envOption('--peer <host:port>', 'also send discovery to this unicast peer; repeatable or comma-separated').argParser(listOf(peerAddress)))
-    .addOption(new Option('--json', 'machine-readable output: JSON (lines) on stdout (env: SWITCHBOARD_JSON=1)'))
+    .addOption(
+      envOption('--trust-key <[service=]key>', "trust this provider key (as a provider prints it); <service>= or id:<serviceId>= pins it to that service only; repeatable or comma-separated").argParser(
+        listOf((pin) => pin),
+      ),
+    )
+    .addOption(new Option('--allow-unsigned', 'accept unsigned advertisements (seed-only providers) where no pinned or trusted key forbids it'))
+    .addOption(new Option('--no-tofu', 'trust only --trust-key keys, not the first key each service is heard with'))
+    .addOption(envOption('--tofu-file <path>', 'keep the keys trusted on first use in this file, and start from the ones it holds'))
+    .addOption(new Option('--json', 'machine-readable output: JSON (lines) on stdout'))
     .addOption(envOption('--log-level <level>', 'diagnostics on stderr').choices(LOG_LEVELS).default('warn'));
 }
 
 export interface GlobalOptions {
   readonly discovery: UdpDiscoveryOptions;
+  /** Which advertisements a client believes (SEC-8): `--trust-key`, `--allow-unsigned`, `--no-tofu`, `--tofu-file`. */
+  readonly trust: ClientTrustOptions;
   readonly json: boolean;
   readonly logLevel: LogLevel;
 }
@@ -116,6 +131,10 @@ interface RawGlobals {
   peer?: { host: string; port: number | undefined }[];
   json?: boolean;
   logLevel: LogLevel;
+  trustKey?: string[];
+  allowUnsigned?: boolean;
+  tofu?: boolean;
+  tofuFile?: string;
 }
 
 /** A boolean environment variable: set and not one of '', 0, false, no, off. */
@@ -140,7 +159,32 @@ export function globalOptionsOf(command: Command): GlobalOptions {
     ...(raw.multicast === undefined ? {} : { multicast: { group: raw.multicast } }),
     ...(unicastPeers.length === 0 ? {} : { unicastPeers }),
   };
-  return { discovery, json: raw.json === true || envFlag('SWITCHBOARD_JSON'), logLevel: raw.logLevel };
+  return { discovery, trust: trustOptionsOf(raw), json: raw.json === true, logLevel: raw.logLevel };
+}
+
+/** The client trust options from the flags; a malformed --trust-key is a usage error (exit 2). */
+function trustOptionsOf(raw: RawGlobals): ClientTrustOptions {
+  const pinned = (raw.trustKey ?? []).map((pin) => {
+    try {
+      return parsePinnedKey(pin);
+    } catch (error) {
+      throw new UsageError(`--trust-key: ${(error as Error).message}`);
+    }
+  });
+  const allowUnsigned = raw.allowUnsigned === true;
+  if (raw.tofuFile !== undefined) {
+    try {
+      readTofuFile(raw.tofuFile);
+    } catch (error) {
+      throw new UsageError(`--tofu-file: ${(error as Error).message}`);
+    }
+  }
+  return {
+    pinned,
+    allowUnsigned,
+    trustOnFirstUse: raw.tofu !== false,
+    ...(raw.tofuFile === undefined ? {} : { tofuFile: raw.tofuFile }),
+  };
 }
 
 /** Where discovery goes, in words, for the first line a command prints. */

@@ -2,15 +2,19 @@
  * `switchboard provider`: hosts services until SIGINT/SIGTERM, then stops gracefully (running
  * tasks cancelled, goodbye advertised, sessions closed with 1001) and exits 0.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { ProviderEmitted } from '../../machines/provider.js';
-import { createProvider } from '../provider.js';
+import { loadAcl } from '../acl.js';
+import { loadApiKeys, type AuthOptions } from '../auth.js';
+import { defaultKeyFile, SigningKeyError } from '../keys.js';
+import { createProvider, type ProviderOptions, type SigningOptions } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable } from './options.js';
+import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
+import { loadImageService } from './demoModules.js';
 import { loadServices } from './serviceModule.js';
 import { nextStopSignal } from './signals.js';
 
@@ -22,8 +26,95 @@ interface ProviderFlags {
   workDir: string;
   heartbeatMs?: number;
   token?: string[];
+  apiKeys?: string;
+  acl?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
   stepDelayMs?: number;
+  sessionsMax?: number;
+  anonymousSessionsMax?: number;
+  sessionsPerKeyMax?: number;
+  connectionsPerAddressMax?: number;
+  framesPerSecond?: number;
+  framesPerAddressPerSecond?: number;
+  keyMessagesPerSecond?: number;
+  rateLimit?: { messagesMax: number; windowMs: number };
+  sendBufferMax?: number;
+  upgradeTimeoutMs?: number;
+  firstMessageTimeoutMs?: number;
+  keyFile?: string;
 }
+
+/** `--rate-limit 100/1000`: at most 100 messages per 1,000 ms on one connection (SEC-7). */
+function rateLimitOf(value: string): { messagesMax: number; windowMs: number } {
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(value);
+  const messagesMax = Number(match?.[1]);
+  const windowMs = Number(match?.[2]);
+  if (match === null || messagesMax < 1 || windowMs < 1 || !Number.isSafeInteger(messagesMax) || !Number.isSafeInteger(windowMs)) {
+    throw new InvalidArgumentError(`expected <messages>/<ms> such as 100/1000, got "${value}"`);
+  }
+  return { messagesMax, windowMs };
+}
+
+/** The rate and connection limits of the provider command (SEC-7, SEC-13..16); absent flags keep the defaults. */
+function limitsOf(flags: ProviderFlags): Pick<ProviderOptions, 'sessionsMax' | 'anonymousSessionsMax' | 'sessionsPerPrincipalMax' | 'principalRateLimit'> & {
+  server: NonNullable<ProviderOptions['server']>;
+  session: NonNullable<ProviderOptions['session']>;
+} {
+  const defined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  return {
+    ...defined({
+      sessionsMax: flags.sessionsMax,
+      anonymousSessionsMax: flags.anonymousSessionsMax,
+      sessionsPerPrincipalMax: flags.sessionsPerKeyMax,
+    }),
+    ...(flags.keyMessagesPerSecond === undefined ? {} : { principalRateLimit: { messagesMax: flags.keyMessagesPerSecond, windowMs: 1_000 } }),
+    server: defined({
+      connectionsPerAddressMax: flags.connectionsPerAddressMax,
+      upgradeTimeoutMs: flags.upgradeTimeoutMs,
+      framesPerSecondMax: defined({ perConnection: flags.framesPerSecond, perAddress: flags.framesPerAddressPerSecond }),
+      ...(flags.sendBufferMax === undefined ? {} : { sendBuffer: { bytesMax: flags.sendBufferMax, pauseBytes: Math.min(1_048_576, Math.floor(flags.sendBufferMax / 2)) } }),
+    }),
+    session: defined({ rateLimit: flags.rateLimit, firstMessageTimeoutMs: flags.firstMessageTimeoutMs }),
+  };
+}
+
+/** The security options of the provider command: keys, ACL, TLS (files read and checked here). */
+async function securityOf(flags: ProviderFlags): Promise<Pick<ProviderOptions, 'auth' | 'acl' | 'server'> & { summary: string[] }> {
+  if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if (flags.tlsClientCa !== undefined && flags.tlsCert === undefined) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
+  const summary: string[] = [];
+  const keys = flags.apiKeys === undefined ? undefined : await loadApiKeys(flags.apiKeys).catch(usage);
+  const tokens = flags.token !== undefined && flags.token.length > 0 ? flags.token : undefined;
+  const certificates = flags.tlsClientCa === undefined ? undefined : ('any' as const);
+  const auth: AuthOptions | undefined =
+    keys === undefined && tokens === undefined && certificates === undefined
+      ? undefined
+      : { ...(keys === undefined ? {} : { keys }), ...(tokens === undefined ? {} : { tokens }), ...(certificates === undefined ? {} : { certificates }) };
+  if (auth !== undefined) {
+    const credentials = (keys?.length ?? 0) + (tokens?.length ?? 0);
+    summary.push(`authentication required (${credentials} key${credentials === 1 ? '' : 's'}${certificates ? ', or a client certificate' : ''})`);
+  }
+  const acl = flags.acl === undefined ? undefined : await loadAcl(flags.acl).catch(usage);
+  if (acl !== undefined) summary.push(`ACL ${flags.acl}: ${acl.rules.length} rule${acl.rules.length === 1 ? '' : 's'}, default ${acl.default}`);
+  let server: ProviderOptions['server'];
+  if (flags.tlsCert !== undefined && flags.tlsKey !== undefined) {
+    const [cert, key, clientCa] = await Promise.all([
+      readFile(flags.tlsCert),
+      readFile(flags.tlsKey),
+      flags.tlsClientCa === undefined ? undefined : readFile(flags.tlsClientCa),
+    ]).catch(usage);
+    server = { tls: { cert, key, ...(clientCa === undefined ? {} : { clientCa }) } };
+    summary.push(`TLS (wss://)${clientCa === undefined ? '' : ' with client certificates'}`);
+  }
+  return { ...(auth === undefined ? {} : { auth }), ...(acl === undefined ? {} : { acl }), ...(server === undefined ? {} : { server }), summary };
+}
+
+/** A file that cannot be read or parsed is a configuration mistake (exit 2). */
+const usage = (error: unknown): never => {
+  throw new UsageError((error as Error).message);
+};
 
 /** How long a graceful stop may take before the process gives up on it. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -96,9 +187,19 @@ function reporter(io: Io, json: boolean): (event: Reported) => void {
 async function demoService(flags: ProviderFlags): Promise<{ service: ServiceDefinition; workDir: string }> {
   const workDir = path.resolve(flags.workDir);
   await mkdir(workDir, { recursive: true });
-  const { imageProcessingService } = await import('../demo/imageService.js');
+  const { imageProcessingService } = await loadImageService();
   const service = imageProcessingService({ workDir, ...(flags.stepDelayMs === undefined ? {} : { stepDelayMs: flags.stepDelayMs }) });
   return { service: service as unknown as ServiceDefinition, workDir };
+}
+
+/** Runs `make`; a key file that cannot be used is a configuration mistake (exit 2), said as such. */
+function usable<T>(make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof SigningKeyError) throw new UsageError(`--key-file: ${error.message}`);
+    throw error;
+  }
 }
 
 async function runProvider(context: CliContext, flags: ProviderFlags, command: Command): Promise<number> {
@@ -115,16 +216,21 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     services = [demo.service];
     workDir = demo.workDir;
   }
-  const provider = createProvider({
+  const { summary, server: tlsServer, ...security } = await securityOf(flags);
+  const { server: limitsServer, ...limits } = limitsOf(flags);
+  const provider = usable(() => createProvider({
+    signing: signingOf(flags),
     services: services.map((service) => reportingStarts(service, report)),
     port: flags.port,
     host: flags.host,
     advertisedHost: flags.advertisedHost,
     discovery: globals.discovery,
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
-    ...(flags.token === undefined || flags.token.length === 0 ? {} : { auth: { tokens: flags.token } }),
+    ...security,
+    ...limits,
+    server: { ...limitsServer, ...tlsServer },
     log,
-  });
+  }));
   for (const type of ['provider.listening', 'provider.status', 'session.opened', 'session.bound', 'session.ended', 'task.settled'] as const) {
     provider.on(type, report as (event: ProviderEmitted) => void);
   }
@@ -134,13 +240,24 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     const { endpoint } = await provider.start();
     const offered = services.map((service) => ({ serviceName: service.name, version: service.version, operations: Object.keys(service.operations) }));
     if (globals.json) {
-      jsonLine(io.stdout, { event: 'provider.listening', time: new Date().toISOString(), endpoint, services: offered, discovery: globals.discovery, workDir });
+      jsonLine(io.stdout, {
+        event: 'provider.listening',
+        time: new Date().toISOString(),
+        endpoint,
+        services: offered,
+        discovery: globals.discovery,
+        workDir,
+        publicKey: provider.publicKey,
+        keyFile: provider.keyFile,
+      });
     } else {
       line(io.stdout, `provider listening on ${endpoint}`);
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
       line(io.stdout, `discovery ${describeDiscovery(globals.discovery)}`);
+      // What a client pins: switchboard discover --trust-key <service>=<key>.
+      line(io.stdout, `signing key ${provider.publicKey} (${provider.keyFile})`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
-      if (flags.token?.length) line(io.stdout, `authentication required (${flags.token.length} token${flags.token.length === 1 ? '' : 's'})`);
+      for (const text of summary) line(io.stdout, text);
       line(io.stdout, 'press Ctrl-C to stop');
     }
     const signal = await stop.signal;
@@ -158,6 +275,14 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   }
 }
 
+/**
+ * The signing key: the --key-file, or the default file (the next free slot of it when another
+ * provider on this host holds it). A key file that cannot be used is a configuration error.
+ */
+function signingOf(flags: ProviderFlags): SigningOptions {
+  return flags.keyFile === undefined ? { keyFile: defaultKeyFile(), nextFreeSlot: true } : { keyFile: flags.keyFile };
+}
+
 export function registerProviderCommand(program: Command, context: CliContext): Command {
   return program
     .command('provider')
@@ -169,7 +294,29 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--work-dir <dir>', 'demo service: the directory every image path is confined to (created)').default(DEFAULT_WORK_DIR))
     .addOption(envOption('--heartbeat-ms <n>', 'advertisement period (default: 30000)').argParser(integerIn(100, 3_600_000)))
     .addOption(envOption('--token <token>', 'require authentication with one of these tokens (SEC-2); repeatable or comma-separated').argParser(listOf((token) => token)))
+    .addOption(envOption('--api-keys <file>', 'require authentication with these named API keys: JSON [{name, key, groups?, clientIds?}] (SEC-2, SEC-10)'))
+    .addOption(envOption('--acl <file>', 'authorise each task by this JSON policy: {default, rules: [{effect, who?, services?, operations?, clientIds?}]} (SEC-4)'))
+    .addOption(envOption('--tls-cert <file>', 'serve wss:// with this certificate (PEM; with --tls-key) (SEC-1)'))
+    .addOption(envOption('--tls-key <file>', 'the private key of --tls-cert (PEM)'))
+    .addOption(envOption('--tls-client-ca <file>', 'accept client certificates signed by this CA (PEM) as credentials (SEC-10)'))
+    .addOption(envOption('--sessions-max <n>', 'connections served at once (default: 1024)').argParser(integerIn(1, 1_000_000)))
+    .addOption(envOption('--anonymous-sessions-max <n>', 'of those, connections without a credential while one is required (default: 256)').argParser(integerIn(0, 1_000_000)))
+    .addOption(envOption('--sessions-per-key-max <n>', 'connections one API key or certificate may hold (default: 64)').argParser(integerIn(1, 1_000_000)))
+    .addOption(envOption('--connections-per-address-max <n>', 'TCP connections from one address (default: 64)').argParser(integerIn(1, 1_000_000)))
+    .addOption(envOption('--frames-per-second <n>', 'frames one connection may send per second; beyond it, it is not read until the second ends (default: 5000)').argParser(integerIn(1, 10_000_000)))
+    .addOption(envOption('--frames-per-address-per-second <n>', 'the same over all connections from one address (default: 10000)').argParser(integerIn(1, 10_000_000)))
+    .addOption(envOption('--key-messages-per-second <n>', 'task messages one API key may send per second over all its connections; beyond, RATE_LIMITED (default: 10000)').argParser(integerIn(1, 10_000_000)))
+    .addOption(envOption('--rate-limit <messages/ms>', 'messages one connection may send per window, e.g. 100/1000; beyond, RATE_LIMITED (SEC-7; default: off)').argParser(rateLimitOf))
+    .addOption(envOption('--send-buffer-max <bytes>', 'unsent bytes a client may leave unread before it is dropped (default: 8388608)').argParser(integerIn(65_536, 1_073_741_824)))
+    .addOption(envOption('--upgrade-timeout-ms <n>', 'time a TCP connection has to complete its WebSocket upgrade (default: 5000)').argParser(integerIn(100, 600_000)))
+    .addOption(envOption('--first-message-timeout-ms <n>', 'time a new connection has to send its first message (default: 10000)').argParser(integerIn(100, 3_600_000)))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
+    .addOption(
+      envOption(
+        '--key-file <path>',
+        `the provider's signing key (Ed25519, made there with mode 0600 on first start); clients pin its public key (default: ${defaultKeyFile()}, or the next free -2, -3, ... when another provider uses it)`,
+      ),
+    )
     .addHelpText(
       'after',
       `
@@ -180,6 +327,7 @@ SIGINT or SIGTERM stops it gracefully: running tasks are cancelled, a goodbye is
 Examples:
   $ switchboard provider --work-dir ./images --step-delay-ms 200
   $ switchboard provider --service ./greeter.js --port 8080 --token s3cret
+  $ switchboard provider --tls-cert cert.pem --tls-key key.pem --api-keys keys.json --acl acl.json
   $ SWITCHBOARD_BROADCAST=127.255.255.255 switchboard provider --host 127.0.0.1 --json`,
     )
     .action((flags: ProviderFlags, command: Command) => runAction(context, () => runProvider(context, flags, command)));

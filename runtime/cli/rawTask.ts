@@ -3,9 +3,11 @@
  * GetStatus for `(originalClientId, taskId)` (a task belongs to its client, not to a socket:
  * TASK-13, CONN-9), the first answer about that task, a graceful close.
  */
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { v4 as uuid } from 'uuid';
 import WebSocket from 'ws';
+import { CLIENT_PROOF_HEADER, clientProofFor } from '../../adapters/ws/options.js';
 import { decodeFrame, encodeFrame, stampFrame } from '../../machines/codec.js';
 import type { WireMessage } from '../../machines/messages.js';
 import { within } from './context.js';
@@ -16,6 +18,17 @@ export interface RawTaskFlags {
   clientId: string;
   timeoutMs: number;
   token?: string;
+  clientSecret?: string;
+  ca?: string;
+}
+
+/** The CA certificate a --ca flag names (a file that cannot be read is a usage error). */
+export async function readCa(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (error) {
+    throw new UsageError(`--ca ${file}: ${(error as Error).message}`);
+  }
 }
 
 export type TaskAnswer = Extract<WireMessage, { type: 'TaskStatusUpdate' | 'TaskResult' | 'TaskFailed' | 'Error' }>;
@@ -42,7 +55,9 @@ export function addRawTaskOptions(command: Command): Command {
     .addOption(envOption('--endpoint <url>', "the provider's endpoint, e.g. ws://192.168.1.20:8080 (discover shows it)").makeOptionMandatory())
     .addOption(envOption('--client-id <id>', 'the client the task belongs to (assign --json prints it)').makeOptionMandatory())
     .addOption(envOption('--timeout-ms <n>', 'how long to wait for the answer').argParser(integerIn(1, 3_600_000)).default(5_000))
-    .addOption(envOption('--token <token>', 'authenticate at the upgrade with this token (SEC-2)'));
+    .addOption(envOption('--token <token>', 'authenticate at the upgrade with this token (SEC-2)'))
+    .addOption(envOption('--ca <file>', "wss://: trust this CA certificate (PEM), e.g. the provider's self-signed one"))
+    .addOption(envOption('--client-secret <secret>', "the client's secret (assign --detach prints it): the task's clientId is bound to it (SEC-10)"));
 }
 
 /**
@@ -57,10 +72,12 @@ export async function askProvider(
 ): Promise<TaskAnswer> {
   const url = endpointUrl(flags.endpoint);
   const messageId = uuid();
-  const socket = new WebSocket(url, {
-    handshakeTimeout: flags.timeoutMs,
-    ...(flags.token === undefined ? {} : { headers: { authorization: `Bearer ${flags.token}` } }),
-  });
+  const headers: Record<string, string> = {
+    ...(flags.token === undefined ? {} : { authorization: `Bearer ${flags.token}` }),
+    ...(flags.clientSecret === undefined ? {} : { [CLIENT_PROOF_HEADER]: clientProofFor(flags.clientSecret, url) }),
+  };
+  const ca = flags.ca === undefined ? undefined : await readCa(flags.ca);
+  const socket = new WebSocket(url, { handshakeTimeout: flags.timeoutMs, headers, ...(ca === undefined ? {} : { ca }) });
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
   try {
     return await new Promise<TaskAnswer>((resolve, reject) => {

@@ -1,13 +1,14 @@
 /**
  * `switchboard provider --service ./my-service.js`: loads a module and takes every export that is
  * a service definition (from defineService), or an array of them. The path is resolved from the
- * current directory; TypeScript modules load too, because bin/switchboard.js registers tsx.
+ * current directory; TypeScript modules load too (tsx is registered for them: ./typescript.ts).
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ServiceDefinition } from '../service.js';
 import { UsageError } from './options.js';
+import { importModule } from './typescript.js';
 
 export function isServiceDefinition(value: unknown): value is ServiceDefinition {
   if (typeof value !== 'object' || value === null) return false;
@@ -46,8 +47,9 @@ export async function loadServiceModule(modulePath: string, cwd = process.cwd())
   if (info === undefined || !info.isFile()) throw new UsageError(`--service ${modulePath}: no such file (${absolute})`);
   let namespace: Record<string, unknown>;
   try {
-    namespace = (await import(pathToFileURL(absolute).href)) as Record<string, unknown>;
+    namespace = await importModule(absolute, pathToFileURL(absolute).href);
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     throw new UsageError(`--service ${modulePath}: the module failed to load: ${(error as Error).message}`);
   }
   const services = servicesExportedBy(namespace);

@@ -8,7 +8,7 @@
  */
 import { ClockModel } from './clockModel.js';
 import { ofType, type Observation } from './history.js';
-import type { Plan, PlannedClient, PlannedProvider } from './plan.js';
+import { believes, type Plan, type PlannedClient, type PlannedProvider } from './plan.js';
 import { clientIdOf } from './participants.js';
 
 export interface Invariant {
@@ -312,8 +312,10 @@ function checkRediscovered(context: Context): void {
     }
   }
   for (const clientName of aliveClients) {
+    const client = plan.participants.find((p): p is PlannedClient => p.kind === 'client' && p.name === clientName) as PlannedClient;
     for (const [providerName, up] of alive) {
       const provider = providers.find((p) => p.name === providerName) as PlannedProvider;
+      if (!believes(client, provider)) continue; // SEC-8: an unsigned provider is ignored by a client that does not allow it
       const deadline = healAt + provider.timings.heartbeatIntervalMs + context.slackMs + context.toleranceMs;
       if (deadline > plan.endMs) continue;
       const listing = listingAt(history, clientName, deadline);
@@ -388,8 +390,13 @@ function checkHalfOpen(context: Context): void {
 function checkProbes(context: Context): void {
   const { history, plan } = context;
   const settled = new Map(ofType(history, 'settled').map((s) => [taskKey(s.clientId, s.taskId), s]));
+  const providers = plan.participants.filter((p): p is PlannedProvider => p.kind === 'provider');
   for (const probe of ofType(history, 'submitted')) {
     if (probe.probe !== true) continue;
+    // A client that believes no provider at all (only unsigned ones, and allowUnsigned off) cannot
+    // reach one by its configuration (SEC-8); its tasks still fail with a code (no-lost-task).
+    const client = plan.participants.find((p): p is PlannedClient => p.kind === 'client' && p.name === probe.participant);
+    if (client !== undefined && !providers.some((provider) => believes(client, provider))) continue;
     const outcome = settled.get(taskKey(probe.clientId, probe.taskId))?.outcome;
     const where = { participant: probe.participant, taskId: probe.taskId };
     if (outcome === undefined) {

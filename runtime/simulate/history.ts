@@ -53,7 +53,7 @@ export type Observation =
       readonly taskId: string;
       readonly outcome: OutcomeSummary;
     }
-  /** A client's repository heard an advertisement. */
+  /** A client's repository acted on an advertisement (one its trust policy let through, SEC-8). */
   | { readonly t: number; readonly type: 'advert'; readonly participant: string; readonly serviceId: string; readonly heartbeatMs: number | undefined }
   /** A client's repository changed: the serviceIds it lists now. */
   | { readonly t: number; readonly type: 'services'; readonly participant: string; readonly serviceIds: readonly string[] }

@@ -9,15 +9,18 @@
  *   exactly one settlement);
  * - operation runs inside the service's own code (each operation is wrapped);
  * - provider task outcomes, sessions and repository changes through the runtime's events;
- * - advertisements heard, frames a session heard, and statechart states through the `inspect`
- *   observer, by machine id (`actorRef.logic?.id ?? snapshot.machine?.id`), never by actor
- *   internals, so tasks stay visible when they are no longer actors.
+ * - advertisements the repository acted on (past the SEC-8 trust policy), frames a session heard,
+ *   and statechart states through the `inspect` observer, by machine id (`actorRef.logic?.id ??
+ *   snapshot.machine?.id`), never by actor internals, so tasks stay visible when they are no
+ *   longer actors.
  */
+import { createHash, type KeyObject } from 'node:crypto';
 import type { InspectionEvent } from 'xstate';
 import * as z from 'zod';
 import { Prng } from '../../adapters/simulated/prng.js';
 import { deriveSeed } from '../../machines/random.js';
 import { createClient, type Client, type ClientOptions } from '../client.js';
+import { keyFromSeed } from '../keys.js';
 import type { TransportHost } from '../compose.js';
 import { createProvider, type Clock, type Provider } from '../provider.js';
 import { defineService, type OperationDefinition, type ServiceDefinition } from '../service.js';
@@ -132,6 +135,12 @@ function machineIdOf(ref: InspectedRef, snapshot?: { machine?: { id?: string } }
   return ref.logic?.id ?? snapshot?.machine?.id;
 }
 
+/** The fields of an advertisement the observer reads. */
+interface Heard {
+  readonly serviceId?: unknown;
+  readonly heartbeatIntervalMs?: number;
+}
+
 /** The inspect observer of one participant: session traffic, advertisements, and (detail) states. */
 function inspector(env: ParticipantEnv, participant: string): (event: InspectionEvent) => void {
   const connectionIds = new Map<string, string>();
@@ -140,7 +149,18 @@ function inspector(env: ParticipantEnv, participant: string): (event: Inspection
     const ref = inspection.actorRef as unknown as InspectedRef;
     if (inspection.type === '@xstate.event') {
       const type = inspection.event.type;
-      if (!type.startsWith('transport.') && type !== 'datagram.received') return;
+      if (type === 'entry.advertised' || type === 'xstate.init') {
+        // An advertisement the repository acted on: forwarded to its entry, or a new entry made
+        // from it. Not every one that arrived: the trust policy drops replays, duplicates and
+        // advertisements of keys or unsigned providers it does not believe (SEC-8).
+        const event = inspection.event as { advertisement?: Heard; input?: { advertisement?: Heard } };
+        const advertisement = type === 'entry.advertised' ? event.advertisement : machineIdOf(ref) === 'repositoryEntry' ? event.input?.advertisement : undefined;
+        if (advertisement !== undefined && typeof advertisement.serviceId === 'string') {
+          env.record({ t: env.now(), type: 'advert', participant, serviceId: advertisement.serviceId, heartbeatMs: advertisement.heartbeatIntervalMs });
+        }
+        return;
+      }
+      if (!type.startsWith('transport.')) return;
       const machine = machineIdOf(ref);
       if (machine === 'session' && type !== 'transport.closed' && type !== 'transport.opened') {
         const key = ref.sessionId ?? '';
@@ -150,11 +170,6 @@ function inspector(env: ParticipantEnv, participant: string): (event: Inspection
           connectionIds.set(key, connectionId);
         }
         env.record({ t: env.now(), type: 'session.heard', participant, connectionId });
-      } else if (type === 'datagram.received' && machine === 'repository') {
-        const message = (inspection.event as { message?: { discoveryType?: string; serviceId?: string; heartbeatIntervalMs?: number } }).message;
-        if (message?.discoveryType === 'ServiceAdvertisement' && typeof message.serviceId === 'string') {
-          env.record({ t: env.now(), type: 'advert', participant, serviceId: message.serviceId, heartbeatMs: message.heartbeatIntervalMs });
-        }
       }
       return;
     }
@@ -184,6 +199,11 @@ export interface RunningProvider {
   readonly serviceIds: readonly string[];
   /** The process is gone: its actors stop at once, without a word on the wire. */
   kill(): void;
+}
+
+/** The signing key of a provider instance: derived from the run seed and its name, so a replay signs alike. */
+export function providerKey(seed: number, name: string): KeyObject {
+  return keyFromSeed(createHash('sha256').update(`switchboard simulate key/${seed}/${name}`).digest());
 }
 
 /** A seeded id source: readable, unique per participant incarnation, the same in every replay. */
@@ -230,6 +250,9 @@ export function startProvider(
       closeTimeoutMs: timings.closeTimeoutMs,
     },
     ...(options.injectBug === undefined ? {} : { injectBug: options.injectBug }),
+    // SEC-8, as a provider with a key file: one key per instance, kept across restarts, each start
+    // a greater epoch (so clients drop the earlier boot's serviceIds, DISC-15).
+    signing: planned.signed ? { privateKey: providerKey(env.seed, name), epoch: incarnation } : false,
   });
   provider.on('task.settled', (event) =>
     env.record({ t: env.now(), type: 'finished', participant: name, incarnation, clientId: event.clientId, taskId: event.taskId, outcome: summarise(event.outcome) }),
@@ -296,6 +319,8 @@ export function startClient(planned: PlannedClient, incarnation: number, env: Pa
     inspect: inspector(env, name),
     seed: deriveSeed(env.seed, clientId),
     newId: idSource(env.seed, clientId),
+    // SEC-8: signed advertisements trusted on first use; unsigned ones only if the scenario allows them.
+    trust: { allowUnsigned: planned.allowUnsigned },
   });
   client.on('services.changed', (event) =>
     env.record({ t: env.now(), type: 'services', participant: name, serviceIds: event.services.map((service) => service.serviceId) }),

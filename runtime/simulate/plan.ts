@@ -40,6 +40,8 @@ export interface PlannedProvider {
   readonly index: number;
   readonly spec: ProviderSpec;
   readonly timings: ProviderTimings;
+  /** Signs its advertisements (SEC-8; the scenario's `signed`, default true). */
+  readonly signed: boolean;
 }
 
 export interface PlannedClient {
@@ -50,7 +52,12 @@ export interface PlannedClient {
   readonly timings: ClientTimings;
   /** Whether the client assigns again elsewhere after some failures (an operation may then run twice). */
   readonly retries: boolean;
+  /** Believes unsigned advertisements (SEC-8; the scenario's `allowUnsigned`, default false). */
+  readonly allowUnsigned: boolean;
 }
+
+/** Whether `client` acts on `provider`'s advertisements at all: a signed one always (trust on first use), an unsigned one if allowed. */
+export const believes = (client: PlannedClient, provider: PlannedProvider): boolean => provider.signed || client.allowUnsigned;
 
 export type PlannedParticipant = PlannedProvider | PlannedClient;
 
@@ -123,12 +130,20 @@ function participantsOf(scenario: Scenario): PlannedParticipant[] {
   const participants: PlannedParticipant[] = [];
   for (const spec of scenario.providers) {
     for (const name of instanceNames(spec)) {
-      participants.push({ kind: 'provider', name, index: participants.length, spec, timings: providerTimings(spec) });
+      participants.push({ kind: 'provider', name, index: participants.length, spec, timings: providerTimings(spec), signed: spec.options?.signed !== false });
     }
   }
   for (const spec of scenario.clients) {
     for (const name of instanceNames(spec)) {
-      participants.push({ kind: 'client', name, index: participants.length, spec, timings: clientTimings(spec), retries: spec.options?.retry !== undefined });
+      participants.push({
+        kind: 'client',
+        name,
+        index: participants.length,
+        spec,
+        timings: clientTimings(spec),
+        retries: spec.options?.retry !== undefined,
+        allowUnsigned: spec.options?.allowUnsigned === true,
+      });
     }
   }
   return participants;

@@ -81,6 +81,12 @@ const providerOptions = z
     pongTimeout: duration('CONN-3 time a session waits for a pong. @default 5s').optional(),
     answerDelay: duration('CONN-2 time to answer a connection request. @default 1s').optional(),
     closeTimeout: duration('CONN-7 close handshake bound. @default 2s').optional(),
+    signed: z
+      .boolean()
+      .describe(
+        'SEC-8: sign advertisements with this instance\'s own Ed25519 key (derived from the run seed and the instance name, the same key after a restart, with a greater epoch). false: unsigned, as a seed-only provider; only clients with allowUnsigned believe it. @default true',
+      )
+      .optional(),
     injectBug: z
       .strictObject({
         skipDuplicateCheck: z.boolean().describe('Runs a duplicate AssignTask again (breaks TASK-4). For checker self-tests only.').optional(),
@@ -128,6 +134,10 @@ const clientOptions = z
     ackTimeout: duration('TASK-3 wait for an Ack before re-sending. @default 2s').optional(),
     assignAttemptsMax: z.number().int().min(1).max(100).optional(),
     cancelTimeout: duration('TASK-18 wait for the answer to a cancel. @default 2s').optional(),
+    allowUnsigned: z
+      .boolean()
+      .describe('SEC-8: believe unsigned advertisements (providers with signed: false); signed ones are trusted on first use either way. @default false')
+      .optional(),
     retry: z
       .strictObject({
         codes: z.array(z.string().regex(ERROR_CODE)).min(1),

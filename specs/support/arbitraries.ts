@@ -154,6 +154,10 @@ export const serviceAdvertisement: fc.Arbitrary<ServiceAdvertisement> = fc.recor
     heartbeatIntervalMs: fc.integer({ min: 1, max: 86_400_000 }),
     protocolVersion: text(0, 32),
     features: fc.array(text(0, 64), { maxLength: 5 }),
+    publicKey: text(1, 64),
+    epoch: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+    sequence: fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+    tlsFingerprint256: text(1, 128),
     signature: text(0, 512),
   },
   {

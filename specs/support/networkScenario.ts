@@ -6,6 +6,11 @@
  * fault schedule from the run seed (partitions symmetric and one-way, link faults, crashes with
  * restart, providers that stop reading, frozen participants, skewed clocks). Then the final heal
  * and the liveness phase, and every invariant of runtime/simulate/checker.ts.
+ *
+ * Discovery is signed in a third of the networks (SEC-8: every provider signs, clients trust on
+ * first use, so duplicated, reordered and replayed advertisements meet the replay rule, and a
+ * restarted provider's greater epoch ends its earlier serviceIds), unsigned in a third (seed-only
+ * providers, clients told to allow them), and mixed in the rest (every other provider signs).
  */
 import fc from 'fast-check';
 import type { ScenarioInput } from '../../runtime/simulate/scenario.js';
@@ -39,6 +44,7 @@ export const networkScenarioArb: fc.Arbitrary<ScenarioInput> = fc
     stepMax: fc.integer({ min: 20, max: 1_600 }),
     cancel: fc.constantFrom(0, 0.2),
     deadline: fc.option(fc.integer({ min: 300, max: 3_000 }), { nil: undefined }),
+    discovery: fc.constantFrom('signed' as const, 'mixed' as const, 'unsigned' as const),
   })
   .map((draw) => ({
     name: 'random network',
@@ -46,19 +52,12 @@ export const networkScenarioArb: fc.Arbitrary<ScenarioInput> = fc
     duration: 6_000,
     liveness: 14_000,
     network: { loss: draw.loss, duplicate: draw.duplicate, delay: [1, draw.delayMax] as [number, number] },
-    providers: [
-      {
-        name: 'p',
-        count: draw.providers,
-        services: [{ name: 'Work', operations: { run: { duration: [10, draw.stepMax] as [number, number], progressSteps: 3 } } }],
-        options: providerOptions,
-      },
-    ],
+    providers: providerEntries(draw.providers, draw.discovery, draw.stepMax),
     clients: [
       {
         name: 'c',
         count: draw.clients,
-        options: clientOptions,
+        options: { ...clientOptions, allowUnsigned: draw.discovery !== 'signed' },
         workload: [
           {
             service: 'Work',
@@ -72,3 +71,18 @@ export const networkScenarioArb: fc.Arbitrary<ScenarioInput> = fc
     ],
     random: { faults: draw.faults, kinds: [...draw.kinds], longest: 3_000 },
   }));
+
+/** `count` providers: signed ones named p-1, ..., unsigned ones u-1, ... (mixed: half of them, rounded down). */
+function providerEntries(count: number, discovery: 'signed' | 'mixed' | 'unsigned', stepMax: number): ScenarioInput['providers'] {
+  const unsigned = discovery === 'signed' ? 0 : discovery === 'unsigned' ? count : Math.floor(count / 2);
+  const entry = (name: string, entryCount: number, signed: boolean) => ({
+    name,
+    count: entryCount,
+    services: [{ name: 'Work', operations: { run: { duration: [10, stepMax] as [number, number], progressSteps: 3 } } }],
+    options: { ...providerOptions, signed },
+  });
+  return [
+    ...(count - unsigned > 0 ? [entry('p', count - unsigned, true)] : []),
+    ...(unsigned > 0 ? [entry('u', unsigned, false)] : []),
+  ] as ScenarioInput['providers'];
+}

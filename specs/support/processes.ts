@@ -12,13 +12,13 @@
  * - Signals go to the child's own pid (`signal`), never to a name or a group; `stopTracked()`
  *   kills whatever the spec started and is still alive (SIGCONT first, for a stopped one), and
  *   waits (bounded) for each to exit.
- * - `freePort()` binds port 0 on 127.0.0.1 and releases it, to get a TCP port a provider can be
- *   started (and restarted) on.
+ * - `freePort()` draws a port from the specs' allocator (./ports.ts), to get a TCP port a
+ *   provider can be started (and restarted) on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allocatePort } from './ports.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const FIXTURES = path.join(ROOT, 'specs', 'fixtures', 'processes');
@@ -214,19 +214,8 @@ export async function stopTracked(timeoutMs = 5_000): Promise<void> {
   for (const node of alive) if (!node.alive) tracked.delete(node);
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (bound to 0, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen({ port: 0, host: '127.0.0.1', exclusive: true }, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('freePort: no port'))));
-    });
-  });
-}
+/** A port held for this process by the specs' allocator (./ports.ts): free for TCP and UDP. */
+export const freePort = allocatePort;
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -276,6 +265,8 @@ export interface Listening {
   readonly wsPort: number;
   /** serviceId by serviceName (`Work`, `Pin-<name>`). */
   readonly serviceIds: Readonly<Record<string, string>>;
+  /** The key its advertisements are signed with (SEC-8). */
+  readonly publicKey: string;
 }
 
 export async function listeningOf(provider: NodeChild, timeoutMs = 20_000): Promise<Listening> {
@@ -288,6 +279,7 @@ export async function listeningOf(provider: NodeChild, timeoutMs = 20_000): Prom
     endpoint: String(event.endpoint),
     wsPort: Number(event.wsPort),
     serviceIds: Object.fromEntries(services.map((s) => [s.serviceName, s.serviceId])),
+    publicKey: String(event.publicKey),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * A whole switchboard network on the simulated network: providers and clients, each its own
  * actor system on ONE SimulatedClock, wired by runtime/compose.ts exactly as real ones are, plus
- * the observations the whole-network properties check (what each client saw, what each provider
+ * the observations scenario specs check (what each client saw, what each provider
  * ran). Everything random derives from the seed.
  */
 import { SimulatedClock, createActor, type Actor, type AnyActorRef } from 'xstate';
@@ -17,6 +17,9 @@ import { taskLimitDefaults } from '../../machines/taskLedger.js';
 import type { TaskRegistrySnapshot } from '../../machines/taskRegistry.js';
 import { composeClient, composeProvider } from '../../runtime/compose.js';
 import { createProbe, stepsHandler, type HandlerProbe } from './handlers.js';
+import { createHash, type KeyObject } from 'node:crypto';
+import { createDatagramSigner } from '../../adapters/udp/signature.js';
+import { keyFromSeed } from '../../runtime/keys.js';
 
 export const WORK_SERVICE = 'Work';
 export const WORK_OPERATION = 'run';
@@ -34,7 +37,7 @@ export const smallProviderOptions = {
 } satisfies Partial<Omit<ProviderInput, 'providerId' | 'services'>>;
 
 export const smallClientOptions = {
-  repository: { discoveryPeriodMs: 4_000, defaultHeartbeatIntervalMs: 1_000, entriesMax: 64 },
+  repository: { ...clientDefaults.repository, discoveryPeriodMs: 4_000, defaultHeartbeatIntervalMs: 1_000, entriesMax: 64 },
   connection: {
     ...clientDefaults.connection,
     pingIntervalMs: 300,
@@ -77,6 +80,8 @@ export interface StartProviderOptions {
   readonly provider?: Partial<Omit<ProviderInput, 'providerId' | 'services'>>;
   /** @default one `Work` service with operation `run`, serviceId `work@<address>#<incarnation>` */
   readonly services?: readonly ServiceDescriptor[];
+  /** Sign the provider's advertisements (SEC-8). @default true */
+  readonly signed?: boolean;
 }
 
 export interface ClientNode {
@@ -100,6 +105,7 @@ export class World {
   readonly providers: ProviderNode[] = [];
   readonly clients: ClientNode[] = [];
   private incarnations = new Map<string, number>();
+  private keys = new Map<string, KeyObject>();
 
   constructor(readonly options: WorldOptions) {
     this.net = new SimulatedNetwork({ clock: this.clock, seed: options.seed, faults: options.faults });
@@ -111,7 +117,13 @@ export class World {
     const probe = createProbe();
     const serviceId = options.services?.[0]?.serviceId ?? `work@${address}#${incarnation}`;
     const handler = (options.handler ?? stepsHandler)(probe);
-    const logic = composeProvider(this.net.host(address), PROVIDER_PORT, { handler });
+    // Signed as a real provider's are (SEC-8): a key per host, as if kept in a key file, and an
+    // epoch that grows with every start. `signed: false` makes a seed-only provider.
+    const signer =
+      options.signed === false
+        ? undefined
+        : createDatagramSigner({ privateKey: this.keyOf(address), epoch: this.clock.now() * 1_000 + incarnation });
+    const logic = composeProvider(this.net.host(address), PROVIDER_PORT, { handler, ...(signer === undefined ? {} : { signer }) });
     const requests: ProviderNode['requests'] = [];
     const actor = createActor(logic, {
       clock: this.clock,
@@ -150,16 +162,20 @@ export class World {
     const heartbeatMs = new Map<string, number>();
     const actor = createActor(composeClient(this.net.host(address)), {
       clock: this.clock,
-      // Watches every advertisement the repository receives (DISC-9 is checked against these).
+      // Watches every advertisement the repository acts on (DISC-9 is checked against these).
       inspect: (inspection) => {
         if (process.env.TRACE && inspection.type === '@xstate.event' && !String(inspection.event.type).startsWith('xstate.')) {
           console.log(this.clock.now(), (inspection.actorRef as { id?: string }).id, JSON.stringify(inspection.event).slice(0, 200));
         }
+        // Only advertisements the repository acted on count: a new entry made from one, or one
+        // forwarded to its entry (the trust policy drops replays, duplicates and forgeries).
         if (inspection.type !== '@xstate.event') return;
-        const event = inspection.event as { type: string; message?: { discoveryType?: string; serviceId?: string; heartbeatIntervalMs?: number } };
-        if (event.type !== 'datagram.received' || event.message?.discoveryType !== 'ServiceAdvertisement') return;
-        lastAdvertisementMs.set(event.message.serviceId as string, this.clock.now());
-        if (event.message.heartbeatIntervalMs !== undefined) heartbeatMs.set(event.message.serviceId as string, event.message.heartbeatIntervalMs);
+        type Heard = { serviceId: string; heartbeatIntervalMs?: number };
+        const event = inspection.event as { type: string; advertisement?: Heard; input?: { advertisement?: Heard } };
+        const advertisement = event.type === 'entry.advertised' ? event.advertisement : event.type === 'xstate.init' ? event.input?.advertisement : undefined;
+        if (advertisement === undefined) return;
+        lastAdvertisementMs.set(advertisement.serviceId, this.clock.now());
+        if (advertisement.heartbeatIntervalMs !== undefined) heartbeatMs.set(advertisement.serviceId, advertisement.heartbeatIntervalMs);
       },
       input: { ...clientDefaults, ...this.options.client, clientId, seed: deriveSeed(this.options.seed, clientId) },
     });
@@ -200,6 +216,16 @@ export class World {
 
   run(ms: number): void {
     this.net.run(ms);
+  }
+
+  /** The signing key of the provider at `address`: derived from the world's seed, the same across restarts. */
+  keyOf(address: string): KeyObject {
+    let key = this.keys.get(address);
+    if (key === undefined) {
+      key = keyFromSeed(createHash('sha256').update(`${this.options.seed}/${address}`).digest());
+      this.keys.set(address, key);
+    }
+    return key;
   }
 
   /** The host of `provider` goes down: its sockets vanish without a word and its actor stops. */

@@ -20,6 +20,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { stampDatagram, stampFrame, toWire, toWireDatagram } from '../../../machines/codec.js';
 import type { ProviderDraft } from '../../../machines/messages.js';
+import { createDatagramSigner } from '../../../adapters/udp/signature.js';
+import { ephemeralKey } from '../../keys.js';
 import { LOOPBACK, LOOPBACK_BROADCAST } from './options.js';
 import type { Recorder } from './recorder.js';
 
@@ -69,6 +71,11 @@ export class ScriptedProvider {
   readonly #options: ScriptedProviderOptions;
   readonly #recorder: Recorder;
   readonly #serviceId = `conformance-${process.pid}-${randomUUID().slice(0, 8)}`;
+  /**
+   * Signs the advertisements as a switchboard provider does (SEC-8): a client that checks
+   * signatures trusts them on first use, and one that does not ignores the extra fields (WIRE-5).
+   */
+  readonly #signer = createDatagramSigner({ privateKey: ephemeralKey().privateKey, epoch: Date.now() });
   readonly #path = `/conformance/${randomUUID().slice(0, 8)}`;
   readonly #sockets = new Map<number, WebSocket>();
   readonly #rawSockets = new Set<Duplex>();
@@ -284,7 +291,7 @@ export class ScriptedProvider {
         ? { ...wire, endpoint: this.endpoint.replace(/^ws:\/\//, ''), capabilities: { [operation]: (wire.capabilities as { settings: unknown }[])[0]?.settings ?? [] } }
         : wire;
     const target = to === 'broadcast' ? { address: LOOPBACK_BROADCAST, port: this.#options.discoveryPort } : to;
-    sender.send(JSON.stringify(datagram), target.port, target.address, (error) => {
+    sender.send(JSON.stringify(this.#signer.seal(datagram)), target.port, target.address, (error) => {
       if (error) this.#recorder.mark('udp-error', error.message);
     });
   }

@@ -8,7 +8,7 @@ import { v4 as uuid } from 'uuid';
 import { fail, notApplicable, pass, type Check } from '../types.js';
 import { member } from './connection.js';
 import type { Datagram } from './datagrams.js';
-import { delay, hostOf, isReplyTo, type DiscoveryResult, type ProviderProbe } from './probe.js';
+import { delay, discoveryRequest, hostOf, isReplyTo, type DiscoveryResult, type ProviderProbe } from './probe.js';
 import { advertisementProblems, capabilityKeys } from './wire.js';
 
 type ProviderCheck = Check<ProviderProbe>;
@@ -159,7 +159,7 @@ function garbageRound(probe: ProviderProbe): Promise<GarbageRound> {
       await delay(500);
       const reflected = [...requester.received];
       const clientId = `conformance-${uuid()}`;
-      const request = JSON.stringify({ discoveryType: 'ClientServiceDiscoveryRequest', clientId, timestamp: new Date().toISOString() });
+      const request = discoveryRequest(clientId);
       let answer: Datagram | undefined;
       for (let attempt = 0; attempt < 3 && answer === undefined; attempt++) {
         await requester.send(request);

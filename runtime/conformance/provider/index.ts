@@ -21,20 +21,25 @@ import { ProviderProbe } from './probe.js';
 import { queryChecks } from './query.js';
 import { refusalChecks } from './refusals.js';
 import { robustnessChecks } from './robustness.js';
+import { securityChecks } from './security.js';
+import { signedDiscoveryChecks } from './signedDiscovery.js';
 import { taskChecks } from './tasks.js';
 
 export { ProviderProbe } from './probe.js';
 export type { ProviderSuiteOptions, ProviderTiming, TaskChoice, UdpAddress } from './options.js';
+export type { SecurityExpectations } from './security.js';
 
 /** Every provider check, in the order they run. */
 export const providerChecks: readonly Check<ProviderProbe>[] = [
   ...discoveryChecks,
+  ...signedDiscoveryChecks,
   ...taskChecks,
   ...refusalChecks,
   ...wireChecks,
   ...queryChecks,
   ...livenessChecks,
   ...extensionChecks,
+  ...securityChecks,
   ...robustnessChecks,
 ];
 

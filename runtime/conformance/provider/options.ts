@@ -4,6 +4,7 @@
  * default settings passes without tuning.
  */
 import type { ConformanceLevel } from '../types.js';
+import type { SecurityExpectations } from './security.js';
 
 export interface UdpAddress {
   readonly host: string;
@@ -78,6 +79,8 @@ export interface ProviderSuiteOptions {
   readonly timing?: Partial<ProviderTiming>;
   /** Trust this CA (PEM) for wss://, or false to accept any certificate. @default Node's CA store */
   readonly tls?: { readonly ca?: string | Buffer; readonly rejectUnauthorized?: boolean };
+  /** What to expect of a locked-down provider: each one given enables its security check (security.ts). */
+  readonly security?: SecurityExpectations;
 }
 
 export const DISCOVERY_PORT_DEFAULT = 50_001;

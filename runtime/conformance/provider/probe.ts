@@ -4,6 +4,7 @@
  * frame the provider sent (for the wire checks), and cached answers several checks share
  * (discovery, the task selection, whether authentication is required).
  */
+import { padRequest, REQUEST_BYTES_MIN } from '../../../machines/discovery/answers.js';
 import { v4 as uuid } from 'uuid';
 import type { ServiceAdvertisement } from '../../../machines/messages.js';
 import { member, ProbeConnection, type Frame } from './connection.js';
@@ -109,7 +110,7 @@ export class ProviderProbe {
   async requestDiscovery(clientId: string, options: { collectMs?: number } = {}): Promise<DiscoveryResult> {
     const requester = await this.discovery.requester();
     const requestedAt = Date.now();
-    const request = JSON.stringify({ discoveryType: 'ClientServiceDiscoveryRequest', clientId, timestamp: new Date().toISOString().replace('.000Z', 'Z') });
+    const request = discoveryRequest(clientId);
     const answers = () => requester.received.filter((datagram) => isReplyTo(datagram, clientId));
     let requests = 0;
     let sendError: string | undefined;
@@ -201,3 +202,12 @@ export function hostOf(endpoint: string): string {
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A ClientServiceDiscoveryRequest as the suite sends it: padded as a switchboard client pads its
+ * own (DISC-17: a provider's answers are bounded by the size of the request).
+ */
+export function discoveryRequest(clientId: string): string {
+  const text = JSON.stringify({ discoveryType: 'ClientServiceDiscoveryRequest', clientId, timestamp: new Date().toISOString().replace('.000Z', 'Z') });
+  return padRequest(text, REQUEST_BYTES_MIN);
+}

@@ -45,7 +45,7 @@ export interface RealRun {
 
 /** Discovery port inside the namespaces (each has its own stack; never the well-known 50001). */
 const DISCOVERY_PORT = 41_234;
-/** Time the processes get to start (tsx compiles on first load) before run time 0. */
+/** Time the processes get to start (node loads the package; from the sources, tsx compiles it) before run time 0. */
 const STARTUP_MS = 5_000;
 const OUTPUT_CHARS_MAX = 8_000;
 /**
@@ -103,8 +103,9 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
       broadcast: network.broadcast,
       discoveryPort: DISCOVERY_PORT,
     };
-    // tsx (a dependency) loads the sources, and TypeScript service modules from the built package too.
-    const nodeArgs = ['--import', 'tsx', MAIN];
+    // From the build, plain node (TypeScript service modules register tsx when they load, as in
+    // the CLI: runtime/cli/typescript.ts); from the sources (specs), tsx loads the participant.
+    const nodeArgs = path.extname(MAIN) === '.ts' ? ['--import', 'tsx', MAIN] : [MAIN];
     const child = spawn('ip', ['netns', 'exec', host.namespace, process.execPath, ...nodeArgs, JSON.stringify(config)], {
       cwd: PACKAGE_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -163,7 +164,7 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
       const entry = processes.get(name);
       if (entry !== undefined && !entry.stopped) return {};
       spawnParticipant(name);
-      return { note: 'a restarted process needs about a second to start (node and tsx), so it comes back later than in virtual time' };
+      return { note: 'a restarted process needs about a second to start (node loading the package), so it comes back later than in virtual time' };
     },
     stall(name) {
       const entry = processes.get(name);

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       : realHost({ discovery });
   const env: ParticipantEnv = { host, clock: undefined, now, record, seed: config.seed, detail: true };
   const at = (atMs: number, fn: () => void) => setTimeout(fn, Math.max(0, atMs - now()));
-  // Everyone starts at run time 0 (the controller leaves time for node and tsx to load).
+  // Everyone starts at run time 0 (the controller leaves time for node to load the package).
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, -now())));
   if (planned.kind === 'provider') {
     const modules = { [planned.spec.name]: await loadServices(planned.spec.modules ?? [], config.scenarioDir) };

@@ -19,7 +19,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   assignTask,
   clientView,
-  freePort,
   listeningOf,
   servicesIn,
   settledOf,
@@ -30,6 +29,8 @@ import {
   type Listening,
   type NodeChild,
 } from './support/processes.js';
+import { allocatePort, portSequence } from './support/ports.js';
+import { note } from './support/notes.js';
 
 const HEARTBEAT_MS = 10_000;
 const PING_MS = 200;
@@ -38,14 +39,9 @@ const PONG_MS = 300;
 const SLACK_MS = 1_000;
 const BOOT_MS = 20_000;
 
-const DISCOVERY_BASE = 19_000 + (process.pid % 90) * 10;
-let slot = 0;
-function nextDiscoveryPort(): number {
-  if (slot >= 5) throw new Error('network.real.spec: more than 5 discovery ports; widen the block');
-  return DISCOVERY_BASE + slot++;
-}
+const nextDiscoveryPort = await portSequence(5, 'network.real.slow.spec');
 
-const report = (line: string) => console.log(`[network.real] ${line}`);
+const report = note;
 
 const progressOf = (client: NodeChild, taskId: string): number[] =>
   client.of('progress').filter((e) => e.taskId === taskId).map((e) => Number(e.progressPercentage));
@@ -65,13 +61,7 @@ const connectionEvent = (client: NodeChild, kind: string, endpoint: string, from
   });
 
 /** Two distinct free TCP ports (for providers that must come back on the same port). */
-async function twoPorts(): Promise<[number, number]> {
-  const first = await freePort();
-  for (;;) {
-    const second = await freePort();
-    if (second !== first) return [first, second];
-  }
-}
+const twoPorts = async (): Promise<[number, number]> => [await allocatePort(), await allocatePort()];
 
 afterAll(() => stopTracked());
 

@@ -26,11 +26,13 @@ import { startDuplicateExecutor } from './fixtures/broken/duplicateExecutor.js';
 import { startNeverAcks } from './fixtures/broken/neverAcks.js';
 import { startProgressBackwards } from './fixtures/broken/progressBackwards.js';
 import { startSeedProvider, type RunningProvider } from './fixtures/broken/seedProvider.js';
+import { allocatePorts } from './support/ports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = path.join(ROOT, 'bin', 'switchboard.js');
-const BASE_PORT = 46_000 + (process.pid % 290) * 10;
-const PORTS = { real: BASE_PORT, seed: BASE_PORT + 1, duplicate: BASE_PORT + 2, neverAcks: BASE_PORT + 3, backwards: BASE_PORT + 4, crasher: BASE_PORT + 5 };
+const PORT_LIST = await allocatePorts(6);
+const portAt = (index: number): number => PORT_LIST[index]!;
+const PORTS = { real: portAt(0), seed: portAt(1), duplicate: portAt(2), neverAcks: portAt(3), backwards: portAt(4), crasher: portAt(5) };
 const TOKEN = 'conformance-spec-token';
 const NETWORK_TEST_MS = 60_000;
 

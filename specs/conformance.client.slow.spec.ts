@@ -18,6 +18,7 @@ import { isCanonicalTimestamp, maxInWindow } from '../runtime/conformance/client
 import { resolveClientSuiteOptions } from '../runtime/conformance/client/options.js';
 import type { ScenarioEvent } from '../runtime/conformance/client/recorder.js';
 import type { SuiteReport } from '../runtime/conformance/types.js';
+import { allocatePort } from './support/ports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tsNode = (file: string): string[] => ['node', '--import', 'tsx', path.join(ROOT, file)];
@@ -37,8 +38,6 @@ const FIXTURE_TIMINGS: Partial<ClientSuiteTimings> = {
   quietMs: 800,
 };
 
-/** A discovery port of our own per run, away from 50001 and from the other specs' ports. */
-const port = (): number => 46_000 + Math.floor(Math.random() * 2_000);
 
 const failures = (report: SuiteReport) => report.checks.filter((check) => check.status === 'fail');
 const explain = (report: SuiteReport): string =>
@@ -46,7 +45,7 @@ const explain = (report: SuiteReport): string =>
 
 describe('client suite against switchboard client (specs/fixtures/clients/switchboardClient.ts)', () => {
   it('passes level core with no failure: DISC-2, CONN-1, TASK-1, TASK-3, TASK-11, CONN-3, CONN-4', { timeout: 60_000 }, async () => {
-    const report = await runClientSuite({ command: tsNode('specs/fixtures/clients/switchboardClient.ts'), level: 'core', discoveryPort: port(), cwd: ROOT, timings: FIXTURE_TIMINGS });
+    const report = await runClientSuite({ command: tsNode('specs/fixtures/clients/switchboardClient.ts'), level: 'core', discoveryPort: await allocatePort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
     expect(report.failed, explain(report)).toBe(0);
     expect(report.checks.every((check) => check.level === 'core')).toBe(true);
     expect(report.passed).toBe(9);
@@ -54,7 +53,7 @@ describe('client suite against switchboard client (specs/fixtures/clients/switch
   });
 
   it('passes level full with no failure: adds WIRE-3/4/5/10, TASK-10, CONN-6 and the backoff bounds', { timeout: 90_000 }, async () => {
-    const report = await runClientSuite({ command: tsNode('specs/fixtures/clients/switchboardClient.ts'), level: 'full', discoveryPort: port(), cwd: ROOT, timings: FIXTURE_TIMINGS });
+    const report = await runClientSuite({ command: tsNode('specs/fixtures/clients/switchboardClient.ts'), level: 'full', discoveryPort: await allocatePort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
     expect(report.failed, explain(report)).toBe(0);
     expect(report.notApplicable, explain(report)).toBe(0);
     expect(report.checks.length).toBe(clientChecks().length);
@@ -72,7 +71,7 @@ describe('client suite against broken clients (specs/fixtures/brokenClients)', (
 
   for (const { file, requirement, only, failing } of cases) {
     it(`${requirement}: fails ${file}, and every failing check cites ${requirement}`, { timeout: 40_000 }, async () => {
-      const report = await runClientSuite({ command: tsNode(`specs/fixtures/brokenClients/${file}.ts`), level: 'full', only, discoveryPort: port(), cwd: ROOT, timings: FIXTURE_TIMINGS });
+      const report = await runClientSuite({ command: tsNode(`specs/fixtures/brokenClients/${file}.ts`), level: 'full', only, discoveryPort: await allocatePort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
       expect(failures(report).map((check) => check.name).sort(), explain(report)).toEqual([...failing].sort());
       for (const check of failures(report)) expect(check.requirements).toContain(requirement);
     });
@@ -86,7 +85,7 @@ describe('switchboard assign as a target', () => {
       command,
       level: 'full',
       only: ['client.discovery', 'client.connect', 'client.assign.fields', 'client.task.quietAfterResult'],
-      discoveryPort: port(),
+      discoveryPort: await allocatePort(),
       cwd: ROOT,
       params: { text: 'from the assign CLI', width: 3 },
     });
