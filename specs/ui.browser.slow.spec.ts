@@ -14,6 +14,8 @@ import { buildUi } from '../runtime/ui/build.js';
 import { chromiumMissing, consoleProblems, launchChromium, type LaunchedBrowser } from '../runtime/ui/chromium.js';
 import { startUiWorld, type UiWorld } from '../runtime/ui/demoWorld.js';
 import { createProvider } from '../runtime/provider.js';
+import { createDatagramSigner } from '../adapters/udp/signature.js';
+import { ephemeralKey } from '../runtime/keys.js';
 import { previewService } from '../runtime/ui/previewService.js';
 
 const missing = chromiumMissing();
@@ -235,11 +237,20 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium, under load', () 
   afterAll(() => opened.close());
 
   it('stays responsive with 1,000 instances and 10,000 tasks in its lists', async () => {
-    // 1,000 instances: advertisements on the loopback broadcast, as a crowd of providers would send.
+    // 1,000 instances: advertisements on the loopback broadcast, as a crowd of providers would send,
+    // signed (SEC-8: the client ignores unsigned ones) with one key the client trusts on first use.
     // UDP may drop some of a burst: each round re-sends those the client has not heard yet.
-    const sender = createSocket('udp4');
-    await new Promise<void>((resolve) => sender.bind(0, '127.0.0.1', () => resolve()));
-    sender.setBroadcast(true);
+    const crowd = createDatagramSigner({ privateKey: ephemeralKey().privateKey, epoch: 1 });
+    // Four sending hosts (loopback addresses) of 250 each: a source may hold at most 256 entries
+    // in a repository (DISC-18).
+    const senders = await Promise.all(
+      [2, 3, 4, 5].map(async (host) => {
+        const socket = createSocket('udp4');
+        await new Promise<void>((resolve) => socket.bind(0, `127.0.0.${host}`, () => resolve()));
+        socket.setBroadcast(true);
+        return socket;
+      }),
+    );
     const port = world.discovery.port as number;
     const advertisementOf = (index: number) => ({
       discoveryType: 'ServiceAdvertisement',
@@ -258,12 +269,12 @@ describe.skipIf(missing !== undefined)('the web UI in Chromium, under load', () 
       const missingIds = Array.from({ length: 1_000 }, (_, index) => index).filter((index) => !known.has(`crowd-${index}`));
       if (missingIds.length === 0) break;
       for (let start = 0; start < missingIds.length; start += 25) {
-        for (const index of missingIds.slice(start, start + 25)) sender.send(JSON.stringify(advertisementOf(index)), port, '127.255.255.255');
+        for (const index of missingIds.slice(start, start + 25)) senders[index % senders.length]!.send(JSON.stringify(crowd.seal(advertisementOf(index))), port, '127.255.255.255');
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    sender.close();
+    for (const socket of senders) socket.close();
     expect(world.client.services().filter((service) => service.serviceId.startsWith('crowd-')).length).toBe(1_000);
     // 10,000 tasks, run for real, in batches the provider admits. The page is away meanwhile (it
     // would share the two cores with the run); it comes back to lists that hold them all.
