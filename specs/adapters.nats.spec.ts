@@ -12,7 +12,8 @@ import { createNatsMetrics, natsHost, type NatsHostOptions } from '../adapters/n
 import type { StreamCommand } from '../machines/transport.js';
 import { createClient, type Client } from '../runtime/client.js';
 import { createProvider, type Provider } from '../runtime/provider.js';
-import { freeUdpPort, greeter, natsSuite, runTransport, uniquePrefix, type Harness } from './support/natsFixtures.js';
+import { greeter, natsSuite, runTransport, uniquePrefix, type Harness } from './support/natsFixtures.js';
+import { allocatePort } from './support/ports.js';
 import { NATS_SERVER_MISSING } from './support/natsServer.js';
 import { sleep, until } from './support/processes.js';
 
@@ -157,7 +158,7 @@ describeNats('NATS adapter: NATS micro interoperability ($SRV.PING / INFO / STAT
 describeNats('NATS adapter: mixed deployments (LAN + NATS)', () => {
   it('a provider serves on both; a NATS-only client and a LAN client both use it; a client on both sees one instance', async () => {
     const prefix = uniquePrefix();
-    const discoveryPort = await freeUdpPort();
+    const discoveryPort = await allocatePort();
     const lan = { port: discoveryPort, broadcastAddresses: ['127.255.255.255'], bindAddress: '0.0.0.0' };
     const provider = await startProvider({ services: [greeter], host: '127.0.0.1', discovery: lan, nats: nats(prefix, { name: 'mixed' }) });
     expect(provider.endpoint).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);

@@ -2,7 +2,6 @@
  * Shared pieces of the NATS specs: a test service, a harness that runs one transport logic under a
  * recording parent machine, and a unique subject prefix per test (deployments scoped by prefix).
  */
-import { createSocket } from 'node:dgram';
 import * as z from 'zod';
 import { createActor, sendTo, setup, type AnyEventObject, type CallbackActorLogic, type EventObject } from 'xstate';
 import { afterAll, afterEach, beforeAll } from 'vitest';
@@ -76,34 +75,13 @@ export function runTransport<TCommand extends EventObject, TInput>(logic: Callba
 }
 
 /**
- * Stopping a provider or client with open connections makes XState warn that a child's
- * `xstate.done.actor.*` reached a parent already final: the child tells its parent it closed
- * (session.ended / connection.closed), the parent goes final on it, and the child's own done
- * event follows. The same happens over WebSocket (the machines' behaviour, not the transport's);
- * these specs drop exactly that warning so their output stays quiet, and nothing else.
- */
-export function quietDoneAfterFinalWarnings(): () => void {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    const text = String(args[0] ?? '');
-    if (/^Event "xstate\.done\.actor\.[^"]+" was sent to stopped actor/.test(text)) return;
-    warn(...args);
-  };
-  return () => {
-    console.warn = warn;
-  };
-}
-
-/**
  * The usual frame of a NATS spec file: one nats-server for the file (when the binary exists),
- * cleanups run after each test in reverse order, XState's done-after-final warning quieted.
+ * cleanups run after each test in reverse order.
  */
 export function natsSuite(options: NatsNodeOptions = {}): { node(): NatsNode; defer(cleanup: () => unknown): void } {
   let node: NatsNode | undefined;
-  let loud: () => void = () => {};
   const cleanups: (() => unknown)[] = [];
   beforeAll(async () => {
-    loud = quietDoneAfterFinalWarnings();
     if (NATS_SERVER_MISSING === undefined) node = await startNatsNode(options);
   });
   afterEach(async () => {
@@ -111,7 +89,6 @@ export function natsSuite(options: NatsNodeOptions = {}): { node(): NatsNode; de
   });
   afterAll(async () => {
     await node?.stop();
-    loud();
   });
   return {
     node: () => {
@@ -120,21 +97,4 @@ export function natsSuite(options: NatsNodeOptions = {}): { node(): NatsNode; de
     },
     defer: (cleanup) => void cleanups.push(cleanup),
   };
-}
-
-/** A UDP discovery port in 20000-29999 that nothing is bound to now (CONTRACTS.md: bind-checked, never 50001). */
-export async function freeUdpPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = createSocket({ type: 'udp4', reuseAddr: false });
-      socket.once('error', () => {
-        socket.close();
-        resolve(false);
-      });
-      socket.bind({ port, address: '0.0.0.0', exclusive: true }, () => socket.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('freeUdpPort: no free UDP port in 20000-29999 after 50 tries');
 }
