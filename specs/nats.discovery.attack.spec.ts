@@ -131,6 +131,7 @@ describeNats('discovery attacks over NATS (SEC-8, DISC-14)', () => {
     });
     suite.defer(() => gateway.stop());
     await gateway.start();
+    expect(gateway.publicKey).toBe(gatewayKey.publicKey);
 
     // Pinned to the gateway's key: the relayed provider is found and used.
     const pinnedToGateway = suite.startClient({ lan: false, nats: suite.options(prefix), trust: { pinned: [`Greeter=${gatewayKey.publicKey}`], trustOnFirstUse: false } });

@@ -75,6 +75,10 @@ export interface Gateway {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly stats: Readonly<GatewayStats>;
+  /** The key relayed advertisements are signed with (clients pin it); undefined with `signing: false`. */
+  readonly publicKey: string | undefined;
+  /** Where that key is kept, if in a file. */
+  readonly keyFile: string | undefined;
 }
 
 type Side = 'lan' | 'nats';
@@ -329,6 +333,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   return {
     stats,
+    publicKey: signing?.signer.publicKey,
+    keyFile: signing?.keyFile,
     start() {
       started ??= (async () => {
         actor.start();
