@@ -1,5 +1,5 @@
 /**
- * Attacks on discovery over NATS (SEC-8, DISC-14, NATS-2), against a real nats-server: anyone
+ * Attacks on discovery over NATS (SEC-8, DISC-14, NATS-8), against a real nats-server: anyone
  * allowed to publish on a deployment's discovery subjects can send advertisements, as anyone on a
  * LAN can send datagrams. NATS discovery seals and checks advertisements as UDP does
  * (adapters/udp/wire.ts), so:
@@ -65,7 +65,7 @@ const forgedAdvertisement = (prefix: string, fields: Record<string, unknown>) =>
     ...fields,
   });
 
-describeNats('discovery attacks over NATS (SEC-8, DISC-14)', () => {
+describeNats('discovery attacks over NATS (SEC-8, DISC-14, NATS-8)', () => {
   it('a forged unsigned advertisement, published or answered to a request, is ignored by a default client; it fools one without the defence', async () => {
     const prefix = uniquePrefix();
     const subjects = new Subjects(prefix);
