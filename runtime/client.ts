@@ -90,7 +90,11 @@ export interface ClientOptions {
   readonly ui?: boolean | UiOptions;
   /** Count what this client does (served at /metrics by the UI, or read with metrics.text()). */
   readonly metrics?: SwitchboardMetrics;
-  /** OpenTelemetry spans per task (no-ops unless the application registers an SDK). @default true */
+  /**
+   * OpenTelemetry spans per task, through @opentelemetry/api (an optional peer): by default
+   * whenever it is installed (no-ops unless the application registers an SDK); `true` or a
+   * tracer requires it (MissingPeerError otherwise); `false`: none.
+   */
   readonly tracing?: boolean | Tracer;
   readonly log?: Logger;
   /** Seeds the reconnect jitter. @default random */

@@ -20,6 +20,7 @@ export { compositeHost, type HostMember } from './compositeHost.js';
 export { createGateway, type Gateway, type GatewayOptions, type GatewayStats } from './gateway/gateway.js';
 export { simulate, type SimulateOptions, type SimulateResult } from './simulate/index.js';
 export { ProtocolError, ERROR_CODES, type ErrorCode } from '../machines/errors.js';
+export { MissingPeerError } from '../adapters/optionalPeer.js';
 export type { ServiceView } from '../machines/repository.js';
 export { startUiServer, type UiOptions, type UiServer, type UiSources } from './ui/server.js';
 export { createMetrics, type MetricsOptions, type SwitchboardMetrics } from './metrics/metrics.js';
