@@ -18,6 +18,7 @@ export { decided } from './decided.js';
 export { realHost, networkHost, type RealHostOptions, type NetworkChoice } from './network.js';
 export { compositeHost, type HostMember } from './compositeHost.js';
 export { createGateway, type Gateway, type GatewayOptions, type GatewayStats } from './gateway/gateway.js';
+export { simulate, type SimulateOptions, type SimulateResult } from './simulate/index.js';
 export { ProtocolError, ERROR_CODES, type ErrorCode } from '../machines/errors.js';
 export { MissingPeerError } from '../adapters/optionalPeer.js';
 export type { ServiceView } from '../machines/repository.js';
