@@ -75,6 +75,8 @@ export interface ProviderInput {
   readonly finishedStatusOnGetStatus?: boolean | undefined;
   /** How long stopping waits for tasks to cancel and sessions to close. @default 2_000 */
   readonly stopTimeoutMs: number;
+  /** Deliberate bugs for checker self-tests (docs/simulation.md); absent in production. */
+  readonly injectBug?: { readonly skipDuplicateCheck?: boolean };
 }
 
 export const providerDefaults: Omit<ProviderInput, 'providerId' | 'services'> = {
@@ -420,6 +422,7 @@ export const providerMachine = setup({
       authorize: context.authorize,
       finishedStatusOnGetStatus: context.finishedStatusOnGetStatus,
       parentRef: self,
+      skipDuplicateCheck: context.injectBug?.skipDuplicateCheck === true,
     }),
   }),
   on: {
