@@ -313,14 +313,14 @@ export const providerMachine = setup({
       if (event.type !== 'session.request') return;
       const { clientId, connectionId, message } = event;
       const record = context.sessions.get(connectionId);
-      if (record === undefined) return;
-      // A query naming no client from a session not bound yet (a seed-only peer): whose task it is comes later.
-      const unnamedIdentity = clientId === undefined && (message.type === 'GetStatus' || message.type === 'GetResult') ? event.identity : undefined;
-      if (unnamedIdentity === undefined && (!record.verified || clientId === undefined || record.clientId !== clientId)) {
+      const refuse = () => {
         enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: notOwnerReply(message) });
         enqueue.assign({ stats: countUp(context.stats, 'requestsForbidden') });
-        return;
-      }
+      };
+      if (record === undefined) return refuse();
+      // A query naming no client from a session not bound yet (a seed-only peer): whose task it is comes later.
+      const unnamedIdentity = clientId === undefined && (message.type === 'GetStatus' || message.type === 'GetResult') ? event.identity : undefined;
+      if (unnamedIdentity === undefined && (!record.verified || clientId === undefined || record.clientId !== clientId)) return refuse();
       // SEC-16: a principal's messages over all its sessions are bounded per window.
       const principal = (unnamedIdentity ?? record.identity)?.principal;
       if (principal !== undefined) {

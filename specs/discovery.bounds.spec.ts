@@ -52,8 +52,9 @@ describe('answer bounds (pure)', () => {
     const offer = (nowMs: number, sizes: number[]) => sizes.map((bytes) => bounds.spend(seedClient, bytes, nowMs));
     expect(bounds.admitRequest(seedClient, 120, 0)).toBe('answer');
     expect(offer(1, [900, 800, 700])).toEqual(['send', 'notItsTurn', 'notItsTurn']);
-    // One per source host per window: a second request in the same window is not answered at all.
-    expect(bounds.admitRequest(seedClient, 120, 500)).toBe('sourceLimited');
+    // One per source host per window: a second request in the same window is read, but answered with nothing.
+    expect(bounds.admitRequest(seedClient, 120, 500)).toBe('unanswered');
+    expect(offer(501, [900, 800, 700])).toEqual(['notItsTurn', 'notItsTurn', 'notItsTurn']);
     expect(bounds.admitRequest(seedClient, 120, 1_000)).toBe('answer');
     expect(offer(1_001, [900, 800, 700])).toEqual(['notItsTurn', 'send', 'notItsTurn']);
     bounds.admitRequest(seedClient, 120, 2_000);

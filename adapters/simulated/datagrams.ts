@@ -168,7 +168,7 @@ export class DatagramLayer {
       this.#fabric.count('rejected', entry);
     } else if (
       event.message.discoveryType === 'ClientServiceDiscoveryRequest' &&
-      target.answers.admitRequest(from, byteLength(text), this.#fabric.now()) !== 'answer'
+      ['sourceLimited', 'limited'].includes(target.answers.admitRequest(from, byteLength(text), this.#fabric.now()))
     ) {
       return this.#fabric.count('dropped', entry); // over the request rate (DISC-16)
     } else {

@@ -165,8 +165,9 @@ export class DiscoveryEndpoint {
         const admission = this.#answers.admitRequest(from, bytes.byteLength, nowMs());
         if (admission !== 'answer') {
           metrics.requestsRateLimited++;
-          log('debug', `udp discovery: a request from ${label(from)} is not answered (${admission === 'sourceLimited' ? 'rate of its source' : 'overall rate'})`);
-          return;
+          const why = admission === 'sourceLimited' ? 'rate of its source' : admission === 'limited' ? 'overall rate' : 'unpadded, beyond the unpadded bounds';
+          log('debug', `udp discovery: a request from ${label(from)} is not answered (${why})`);
+          if (admission !== 'unanswered') return;
         }
       }
     } else {

@@ -64,7 +64,11 @@ export const answerBoundsDefaults: AnswerBoundsOptions = {
 };
 
 
-export type RequestAdmission = 'answer' | 'sourceLimited' | 'limited';
+/**
+ * `answer`: read it and answer it. `unanswered`: read it (it is within the request rate) but
+ * send nothing back (an unpadded request beyond its own bounds). `sourceLimited`, `limited`: drop it.
+ */
+export type RequestAdmission = 'answer' | 'unanswered' | 'sourceLimited' | 'limited';
 
 /** Whether a unicast leaves: yes, not within its request's bytes, or not the one answer an unpadded request gets. */
 export type SpendVerdict = 'send' | 'overBudget' | 'notItsTurn';
@@ -99,13 +103,18 @@ export class AnswerBounds {
     const fromSource = this.#perSource.get(from.host) ?? 0;
     const unpaddedFromSource = this.#unpaddedPerSource.get(from.host) ?? 0;
     if (fromSource >= this.options.requestsPerSourceMax) return 'sourceLimited';
-    if (unpadded && unpaddedFromSource >= this.options.unpaddedPerSourceMax) return 'sourceLimited';
     if (this.#inWindow >= this.options.requestsMax) return 'limited';
-    if (unpadded && this.#unpaddedInWindow >= this.options.unpaddedMax) return 'limited';
     this.#perSource.set(from.host, fromSource + 1);
     this.#inWindow++;
     const key = peerKey(from);
     const expiresAtMs = nowMs + this.options.budgetTtlMs;
+    if (unpadded && (unpaddedFromSource >= this.options.unpaddedPerSourceMax || this.#unpaddedInWindow >= this.options.unpaddedMax)) {
+      // Beyond the unpadded bounds: read like any request within the rate, answered with nothing.
+      // The turn is kept, so the source's next answered request gets the next advertisement.
+      const skip = this.#budgets.get(key)?.single?.skip ?? -1;
+      this.#budgets.set(key, { bytes: 0, expiresAtMs, single: { skip, offered: 0, sent: true } });
+      return 'unanswered';
+    }
     if (unpadded) {
       this.#unpaddedPerSource.set(from.host, unpaddedFromSource + 1);
       this.#unpaddedInWindow++;
