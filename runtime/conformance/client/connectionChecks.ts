@@ -4,7 +4,7 @@
  */
 import { decodeFrame } from '../../../machines/codec.js';
 import { SEED } from '../seedWords.js';
-import { fail, notApplicable, pass } from '../types.js';
+import { Blocked, fail, notApplicable, pass } from '../types.js';
 import { constantDelays, judgeBackoff, listMs, reconnectAttempts } from './backoff.js';
 import { noAssignTask, whatHappened, type ClientCheckSpec } from './checkSupport.js';
 import { closeOf, firstAssign, isFrameOfType, markOf, maxInWindow, ms, openOf, taskIdOf, typeOf, upgrades } from './observe.js';
@@ -59,7 +59,8 @@ export const connectionCheckSpecs: readonly ClientCheckSpec[] = [
       const assign = firstAssign(record.events);
       if (assign === undefined) return noAssignTask(record, options);
       const reconnected = markOf(record.events, 'reconnected');
-      if (reconnected === undefined) return fail(`the client did not reconnect within ${ms(reconnectPhaseMs(options.timings))} (see client.reconnect.noHammering)`);
+      // Without a reconnect there is nothing to judge here: the reconnect itself is noHammering's.
+      if (reconnected === undefined) throw new Blocked('client.reconnect.noHammering', `the client did not reconnect within ${ms(reconnectPhaseMs(options.timings))}`);
       const connId = Number(reconnected.detail);
       const taskId = taskIdOf(assign.raw);
       const frames = record.events.filter((event) => event.kind === 'frame' && event.connId === connId);
