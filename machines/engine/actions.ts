@@ -90,6 +90,12 @@ export class Run {
     return { context: this.context, event, self: this.scope.self, system: this.scope.system };
   }
 
+  /** The children as they are now, kept intact: later stops work on a copy. */
+  shareChildren(): Record<string, ChildHandle> {
+    this.childrenOwned = false;
+    return this.children;
+  }
+
   private ownChildren(): Record<string, ChildHandle> {
     if (!this.childrenOwned) {
       this.children = { ...this.children };

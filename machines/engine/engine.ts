@@ -170,7 +170,13 @@ export class MachineEngine {
       const changed: boolean = enabled.length > 0 ? this.microstep(r, r.config.plan(enabled), nextEvent) : false;
       selectEventless = fromEventless ? changed : true;
     }
-    if (r.status !== 'active') this.stopChildren(r);
+    if (r.status !== 'active') {
+      // XState stops the children here but keeps the snapshot it had: a done machine still
+      // lists them (its stopChildren result is dropped at the end of the macrostep).
+      const children = r.shareChildren();
+      this.stopChildren(r);
+      r.children = children;
+    }
   }
 
   private stopChildren(r: Run): void {
