@@ -17,7 +17,6 @@
  */
 import type { ActorOptions, AnyActorLogic } from 'xstate';
 
-
 /** The actor system's clock (XState's `clock` option), with its notion of now (a SimulatedClock has one; runtime/ adds it to the real one). */
 export type WheelClock = NonNullable<ActorOptions<AnyActorLogic>['clock']> & { now(): number };
 
