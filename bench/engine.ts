@@ -8,6 +8,7 @@
 import { createActor, fromCallback, type EventObject } from 'xstate';
 import { clientTaskMachine, clientTaskDefaults } from '../machines/clientTask.js';
 import { compileMachine, type Effect, type EngineSnapshot, type MachineEngine } from '../machines/engine/index.js';
+import { hosted } from '../machines/host/hostedMachine.js';
 import { providerTaskMachine } from '../machines/providerTask.js';
 import { numberArg } from './common.js';
 
@@ -85,4 +86,10 @@ time('clientTask on the engine: initial, Ack, TaskResult', (i) => {
   s = step(clientEngine, s, { type: 'task.message', message: ackMessage(i) } as EventObject);
   s = step(clientEngine, s, { type: 'task.message', message: resultMessage(i) } as EventObject);
   if (s.status !== 'done') throw new Error('not done');
+});
+time('clientTask hosted in an XState actor (engine inside): create, start, Ack, TaskResult', (i) => {
+  const actor = createActor(hosted(clientTaskMachine), { input: clientInput(i) as never });
+  actor.start();
+  actor.send({ type: 'task.message', message: ackMessage(i) as never });
+  actor.send({ type: 'task.message', message: resultMessage(i) as never });
 });

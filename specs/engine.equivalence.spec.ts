@@ -9,12 +9,20 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { engineCases } from './support/engineCases.js';
-import { equivalenceParameters, equivalenceProperty } from './support/engineEquivalence.js';
+import { equivalenceParameters, equivalenceProperty, hostedEquivalenceProperty } from './support/engineEquivalence.js';
 
 describe('engine: equivalent to XState on random event sequences', () => {
   for (const [name, testCase] of Object.entries(engineCases)) {
     it(`${name}: same value, context, output, children, timers and effects after every step`, () => {
       fc.assert(equivalenceProperty(testCase), equivalenceParameters(150));
+    });
+  }
+});
+
+describe('engine hosted in an XState actor: equivalent to the interpreter', () => {
+  for (const [name, testCase] of Object.entries(engineCases)) {
+    it(`${name}: the same through the actor system (relay, scheduler, emit, child actors)`, () => {
+      fc.assert(hostedEquivalenceProperty(testCase), equivalenceParameters(60));
     });
   }
 });

@@ -16,6 +16,7 @@
 import fc from 'fast-check';
 import { createActor, type AnyActorLogic, type AnyStateMachine, type EventObject } from 'xstate';
 import { compileMachine, type ChildHandle, type Effect, type EngineSnapshot } from '../../machines/engine/index.js';
+import { hosted } from '../../machines/host/hostedMachine.js';
 
 export type Command =
   | { readonly kind: 'event'; readonly event: EventObject }
@@ -367,6 +368,30 @@ export function equivalenceProperty(testCase: EquivalenceCase<unknown>) {
         throw new Error(
           `engine and interpreter differ after ${i === 0 ? 'start' : `command ${i - 1} ${JSON.stringify(commands[i - 1])}`}\n` +
             `interpreter: ${e}\nengine:      ${a}`,
+        );
+      }
+    }
+  });
+}
+
+/**
+ * The same property for the machine hosted in a real actor (machines/host/hostedMachine.ts):
+ * what XState's interpreter does, the hosted engine does through the actor system.
+ */
+export function hostedEquivalenceProperty(testCase: EquivalenceCase<unknown>) {
+  const machine = withStubChildren(testCase.machine);
+  const logic = hosted(machine);
+  if (logic === machine) throw new Error(`${machine.id} is not supported by the engine`);
+  return fc.property(testCase.input, caseCommands(testCase), (input, commands) => {
+    const expected = runInterpreter(machine, input, commands);
+    const actual = runInterpreter(logic, input, commands);
+    for (let i = 0; i < expected.length; i++) {
+      const a = JSON.stringify(actual[i]);
+      const e = JSON.stringify(expected[i]);
+      if (a !== e) {
+        throw new Error(
+          `hosted engine and interpreter differ after ${i === 0 ? 'start' : `command ${i - 1} ${JSON.stringify(commands[i - 1])}`}\n` +
+            `interpreter: ${e}\nhosted:      ${a}`,
         );
       }
     }
