@@ -1,0 +1,363 @@
+/**
+ * Tasks without an actor each: a host (the provider's task registry, a client connection's task
+ * pool) keeps every task as an engine snapshot in this table and steps it with the compiled task
+ * machine. Everything an actor per task gave is kept:
+ *
+ * - order: events to the table's tasks go through one FIFO, so a task never steps inside its own
+ *   step and events are processed in the order sent, as with mailboxes;
+ * - effects: sends go through the actor system's relay (to the task's parentRef, say), delayed
+ *   events and cancels through one timer wheel per table on the system's clock, invoked children
+ *   that are direct callbacks (machines/host/directCallback.ts) run as plain calls;
+ * - endings: a task that reaches a final state (or fails) is removed, its timers cancelled, its
+ *   children disposed, and its host hears `xstate.done.actor.<id>` / `xstate.error.actor.<id>`;
+ * - inspection: each task appears to the system's `inspect` observers with XState's own event
+ *   types, synthesised: `@xstate.actor` when created, `@xstate.event` for every event it gets
+ *   (with sourceRef), `@xstate.snapshot` after every step, through to its final state. Its
+ *   `actorRef` is the task's slot: `sessionId` `<host sessionId>.task:<id>`, `id` the task id,
+ *   `logic`/`src` the task machine, `_parent` the host, `getSnapshot()` the snapshot.
+ */
+import type { AnyActorRef, AnyStateMachine, EventObject } from 'xstate';
+import type { ChildHandle, ChildSpec, Effect, EngineScope, EngineSnapshot, MachineEngine } from '../engine/index.js';
+import { directCallbackOf } from './directCallback.js';
+import { TimerWheel, type TimerEntry, type WheelClock } from './timerWheel.js';
+
+/** What the table needs from the actor system it lives in (XState's system, internals included). */
+export interface TableSystem {
+  _relay(source: unknown, target: unknown, event: EventObject): void;
+  _sendInspectionEvent(event: Record<string, unknown>): void;
+  readonly scheduler: {
+    schedule(source: unknown, target: unknown, event: EventObject, delay: number, id?: string): void;
+    cancel(source: unknown, id: string): void;
+  };
+}
+
+export interface TaskTableHost {
+  /** The actor hosting the table: the tasks' `_parent`, told when a task ends. */
+  readonly actor: AnyActorRef;
+  readonly system: TableSystem;
+  /** The system's clock; without `now()` the system's scheduler times the tasks instead. */
+  readonly clock: Omit<WheelClock, 'now'> & Partial<Pick<WheelClock, 'now'>>;
+  readonly logger: (...args: unknown[]) => void;
+}
+
+/** The timer source a table uses: the wheel, or the system scheduler when the clock has no now(). */
+interface Timers {
+  schedule(delayMs: number, fire: () => void): unknown;
+  cancel(entry: unknown): void;
+}
+
+class SchedulerTimers implements Timers {
+  private seq = 0;
+  constructor(private readonly host: TaskTableHost) {}
+  schedule(delayMs: number, fire: () => void): unknown {
+    const id = `task-timer:${this.seq++}`;
+    this.host.system.scheduler.schedule(this.host.actor, { _send: fire }, { type: 'xstate.timer' }, delayMs, id);
+    return id;
+  }
+  cancel(entry: unknown): void {
+    this.host.system.scheduler.cancel(this.host.actor, entry as string);
+  }
+}
+
+/** A task's invoked child run as a plain call (a direct callback). It is its own handle and `self`. */
+class DirectChild implements ChildHandle {
+  stopped = false;
+  started = false;
+  private receivers: Set<(event: EventObject) => void> | undefined;
+  private dispose: (() => void) | undefined;
+  readonly sessionId: string;
+
+  constructor(
+    readonly id: string,
+    readonly spec: ChildSpec,
+    readonly _parent: TaskSlot,
+  ) {
+    this.sessionId = `${_parent.sessionId}.${id}`;
+  }
+
+  getSnapshot() {
+    return { status: this.stopped ? 'stopped' : 'active', output: undefined, error: undefined, input: this.spec.input };
+  }
+
+  start(table: TaskTable): void {
+    if (this.stopped || this.started) return;
+    this.started = true;
+    const callback = directCallbackOf(this.spec.logic)!;
+    const slot = this._parent;
+    try {
+      const dispose = callback({
+        input: this.spec.input,
+        system: table.host.system,
+        self: this,
+        sendBack: (event: EventObject) => {
+          if (!this.stopped) table.deliver(slot, event, this);
+        },
+        receive: (listener: (event: EventObject) => void) => {
+          (this.receivers ??= new Set()).add(listener);
+        },
+        emit: () => {},
+      } as never);
+      if (typeof dispose === 'function') this.dispose = dispose as () => void;
+    } catch (error) {
+      // As an actor, the child would end in error and tell its parent so.
+      this.stopped = true;
+      table.deliver(slot, { type: `xstate.error.actor.${this.id}`, error, actorId: this.id } as EventObject, this);
+    }
+  }
+
+  receive(event: EventObject): void {
+    if (!this.stopped) this.receivers?.forEach((listener) => listener(event));
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.receivers?.clear();
+    this.dispose?.();
+  }
+
+  send(event: EventObject): void {
+    this.receive(event);
+  }
+
+  _send(event: EventObject): void {
+    this.receive(event);
+  }
+}
+
+/** One task: its snapshot, timers and children; also its stand-in actor ref for inspection. */
+export class TaskSlot {
+  readonly sessionId: string;
+  snapshot!: EngineSnapshot;
+  /** Pending delayed events by id. */
+  timers: Map<string, unknown> | undefined;
+  ended = false;
+
+  constructor(
+    readonly table: TaskTable,
+    readonly id: string,
+  ) {
+    this.sessionId = `${table.host.actor.sessionId}.task:${id}`;
+  }
+
+  get _parent(): AnyActorRef {
+    return this.table.host.actor;
+  }
+
+  get logic(): AnyStateMachine {
+    return this.table.machine;
+  }
+
+  get src(): AnyStateMachine {
+    return this.table.machine;
+  }
+
+  get system(): TableSystem {
+    return this.table.host.system;
+  }
+
+  getSnapshot(): EngineSnapshot {
+    return this.snapshot;
+  }
+
+  send(event: EventObject): void {
+    this.table.deliver(this, event, undefined);
+  }
+
+  /** The actor system's relay delivers here. */
+  _send(event: EventObject): void {
+    this.table.step(this, event);
+  }
+
+  toJSON() {
+    return { xstate$$type: 1, id: this.id };
+  }
+}
+
+export class TaskTable {
+  private readonly slots = new Map<string, TaskSlot>();
+  private readonly queue: { slot: TaskSlot; event: EventObject }[] = [];
+  private draining = false;
+  private readonly timers: Timers;
+  private timerSeq = 0;
+  /** Tasks ever created here. */
+  createdTotal = 0;
+
+  constructor(
+    readonly machine: AnyStateMachine,
+    readonly engine: MachineEngine,
+    readonly host: TaskTableHost,
+  ) {
+    const clock = host.clock;
+    this.timers =
+      typeof clock.now === 'function'
+        ? new TimerWheel(clock as WheelClock, (error) => host.logger('task timer failed', error))
+        : new SchedulerTimers(host);
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  get(id: string): TaskSlot | undefined {
+    return this.slots.get(id);
+  }
+
+  /** The live tasks by id (read only: the table owns it). */
+  get members(): ReadonlyMap<string, TaskSlot> {
+    return this.slots;
+  }
+
+  values(): IterableIterator<TaskSlot> {
+    return this.slots.values();
+  }
+
+  /** True when every child logic the task machine names can run without an actor. */
+  static canHost(machine: AnyStateMachine): boolean {
+    return Object.values(machine.implementations.actors as Record<string, unknown>).every(
+      (logic) => directCallbackOf(logic as never) !== undefined,
+    );
+  }
+
+  /** Creates a task from `input` and carries out its initial effects. */
+  create(id: string, input: unknown): TaskSlot {
+    const slot = new TaskSlot(this, id);
+    this.slots.set(id, slot);
+    this.createdTotal++;
+    const system = this.host.system;
+    system._sendInspectionEvent({ type: '@xstate.actor', actorRef: slot });
+    const effects: Effect[] = [];
+    slot.snapshot = this.engine.initial(input, this.scopeOf(slot), effects);
+    const initEvent = { type: 'xstate.init', input };
+    system._sendInspectionEvent({ type: '@xstate.event', sourceRef: this.host.actor, actorRef: slot, event: initEvent });
+    system._sendInspectionEvent({ type: '@xstate.snapshot', actorRef: slot, event: initEvent, snapshot: slot.snapshot });
+    this.afterStep(slot, effects);
+    return slot;
+  }
+
+  /** Sends an event to a task (as `sourceRef`): queued behind what the table is doing now. */
+  deliver(slot: TaskSlot, event: EventObject, sourceRef: unknown): void {
+    if (slot.ended) return;
+    this.host.system._sendInspectionEvent({ type: '@xstate.event', sourceRef, actorRef: slot, event });
+    this.step(slot, event);
+  }
+
+  /** Queues one step; runs the queue unless it is already running. */
+  step(slot: TaskSlot, event: EventObject): void {
+    this.queue.push({ slot, event });
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
+        if (item.slot.ended) continue;
+        const effects: Effect[] = [];
+        const current = item.slot;
+        current.snapshot = this.engine.transition(current.snapshot, item.event, this.scopeOf(current), effects);
+        this.host.system._sendInspectionEvent({ type: '@xstate.snapshot', actorRef: current, event: item.event, snapshot: current.snapshot });
+        this.afterStep(current, effects);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Stops one task (XState's stopChild: its children stopped, its timers cancelled). */
+  stop(id: string): void {
+    const slot = this.slots.get(id);
+    if (slot) this.step(slot, { type: 'xstate.stop' });
+  }
+
+  stopAll(): void {
+    for (const slot of [...this.slots.values()]) this.step(slot, { type: 'xstate.stop' });
+  }
+
+  private readonly scopes = new WeakMap<TaskSlot, EngineScope>();
+
+  private scopeOf(slot: TaskSlot): EngineScope {
+    let scope = this.scopes.get(slot);
+    if (!scope) {
+      scope = {
+        self: slot,
+        system: this.host.system,
+        createChild: (spec) => {
+          if (directCallbackOf(spec.logic) === undefined) {
+            throw new Error(`switchboard: ${this.machine.id}'s child "${spec.id}" cannot run without an actor (not a direct callback)`);
+          }
+          return new DirectChild(spec.id, spec, slot);
+        },
+      };
+      this.scopes.set(slot, scope);
+    }
+    return scope;
+  }
+
+  private afterStep(slot: TaskSlot, effects: readonly Effect[]): void {
+    for (const effect of effects) this.carryOut(slot, effect);
+    const { status } = slot.snapshot;
+    if (status === 'active' || slot.ended) return;
+    slot.ended = true;
+    this.slots.delete(slot.id);
+    if (slot.timers) {
+      for (const entry of slot.timers.values()) this.timers.cancel(entry);
+      slot.timers = undefined;
+    }
+    const actorId = slot.id;
+    if (status === 'done') {
+      this.host.system._relay(slot, this.host.actor, { type: `xstate.done.actor.${actorId}`, output: slot.snapshot.output, actorId } as EventObject);
+    } else if (status === 'error') {
+      this.host.system._relay(slot, this.host.actor, { type: `xstate.error.actor.${actorId}`, error: slot.snapshot.error, actorId } as EventObject);
+    }
+  }
+
+  private carryOut(slot: TaskSlot, effect: Effect): void {
+    switch (effect.type) {
+      case 'send':
+        if (effect.to instanceof DirectChild) effect.to.receive(effect.event);
+        else this.host.system._relay(slot, effect.to, effect.event);
+        return;
+      case 'schedule': {
+        const { to, event } = effect;
+        const fire =
+          to === slot
+            ? () => {
+                slot.timers?.delete(id);
+                this.deliver(slot, event, slot);
+              }
+            : () => {
+                slot.timers?.delete(id);
+                this.host.system._relay(slot, to, event);
+              };
+        const id = effect.id ?? `timer:${this.timerSeq++}`;
+        const timers = (slot.timers ??= new Map());
+        const previous = timers.get(id);
+        if (previous !== undefined) this.timers.cancel(previous);
+        timers.set(id, this.timers.schedule(effect.delay, fire));
+        return;
+      }
+      case 'cancel': {
+        const entry = slot.timers?.get(effect.id);
+        if (entry !== undefined) {
+          this.timers.cancel(entry as TimerEntry);
+          slot.timers!.delete(effect.id);
+        }
+        return;
+      }
+      case 'emit':
+        // A task has no `on` listeners: nobody can subscribe to a stand-in.
+        return;
+      case 'spawn':
+        if (!effect.skip) (effect.child as DirectChild).start(this);
+        return;
+      case 'stop':
+        (effect.child as DirectChild).stop();
+        return;
+      case 'log':
+        if (effect.label === undefined) this.host.logger(effect.value);
+        else this.host.logger(effect.label, effect.value);
+        return;
+      case 'exec':
+        effect.run();
+        return;
+    }
+  }
+}
