@@ -86,8 +86,13 @@ export class Run {
     this.children = children;
   }
 
+  private argsCache: { context: unknown; event: EventObject; self: unknown; system: unknown } | undefined;
+
+  /** XState's action arguments; one object while context and event stay the same. */
   args(event: EventObject) {
-    return { context: this.context, event, self: this.scope.self, system: this.scope.system };
+    const cached = this.argsCache;
+    if (cached !== undefined && cached.context === this.context && cached.event === event) return cached;
+    return (this.argsCache = { context: this.context, event, self: this.scope.self, system: this.scope.system });
   }
 
   /** The children as they are now, kept intact: later stops work on a copy. */
@@ -155,6 +160,20 @@ export class Run {
   }
 }
 
+/**
+ * XState's `Object.assign({}, context, partial)`, made the fast way where it can be: on Node 20 a
+ * spread copy of an object is several times faster than Object.assign when every key of
+ * `partial` is already in `context`, and several times slower when one is new. `__proto__` always
+ * goes through Object.assign, whose meaning (the setter) the spread would not keep.
+ */
+export function mergeContext(context: any, partial: Record<string, unknown> | undefined | null): any {
+  if (partial === undefined || partial === null) return { ...context };
+  for (const key in partial) {
+    if (!(key in context) || key === '__proto__') return Object.assign({}, context, partial);
+  }
+  return { ...context, ...partial };
+}
+
 function referencedActor(machine: AnyStateMachine, src: string): unknown {
   const match = /^xstate\.invoke\.(\d+)\.(.*)/.exec(src);
   if (!match) return machine.implementations.actors[src];
@@ -210,17 +229,17 @@ function runBuiltin(r: Run, action: BuiltinAction, params: unknown, event: Event
       if (!r.context) throw new Error('Cannot assign to undefined `context`. Ensure that `context` is defined in the machine config.');
       const assignment = action.assignment;
       const args = r.assignArgs(event);
-      let next: any;
+      let partial: Record<string, unknown>;
       if (typeof assignment === 'function') {
-        next = Object.assign({}, r.context, assignment(args, params));
+        partial = assignment(args, params);
       } else {
-        next = Object.assign({}, r.context);
+        partial = {};
         for (const key of Object.keys(assignment)) {
           const value = assignment[key];
-          next[key] = typeof value === 'function' ? value(args, params) : value;
+          partial[key] = typeof value === 'function' ? value(args, params) : value;
         }
       }
-      r.context = next;
+      r.context = mergeContext(r.context, partial);
       r.cloned = true;
       return;
     }
