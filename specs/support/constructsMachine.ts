@@ -7,7 +7,7 @@
  * actions, eventless loops, actions and guards that throw, and a machine-level output. Only the
  * engine-versus-interpreter property runs it.
  */
-import { and, assign, cancel, emit, enqueueActions, fromCallback, log, not, or, raise, sendTo, setup, stateIn, stopChild, type ActorRef, type EventObject } from 'xstate';
+import { and, assign, cancel, emit, enqueueActions, forwardTo, fromCallback, log, not, or, raise, sendParent, sendTo, setup, stateIn, stopChild, type ActorRef, type EventObject } from 'xstate';
 import { recordFromAction } from './engineEquivalence.js';
 
 interface Context {
@@ -32,7 +32,9 @@ type Event =
   | { type: 'ping.later' }
   | { type: 'ping.cancel' }
   | { type: 'finish' }
-  | { type: 'custom' };
+  | { type: 'custom' }
+  | { type: 'toParent' }
+  | { type: 'forward' };
 
 export const constructsMachine = setup({
   types: {} as { context: Context; events: Event; input: { parentRef: Context['parentRef']; start: number } },
@@ -69,6 +71,8 @@ export const constructsMachine = setup({
     },
     'throw.guard': { guard: 'boom', target: '.idle' },
     custom: { actions: 'custom' },
+    // No parent here: both interpreters fail the same way.
+    toParent: { actions: sendParent({ type: 'hello' }) },
     finish: '.done',
     'ping.later': { actions: sendTo(({ context }) => context.parentRef, { type: 'later' }, { delay: 'shortly', id: 'ping' }) },
     'ping.cancel': { actions: cancel('ping') },
@@ -123,7 +127,10 @@ export const constructsMachine = setup({
         right: {
           initial: 'a',
           states: {
-            a: { after: { shortly: 'b' }, on: { 'right.done': 'b', again: { target: 'a', reenter: true } } },
+            a: {
+              after: { shortly: 'b', 7: { actions: forwardTo('w') } },
+              on: { 'right.done': 'b', again: { target: 'a', reenter: true }, forward: { actions: forwardTo('w') } },
+            },
             b: { type: 'final' },
           },
         },

@@ -431,11 +431,11 @@ export const constructsCase: EquivalenceCase<unknown> = {
     {
       weight: 12,
       arbitrary: fc.constantFrom<EventObject>(
-        ...['go', 'go', 'left.done', 'right.done', 'both', 'again', 'spawn', 'kill', 'loop', 'ping.later', 'ping.cancel', 'finish', 'custom'].map((type) => ({ type })),
+        ...['go', 'go', 'left.done', 'right.done', 'both', 'again', 'spawn', 'kill', 'loop', 'ping.later', 'ping.cancel', 'finish', 'custom', 'forward'].map((type) => ({ type })),
       ),
     },
     { weight: 3, arbitrary: fc.integer({ min: -2, max: 3 }).map((by) => ({ type: 'inc', by })) },
-    { weight: 1, arbitrary: fc.constantFrom<EventObject>({ type: 'throw.action' }, { type: 'throw.guard' }) },
+    { weight: 1, arbitrary: fc.constantFrom<EventObject>({ type: 'throw.action' }, { type: 'throw.guard' }, { type: 'toParent' }) },
     {
       weight: 2,
       arbitrary: fc.constantFrom<EventObject>(
