@@ -13,8 +13,9 @@
  * - inspection: each task appears to the system's `inspect` observers with XState's own event
  *   types, synthesised: `@xstate.actor` when created, `@xstate.event` for every event it gets
  *   (with sourceRef), `@xstate.snapshot` after every step, through to its final state. Its
- *   `actorRef` is the task's slot: `sessionId` `<host sessionId>.task:<id>`, `id` the task id,
- *   `logic`/`src` the task machine, `_parent` the host, `getSnapshot()` the snapshot.
+ *   `actorRef` is the task's slot: `sessionId` `<host sessionId>.task:<key>` (unique in the
+ *   system), `id` the taskId, `logic`/`src` the task machine, `_parent` the host, `getSnapshot()`
+ *   the snapshot.
  */
 import type { AnyActorRef, AnyStateMachine, EventObject } from 'xstate';
 import type { ChildHandle, ChildSpec, Effect, EngineScope, EngineSnapshot, MachineEngine } from '../engine/index.js';
@@ -135,9 +136,12 @@ export class TaskSlot {
 
   constructor(
     readonly table: TaskTable,
+    /** The table's key: unique among the host's live tasks; names its end events (`xstate.done.actor.<key>`). */
+    readonly key: string,
+    /** What inspection shows as the actor's id: the taskId. */
     readonly id: string,
   ) {
-    this.sessionId = `${table.host.actor.sessionId}.task:${id}`;
+    this.sessionId = `${table.host.actor.sessionId}.task:${key}`;
   }
 
   get _parent(): AnyActorRef {
@@ -199,8 +203,8 @@ export class TaskTable {
     return this.slots.size;
   }
 
-  get(id: string): TaskSlot | undefined {
-    return this.slots.get(id);
+  get(key: string): TaskSlot | undefined {
+    return this.slots.get(key);
   }
 
   /** The live tasks by id (read only: the table owns it). */
@@ -219,10 +223,14 @@ export class TaskTable {
     );
   }
 
-  /** Creates a task from `input` and carries out its initial effects. */
-  create(id: string, input: unknown): TaskSlot {
-    const slot = new TaskSlot(this, id);
-    this.slots.set(id, slot);
+  /**
+   * Creates a task from `input` and carries out its initial effects. `key` must be unique among
+   * the live tasks (the pool uses the taskId; the registry, whose clients may reuse taskIds, its
+   * own member id); `id` is the taskId shown to inspection.
+   */
+  create(key: string, input: unknown, id: string = key): TaskSlot {
+    const slot = new TaskSlot(this, key, id);
+    this.slots.set(key, slot);
     this.createdTotal++;
     const system = this.host.system;
     system._sendInspectionEvent({ type: '@xstate.actor', actorRef: slot });
@@ -262,8 +270,8 @@ export class TaskTable {
   }
 
   /** Stops one task (XState's stopChild: its children stopped, its timers cancelled). */
-  stop(id: string): void {
-    const slot = this.slots.get(id);
+  stop(key: string): void {
+    const slot = this.slots.get(key);
     if (slot) this.step(slot, { type: 'xstate.stop' });
   }
 
@@ -296,12 +304,12 @@ export class TaskTable {
     const { status } = slot.snapshot;
     if (status === 'active' || slot.ended) return;
     slot.ended = true;
-    this.slots.delete(slot.id);
+    this.slots.delete(slot.key);
     if (slot.timers) {
       for (const entry of slot.timers.values()) this.timers.cancel(entry);
       slot.timers = undefined;
     }
-    const actorId = slot.id;
+    const actorId = slot.key;
     if (status === 'done') {
       this.host.system._relay(slot, this.host.actor, { type: `xstate.done.actor.${actorId}`, output: slot.snapshot.output, actorId } as EventObject);
     } else if (status === 'error') {
