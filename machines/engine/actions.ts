@@ -194,6 +194,14 @@ function resolveDelay(machine: AnyStateMachine, delay: unknown, args: unknown, p
   return typeof delay === 'function' ? delay(args, params) : delay;
 }
 
+/** The event and the delay of a sendTo or raise, resolved as XState resolves them. */
+function eventAndDelay(r: Run, action: BuiltinAction, args: unknown, params: unknown, creator: 'sendTo' | 'raise') {
+  const spec = action.event;
+  if (typeof spec === 'string') throw new Error(`Only event objects may be used with ${creator}; use ${creator}({ type: "${spec}" }) instead`);
+  const resolved: EventObject = typeof spec === 'function' ? spec(args, params) : spec;
+  return { resolved, delay: resolveDelay(r.machine, action.delay, args, params) };
+}
+
 /** Runs one action item (a name, `{ type, params }`, a built-in or a custom function). */
 export function runAction(r: Run, action: unknown, event: EventObject): void {
   if (typeof action === 'function') {
@@ -245,10 +253,7 @@ function runBuiltin(r: Run, action: BuiltinAction, params: unknown, event: Event
     }
     case 'xstate.sendTo': {
       const args = r.args(event);
-      const spec = action.event;
-      if (typeof spec === 'string') throw new Error(`Only event objects may be used with sendTo; use sendTo({ type: "${spec}" }) instead`);
-      const resolved: EventObject = typeof spec === 'function' ? spec(args, params) : spec;
-      const delay = resolveDelay(r.machine, action.delay, args, params);
+      const { resolved, delay } = eventAndDelay(r, action, args, params, 'sendTo');
       const to = typeof action.to === 'function' ? action.to(args, params) : action.to;
       let target: unknown;
       if (typeof to === 'string') {
@@ -273,11 +278,7 @@ function runBuiltin(r: Run, action: BuiltinAction, params: unknown, event: Event
       return;
     }
     case 'xstate.raise': {
-      const args = r.args(event);
-      const spec = action.event;
-      if (typeof spec === 'string') throw new Error(`Only event objects may be used with raise; use raise({ type: "${spec}" }) instead`);
-      const resolved: EventObject = typeof spec === 'function' ? spec(args, params) : spec;
-      const delay = resolveDelay(r.machine, action.delay, args, params);
+      const { resolved, delay } = eventAndDelay(r, action, r.args(event), params, 'raise');
       if (typeof delay !== 'number') r.queue.push(resolved);
       else r.effects.push({ type: 'schedule', to: r.scope.self, event: resolved, delay, id: action.id });
       return;

@@ -355,22 +355,25 @@ export function caseCommands(testCase: EquivalenceCase<unknown>): fc.Arbitrary<C
     .map(([prelude, rest]) => [...prelude.map((event): Command => ({ kind: 'event', event })), ...rest]);
 }
 
+/** Throws, with the first step that differs, unless both runs observed the same. */
+function expectSameRuns(label: string, commands: readonly Command[], expected: readonly Observation[], actual: readonly Observation[]): void {
+  for (let i = 0; i < expected.length; i++) {
+    const a = JSON.stringify(actual[i]);
+    const e = JSON.stringify(expected[i]);
+    if (a !== e) {
+      throw new Error(
+        `${label} and interpreter differ after ${i === 0 ? 'start' : `command ${i - 1} ${JSON.stringify(commands[i - 1])}`}\n` +
+          `interpreter: ${e}\n${label}: ${a}`,
+      );
+    }
+  }
+}
+
 /** The property: for every input and command sequence, both runs observe the same, step by step. */
 export function equivalenceProperty(testCase: EquivalenceCase<unknown>) {
   const machine = withStubChildren(testCase.machine);
   return fc.property(testCase.input, caseCommands(testCase), (input, commands) => {
-    const expected = runInterpreter(machine, input, commands);
-    const actual = runEngine(machine, input, commands);
-    for (let i = 0; i < expected.length; i++) {
-      const a = JSON.stringify(actual[i]);
-      const e = JSON.stringify(expected[i]);
-      if (a !== e) {
-        throw new Error(
-          `engine and interpreter differ after ${i === 0 ? 'start' : `command ${i - 1} ${JSON.stringify(commands[i - 1])}`}\n` +
-            `interpreter: ${e}\nengine:      ${a}`,
-        );
-      }
-    }
+    expectSameRuns('engine', commands, runInterpreter(machine, input, commands), runEngine(machine, input, commands));
   });
 }
 
@@ -383,18 +386,7 @@ export function hostedEquivalenceProperty(testCase: EquivalenceCase<unknown>) {
   const logic = hosted(machine);
   if (logic === machine) throw new Error(`${machine.id} is not supported by the engine`);
   return fc.property(testCase.input, caseCommands(testCase), (input, commands) => {
-    const expected = runInterpreter(machine, input, commands);
-    const actual = runInterpreter(logic, input, commands);
-    for (let i = 0; i < expected.length; i++) {
-      const a = JSON.stringify(actual[i]);
-      const e = JSON.stringify(expected[i]);
-      if (a !== e) {
-        throw new Error(
-          `hosted engine and interpreter differ after ${i === 0 ? 'start' : `command ${i - 1} ${JSON.stringify(commands[i - 1])}`}\n` +
-            `interpreter: ${e}\nhosted:      ${a}`,
-        );
-      }
-    }
+    expectSameRuns('hosted engine', commands, runInterpreter(machine, input, commands), runInterpreter(logic, input, commands));
   });
 }
 
