@@ -3,8 +3,8 @@
  * machine, on random inputs and event sequences (timers fired in random order, stops included),
  * both produce the same state value, context, output, children, pending timers and ordered
  * effects after every step. A short run here; the long one is engine.equivalence.slow.spec.ts.
- * The seed is fixed (ENGINE_SEED=random or a number explores others; ENGINE_RUNS sets the count);
- * fast-check prints the seed and the shrunk counterexample on failure.
+ * The seed is the tier's (fixed in `npm test`; PROPERTY_SEED picks another; ENGINE_RUNS sets the
+ * count); fast-check prints the seed and the shrunk counterexample on failure.
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';

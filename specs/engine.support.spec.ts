@@ -24,24 +24,24 @@ describe('engine: supported constructs', () => {
     }
   });
 
-  it('reports a history state, a wildcard transition and an unknown built-in action, with where', () => {
+  it('reports a history state, a route and an unknown built-in action, with where', () => {
     const withHistory = createMachine({
       id: 'h',
       initial: 'a',
       states: { a: { initial: 'x', states: { x: {}, past: { type: 'history' } } } },
     });
-    const withWildcard = createMachine({ id: 'w', on: { 'task.*': {} } });
+    const withRoute = createMachine({ id: 'r', initial: 'a', states: { a: {}, b: { id: 'b', route: {} } } } as never);
     const strange = Object.assign(() => {}, { type: 'xstate.teleport', resolve: () => [] });
     const withStrangeAction = setup({ actions: { odd: strange as never } }).createMachine({ id: 's', entry: 'odd' });
     expect(compileMachine(withHistory)).toEqual({ ok: false, reasons: ['history state #h.a.past'] });
-    expect(compileMachine(withWildcard)).toEqual({ ok: false, reasons: ['wildcard event descriptor "task.*" on #w'] });
+    expect(compileMachine(withRoute)).toEqual({ ok: false, reasons: ['route on #b'] });
     const result = compileMachine(withStrangeAction);
     expect(result.ok).toBe(false);
     expect(result.ok ? [] : result.reasons).toContain('action "xstate.teleport" in #s');
   });
 
   it('an unsupported machine runs on the interpreter, logged once at warn with the reasons', () => {
-    const machine = createMachine({ id: 'wild', on: { '*': {} } });
+    const machine = createMachine({ id: 'old', initial: 'a', states: { a: {}, back: { type: 'history' } } });
     const lines: unknown[][] = [];
     const log = (...line: unknown[]) => void lines.push(line);
     expect(engineFor(machine, 'engine', log)).toBeUndefined();
@@ -49,8 +49,8 @@ describe('engine: supported constructs', () => {
     expect(lines).toEqual([
       [
         'warn',
-        `machine "wild" runs on XState's interpreter: the engine does not support wildcard event descriptor "*" on #wild`,
-        { machine: 'wild', reasons: ['wildcard event descriptor "*" on #wild'] },
+        `machine "old" runs on XState's interpreter: the engine does not support history state #old.back`,
+        { machine: 'old', reasons: ['history state #old.back'] },
       ],
     ]);
   });

@@ -16,7 +16,7 @@
  * ordered node list.
  */
 import type { StateValue } from 'xstate';
-import { isAtomic, isDescendant, properAncestors, type Graph, type Node, type Transition } from './graph.js';
+import { candidatesOf, isAtomic, isDescendant, properAncestors, type Graph, type Node, type Transition } from './graph.js';
 
 /** One region of the selection walk: a node with candidates of its own or below it. */
 export interface SelectNode {
@@ -92,7 +92,9 @@ export class Configuration {
     let selection = this.selections.get(eventType);
     if (selection === undefined) {
       selection = buildSelection(this, this.space.graph.root, eventType);
-      this.selections.set(eventType, selection);
+      // Only the machine's own event types are kept: others (`xstate.done.actor.<id>` with a new
+      // id per child, say) would make the cache grow for as long as the actor lives.
+      if (this.space.graph.exactTypes.has(eventType)) this.selections.set(eventType, selection);
     }
     return selection;
   }
@@ -208,8 +210,8 @@ function initialStateNodesWithAncestors(node: Node): Set<Node> {
 // the configuration's order, each contributing its own selection.
 
 function buildSelection(config: Configuration, node: Node, eventType: string): SelectNode | null {
-  const own = node.on.get(eventType);
-  const candidates = own && own.length > 0 ? own : undefined;
+  const own = candidatesOf(node, eventType);
+  const candidates = own.length > 0 ? own : undefined;
   const active = config.nodes.filter((n) => n.parent === node);
   if (node.type === 'compound' || (node.type === 'parallel' && active.length === 1)) {
     const child = active[0] ? buildSelection(config, active[0], eventType) : null;

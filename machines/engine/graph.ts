@@ -65,6 +65,8 @@ export interface Node {
   readonly exit: readonly unknown[];
   readonly invokes: readonly Invoke[];
   readonly on: Map<string, Transition[]>;
+  /** Descriptors of `on` that are wildcards (`*`, `prefix.*`). */
+  readonly wildcards: string[];
   readonly always: readonly Transition[] | undefined;
   /** Compound nodes: the initial transition (its target and actions). */
   initial: Transition | undefined;
@@ -93,9 +95,38 @@ export interface Graph {
   readonly nodes: readonly Node[];
   readonly unsupported: readonly string[];
   readonly hasTags: boolean;
+  /** Every exact (non-wildcard) event descriptor of the machine. */
+  readonly exactTypes: ReadonlySet<string>;
 }
 
 const isWildcard = (descriptor: string) => descriptor === '*' || descriptor.endsWith('.*');
+
+/** XState's matchesEventDescriptor: exact, `*`, or a `prefix.*` that matches whole tokens. */
+export function matchesDescriptor(eventType: string, descriptor: string): boolean {
+  if (descriptor === eventType || descriptor === '*') return true;
+  if (!descriptor.endsWith('.*')) return false;
+  const partial = descriptor.split('.');
+  const tokens = eventType.split('.');
+  for (let i = 0; i < partial.length; i++) {
+    if (partial[i] === '*') return i === partial.length - 1;
+    if (partial[i] !== tokens[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * XState's getCandidates: a node's transitions for an event type, the exact ones first, then
+ * those of matching wildcard descriptors, longest descriptor first.
+ */
+export function candidatesOf(node: Node, eventType: string): readonly Transition[] {
+  const exact = node.on.get(eventType);
+  if (node.wildcards.length === 0) return exact ?? [];
+  const matching = node.wildcards
+    .filter((descriptor) => descriptor !== eventType && matchesDescriptor(eventType, descriptor))
+    .sort((a, b) => b.length - a.length)
+    .flatMap((descriptor) => node.on.get(descriptor) ?? []);
+  return exact ? [...exact, ...matching] : matching;
+}
 
 export function buildGraph(machine: AnyStateMachine): Graph {
   const unsupported: string[] = [];
@@ -123,6 +154,7 @@ export function buildGraph(machine: AnyStateMachine): Graph {
       exit: x.exit,
       invokes: x.invoke.map((invoke) => ({ id: invoke.id, src: invoke.src, systemId: invoke.systemId, input: invoke.input })),
       on: new Map(),
+      wildcards: [],
       always: undefined,
       initial: undefined,
       output: x.output,
@@ -163,13 +195,14 @@ export function buildGraph(machine: AnyStateMachine): Graph {
   for (const node of nodes) {
     const x = node.xnode;
     for (const [descriptor, list] of x.transitions) {
-      if (isWildcard(descriptor)) unsupported.push(`wildcard event descriptor "${descriptor}" on #${x.id}`);
+      if (isWildcard(descriptor)) node.wildcards.push(descriptor);
       node.on.set(descriptor, list.map((t) => toTransition(t, descriptor)));
     }
     if (x.always) (node as unknown as { always: Transition[] }).always = x.always.map((t) => toTransition(t, ''));
     if (x.type === 'compound' && x.initial) node.initial = toTransition(x.initial, '');
   }
-  return { machine, root, nodes, unsupported, hasTags };
+  const exactTypes = new Set(nodes.flatMap((node) => [...node.on.keys()].filter((descriptor) => !isWildcard(descriptor))));
+  return { machine, root, nodes, unsupported, hasTags, exactTypes };
 }
 
 /** XState's isDescendant: is `child` strictly inside `ancestor`? */

@@ -73,10 +73,17 @@ function assignTaskPayload(p: Json): AssignTask['payload'] | undefined {
   if (!isId(taskId) || !isText(serviceName, 1, 256) || !isText(operation, 1, 256) || !isId(callbackClientId)) return undefined;
   const taskParameters = 'taskParameters' in p ? recordOf(p.taskParameters) : {};
   if (taskParameters === undefined) return undefined;
-  if (!('deadlineMs' in p)) return { taskId, serviceName, operation, taskParameters, callbackClientId };
-  const deadlineMs = p.deadlineMs;
-  if (!isSafeInteger(deadlineMs) || deadlineMs <= 0 || deadlineMs > 604_800_000) return undefined;
-  return { taskId, serviceName, operation, taskParameters, callbackClientId, deadlineMs };
+  const out: Json = { taskId, serviceName, operation, taskParameters, callbackClientId };
+  if ('deadlineMs' in p) {
+    const deadlineMs = p.deadlineMs;
+    if (!isSafeInteger(deadlineMs) || deadlineMs <= 0 || deadlineMs > 604_800_000) return undefined;
+    out.deadlineMs = deadlineMs;
+  }
+  if ('apiKey' in p) {
+    if (!isText(p.apiKey, 1, 4096)) return undefined;
+    out.apiKey = p.apiKey;
+  }
+  return out as AssignTask['payload'];
 }
 
 function taskRefPayload(p: Json): CancelTask['payload'] | undefined {
@@ -142,6 +149,10 @@ function failedPayload(p: Json): TaskFailed['payload'] | undefined {
   if ('details' in p) {
     if (!isText(p.details, 0, 65_536)) return undefined;
     out.details = p.details;
+  }
+  if ('errorId' in p) {
+    if (!isId(p.errorId)) return undefined;
+    out.errorId = p.errorId;
   }
   if ('originalClientId' in p) {
     if (!isId(p.originalClientId)) return undefined;

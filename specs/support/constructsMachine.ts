@@ -34,7 +34,10 @@ type Event =
   | { type: 'finish' }
   | { type: 'custom' }
   | { type: 'toParent' }
-  | { type: 'forward' };
+  | { type: 'forward' }
+  | { type: 'note.a' }
+  | { type: 'note.a.b' }
+  | { type: 'noted' };
 
 export const constructsMachine = setup({
   types: {} as { context: Context; events: Event; input: { parentRef: Context['parentRef']; start: number } },
@@ -73,6 +76,11 @@ export const constructsMachine = setup({
     custom: { actions: 'custom' },
     // No parent here: both interpreters fail the same way.
     toParent: { actions: sendParent({ type: 'hello' }) },
+    // Wildcards: exact first, then the longest matching descriptor, then `*`.
+    'note.*': [{ guard: 'positive', actions: { type: 'note', params: { tag: 'note.*' } } }],
+    'note.a.*': { actions: { type: 'note', params: { tag: 'note.a.*' } } },
+    'note.a': { guard: { type: 'atLeast', params: { n: 2 } }, actions: { type: 'note', params: { tag: 'note.a' } } },
+    '*': { actions: { type: 'note', params: { tag: '*' } } },
     finish: '.done',
     'ping.later': { actions: sendTo(({ context }) => context.parentRef, { type: 'later' }, { delay: 'shortly', id: 'ping' }) },
     'ping.cancel': { actions: cancel('ping') },

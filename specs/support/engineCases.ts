@@ -251,6 +251,7 @@ export const sessionCase: EquivalenceCase<unknown> = {
       arbitrary: fc.oneof(
         fc.constant<EventObject>({ type: 'session.deliver', draft: { type: 'Ack', payload: { acknowledgmentId: 'x' } } } as EventObject),
         fc.constant<EventObject>({ type: 'session.close', code: 1001, reason: 'stopping' } as EventObject),
+        fc.constant<EventObject>({ type: 'session.fault', errorId: 'e-1' } as EventObject),
       ),
     },
     { weight: 1, arbitrary: unknownEvent },
@@ -347,7 +348,10 @@ export const providerCase: EquivalenceCase<unknown> = {
       weight: 4,
       arbitrary: fc.oneof(
         fc.constantFrom('k1', 'k2').map((connectionId) => ({ type: 'session.ready', connectionId })),
-        fc.tuple(fc.constantFrom('k1', 'k2'), fc.constantFrom('c1', 'c2')).map(([connectionId, clientId]) => ({ type: 'session.bound', connectionId, clientId })),
+        fc
+          .tuple(fc.constantFrom('k1', 'k2'), fc.constantFrom('c1', 'c2'), fc.constantFrom(undefined, 'key:alice', 'key:bob'))
+          .map(([connectionId, clientId, principal]) => ({ type: 'session.bound', connectionId, clientId, identity: { host: '127.0.0.1', ...(principal ? { principal } : {}) } })),
+        fc.tuple(fc.constantFrom('k1', 'k2'), fc.constantFrom('key:alice', 'key:bob')).map(([connectionId, principal]) => ({ type: 'session.authenticated', connectionId, principal })),
         fc.tuple(fc.constantFrom('k1', 'k2'), fc.constantFrom('c1', 'c2'), clientMessage.filter((m) => m.type !== 'Authenticate' && m.type in { AssignTask: 1, CancelTask: 1, GetStatus: 1, GetResult: 1 })).map(
           ([connectionId, clientId, message]) => ({ type: 'session.request', connectionId, clientId, message }),
         ),
@@ -360,7 +364,17 @@ export const providerCase: EquivalenceCase<unknown> = {
         fc.constantFrom('c1', 'c2').map((clientId) => ({ type: 'registry.reply', clientId, draft: { type: 'Ack', payload: { acknowledgmentId: 'x' } } })),
         fc.tuple(fc.nat(3), fc.nat(2)).map(([running, queued]) => ({ type: 'registry.load', running, queued, load: (running + queued) / 2 })),
         fc.constant<EventObject>({ type: 'registry.settled', clientId: 'c1', taskId: 't1', outcome: { status: 'Cancelled' } } as EventObject),
-        fc.constantFrom<EventObject>({ type: 'provider.drain' }, { type: 'provider.stop' }),
+        fc.constantFrom<EventObject>({ type: 'provider.drain' }, { type: 'provider.stop' }, { type: 'provider.principalWindow' }),
+        fc
+          .tuple(fc.constantFrom('c1', 'c2'), fc.boolean())
+          .map(([clientId, present]) => ({ type: 'registry.clientRecords', clientId, present, ...(present ? { owner: { host: '127.0.0.1' } } : {}) })),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.oneof(
+        fc.constantFrom('session:k1', 'session:k2', 'session:k3').map((id) => ({ type: `xstate.done.actor.${id}`, output: { graceful: true, reason: '' }, actorId: id }) as EventObject),
+        fc.constantFrom('session:k1', 'tasks', 'discovery', 'server').map((id) => ({ type: `xstate.error.actor.${id}`, error: new Error('crash'), actorId: id }) as EventObject),
       ),
     },
     { weight: 1, arbitrary: unknownEvent },
@@ -418,6 +432,14 @@ export const clientCase: EquivalenceCase<unknown> = {
         fc.tuple(endpoints, fc.boolean()).map(([endpoint, gaveUp]) => ({ type: 'connection.closed', endpoint, gaveUp })),
       ),
     },
+    {
+      weight: 2,
+      arbitrary: fc.oneof(
+        endpoints.map((endpoint) => ({ type: `xstate.done.actor.connection:${endpoint}`, output: { gaveUp: false }, actorId: `connection:${endpoint}` }) as EventObject),
+        fc.constantFrom('connection:ws://127.0.0.1:1', 'repository').map((id) => ({ type: `xstate.error.actor.${id}`, error: new Error('crash'), actorId: id }) as EventObject),
+        fc.constantFrom<EventObject>({ type: 'repository.ignored', serviceId: 's9', reason: 'unsigned' } as EventObject, { type: 'repository.learned', serviceId: 's9', publicKey: 'k' } as EventObject),
+      ),
+    },
     { weight: 1, arbitrary: unknownEvent },
   ),
 };
@@ -431,7 +453,7 @@ export const constructsCase: EquivalenceCase<unknown> = {
     {
       weight: 12,
       arbitrary: fc.constantFrom<EventObject>(
-        ...['go', 'go', 'left.done', 'right.done', 'both', 'again', 'spawn', 'kill', 'loop', 'ping.later', 'ping.cancel', 'finish', 'custom', 'forward'].map((type) => ({ type })),
+        ...['go', 'go', 'left.done', 'right.done', 'both', 'again', 'spawn', 'kill', 'loop', 'ping.later', 'ping.cancel', 'finish', 'custom', 'forward', 'note.a', 'note.a.b', 'noted'].map((type) => ({ type })),
       ),
     },
     { weight: 3, arbitrary: fc.integer({ min: -2, max: 3 }).map((by) => ({ type: 'inc', by })) },

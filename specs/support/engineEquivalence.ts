@@ -390,11 +390,7 @@ export function hostedEquivalenceProperty(testCase: EquivalenceCase<unknown>) {
   });
 }
 
-/** fast-check parameters: a fixed seed unless ENGINE_SEED says otherwise (`random` or a number). */
+/** fast-check parameters: the tier's seed (specs/support/propertySeed.ts); ENGINE_RUNS overrides the count. */
 export function equivalenceParameters(numRuns: number): fc.Parameters<unknown> {
-  const seed = process.env.ENGINE_SEED;
-  return {
-    numRuns: Number(process.env.ENGINE_RUNS ?? numRuns),
-    ...(seed === 'random' ? {} : { seed: Number(seed ?? 20_260_710) }),
-  };
+  return { numRuns: Number(process.env.ENGINE_RUNS ?? numRuns) };
 }
