@@ -5,6 +5,7 @@
  *   npm run bench                       3 rounds: latency, throughput, discovery, in-flight (10k, 100k)
  *   npm run bench -- --quick            1 round, shorter phases, in-flight at 10k only
  *   npm run bench -- --profile          also profile switchboard at 256 in flight (provider and client)
+ *   npm run bench -- --only nats        switchboard over NATS vs Moleculer's NATS transporter (bench/natsPhases.ts)
  *   options: --rounds N, --out FILE (default bench-results.json), --only load,discovery,inflight,profile,heap,
  *            --systems switchboard,ws,moleculer, --sizes 10000,100000
  *
@@ -21,6 +22,7 @@ import { argOf, hasFlag, isSystem, systems, type System } from './common.js';
 import { measureFreshClient, measureInFlight, measureLoad, measureRunningClient, profileThroughput, snapshotInFlight, type LoadSettings } from './phases.js';
 import { killAll, ROOT } from './procs.js';
 import { formatTable, summariseRounds, type Round } from './report.js';
+import { runNatsComparison } from './natsPhases.js';
 
 const quick = hasFlag('quick');
 const rounds = Number(argOf('rounds', quick ? '1' : '3'));
@@ -124,6 +126,13 @@ if (only.has('heap')) {
   all.at(-1)?.errors.push(...holder.errors);
 }
 
+let nats: Awaited<ReturnType<typeof runNatsComparison>> | undefined;
+if (only.has('nats')) {
+  const holder: Round = { load: {}, running: {}, fresh: {}, inFlight: {}, errors: [] };
+  nats = await attempt(holder, 'NATS comparison', () => runNatsComparison(rounds, quick, log));
+  all.at(-1)?.errors.push(...holder.errors);
+}
+
 const rows = summariseRounds(all, load.inFlight, sizes);
 const table = formatTable(rows, rounds);
 const meta = {
@@ -141,10 +150,11 @@ const meta = {
   /** The 1-minute load average before and after: other work on the machine shows here. */
   loadAverage: { before: Number(loadBefore[0]?.toFixed(2)), after: Number(os.loadavg()[0]?.toFixed(2)) },
 };
-writeFileSync(out, `${JSON.stringify({ meta, rows, rounds: all, profile }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ meta, rows, rounds: all, profile, nats }, null, 2)}\n`);
 console.log(`\nswitchboard benchmarks: ${meta.node}, ${meta.cpus}, ${meta.tree}, ${meta.mode}, ${rounds} round(s), load average ${meta.loadAverage.before} -> ${meta.loadAverage.after}; median (min-max)\n`);
 console.log(table);
 if (profile) console.log(`\n${profile.text}`);
+if (nats) console.log(`\n${nats.text}`);
 const errors = all.flatMap((round) => round.errors);
 if (errors.length > 0) console.log(`\n${errors.length} measurement(s) failed:\n${errors.map((e) => `- ${e}`).join('\n')}`);
 console.log(`\nraw figures: ${path.relative(process.cwd(), out) || out} (${meta.elapsedS} s)`);

@@ -38,9 +38,12 @@ export const TimestampCodec = z.codec(
   },
 );
 
-const ENDPOINT_PATTERN = /^wss?:\/\/[^\s/?#]+(?:[/?#]\S*)?$/;
+const ENDPOINT_PATTERN = /^(?:wss?|nats):\/\/[^\s/?#]+(?:[/?#]\S*)?$/;
 
-/** `ws://host:port`, `wss://host:port/path` or a bare `host:port` (read as `ws://`). */
+/**
+ * `ws://host:port`, `wss://host:port/path` or a bare `host:port` (read as `ws://`); or a listener
+ * on NATS, `nats://<subjectPrefix>/<name>` (docs/nats.md).
+ */
 export const EndpointCodec = z.codec(z.string().min(1).max(2048), z.string().max(2048).regex(ENDPOINT_PATTERN), {
   decode: (wire, ctx) => {
     const trimmed = wire.trim();
@@ -49,7 +52,7 @@ export const EndpointCodec = z.codec(z.string().min(1).max(2048), z.string().max
       ? `${(schemeMatch[1] as string).toLowerCase()}${trimmed.slice(schemeMatch[1]!.length)}`
       : `ws://${trimmed}`;
     if (!ENDPOINT_PATTERN.test(url)) {
-      ctx.issues.push({ code: 'custom', message: 'endpoint must be ws://host:port or wss://host:port', input: wire });
+      ctx.issues.push({ code: 'custom', message: 'endpoint must be ws://host:port, wss://host:port or nats://prefix/name', input: wire });
       return z.NEVER;
     }
     return url;

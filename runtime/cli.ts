@@ -13,6 +13,7 @@
 import { Command, CommanderError } from 'commander';
 import type { CliContext } from './cli/context.js';
 import { addGlobalOptions, ExitCode } from './cli/options.js';
+import { addNatsOptions } from './cli/natsOptions.js';
 import { printError, processIo, type Io } from './cli/output.js';
 import { packageInfo } from './cli/packageInfo.js';
 import { addConfigOptions, ConfiguredCommand, configFilePath, loadConfigFile, nameEnvironmentVariables, type ConfigFile } from './cli/settings.js';
@@ -29,6 +30,9 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   cancel: async () => (await import('./cli/cancel.js')).registerCancelCommand,
   demo: async () => (await import('./cli/demo.js')).registerDemoCommand,
   conformance: async () => (await import('./cli/conformance.js')).registerConformanceCommand,
+  gateway: async () => (await import('./cli/gateway.js')).registerGatewayCommand,
+  ui: async () => (await import('./cli/ui.js')).registerUiCommand,
+  machines: async () => (await import('./cli/machines.js')).registerMachinesCommand,
   completion: async () => (await import('./cli/completion.js')).registerCompletionCommand,
 };
 
@@ -54,6 +58,7 @@ export async function createProgram(context: CliContext, options: ProgramOptions
     .configureHelp({ showGlobalOptions: true });
   addGlobalOptions(program);
   addConfigOptions(program);
+  addNatsOptions(program);
   const registers = await Promise.all(options.commands.map((name) => COMMANDS[name]!()));
   for (const register of registers) register(program, context);
   nameEnvironmentVariables(program);
@@ -69,8 +74,11 @@ Examples (one per command):
   $ switchboard status <taskId> --endpoint ws://192.168.1.20:8080 --client-id <clientId>
   $ switchboard cancel <taskId> --endpoint ws://192.168.1.20:8080 --client-id <clientId>
   $ switchboard conformance provider ws://192.168.1.20:8080 --level full   # check a provider (docs/conformance.md)
+  $ switchboard ui --demo                              # the web UI, with demo services on loopback (docs/ui.md)
+  $ switchboard machines --json > machines.json        # the statecharts as XState configs for Stately Studio
   $ switchboard completion bash >> ~/.bashrc          # tab completion (zsh too)
 
+--inspect (any command that runs a client or provider) shows its actors in the Stately inspector.
 Global options go before or after the command. Every option of every command can also be set
 by SWITCHBOARD_<OPTION> (SWITCHBOARD_DISCOVERY_PORT, SWITCHBOARD_TOKEN, ...) or in
 ./switchboard.config.json ({"discoveryPort": 40001, "discover": {"timeoutMs": 500}}); a flag

@@ -13,7 +13,8 @@
  * drive or watch the whole actor system.
  */
 import { randomBytes } from 'node:crypto';
-import { createActor, toPromise, type Actor, type AnyActorLogic, type AnyActorRef, type InspectionEvent, type Observer } from 'xstate';
+import type { Tracer } from '@opentelemetry/api';
+import { createActor, toPromise, type Actor, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
 import type { WsConnectOptions } from '../adapters/ws.js';
@@ -23,7 +24,7 @@ import { initialRepositoryStats, type RepositoryStats, type ServiceView } from '
 import type { TrustDropReason } from '../machines/discovery/trust.js';
 import type { TaskOutcome } from '../machines/outcome.js';
 import { composeClient, type TransportHost } from './compose.js';
-import { realHost } from './network.js';
+import { networkHost, type NetworkChoice } from './network.js';
 import type { Clock } from './provider.js';
 import type { Logger } from './service.js';
 import { ProtocolError } from '../machines/errors.js';
@@ -51,6 +52,11 @@ function repositoryStatsOf(actor: Actor<AnyActorLogic>): RepositoryStats {
   const repository = (actor.getSnapshot().children as Record<string, AnyActorRef | undefined>).repository;
   return (repository?.getSnapshot()?.context as { stats?: RepositoryStats } | undefined)?.stats ?? initialRepositoryStats();
 }
+import type { InspectionSource } from './inspect/hub.js';
+import { createObservation, type InspectOption } from './inspect/observation.js';
+import { clientTaskTelemetry } from './logging/telemetry.js';
+import type { SwitchboardMetrics } from './metrics/metrics.js';
+import { startUiServer, type UiOptions, type UiServer } from './ui/server.js';
 
 export interface ClientOptions {
   /** @default `client-<uuid>` */
@@ -72,9 +78,20 @@ export interface ClientOptions {
    * may have done part of the work, so only idempotent operations should opt in.
    */
   readonly retry?: { readonly codes: readonly string[]; readonly attempts: number };
+  /** Also discover and connect over NATS (docs/nats.md): `{ servers, credentials, tls, subjectPrefix }`. */
+  readonly nats?: NetworkChoice['nats'];
+  /** Discover on the LAN (UDP); false with `nats` uses NATS only. @default true */
+  readonly lan?: boolean;
   readonly network?: TransportHost;
   readonly clock?: Clock;
-  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Watch every actor: an XState observer, or 'stately' for the Stately inspector (docs/guide.md). */
+  readonly inspect?: InspectOption;
+  /** Serve the web UI from this process (docs/ui.md): true, or { port, host, token }. */
+  readonly ui?: boolean | UiOptions;
+  /** Count what this client does (served at /metrics by the UI, or read with metrics.text()). */
+  readonly metrics?: SwitchboardMetrics;
+  /** OpenTelemetry spans per task (no-ops unless the application registers an SDK). @default true */
+  readonly tracing?: boolean | Tracer;
   readonly log?: Logger;
   /** Seeds the reconnect jitter. @default random */
   readonly seed?: number;
@@ -111,6 +128,10 @@ export interface Client {
   /** The secret this client proves its clientId with (SEC-10); `switchboard status --client-secret` takes it. */
   readonly clientSecret: string;
   readonly actor: Actor<ReturnType<typeof composeClient>>;
+  /** Every inspection event of this client's actor system (tasks included), while subscribed. */
+  readonly inspection: InspectionSource;
+  /** The web UI server, when `ui` was given. */
+  readonly ui: Promise<UiServer> | undefined;
 }
 
 interface Pending {
@@ -129,12 +150,20 @@ export function createClient(options: ClientOptions = {}): Client {
   const trust = resolveTrust(options.trust, log);
   const clientSecret = options.clientSecret ?? randomBytes(32).toString('hex');
   const host =
-    options.network ?? realHost({ discovery: { log: options.log, ...options.discovery }, connect: { clientSecret, ...options.connect } });
+    options.network ??
+    networkHost(
+      { discovery: { log: options.log, ...options.discovery }, connect: { clientSecret, ...options.connect } },
+      { nats: options.nats, lan: options.lan },
+      options.log,
+    );
   const clock = options.clock;
   const supervisor = createSupervisor({ log, newId: uuid });
+  const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
+  const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, options.log);
+  const telemetry = clientTaskTelemetry(clientId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
   const actor = createActor(composeClient(host, supervisor), {
     ...(clock === undefined ? {} : { clock }),
-    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    ...(observation.inspect === undefined ? {} : { inspect: observation.inspect }),
     input: {
       ...clientDefaults,
       clientId,
@@ -167,7 +196,11 @@ export function createClient(options: ClientOptions = {}): Client {
     log('info', `trusting key ${event.publicKey} for ${event.serviceName} (${event.serviceId}) from now on (first use)`);
     trust.remember(event);
   });
-  actor.on('task.submitted', (event) => submittedTo.set(event.taskId, event.serviceId));
+  observation.attach(actor);
+  actor.on('task.submitted', (event) => {
+    submittedTo.set(event.taskId, event.serviceId);
+    telemetry.submitted(event.taskId, event.serviceId, event.endpoint);
+  });
   actor.on('task.progress', ({ taskId, type: _type, ...progress }) => pending.get(taskId)?.handle.report(progress));
   actor.on('task.settled', ({ taskId, outcome }) => {
     const entry = pending.get(taskId);
@@ -181,22 +214,27 @@ export function createClient(options: ClientOptions = {}): Client {
     }
     pending.delete(taskId);
     submittedTo.delete(taskId);
+    telemetry.settled(taskId, outcome);
     entry.handle.settle(outcome);
   });
   const shouldRetry = (entry: Pending, outcome: TaskOutcome) =>
     outcome.status === 'Failed' && entry.retriesLeft > 0 && (options.retry?.codes ?? []).includes(outcome.error.code);
 
   supervisor.root(actor, 'client');
-  actor.start();
 
   const findService = (serviceName: string, operation: string | undefined) =>
     candidatesFor(actor.getSnapshot().context.services, { serviceName, operation: operation ?? '' }).at(0) ??
     (operation === undefined ? actor.getSnapshot().context.services.find((s) => s.serviceName === serviceName) : undefined);
 
-  return {
+  let ui: Promise<UiServer> | undefined;
+  const client: Client = {
     clientId,
     clientSecret,
     actor,
+    inspection: observation.hub,
+    get ui() {
+      return ui;
+    },
     services: () => actor.getSnapshot().context.services,
     discoveryStats: () => repositoryStatsOf(actor),
     refresh: () => actor.send({ type: 'client.refresh' }),
@@ -234,6 +272,7 @@ export function createClient(options: ClientOptions = {}): Client {
         excluded: [],
       };
       pending.set(taskId, entry);
+      telemetry.assigned(taskId, serviceName, operation);
       if (assignOptions.signal) {
         if (assignOptions.signal.aborted) queueMicrotask(() => void handle.cancel());
         else assignOptions.signal.addEventListener('abort', () => void handle.cancel(), { once: true });
@@ -242,10 +281,21 @@ export function createClient(options: ClientOptions = {}): Client {
       return handle as unknown as TaskHandle<never>;
     },
     async stop() {
-      if (actor.getSnapshot().status !== 'active') return;
-      actor.send({ type: 'client.stop' });
-      await toPromise(actor).catch(() => undefined);
-      actor.stop();
+      if (actor.getSnapshot().status === 'active') {
+        actor.send({ type: 'client.stop' });
+        await toPromise(actor).catch(() => undefined);
+        actor.stop();
+      }
+      await ui?.then((server) => server.close()).catch(() => undefined);
+      await observation.close();
     },
   };
+  // Watchers subscribe before the actor starts, so they see every actor from the first.
+  options.metrics?.observe(client, 'client');
+  if (uiOptions !== undefined) {
+    ui = startUiServer({ client, log, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) }, uiOptions);
+    ui.then((server) => log('info', `web UI: ${server.url}`, { url: server.url }), (error: unknown) => log('error', 'the web UI could not start', error));
+  }
+  actor.start();
+  return client;
 }

@@ -11,7 +11,8 @@
  * drive or watch the whole actor system.
  */
 import type { KeyObject } from 'node:crypto';
-import { createActor, toPromise, type Actor, type ActorOptions, type AnyActorLogic, type InspectionEvent, type Observer } from 'xstate';
+import type { Tracer } from '@opentelemetry/api';
+import { createActor, toPromise, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
 import type { WsServerOptions } from '../adapters/ws.js';
@@ -22,10 +23,15 @@ import { authorize, type Acl } from './acl.js';
 import { authPolicies, type AuthOptions } from './auth.js';
 import { composeProvider, type TransportHost } from './compose.js';
 import { createServiceHandler } from './handler.js';
-import { realHost } from './network.js';
+import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
 import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
 import { signingFor } from './signing.js';
 import { createSupervisor, InternalFault } from './supervisor.js';
+import type { InspectionSource } from './inspect/hub.js';
+import { createObservation, type InspectOption } from './inspect/observation.js';
+import { providerTaskTelemetry } from './logging/telemetry.js';
+import type { SwitchboardMetrics } from './metrics/metrics.js';
+import { startUiServer, type UiOptions, type UiServer } from './ui/server.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -58,12 +64,22 @@ export interface ProviderOptions {
   readonly auth?: AuthOptions;
   /** Authorisation (SEC-4): who may run which operation (runtime/acl.ts; `loadAcl` reads a file). */
   readonly acl?: Acl;
+  /** Also serve on NATS (docs/nats.md): `{ servers, credentials, tls, subjectPrefix, name }`. */
+  readonly nats?: NetworkChoice['nats'];
+  /** Serve on the LAN (UDP + WebSocket); false with `nats` serves on NATS only. @default true */
+  readonly lan?: boolean;
   /** Run on this host instead of real sockets (e.g. a simulated network host). */
   readonly network?: TransportHost;
   /** The actor system's clock (a SimulatedClock in simulations). */
   readonly clock?: Clock;
-  /** Watch every actor (the Stately inspector's `inspect`). */
-  readonly inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Watch every actor: an XState observer, or 'stately' for the Stately inspector (docs/guide.md). */
+  readonly inspect?: InspectOption;
+  /** Serve the web UI (the provider's view: its actors, tasks and /metrics) from this process. */
+  readonly ui?: boolean | UiOptions;
+  /** Count what this provider does (served at /metrics by the UI, or read with metrics.text()). */
+  readonly metrics?: SwitchboardMetrics;
+  /** OpenTelemetry spans per task (no-ops unless the application registers an SDK). @default true */
+  readonly tracing?: boolean | Tracer;
   readonly log?: Logger;
   readonly providerId?: string;
   /** Id source of errorIds (SEC-11: the id an INTERNAL_ERROR names and its log line carries). @default uuid v4 */
@@ -101,8 +117,13 @@ export interface Provider {
   readonly publicKey: string | undefined;
   /** The file that key is kept in, if any. */
   readonly keyFile: string | undefined;
+  readonly providerId: string;
   /** The root actor (for inspection and advanced embedding). */
   readonly actor: Actor<ReturnType<typeof composeProvider>>;
+  /** Every inspection event of this provider's actor system (tasks included), while subscribed. */
+  readonly inspection: InspectionSource;
+  /** The web UI server, when `ui` was given. */
+  readonly ui: Promise<UiServer> | undefined;
 }
 
 const aclAuthorizer = (acl: Acl) => (request: Parameters<typeof authorize>[1]) => authorize(acl, request).allowed;
@@ -110,39 +131,46 @@ const aclAuthorizer = (acl: Acl) => (request: Parameters<typeof authorize>[1]) =
 export function createProvider(options: ProviderOptions): Provider {
   if (options.services.length === 0) throw new TypeError('createProvider: at least one service is required');
   const log = options.log ?? (() => {});
-  const host =
+  const host: NetworkHost =
     options.network ??
-    realHost({
-      discovery: { log, ...options.discovery },
-      server: {
-        port: options.port ?? 0,
-        host: options.host,
-        advertisedHost: options.advertisedHost,
-        log,
-        ...options.server,
+    networkHost(
+      {
+        discovery: { log, ...options.discovery },
+        server: {
+          port: options.port ?? 0,
+          host: options.host,
+          advertisedHost: options.advertisedHost,
+          log,
+          ...options.server,
+        },
       },
-    });
+      { nats: options.nats, lan: options.lan },
+      log,
+    );
   const clockNow = (options.clock as { now?: () => number } | undefined)?.now?.bind(options.clock);
   const policies = authPolicies(options.auth, clockNow ?? Date.now);
   const newId = options.newId ?? uuid;
   const supervisor = createSupervisor({ log, newId });
   const signing = signingFor(options, log);
   const signer = signing?.signer;
+  const providerId = options.providerId ?? `provider-${uuid()}`;
+  const telemetry = providerTaskTelemetry(providerId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
   const logic = composeProvider(
     host,
     options.port ?? 0,
     {
-      handler: createServiceHandler(options.services, log, newId),
+      handler: createServiceHandler(options.services.map(telemetry.wrap), log, newId),
       admission: policies.admission,
       authenticate: policies.authenticate,
       ...(signer === undefined ? {} : { signer }),
     },
     supervisor,
   );
-  const providerId = options.providerId ?? `provider-${uuid()}`;
+  const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
+  const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, options.log);
   const actor = createActor(logic, {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
-    ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
+    ...(observation.inspect === undefined ? {} : { inspect: observation.inspect }),
     input: {
       ...providerDefaults,
       providerId,
@@ -169,14 +197,29 @@ export function createProvider(options: ProviderOptions): Provider {
     if (error instanceof InternalFault) log('warn', `${actorId} ended by an unexpected error (errorId ${error.errorId})`, { actorId, errorId: error.errorId });
     else supervisor.fault(actorId, error, { actorId });
   });
+  // Durable outcomes (docs/nats.md): every settled outcome, delivered or not, is kept in JetStream.
+  const outcomes = host.outcomes;
+  if (outcomes !== undefined) actor.on('task.settled', (event) => outcomes.record(event.clientId, event.taskId, event.outcome));
+  observation.attach(actor);
+  actor.on('task.settled', (event) => telemetry.settled(event));
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
+  let ui: Promise<UiServer> | undefined;
   const done = () => (actor.getSnapshot().status === 'done' ? Promise.resolve() : toPromise(actor).then(() => undefined));
   // The key file is the provider's while it runs: unlocked once it has stopped, however it stopped.
   if (signing !== undefined) actor.subscribe({ complete: signing.release, error: signing.release });
+  const closeWatchers = async () => {
+    await ui?.then((server) => server.close()).catch(() => undefined);
+    await observation.close();
+  };
 
-  return {
+  const provider: Provider = {
     actor,
+    providerId,
+    inspection: observation.hub,
+    get ui() {
+      return ui;
+    },
     get endpoint() {
       return endpoint;
     },
@@ -206,15 +249,25 @@ export function createProvider(options: ProviderOptions): Provider {
     async drain() {
       actor.send({ type: 'provider.drain' });
       await done();
+      await closeWatchers();
     },
     async stop() {
       // Never started, or already stopped: nothing to stop (and nothing to tell the stopped actor).
       if (started === undefined || actor.getSnapshot().status !== 'active') {
         signing?.release();
-        return;
+      } else {
+        await outcomes?.flushed();
+        actor.send({ type: 'provider.stop' });
+        await done();
       }
-      actor.send({ type: 'provider.stop' });
-      await done();
+      await closeWatchers();
     },
   };
+  // Watchers subscribe before the actor starts, so they see every actor from the first.
+  options.metrics?.observe(provider, 'provider');
+  if (uiOptions !== undefined) {
+    ui = startUiServer({ provider, log, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) }, uiOptions);
+    ui.then((server) => log('info', `web UI: ${server.url}`, { url: server.url }), (error: unknown) => log('error', 'the web UI could not start', error));
+  }
+  return provider;
 }

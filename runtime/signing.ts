@@ -10,7 +10,10 @@ import { ephemeralKey, loadOrCreateKey, type ProviderKey } from './keys.js';
 import type { ProviderOptions } from './provider.js';
 import type { Logger } from './service.js';
 
-function keyFor(options: ProviderOptions, log: Logger): ProviderKey | undefined {
+/** What signing needs of a provider's (or a gateway's) options. */
+export type SigningSource = Pick<ProviderOptions, 'signing' | 'server'>;
+
+function keyFor(options: SigningSource, log: Logger): ProviderKey | undefined {
   const signing = options.signing;
   if (signing === false) return undefined;
   if (signing === undefined) return ephemeralKey();
@@ -34,7 +37,7 @@ export interface ProviderSigning {
 }
 
 /** How a provider signs its advertisements; undefined when `signing: false`. Throws SigningKeyError. */
-export function signingFor(options: ProviderOptions, log: Logger): ProviderSigning | undefined {
+export function signingFor(options: SigningSource, log: Logger): ProviderSigning | undefined {
   const key = keyFor(options, log);
   if (key === undefined) return undefined;
   const signer = createDatagramSigner({

@@ -13,6 +13,8 @@ import { TaskError } from '../taskError.js';
 import type { TaskHandle, TaskProgress } from '../taskHandle.js';
 import { codeOf, runAction, type CliContext } from './context.js';
 import { envOption, ExitCode, globalOptionsOf, integerIn, repeatable, taskParams } from './options.js';
+import { networkChoiceOf } from './natsOptions.js';
+import { inspectOptionOf } from './inspect.js';
 import { exitCodeFor, jsonLine, line, printError, prettyJson, stderrLogger } from './output.js';
 import { createProgressView } from './progress.js';
 import { readCa } from './rawTask.js';
@@ -51,11 +53,13 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
   const { io } = context;
   const globals = globalOptionsOf(command);
   const params = taskParams(flags.paramsJson, flags.param ?? []);
-  const log = stderrLogger(io, globals.logLevel, globals.json);
+  const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   const client = createClient({
     discovery: globals.discovery,
     trust: globals.trust,
+    ...networkChoiceOf(command),
     log,
+    ...inspectOptionOf(globals, io),
     ...(flags.clientId === undefined ? {} : { clientId: flags.clientId }),
     ...(flags.clientSecret === undefined ? {} : { clientSecret: flags.clientSecret }),
     ...(flags.token === undefined && flags.ca === undefined

@@ -20,6 +20,7 @@ import type { ServiceDefinition } from '../service.js';
 import type { TaskHandle } from '../taskHandle.js';
 import { runAction, within, type CliContext } from './context.js';
 import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
+import { inspectOptionOf } from './inspect.js';
 import { formatBytes, formatDuration, jsonLine, line, printError, stderrLogger, type OutputStream } from './output.js';
 import { createProgressView } from './progress.js';
 import { onStopSignal } from './signals.js';
@@ -83,7 +84,7 @@ async function runDemo(context: CliContext, flags: DemoFlags, command: Command):
   // With --json the story goes to stderr and stdout carries one summary object.
   const out: OutputStream = globals.json ? io.stderr : io.stdout;
   const say = (label: string, text: string) => line(out, `${label.padEnd(9)} ${text}`);
-  const log = stderrLogger(io, globals.logLevel, globals.json);
+  const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   const discovery = demoDiscovery(globals.discovery);
   const startedMs = performance.now();
   const since = (ms: number) => Math.round(performance.now() - ms);
@@ -110,7 +111,7 @@ async function runDemo(context: CliContext, flags: DemoFlags, command: Command):
     const service = imageProcessingService({ workDir, stepDelayMs: flags.stepDelayMs }) as unknown as ServiceDefinition;
 
     const providerStartMs = performance.now();
-    provider = createProvider({ services: [service], host: '127.0.0.1', port: 0, discovery, log });
+    provider = createProvider({ services: [service], host: '127.0.0.1', port: 0, discovery, log, ...inspectOptionOf(globals, io) });
     const { endpoint } = await provider.start();
     say('provider', `${service.name} ${service.version} listening on ${endpoint} (${since(providerStartMs)} ms; work dir ${workDir})`);
     say('provider', `advertisements signed with key ${provider.publicKey} (SEC-8)`);
@@ -122,7 +123,7 @@ async function runDemo(context: CliContext, flags: DemoFlags, command: Command):
     const publicKey = provider.publicKey as string;
     const own = provider.actor.getSnapshot().context.services.map(({ serviceId }) => ({ serviceId, publicKey }));
     const trust = { ...globals.trust, pinned: [...(globals.trust.pinned ?? []), ...own] };
-    client = createClient({ discovery, trust, log, selectionPolicy: onlyAt(() => endpoint) });
+    client = createClient({ discovery, trust, log, selectionPolicy: onlyAt(() => endpoint), ...inspectOptionOf(globals, io) });
     const found = await discovered(client, endpoint);
     const discoveryMs = since(providerStartMs);
     say('client', `discovered ${found.serviceName} ${found.serviceVersion} at ${found.endpoint} in ${discoveryMs} ms (provider start to client knowing it; client start to knowing it: ${since(clientStartMs)} ms), signature verified`);

@@ -11,7 +11,9 @@ import type { ServiceView } from '../../machines/repository.js';
 import { createClient } from '../client.js';
 import { runAction, type CliContext } from './context.js';
 import { answersIn } from './discover.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
+import { inspectOptionOf } from './inspect.js';
+import { describeNetwork, networkChoiceOf } from './natsOptions.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
 import { line, prettyJson, printError, renderTable, stderrLogger, type Io } from './output.js';
 
 interface DescribeFlags {
@@ -123,8 +125,14 @@ function printService(io: Io, serviceName: string, instances: readonly ServiceVi
 async function runDescribe(context: CliContext, serviceName: string, operationName: string | undefined, flags: DescribeFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
-  if (!globals.json) line(io.stderr, `looking for ${serviceName} (${describeDiscovery(globals.discovery)}) for up to ${flags.timeoutMs} ms...`);
-  const client = createClient({ discovery: globals.discovery, log: stderrLogger(io, globals.logLevel, globals.json) });
+  if (!globals.json) line(io.stderr, `looking for ${serviceName} (${describeNetwork(globals.discovery, networkChoiceOf(command))}) for up to ${flags.timeoutMs} ms...`);
+  const client = createClient({
+    discovery: globals.discovery,
+    trust: globals.trust,
+    ...networkChoiceOf(command),
+    log: stderrLogger(io, globals.logLevel, globals.logFormat),
+    ...inspectOptionOf(globals, io),
+  });
   const instances = () =>
     client
       .services()

@@ -8,7 +8,9 @@ import type { Command } from 'commander';
 import type { RepositoryStats, ServiceView } from '../../machines/repository.js';
 import { createClient, type Client } from '../client.js';
 import { runAction, type CliContext } from './context.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
+import { describeNetwork, networkChoiceOf } from './natsOptions.js';
+import { inspectOptionOf } from './inspect.js';
 import { jsonLine, line, renderTable, stderrLogger, type Column, type Io } from './output.js';
 import { nextStopSignal } from './signals.js';
 
@@ -98,12 +100,12 @@ export function answersIn(client: Pick<Client, 'on'>, matched: () => boolean, { 
 async function runDiscover(context: CliContext, serviceName: string | undefined, flags: DiscoverFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
-  const log = stderrLogger(io, globals.logLevel, globals.json);
+  const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   if (!globals.json) {
     const how = flags.watch === true ? 'until Ctrl-C' : `for up to ${flags.timeoutMs} ms`;
-    line(io.stderr, `discovering (${describeDiscovery(globals.discovery)}) ${how}...`);
+    line(io.stderr, `discovering (${describeNetwork(globals.discovery, networkChoiceOf(command))}) ${how}...`);
   }
-  const client = createClient({ discovery: globals.discovery, trust: globals.trust, log });
+  const client = createClient({ discovery: globals.discovery, trust: globals.trust, ...networkChoiceOf(command), log, ...inspectOptionOf(globals, io) });
   const visible = () => sorted(client.services().filter((service) => serviceName === undefined || service.serviceName === serviceName));
   try {
     if (flags.watch !== true) {

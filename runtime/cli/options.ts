@@ -11,6 +11,8 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { UdpDiscoveryOptions } from '../../adapters/udp.js';
 import type { PeerAddress } from '../../machines/transport.js';
 import { parsePinnedKey, readTofuFile, type ClientTrustOptions } from '../trustStore.js';
+import type { StatelyInspectOptions } from '../inspect/stately.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../logging/logger.js';
 
 /** What a `switchboard` process exits with. */
 export const ExitCode = {
@@ -33,8 +35,7 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
 
 export const envName = (flag: string): string => `SWITCHBOARD_${flag.replace(/^--/, '').replace(/-/g, '_').toUpperCase()}`;
 
@@ -113,7 +114,10 @@ export function addGlobalOptions(program: Command): Command {
     .addOption(new Option('--no-tofu', 'trust only --trust-key keys, not the first key each service is heard with'))
     .addOption(envOption('--tofu-file <path>', 'keep the keys trusted on first use in this file, and start from the ones it holds'))
     .addOption(new Option('--json', 'machine-readable output: JSON (lines) on stdout'))
-    .addOption(envOption('--log-level <level>', 'diagnostics on stderr').choices(LOG_LEVELS).default('warn'));
+    .addOption(envOption('--log-level <level>', 'diagnostics on stderr').choices(LOG_LEVELS).default('warn'))
+    .addOption(envOption('--log-format <format>', 'diagnostics as text or JSON lines with timestamps (default: json with --json, else text)').choices(LOG_FORMATS))
+    .addOption(envOption('--inspect', 'show every actor in the Stately inspector: prints the page to open (a relay on 127.0.0.1:--inspect-port)'))
+    .addOption(envOption('--inspect-port <n>', 'port of the Stately inspector relay; processes given the same port share one page').argParser(integerIn(1, 65_535)).default(8080));
 }
 
 export interface GlobalOptions {
@@ -122,6 +126,9 @@ export interface GlobalOptions {
   readonly trust: ClientTrustOptions;
   readonly json: boolean;
   readonly logLevel: LogLevel;
+  readonly logFormat: LogFormat;
+  /** `inspect` for createClient / createProvider (undefined without --inspect). */
+  readonly inspect: { readonly stately: StatelyInspectOptions } | undefined;
 }
 
 interface RawGlobals {
@@ -135,6 +142,9 @@ interface RawGlobals {
   allowUnsigned?: boolean;
   tofu?: boolean;
   tofuFile?: string;
+  logFormat?: LogFormat;
+  inspect?: boolean | string;
+  inspectPort: number;
 }
 
 /** A boolean environment variable: set and not one of '', 0, false, no, off. */
@@ -159,7 +169,15 @@ export function globalOptionsOf(command: Command): GlobalOptions {
     ...(raw.multicast === undefined ? {} : { multicast: { group: raw.multicast } }),
     ...(unicastPeers.length === 0 ? {} : { unicastPeers }),
   };
-  return { discovery, trust: trustOptionsOf(raw), json: raw.json === true, logLevel: raw.logLevel };
+  const json = raw.json === true;
+  return {
+    discovery,
+    trust: trustOptionsOf(raw),
+    json,
+    logLevel: raw.logLevel,
+    logFormat: raw.logFormat ?? (json ? 'json' : 'text'),
+    inspect: raw.inspect === true ? { stately: { port: raw.inspectPort } } : undefined,
+  };
 }
 
 /** The client trust options from the flags; a malformed --trust-key is a usage error (exit 2). */

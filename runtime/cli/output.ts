@@ -2,8 +2,9 @@
  * How the CLI writes: results on stdout (a table, pretty JSON, or JSON lines with --json),
  * diagnostics, progress and errors on stderr, so `switchboard assign ... > result.json` works.
  */
+import { createLogger, type LogFormat } from '../logging/logger.js';
 import type { Logger } from '../service.js';
-import { ExitCode, LOG_LEVELS, type LogLevel } from './options.js';
+import { ExitCode, type LogLevel } from './options.js';
 
 export interface OutputStream {
   write(chunk: string): boolean;
@@ -25,32 +26,9 @@ export const jsonLine = (stream: OutputStream, value: unknown): void => line(str
 
 export const prettyJson = (value: unknown): string => JSON.stringify(value, null, 2) ?? 'undefined';
 
-/** A logger that writes at `level` and above to stderr (JSON lines with --json). */
-export function stderrLogger(io: Io, level: LogLevel, json: boolean): Logger {
-  const threshold = LOG_LEVELS.indexOf(level);
-  return (messageLevel, message, detail) => {
-    if (LOG_LEVELS.indexOf(messageLevel) < threshold) return;
-    if (json) {
-      jsonLine(io.stderr, { log: messageLevel, message, ...(detail === undefined ? {} : { detail: plain(detail) }) });
-      return;
-    }
-    const suffix = detail === undefined ? '' : ` ${describe(detail)}`;
-    line(io.stderr, `[${messageLevel}] ${message}${suffix}`);
-  };
-}
-
-function plain(detail: unknown): unknown {
-  if (detail instanceof Error) return { name: detail.name, message: detail.message, code: (detail as { code?: unknown }).code };
-  return detail;
-}
-
-function describe(detail: unknown): string {
-  if (detail instanceof Error) return detail.message;
-  try {
-    return JSON.stringify(detail);
-  } catch {
-    return String(detail);
-  }
+/** A logger that writes at `level` and above to stderr: text, or JSON lines (runtime/logging). */
+export function stderrLogger(io: Io, level: LogLevel, format: LogFormat): Logger {
+  return createLogger({ format, level, stream: io.stderr });
 }
 
 /** "error CODE: message" on stderr, the one shape every command uses for a coded failure. */

@@ -12,7 +12,9 @@ import { defaultKeyFile, SigningKeyError } from '../keys.js';
 import { createProvider, type ProviderOptions, type SigningOptions } from '../provider.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
+import { describeNetwork, networkChoiceOf } from './natsOptions.js';
+import { inspectOptionOf } from './inspect.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
 import { loadImageService } from './demoModules.js';
 import { loadServices } from './serviceModule.js';
@@ -44,6 +46,8 @@ interface ProviderFlags {
   upgradeTimeoutMs?: number;
   firstMessageTimeoutMs?: number;
   keyFile?: string;
+  uiPort?: number;
+  uiHost: string;
 }
 
 /** `--rate-limit 100/1000`: at most 100 messages per 1,000 ms on one connection (SEC-7). */
@@ -206,7 +210,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   const { io } = context;
   const globals = globalOptionsOf(command);
   const report = reporter(io, globals.json);
-  const log = stderrLogger(io, globals.logLevel, globals.json);
+  const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   let workDir: string | undefined;
   let services: ServiceDefinition[];
   if (flags.service !== undefined && flags.service.length > 0) {
@@ -225,6 +229,9 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     host: flags.host,
     advertisedHost: flags.advertisedHost,
     discovery: globals.discovery,
+    ...networkChoiceOf(command),
+    ...inspectOptionOf(globals, io),
+    ...(flags.uiPort === undefined ? {} : { ui: { port: flags.uiPort, host: flags.uiHost } }),
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
     ...security,
     ...limits,
@@ -253,11 +260,12 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     } else {
       line(io.stdout, `provider listening on ${endpoint}`);
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
-      line(io.stdout, `discovery ${describeDiscovery(globals.discovery)}`);
+      line(io.stdout, `discovery ${describeNetwork(globals.discovery, networkChoiceOf(command))}`);
       // What a client pins: switchboard discover --trust-key <service>=<key>.
       line(io.stdout, `signing key ${provider.publicKey} (${provider.keyFile})`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
       for (const text of summary) line(io.stdout, text);
+      if (flags.token?.length) line(io.stdout, `authentication required (${flags.token.length} token${flags.token.length === 1 ? '' : 's'})`);
       line(io.stdout, 'press Ctrl-C to stop');
     }
     const signal = await stop.signal;
@@ -317,6 +325,8 @@ export function registerProviderCommand(program: Command, context: CliContext): 
         `the provider's signing key (Ed25519, made there with mode 0600 on first start); clients pin its public key (default: ${defaultKeyFile()}, or the next free -2, -3, ... when another provider uses it)`,
       ),
     )
+    .addOption(envOption('--ui-port <n>', "serve the provider's web UI (its actors, tasks, statecharts) and /metrics on this port (0: any)").argParser(integerIn(0, 65_535)))
+    .addOption(envOption('--ui-host <addr>', 'address the web UI listens on; anything but loopback requires a token (docs/ui.md)').default('127.0.0.1'))
     .addHelpText(
       'after',
       `

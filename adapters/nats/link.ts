@@ -1,0 +1,145 @@
+/**
+ * One host's NATS connection, shared by its discovery, server and task-connection actors.
+ *
+ * Opened on the first `acquire()`, closed (drained, bounded by closeFlushMs, so a goodbye
+ * published just before stop still leaves, DISC-7) when the last user releases it. A connection
+ * passed in by the application (`options.connection`) is used as is and never closed here.
+ * Reconnecting is NATS's business (forever, by default); a connection that closes for good
+ * (credentials refused, say) is reported to every `onClosed` listener so transports can end.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import { v4 as uuidV4 } from 'uuid';
+import type { NatsConfig } from './options.js';
+import { Subjects } from './subjects.js';
+
+export function connectionOptions(config: NatsConfig, linkId: string): NodeConnectionOptions {
+  const tls = config.tls;
+  return {
+    servers: [...config.servers],
+    name: `switchboard ${config.name} ${linkId.slice(0, 8)}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    // Request inboxes (the open handshake) under the deployment's prefix, so one permission covers them.
+    inboxPrefix: `${config.prefix}.inbox`,
+    ...(config.credentials === undefined ? {} : { authenticator: credsAuthenticator(readFileSync(config.credentials)) }),
+    ...(config.token === undefined ? {} : { token: config.token }),
+    ...(config.user === undefined ? {} : { user: config.user, pass: config.pass ?? '' }),
+    ...(tls === undefined ? {} : { tls: { ...tls } }),
+  };
+}
+
+export class NatsLink {
+  /** Names this host's client-side subjects (`P.cli.<id>.*`). */
+  readonly id = uuidV4().replaceAll('-', '');
+  readonly subjects: Subjects;
+  readonly config: NatsConfig;
+  #connection: NatsConnection | undefined;
+  #connecting: Promise<NatsConnection> | undefined;
+  #closing: Promise<void> = Promise.resolve();
+  #users = 0;
+  readonly #closedListeners = new Set<(reason: string) => void>();
+
+  constructor(config: NatsConfig) {
+    this.config = config;
+    this.subjects = new Subjects(config.prefix);
+  }
+
+  /** The open connection, or undefined (not yet connected, or closed). */
+  get connection(): NatsConnection | undefined {
+    return this.#connection;
+  }
+
+  /** Resolves with the connection (opening it if needed); rejects when NATS cannot be reached. */
+  acquire(): Promise<NatsConnection> {
+    this.#users++;
+    if (this.#connection !== undefined) return Promise.resolve(this.#connection);
+    this.#connecting ??= this.#open();
+    return this.#connecting;
+  }
+
+  /** One user more, for an actor that shares a connection another actor already acquired. */
+  retain(): void {
+    this.#users++;
+  }
+
+  /** One user fewer; the last one closes the connection (unless it was given to us). */
+  release(): void {
+    this.#users = Math.max(0, this.#users - 1);
+    if (this.#users > 0 || this.config.connection !== undefined) return;
+    const connection = this.#connection;
+    const connecting = this.#connecting;
+    this.#connection = undefined;
+    this.#connecting = undefined;
+    const close = async (nc: NatsConnection) => {
+      const flushed = nc.drain().catch(() => undefined);
+      const timer = new Promise<void>((resolve) => setTimeout(resolve, this.config.closeFlushMs).unref());
+      await Promise.race([flushed, timer]);
+      if (!nc.isClosed()) await nc.close().catch(() => undefined);
+    };
+    if (connection !== undefined) this.#closing = close(connection);
+    else if (connecting !== undefined) this.#closing = connecting.then(close, () => undefined);
+  }
+
+  /** Called once if the connection closes for good while in use. */
+  onClosed(listener: (reason: string) => void): () => void {
+    this.#closedListeners.add(listener);
+    return () => this.#closedListeners.delete(listener);
+  }
+
+  async #open(): Promise<NatsConnection> {
+    const { config } = this;
+    await this.#closing;
+    let nc: NatsConnection;
+    try {
+      nc = config.connection ?? (await connect(connectionOptions(config, this.id)));
+    } catch (error) {
+      this.#connecting = undefined;
+      config.metrics.connectionErrors++;
+      config.log('error', `nats: cannot connect to ${config.servers.join(', ')}: ${messageOf(error)}`);
+      throw error;
+    }
+    if (this.#users === 0 && config.connection === undefined) {
+      // Everyone left while we were connecting.
+      void nc.close();
+      throw new Error('nats: the link was released while connecting');
+    }
+    this.#connection = nc;
+    this.#connecting = undefined;
+    config.log('info', `nats: connected to ${nc.getServer()}`, { prefix: config.prefix, name: config.name });
+    void this.#watch(nc);
+    return nc;
+  }
+
+  async #watch(nc: NatsConnection): Promise<void> {
+    const { config } = this;
+    void (async () => {
+      for await (const status of nc.status()) {
+        // A disconnect of a connection we are closing ourselves is no news.
+        const trouble = (status.type === 'error' || status.type === 'disconnect') && this.#connection === nc;
+        if (trouble) config.metrics.connectionErrors++;
+        const level = trouble ? 'warn' : 'debug';
+        config.log(level, `nats: ${status.type}`, { detail: describe(status) });
+      }
+    })().catch(() => undefined);
+    const result = await nc.closed();
+    if (this.#connection !== nc) return; // closed by release()
+    this.#connection = undefined;
+    const reason = result instanceof Error ? `nats connection closed: ${result.message}` : 'nats connection closed';
+    config.log('error', reason);
+    for (const listener of [...this.#closedListeners]) listener(reason);
+  }
+}
+
+function describe(status: unknown): string {
+  try {
+    return JSON.stringify(status, (_key, value: unknown) => (value instanceof Error ? value.message : value)).slice(0, 300);
+  } catch {
+    return String(status);
+  }
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

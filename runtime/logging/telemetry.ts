@@ -1,0 +1,127 @@
+/**
+ * Per-task logs and OpenTelemetry spans, on both sides, all carrying the task's correlation id
+ * (`clientId/taskId`). Spans use @opentelemetry/api only: without an SDK registered by the
+ * application they are no-ops; with one, each task is a span (`switchboard.client.task`,
+ * `switchboard.provider.task`) and an operation's own spans nest under the provider's.
+ */
+import { context as otelContext, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import type { TaskOutcome } from '../../machines/outcome.js';
+import type { Logger, OperationContext, OperationDefinition, ServiceDefinition } from '../service.js';
+import { correlationIdOf, withFields } from './logger.js';
+
+export const TRACER_NAME = 'switchboard';
+
+export interface TelemetryOptions {
+  readonly log: Logger;
+  /** false: no spans at all. @default the global tracer provider's `switchboard` tracer */
+  readonly tracing?: boolean | Tracer;
+}
+
+function tracerOf(tracing: TelemetryOptions['tracing']): Tracer | undefined {
+  if (tracing === false) return undefined;
+  return tracing === undefined || tracing === true ? trace.getTracer(TRACER_NAME) : tracing;
+}
+
+function endSpan(span: Span, outcome: TaskOutcome): void {
+  span.setAttribute('switchboard.task.status', outcome.status);
+  if (outcome.status === 'Failed') {
+    span.setAttribute('switchboard.error.code', outcome.error.code);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `${outcome.error.code}: ${outcome.error.message}` });
+  }
+  span.end();
+}
+
+const outcomeFields = (outcome: TaskOutcome) =>
+  outcome.status === 'Failed' ? { status: outcome.status, errorCode: outcome.error.code, errorMessage: outcome.error.message } : { status: outcome.status };
+
+/** The client side: called by createClient as its tasks are assigned, submitted and settled. */
+export function clientTaskTelemetry(clientId: string, options: TelemetryOptions) {
+  const tracer = tracerOf(options.tracing);
+  const spans = new Map<string, Span>();
+  const ids = (taskId: string) => ({ side: 'client', taskId, clientId, correlationId: correlationIdOf(clientId, taskId) });
+  return {
+    assigned(taskId: string, serviceName: string, operation: string): void {
+      options.log('debug', 'task assigned', { ...ids(taskId), serviceName, operation });
+      if (tracer === undefined) return;
+      spans.get(taskId)?.end();
+      spans.set(
+        taskId,
+        tracer.startSpan(`switchboard.client.task ${serviceName}.${operation}`, {
+          kind: SpanKind.CLIENT,
+          attributes: { 'switchboard.task.id': taskId, 'switchboard.client.id': clientId, 'switchboard.correlation_id': correlationIdOf(clientId, taskId), 'switchboard.service': serviceName, 'switchboard.operation': operation },
+        }),
+      );
+    },
+    submitted(taskId: string, serviceId: string, endpoint: string): void {
+      options.log('debug', 'task submitted', { ...ids(taskId), serviceId, endpoint });
+      spans.get(taskId)?.addEvent('submitted', { 'switchboard.service.id': serviceId, 'switchboard.endpoint': endpoint });
+    },
+    settled(taskId: string, outcome: TaskOutcome): void {
+      options.log(outcome.status === 'Failed' ? 'warn' : 'info', 'task settled', { ...ids(taskId), ...outcomeFields(outcome) });
+      const span = spans.get(taskId);
+      if (span === undefined) return;
+      spans.delete(taskId);
+      endSpan(span, outcome);
+    },
+  };
+}
+
+/**
+ * The provider side: each operation runs inside a span, with a log that carries the task's ids;
+ * the span ends, and the task's line is logged, when the provider settles the task (the outcome
+ * it sent, whatever the operation did after).
+ */
+export function providerTaskTelemetry(providerId: string, options: TelemetryOptions) {
+  const tracer = tracerOf(options.tracing);
+  const spans = new Map<string, Span>();
+  const wrap = (service: ServiceDefinition): ServiceDefinition => {
+    const operations = Object.fromEntries(
+      Object.entries(service.operations as Record<string, OperationDefinition>).map(([operation, definition]) => [
+        operation,
+        {
+          ...definition,
+          run: (params: unknown, context: OperationContext) => {
+            const correlationId = correlationIdOf(context.clientId, context.taskId);
+            const log = withFields(options.log, { side: 'provider', providerId, taskId: context.taskId, clientId: context.clientId, correlationId, serviceName: service.name, operation });
+            // Every field of the context as it is (getters stay getters), with the task's log.
+            const traced = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(context), log: { value: log, enumerable: true } }) as OperationContext;
+            log('debug', 'task started');
+            if (tracer === undefined) return definition.run(params, traced);
+            const span = tracer.startSpan(`switchboard.provider.task ${service.name}.${operation}`, {
+              kind: SpanKind.SERVER,
+              attributes: {
+                'switchboard.task.id': context.taskId,
+                'switchboard.client.id': context.clientId,
+                'switchboard.correlation_id': correlationId,
+                'switchboard.service': service.name,
+                'switchboard.operation': operation,
+                'switchboard.provider.id': providerId,
+              },
+            });
+            spans.set(correlationId, span);
+            return otelContext.with(trace.setSpan(otelContext.active(), span), () => definition.run(params, traced));
+          },
+        },
+      ]),
+    );
+    return { ...service, operations } as ServiceDefinition;
+  };
+  return {
+    wrap,
+    settled(event: { clientId: string; taskId: string; outcome: TaskOutcome }): void {
+      const correlationId = correlationIdOf(event.clientId, event.taskId);
+      options.log(event.outcome.status === 'Failed' ? 'warn' : 'info', 'task settled', {
+        side: 'provider',
+        providerId,
+        taskId: event.taskId,
+        clientId: event.clientId,
+        correlationId,
+        ...outcomeFields(event.outcome),
+      });
+      const span = spans.get(correlationId);
+      if (span === undefined) return;
+      spans.delete(correlationId);
+      endSpan(span, event.outcome);
+    },
+  };
+}

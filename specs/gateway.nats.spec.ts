@@ -1,0 +1,102 @@
+/**
+ * The gateway against a real nats-server and real LAN sockets (UDP on loopback broadcast,
+ * WebSocket on 127.0.0.1): a LAN-only provider reached by a NATS-only client, and a NATS-only
+ * provider reached by a LAN-only client that speaks nothing but the seed protocol.
+ */
+import { describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { createClient } from '../runtime/client.js';
+import { createGateway, type Gateway } from '../runtime/gateway/gateway.js';
+import { createProvider } from '../runtime/provider.js';
+import { freeUdpPort, greeter, natsSuite, uniquePrefix } from './support/natsFixtures.js';
+import { NATS_SERVER_MISSING } from './support/natsServer.js';
+
+const describeNats = NATS_SERVER_MISSING === undefined ? describe : describe.skip;
+if (NATS_SERVER_MISSING !== undefined) console.warn(`gateway.nats.spec.ts skipped: ${NATS_SERVER_MISSING}`);
+
+const suite = natsSuite();
+
+async function lanDiscovery() {
+  return { port: await freeUdpPort(), broadcastAddresses: ['127.255.255.255'] };
+}
+
+async function gateway(prefix: string, discovery: Awaited<ReturnType<typeof lanDiscovery>>): Promise<Gateway> {
+  const g = createGateway({ nats: { servers: suite.node().url, subjectPrefix: prefix }, lan: { discovery, host: '127.0.0.1' }, requestPeriodMs: 500 });
+  suite.defer(() => g.stop());
+  await g.start();
+  return g;
+}
+
+describeNats('gateway: one LAN bridged to NATS, both ways', () => {
+  it('a LAN-only provider serves a NATS-only client through the gateway', async () => {
+    const prefix = uniquePrefix();
+    const discovery = await lanDiscovery();
+    const provider = createProvider({ services: [greeter], host: '127.0.0.1', discovery, heartbeatIntervalMs: 500 });
+    suite.defer(() => provider.stop());
+    await provider.start();
+    const g = await gateway(prefix, discovery);
+    const client = createClient({ lan: false, nats: { servers: suite.node().url, subjectPrefix: prefix } });
+    suite.defer(() => client.stop());
+    const view = await client.waitFor('Greeter', { operation: 'greet', timeoutMs: 5_000 });
+    expect(view.endpoint).toMatch(new RegExp(`^nats://${prefix.replaceAll('.', '\\.')}/gw-[0-9a-f]{16}$`));
+    const progress: number[] = [];
+    const task = client.assign('Greeter', 'greet', { name: 'over the bridge' });
+    task.onProgress((p) => progress.push(p.progressPercentage));
+    await expect(task.result).resolves.toEqual({ hello: 'over the bridge' });
+    expect(progress).toContain(50);
+    await expect(client.assign('Greeter', 'fail', {}).result).rejects.toMatchObject({ code: 'ASKED_TO_FAIL' });
+    expect(g.stats.lanToNats).toBe(1);
+    expect(g.stats.connectionsRelayed).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a NATS-only provider serves a LAN-only client through the gateway; garbage from the LAN is answered with a coded Error', async () => {
+    const prefix = uniquePrefix();
+    const discovery = await lanDiscovery();
+    const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 500, nats: { servers: suite.node().url, subjectPrefix: prefix } });
+    suite.defer(() => provider.stop());
+    await provider.start();
+    const g = await gateway(prefix, discovery);
+    const client = createClient({ discovery });
+    suite.defer(() => client.stop());
+    const view = await client.waitFor('Greeter', { operation: 'greet', timeoutMs: 5_000 });
+    expect(view.endpoint).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+    await expect(client.assign('Greeter', 'greet', { name: 'from the LAN' }).result).resolves.toEqual({ hello: 'from the LAN' });
+    expect(g.stats.natsToLan).toBe(1);
+
+    // A seed-protocol peer sending something malformed through the relayed endpoint.
+    const socket = new WebSocket(view.endpoint);
+    suite.defer(() => socket.terminate());
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    const answer = new Promise<Record<string, unknown>>((resolve) => socket.once('message', (data) => resolve(JSON.parse(String(data)))));
+    socket.send(JSON.stringify({ type: 'AssignTask', messageId: 'm-1', timestamp: new Date().toISOString(), payload: { taskId: 7 } }));
+    expect(await answer).toMatchObject({ type: 'Error', payload: { code: 'INVALID_MESSAGE', relatesTo: 'm-1' } });
+  });
+
+  it('does not relay a provider that already serves on both sides (one endpoint per serviceId on each side)', async () => {
+    const prefix = uniquePrefix();
+    const discovery = await lanDiscovery();
+    const provider = createProvider({
+      services: [greeter],
+      host: '127.0.0.1',
+      discovery,
+      heartbeatIntervalMs: 300,
+      nats: { servers: suite.node().url, subjectPrefix: prefix, name: 'both-sides' },
+    });
+    suite.defer(() => provider.stop());
+    await provider.start();
+    const g = await gateway(prefix, discovery);
+    const client = createClient({ lan: false, nats: { servers: suite.node().url, subjectPrefix: prefix } });
+    suite.defer(() => client.stop());
+    await client.waitFor('Greeter', { timeoutMs: 5_000 });
+    await new Promise((resolve) => setTimeout(resolve, 700)); // both sides heard by the gateway
+    const seen = new Set<string>();
+    const off = client.on('services.changed', (event) => event.services.forEach((s) => seen.add(s.endpoint)));
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // three heartbeats more
+    off();
+    expect([...seen]).toEqual([`nats://${prefix}/both-sides`]);
+    expect(g.stats.nativeOnBothSides).toBeGreaterThan(0);
+  });
+});
