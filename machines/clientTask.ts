@@ -80,8 +80,20 @@ export interface ClientTaskContext extends ClientTaskInput {
   readonly outcome: TaskOutcome | undefined;
 }
 
+const unrelated: TaskMessageMeaning = { kind: 'unrelated' };
+
+/**
+ * What a message means to this task. The guards of one transition ask up to seven times for the
+ * same event, so the last answer is kept (a pure function of the message and the task's ids).
+ */
+let lastMeaning: { message: ProviderMessage; taskId: string; messageId: string; meaning: TaskMessageMeaning } | undefined;
 function meaningOfEvent(context: ClientTaskContext, event: ClientTaskEvent): TaskMessageMeaning {
-  return event.type === 'task.message' ? meaningOf(event.message, context) : { kind: 'unrelated' };
+  if (event.type !== 'task.message') return unrelated;
+  const last = lastMeaning;
+  if (last !== undefined && last.message === event.message && last.taskId === context.taskId && last.messageId === context.messageId) return last.meaning;
+  const meaning = meaningOf(event.message, context);
+  lastMeaning = { message: event.message, taskId: context.taskId, messageId: context.messageId, meaning };
+  return meaning;
 }
 
 function outcomeOf(context: ClientTaskContext): TaskOutcome {

@@ -6,6 +6,7 @@
  */
 import type { AnyStateMachine } from 'xstate';
 import { compileMachine, type MachineEngine } from '../machines/engine/index.js';
+import { hosted } from '../machines/host/hostedMachine.js';
 import type { Logger } from './service.js';
 
 export type InterpreterChoice = 'engine' | 'xstate';
@@ -37,4 +38,12 @@ export function engineFor(machine: AnyStateMachine, choice: InterpreterChoice, l
     });
   }
   return undefined;
+}
+
+/**
+ * The logic to run `machine` with: hosted on the engine inside its actor (machines/host), or the
+ * machine itself on XState's interpreter (by choice, or logged once when unsupported).
+ */
+export function runnable<TMachine extends AnyStateMachine>(machine: TMachine, choice: InterpreterChoice, log: Logger | undefined): TMachine {
+  return engineFor(machine, choice, log) === undefined ? machine : hosted(machine);
 }

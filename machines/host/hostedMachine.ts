@@ -129,8 +129,9 @@ const hostedMarker = Symbol('switchboard.hosted');
 
 function hostedLogic(machine: AnyStateMachine, engine: MachineEngine): AnyStateMachine {
   const logic = Object.create(machine) as AnyStateMachine & Record<PropertyKey, unknown>;
-  Object.defineProperties(logic, {
-    [hostedMarker]: { value: true },
+  // Writable like the machine's own methods, so that wrappers deriving from this logic (the
+  // runtime's supervisor, Object.create then assign) can override them.
+  defineMethods(logic, {
     getInitialSnapshot: {
       value: (scope: AnyActorScope, input: unknown) => {
         const effects: Effect[] = [];
@@ -169,5 +170,10 @@ function hostedLogic(machine: AnyStateMachine, engine: MachineEngine): AnyStateM
       },
     },
   });
+  Object.defineProperty(logic, hostedMarker, { value: true });
   return logic;
+}
+
+function defineMethods(target: object, methods: Record<string, { value: unknown }>): void {
+  for (const [name, { value }] of Object.entries(methods)) Object.defineProperty(target, name, { value, writable: true, configurable: true });
 }

@@ -8,6 +8,7 @@
 import type { ActorLogic, AnyActorScope, AnyStateMachine, EventObject, Snapshot } from 'xstate';
 import { createActorPool, type ActorPoolEvent, type ActorPoolInput } from '../actorPool.js';
 import { compileMachine } from '../engine/index.js';
+import { definitionOf, supervisionOf } from './supervision.js';
 import { TaskTable, type TaskTableHost } from './taskTable.js';
 
 export type TaskPoolSnapshot = Snapshot<undefined> & {
@@ -29,14 +30,17 @@ export function tableHostOf(scope: AnyActorScope): TaskTableHost {
 }
 
 /**
- * A pool of `memberMachine` tasks held as snapshots; falls back to an actor pool (one actor per
+ * A pool of `memberLogic` tasks held as snapshots; falls back to an actor pool (one actor per
  * member, as before) when `useEngine` is false, the engine does not support the machine, or a
- * child it invokes cannot run without an actor.
+ * child it invokes cannot run without an actor. `memberLogic` is the task machine, possibly
+ * wrapped by the runtime's supervisor (whose supervision the table then applies itself).
  */
-export function createTaskPool(memberMachine: AnyStateMachine, useEngine = true): TaskPoolLogic {
+export function createTaskPool(memberLogic: AnyStateMachine, useEngine = true): TaskPoolLogic {
+  const memberMachine = definitionOf(memberLogic);
   const compiled = compileMachine(memberMachine);
-  if (!useEngine || !compiled.ok || !TaskTable.canHost(memberMachine)) return createActorPool(memberMachine) as never;
+  if (!useEngine || !compiled.ok || !TaskTable.canHost(memberMachine)) return createActorPool(memberLogic) as never;
   const engine = compiled.engine;
+  const supervision = supervisionOf(memberLogic);
   return {
     config: memberMachine,
     getInitialSnapshot: (_scope, input) => ({
@@ -50,7 +54,7 @@ export function createTaskPool(memberMachine: AnyStateMachine, useEngine = true)
       membersMax: input?.membersMax ?? Number.POSITIVE_INFINITY,
     }),
     transition: (snapshot, event, scope) => {
-      const table = (snapshot.table ??= new TaskTable(memberMachine, engine, tableHostOf(scope)));
+      const table = (snapshot.table ??= new TaskTable(memberMachine, engine, tableHostOf(scope), supervision));
       const sender = (scope.self as unknown as { _parent?: unknown })._parent;
       switch (event.type) {
         case 'pool.spawn': {

@@ -16,10 +16,15 @@
  *   `actorRef` is the task's slot: `sessionId` `<host sessionId>.task:<key>` (unique in the
  *   system), `id` the taskId, `logic`/`src` the task machine, `_parent` the host, `getSnapshot()`
  *   the snapshot.
+ * - supervision: with the runtime's supervisor (machines/host/supervision.ts), a step that fails
+ *   is logged with a fresh errorId and the task processes the supervisor's recovery event from
+ *   the snapshot before (a provider task fails INTERNAL_ERROR), and a direct child that throws
+ *   fails with the supervisor's coded fault, as the supervised actors would.
  */
 import type { AnyActorRef, AnyStateMachine, EventObject } from 'xstate';
 import type { ChildHandle, ChildSpec, Effect, EngineScope, EngineSnapshot, MachineEngine } from '../engine/index.js';
 import { directCallbackOf } from './directCallback.js';
+import { supervisionOf, type Supervision } from './supervision.js';
 import { TimerWheel, type TimerEntry, type WheelClock } from './timerWheel.js';
 
 /** What the table needs from the actor system it lives in (XState's system, internals included). */
@@ -100,14 +105,25 @@ class DirectChild implements ChildHandle {
       } as never);
       if (typeof dispose === 'function') this.dispose = dispose as () => void;
     } catch (error) {
-      // As an actor, the child would end in error and tell its parent so.
-      this.stopped = true;
-      table.deliver(slot, { type: `xstate.error.actor.${this.id}`, error, actorId: this.id } as EventObject, this);
+      this.fail(table, error, { type: 'start' });
     }
   }
 
-  receive(event: EventObject): void {
-    if (!this.stopped) this.receivers?.forEach((listener) => listener(event));
+  /** As an actor, the child would end in error (its supervisor's coded fault) and tell its parent so. */
+  private fail(table: TaskTable, cause: unknown, event: EventObject): void {
+    this.stop();
+    const contain = supervisionOf(this.spec.logic)?.contain;
+    const error = contain === undefined ? cause : contain(cause, event);
+    table.deliver(this._parent, { type: `xstate.error.actor.${this.id}`, error, actorId: this.id } as EventObject, this);
+  }
+
+  receive(event: EventObject, table: TaskTable): void {
+    if (this.stopped || this.receivers === undefined) return;
+    try {
+      for (const listener of this.receivers) listener(event);
+    } catch (error) {
+      this.fail(table, error, event);
+    }
   }
 
   stop(): void {
@@ -118,11 +134,11 @@ class DirectChild implements ChildHandle {
   }
 
   send(event: EventObject): void {
-    this.receive(event);
+    this.receive(event, this._parent.table);
   }
 
   _send(event: EventObject): void {
-    this.receive(event);
+    this.receive(event, this._parent.table);
   }
 }
 
@@ -191,6 +207,8 @@ export class TaskTable {
     readonly machine: AnyStateMachine,
     readonly engine: MachineEngine,
     readonly host: TaskTableHost,
+    /** The runtime supervisor's, for the task machine (see machines/host/supervision.ts). */
+    private readonly supervision?: Supervision,
   ) {
     const clock = host.clock;
     this.timers =
@@ -260,13 +278,26 @@ export class TaskTable {
         if (item.slot.ended) continue;
         const effects: Effect[] = [];
         const current = item.slot;
-        current.snapshot = this.engine.transition(current.snapshot, item.event, this.scopeOf(current), effects);
+        current.snapshot = this.advance(current, item.event, effects);
         this.host.system._sendInspectionEvent({ type: '@xstate.snapshot', actorRef: current, event: item.event, snapshot: current.snapshot });
         this.afterStep(current, effects);
       }
     } finally {
       this.draining = false;
     }
+  }
+
+  /** One step of a task, supervised as runtime/supervisor.ts supervises an actor's transition. */
+  private advance(slot: TaskSlot, event: EventObject, effects: Effect[]): EngineSnapshot {
+    const before = slot.snapshot;
+    const scope = this.scopeOf(slot);
+    const next = this.engine.transition(before, event, scope, effects);
+    const supervision = this.supervision;
+    if (supervision === undefined || next.status !== 'error' || before.status !== 'active') return next;
+    // The engine left no effects of the failed step; the recovery starts from the snapshot before.
+    const errorId = supervision.fault(next.error, event);
+    const replacement = supervision.recover?.(errorId, event);
+    return replacement === undefined ? before : this.engine.transition(before, replacement, scope, effects);
   }
 
   /** Stops one task (XState's stopChild: its children stopped, its timers cancelled). */
@@ -320,7 +351,7 @@ export class TaskTable {
   private carryOut(slot: TaskSlot, effect: Effect): void {
     switch (effect.type) {
       case 'send':
-        if (effect.to instanceof DirectChild) effect.to.receive(effect.event);
+        if (effect.to instanceof DirectChild) effect.to.receive(effect.event, this);
         else this.host.system._relay(slot, effect.to, effect.event);
         return;
       case 'schedule': {
