@@ -98,9 +98,18 @@ const unsupervised: Pick<Supervisor, 'machine' | 'effect'> = { machine: (logic) 
  * The provider machine wired to a host's sockets and the given effects. With a `supervisor`
  * (runtime/supervisor.ts, SEC-21), every actor of the provider is supervised: a session that
  * throws closes itself with INTERNAL_ERROR and 1011, a task fails INTERNAL_ERROR, the registry
- * fails only the task at hand, and the provider drops the event.
+ * fails only the task at hand, and the provider drops the event. Its machines run on the compiled
+ * engine inside their actors, and its tasks are snapshots in the registry's task table (no actor
+ * per task, supervised alike), unless the interpreter is `xstate`.
  */
-export function composeProvider(host: TransportHost, port: number, effects: ProviderEffects, supervisor: Pick<Supervisor, 'machine' | 'effect'> = unsupervised) {
+export function composeProvider(
+  host: TransportHost,
+  port: number,
+  effects: ProviderEffects,
+  supervisor: Pick<Supervisor, 'machine' | 'effect'> = unsupervised,
+  execution: ExecutionOptions = {},
+) {
+  const { engine, run } = executor(execution);
   const session = sessionMachine.provide({
     actors: {
       transport: supervisor.effect(host.accepted(), 'transport'),
@@ -109,19 +118,23 @@ export function composeProvider(host: TransportHost, port: number, effects: Prov
     },
   });
   const task = providerTaskMachine.provide({ actors: { handler: supervisor.effect(effects.handler, 'handler') } });
-  const registry = createTaskRegistry(supervisor.machine(task, 'providerTask', (errorId) => ({ type: 'task.fault', errorId })));
+  const registry = createTaskRegistry(supervisor.machine(run(task), 'providerTask', (errorId) => ({ type: 'task.fault', errorId })), {
+    tasksAsSnapshots: engine,
+  });
   return supervisor.machine(
-    providerMachine.provide({
-      actors: {
-        // A provider ignores advertisements, so it spends nothing on checking their signatures.
-        discovery: supervisor.effect(host.discovery({ signer: effects.signer, verifySignatures: false }), 'discovery'),
-        server: supervisor.effect(host.server({ port }), 'server'),
-        session: supervisor.machine(session, 'session', (errorId) => ({ type: 'session.fault', errorId })) as never,
-        taskRegistry: supervisor.machine(registry, 'taskRegistry', (errorId, event) =>
-          event.type === 'registry.fault' || event.type.startsWith('xstate.') ? undefined : { type: 'registry.fault', errorId, event },
-        ),
-      },
-    }),
+    run(
+      providerMachine.provide({
+        actors: {
+          // A provider ignores advertisements, so it spends nothing on checking their signatures.
+          discovery: supervisor.effect(host.discovery({ signer: effects.signer, verifySignatures: false }), 'discovery'),
+          server: supervisor.effect(host.server({ port }), 'server'),
+          session: supervisor.machine(run(session), 'session', (errorId) => ({ type: 'session.fault', errorId })) as never,
+          taskRegistry: supervisor.machine(registry, 'taskRegistry', (errorId, event) =>
+            event.type === 'registry.fault' || event.type.startsWith('xstate.') ? undefined : { type: 'registry.fault', errorId, event },
+          ),
+        },
+      }),
+    ),
     'provider',
   );
 }

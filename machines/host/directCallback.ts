@@ -10,14 +10,14 @@
  */
 import { fromCallback, type AnyActorLogic, type CallbackActorLogic, type EventObject, type NonReducibleUnknown } from 'xstate';
 
-type CallbackFn = Parameters<typeof fromCallback>[0];
+type CallbackFn<TEvent extends EventObject = EventObject, TInput = NonReducibleUnknown> = Parameters<typeof fromCallback<TEvent, TInput>>[0];
 
 const DIRECT = Symbol.for('switchboard.directCallback');
 
 export function directCallback<TEvent extends EventObject = EventObject, TInput = NonReducibleUnknown>(
-  callback: CallbackFn,
+  callback: CallbackFn<TEvent, TInput>,
 ): CallbackActorLogic<TEvent, TInput> {
-  const logic = fromCallback(callback) as unknown as CallbackActorLogic<TEvent, TInput>;
+  const logic = fromCallback<TEvent, TInput>(callback);
   Object.defineProperty(logic, DIRECT, { value: callback });
   return logic;
 }

@@ -5,11 +5,11 @@
  * whoever their input names, and the members still visible to inspection. The pool is the one
  * actor; its tasks are not.
  */
-import type { ActorLogic, AnyActorScope, AnyStateMachine, EventObject, Snapshot } from 'xstate';
+import type { ActorLogic, AnyStateMachine, EventObject, Snapshot } from 'xstate';
 import { createActorPool, type ActorPoolEvent, type ActorPoolInput } from '../actorPool.js';
 import { compileMachine } from '../engine/index.js';
 import { definitionOf, supervisionOf } from './supervision.js';
-import { TaskTable, type TaskTableHost } from './taskTable.js';
+import { tableHostOf, TaskTable } from './taskTable.js';
 
 export type TaskPoolSnapshot = Snapshot<undefined> & {
   /** Created on the pool's first event (it needs the actor's scope). Mutated in place. */
@@ -22,12 +22,6 @@ export type TaskPoolSnapshot = Snapshot<undefined> & {
 const noMembers: ReadonlyMap<string, unknown> = new Map();
 
 export type TaskPoolLogic = ActorLogic<TaskPoolSnapshot, ActorPoolEvent<AnyStateMachine> | { type: string }, ActorPoolInput>;
-
-/** The host side of a table: the pool actor, its system, its clock. */
-export function tableHostOf(scope: AnyActorScope): TaskTableHost {
-  const self = scope.self as unknown as { clock: TaskTableHost['clock'] };
-  return { actor: scope.self, system: scope.system as never, clock: self.clock, logger: scope.logger };
-}
 
 /**
  * A pool of `memberLogic` tasks held as snapshots; falls back to an actor pool (one actor per

@@ -21,7 +21,7 @@
  *   the snapshot before (a provider task fails INTERNAL_ERROR), and a direct child that throws
  *   fails with the supervisor's coded fault, as the supervised actors would.
  */
-import type { AnyActorRef, AnyStateMachine, EventObject } from 'xstate';
+import type { AnyActorRef, AnyActorScope, AnyStateMachine, EventObject } from 'xstate';
 import type { ChildHandle, ChildSpec, Effect, EngineScope, EngineSnapshot, MachineEngine } from '../engine/index.js';
 import { directCallbackOf } from './directCallback.js';
 import { supervisionOf, type Supervision } from './supervision.js';
@@ -44,6 +44,12 @@ export interface TaskTableHost {
   /** The system's clock; without `now()` the system's scheduler times the tasks instead. */
   readonly clock: Omit<WheelClock, 'now'> & Partial<Pick<WheelClock, 'now'>>;
   readonly logger: (...args: unknown[]) => void;
+}
+
+/** The host side of a table from the hosting actor's scope: the actor, its system, its clock. */
+export function tableHostOf(scope: AnyActorScope): TaskTableHost {
+  const self = scope.self as unknown as { clock: TaskTableHost['clock'] };
+  return { actor: scope.self, system: scope.system as never, clock: self.clock, logger: scope.logger };
 }
 
 /** The timer source a table uses: the wheel, or the system scheduler when the clock has no now(). */
@@ -71,14 +77,15 @@ class DirectChild implements ChildHandle {
   started = false;
   private receivers: Set<(event: EventObject) => void> | undefined;
   private dispose: (() => void) | undefined;
-  readonly sessionId: string;
 
   constructor(
     readonly id: string,
     readonly spec: ChildSpec,
     readonly _parent: TaskSlot,
-  ) {
-    this.sessionId = `${_parent.sessionId}.${id}`;
+  ) {}
+
+  get sessionId(): string {
+    return `${this._parent.sessionId}.${this.id}`;
   }
 
   getSnapshot() {
@@ -142,9 +149,11 @@ class DirectChild implements ChildHandle {
   }
 }
 
-/** One task: its snapshot, timers and children; also its stand-in actor ref for inspection. */
-export class TaskSlot {
-  readonly sessionId: string;
+/**
+ * One task: its snapshot, timers and children; also its stand-in actor ref for inspection and
+ * the engine scope of its steps (`self` is the slot itself), so a task costs no extra objects.
+ */
+export class TaskSlot implements EngineScope {
   snapshot!: EngineSnapshot;
   /** Pending delayed events by id. */
   timers: Map<string, unknown> | undefined;
@@ -156,8 +165,23 @@ export class TaskSlot {
     readonly key: string,
     /** What inspection shows as the actor's id: the taskId. */
     readonly id: string,
-  ) {
-    this.sessionId = `${table.host.actor.sessionId}.task:${key}`;
+  ) {}
+
+  /** Unique in the system; made when asked for (inspection), not for every task. */
+  get sessionId(): string {
+    return `${this.table.host.actor.sessionId}.task:${this.key}`;
+  }
+
+  get self(): TaskSlot {
+    return this;
+  }
+
+  /** The engine's child factory: a task's invoked child runs as a direct callback. */
+  createChild(spec: ChildSpec): ChildHandle {
+    if (directCallbackOf(spec.logic) === undefined) {
+      throw new Error(`switchboard: ${this.table.machine.id}'s child "${spec.id}" cannot run without an actor (not a direct callback)`);
+    }
+    return new DirectChild(spec.id, spec, this);
   }
 
   get _parent(): AnyActorRef {
@@ -253,7 +277,7 @@ export class TaskTable {
     const system = this.host.system;
     system._sendInspectionEvent({ type: '@xstate.actor', actorRef: slot });
     const effects: Effect[] = [];
-    slot.snapshot = this.engine.initial(input, this.scopeOf(slot), effects);
+    slot.snapshot = this.engine.initial(input, slot, effects);
     const initEvent = { type: 'xstate.init', input };
     system._sendInspectionEvent({ type: '@xstate.event', sourceRef: this.host.actor, actorRef: slot, event: initEvent });
     system._sendInspectionEvent({ type: '@xstate.snapshot', actorRef: slot, event: initEvent, snapshot: slot.snapshot });
@@ -290,14 +314,13 @@ export class TaskTable {
   /** One step of a task, supervised as runtime/supervisor.ts supervises an actor's transition. */
   private advance(slot: TaskSlot, event: EventObject, effects: Effect[]): EngineSnapshot {
     const before = slot.snapshot;
-    const scope = this.scopeOf(slot);
-    const next = this.engine.transition(before, event, scope, effects);
+    const next = this.engine.transition(before, event, slot, effects);
     const supervision = this.supervision;
     if (supervision === undefined || next.status !== 'error' || before.status !== 'active') return next;
     // The engine left no effects of the failed step; the recovery starts from the snapshot before.
     const errorId = supervision.fault(next.error, event);
     const replacement = supervision.recover?.(errorId, event);
-    return replacement === undefined ? before : this.engine.transition(before, replacement, scope, effects);
+    return replacement === undefined ? before : this.engine.transition(before, replacement, slot, effects);
   }
 
   /** Stops one task (XState's stopChild: its children stopped, its timers cancelled). */
@@ -308,26 +331,6 @@ export class TaskTable {
 
   stopAll(): void {
     for (const slot of [...this.slots.values()]) this.step(slot, { type: 'xstate.stop' });
-  }
-
-  private readonly scopes = new WeakMap<TaskSlot, EngineScope>();
-
-  private scopeOf(slot: TaskSlot): EngineScope {
-    let scope = this.scopes.get(slot);
-    if (!scope) {
-      scope = {
-        self: slot,
-        system: this.host.system,
-        createChild: (spec) => {
-          if (directCallbackOf(spec.logic) === undefined) {
-            throw new Error(`switchboard: ${this.machine.id}'s child "${spec.id}" cannot run without an actor (not a direct callback)`);
-          }
-          return new DirectChild(spec.id, spec, slot);
-        },
-      };
-      this.scopes.set(slot, scope);
-    }
-    return scope;
   }
 
   private afterStep(slot: TaskSlot, effects: readonly Effect[]): void {

@@ -66,6 +66,30 @@ export function clientTaskTelemetry(clientId: string, options: TelemetryOptions)
   };
 }
 
+/** An operation's context with the task's own log; every other field read from the runtime's context. */
+class TracedContext implements OperationContext {
+  constructor(
+    private readonly inner: OperationContext,
+    readonly log: Logger,
+  ) {}
+
+  get taskId(): string {
+    return this.inner.taskId;
+  }
+
+  get clientId(): string {
+    return this.inner.clientId;
+  }
+
+  get signal(): AbortSignal {
+    return this.inner.signal;
+  }
+
+  get progress(): OperationContext['progress'] {
+    return this.inner.progress;
+  }
+}
+
 /**
  * The provider side: each operation runs inside a span, with a log that carries the task's ids;
  * the span ends, and the task's line is logged, when the provider settles the task (the outcome
@@ -83,8 +107,8 @@ export function providerTaskTelemetry(providerId: string, options: TelemetryOpti
           run: (params: unknown, context: OperationContext) => {
             const correlationId = correlationIdOf(context.clientId, context.taskId);
             const log = withFields(options.log, { side: 'provider', providerId, taskId: context.taskId, clientId: context.clientId, correlationId, serviceName: service.name, operation });
-            // Every field of the context as it is (getters stay getters), with the task's log.
-            const traced = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(context), log: { value: log, enumerable: true } }) as OperationContext;
+            // Every field of the context as it is (read through, so getters stay getters), with the task's log.
+            const traced = new TracedContext(context, log);
             log('debug', 'task started');
             if (tracer === undefined) return definition.run(params, traced);
             const span = tracer.startSpan(`switchboard.provider.task ${service.name}.${operation}`, {
