@@ -87,7 +87,22 @@ export const connectionMachine = setup({
     spawnTask: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'connection.submit') return;
       const { taskId } = event.task;
-      const input: ClientTaskInput = { ...event.task, ...context.task, parentRef: self };
+      const { task } = event;
+      const options = context.task;
+      // Field by field: spreading two objects and adding to them is slow on Node 20 (per task).
+      const input: ClientTaskInput = {
+        clientId: task.clientId,
+        taskId,
+        messageId: task.messageId,
+        serviceName: task.serviceName,
+        operation: task.operation,
+        params: task.params,
+        deadlineMs: task.deadlineMs,
+        ackTimeoutMs: options.ackTimeoutMs,
+        assignAttemptsMax: options.assignAttemptsMax,
+        cancelTimeoutMs: options.cancelTimeoutMs,
+        parentRef: self,
+      };
       enqueue.sendTo('tasks', { type: 'pool.spawn', id: taskId, input });
       context.tasks.record(taskId, true);
       enqueue.assign({ tasksInFlight: context.tasksInFlight + 1 });
