@@ -3,7 +3,8 @@
  * machines/transport.ts as the simulated network implements it (listen, accept and attach with
  * buffering, frames through the codec both ways, ping/pong, the close handshake, terminate,
  * refused and timed-out connects, tokens, malformed input, size limits, many clients, cleanup,
- * TLS and certificate pinning).
+ * TLS and certificate pinning), and outgoing batches (one write per turn's frames, a lone frame
+ * at once, TASK-2 Ack coalescing on the provider's side).
  *
  * Every transport runs inside a tiny harness machine that invokes it and forwards commands to it
  * with `sendTo`, recording each event it sends back. Real sockets need real time: every wait polls
@@ -369,6 +370,78 @@ describe('frames through the codec', () => {
 });
 
 // ---- closing ----------------------------------------------------------------------------------
+
+// ---- outgoing batches and TASK-2 coalescing ------------------------------------------------------
+
+const taskAck = (taskId: string, status = 'Processing'): WireDraft => ({ type: 'Ack', payload: { acknowledgmentId: `a-${taskId}`, taskId, status } }) as WireDraft;
+const taskResult = (taskId: string): WireDraft => ({ type: 'TaskResult', payload: { taskId, status: 'Completed', resultData: { ok: true } } });
+const typesSeen = (harness: Harness<StreamCommand>): string[] =>
+  harness.of('transport.message').map((event) => `${event.message.type} ${(event.message.payload as { taskId?: string }).taskId ?? ''}`.trim());
+
+describe('outgoing batches and TASK-2 Ack coalescing', () => {
+  it('TASK-2: an Ack whose final message leaves in the same batch is left out, and counted', async () => {
+    const p = await provider();
+    const { client: c, session } = await pair(p);
+    session.send({ type: 'transport.send', draft: taskAck('t1') });
+    session.send({ type: 'transport.send', draft: taskResult('t1') });
+    await until('the result', () => c.of('transport.message').length === 1);
+    await sleep(20);
+    expect(typesSeen(c)).toEqual(['TaskResult t1']);
+    expect(p.metrics.acksCoalesced).toBe(1);
+    expect(p.metrics.messagesOut).toBe(1);
+  });
+
+  it("TASK-2: with coalesceAcks false (the seed's behaviour) every Ack is sent", async () => {
+    const p = await provider({ coalesceAcks: false });
+    const { client: c, session } = await pair(p);
+    session.send({ type: 'transport.send', draft: taskAck('t1') });
+    session.send({ type: 'transport.send', draft: taskResult('t1') });
+    await until('both', () => c.of('transport.message').length === 2);
+    expect(typesSeen(c)).toEqual(['Ack t1', 'TaskResult t1']);
+    expect(p.metrics.acksCoalesced).toBe(0);
+  });
+
+  it("TASK-2, TASK-4: keeps an Ack with a final status, one before another task's result, and one whose result comes later", async () => {
+    const p = await provider();
+    const { client: c, session } = await pair(p);
+    session.send({ type: 'transport.send', draft: taskAck('done', 'Completed') });
+    session.send({ type: 'transport.send', draft: taskResult('done') });
+    session.send({ type: 'transport.send', draft: taskAck('t1') });
+    session.send({ type: 'transport.send', draft: taskResult('t2') });
+    session.send({ type: 'transport.send', draft: taskAck('slow') });
+    await until('five', () => c.of('transport.message').length === 5);
+    await sleep(20);
+    session.send({ type: 'transport.send', draft: taskResult('slow') });
+    await until('six', () => c.of('transport.message').length === 6);
+    expect(typesSeen(c)).toEqual(['Ack done', 'TaskResult done', 'Ack t1', 'TaskResult t2', 'Ack slow', 'TaskResult slow']);
+    expect(p.metrics.acksCoalesced).toBe(0);
+  });
+
+  it('frames sent together leave in one write; replies to a read batch leave together at the end of its turn', async () => {
+    const p = await provider({ echo: true });
+    const metrics = createWsMetrics();
+    const { client: c } = await pair(p, { metrics });
+    const batchesBefore = p.metrics.batchesOut;
+    for (const taskId of ['a', 'b', 'c', 'd', 'e']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    await until('five echoes', () => c.of('transport.message').length === 5);
+    expect(metrics.messagesOut).toBe(5);
+    expect(metrics.batchesOut).toBe(1);
+    // The five frames arrived in one read on loopback; their five Acks left in one write.
+    expect(p.metrics.batchesOut - batchesBefore).toBe(1);
+  });
+
+  it('a lone frame outside a read turn is written once the current code and its microtasks are done, not a turn later', async () => {
+    const p = await provider();
+    const metrics = createWsMetrics();
+    const { client: c } = await pair(p, { metrics });
+    await sleep(5); // out of any turn with a read
+    c.send({ type: 'transport.send', draft: getStatus('lone') });
+    expect(metrics.messagesOut).toBe(0);
+    await Promise.resolve();
+    expect(metrics.messagesOut).toBe(1);
+    expect(metrics.batchesOut).toBe(1);
+  });
+});
 
 describe('closing', () => {
   it('CONN-7: a close handshake started by the client ends both sides gracefully with its code and reason', async () => {

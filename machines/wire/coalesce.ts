@@ -6,14 +6,20 @@
  *
  * Only an Ack that names its task (`taskId`) and is followed IN THE SAME BATCH by a final message
  * for the same task is dropped; everything else keeps its place and order. A duplicate
- * AssignTask's Ack (TASK-4) is dropped the same way when the task's final message follows it.
+ * An Ack with a final status is always kept: it answers a duplicate of a finished task (TASK-4),
+ * whose repeated final message follows it.
  */
-import type { ProviderDraft } from '../messages.js';
+/** A draft as the coalescing reads it (any side's: a client's drafts have nothing to coalesce). */
+interface Draft {
+  readonly type: string;
+  readonly payload: unknown;
+}
 
-const isFinal = (draft: ProviderDraft): boolean => draft.type === 'TaskResult' || draft.type === 'TaskFailed';
+const isFinal = (draft: Draft): boolean => draft.type === 'TaskResult' || draft.type === 'TaskFailed';
+const FINAL_STATUSES: ReadonlySet<unknown> = new Set(['Completed', 'Failed', 'Cancelled']);
 
 /** The batch without the Acks that a later final message of the same task makes redundant. */
-export function coalesceAcks<D extends ProviderDraft>(batch: readonly D[]): readonly D[] {
+export function coalesceAcks<D extends Draft>(batch: readonly D[]): readonly D[] {
   if (batch.length < 2) return batch;
   let finals: Set<string> | undefined;
   for (const draft of batch) {
@@ -28,8 +34,8 @@ export function coalesceAcks<D extends ProviderDraft>(batch: readonly D[]): read
     const draft = batch[i] as D;
     if (isFinal(draft)) seenFinal.add((draft.payload as { taskId: string }).taskId);
     else if (draft.type === 'Ack') {
-      const taskId = (draft.payload as { taskId?: string }).taskId;
-      if (taskId !== undefined && seenFinal.has(taskId)) {
+      const { taskId, status } = draft.payload as { taskId?: string; status?: unknown };
+      if (taskId !== undefined && seenFinal.has(taskId) && !FINAL_STATUSES.has(status)) {
         dropped = true;
         continue;
       }
