@@ -8,6 +8,7 @@
 import type { AnyActorLogic, CallbackActorLogic } from 'xstate';
 import { clientMachine } from '../machines/client.js';
 import { clientTaskMachine } from '../machines/clientTask.js';
+import { unfoldingReadBatches } from '../machines/host/readBatches.js';
 import { createTaskPool } from '../machines/host/taskPool.js';
 import { connectionMachine } from '../machines/connection.js';
 import { providerMachine } from '../machines/provider.js';
@@ -128,7 +129,8 @@ export function composeProvider(
           // A provider ignores advertisements, so it spends nothing on checking their signatures.
           discovery: supervisor.effect(host.discovery({ signer: effects.signer, verifySignatures: false }), 'discovery'),
           server: supervisor.effect(host.server({ port }), 'server'),
-          session: supervisor.machine(run(session), 'session', (errorId) => ({ type: 'session.fault', errorId })) as never,
+          // A socket read's frames arrive as one event (adapters/ws readBatches), each frame supervised alone.
+          session: unfoldingReadBatches(supervisor.machine(run(session), 'session', (errorId) => ({ type: 'session.fault', errorId }))) as never,
           taskRegistry: supervisor.machine(registry, 'taskRegistry', (errorId, event) =>
             event.type === 'registry.fault' || event.type.startsWith('xstate.') ? undefined : { type: 'registry.fault', errorId, event },
           ),
@@ -164,7 +166,7 @@ export function composeClient(host: TransportHost, supervisor: Pick<Supervisor, 
       clientMachine.provide({
         actors: {
           repository: supervisor.machine(run(repository), 'repository') as never,
-          connection: supervisor.machine(run(connection), 'connection') as never,
+          connection: unfoldingReadBatches(supervisor.machine(run(connection), 'connection')) as never,
         },
       }),
     ),

@@ -35,7 +35,7 @@ import { createWsMetrics, wsConnect, wsServer, type WsConnectOptions, type WsMet
 import { advertisedHostFor, tokenOf } from '../adapters/ws/options.js';
 import type { StampSource } from '../machines/codec.js';
 import type { WireDraft } from '../machines/messages.js';
-import type { ServerEvent, StreamCommand, StreamEvent } from '../machines/transport.js';
+import type { ServerEvent, StreamBatch, StreamCommand, StreamEvent, StreamInput } from '../machines/transport.js';
 import { allocatePort } from './support/ports.js';
 
 const WAIT_MS = 2_000;
@@ -440,6 +440,58 @@ describe('outgoing batches and TASK-2 Ack coalescing', () => {
     await Promise.resolve();
     expect(metrics.messagesOut).toBe(1);
     expect(metrics.batchesOut).toBe(1);
+  });
+});
+
+// ---- incoming batches (readBatches) -------------------------------------------------------------
+
+describe('incoming batches: one event per socket read (readBatches)', () => {
+  const batchedIds = (harness: Harness<StreamCommand>): string[][] =>
+    harness.events
+      .filter((event) => event.type === 'transport.batch' || event.type === 'transport.message' || event.type === 'transport.rejected')
+      .map((event) => (event.type === 'transport.batch' ? (event as unknown as StreamBatch).events : [event as StreamInput]))
+      .map((inputs) => inputs.map((input) => (input.type === 'transport.message' ? (input.message.payload as { taskId: string }).taskId : 'rejected')));
+
+  it('the frames of one read arrive as one transport.batch, in order, rejected frames in place', async () => {
+    const p = await provider({ readBatches: true });
+    const { client: c, session } = await pair(p);
+    for (const taskId of ['a', 'b']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    c.send({ type: 'transport.send', draft: { type: 'NoSuchType', payload: {} } as unknown as WireDraft });
+    c.send({ type: 'transport.send', draft: getStatus('c') });
+    await until('four frames', () => batchedIds(session).flat().length === 4);
+    // Sent in one turn, the four frames left in one write and were read at once on loopback.
+    expect(batchedIds(session)).toEqual([['a', 'b', 'rejected', 'c']]);
+    expect(p.metrics.messagesIn).toBe(4);
+  });
+
+  it('a lone frame arrives as itself, and a later event (the close) after the frames read before it', async () => {
+    const p = await provider({ readBatches: true });
+    const { client: c, session } = await pair(p);
+    c.send({ type: 'transport.send', draft: getStatus('lone') });
+    await until('the frame', () => session.of('transport.message').length === 1);
+    expect(session.events.some((event) => event.type === 'transport.batch')).toBe(false);
+    c.send({ type: 'transport.send', draft: getStatus('x') });
+    c.send({ type: 'transport.send', draft: getStatus('y') });
+    c.send({ type: 'transport.close', code: 1000, reason: 'bye' });
+    await closedOnce(session);
+    expect(batchedIds(session)).toEqual([['lone'], ['x', 'y']]);
+  });
+
+  it('without readBatches (the default) every frame is its own event', async () => {
+    const p = await provider();
+    const { client: c, session } = await pair(p);
+    for (const taskId of ['a', 'b', 'c']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    await until('three frames', () => session.of('transport.message').length === 3);
+    expect(batchedIds(session)).toEqual([['a'], ['b'], ['c']]);
+  });
+
+  it('a client transport batches its reads too', async () => {
+    const p = await provider({ echo: true });
+    const { client: c } = await pair(p, { readBatches: true });
+    for (const taskId of ['a', 'b', 'c']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    await until('three echoes', () => c.events.filter((event) => event.type === 'transport.batch').length === 1);
+    const batch = c.events.find((event) => event.type === 'transport.batch') as unknown as StreamBatch;
+    expect(batch.events.map((input) => input.type)).toEqual(['transport.message', 'transport.message', 'transport.message']);
   });
 });
 

@@ -13,12 +13,17 @@
  * current code and its microtasks are done, without waiting for the turn to end. On a provider's
  * socket a batch drops an Ack whose task's final message follows in the same batch (TASK-2,
  * machines/wire/coalesce.ts), unless `coalesceAcks` is off.
+ *
+ * With `readBatches`, the frames of one socket read reach the sink as one event: ws hands over
+ * every complete frame of a chunk synchronously, so they are gathered until that code and its
+ * microtasks are done and then delivered together (`transport.batch`, machines/transport.ts; a
+ * lone frame as itself). Any other event delivers the gathered frames first, so order is kept.
  */
 import type { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, stampFrame, type CodecLimits, type StampSource } from '../../machines/codec.js';
 import type { WireDraft } from '../../machines/messages.js';
 import { coalesceAcks } from '../../machines/wire/coalesce.js';
-import { CloseCode, type StreamCommand, type StreamEvent } from '../../machines/transport.js';
+import { CloseCode, type StreamBatch, type StreamCommand, type StreamEvent, type StreamInput } from '../../machines/transport.js';
 import type { FrameWindow } from './budget.js';
 import { isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
 
@@ -31,9 +36,11 @@ export interface BindingContext {
   readonly label: string;
   /** TASK-2: leave out an Ack whose task's final message is in the same outgoing batch. @default false */
   readonly coalesceAcks?: boolean;
+  /** Deliver the frames of one socket read as one event (StreamBatch). @default false */
+  readonly readBatches?: boolean;
 }
 
-type Sink = (event: StreamEvent) => void;
+type Sink = (event: StreamEvent | StreamBatch) => void;
 
 /** SEC-13: how much unsent data a peer may leave behind, and for how long. */
 export interface SendBounds {
@@ -71,6 +78,8 @@ export class SocketBinding {
   readonly #context: BindingContext;
   #sink: Sink | undefined;
   readonly #inbox: StreamEvent[] = [];
+  /** With readBatches: the frames of the current read, delivered when its microtasks are done. */
+  #reads: StreamInput[] = [];
   readonly #inboxMax: number;
   readonly #inboxBytesMax: number;
   #inboxBytes = 0;
@@ -322,6 +331,7 @@ export class SocketBinding {
     if (this.#released) return;
     this.#released = true;
     this.#outgoing = [];
+    this.#reads = [];
     this.#stopBounds();
     this.#sink = undefined;
     this.#inbox.length = 0;
@@ -371,14 +381,29 @@ export class SocketBinding {
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     // Text frames were UTF-8-validated by ws; binary ones are checked by the codec.
     const decoded = decodeFrame(isBinary ? bytes : bytes.toString('utf8'), this.#context.limits);
-    if (decoded.ok) {
-      this.#emit({ type: 'transport.message', message: decoded.message }, bytes.byteLength);
+    let input: StreamInput;
+    if (decoded.ok) input = { type: 'transport.message', message: decoded.message };
+    else {
+      const { rejected } = this.#context.metrics;
+      rejected[decoded.error.code] = (rejected[decoded.error.code] ?? 0) + 1;
+      input = { type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId };
+    }
+    if (this.#context.readBatches === true && this.#sink !== undefined && !this.#released) {
+      if (this.#reads.push(input) === 1) queueMicrotask(this.#deliverReads);
       return;
     }
-    const { rejected } = this.#context.metrics;
-    rejected[decoded.error.code] = (rejected[decoded.error.code] ?? 0) + 1;
-    this.#emit({ type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId }, bytes.byteLength);
+    this.#emit(input, bytes.byteLength);
   }
+
+  /** The frames of the read so far: one event (a lone frame as itself). */
+  readonly #deliverReads = (): void => {
+    const reads = this.#reads;
+    if (reads.length === 0) return;
+    this.#reads = [];
+    const sink = this.#sink;
+    if (sink === undefined || this.#released) return;
+    sink(reads.length === 1 ? (reads[0] as StreamInput) : { type: 'transport.batch', events: reads });
+  };
 
   #onClose(code: number, reason: string): void {
     if (this.#closed) return;
@@ -401,6 +426,7 @@ export class SocketBinding {
   #emit(event: StreamEvent, bytes = 0): void {
     if (this.#released) return;
     if (this.#sink !== undefined) {
+      if (this.#reads.length > 0) this.#deliverReads();
       this.#sink(event);
       return;
     }

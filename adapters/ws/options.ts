@@ -79,6 +79,12 @@ export interface WsCommonOptions {
   readonly stamp?: StampSource;
   /** Counters to add to. @default a fresh createWsMetrics() */
   readonly metrics?: WsMetrics;
+  /**
+   * Deliver the frames of one socket read as one `transport.batch` event (machines/transport.ts),
+   * for a receiver that unfolds it (machines/host/readBatches.ts; the runtime's sessions and
+   * connections do). @default false
+   */
+  readonly readBatches?: boolean;
   /** Where operating events go. @default nothing is logged */
   readonly log?: WsLog;
   /**
