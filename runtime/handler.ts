@@ -86,14 +86,33 @@ class OperationRun implements OperationContext {
     if (!this.finished) this.sendBack(event);
   }
 
-  /** Runs the operation after the current callback returns (a synchronous throw is a failure too). */
+  /**
+   * Runs the operation after the current callback returns (a synchronous throw is a failure too).
+   * Its promise is followed directly (one reaction), not through a promise chain of our own: a
+   * chain would keep two more promises and their resolving functions per in-flight task.
+   */
   execute(operation: OperationDefinition, params: unknown): void {
-    Promise.resolve()
-      .then(() => operation.run(params as never, this))
-      .then(
-        (resultData) => this.done(resultData),
-        (thrown: unknown) => this.failed(thrown),
-      );
+    queueMicrotask(() => {
+      let result: unknown;
+      try {
+        result = operation.run(params as never, this);
+      } catch (thrown) {
+        this.failed(thrown);
+        return;
+      }
+      this.follow(result);
+    });
+  }
+
+  /** Waits for the operation's result: the two reactions hold this run only (not the params). */
+  private follow(result: unknown): void {
+    // A native promise settles with a plain value; anything else (a value, another thenable)
+    // goes through Promise.resolve, which adopts a thenable as a promise chain does.
+    const settled = result instanceof Promise ? result : Promise.resolve(result);
+    settled.then(
+      (resultData: unknown) => this.done(resultData),
+      (thrown: unknown) => this.failed(thrown),
+    );
   }
 
   private done(resultData: unknown): void {

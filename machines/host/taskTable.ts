@@ -21,7 +21,7 @@
  *   the snapshot before (a provider task fails INTERNAL_ERROR), and a direct child that throws
  *   fails with the supervisor's coded fault, as the supervised actors would.
  */
-import type { AnyActorRef, AnyActorScope, AnyStateMachine, EventObject } from 'xstate';
+import type { AnyActorLogic, AnyActorRef, AnyActorScope, AnyStateMachine, EventObject } from 'xstate';
 import type { ChildHandle, ChildSpec, Effect, EngineScope, EngineSnapshot, MachineEngine } from '../engine/index.js';
 import { directCallbackOf } from './directCallback.js';
 import { supervisionOf, type Supervision } from './supervision.js';
@@ -78,9 +78,11 @@ class DirectChild implements ChildHandle {
   private receivers: Set<(event: EventObject) => void> | undefined;
   private dispose: (() => void) | undefined;
 
+  /** The spec's logic and input only: the rest of it is not kept for the task's life. */
   constructor(
     readonly id: string,
-    readonly spec: ChildSpec,
+    readonly logic: AnyActorLogic,
+    readonly input: unknown,
     readonly _parent: TaskSlot,
   ) {}
 
@@ -89,22 +91,19 @@ class DirectChild implements ChildHandle {
   }
 
   getSnapshot() {
-    return { status: this.stopped ? 'stopped' : 'active', output: undefined, error: undefined, input: this.spec.input };
+    return { status: this.stopped ? 'stopped' : 'active', output: undefined, error: undefined, input: this.input };
   }
 
   start(table: TaskTable): void {
     if (this.stopped || this.started) return;
     this.started = true;
-    const callback = directCallbackOf(this.spec.logic)!;
-    const slot = this._parent;
+    const callback = directCallbackOf(this.logic)!;
     try {
       const dispose = callback({
-        input: this.spec.input,
+        input: this.input,
         system: table.host.system,
         self: this,
-        sendBack: (event: EventObject) => {
-          if (!this.stopped) table.deliver(slot, event, this);
-        },
+        sendBack: this.sendBack(),
         receive: (listener: (event: EventObject) => void) => {
           (this.receivers ??= new Set()).add(listener);
         },
@@ -116,10 +115,17 @@ class DirectChild implements ChildHandle {
     }
   }
 
+  /** Its sendBack: a closure over the child alone (one small context per task, kept by the callback). */
+  private sendBack(): (event: EventObject) => void {
+    return (event) => {
+      if (!this.stopped) this._parent.table.deliver(this._parent, event, this);
+    };
+  }
+
   /** As an actor, the child would end in error (its supervisor's coded fault) and tell its parent so. */
   private fail(table: TaskTable, cause: unknown, event: EventObject): void {
     this.stop();
-    const contain = supervisionOf(this.spec.logic)?.contain;
+    const contain = supervisionOf(this.logic)?.contain;
     const error = contain === undefined ? cause : contain(cause, event);
     table.deliver(this._parent, { type: `xstate.error.actor.${this.id}`, error, actorId: this.id } as EventObject, this);
   }
@@ -181,7 +187,7 @@ export class TaskSlot implements EngineScope {
     if (directCallbackOf(spec.logic) === undefined) {
       throw new Error(`switchboard: ${this.table.machine.id}'s child "${spec.id}" cannot run without an actor (not a direct callback)`);
     }
-    return new DirectChild(spec.id, spec, this);
+    return new DirectChild(spec.id, spec.logic, spec.input, this);
   }
 
   get _parent(): AnyActorRef {
