@@ -34,6 +34,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   ui: async () => (await import('./cli/ui.js')).registerUiCommand,
   machines: async () => (await import('./cli/machines.js')).registerMachinesCommand,
   completion: async () => (await import('./cli/completion.js')).registerCompletionCommand,
+  simulate: async () => (await import('./cli/simulate.js')).registerSimulateCommand,
 };
 
 /** Commands that need every other command's definition (the completion script describes them all). */
@@ -77,6 +78,7 @@ Examples (one per command):
   $ switchboard ui --demo                              # the web UI, with demo services on loopback (docs/ui.md)
   $ switchboard machines --json > machines.json        # the statecharts as XState configs for Stately Studio
   $ switchboard completion bash >> ~/.bashrc          # tab completion (zsh too)
+  $ switchboard simulate scenario.json --runs 100      # the scenario under faults, in virtual time (docs/simulation.md)
 
 --inspect (any command that runs a client or provider) shows its actors in the Stately inspector.
 Global options go before or after the command. Every option of every command can also be set
