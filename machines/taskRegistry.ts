@@ -358,7 +358,14 @@ export function createTaskRegistry(taskLogic: AnyActorLogic, options: { readonly
             break;
           }
           case 'xstate.stop': {
-            for (const { actor } of snapshot.members.values()) stopMember(actor);
+            for (const { actor } of snapshot.members.values()) {
+              // A task actor that is finishing right now (its final message ended the provider,
+              // which stops this registry) would still tell this stopped registry it is done:
+              // XState warns of an event sent to a stopped actor. Nobody is left to tell (detached
+              // after the stop, which checks the parent).
+              stopMember(actor);
+              if (!(actor instanceof TaskSlot)) (actor as unknown as { _parent?: unknown })._parent = undefined;
+            }
             snapshot.members.clear();
             snapshot.memberIds.clear();
             return snapshot;
