@@ -84,7 +84,7 @@ const SAME_BATCH_MS = 50;
 
 const ackCheck: ProviderCheck = {
   name: 'provider.assign.ack',
-  requirements: ['TASK-2'],
+  requirements: ['TASK-2', 'TASK-4'],
   level: 'full',
   title: "Ack with acknowledgmentId = the AssignTask's messageId, its taskId and status",
   run: async (probe) => {
@@ -99,14 +99,25 @@ const ackCheck: ProviderCheck = {
       // frames, so the final message arrives together with whatever came before it.
       const frames = framesOf(run);
       const final = frames.find((frame) => isFinal(frame) && payloadField(frame, 'taskId') === run.taskId);
-      if (final !== undefined && final.at - frames[0]!.at <= SAME_BATCH_MS) return pass(`no Ack: coalesced with ${describe(final)} after ${after(run, final)} (TASK-2 amendment)`);
-      return fail(
-        mismatch({
-          sent: `AssignTask messageId ${run.messageId}${selection.slow === undefined ? '' : ` (${selection.slow.operation}, the slow operation)`}`,
-          expected: `an Ack citing it within ${probe.timing.ackWindowMs} ms, or none when the final message comes in the same batch`,
-          observed: describeAll(frames),
-        }),
-      );
+      if (final === undefined || final.at - frames[0]!.at > SAME_BATCH_MS) {
+        return fail(
+          mismatch({
+            sent: `AssignTask messageId ${run.messageId}${selection.slow === undefined ? '' : ` (${selection.slow.operation}, the slow operation)`}`,
+            expected: `an Ack citing it within ${probe.timing.ackWindowMs} ms, or none when the final message comes in the same batch`,
+            observed: describeAll(frames),
+          }),
+        );
+      }
+      // Only that Ack may be left out: a duplicate of the finished task is still acknowledged, with
+      // its final status (TASK-4). A provider that sends no Ack at all fails here.
+      const duplicate = assign(connection, probe, selection, selection.slow ?? selection.quick, { taskId: run.taskId, clientId: run.clientId });
+      const again = await connection.next((frame) => typeOf(frame) === 'Ack' && payloadField(frame, 'acknowledgmentId') === duplicate.messageId, probe.timing.ackWindowMs);
+      if (again === undefined) {
+        return fail(`no Ack for the task (its final message came alone) nor for a duplicate AssignTask of the finished task within ${probe.timing.ackWindowMs} ms; only an Ack whose final message leaves with it may be left out (TASK-2), a duplicate's never (TASK-4)`);
+      }
+      const status = payloadField(again, 'status');
+      if (status !== 'Completed' && status !== 'Failed' && status !== 'Cancelled') return fail(`the duplicate's Ack has status ${JSON.stringify(status)}, not the finished task's final status`);
+      return pass(`no Ack: coalesced with ${describe(final)} after ${after(run, final)} (TASK-2 amendment); a duplicate was acknowledged: ${describe(again)}`);
     }
     const problems: string[] = [];
     if (payloadField(ack, 'taskId') !== run.taskId) problems.push(`taskId ${JSON.stringify(payloadField(ack, 'taskId'))}, expected ${run.taskId}`);
