@@ -11,7 +11,7 @@ import { connectionDefaults, connectionMachine, type ConnectionInput, type Conne
 import type { ClientTaskInput } from './clientTask.js';
 import { ERROR_CODES, internalFailure } from './errors.js';
 import { withEntry, withoutEntry } from './keyed.js';
-import type { ProgressReport, TaskOutcome } from './outcome.js';
+import type { ProgressReport, TaskFailure, TaskOutcome } from './outcome.js';
 import { deriveSeed, type RandomState } from './random.js';
 import { repositoryDefaults, repositoryMachine, type RepositoryInput, type RepositoryToParentEvent, type ServiceView } from './repository.js';
 import { defaultSelectionPolicy, initialSelectionState, type SelectionPolicy, type SelectionState } from './selection.js';
@@ -105,6 +105,19 @@ function connectionStatus(self: AnyActorRef, endpoint: string): string | undefin
   return children?.[connectionId(endpoint)]?.getSnapshot().status;
 }
 
+/**
+ * Why no instance can take the task: UNKNOWN_OPERATION when the service is known but none of its
+ * instances offers the operation (the code a provider would answer, TASK-6), else SERVICE_UNAVAILABLE.
+ */
+export function unavailableFailure(services: readonly ServiceView[], request: Pick<AssignRequest, 'serviceName' | 'operation'>): TaskFailure {
+  const instances = services.filter((service) => service.serviceName === request.serviceName);
+  if (instances.length > 0 && !instances.some((service) => service.capabilities.some((capability) => capability.key === request.operation))) {
+    const offered = [...new Set(instances.flatMap((service) => service.capabilities.map((capability) => capability.key)))];
+    return { code: 'UNKNOWN_OPERATION', message: `${request.serviceName} has no operation "${request.operation}" (it offers: ${offered.join(', ')})` };
+  }
+  return { code: 'SERVICE_UNAVAILABLE', message: `${ERROR_CODES.SERVICE_UNAVAILABLE} (${request.serviceName}.${request.operation})` };
+}
+
 export const clientMachine = setup({
   types: {
     input: {} as ClientInput & { readonly selectionPolicy?: SelectionPolicy },
@@ -136,17 +149,7 @@ export const clientMachine = setup({
       );
       if (choice.service === undefined) {
         // DISC-13: nothing to send it to.
-        enqueue.emit({
-          type: 'task.settled',
-          taskId: request.taskId,
-          outcome: {
-            status: 'Failed',
-            error: {
-              code: 'SERVICE_UNAVAILABLE',
-              message: `${ERROR_CODES.SERVICE_UNAVAILABLE} (${request.serviceName}.${request.operation})`,
-            },
-          },
-        });
+        enqueue.emit({ type: 'task.settled', taskId: request.taskId, outcome: { status: 'Failed', error: unavailableFailure(context.services, request) } });
         return;
       }
       const endpoint = choice.service.endpoint;

@@ -34,6 +34,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   ui: async () => (await import('./cli/ui.js')).registerUiCommand,
   machines: async () => (await import('./cli/machines.js')).registerMachinesCommand,
   completion: async () => (await import('./cli/completion.js')).registerCompletionCommand,
+  types: async () => (await import('./cli/types.js')).registerTypesCommand,
 };
 
 /** Commands that need every other command's definition (the completion script describes them all). */
