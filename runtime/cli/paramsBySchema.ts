@@ -64,7 +64,12 @@ export function declarationOf(capability: Capability): ParameterDeclaration {
     const type = SETTING_TYPES[setting.type];
     if (!types.has(setting.name) && type !== undefined) types.set(setting.name, new Set([type]));
   }
-  const required = Array.isArray(capability.schema?.required) ? capability.schema.required.filter((name): name is string => typeof name === 'string') : [];
+  // A "required" property whose schema admits anything (zod's z.any(), z.unknown()) may be left
+  // out: the provider's own check accepts it missing.
+  const admitsAnything = (name: string) => isSchema(properties[name]) && Object.keys(properties[name]).every((key) => key === 'description');
+  const required = Array.isArray(capability.schema?.required)
+    ? capability.schema.required.filter((name): name is string => typeof name === 'string' && !admitsAnything(name))
+    : [];
   return { types, required };
 }
 

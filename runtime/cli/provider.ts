@@ -169,7 +169,8 @@ export function describeEvent(event: Reported): string | undefined {
   }
 }
 
-function reporter(io: Io, json: boolean): (event: Reported) => void {
+/** Prints what the provider reports: one line per event (JSON lines with --json), a status only when it changed. */
+export function reporter(io: Io, json: boolean): (event: Reported) => void {
   let listening = false;
   let lastStatus: string | undefined;
   return (event) => {
