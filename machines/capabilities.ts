@@ -37,6 +37,16 @@ const CapabilityExtensions = {
     .optional(),
 };
 
+/**
+ * The same, read liberally: a malformed extension (a lower-case code, a description too long) is
+ * dropped on its own, and the advertisement is kept (a peer's optional extra must not hide it).
+ */
+const WireCapabilityExtensions = {
+  description: CapabilityExtensions.description.catch(undefined),
+  resultSchema: CapabilityExtensions.resultSchema.catch(undefined),
+  errors: CapabilityExtensions.errors.catch(undefined),
+};
+
 export const CapabilitySchema = z.object({
   key: z.string().min(1).max(256),
   settings: z.array(SettingSchema).max(256),
@@ -60,12 +70,12 @@ const WireCapabilityListItem = z.object({
   key: z.string(),
   settings: z.array(WireSetting).default([]),
   schema: z.record(z.string(), z.unknown()).optional(),
-  ...CapabilityExtensions,
+  ...WireCapabilityExtensions,
 });
 
 const WireCapabilityValue = z.union([
   z.array(WireSetting),
-  z.object({ settings: z.array(WireSetting).default([]), schema: z.record(z.string(), z.unknown()).optional(), ...CapabilityExtensions }),
+  z.object({ settings: z.array(WireSetting).default([]), schema: z.record(z.string(), z.unknown()).optional(), ...WireCapabilityExtensions }),
 ]);
 
 const WireCapabilities = z.union([
