@@ -35,6 +35,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   machines: async () => (await import('./cli/machines.js')).registerMachinesCommand,
   completion: async () => (await import('./cli/completion.js')).registerCompletionCommand,
   types: async () => (await import('./cli/types.js')).registerTypesCommand,
+  doctor: async () => (await import('./cli/doctor.js')).registerDoctorCommand,
 };
 
 /** Commands that need every other command's definition (the completion script describes them all). */
