@@ -14,7 +14,7 @@ import type { PeerAddress } from '../../machines/transport.js';
 import { readFirewall, type FirewallReading } from './firewall.js';
 import type { DoctorReport, Finding } from './findings.js';
 import { answerFindings, clockFindings, endpointFindings } from './heard.js';
-import { interfaceForBroadcast, ipv4Interfaces, type InterfaceView } from './interfaces.js';
+import { idleInterfaces, interfaceForBroadcast, ipv4Interfaces, type IdleInterface, type InterfaceView } from './interfaces.js';
 import { probe, type ProbeResult, type ProbeTarget } from './probe.js';
 import { udpPortHolders, type PortHolder } from './procNet.js';
 
@@ -79,24 +79,31 @@ function portFindings(port: number, holders: Awaited<ReturnType<typeof udpPortHo
   return [{ id: 'port.shared', severity: 'ok', title: `UDP ${port} is bound by ${list.length} socket${list.length === 1 ? '' : 's'} and can be shared`, detail: [...list.map(holderText), ...notVisible], data: { holders: list } }];
 }
 
-function interfaceFindings(interfaces: readonly InterfaceView[], targets: readonly ProbeTarget[], result: ProbeResult, port: number, firewallDropsInput: boolean): Finding[] {
+function interfaceFindings(interfaces: readonly InterfaceView[], idle: readonly IdleInterface[], targets: readonly ProbeTarget[], result: ProbeResult, port: number, firewallDropsInput: boolean): Finding[] {
   const findings: Finding[] = [
     {
       id: 'interfaces',
       severity: 'info',
-      title: `${interfaces.length} IPv4 interface${interfaces.length === 1 ? '' : 's'}`,
-      detail: interfaces.map((view) => {
-        const state = view.up === false ? 'DOWN' : view.operstate === 'down' ? 'link down' : 'up';
-        return `${view.name} ${view.address}/${view.prefix} ${view.broadcast === undefined ? 'no broadcast address (point to point)' : `broadcast ${view.broadcast}`} ${state}`;
-      }),
-      data: { interfaces },
+      title: `${interfaces.length} IPv4 address${interfaces.length === 1 ? '' : 'es'} on interfaces that are up`,
+      detail: [
+        ...interfaces.map((view) => `${view.name} ${view.address}/${view.prefix} ${view.broadcast === undefined ? 'no broadcast address (point to point)' : `broadcast ${view.broadcast}`}`),
+        ...idle.map((entry) => `${entry.name} ${entry.addresses.join(' ')} ${entry.state}`.replace(/\s+/g, ' ')),
+      ],
+      data: { interfaces, idle },
     },
   ];
+  // An interface down without an IPv4 address is not meant for this (ifb0, a spare veth): listed only.
+  for (const entry of idle.filter((candidate) => candidate.addresses.length > 0)) {
+    const addresses = entry.addresses.length === 0 ? '' : ` (${entry.addresses.join(', ')})`;
+    findings.push(
+      entry.state === 'down'
+        ? { id: 'interface.down', severity: 'warning', title: `${entry.name}${addresses} is down: nothing is sent or heard through it`, fix: `ip link set ${entry.name} up` }
+        : { id: 'interface.noLink', severity: 'warning', title: `${entry.name}${addresses} is up but has no link: nothing is sent or heard through it`, fix: 'check its cable, Wi-Fi association or VPN' },
+    );
+  }
   for (const view of interfaces) {
     if (view.internal) continue;
-    if (view.up === false || view.operstate === 'down') {
-      findings.push({ id: 'interface.down', severity: 'warning', title: `${view.name} (${view.address}) is down: nothing is sent or heard through it`, fix: `ip link set ${view.name} up (or check its cable, Wi-Fi, VPN)` });
-    } else if (view.broadcastFlag === false && view.broadcast !== undefined) {
+    if (view.broadcastFlag === false && view.broadcast !== undefined) {
       findings.push({ id: 'interface.noBroadcast', severity: 'warning', title: `${view.name} has no BROADCAST flag: broadcasts do not leave through it`, fix: 'use --peer <host> (unicast) or --multicast <group> for providers behind this interface' });
     } else if (view.broadcast === undefined) {
       findings.push({ id: 'interface.pointToPoint', severity: 'info', title: `${view.name} (${view.address}/${view.prefix}) is point to point: it has no broadcast address`, fix: 'to discover over it, use --peer <host> (unicast) on both sides' });
@@ -164,7 +171,7 @@ function firewallFindings(reading: FirewallReading, port: number): Finding[] {
 
 export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const listenMs = options.listenMs ?? 1_500;
-  const interfaces = await ipv4Interfaces();
+  const [interfaces, idle] = await Promise.all([ipv4Interfaces(), idleInterfaces()]);
   const targets = targetsOf(options, interfaces);
   // Before the probe binds the port, or the probe would find itself.
   const [holders, firewall] = await Promise.all([
@@ -175,7 +182,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
   const firewallDropsInput = firewall !== undefined && [...firewall.drops, ...firewall.policyDrops].some((rule) => rule.direction === 'in');
   const findings: Finding[] = [
     ...portFindings(options.port, holders, result.sharedBindError),
-    ...interfaceFindings(interfaces, targets, result, options.port, firewallDropsInput),
+    ...interfaceFindings(interfaces, idle, targets, result, options.port, firewallDropsInput),
     ...(firewall === undefined ? [] : firewallFindings(firewall, options.port)),
     ...answerFindings(result.heard, targets, options.port, listenMs),
     ...(await endpointFindings(result.heard, { connectTimeoutMs: options.connectTimeoutMs ?? 1_000, tlsFingerprint: options.tlsFingerprint })),

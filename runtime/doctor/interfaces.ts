@@ -1,9 +1,11 @@
 /**
- * This host's IPv4 interfaces as discovery sees them: each address with its directed broadcast
- * address (none for /31 and /32), and on Linux whether the link is up and has the BROADCAST flag
- * (/sys/class/net/<name>/flags and operstate).
+ * This host's IPv4 interfaces as discovery sees them: each address (of the interfaces up and
+ * running: what Node lists) with its directed broadcast address (none for /31 and /32) and, on
+ * Linux, whether it has the BROADCAST flag (/sys/class/net/<name>/flags); and the interfaces that
+ * are down or have no link, which Node does not list.
  */
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { ipv4ToNumber, numberToIpv4, type InterfaceTable } from '../../adapters/udp/addresses.js';
 
@@ -16,9 +18,7 @@ export interface InterfaceView {
   /** The directed broadcast address; undefined on a /31 or /32 (point to point). */
   readonly broadcast: string | undefined;
   /** From /sys (Linux); undefined where unknown. */
-  readonly up: boolean | undefined;
   readonly broadcastFlag: boolean | undefined;
-  readonly operstate: string | undefined;
 }
 
 const IFF_UP = 0x1;
@@ -50,13 +50,56 @@ export async function ipv4Interfaces(table: InterfaceTable = os.networkInterface
         prefix: prefixOf(netmask),
         internal: info.internal,
         broadcast: netmask >>> 0 >= 0xfffffffe ? undefined : numberToIpv4((address | ~netmask) >>> 0),
-        up: flags === undefined || Number.isNaN(flags) ? undefined : (flags & IFF_UP) !== 0,
         broadcastFlag: flags === undefined || Number.isNaN(flags) ? undefined : (flags & IFF_BROADCAST) !== 0,
-        operstate: await sysValue(name, 'operstate'),
       });
     }
   }
   return views;
+}
+
+/**
+ * Interfaces the host has that Node does not list (it lists only those up and running): down,
+ * or up without a link. Their IPv4 addresses come from `ip -j -4 addr` when `ip` is there.
+ */
+export interface IdleInterface {
+  readonly name: string;
+  readonly state: 'down' | 'no link';
+  readonly addresses: readonly string[];
+}
+
+const IFF_RUNNING = 0x40;
+
+function ipAddresses(): Promise<Map<string, string[]>> {
+  return new Promise((resolve) => {
+    execFile('ip', ['-j', '-4', 'addr', 'show'], { timeout: 3_000 }, (error, stdout) => {
+      const byName = new Map<string, string[]>();
+      if (error === null) {
+        try {
+          for (const link of JSON.parse(stdout) as { ifname?: string; addr_info?: { local?: string; prefixlen?: number }[] }[]) {
+            if (link.ifname !== undefined) byName.set(link.ifname, (link.addr_info ?? []).map((info) => `${info.local}/${info.prefixlen}`));
+          }
+        } catch {
+          // no addresses then
+        }
+      }
+      resolve(byName);
+    });
+  });
+}
+
+export async function idleInterfaces(table: InterfaceTable = os.networkInterfaces()): Promise<IdleInterface[]> {
+  const names = await readdir('/sys/class/net').catch(() => [] as string[]);
+  const idle: { name: string; state: IdleInterface['state'] }[] = [];
+  for (const name of names) {
+    if (table[name] !== undefined) continue;
+    const flags = Number.parseInt((await sysValue(name, 'flags')) ?? '', 16);
+    if (Number.isNaN(flags)) continue;
+    if ((flags & IFF_UP) === 0) idle.push({ name, state: 'down' });
+    else if ((flags & IFF_RUNNING) === 0) idle.push({ name, state: 'no link' });
+  }
+  if (idle.length === 0) return [];
+  const addresses = await ipAddresses();
+  return idle.map((entry) => ({ ...entry, addresses: addresses.get(entry.name) ?? [] }));
 }
 
 /** The interface whose subnet holds `address` (for "sent to 10.0.0.255 on eth0"). */
