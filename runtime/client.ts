@@ -35,7 +35,7 @@ import type { ContractOf, ServiceContract } from './typed/contract.js';
 import { serviceClient, type ServiceClient } from './typed/serviceClient.js';
 
 /** What to do about each reason an advertisement is ignored (docs/security.md, signed discovery). */
-const remedies: Readonly<Record<TrustDropReason, string>> = {
+export const trustRemedies: Readonly<Record<TrustDropReason, string>> = {
   unsigned: 'to use seed-only providers, allow unsigned advertisements (allowUnsigned, --allow-unsigned)',
   signatureRequired: 'a pinned or already trusted service does not accept unsigned advertisements',
   badSignature: 'the datagram was altered or forged',
@@ -47,7 +47,7 @@ const remedies: Readonly<Record<TrustDropReason, string>> = {
 };
 
 function describeIgnored(event: Extract<ClientEmitted, { type: 'discovery.ignored' }>): string {
-  return `ignoring advertisements of ${event.serviceName} from ${event.from.host} (${event.reason}: ${event.detail}); ${remedies[event.reason]}`;
+  return `ignoring advertisements of ${event.serviceName} from ${event.from.host} (${event.reason}: ${event.detail}); ${trustRemedies[event.reason]}`;
 }
 
 function repositoryStatsOf(actor: Actor<AnyActorLogic>): RepositoryStats {

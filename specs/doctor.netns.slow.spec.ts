@@ -7,7 +7,8 @@
  *
  * Faults: nothing running; the port held exclusively; an iptables and an nft rule dropping the
  * port (and the fix the doctor prints, applied, clears it); an endpoint on loopback, on 0.0.0.0,
- * with no route, refusing; a provider clock 10 minutes ahead; a TLS certificate that is not the
+ * with no route, refusing; an unsigned provider the default trust ignores; a provider clock 10
+ * minutes ahead; a TLS certificate that is not the
  * advertised or pinned one; an interface that is down. And the healthy case, with no error.
  *
  * Needs root and `ip` (iproute2); the firewall cases need iptables / nft, the TLS case openssl:
@@ -224,6 +225,14 @@ describe.skipIf(problem !== undefined)(`switchboard doctor on two hosts${problem
     const unreachable = byId('endpoint.unreachable');
     expect(unreachable.map((finding) => (finding.data as { code: string }).code).sort()).toEqual(['ECONNREFUSED', 'ENETUNREACH']);
     expect(unreachable.every((finding) => finding.severity === 'error' && finding.fix !== undefined)).toBe(true);
+  }, 60_000);
+
+  it('an unsigned provider: a client with the default trust ignores it, one allowing unsigned ones does not', async () => {
+    await fakeAdvertiser({ serviceName: 'SeedOnly', endpoint: `ws://${B_ADDRESS}:9` });
+    const strict = await doctor();
+    expect(strict.byId('trust.ignored')).toMatchObject([{ severity: 'error', data: { serviceName: 'SeedOnly', reason: 'unsigned' } }]);
+    expect(strict.byId('trust.ignored')[0]?.fix).toMatch(/--allow-unsigned/);
+    expect((await doctor('--allow-unsigned')).byId('trust.ignored')).toEqual([]);
   }, 60_000);
 
   it("a provider whose clock is 10 minutes ahead", async () => {

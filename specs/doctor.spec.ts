@@ -10,7 +10,8 @@ import { runDoctor } from '../runtime/doctor/doctor.js';
 import { hostKindOf } from '../runtime/doctor/endpoints.js';
 import { hasErrors, renderReport } from '../runtime/doctor/findings.js';
 import { parseIptablesSave, parseNftRuleset, portSpecCovers } from '../runtime/doctor/firewall.js';
-import { answerFindings, clockFindings } from '../runtime/doctor/heard.js';
+import { trustDefaults } from '../machines/discovery/trust.js';
+import { answerFindings, clockFindings, trustFindings } from '../runtime/doctor/heard.js';
 import type { Heard } from '../runtime/doctor/probe.js';
 import { parseUdpTable } from '../runtime/doctor/procNet.js';
 import { createProvider, type Provider } from '../runtime/provider.js';
@@ -123,7 +124,7 @@ describe('what was heard', () => {
       receivedAtMs,
       advertisement: sampleAdvertisement({ timestamp: receivedAtMs + (overrides.skewMs ?? 0) }),
       answersTarget: 0,
-      raw: {},
+      proof: { kind: 'unsigned' },
       ...overrides,
     };
   };
@@ -140,12 +141,21 @@ describe('what was heard', () => {
     expect(findings).toMatchObject([{ id: 'clock.skew', severity: 'warning', title: 'the clock of 10.0.4.17 is 4.2 s behind this host (from its advertisements\' timestamps)' }]);
   });
 
+  it("trust: what a client with the same options would ignore, and why", () => {
+    const unsigned = heard({});
+    expect(trustFindings([unsigned], trustDefaults)).toMatchObject([{ id: 'trust.ignored', severity: 'error', data: { reason: 'unsigned' } }]);
+    expect(trustFindings([unsigned], { ...trustDefaults, allowUnsigned: true })).toEqual([]);
+    expect(trustFindings([heard({ proof: { kind: 'invalid', reason: 'the signature does not verify' } })], trustDefaults)).toMatchObject([
+      { data: { reason: 'badSignature' }, fix: 'the datagram was altered or forged' },
+    ]);
+  });
+
   it('answers: none is an error; heard only by heartbeat is said', () => {
     expect(answerFindings([], [], 50_001, 1_500)).toMatchObject([{ id: 'answers.none', severity: 'error' }]);
     const target = { host: '127.255.255.255', port: 50_001, label: '127.255.255.255 (lo)' };
     const findings = answerFindings([heard({ answersTarget: undefined, on: 'shared' })], [target], 50_001, 1_500);
     expect(findings.map((finding) => finding.id)).toEqual(['answers', 'answers.heartbeatOnly']);
-    expect(findings[0]?.detail).toEqual(['ImageProcessingService 1.2.0 at ws://10.0.4.17:8080 (Online), from 10.0.4.17:40000, heartbeat']);
+    expect(findings[0]?.detail).toEqual(['ImageProcessingService 1.2.0 at ws://10.0.4.17:8080 (Online), from 10.0.4.17:40000, heartbeat, unsigned']);
   });
 });
 

@@ -113,7 +113,10 @@ describe('client.service(definition): the typed client', () => {
     const task = client.service(greeter).add({ a: 100, b: 1 });
     await runFor(net, 200);
     await expect(task.result).rejects.toMatchObject({ code: 'INTERNAL_ERROR' });
-    expect(logged.some(([level, message]) => level === 'warn' && /failed/.test(message))).toBe(true);
+    // SEC-11: the client learns only an errorId; the provider logs the mismatch under it.
+    const [, message, detail] = logged.find(([level]) => level === 'error') ?? [];
+    expect(message).toMatch(/operation threw \(errorId /);
+    expect((detail as { error: { details: string } }).error.details).toBe('sum: Invalid input: expected number, received string');
   });
 
   it('by name: any operation, sent as written (the provider checks)', async () => {

@@ -7,6 +7,7 @@
  */
 import type { Command } from 'commander';
 import { runDoctor } from '../doctor/doctor.js';
+import { resolveTrust } from '../trustStore.js';
 import { hasErrors, renderReport } from '../doctor/findings.js';
 import { runAction, type CliContext } from './context.js';
 import { envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
@@ -34,6 +35,7 @@ async function runDoctorCommand(context: CliContext, flags: DoctorFlags, command
     connectTimeoutMs: flags.connectTimeoutMs,
     ...(flags.tlsFingerprint === undefined ? {} : { tlsFingerprint: flags.tlsFingerprint }),
     firewall: flags.firewall,
+    trust: resolveTrust(globals.trust).options,
   });
   line(context.io.stdout, globals.json ? prettyJson(report) : renderReport(report));
   return hasErrors(report) ? ExitCode.failed : ExitCode.ok;
@@ -55,7 +57,8 @@ Checks, in order: who holds the discovery port and whether it can be shared (/pr
 /proc/<pid>/fd), each IPv4 interface and whether a broadcast through it comes back, firewall
 rules that drop the port (iptables, nft: as root), who answers a discovery request and from
 where, whether each advertised endpoint is reachable from here (loopback or 0.0.0.0 endpoints,
-no route, refused, TLS fingerprint), and the providers' clock skew. It sends one discovery
+no route, refused, TLS fingerprint), whether a client with the same trust options (--trust-key,
+--allow-unsigned, --no-tofu) would act on each advertisement, and the providers' clock skew. It sends one discovery
 request per broadcast address or peer (twice) and one connection per advertised endpoint.
 
 Exit codes: 0 no error found, 1 at least one error (each with its fix), 2 usage.

@@ -10,10 +10,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { LOOPBACK_BROADCAST } from '../../adapters/udp/addresses.js';
+import { trustDefaults, type TrustOptions } from '../../machines/discovery/trust.js';
 import type { PeerAddress } from '../../machines/transport.js';
 import { readFirewall, type FirewallReading } from './firewall.js';
 import type { DoctorReport, Finding } from './findings.js';
-import { answerFindings, clockFindings, endpointFindings } from './heard.js';
+import { answerFindings, clockFindings, endpointFindings, trustFindings } from './heard.js';
 import { idleInterfaces, interfaceForBroadcast, ipv4Interfaces, type IdleInterface, type InterfaceView } from './interfaces.js';
 import { probe, type ProbeResult, type ProbeTarget } from './probe.js';
 import { udpPortHolders, type PortHolder } from './procNet.js';
@@ -36,6 +37,8 @@ export interface DoctorOptions {
   readonly tlsFingerprint?: string;
   /** Read the firewall rules (iptables-save, nft). @default true */
   readonly firewall?: boolean;
+  /** The trust options of the clients to check for (which advertisements they would act on). @default trustDefaults */
+  readonly trust?: TrustOptions;
 }
 
 function targetsOf(options: DoctorOptions, interfaces: readonly InterfaceView[]): ProbeTarget[] {
@@ -185,6 +188,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     ...interfaceFindings(interfaces, idle, targets, result, options.port, firewallDropsInput),
     ...(firewall === undefined ? [] : firewallFindings(firewall, options.port)),
     ...answerFindings(result.heard, targets, options.port, listenMs),
+    ...trustFindings(result.heard, options.trust ?? trustDefaults),
     ...(await endpointFindings(result.heard, { connectTimeoutMs: options.connectTimeoutMs ?? 1_000, tlsFingerprint: options.tlsFingerprint })),
     ...clockFindings(result.heard, options.skewWarnMs ?? 1_000),
   ];

@@ -3,6 +3,8 @@
  * endpoint can be reached from here (and its TLS certificate is the one advertised or pinned),
  * and how far each provider's clock is from this one (its advertisements' timestamps).
  */
+import { initialTrustState, judgeAdvertisement, type TrustOptions } from '../../machines/discovery/trust.js';
+import { trustRemedies } from '../client.js';
 import type { Finding } from './findings.js';
 import { hostKindOf, parseEndpoint, reach, reachabilityProblem, sameFingerprint } from './endpoints.js';
 import type { Heard, ProbeTarget } from './probe.js';
@@ -12,7 +14,8 @@ const ENDPOINTS_CHECKED_MAX = 32;
 const instanceLine = (heard: Heard, targets: readonly ProbeTarget[]) => {
   const { advertisement: ad, from } = heard;
   const how = heard.answersTarget === undefined ? 'heartbeat' : `reply to the request sent to ${targets[heard.answersTarget]?.label ?? '?'}`;
-  return `${ad.serviceName} ${ad.serviceVersion} at ${ad.endpoint} (${ad.status}), from ${from.host}:${from.port}, ${how}`;
+  const signed = heard.proof.kind === 'signed' ? `, signed by ${heard.proof.publicKey.slice(0, 12)}…` : heard.proof.kind === 'unsigned' ? ', unsigned' : '';
+  return `${ad.serviceName} ${ad.serviceVersion} at ${ad.endpoint} (${ad.status}), from ${from.host}:${from.port}, ${how}${signed}`;
 };
 
 /** The last thing heard from each service instance (by serviceId), replies preferred. */
@@ -93,7 +96,7 @@ export async function endpointFindings(heard: readonly Heard[], options: Endpoin
       const problem = reachabilityProblem(result.code);
       return { id: 'endpoint.unreachable', severity: 'error', title: `${serviceName} at ${endpoint}: ${problem.title}`, fix: problem.fix, data: { endpoint, code: result.code, ms: result.ms } };
     }
-    const advertised = typeof entry.raw.tlsFingerprint256 === 'string' ? entry.raw.tlsFingerprint256 : undefined;
+    const advertised = entry.advertisement.tlsFingerprint256;
     for (const [source, expected] of [['advertised', advertised], ['pinned', options.tlsFingerprint]] as const) {
       if (!parsed.secure || expected === undefined || result.fingerprint256 === undefined) continue;
       if (sameFingerprint(expected, result.fingerprint256) === false) {
@@ -113,6 +116,28 @@ export async function endpointFindings(heard: readonly Heard[], options: Endpoin
     return { id: 'endpoint.reachable', severity: 'ok', title: `${serviceName} at ${endpoint} is reachable (${result.ms} ms${tlsNote})`, data: { endpoint, ms: result.ms } };
   });
   return Promise.all(checks);
+}
+
+/**
+ * Whether a client with these trust options (SEC-8, DISC-14: the same policy, from the same
+ * flags) would act on each instance heard, or ignore it, and why.
+ */
+export function trustFindings(heard: readonly Heard[], trust: TrustOptions): Finding[] {
+  const state = initialTrustState(trust);
+  return latestByInstance(heard).flatMap((entry): Finding[] => {
+    const verdict = judgeAdvertisement(state, entry.advertisement, entry.proof, entry.receivedAtMs);
+    if (verdict.accepted) return [];
+    const { serviceName } = entry.advertisement;
+    return [
+      {
+        id: 'trust.ignored',
+        severity: 'error',
+        title: `a client with these trust options ignores ${serviceName} from ${entry.from.host} (${verdict.reason}: ${verdict.detail})`,
+        fix: trustRemedies[verdict.reason],
+        data: { serviceName, serviceId: entry.advertisement.serviceId, from: entry.from, reason: verdict.reason },
+      },
+    ];
+  });
 }
 
 /** Advertisement timestamp minus arrival time, per source host (the largest in magnitude). */

@@ -10,8 +10,11 @@
  * echo and reply says which target it belongs to.
  */
 import dgram from 'node:dgram';
+import { SignatureChecker } from '../../adapters/udp/signature.js';
 import { decodeDatagram, encodeDatagram, stampDatagram } from '../../machines/codec.js';
+import { padRequest, REQUEST_BYTES_MIN } from '../../machines/discovery/answers.js';
 import type { DiscoveryMessage, ServiceAdvertisement } from '../../machines/messages.js';
+import type { DatagramProof } from '../../machines/transport.js';
 
 export interface ProbeTarget {
   readonly host: string;
@@ -28,8 +31,8 @@ export interface Heard {
   readonly advertisement: ServiceAdvertisement;
   /** The target whose request this answers (replies only). */
   readonly answersTarget: number | undefined;
-  /** The datagram as JSON, for fields this version does not decode (a TLS fingerprint, say). */
-  readonly raw: Readonly<Record<string, unknown>>;
+  /** What its signature proves (SEC-8): unsigned, signed by a key, or invalid. */
+  readonly proof: DatagramProof;
 }
 
 export interface ProbeResult {
@@ -86,6 +89,7 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
   const heard: Heard[] = [];
   let otherRequests = 0;
   let rejected = 0;
+  const signatures = new SignatureChecker();
 
   const receive = (on: Heard['on']) => (bytes: Buffer, from: dgram.RemoteInfo) => {
     const receivedAtMs = nowMs();
@@ -102,13 +106,10 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
       return;
     }
     const answers = message.respondsToClientId === undefined ? null : ours.exec(message.respondsToClientId);
-    let raw: Record<string, unknown> = {};
-    try {
-      raw = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      // decoded above, so it parsed; keep the empty object regardless
-    }
-    heard.push({ from: { host: from.address, port: from.port }, on, receivedAtMs, advertisement: message, answersTarget: answers === null ? undefined : Number(answers[1]), raw });
+    const text = bytes.toString('utf8');
+    // Decoded above, so it is JSON; the signature is checked on the datagram as sent.
+    const proof = signatures.inspect(JSON.parse(text) as Record<string, unknown>, text) ?? { kind: 'unsigned' };
+    heard.push({ from: { host: from.address, port: from.port }, on, receivedAtMs, advertisement: message, answersTarget: answers === null ? undefined : Number(answers[1]), proof });
   };
 
   const shared = dgram.createSocket({ type: 'udp4', reuseAddr: true });
@@ -131,7 +132,8 @@ export async function probe(options: ProbeOptions): Promise<ProbeResult> {
               return resolve();
             }
             const request = stampDatagram({ discoveryType: 'ClientServiceDiscoveryRequest', clientId: `switchboard-doctor-${options.nonce}-${index}` }, { nowMs });
-            own.send(encodeDatagram(request), target.port, target.host, (error) => {
+            // Padded as every client's (DISC-17): providers answer a small request only in part.
+            own.send(padRequest(encodeDatagram(request), REQUEST_BYTES_MIN), target.port, target.host, (error) => {
               if (error) sendErrors.set(index, (error as NodeJS.ErrnoException).code ?? error.message);
               resolve();
             });
