@@ -5,7 +5,6 @@
  * run in this process (`main(argv, io)`) against a real provider on loopback (real UDP discovery
  * on a port of this file's, broadcast on 127.255.255.255, real WebSocket).
  */
-import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import type { Capability } from '../machines/capabilities.js';
@@ -14,20 +13,7 @@ import { declarationOf, paramPairs, parameterProblems, paramsByDeclaration, para
 import { reporter } from '../runtime/cli/provider.js';
 import { createProvider, type Provider } from '../runtime/provider.js';
 import { capabilitiesOf, defineService } from '../runtime/service.js';
-
-/** A UDP port in 20000-29999 that binds now (the discovery port of this file). */
-async function udpPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
-    const socket = createSocket('udp4');
-    const bound = await new Promise<boolean>((resolve) => {
-      socket.once('error', () => resolve(false));
-      socket.bind(port, '127.0.0.1', () => resolve(true));
-    });
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
-    if (bound) return port;
-  }
-}
+import { allocatePort } from './support/ports.js';
 
 const received: unknown[] = [];
 
@@ -62,7 +48,7 @@ async function cli(...args: string[]) {
 }
 
 beforeAll(async () => {
-  discoveryPort = await udpPort();
+  discoveryPort = await allocatePort();
   provider = createProvider({
     services: [echo],
     host: '127.0.0.1',
@@ -107,7 +93,7 @@ describe('assign reads --param by the advertised schema', () => {
 
   it('an operation the service lacks is UNKNOWN_OPERATION naming what it offers', async () => {
     const result = await cli('assign', 'Echo', 'ehco', '--param', 'name=Ada');
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/^error UNKNOWN_OPERATION: Echo has no operation "ehco" \(it offers: echo\)$/m);
   });
 });

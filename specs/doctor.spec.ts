@@ -3,20 +3,20 @@
  * real run on loopback against an in-process provider (requests only to 127.255.255.255; the
  * faults themselves are made in network namespaces: doctor.netns.slow.spec.ts).
  */
-import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
+import { trustDefaults } from '../machines/discovery/trust.js';
 import { runDoctor } from '../runtime/doctor/doctor.js';
 import { hostKindOf } from '../runtime/doctor/endpoints.js';
 import { hasErrors, renderReport } from '../runtime/doctor/findings.js';
 import { parseIptablesSave, parseNftRuleset, portSpecCovers } from '../runtime/doctor/firewall.js';
-import { trustDefaults } from '../machines/discovery/trust.js';
 import { answerFindings, clockFindings, trustFindings } from '../runtime/doctor/heard.js';
 import type { Heard } from '../runtime/doctor/probe.js';
 import { parseUdpTable } from '../runtime/doctor/procNet.js';
 import { createProvider, type Provider } from '../runtime/provider.js';
 import { defineService } from '../runtime/service.js';
 import { sampleAdvertisement } from './support/discoveryFixtures.js';
+import { allocatePort } from './support/ports.js';
 
 describe('/proc/net/udp', () => {
   it('reads address, port, uid and inode of each socket, IPv4 and IPv6', () => {
@@ -159,26 +159,12 @@ describe('what was heard', () => {
   });
 });
 
-/** A UDP port in 20000-29999 that binds now. */
-async function udpPort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
-    const socket = createSocket('udp4');
-    const bound = await new Promise<boolean>((resolve) => {
-      socket.once('error', () => resolve(false));
-      socket.bind(port, '127.0.0.1', () => resolve(true));
-    });
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
-    if (bound) return port;
-  }
-}
-
 describe('a real run on loopback', () => {
   let provider: Provider;
   let port = 0;
 
   beforeAll(async () => {
-    port = await udpPort();
+    port = await allocatePort();
     const noop = defineService({ name: 'Noop', version: '1.0.0', operations: { noop: { params: z.object({}), run: () => null } } });
     provider = createProvider({ services: [noop], host: '127.0.0.1', discovery: { port, broadcastAddresses: ['127.255.255.255'] }, log: () => {} });
     await provider.start();

@@ -10,17 +10,7 @@ import { SimulatedNetwork } from '../adapters/simulated/index.js';
 import { createClient } from '../runtime/client.js';
 import { createProvider } from '../runtime/provider.js';
 import { capabilitiesOf, defineService, stderrWarnings, type Logger } from '../runtime/service.js';
-
-const flush = async () => {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
-};
-
-async function runFor(net: SimulatedNetwork, ms: number, stepMs = 10) {
-  for (let elapsed = 0; elapsed < ms; elapsed += stepMs) {
-    net.run(stepMs);
-    await flush();
-  }
-}
+import { runFor } from './support/simulatedRun.js';
 
 const runs: string[] = [];
 

@@ -3,8 +3,8 @@
  * parameters by the operation's advertised schema and checks them (./paramsBySchema.ts), assigns
  * the task, shows its progress on stderr and prints its result on stdout.
  *
- * Exit codes: 0 done, 1 the task failed (its code is printed), 2 usage, 3 no provider
- * (SERVICE_UNAVAILABLE), 130 interrupted (the task was cancelled first).
+ * Exit codes: 0 done, 1 the task failed (its code is printed), 2 usage, 3 no provider offers the
+ * service or operation (SERVICE_UNAVAILABLE, UNKNOWN_OPERATION), 130 interrupted (cancelled first).
  */
 import type { Command } from 'commander';
 import { v4 as uuid } from 'uuid';
@@ -201,7 +201,8 @@ result to stdout (pretty JSON; one JSON object {clientId, taskId, endpoint, stat
 with --json). Ctrl-C cancels the task and exits 130 once the provider confirms.
 Each --param is read by the operation's advertised schema, and the parameters are checked against
 it before anything is sent (missing required ones, wrong types: INVALID_PARAMETERS, exit 1).
-Exit codes: 0 done, 1 task failed ("error CODE: message" on stderr), 2 usage, 3 no provider.
+Exit codes: 0 done, 1 task failed ("error CODE: message" on stderr), 2 usage, 3 no provider
+offers the service (SERVICE_UNAVAILABLE) or the operation (UNKNOWN_OPERATION).
 
 Examples:
   $ switchboard assign ImageProcessingService resizeImage --param inputPath=photo.png --param outputPath=small.png --param width=320

@@ -13,8 +13,10 @@ import type { Capability } from '../../machines/capabilities.js';
 import type { ServiceView } from '../../machines/repository.js';
 import { createClient } from '../client.js';
 import { contractModule } from '../typed/generateContract.js';
-import { runAction, sleep, type CliContext } from './context.js';
-import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
+import { runAction, type CliContext } from './context.js';
+import { answersIn } from './discover.js';
+import { describeNetwork, networkChoiceOf } from './natsOptions.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
 import { line, printError, stderrLogger } from './output.js';
 
 interface TypesFlags {
@@ -45,17 +47,19 @@ export function contractSourceOf(serviceName: string, instances: readonly Servic
 async function runTypes(context: CliContext, serviceName: string, flags: TypesFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
-  line(io.stderr, `looking for ${serviceName} (${describeDiscovery(globals.discovery)}) for up to ${flags.timeoutMs} ms...`);
-  const client = createClient({ discovery: globals.discovery, log: stderrLogger(io, globals.logLevel, globals.logFormat) });
+  line(io.stderr, `looking for ${serviceName} (${describeNetwork(globals.discovery, networkChoiceOf(command))}) for up to ${flags.timeoutMs} ms...`);
+  const client = createClient({
+    discovery: globals.discovery,
+    trust: globals.trust,
+    ...networkChoiceOf(command),
+    log: stderrLogger(io, globals.logLevel, globals.logFormat),
+  });
+  const instancesOf = () => client.services().filter((service) => service.serviceName === serviceName);
   let instances: ServiceView[];
   try {
-    const found = await client.waitFor(serviceName, { timeoutMs: flags.timeoutMs }).then(
-      () => true,
-      () => false,
-    );
-    // Other instances (another version, say) answer the same request a moment later.
-    if (found) await sleep(flags.settleMs);
-    instances = client.services().filter((service) => service.serviceName === serviceName);
+    // Other instances (another version, say) answer the same request a moment later: discover's rule.
+    await answersIn(client, () => instancesOf().length > 0, flags);
+    instances = instancesOf();
   } finally {
     await client.stop();
   }
@@ -95,7 +99,7 @@ export function registerTypesCommand(program: Command, context: CliContext): Com
       return value;
     })
     .addOption(envOption('--timeout-ms <n>', 'the longest to wait for the service to answer').argParser(integerIn(1, 3_600_000)).default(2_000))
-    .addOption(envOption('--settle-ms <n>', 'once it answered, wait this long for more instances').argParser(integerIn(0, 60_000)).default(300))
+    .addOption(envOption('--settle-ms <n>', 'once it answered, wait this long for more instances').argParser(integerIn(1, 60_000)).default(300))
     .addHelpText(
       'after',
       `
