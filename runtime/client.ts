@@ -26,7 +26,7 @@ import type { TaskOutcome } from '../machines/outcome.js';
 import { composeClient, type TransportHost } from './compose.js';
 import { networkHost, type NetworkChoice } from './network.js';
 import type { Clock } from './provider.js';
-import { stderrWarnings, type Logger, type ServiceDefinition } from './service.js';
+import { defaultLogger, type Logger, type ServiceDefinition } from './service.js';
 import { ProtocolError, toProtocolError } from '../machines/errors.js';
 import { createSupervisor } from './supervisor.js';
 import { TaskHandleState, type TaskHandle } from './taskHandle.js';
@@ -175,7 +175,7 @@ interface Pending {
 
 export function createClient(options: ClientOptions = {}): Client {
   const clientId = options.clientId ?? `client-${uuid()}`;
-  const log = options.log ?? stderrWarnings();
+  const log = options.log ?? defaultLogger();
   const trust = resolveTrust(options.trust, log);
   const clientSecret = options.clientSecret ?? randomBytes(32).toString('hex');
   const host =

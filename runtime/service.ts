@@ -29,32 +29,17 @@
 import * as z from 'zod';
 import type { Capability, Setting } from '../machines/capabilities.js';
 import { describeIssues } from '../machines/codec.js';
+import { createLogger } from './logging/logger.js';
 import type { DefinitionContract } from './typed/contract.js';
 
 export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', message: string, detail?: unknown) => void;
 
-const LOGGER_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-
 /**
  * What a provider or client logs to when the application passes no `log`: warnings and errors on
- * stderr (`switchboard [warn] message detail`), the rest dropped. Pass `log: () => {}` to silence it.
+ * stderr, one text line each (runtime/logging/logger.ts), the rest dropped. Pass `log: () => {}`
+ * to silence it, or `createLogger({ level: 'debug' })` to see everything.
  */
-export function stderrWarnings(write: (text: string) => void = (text) => process.stderr.write(text)): Logger {
-  return (level, message, detail) => {
-    if (LOGGER_LEVELS.indexOf(level) < LOGGER_LEVELS.indexOf('warn')) return;
-    const suffix = detail === undefined ? '' : ` ${detailText(detail)}`;
-    write(`switchboard [${level}] ${message}${suffix}\n`);
-  };
-}
-
-function detailText(detail: unknown): string {
-  if (detail instanceof Error) return `${(detail as { code?: unknown }).code ?? detail.name}: ${detail.message}`;
-  try {
-    return JSON.stringify(detail) ?? String(detail);
-  } catch {
-    return String(detail);
-  }
-}
+export const defaultLogger = (): Logger => createLogger({ level: 'warn' });
 
 export interface OperationContext {
   readonly taskId: string;

@@ -9,7 +9,7 @@ import * as z from 'zod';
 import { SimulatedNetwork } from '../adapters/simulated/index.js';
 import { createClient } from '../runtime/client.js';
 import { createProvider } from '../runtime/provider.js';
-import { capabilitiesOf, defineService, stderrWarnings, type Logger } from '../runtime/service.js';
+import { capabilitiesOf, defaultLogger, defineService, type Logger } from '../runtime/service.js';
 import { runFor } from './support/simulatedRun.js';
 
 const runs: string[] = [];
@@ -205,16 +205,21 @@ describe('one code for one problem, in the library and the CLI', () => {
 });
 
 describe('the default logger', () => {
-  it('writes warnings and errors, with their detail, and drops debug and info', () => {
+  it('writes warnings and errors to stderr, with their detail, and drops debug and info', () => {
     const written: string[] = [];
-    const log = stderrWarnings((text) => void written.push(text));
-    log('debug', 'reconnecting');
-    log('info', 'connected');
-    log('warn', 'operation failed', Object.assign(new Error('no such file'), { code: 'FILE_NOT_FOUND' }));
-    log('error', 'datagram rejected', { from: '10.0.0.9', bytes: 70_000 });
-    expect(written).toEqual([
-      'switchboard [warn] operation failed FILE_NOT_FOUND: no such file\n',
-      'switchboard [error] datagram rejected {"from":"10.0.0.9","bytes":70000}\n',
-    ]);
+    const write = process.stderr.write;
+    process.stderr.write = ((text: string) => void written.push(text)) as never;
+    try {
+      const log = defaultLogger();
+      log('debug', 'reconnecting');
+      log('info', 'connected');
+      log('warn', 'operation failed', Object.assign(new Error('no such file'), { code: 'FILE_NOT_FOUND' }));
+      log('error', 'datagram rejected', { from: '10.0.0.9', bytes: 70_000 });
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(written).toHaveLength(2);
+    expect(written[0]).toMatch(/^\S+ \[warn\] operation failed error=\{"name":"Error","message":"no such file","code":"FILE_NOT_FOUND"\}\n$/);
+    expect(written[1]).toMatch(/^\S+ \[error\] datagram rejected from=10\.0\.0\.9 bytes=70000\n$/);
   });
 });
