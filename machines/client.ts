@@ -65,6 +65,8 @@ export type ClientEmitted =
   | { readonly type: 'task.settled'; readonly taskId: string; readonly outcome: TaskOutcome }
   | { readonly type: 'connection.opened'; readonly endpoint: string; readonly reconnected: boolean }
   | { readonly type: 'connection.down'; readonly endpoint: string; readonly reason: string }
+  /** Backing off before reconnect attempt `attempt` (1-based) to `endpoint`, after `reason` (CONN-4). */
+  | { readonly type: 'connection.retrying'; readonly endpoint: string; readonly attempt: number; readonly delayMs: number; readonly reason: string }
   | { readonly type: 'connection.closed'; readonly endpoint: string; readonly gaveUp: boolean }
   /** The repository refused an advertisement (SEC-8): the first one per source and reason. */
   | ({ readonly type: 'discovery.ignored' } & Omit<Extract<RepositoryToParentEvent, { type: 'repository.ignored' }>, 'type'>)
@@ -272,6 +274,15 @@ export const clientMachine = setup({
     },
     'connection.down': {
       actions: emit(({ event }) => ({ type: 'connection.down' as const, endpoint: event.endpoint, reason: event.reason })),
+    },
+    'connection.retrying': {
+      actions: emit(({ event }) => ({
+        type: 'connection.retrying' as const,
+        endpoint: event.endpoint,
+        attempt: event.attempt,
+        delayMs: event.delayMs,
+        reason: event.reason,
+      })),
     },
     'connection.closed': { actions: 'forgetConnection' },
     'xstate.error.actor.*': { actions: 'connectionFailed' },

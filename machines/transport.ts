@@ -33,7 +33,17 @@ export type StreamEvent =
   | { readonly type: 'transport.rejected'; readonly error: ErrorShape; readonly messageId?: string | undefined }
   | { readonly type: 'transport.pong' }
   /** Exactly once per transport, last. `graceful` is true only after a completed close handshake. */
-  | { readonly type: 'transport.closed'; readonly graceful: boolean; readonly code: number; readonly reason: string };
+  | {
+      readonly type: 'transport.closed';
+      readonly graceful: boolean;
+      readonly code: number;
+      readonly reason: string;
+      /**
+       * Never opened because the endpoint's host answered that nothing listens there (TCP
+       * refused): the provider's process is gone. Not set for a timeout or an unreachable host.
+       */
+      readonly refused?: boolean;
+    };
 
 /** Input of a client-side stream transport: where to connect. */
 export interface ConnectInput {

@@ -50,12 +50,19 @@ function describeIgnored(event: Extract<ClientEmitted, { type: 'discovery.ignore
   return `ignoring advertisements of ${event.serviceName} from ${event.from.host} (${event.reason}: ${event.detail}); ${trustRemedies[event.reason]}`;
 }
 
+/** Milliseconds on the actor system's clock when it tells them (SimulatedClock does), else real ones. */
+const nowOf = (clock: Clock | undefined): (() => number) => {
+  const timed = clock as { now?: () => number } | undefined;
+  return typeof timed?.now === 'function' ? () => timed.now!() : () => performance.now();
+};
+
 function repositoryStatsOf(actor: Actor<AnyActorLogic>): RepositoryStats {
   const repository = (actor.getSnapshot().children as Record<string, AnyActorRef | undefined>).repository;
   return (repository?.getSnapshot()?.context as { stats?: RepositoryStats } | undefined)?.stats ?? initialRepositoryStats();
 }
 import type { InspectionSource } from './inspect/hub.js';
 import { createObservation, type InspectOption } from './inspect/observation.js';
+import { logReconnects } from './logging/reconnects.js';
 import { clientTaskTelemetry } from './logging/telemetry.js';
 import type { SwitchboardMetrics } from './metrics/metrics.js';
 import { startUiServer, type UiOptions, type UiServer } from './ui/server.js';
@@ -228,6 +235,7 @@ export function createClient(options: ClientOptions = {}): Client {
     trust.remember(event);
   });
   observation.attach(actor);
+  logReconnects(actor, log, nowOf(clock));
   actor.on('task.submitted', (event) => {
     submittedTo.set(event.taskId, event.serviceId);
     telemetry.submitted(event.taskId, event.serviceId, event.endpoint);

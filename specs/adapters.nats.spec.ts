@@ -94,7 +94,7 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
     await until(() => harness.of('transport.closed').length > 0, 'transport.closed', 3_000);
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(harness.of('transport.opened')).toHaveLength(0);
-    expect(harness.of('transport.closed')[0]).toMatchObject({ graceful: false, code: 1006, reason: expect.stringMatching(/refused/) });
+    expect(harness.of('transport.closed')[0]).toMatchObject({ graceful: false, code: 1006, reason: expect.stringMatching(/refused/), refused: true });
     const foreign = runTransport(host.connect(), { endpoint: `nats://other.space/x` });
     suite.defer(() => foreign.stop());
     await until(() => foreign.of('transport.closed').length > 0, 'transport.closed', 1_000);

@@ -10,7 +10,7 @@ import type { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, stampFrame, type CodecLimits, type StampSource } from '../../machines/codec.js';
 import { CloseCode, type StreamCommand, type StreamEvent } from '../../machines/transport.js';
 import type { FrameWindow } from './budget.js';
-import { isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
+import { isRefusedConnect, isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
 
 export interface BindingContext {
   readonly limits: CodecLimits;
@@ -342,7 +342,9 @@ export class SocketBinding {
       else if (this.#lastError !== undefined) text = reasonOf(this.#lastError);
       else text = 'connection reset';
     }
-    this.#emit({ type: 'transport.closed', graceful, code, reason: text });
+    // CONN-4: a refused connect tells the connection that nothing listens there any more.
+    const refused = !this.#opened && isRefusedConnect(this.#lastError);
+    this.#emit(refused ? { type: 'transport.closed', graceful, code, reason: text, refused } : { type: 'transport.closed', graceful, code, reason: text });
     if (this.#sink !== undefined) this.#settle();
   }
 
