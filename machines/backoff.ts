@@ -3,11 +3,12 @@
  * delay = random[0,1) x min(delayMsMax, delayMsBase x 2^attempt)
  * Full jitter spreads reconnecting clients out so a restarted provider is not hit all at once.
  *
- * When to give up, whichever comes first: `attemptsMax` attempts; `refusalsMax` attempts in a row
- * refused (nothing listens at the endpoint: the provider's process is gone, so its tasks are
- * lost); `giveUpAfterMs` after the connection was lost (or first tried) without opening again.
- * With the defaults a provider killed mid-task is given up on within about 0.7 s of its death
- * (3 refusals after delays of at most 100, 200 and 400 ms), a host that vanished within 15 s.
+ * When to give up (CONN-4, CONN-12), whichever comes first: `attemptsMax` attempts;
+ * `refusalsMax` attempts in a row refused (nothing listens at the endpoint: the provider's
+ * process is gone, so its tasks are lost); `giveUpAfterMs` after the connection was lost (or
+ * first tried) without opening again. With the defaults a provider killed mid-task on a host
+ * that is still up is given up on within about 0.7 s of its death (3 refusals after delays of at
+ * most 100, 200 and 400 ms); a host that vanished, 15 s after the loss is noticed (CONN-3).
  */
 
 export interface BackoffOptions {

@@ -7,7 +7,7 @@
  *   unresponsive: no pong in time, or no handshake answer in time: terminate (CONN-3)
  * backoff: full-jitter exponential delay (CONN-4); gives up after `attemptsMax` attempts,
  *   `refusalsMax` refusals in a row (the provider's process is gone) or `giveUpAfterMs` without
- *   opening again, whichever comes first (machines/backoff.ts)
+ *   opening again, whichever comes first (CONN-12, machines/backoff.ts)
  * settlingTasks: every unfinished task is told connection.lost and settles (CONNECTION_LOST)
  * closed (final, output { gaveUp })
  *
@@ -89,7 +89,7 @@ export const connectionMachine = setup({
     backoffDelayMs: ({ context }) => context.backoffDelayMs,
   },
   guards: {
-    /** CONN-4: out of attempts, or refused `refusalsMax` times in a row (counting this failure). */
+    /** CONN-4: out of attempts; CONN-12: refused `refusalsMax` times in a row (counting this failure). */
     attemptsExhausted: ({ context, event }) =>
       context.attempt >= context.backoff.attemptsMax || (isRefusal(event) && context.refusals + 1 >= giveUpRuleOf(context.backoff).refusalsMax),
     taskInFlight: ({ context, event }) => event.type === 'connection.submit' && context.tasks.has(event.task.taskId),
@@ -168,7 +168,7 @@ export const connectionMachine = setup({
     /** Refusals in a row: a failure of another kind (a timeout) starts the count again. */
     countRefusal: assign({ refusals: ({ context, event }) => (isRefusal(event) ? context.refusals + 1 : 0) }),
     /**
-     * CONN-4: the bound on the whole reconnect cycle, from the loss (or the first try) on. None
+     * CONN-12: the bound on the whole reconnect cycle, from the loss (or the first try) on. None
      * when `giveUpAfterMs` is not a timer's delay (Infinity turns it off; a real timer would fire
      * at once past 2^31 - 1 ms).
      */
@@ -270,7 +270,7 @@ export const connectionMachine = setup({
               { target: '#connection.backoff', actions: 'countRefusal' },
             ],
             'connection.close': 'closing.terminating',
-            // CONN-4: giveUpAfterMs passed while this attempt still waits for its handshake.
+            // CONN-12: giveUpAfterMs passed while this attempt still waits for its handshake.
             'connection.giveUpDue': 'givingUp',
           },
         },

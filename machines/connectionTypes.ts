@@ -59,7 +59,7 @@ export type ConnectionEvent =
   | { type: 'connection.close' }
   /** Internal: a message arrived, so the provider is alive (CONN-3). */
   | { type: 'liveness.activity' }
-  /** Internal: `backoff.giveUpAfterMs` passed since the connection was lost, and it did not open again (CONN-4). */
+  /** Internal: `backoff.giveUpAfterMs` passed since the connection was lost, and it did not open again (CONN-12). */
   | { type: 'connection.giveUpDue' }
   | ClientTaskToParentEvent;
 
@@ -94,7 +94,7 @@ export interface ConnectionContext extends Omit<ConnectionInput, 'seed'> {
   readonly random: RandomState;
   /** Reconnect attempts since the connection last opened (CONN-4). */
   readonly attempt: number;
-  /** Attempts refused in a row since the connection last opened (CONN-4, `backoff.refusalsMax`). */
+  /** Attempts refused in a row since the connection last opened (CONN-12, `backoff.refusalsMax`). */
   readonly refusals: number;
   /** The delay drawn on entering backoff, used by the `backoffDelayMs` delay. */
   readonly backoffDelayMs: number;

@@ -40,7 +40,8 @@ export type StreamEvent =
       readonly reason: string;
       /**
        * Never opened because the endpoint's host answered that nothing listens there (TCP
-       * refused): the provider's process is gone. Not set for a timeout or an unreachable host.
+       * refused, NATS no responders): the provider's process is gone (CONN-12). Not set for a
+       * timeout, an unreachable host or an HTTP answer.
        */
       readonly refused?: boolean;
     };

@@ -18,6 +18,7 @@ import { createActor, toPromise, type Actor, type AnyActorLogic, type AnyActorRe
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
 import type { WsConnectOptions } from '../adapters/ws.js';
+import type { BackoffOptions } from '../machines/backoff.js';
 import { clientDefaults, unavailableFailure, type ClientEmitted, type ConnectionOptions, type RepositoryOptions } from '../machines/client.js';
 import { candidatesFor, type SelectionPolicy } from '../machines/selection.js';
 import { initialRepositoryStats, type RepositoryStats, type ServiceView } from '../machines/repository.js';
@@ -79,7 +80,11 @@ export interface ClientOptions {
   readonly discovery?: UdpDiscoveryOptions;
   readonly connect?: WsConnectOptions;
   readonly repository?: Partial<RepositoryOptions>;
-  readonly connection?: Partial<ConnectionOptions>;
+  /**
+   * Connection settings (docs/protocol.md, CONN-3, CONN-4, CONN-12), each defaulted on its own,
+   * `backoff`'s fields too: `{ backoff: { refusalsMax: 20 } }` rides out a provider restart.
+   */
+  readonly connection?: Partial<Omit<ConnectionOptions, 'backoff'>> & { readonly backoff?: Partial<BackoffOptions> };
   readonly selectionPolicy?: SelectionPolicy;
   /**
    * Failure codes after which a task is assigned again to another instance of the service (with
@@ -205,7 +210,11 @@ export function createClient(options: ClientOptions = {}): Client {
       clientId,
       seed: options.seed ?? Math.floor(Math.random() * 2 ** 31),
       repository: { ...clientDefaults.repository, ...options.repository, trust: trust.options },
-      connection: { ...clientDefaults.connection, ...options.connection },
+      connection: {
+        ...clientDefaults.connection,
+        ...options.connection,
+        backoff: { ...clientDefaults.connection.backoff, ...options.connection?.backoff },
+      },
       ...(options.selectionPolicy === undefined ? {} : { selectionPolicy: options.selectionPolicy }),
     },
   });

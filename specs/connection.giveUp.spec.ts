@@ -1,5 +1,5 @@
 /**
- * CONN-4, when a connection gives up (machines/connection.ts, machines/backoff.ts): after
+ * CONN-4 and CONN-12, when a connection gives up (machines/connection.ts, machines/backoff.ts): after
  * `refusalsMax` refused attempts in a row (nothing listens: the provider's process is gone), after
  * `giveUpAfterMs` without opening again, or after `attemptsMax` attempts, whichever comes first;
  * every unfinished task then fails with CONNECTION_LOST. Each attempt is announced to the parent
@@ -31,7 +31,7 @@ function killProvider(connection: Connection, tasks: readonly string[]): void {
   connection.drop();
 }
 
-describe('CONN-4: giving up on a provider whose process is gone (refusals in a row)', () => {
+describe('CONN-12: giving up on a provider whose process is gone (refusals in a row)', () => {
   it(`with the defaults, ${refusalsMax} refused attempts end the connection: every task in flight fails CONNECTION_LOST, within the sum of the first ${refusalsMax} backoff ceilings`, () => {
     const connection = startConnection();
     killProvider(connection, ['t1', 't2', 't3']);
@@ -155,7 +155,7 @@ describe('CONN-4: giving up on a provider whose process is gone (refusals in a r
   });
 });
 
-describe('CONN-4: giving up after giveUpAfterMs without opening again', () => {
+describe('CONN-12: giving up after giveUpAfterMs without opening again', () => {
   it(`a host that no longer answers (no refusal, only timeouts): the connection gives up ${giveUpAfterMs} ms after the loss, not later, and terminates the pending attempt`, () => {
     const connection = startConnection({ backoff: { ...backoffDefaults, attemptsMax: 1_000 } });
     killProvider(connection, ['t1']);

@@ -1,5 +1,5 @@
 /**
- * CONN-4 on real processes, with the library's DEFAULT connection settings: a provider process
+ * CONN-12 on real processes, with the library's DEFAULT connection settings: a provider process
  * SIGKILLed (by its pid) mid-task; its client process reports CONNECTION_LOST for every task in
  * flight within 2 s of the kill. Both processes are the fixtures of specs/fixtures/processes
  * (library API under tsx), on loopback; the client logs at debug, so the reconnect attempts and
@@ -36,7 +36,7 @@ const median = (values: readonly number[]): number => {
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
-describe.sequential('CONN-4: a provider SIGKILLed mid-task, with the default connection settings', () => {
+describe.sequential('CONN-12: a provider SIGKILLed mid-task, with the default connection settings', () => {
   afterAll(() => stopTracked());
 
   it(`every task in flight fails CONNECTION_LOST within ${BOUND_MS} ms of the kill (${RUNS} providers killed in turn); the attempts logged at debug, the give-up at info`, async () => {

@@ -101,7 +101,7 @@ export class StreamEnd {
 
   /**
    * The connection never opened, or the NATS connection under it closed for good. `refused`:
-   * nobody listens under the endpoint's name (CONN-4: the provider is gone).
+   * nobody listens under the endpoint's name (CONN-12: the provider is gone).
    */
   fail(reason: string, refused = false): void {
     this.#end(false, CloseCode.abnormal, reason, refused);

@@ -120,7 +120,7 @@ export class StreamLayer {
     if (!reachable || listener === undefined) {
       // Refused (no listener, host down or unknown) or unreachable (a partition: really a connect
       // timeout); either way the client hears 1006 after one more delay. Only a host that is up
-      // and reachable with nothing listening says so (`refused`, CONN-4), as a real TCP stack would.
+      // and reachable with nothing listening says so (`refused`, CONN-12), as a real TCP stack would.
       const delayMs = drawDelayMs(this.#fabric.faults(), this.#fabric.streams.delay);
       const entry: TraceEntry = { channel: 'stream', kind: 'refused', from: target?.key ?? '?', to: end.host };
       const refused =

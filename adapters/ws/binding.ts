@@ -342,7 +342,7 @@ export class SocketBinding {
       else if (this.#lastError !== undefined) text = reasonOf(this.#lastError);
       else text = 'connection reset';
     }
-    // CONN-4: a refused connect tells the connection that nothing listens there any more.
+    // CONN-12: a refused connect tells the connection that nothing listens there any more.
     const refused = !this.#opened && isRefusedConnect(this.#lastError);
     this.#emit(refused ? { type: 'transport.closed', graceful, code, reason: text, refused } : { type: 'transport.closed', graceful, code, reason: text });
     if (this.#sink !== undefined) this.#settle();

@@ -1,5 +1,5 @@
 /**
- * What a client says about its connections while they fail and come back (CONN-4): every loss and
+ * What a client says about its connections while they fail and come back (CONN-12): every loss and
  * every reconnect attempt at debug, one summary at info when the connection opens again or is
  * given up on (its unfinished tasks then fail with CONNECTION_LOST).
  *
