@@ -68,6 +68,8 @@ export interface ProviderInput {
   readonly authorize?: Authorizer | undefined;
   /** How long stopping waits for tasks to cancel and sessions to close. @default 2_000 */
   readonly stopTimeoutMs: number;
+  /** Deliberate bugs for checker self-tests (docs/simulation.md); absent in production. */
+  readonly injectBug?: { readonly skipDuplicateCheck?: boolean };
 }
 
 export const providerDefaults: Omit<ProviderInput, 'providerId' | 'services'> = {
@@ -382,7 +384,13 @@ export const providerMachine = setup({
   ],
   entry: spawnChild('taskRegistry', {
     id: 'tasks',
-    input: ({ context, self }) => ({ services: context.services, limits: context.limits, authorize: context.authorize, parentRef: self }),
+    input: ({ context, self }) => ({
+      services: context.services,
+      limits: context.limits,
+      authorize: context.authorize,
+      parentRef: self,
+      skipDuplicateCheck: context.injectBug?.skipDuplicateCheck === true,
+    }),
   }),
   on: {
     'server.accepted': { actions: 'acceptSession' },

@@ -83,6 +83,8 @@ export interface TaskRegistryInput {
   /** SEC-4: decides each new AssignTask; undefined allows everything. */
   readonly authorize?: Authorizer | undefined;
   readonly parentRef: ActorRef<Snapshot<unknown>, TaskRegistryToParentEvent>;
+  /** A deliberate bug (docs/simulation.md): a duplicate AssignTask runs again. Never in production. */
+  readonly skipDuplicateCheck?: boolean;
 }
 
 export type TaskRegistrySnapshot = Snapshot<undefined> & {
@@ -191,6 +193,13 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
             const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.assign' }>;
             const assignment = message.payload;
             const known = ledger.get(clientId, assignment.taskId);
+            if (known && input.skipDuplicateCheck === true && known.final === undefined) {
+              // The injected bug: the ledger is not consulted, so the operation runs a second time.
+              reply(clientId, ackFor(message.messageId, known));
+              spawnTask(known, assignment.taskParameters);
+              start(known);
+              break;
+            }
             if (known) {
               // TASK-4: never run twice; answer with where the task is now.
               reply(clientId, ackFor(message.messageId, known));

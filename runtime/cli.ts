@@ -36,6 +36,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   completion: async () => (await import('./cli/completion.js')).registerCompletionCommand,
   types: async () => (await import('./cli/types.js')).registerTypesCommand,
   doctor: async () => (await import('./cli/doctor.js')).registerDoctorCommand,
+  simulate: async () => (await import('./cli/simulate.js')).registerSimulateCommand,
 };
 
 /** Commands that need every other command's definition (the completion script describes them all). */
@@ -81,6 +82,7 @@ Examples (one per command):
   $ switchboard completion bash >> ~/.bashrc          # tab completion (zsh too)
   $ switchboard types Greeter --out greeter.types.ts  # TypeScript types of a service on the network
   $ switchboard doctor                                 # why nothing is found or nothing connects, and the fixes
+  $ switchboard simulate scenario.json --runs 100      # the scenario under faults, in virtual time (docs/simulation.md)
 
 --inspect (any command that runs a client or provider) shows its actors in the Stately inspector.
 Global options go before or after the command. Every option of every command can also be set

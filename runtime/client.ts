@@ -104,12 +104,18 @@ export interface ClientOptions {
   readonly ui?: boolean | UiOptions;
   /** Count what this client does (served at /metrics by the UI, or read with metrics.text()). */
   readonly metrics?: SwitchboardMetrics;
-  /** OpenTelemetry spans per task (no-ops unless the application registers an SDK). @default true */
+  /**
+   * OpenTelemetry spans per task, through @opentelemetry/api (an optional peer): by default
+   * whenever it is installed (no-ops unless the application registers an SDK); `true` or a
+   * tracer requires it (MissingPeerError otherwise); `false`: none.
+   */
   readonly tracing?: boolean | Tracer;
   /** @default warnings and errors on stderr (`log: () => {}` silences them) */
   readonly log?: Logger;
   /** Seeds the reconnect jitter. @default random */
   readonly seed?: number;
+  /** The id source for messageIds, default taskIds, the default clientId and errorIds (seeded in simulations). @default uuid v4 */
+  readonly newId?: () => string;
   /**
    * Which advertisements to believe (SEC-8; runtime/trustStore.ts). @default signed ones, each
    * serviceId's key trusted on first use; unsigned ones ignored (and logged once per source).
@@ -186,7 +192,8 @@ interface Pending {
 }
 
 export function createClient(options: ClientOptions = {}): Client {
-  const clientId = options.clientId ?? `client-${uuid()}`;
+  const newId = options.newId ?? uuid;
+  const clientId = options.clientId ?? `client-${newId()}`;
   const log = options.log ?? defaultLogger();
   const trust = resolveTrust(options.trust, log);
   const clientSecret = options.clientSecret ?? randomBytes(32).toString('hex');
@@ -198,7 +205,7 @@ export function createClient(options: ClientOptions = {}): Client {
       log,
     );
   const clock = options.clock;
-  const supervisor = createSupervisor({ log, newId: uuid });
+  const supervisor = createSupervisor({ log, newId });
   const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
   const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, options.log);
   const telemetry = clientTaskTelemetry(clientId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
@@ -229,7 +236,7 @@ export function createClient(options: ClientOptions = {}): Client {
       type: 'client.assign',
       request: {
         taskId,
-        messageId: uuid(),
+        messageId: newId(),
         serviceName: entry.serviceName,
         operation: entry.operation,
         params: entry.params,
@@ -345,7 +352,7 @@ export function createClient(options: ClientOptions = {}): Client {
     },
     service: ((service: ServiceDefinition | string) => serviceClient(client.assign, service)) as Client['service'],
     assign(serviceName, operation, params, assignOptions = {}) {
-      const taskId = assignOptions.taskId ?? uuid();
+      const taskId = assignOptions.taskId ?? newId();
       const handle = new TaskHandleState(taskId, () => {
         if (!endWait(taskId, { status: 'Cancelled' })) actor.send({ type: 'client.cancel', taskId });
       });

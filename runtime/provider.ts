@@ -78,12 +78,24 @@ export interface ProviderOptions {
   readonly ui?: boolean | UiOptions;
   /** Count what this provider does (served at /metrics by the UI, or read with metrics.text()). */
   readonly metrics?: SwitchboardMetrics;
-  /** OpenTelemetry spans per task (no-ops unless the application registers an SDK). @default true */
+  /**
+   * OpenTelemetry spans per task, through @opentelemetry/api (an optional peer): by default
+   * whenever it is installed (no-ops unless the application registers an SDK); `true` or a
+   * tracer requires it (MissingPeerError otherwise); `false`: none.
+   */
   readonly tracing?: boolean | Tracer;
   readonly log?: Logger;
   readonly providerId?: string;
-  /** Id source of errorIds (SEC-11: the id an INTERNAL_ERROR names and its log line carries). @default uuid v4 */
+  /**
+   * The id source for serviceIds, the default providerId and errorIds (SEC-11: the id an
+   * INTERNAL_ERROR names and its log line carries); seeded in simulations. @default uuid v4
+   */
   readonly newId?: () => string;
+  /**
+   * Deliberate bugs, for proving that a checker finds them (docs/simulation.md). Never set in
+   * production: `skipDuplicateCheck` runs a duplicate AssignTask again (breaks TASK-4).
+   */
+  readonly injectBug?: { readonly skipDuplicateCheck?: boolean };
   /**
    * How the provider signs its advertisements (SEC-8; runtime/keys.ts). @default a fresh key
    * for this process, which clients can trust on first use but not pin.
@@ -153,7 +165,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const supervisor = createSupervisor({ log, newId });
   const signing = signingFor(options, log);
   const signer = signing?.signer;
-  const providerId = options.providerId ?? `provider-${uuid()}`;
+  const providerId = options.providerId ?? `provider-${newId()}`;
   const telemetry = providerTaskTelemetry(providerId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
   const logic = composeProvider(
     host,
@@ -182,8 +194,9 @@ export function createProvider(options: ProviderOptions): Provider {
       principalRateLimit: options.principalRateLimit ?? providerDefaults.principalRateLimit,
       ...(options.acl === undefined ? {} : { authorize: aclAuthorizer(options.acl) }),
       session: { ...providerDefaults.session, authRequired: policies.authRequired, ...options.session },
+      ...(options.injectBug?.skipDuplicateCheck === true ? { injectBug: { skipDuplicateCheck: true } } : {}),
       services: options.services.map((service) => ({
-        serviceId: `${service.name}-${uuid()}`,
+        serviceId: `${service.name}-${newId()}`,
         serviceName: service.name,
         serviceVersion: service.version,
         capabilities: capabilitiesOf(service),

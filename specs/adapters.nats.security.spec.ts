@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from '../runtime/client.js';
 import { createProvider } from '../runtime/provider.js';
-import { greeter, quietDoneAfterFinalWarnings, uniquePrefix } from './support/natsFixtures.js';
+import { greeter, uniquePrefix } from './support/natsFixtures.js';
 import { NATS_SERVER_MISSING, startNatsNode, type NatsNode } from './support/natsServer.js';
 
 const OPENSSL = spawnSync('openssl', ['version']).status === 0;
@@ -19,11 +19,9 @@ if (NATS_SERVER_MISSING !== undefined) console.warn(`adapters.nats.security.spec
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-nats-sec-'));
 const nodes: NatsNode[] = [];
-const loud = quietDoneAfterFinalWarnings();
 afterAll(async () => {
   for (const node of nodes) await node.stop();
   rmSync(dir, { recursive: true, force: true });
-  loud();
 });
 
 async function roundTrip(nats: Record<string, unknown>): Promise<unknown> {

@@ -8,7 +8,8 @@ import { WebSocket } from 'ws';
 import { createClient } from '../runtime/client.js';
 import { createGateway, type Gateway } from '../runtime/gateway/gateway.js';
 import { createProvider } from '../runtime/provider.js';
-import { freeUdpPort, greeter, natsSuite, uniquePrefix } from './support/natsFixtures.js';
+import { greeter, natsSuite, uniquePrefix } from './support/natsFixtures.js';
+import { allocatePort } from './support/ports.js';
 import { NATS_SERVER_MISSING } from './support/natsServer.js';
 
 const describeNats = NATS_SERVER_MISSING === undefined ? describe : describe.skip;
@@ -17,7 +18,7 @@ if (NATS_SERVER_MISSING !== undefined) console.warn(`gateway.nats.spec.ts skippe
 const suite = natsSuite();
 
 async function lanDiscovery() {
-  return { port: await freeUdpPort(), broadcastAddresses: ['127.255.255.255'] };
+  return { port: await allocatePort(), broadcastAddresses: ['127.255.255.255'] };
 }
 
 async function gateway(prefix: string, discovery: Awaited<ReturnType<typeof lanDiscovery>>): Promise<Gateway> {

@@ -274,9 +274,10 @@ describe('createProvider and createClient (SEC-21)', () => {
     await runFor(net, 200);
     const error = (await task.result.catch((e: unknown) => e)) as TaskError;
     expect(error.code).toBe('INTERNAL_ERROR');
-    expect(error.message).toBe('An internal error occurred. (errorId err-1)');
-    expect(error.errorId).toBe('err-1');
-    const line = lines.find((l) => l.detail.errorId === 'err-1');
+    // From the injected id source (which also names the provider and its services: err-1, err-2).
+    expect(error.errorId).toBe('err-3');
+    expect(error.message).toBe('An internal error occurred. (errorId err-3)');
+    const line = lines.find((l) => l.detail.errorId === 'err-3');
     expect(line?.detail).toMatchObject({ taskId: task.taskId, clientId: client.clientId });
     expect((line?.detail.error as Error).message).toContain('hunter2');
     await stopAll(net, [client], { stop: () => void provider.actor.stop() });

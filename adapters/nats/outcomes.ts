@@ -14,11 +14,12 @@
  * Docs: docs/nats.md, "Delivery semantics".
  */
 import { createHash } from 'node:crypto';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WireDraft, WireMessage } from '../../machines/messages.js';
 import type { TaskOutcome } from '../../machines/outcome.js';
 import { messageOf, type NatsLink } from './link.js';
+import { natsKv } from './natsPackages.js';
 
 export interface DurableOutcomeOptions {
   /** How long an outcome is kept. @default 86_400_000 (a day) */
@@ -136,10 +137,12 @@ export class NatsOutcomeStore {
       this.#kvConnection = nc;
       this.#kv = undefined;
     }
-    this.#kv ??= new Kvm(nc).create(this.#bucket, { ttl: this.#ttlMs, history: 1 }).catch((error: unknown) => {
-      this.#kv = undefined;
-      throw error;
-    });
+    this.#kv ??= natsKv()
+      .then(({ Kvm }) => new Kvm(nc).create(this.#bucket, { ttl: this.#ttlMs, history: 1 }))
+      .catch((error: unknown) => {
+        this.#kv = undefined;
+        throw error;
+      });
     return this.#kv;
   }
 }

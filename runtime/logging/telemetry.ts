@@ -3,8 +3,14 @@
  * (`clientId/taskId`). Spans use @opentelemetry/api only: without an SDK registered by the
  * application they are no-ops; with one, each task is a span (`switchboard.client.task`,
  * `switchboard.provider.task`) and an operation's own spans nest under the provider's.
+ *
+ * @opentelemetry/api is an optional peer dependency (adapters/optionalPeer.ts): an application
+ * that uses OpenTelemetry has it installed, and then it is used; without it there are no spans
+ * (nothing could have registered an SDK), unless spans were asked for (`tracing: true` or a
+ * tracer), which then throws a MissingPeerError saying what to install.
  */
-import { context as otelContext, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import type { Span, Tracer } from '@opentelemetry/api';
+import { MissingPeerError, requirePeer } from '../../adapters/optionalPeer.js';
 import type { TaskOutcome } from '../../machines/outcome.js';
 import type { Logger, OperationContext, OperationDefinition, ServiceDefinition } from '../service.js';
 import { correlationIdOf, withFields } from './logger.js';
@@ -17,16 +23,28 @@ export interface TelemetryOptions {
   readonly tracing?: boolean | Tracer;
 }
 
-function tracerOf(tracing: TelemetryOptions['tracing']): Tracer | undefined {
+type OtelApi = typeof import('@opentelemetry/api');
+
+const OTEL_API = '@opentelemetry/api';
+
+/** The API and the tracer spans go to, or undefined for no spans. */
+function tracingOf(tracing: TelemetryOptions['tracing']): { readonly api: OtelApi; readonly tracer: Tracer } | undefined {
   if (tracing === false) return undefined;
-  return tracing === undefined || tracing === true ? trace.getTracer(TRACER_NAME) : tracing;
+  let api: OtelApi;
+  try {
+    api = requirePeer<OtelApi>(OTEL_API, 'tracing');
+  } catch (error) {
+    if (tracing === undefined && error instanceof MissingPeerError) return undefined;
+    throw error;
+  }
+  return { api, tracer: tracing === undefined || tracing === true ? api.trace.getTracer(TRACER_NAME) : tracing };
 }
 
-function endSpan(span: Span, outcome: TaskOutcome): void {
+function endSpan(api: OtelApi, span: Span, outcome: TaskOutcome): void {
   span.setAttribute('switchboard.task.status', outcome.status);
   if (outcome.status === 'Failed') {
     span.setAttribute('switchboard.error.code', outcome.error.code);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: `${outcome.error.code}: ${outcome.error.message}` });
+    span.setStatus({ code: api.SpanStatusCode.ERROR, message: `${outcome.error.code}: ${outcome.error.message}` });
   }
   span.end();
 }
@@ -36,18 +54,18 @@ const outcomeFields = (outcome: TaskOutcome) =>
 
 /** The client side: called by createClient as its tasks are assigned, submitted and settled. */
 export function clientTaskTelemetry(clientId: string, options: TelemetryOptions) {
-  const tracer = tracerOf(options.tracing);
+  const tracing = tracingOf(options.tracing);
   const spans = new Map<string, Span>();
   const ids = (taskId: string) => ({ side: 'client', taskId, clientId, correlationId: correlationIdOf(clientId, taskId) });
   return {
     assigned(taskId: string, serviceName: string, operation: string): void {
       options.log('debug', 'task assigned', { ...ids(taskId), serviceName, operation });
-      if (tracer === undefined) return;
+      if (tracing === undefined) return;
       spans.get(taskId)?.end();
       spans.set(
         taskId,
-        tracer.startSpan(`switchboard.client.task ${serviceName}.${operation}`, {
-          kind: SpanKind.CLIENT,
+        tracing.tracer.startSpan(`switchboard.client.task ${serviceName}.${operation}`, {
+          kind: tracing.api.SpanKind.CLIENT,
           attributes: { 'switchboard.task.id': taskId, 'switchboard.client.id': clientId, 'switchboard.correlation_id': correlationIdOf(clientId, taskId), 'switchboard.service': serviceName, 'switchboard.operation': operation },
         }),
       );
@@ -59,9 +77,9 @@ export function clientTaskTelemetry(clientId: string, options: TelemetryOptions)
     settled(taskId: string, outcome: TaskOutcome): void {
       options.log(outcome.status === 'Failed' ? 'warn' : 'info', 'task settled', { ...ids(taskId), ...outcomeFields(outcome) });
       const span = spans.get(taskId);
-      if (span === undefined) return;
+      if (span === undefined || tracing === undefined) return;
       spans.delete(taskId);
-      endSpan(span, outcome);
+      endSpan(tracing.api, span, outcome);
     },
   };
 }
@@ -72,7 +90,7 @@ export function clientTaskTelemetry(clientId: string, options: TelemetryOptions)
  * it sent, whatever the operation did after).
  */
 export function providerTaskTelemetry(providerId: string, options: TelemetryOptions) {
-  const tracer = tracerOf(options.tracing);
+  const tracing = tracingOf(options.tracing);
   const spans = new Map<string, Span>();
   const wrap = (service: ServiceDefinition): ServiceDefinition => {
     const operations = Object.fromEntries(
@@ -86,9 +104,10 @@ export function providerTaskTelemetry(providerId: string, options: TelemetryOpti
             // Every field of the context as it is (getters stay getters), with the task's log.
             const traced = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(context), log: { value: log, enumerable: true } }) as OperationContext;
             log('debug', 'task started');
-            if (tracer === undefined) return definition.run(params, traced);
+            if (tracing === undefined) return definition.run(params, traced);
+            const { api, tracer } = tracing;
             const span = tracer.startSpan(`switchboard.provider.task ${service.name}.${operation}`, {
-              kind: SpanKind.SERVER,
+              kind: api.SpanKind.SERVER,
               attributes: {
                 'switchboard.task.id': context.taskId,
                 'switchboard.client.id': context.clientId,
@@ -99,7 +118,7 @@ export function providerTaskTelemetry(providerId: string, options: TelemetryOpti
               },
             });
             spans.set(correlationId, span);
-            return otelContext.with(trace.setSpan(otelContext.active(), span), () => definition.run(params, traced));
+            return api.context.with(api.trace.setSpan(api.context.active(), span), () => definition.run(params, traced));
           },
         },
       ]),
@@ -119,9 +138,9 @@ export function providerTaskTelemetry(providerId: string, options: TelemetryOpti
         ...outcomeFields(event.outcome),
       });
       const span = spans.get(correlationId);
-      if (span === undefined) return;
+      if (span === undefined || tracing === undefined) return;
       spans.delete(correlationId);
-      endSpan(span, event.outcome);
+      endSpan(tracing.api, span, event.outcome);
     },
   };
 }

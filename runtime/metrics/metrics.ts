@@ -8,10 +8,15 @@
  * const provider = createProvider({ services, metrics });
  * const text = await metrics.text();   // what GET /metrics serves (the web UI serves it too)
  * ```
+ *
+ * prom-client is an optional peer dependency (adapters/optionalPeer.ts), loaded by the first
+ * createMetrics(): without it, createMetrics throws a MissingPeerError saying what to install.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { InspectionEvent, StateValue } from 'xstate';
 import type { TaskOutcome } from '../../machines/outcome.js';
+import { MissingPeerError, requirePeer } from '../../adapters/optionalPeer.js';
 import type { InspectionSource } from '../inspect/hub.js';
 import { kindOf, type InspectedActor } from '../inspect/kinds.js';
 import { chartedStates, createStateTimeTracker } from './stateTime.js';
@@ -53,7 +58,10 @@ interface TaskInfo {
 
 const TASK_KINDS: Readonly<Record<string, Side>> = { clientTask: 'client', providerTask: 'provider' };
 
+export const PROM_CLIENT = 'prom-client';
+
 export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics {
+  const { Counter, Gauge, Histogram, Registry } = requirePeer<typeof PromClient>(PROM_CLIENT, 'Prometheus metrics');
   const registry = options.registry ?? new Registry();
   const now = options.now ?? (() => performance.now() / 1000);
   const registers = [registry];
@@ -278,6 +286,16 @@ export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics 
       return registry.metrics();
     },
   };
+}
+
+/** createMetrics(), or, without prom-client, the MissingPeerError that says so (for callers that then run without metrics). */
+export function metricsIfInstalled(options: MetricsOptions = {}): SwitchboardMetrics | MissingPeerError {
+  try {
+    return createMetrics(options);
+  } catch (error) {
+    if (error instanceof MissingPeerError) return error;
+    throw error;
+  }
 }
 
 function isKind(actorRef: InspectedActor | undefined, ...kinds: string[]): boolean {
