@@ -10,7 +10,7 @@ import { assign, emit, enqueueActions, sendTo, setup, type AnyActorRef } from 'x
 import { connectionDefaults, connectionMachine, type ConnectionInput, type ConnectionToParentEvent } from './connection.js';
 import type { ClientTaskInput } from './clientTask.js';
 import { ERROR_CODES, internalFailure } from './errors.js';
-import { withEntry, withoutEntry } from './keyed.js';
+import { OwnedMap, withEntry, withoutEntry } from './keyed.js';
 import type { ProgressReport, TaskFailure, TaskOutcome } from './outcome.js';
 import { deriveSeed, type RandomState } from './random.js';
 import { repositoryDefaults, repositoryMachine, type RepositoryInput, type RepositoryToParentEvent, type ServiceView } from './repository.js';
@@ -82,7 +82,7 @@ export interface ClientContext extends ClientInput {
   /** Endpoints whose connection said connection.closed and whose done event has not arrived yet. */
   readonly endpointsEnding: ReadonlyMap<string, true>;
   /** Which endpoint each unfinished task went to (for cancel routing). */
-  readonly taskEndpoints: ReadonlyMap<string, string>;
+  readonly taskEndpoints: OwnedMap<string, string>;
 }
 
 const connectionId = (endpoint: string) => `connection:${endpoint}`;
@@ -179,8 +179,8 @@ export const clientMachine = setup({
       enqueue.assign({
         selection: choice.state,
         endpoints: { ...context.endpoints, [endpoint]: true },
-        taskEndpoints: withEntry(context.taskEndpoints, request.taskId, endpoint),
       });
+      context.taskEndpoints.record(request.taskId, endpoint);
       enqueue.emit({ type: 'task.submitted', taskId: request.taskId, serviceId: choice.service.serviceId, endpoint });
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
@@ -192,7 +192,7 @@ export const clientMachine = setup({
     }),
     settle: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'task.settled') return;
-      enqueue.assign({ taskEndpoints: withoutEntry(context.taskEndpoints, event.taskId) });
+      context.taskEndpoints.forget(event.taskId);
       enqueue.emit({ type: 'task.settled', taskId: event.taskId, outcome: event.outcome });
     }),
     forgetConnection: enqueueActions(({ context, event, enqueue, self }) => {
@@ -217,14 +217,13 @@ export const clientMachine = setup({
       const failedId = event.type.slice('xstate.error.actor.'.length);
       const endpoint = [...Object.keys(context.endpoints)].find((candidate) => connectionId(candidate) === failedId);
       if (endpoint === undefined) return;
-      let taskEndpoints = context.taskEndpoints;
-      for (const [taskId, taskEndpoint] of context.taskEndpoints) {
+      for (const [taskId, taskEndpoint] of [...context.taskEndpoints]) {
         if (taskEndpoint !== endpoint) continue;
-        taskEndpoints = withoutEntry(taskEndpoints, taskId);
+        context.taskEndpoints.forget(taskId);
         enqueue.emit({ type: 'task.settled', taskId, outcome: { status: 'Failed', error: internalFailure(undefined) } });
       }
       const { [endpoint]: _failed, ...endpoints } = context.endpoints;
-      enqueue.assign({ endpoints, taskEndpoints });
+      enqueue.assign({ endpoints });
       enqueue.emit({ type: 'connection.closed', endpoint, gaveUp: true });
     }),
     connectionDone: assign(({ context, event }) => {
@@ -246,7 +245,7 @@ export const clientMachine = setup({
     selection: initialSelectionState,
     endpoints: {},
     endpointsEnding: new Map(),
-    taskEndpoints: new Map(),
+    taskEndpoints: new OwnedMap(),
   }),
   invoke: {
     id: 'repository',

@@ -11,13 +11,15 @@
  * settlingTasks: every unfinished task is told connection.lost and settles (CONNECTION_LOST)
  * closed (final, output { gaveUp })
  *
- * Tasks live in an actor pool (machines/actorPool.ts) so that thousands of them do not weigh on
- * this machine's snapshot; the connection keeps only their ids. AssignTask and CancelTask drafts
+ * Tasks live in a task pool (machines/host/taskPool.ts: snapshots stepped by the compiled task
+ * machine, no actor each; an actor pool when the engine is off) so that thousands of them do not
+ * weigh on this machine's snapshot; the connection keeps only their ids, in a map it owns
+ * (machines/keyed.ts). AssignTask and CancelTask drafts
  * wait in a bounded outbox until answered and are re-sent, in order, whenever the connection
  * opens again (CONN-5; machines/outbox.ts).
  */
 import { assign, cancel, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
-import { createActorPool } from './actorPool.js';
+import { createTaskPool } from './host/taskPool.js';
 import { backoffDelayMs, giveUpRuleOf } from './backoff.js';
 import { clientTaskMachine, type ClientTaskInput } from './clientTask.js';
 import type {
@@ -29,8 +31,8 @@ import type {
   StreamTransportLogic,
 } from './connectionTypes.js';
 import { errorShape, type ErrorCode } from './errors.js';
-import { isOutboxDraft, outboxPut, outboxRemove, routeOf } from './outbox.js';
-import { withEntry, withoutEntry } from './keyed.js';
+import { isOutboxDraft, OwnedOutbox, routeOf } from './outbox.js';
+import { OwnedMap } from './keyed.js';
 import { placeholder } from './placeholder.js';
 import { nextRandom } from './random.js';
 import { CloseCode, type ConnectInput, type StreamCommand } from './transport.js';
@@ -79,7 +81,7 @@ export const connectionMachine = setup({
   },
   actors: {
     transport: placeholder<StreamTransportLogic>('transport'),
-    tasks: createActorPool(clientTaskMachine),
+    tasks: createTaskPool(clientTaskMachine),
   },
   delays: {
     pingIntervalMs: ({ context }) => context.pingIntervalMs,
@@ -100,9 +102,25 @@ export const connectionMachine = setup({
     spawnTask: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'connection.submit') return;
       const { taskId } = event.task;
-      const input: ClientTaskInput = { ...event.task, ...context.task, parentRef: self };
+      const { task } = event;
+      const options = context.task;
+      // Field by field: spreading two objects and adding to them is slow on Node 20 (per task).
+      const input: ClientTaskInput = {
+        clientId: task.clientId,
+        taskId,
+        messageId: task.messageId,
+        serviceName: task.serviceName,
+        operation: task.operation,
+        params: task.params,
+        deadlineMs: task.deadlineMs,
+        ackTimeoutMs: options.ackTimeoutMs,
+        assignAttemptsMax: options.assignAttemptsMax,
+        cancelTimeoutMs: options.cancelTimeoutMs,
+        parentRef: self,
+      };
       enqueue.sendTo('tasks', { type: 'pool.spawn', id: taskId, input });
-      enqueue.assign({ tasks: withEntry(context.tasks, taskId, true), tasksInFlight: context.tasksInFlight + 1 });
+      context.tasks.record(taskId, true);
+      enqueue.assign({ tasksInFlight: context.tasksInFlight + 1 });
     }),
     /** A task spawned while the connection is not open must not run its ack timer yet. */
     pauseTask: sendTo('tasks', ({ event }) => ({
@@ -123,18 +141,17 @@ export const connectionMachine = setup({
       event: params.event,
     })),
     /** CONN-5: AssignTask and CancelTask wait here until answered. */
-    keepDraft: assign(({ context, event }) => {
-      if (event.type !== 'task.send' || !isOutboxDraft(event.draft)) return {};
-      const { outbox, dropped } = outboxPut(context.outbox, event.taskId, event.draft, context.outboxMax);
-      return dropped === 0 ? { outbox } : { outbox, stats: { ...context.stats, outboxDropped: context.stats.outboxDropped + dropped } };
+    keepDraft: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'task.send' || !isOutboxDraft(event.draft)) return;
+      const dropped = context.outbox.put(event.taskId, event.draft, context.outboxMax);
+      if (dropped > 0) enqueue.assign({ stats: { ...context.stats, outboxDropped: context.stats.outboxDropped + dropped } });
     }),
     sendDraft: sendTo('transport', ({ event }) => {
       if (event.type !== 'task.send') throw new Error(`sendDraft: unexpected ${event.type}`);
       return { type: 'transport.send', draft: event.draft } satisfies StreamCommand;
     }),
-    releaseAssign: assign({
-      outbox: ({ context, event }) =>
-        event.type === 'task.acknowledged' ? outboxRemove(context.outbox, event.taskId, 'AssignTask') : context.outbox,
+    releaseAssign: enqueueActions(({ context, event }) => {
+      if (event.type === 'task.acknowledged') context.outbox.remove(event.taskId, 'AssignTask');
     }),
     relayProgress: sendTo(toParent, ({ context, event }) => {
       if (event.type !== 'task.progress') throw new Error(`relayProgress: unexpected ${event.type}`);
@@ -145,8 +162,9 @@ export const connectionMachine = setup({
       return { ...event, endpoint: context.endpoint };
     }),
     forgetTask: assign(({ context, event }) => {
-      if (event.type !== 'task.settled' || !context.tasks.has(event.taskId)) return {};
-      return { tasks: withoutEntry(context.tasks, event.taskId), tasksInFlight: context.tasksInFlight - 1, outbox: outboxRemove(context.outbox, event.taskId) };
+      if (event.type !== 'task.settled' || !context.tasks.forget(event.taskId)) return {};
+      context.outbox.remove(event.taskId);
+      return { tasksInFlight: context.tasksInFlight - 1 };
     }),
     routeMessage: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'transport.message') return;
@@ -219,8 +237,8 @@ export const connectionMachine = setup({
       refusals: 0,
       backoffDelayMs: 0,
       opensTotal: 0,
-      outbox: [],
-      tasks: new Map(),
+      outbox: new OwnedOutbox(),
+      tasks: new OwnedMap(),
       tasksInFlight: 0,
       gaveUp: false,
       stats: { messagesUnroutable: 0, messagesRejected: 0, outboxDropped: 0 },

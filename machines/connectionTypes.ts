@@ -4,7 +4,8 @@
 import type { ActorRef, CallbackActorLogic } from 'xstate';
 import { backoffDefaults, type BackoffOptions } from './backoff.js';
 import { clientTaskDefaults, type ClientTaskInput, type ClientTaskToParentEvent, type TaskOutcome } from './clientTask.js';
-import type { Outbox } from './outbox.js';
+import type { OwnedMap } from './keyed.js';
+import type { OwnedOutbox } from './outbox.js';
 import type { RandomState } from './random.js';
 import type { ConnectInput, StreamCommand, StreamEvent } from './transport.js';
 
@@ -100,9 +101,10 @@ export interface ConnectionContext extends Omit<ConnectionInput, 'seed'> {
   readonly backoffDelayMs: number;
   /** How many times the connection has opened: every open after the first is a reconnect. */
   readonly opensTotal: number;
-  readonly outbox: Outbox;
-  /** Ids of the tasks in flight (spawned, not settled), at most tasksMax. */
-  readonly tasks: ReadonlyMap<string, true>;
+  /** Owned (machines/keyed.ts): changed in place by this machine's actions. */
+  readonly outbox: OwnedOutbox;
+  /** Ids of the tasks in flight (spawned, not settled), at most tasksMax. Owned (machines/keyed.ts). */
+  readonly tasks: OwnedMap<string, true>;
   readonly tasksInFlight: number;
   /** Set when the attempts ran out; the output of `closed`. */
   readonly gaveUp: boolean;

@@ -11,8 +11,11 @@
  * Replies go to the provider as `registry.reply { clientId, draft }`; the provider routes them to
  * the client's current session. The decisions themselves are pure functions in taskReplies.ts.
  */
-import type { Actor, ActorLogic, ActorRef, AnyActorLogic, Snapshot } from 'xstate';
+import type { ActorLogic, ActorRef, AnyActorLogic, AnyStateMachine, EventObject, Snapshot } from 'xstate';
 import { memberEnded, spawnDetached } from './actorPool.js';
+import { compileMachine } from './engine/index.js';
+import { definitionOf, supervisionOf } from './host/supervision.js';
+import { tableHostOf, TaskSlot, TaskTable } from './host/taskTable.js';
 import type { ClientOwner, SessionIdentity } from './identity.js';
 import type { AssignTask, CancelTask, GetResult, GetStatus, ProviderDraft } from './messages.js';
 import { errorIdOf, internalFailure } from './errors.js';
@@ -87,11 +90,19 @@ export interface TaskRegistryInput {
   readonly skipDuplicateCheck?: boolean;
 }
 
+/** A running task: an actor of its own, or a snapshot in the registry's task table (no actor). */
+export interface TaskMember {
+  send(event: EventObject): void;
+  getSnapshot(): { readonly status: string };
+}
+
 export type TaskRegistrySnapshot = Snapshot<undefined> & {
   readonly ledger: TaskLedger;
   readonly accepting: boolean;
-  /** Live task actors by member id (`task:<n>`), and the record each one runs. */
-  readonly members: Map<string, { actor: Actor<AnyActorLogic>; record: TaskRecord }>;
+  /** Tasks as snapshots stepped by the compiled task machine (made on the first task); undefined when tasks are actors. */
+  table: TaskTable | undefined;
+  /** Live tasks by member id (`task:<n>`), and the record each one runs. */
+  readonly members: Map<string, { actor: TaskMember; record: TaskRecord }>;
   readonly memberIds: Map<string, string>;
   readonly spawnedTotal: number;
   /** AssignTasks answered from the ledger instead of run again (TASK-4). */
@@ -103,8 +114,20 @@ export type TaskRegistrySnapshot = Snapshot<undefined> & {
 
 export type TaskRegistryLogic = ActorLogic<TaskRegistrySnapshot, TaskRegistryEvent | { type: string }, TaskRegistryInput>;
 
-/** Creates the registry logic whose task actors run `taskLogic` (providerTaskMachine, provided). */
-export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic {
+const isStateMachine = (logic: AnyActorLogic): logic is AnyStateMachine => 'root' in logic && 'implementations' in logic;
+
+/**
+ * Creates the registry logic whose tasks run `taskLogic` (providerTaskMachine, provided; possibly
+ * hosted on the engine and wrapped by the runtime's supervisor). With `tasksAsSnapshots`, tasks
+ * are snapshots in a task table (machines/host/taskTable.ts: no actor per task, one timer wheel,
+ * the supervisor's supervision applied by the table) when the engine supports the machine and
+ * its handler is a direct callback; otherwise each task is an actor of `taskLogic`.
+ */
+export function createTaskRegistry(taskLogic: AnyActorLogic, options: { readonly tasksAsSnapshots?: boolean } = {}): TaskRegistryLogic {
+  const machine = isStateMachine(taskLogic) ? definitionOf(taskLogic) : undefined;
+  const compiled = options.tasksAsSnapshots && machine ? compileMachine(machine) : undefined;
+  const tableEngine = compiled?.ok && TaskTable.canHost(machine!) ? compiled.engine : undefined;
+  const supervision = supervisionOf(taskLogic);
   return {
     config: taskLogic,
     getInitialSnapshot: (_scope, input) => ({
@@ -113,6 +136,7 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
       error: undefined,
       ledger: new TaskLedger(input.limits),
       accepting: true,
+      table: undefined,
       members: new Map(),
       memberIds: new Map(),
       spawnedTotal: 0,
@@ -144,9 +168,14 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
           deadlineMs: record.assignment.deadlineMs,
           parentRef: scope.self as never,
         };
-        const actor = spawnDetached(scope, taskLogic, memberId, taskInput);
+        const table = tableEngine ? (snapshot.table ??= new TaskTable(machine!, tableEngine, tableHostOf(scope), supervision)) : undefined;
+        const actor: TaskMember = table ? table.create(memberId, taskInput, record.taskId) : spawnDetached(scope, taskLogic, memberId, taskInput);
         snapshot.members.set(memberId, { actor, record });
         snapshot.memberIds.set(record.key, memberId);
+      };
+      const stopMember = (member: TaskMember) => {
+        if (member instanceof TaskSlot) member.table.stop(member.key);
+        else scope.stopChild(member as never);
       };
       const memberOf = (record: TaskRecord) => {
         const memberId = snapshot.memberIds.get(record.key);
@@ -171,7 +200,7 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
         if (memberId !== undefined && member) {
           snapshot.members.delete(memberId);
           snapshot.memberIds.delete(record.key);
-          scope.stopChild(member.actor);
+          stopMember(member.actor);
         }
       };
       const startQueued = () => {
@@ -329,7 +358,14 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
             break;
           }
           case 'xstate.stop': {
-            for (const { actor } of snapshot.members.values()) scope.stopChild(actor);
+            for (const { actor } of snapshot.members.values()) {
+              // A task actor that is finishing right now (its final message ended the provider,
+              // which stops this registry) would still tell this stopped registry it is done:
+              // XState warns of an event sent to a stopped actor. Nobody is left to tell (detached
+              // after the stop, which checks the parent).
+              stopMember(actor);
+              if (!(actor instanceof TaskSlot)) (actor as unknown as { _parent?: unknown })._parent = undefined;
+            }
             snapshot.members.clear();
             snapshot.memberIds.clear();
             return snapshot;

@@ -46,6 +46,19 @@ export type StreamEvent =
       readonly refused?: boolean;
     };
 
+/** A received frame as a session or connection sees it: decoded, or rejected by the codec. */
+export type StreamInput = Extract<StreamEvent, { type: 'transport.message' | 'transport.rejected' }>;
+
+/**
+ * The frames of one socket read (two or more, in the order received), delivered as one event by
+ * a transport that batches its reads (adapters/ws `readBatches`). Its receiver processes it as
+ * the same frames one by one (machines/host/readBatches.ts), in one step of its actor.
+ */
+export interface StreamBatch {
+  readonly type: 'transport.batch';
+  readonly events: readonly StreamInput[];
+}
+
 /** Input of a client-side stream transport: where to connect. */
 export interface ConnectInput {
   readonly endpoint: string;

@@ -24,6 +24,8 @@ import { candidatesFor, type SelectionPolicy } from '../machines/selection.js';
 import { initialRepositoryStats, type RepositoryStats, type ServiceView } from '../machines/repository.js';
 import type { TrustDropReason } from '../machines/discovery/trust.js';
 import type { TaskOutcome } from '../machines/outcome.js';
+import { realClock } from './clock.js';
+import { interpreterFromEnv, type InterpreterChoice } from './interpreter.js';
 import { composeClient, type TransportHost } from './compose.js';
 import { networkHost, type NetworkChoice } from './network.js';
 import type { Clock } from './provider.js';
@@ -121,6 +123,11 @@ export interface ClientOptions {
    * serviceId's key trusted on first use; unsigned ones ignored (and logged once per source).
    */
   readonly trust?: ClientTrustOptions;
+  /**
+   * `xstate` runs every machine on XState's interpreter, one actor per task as well.
+   * @default the SWITCHBOARD_INTERPRETER environment variable, else `engine` (compiled)
+   */
+  readonly interpreter?: InterpreterChoice;
 }
 
 export interface AssignOptions {
@@ -209,8 +216,9 @@ export function createClient(options: ClientOptions = {}): Client {
   const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
   const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, options.log);
   const telemetry = clientTaskTelemetry(clientId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
-  const actor = createActor(composeClient(host, supervisor), {
-    ...(clock === undefined ? {} : { clock }),
+  const interpreter = options.interpreter ?? interpreterFromEnv();
+  const actor = createActor(composeClient(host, supervisor, { interpreter, log }), {
+    clock: clock ?? realClock,
     ...(observation.inspect === undefined ? {} : { inspect: observation.inspect }),
     input: {
       ...clientDefaults,

@@ -22,7 +22,9 @@ import { taskLimitDefaults, type TaskLimits } from '../machines/taskLedger.js';
 import { authorize, type Acl } from './acl.js';
 import { authPolicies, type AuthOptions } from './auth.js';
 import { composeProvider, type TransportHost } from './compose.js';
+import { realClock } from './clock.js';
 import { createServiceHandler } from './handler.js';
+import { interpreterFromEnv, type InterpreterChoice } from './interpreter.js';
 import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
 import { capabilitiesOf, defaultLogger, type Logger, type ServiceDefinition } from './service.js';
 import { signingFor } from './signing.js';
@@ -106,6 +108,11 @@ export interface ProviderOptions {
    * A key file that cannot be read or made throws SigningKeyError here.
    */
   readonly signing?: SigningOptions;
+  /**
+   * `xstate` runs every machine on XState's interpreter, one actor per task as well.
+   * @default the SWITCHBOARD_INTERPRETER environment variable, else `engine` (compiled)
+   */
+  readonly interpreter?: InterpreterChoice;
 }
 
 export type SigningOptions =
@@ -177,11 +184,12 @@ export function createProvider(options: ProviderOptions): Provider {
       ...(signer === undefined ? {} : { signer }),
     },
     supervisor,
+    { interpreter: options.interpreter ?? interpreterFromEnv(), log },
   );
   const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
   const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, options.log);
   const actor = createActor(logic, {
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    clock: options.clock ?? realClock,
     ...(observation.inspect === undefined ? {} : { inspect: observation.inspect }),
     input: {
       ...providerDefaults,

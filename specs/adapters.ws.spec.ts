@@ -3,7 +3,8 @@
  * machines/transport.ts as the simulated network implements it (listen, accept and attach with
  * buffering, frames through the codec both ways, ping/pong, the close handshake, terminate,
  * refused and timed-out connects, tokens, malformed input, size limits, many clients, cleanup,
- * TLS and certificate pinning).
+ * TLS and certificate pinning), and outgoing batches (one write per turn's frames, a lone frame
+ * at once, TASK-2 Ack coalescing on the provider's side).
  *
  * Every transport runs inside a tiny harness machine that invokes it and forwards commands to it
  * with `sendTo`, recording each event it sends back. Real sockets need real time: every wait polls
@@ -34,7 +35,7 @@ import { createWsMetrics, wsConnect, wsServer, type WsConnectOptions, type WsMet
 import { advertisedHostFor, tokenOf } from '../adapters/ws/options.js';
 import type { StampSource } from '../machines/codec.js';
 import type { WireDraft } from '../machines/messages.js';
-import type { ServerEvent, StreamCommand, StreamEvent } from '../machines/transport.js';
+import type { ServerEvent, StreamBatch, StreamCommand, StreamEvent, StreamInput } from '../machines/transport.js';
 import { allocatePort } from './support/ports.js';
 
 const WAIT_MS = 2_000;
@@ -369,6 +370,130 @@ describe('frames through the codec', () => {
 });
 
 // ---- closing ----------------------------------------------------------------------------------
+
+// ---- outgoing batches and TASK-2 coalescing ------------------------------------------------------
+
+const taskAck = (taskId: string, status = 'Processing'): WireDraft => ({ type: 'Ack', payload: { acknowledgmentId: `a-${taskId}`, taskId, status } }) as WireDraft;
+const taskResult = (taskId: string): WireDraft => ({ type: 'TaskResult', payload: { taskId, status: 'Completed', resultData: { ok: true } } });
+const typesSeen = (harness: Harness<StreamCommand>): string[] =>
+  harness.of('transport.message').map((event) => `${event.message.type} ${(event.message.payload as { taskId?: string }).taskId ?? ''}`.trim());
+
+describe('outgoing batches and TASK-2 Ack coalescing', () => {
+  it('TASK-2: an Ack whose final message leaves in the same batch is left out, and counted', async () => {
+    const p = await provider();
+    const { client: c, session } = await pair(p);
+    session.send({ type: 'transport.send', draft: taskAck('t1') });
+    session.send({ type: 'transport.send', draft: taskResult('t1') });
+    await until('the result', () => c.of('transport.message').length === 1);
+    await sleep(20);
+    expect(typesSeen(c)).toEqual(['TaskResult t1']);
+    expect(p.metrics.acksCoalesced).toBe(1);
+    expect(p.metrics.messagesOut).toBe(1);
+  });
+
+  it("TASK-2: with coalesceAcks false (the seed's behaviour) every Ack is sent", async () => {
+    const p = await provider({ coalesceAcks: false });
+    const { client: c, session } = await pair(p);
+    session.send({ type: 'transport.send', draft: taskAck('t1') });
+    session.send({ type: 'transport.send', draft: taskResult('t1') });
+    await until('both', () => c.of('transport.message').length === 2);
+    expect(typesSeen(c)).toEqual(['Ack t1', 'TaskResult t1']);
+    expect(p.metrics.acksCoalesced).toBe(0);
+  });
+
+  it("TASK-2, TASK-4: keeps an Ack with a final status, one before another task's result, and one whose result comes later", async () => {
+    const p = await provider();
+    const { client: c, session } = await pair(p);
+    session.send({ type: 'transport.send', draft: taskAck('done', 'Completed') });
+    session.send({ type: 'transport.send', draft: taskResult('done') });
+    session.send({ type: 'transport.send', draft: taskAck('t1') });
+    session.send({ type: 'transport.send', draft: taskResult('t2') });
+    session.send({ type: 'transport.send', draft: taskAck('slow') });
+    await until('five', () => c.of('transport.message').length === 5);
+    await sleep(20);
+    session.send({ type: 'transport.send', draft: taskResult('slow') });
+    await until('six', () => c.of('transport.message').length === 6);
+    expect(typesSeen(c)).toEqual(['Ack done', 'TaskResult done', 'Ack t1', 'TaskResult t2', 'Ack slow', 'TaskResult slow']);
+    expect(p.metrics.acksCoalesced).toBe(0);
+  });
+
+  it('frames sent together leave in one write; replies to a read batch leave together at the end of its turn', async () => {
+    const p = await provider({ echo: true });
+    const metrics = createWsMetrics();
+    const { client: c } = await pair(p, { metrics });
+    const batchesBefore = p.metrics.batchesOut;
+    for (const taskId of ['a', 'b', 'c', 'd', 'e']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    await until('five echoes', () => c.of('transport.message').length === 5);
+    expect(metrics.messagesOut).toBe(5);
+    expect(metrics.batchesOut).toBe(1);
+    // The five frames arrived in one read on loopback; their five Acks left in one write.
+    expect(p.metrics.batchesOut - batchesBefore).toBe(1);
+  });
+
+  it('a lone frame outside a read turn is written once the current code and its microtasks are done, not a turn later', async () => {
+    const p = await provider();
+    const metrics = createWsMetrics();
+    const { client: c } = await pair(p, { metrics });
+    await sleep(5); // out of any turn with a read
+    c.send({ type: 'transport.send', draft: getStatus('lone') });
+    expect(metrics.messagesOut).toBe(0);
+    await Promise.resolve();
+    expect(metrics.messagesOut).toBe(1);
+    expect(metrics.batchesOut).toBe(1);
+  });
+});
+
+// ---- incoming batches (readBatches) -------------------------------------------------------------
+
+describe('incoming batches: one event per socket read (readBatches)', () => {
+  const batchedIds = (harness: Harness<StreamCommand>): string[][] =>
+    harness.events
+      .filter((event) => event.type === 'transport.batch' || event.type === 'transport.message' || event.type === 'transport.rejected')
+      .map((event) => (event.type === 'transport.batch' ? (event as unknown as StreamBatch).events : [event as StreamInput]))
+      .map((inputs) => inputs.map((input) => (input.type === 'transport.message' ? (input.message.payload as { taskId: string }).taskId : 'rejected')));
+
+  it('the frames of one read arrive as one transport.batch, in order, rejected frames in place', async () => {
+    const p = await provider({ readBatches: true });
+    const { client: c, session } = await pair(p);
+    for (const taskId of ['a', 'b']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    c.send({ type: 'transport.send', draft: { type: 'NoSuchType', payload: {} } as unknown as WireDraft });
+    c.send({ type: 'transport.send', draft: getStatus('c') });
+    await until('four frames', () => batchedIds(session).flat().length === 4);
+    // Sent in one turn, the four frames left in one write and were read at once on loopback.
+    expect(batchedIds(session)).toEqual([['a', 'b', 'rejected', 'c']]);
+    expect(p.metrics.messagesIn).toBe(4);
+  });
+
+  it('a lone frame arrives as itself, and a later event (the close) after the frames read before it', async () => {
+    const p = await provider({ readBatches: true });
+    const { client: c, session } = await pair(p);
+    c.send({ type: 'transport.send', draft: getStatus('lone') });
+    await until('the frame', () => session.of('transport.message').length === 1);
+    expect(session.events.some((event) => event.type === 'transport.batch')).toBe(false);
+    c.send({ type: 'transport.send', draft: getStatus('x') });
+    c.send({ type: 'transport.send', draft: getStatus('y') });
+    c.send({ type: 'transport.close', code: 1000, reason: 'bye' });
+    await closedOnce(session);
+    expect(batchedIds(session)).toEqual([['lone'], ['x', 'y']]);
+  });
+
+  it('without readBatches (the default) every frame is its own event', async () => {
+    const p = await provider();
+    const { client: c, session } = await pair(p);
+    for (const taskId of ['a', 'b', 'c']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    await until('three frames', () => session.of('transport.message').length === 3);
+    expect(batchedIds(session)).toEqual([['a'], ['b'], ['c']]);
+  });
+
+  it('a client transport batches its reads too', async () => {
+    const p = await provider({ echo: true });
+    const { client: c } = await pair(p, { readBatches: true });
+    for (const taskId of ['a', 'b', 'c']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    await until('three echoes', () => c.events.filter((event) => event.type === 'transport.batch').length === 1);
+    const batch = c.events.find((event) => event.type === 'transport.batch') as unknown as StreamBatch;
+    expect(batch.events.map((input) => input.type)).toEqual(['transport.message', 'transport.message', 'transport.message']);
+  });
+});
 
 describe('closing', () => {
   it('CONN-7: a close handshake started by the client ends both sides gracefully with its code and reason', async () => {

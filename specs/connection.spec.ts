@@ -272,7 +272,7 @@ describe('connection: outbox (CONN-5) and reconnect (CONN-6)', () => {
     connection.actor.send({ type: 'connection.cancel', taskId: 't1' });
     connection.clock.increment(connectionDefaults.task.cancelTimeoutMs);
     expect(connection.settled().map((event) => event.outcome)).toEqual([{ status: 'Cancelled' }]);
-    expect(connection.actor.getSnapshot().context.outbox).toEqual([]);
+    expect([...connection.actor.getSnapshot().context.outbox]).toEqual([]);
   });
 
   it('CONN-5: the outbox is bounded by outboxMax; the oldest entry is dropped and counted', () => {

@@ -24,6 +24,10 @@ export interface WsMetrics {
   messagesIn: number;
   /** Frames handed to ws for sending. */
   messagesOut: number;
+  /** Acks left out because their task's final message was in the same outgoing batch (TASK-2). */
+  acksCoalesced: number;
+  /** Batches of outgoing frames written (one socket write each, however many frames). */
+  batchesOut: number;
   /** transport.send or transport.ping on a socket that was not open: dropped, as ws does after close. */
   messagesDropped: number;
   /** Frames refused by the codec, by error code (WIRE-8: counted). */
@@ -49,6 +53,8 @@ export function createWsMetrics(): WsMetrics {
     connectFailures: 0,
     messagesIn: 0,
     messagesOut: 0,
+    acksCoalesced: 0,
+    batchesOut: 0,
     messagesDropped: 0,
     rejected: {},
     socketErrors: 0,
@@ -73,6 +79,12 @@ export interface WsCommonOptions {
   readonly stamp?: StampSource;
   /** Counters to add to. @default a fresh createWsMetrics() */
   readonly metrics?: WsMetrics;
+  /**
+   * Deliver the frames of one socket read as one `transport.batch` event (machines/transport.ts),
+   * for a receiver that unfolds it (machines/host/readBatches.ts; the runtime's sessions and
+   * connections do). @default false
+   */
+  readonly readBatches?: boolean;
   /** Where operating events go. @default nothing is logged */
   readonly log?: WsLog;
   /**
@@ -132,6 +144,12 @@ export interface WsServerOptions extends WsCommonOptions {
    * nothing is answered). @default { perConnection: 5_000, perAddress: 10_000 }
    */
   readonly framesPerSecondMax?: { readonly perConnection?: number; readonly perAddress?: number };
+  /**
+   * TASK-2: an Ack whose task's final message leaves in the same outgoing batch (a task that ends
+   * in the turn it was accepted) is left out; the final message acknowledges the task (TASK-3).
+   * false sends every Ack, as a seed provider does. @default true
+   */
+  readonly coalesceAcks?: boolean;
 }
 
 export interface WsConnectOptions extends WsCommonOptions {

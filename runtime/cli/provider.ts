@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ProviderEmitted } from '../../machines/provider.js';
 import { loadAcl } from '../acl.js';
 import { loadApiKeys, type AuthOptions } from '../auth.js';
@@ -39,6 +39,8 @@ interface ProviderFlags {
   sessionsPerKeyMax?: number;
   connectionsPerAddressMax?: number;
   framesPerSecond?: number;
+  /** false with --no-ack-coalescing. */
+  ackCoalescing: boolean;
   framesPerAddressPerSecond?: number;
   keyMessagesPerSecond?: number;
   rateLimit?: { messagesMax: number; windowMs: number };
@@ -78,6 +80,7 @@ function limitsOf(flags: ProviderFlags): Pick<ProviderOptions, 'sessionsMax' | '
       connectionsPerAddressMax: flags.connectionsPerAddressMax,
       upgradeTimeoutMs: flags.upgradeTimeoutMs,
       framesPerSecondMax: defined({ perConnection: flags.framesPerSecond, perAddress: flags.framesPerAddressPerSecond }),
+      coalesceAcks: flags.ackCoalescing ? undefined : false,
       ...(flags.sendBufferMax === undefined ? {} : { sendBuffer: { bytesMax: flags.sendBufferMax, pauseBytes: Math.min(1_048_576, Math.floor(flags.sendBufferMax / 2)) } }),
     }),
     session: defined({ rateLimit: flags.rateLimit, firstMessageTimeoutMs: flags.firstMessageTimeoutMs }),
@@ -324,6 +327,7 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--rate-limit <messages/ms>', 'messages one connection may send per window, e.g. 100/1000; beyond, RATE_LIMITED (SEC-7; default: off)').argParser(rateLimitOf))
     .addOption(envOption('--send-buffer-max <bytes>', 'unsent bytes a client may leave unread before it is dropped (default: 8388608)').argParser(integerIn(65_536, 1_073_741_824)))
     .addOption(envOption('--upgrade-timeout-ms <n>', 'time a TCP connection has to complete its WebSocket upgrade (default: 5000)').argParser(integerIn(100, 600_000)))
+    .addOption(new Option('--no-ack-coalescing', "send every task's Ack, even when its final message leaves with it (the seed's behaviour; TASK-2)"))
     .addOption(envOption('--first-message-timeout-ms <n>', 'time a new connection has to send its first message (default: 10000)').argParser(integerIn(100, 3_600_000)))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
     .addOption(

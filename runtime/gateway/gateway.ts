@@ -235,6 +235,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     return there !== undefined && now - there <= 3 * (advertisement.heartbeatIntervalMs ?? 30_000);
   }
 
+  /** Heard natively on `side` lately (not relayed): its provider serves there itself. */
+  function heardNativelyOn(side: Side, advertisement: ServiceAdvertisement): boolean {
+    const there = native.get(advertisement.serviceId)?.[side];
+    return there !== undefined && Date.now() - there <= 3 * (advertisement.heartbeatIntervalMs ?? 30_000);
+  }
+
   function onAdvertisement(side: Side, advertisement: ServiceAdvertisement): void {
     if (ownEndpoints.has(advertisement.endpoint) || advertisement.features?.includes(RELAYED)) return;
     if (heardNativelyOnBothSides(side, advertisement)) {
@@ -262,6 +268,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           exposure.advertisements.delete(serviceId); // expired (DISC-9)
           continue;
         }
+        if (heardNativelyOn(side, advertisement)) continue; // the provider answers there itself
         if (message.serviceName !== undefined && message.serviceName !== advertisement.serviceName) continue;
         send(discoveryOf(side), { type: 'datagram.send', draft: relayedDraft(advertisement, exposure.endpoint, message.clientId), to: from } satisfies DatagramCommand);
         answered = true;
@@ -280,7 +287,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       exposure.endpoint = event.endpoint;
       ownEndpoints.add(event.endpoint);
       const otherSide: Side = exposure.origin === 'lan' ? 'nats' : 'lan';
-      for (const { advertisement } of exposure.advertisements.values()) broadcast(otherSide, relayedDraft(advertisement, event.endpoint));
+      for (const [serviceId, { advertisement }] of exposure.advertisements) {
+        // Heard natively on the other side while the server was starting: not relayed (a client
+        // there would pin the gateway's key for it and then ignore the provider's own, SEC-8).
+        if (heardNativelyOn(otherSide, advertisement)) {
+          exposure.advertisements.delete(serviceId);
+          stats.nativeOnBothSides++;
+          continue;
+        }
+        broadcast(otherSide, relayedDraft(advertisement, event.endpoint));
+      }
       return;
     }
     if (event.type === 'server.failed') {

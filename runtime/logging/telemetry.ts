@@ -84,6 +84,55 @@ export function clientTaskTelemetry(clientId: string, options: TelemetryOptions)
   };
 }
 
+/** What a provider task's log lines say of where it runs: one object per operation, shared by its tasks. */
+interface OperationFields {
+  readonly providerId: string;
+  readonly serviceName: string;
+  readonly operation: string;
+}
+
+/**
+ * An operation's context with the task's own log; every other field read from the runtime's
+ * context. The log (a closure and its fields) is made on first use: an in-flight task that never
+ * logs costs one small object here.
+ */
+class TracedContext implements OperationContext {
+  #log: Logger | undefined;
+
+  constructor(
+    private readonly inner: OperationContext,
+    private readonly base: Logger,
+    private readonly where: OperationFields,
+  ) {}
+
+  /** The fields of every line about this task. */
+  fields(): Record<string, unknown> {
+    const { taskId, clientId } = this.inner;
+    const { providerId, serviceName, operation } = this.where;
+    return { side: 'provider', providerId, taskId, clientId, correlationId: correlationIdOf(clientId, taskId), serviceName, operation };
+  }
+
+  get log(): Logger {
+    return (this.#log ??= withFields(this.base, this.fields()));
+  }
+
+  get taskId(): string {
+    return this.inner.taskId;
+  }
+
+  get clientId(): string {
+    return this.inner.clientId;
+  }
+
+  get signal(): AbortSignal {
+    return this.inner.signal;
+  }
+
+  get progress(): OperationContext['progress'] {
+    return this.inner.progress;
+  }
+}
+
 /**
  * The provider side: each operation runs inside a span, with a log that carries the task's ids;
  * the span ends, and the task's line is logged, when the provider settles the task (the outcome
@@ -94,34 +143,38 @@ export function providerTaskTelemetry(providerId: string, options: TelemetryOpti
   const spans = new Map<string, Span>();
   const wrap = (service: ServiceDefinition): ServiceDefinition => {
     const operations = Object.fromEntries(
-      Object.entries(service.operations as Record<string, OperationDefinition>).map(([operation, definition]) => [
-        operation,
-        {
-          ...definition,
-          run: (params: unknown, context: OperationContext) => {
-            const correlationId = correlationIdOf(context.clientId, context.taskId);
-            const log = withFields(options.log, { side: 'provider', providerId, taskId: context.taskId, clientId: context.clientId, correlationId, serviceName: service.name, operation });
-            // Every field of the context as it is (getters stay getters), with the task's log.
-            const traced = Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(context), log: { value: log, enumerable: true } }) as OperationContext;
-            log('debug', 'task started');
-            if (tracing === undefined) return definition.run(params, traced);
-            const { api, tracer } = tracing;
-            const span = tracer.startSpan(`switchboard.provider.task ${service.name}.${operation}`, {
-              kind: api.SpanKind.SERVER,
-              attributes: {
-                'switchboard.task.id': context.taskId,
-                'switchboard.client.id': context.clientId,
-                'switchboard.correlation_id': correlationId,
-                'switchboard.service': service.name,
-                'switchboard.operation': operation,
-                'switchboard.provider.id': providerId,
-              },
-            });
-            spans.set(correlationId, span);
-            return api.context.with(api.trace.setSpan(api.context.active(), span), () => definition.run(params, traced));
+      Object.entries(service.operations as Record<string, OperationDefinition>).map(([operation, definition]) => {
+        const where: OperationFields = { providerId, serviceName: service.name, operation };
+        return [
+          operation,
+          {
+            ...definition,
+            run: (params: unknown, context: OperationContext) => {
+              // Every field of the context as it is (read through, so getters stay getters), with the task's log.
+              const traced = new TracedContext(context, options.log, where);
+              options.log('debug', 'task started', traced.fields());
+              if (tracing === undefined) return definition.run(params, traced);
+              const { api, tracer } = tracing;
+              const correlationId = correlationIdOf(context.clientId, context.taskId);
+              const span = tracer.startSpan(`switchboard.provider.task ${service.name}.${operation}`, {
+                kind: api.SpanKind.SERVER,
+                attributes: {
+                  'switchboard.task.id': context.taskId,
+                  'switchboard.client.id': context.clientId,
+                  'switchboard.correlation_id': correlationId,
+                  'switchboard.service': service.name,
+                  'switchboard.operation': operation,
+                  'switchboard.provider.id': providerId,
+                },
+              });
+              // A span that records nothing (no SDK registered, or not sampled) has nothing to end:
+              // it is not kept while the task runs (it is still the operation's parent, for sampling).
+              if (span.isRecording()) spans.set(correlationId, span);
+              return api.context.with(api.trace.setSpan(api.context.active(), span), () => definition.run(params, traced));
+            },
           },
-        },
-      ]),
+        ];
+      }),
     );
     return { ...service, operations } as ServiceDefinition;
   };

@@ -3,8 +3,6 @@
  * fake socket per transport actor it invokes (a new one on every reconnect), driven by the spec.
  */
 import { createActor, fromCallback, SimulatedClock } from 'xstate';
-import type { ActorPoolSnapshot } from '../../machines/actorPool.js';
-import type { clientTaskMachine } from '../../machines/clientTask.js';
 import { connectionDefaults, connectionMachine, type ConnectionInput, type ConnectionSubmission, type ConnectionToParentEvent } from '../../machines/connection.js';
 import type { ProviderMessage } from '../../machines/messages.js';
 import type { ConnectInput, StreamCommand, StreamEvent } from '../../machines/transport.js';
@@ -67,7 +65,7 @@ export function startConnection(overrides: Partial<Omit<ConnectionInput, 'parent
         task: { clientId: CLIENT, taskId, messageId: `assign-${taskId}`, serviceName: 'Svc', operation: 'op', params: {}, ...extra },
       }),
     settled: () => parent.events().flatMap((event) => (event.type === 'task.settled' ? [event] : [])),
-    pool: () => actor.getSnapshot().children.tasks?.getSnapshot() as ActorPoolSnapshot<typeof clientTaskMachine>,
+    pool: () => actor.getSnapshot().children.tasks?.getSnapshot() as unknown as { members: ReadonlyMap<string, unknown> },
   };
 }
 
