@@ -55,7 +55,7 @@ const firstAnswerCheck: ProviderCheck = {
 
 const ackCheck: ProviderCheck = {
   name: 'provider.assign.ack',
-  requirements: ['TASK-2'],
+  requirements: ['TASK-2', 'TASK-4'],
   level: 'full',
   title: "Ack with acknowledgmentId = the AssignTask's messageId, its taskId and status",
   run: async (probe) => {
@@ -66,8 +66,17 @@ const ackCheck: ProviderCheck = {
     if (ack === undefined) {
       // TASK-2 amendment: an Ack may be coalesced with the final message that left with it.
       const coalesced = framesOf(run).find((frame) => isFinal(frame) && payloadField(frame, 'taskId') === run.taskId);
-      if (coalesced !== undefined) return pass(`no Ack: coalesced with ${describe(coalesced)} after ${after(run, coalesced)} (TASK-2 amendment)`);
-      return fail(`no Ack citing the AssignTask's messageId within ${probe.timing.ackWindowMs} ms; saw ${describeAll(framesOf(run))}`);
+      if (coalesced === undefined) return fail(`no Ack citing the AssignTask's messageId within ${probe.timing.ackWindowMs} ms; saw ${describeAll(framesOf(run))}`);
+      // Only that Ack may be left out: a duplicate of the finished task is still acknowledged, with
+      // its final status (TASK-4). A provider that sends no Ack at all fails here.
+      const duplicate = assign(connection, probe, selection, selection.quick, { taskId: run.taskId, clientId: run.clientId });
+      const again = await connection.next((frame) => typeOf(frame) === 'Ack' && payloadField(frame, 'acknowledgmentId') === duplicate.messageId, probe.timing.ackWindowMs);
+      if (again === undefined) {
+        return fail(`no Ack for the task (its final message came alone) nor for a duplicate AssignTask of the finished task within ${probe.timing.ackWindowMs} ms; only an Ack whose final message leaves with it may be left out (TASK-2), a duplicate's never (TASK-4)`);
+      }
+      const status = payloadField(again, 'status');
+      if (status !== 'Completed' && status !== 'Failed' && status !== 'Cancelled') return fail(`the duplicate's Ack has status ${JSON.stringify(status)}, not the finished task's final status`);
+      return pass(`no Ack: coalesced with ${describe(coalesced)} after ${after(run, coalesced)} (TASK-2 amendment); a duplicate was acknowledged: ${describe(again)}`);
     }
     const problems: string[] = [];
     if (payloadField(ack, 'taskId') !== run.taskId) problems.push(`taskId ${JSON.stringify(payloadField(ack, 'taskId'))}, expected ${run.taskId}`);
