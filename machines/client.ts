@@ -11,7 +11,7 @@ import { connectionDefaults, connectionMachine, type ConnectionInput, type Conne
 import type { ClientTaskInput } from './clientTask.js';
 import { ERROR_CODES, internalFailure } from './errors.js';
 import { OwnedMap, withEntry, withoutEntry } from './keyed.js';
-import type { ProgressReport, TaskOutcome } from './outcome.js';
+import type { ProgressReport, TaskFailure, TaskOutcome } from './outcome.js';
 import { deriveSeed, type RandomState } from './random.js';
 import { repositoryDefaults, repositoryMachine, type RepositoryInput, type RepositoryToParentEvent, type ServiceView } from './repository.js';
 import { defaultSelectionPolicy, initialSelectionState, type SelectionPolicy, type SelectionState } from './selection.js';
@@ -67,6 +67,8 @@ export type ClientEmitted =
   | { readonly type: 'connection.down'; readonly endpoint: string; readonly reason: string }
   /** A message from a provider could not be understood: the reason, and the task it named if any. */
   | { readonly type: 'connection.unreadable'; readonly endpoint: string; readonly taskId: string | undefined; readonly reason: string }
+  /** Backing off before reconnect attempt `attempt` (1-based) to `endpoint`, after `reason` (CONN-4). */
+  | { readonly type: 'connection.retrying'; readonly endpoint: string; readonly attempt: number; readonly delayMs: number; readonly reason: string }
   | { readonly type: 'connection.closed'; readonly endpoint: string; readonly gaveUp: boolean }
   /** The repository refused an advertisement (SEC-8): the first one per source and reason. */
   | ({ readonly type: 'discovery.ignored' } & Omit<Extract<RepositoryToParentEvent, { type: 'repository.ignored' }>, 'type'>)
@@ -107,6 +109,19 @@ function connectionStatus(self: AnyActorRef, endpoint: string): string | undefin
   return children?.[connectionId(endpoint)]?.getSnapshot().status;
 }
 
+/**
+ * Why no instance can take the task: UNKNOWN_OPERATION when the service is known but none of its
+ * instances offers the operation (the code a provider would answer, TASK-6), else SERVICE_UNAVAILABLE.
+ */
+export function unavailableFailure(services: readonly ServiceView[], request: Pick<AssignRequest, 'serviceName' | 'operation'>): TaskFailure {
+  const instances = services.filter((service) => service.serviceName === request.serviceName);
+  if (instances.length > 0 && !instances.some((service) => service.capabilities.some((capability) => capability.key === request.operation))) {
+    const offered = [...new Set(instances.flatMap((service) => service.capabilities.map((capability) => capability.key)))];
+    return { code: 'UNKNOWN_OPERATION', message: `${request.serviceName} has no operation "${request.operation}" (it offers: ${offered.join(', ')})` };
+  }
+  return { code: 'SERVICE_UNAVAILABLE', message: `${ERROR_CODES.SERVICE_UNAVAILABLE} (${request.serviceName}.${request.operation})` };
+}
+
 export const clientMachine = setup({
   types: {
     input: {} as ClientInput & { readonly selectionPolicy?: SelectionPolicy },
@@ -138,17 +153,7 @@ export const clientMachine = setup({
       );
       if (choice.service === undefined) {
         // DISC-13: nothing to send it to.
-        enqueue.emit({
-          type: 'task.settled',
-          taskId: request.taskId,
-          outcome: {
-            status: 'Failed',
-            error: {
-              code: 'SERVICE_UNAVAILABLE',
-              message: `${ERROR_CODES.SERVICE_UNAVAILABLE} (${request.serviceName}.${request.operation})`,
-            },
-          },
-        });
+        enqueue.emit({ type: 'task.settled', taskId: request.taskId, outcome: { status: 'Failed', error: unavailableFailure(context.services, request) } });
         return;
       }
       const endpoint = choice.service.endpoint;
@@ -273,6 +278,15 @@ export const clientMachine = setup({
     },
     'connection.unreadable': {
       actions: emit(({ event }) => ({ type: 'connection.unreadable' as const, endpoint: event.endpoint, taskId: event.taskId, reason: event.reason })),
+    },
+    'connection.retrying': {
+      actions: emit(({ event }) => ({
+        type: 'connection.retrying' as const,
+        endpoint: event.endpoint,
+        attempt: event.attempt,
+        delayMs: event.delayMs,
+        reason: event.reason,
+      })),
     },
     'connection.closed': { actions: 'forgetConnection' },
     'xstate.error.actor.*': { actions: 'connectionFailed' },

@@ -5,7 +5,9 @@
  * active (the transport is invoked here)
  *   connecting -> open -> closing          open = liveness (ping / pong, CONN-3) || traffic
  *   unresponsive: no pong in time, or no handshake answer in time: terminate (CONN-3)
- * backoff: full-jitter exponential delay, bounded attempts (CONN-4)
+ * backoff: full-jitter exponential delay (CONN-4); gives up after `attemptsMax` attempts,
+ *   `refusalsMax` refusals in a row (the provider's process is gone) or `giveUpAfterMs` without
+ *   opening again, whichever comes first (CONN-12, machines/backoff.ts)
  * settlingTasks: every unfinished task is told connection.lost and settles (CONNECTION_LOST)
  * closed (final, output { gaveUp })
  *
@@ -16,9 +18,9 @@
  * wait in a bounded outbox until answered and are re-sent, in order, whenever the connection
  * opens again (CONN-5; machines/outbox.ts).
  */
-import { assign, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
+import { assign, cancel, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
 import { createTaskPool } from './host/taskPool.js';
-import { backoffDelayMs } from './backoff.js';
+import { backoffDelayMs, giveUpRuleOf } from './backoff.js';
 import { clientTaskMachine, type ClientTaskInput } from './clientTask.js';
 import type {
   ConnectionContext,
@@ -54,8 +56,19 @@ function settledFailure(context: ConnectionContext, taskId: string, code: ErrorC
 function downReason(event: ConnectionEvent): string {
   if (event.type === 'transport.closed') return `transport closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`;
   if (event.type === 'connection.close') return 'close requested';
+  // The delayed events of `after` are named after their delay.
+  if ((event.type as string).includes('connectTimeoutMs')) return 'no answer to the opening handshake within connectTimeoutMs';
   return 'no pong within pongTimeoutMs';
 }
+
+/** The id of the delayed `connection.giveUpDue` (backoff.giveUpAfterMs), cancelled when the connection opens. */
+const GIVE_UP_TIMER_ID = 'giveUp';
+
+/** The longest delay a timer takes as given (setTimeout fires at once beyond it). */
+const TIMER_DELAY_MS_MAX = 2 ** 31 - 1;
+
+/** A transport that was refused: nothing listens at the endpoint (ECONNREFUSED). */
+const isRefusal = (event: ConnectionEvent): boolean => event.type === 'transport.closed' && event.refused === true;
 
 const toParent = ({ context }: { context: ConnectionContext }) => context.parentRef;
 
@@ -78,7 +91,9 @@ export const connectionMachine = setup({
     backoffDelayMs: ({ context }) => context.backoffDelayMs,
   },
   guards: {
-    attemptsExhausted: ({ context }) => context.attempt >= context.backoff.attemptsMax,
+    /** CONN-4: out of attempts; CONN-12: refused `refusalsMax` times in a row (counting this failure). */
+    attemptsExhausted: ({ context, event }) =>
+      context.attempt >= context.backoff.attemptsMax || (isRefusal(event) && context.refusals + 1 >= giveUpRuleOf(context.backoff).refusalsMax),
     taskInFlight: ({ context, event }) => event.type === 'connection.submit' && context.tasks.has(event.task.taskId),
     tasksFull: ({ context }) => context.tasksInFlight >= context.tasksMax,
     noTasksInFlight: ({ context }) => context.tasksInFlight === 0,
@@ -174,7 +189,31 @@ export const connectionMachine = setup({
     ping: sendTo('transport', { type: 'transport.ping' } satisfies StreamCommand),
     terminate: sendTo('transport', { type: 'transport.terminate' } satisfies StreamCommand),
     closeGracefully: sendTo('transport', { type: 'transport.close', code: CloseCode.normal } satisfies StreamCommand),
-    markOpened: assign({ attempt: 0, opensTotal: ({ context }) => context.opensTotal + 1 }),
+    markOpened: enqueueActions(({ context, enqueue }) => {
+      enqueue.cancel(GIVE_UP_TIMER_ID);
+      enqueue.assign({ attempt: 0, refusals: 0, opensTotal: context.opensTotal + 1 });
+    }),
+    /** Refusals in a row: a failure of another kind (a timeout) starts the count again. */
+    countRefusal: assign({ refusals: ({ context, event }) => (isRefusal(event) ? context.refusals + 1 : 0) }),
+    /**
+     * CONN-12: the bound on the whole reconnect cycle, from the loss (or the first try) on. None
+     * when `giveUpAfterMs` is not a timer's delay (Infinity turns it off; a real timer would fire
+     * at once past 2^31 - 1 ms).
+     */
+    scheduleGiveUp: enqueueActions(({ context, enqueue }) => {
+      const delay = giveUpRuleOf(context.backoff).giveUpAfterMs;
+      if (Number.isFinite(delay) && delay >= 0 && delay <= TIMER_DELAY_MS_MAX) {
+        enqueue.raise({ type: 'connection.giveUpDue' }, { id: GIVE_UP_TIMER_ID, delay });
+      }
+    }),
+    cancelGiveUp: cancel(GIVE_UP_TIMER_ID),
+    announceRetrying: sendTo(toParent, ({ context, event }) => ({
+      type: 'connection.retrying' as const,
+      endpoint: context.endpoint,
+      attempt: context.attempt + 1,
+      delayMs: context.backoffDelayMs,
+      reason: downReason(event),
+    })),
     /** CONN-5: re-send the outbox in order, before the tasks hear connection.up (and ask GetResult, CONN-6). */
     flushOutbox: enqueueActions(({ context, enqueue }) => {
       for (const { draft } of context.outbox) enqueue.sendTo('transport', { type: 'transport.send', draft } satisfies StreamCommand);
@@ -205,6 +244,7 @@ export const connectionMachine = setup({
       ...options,
       random: seed,
       attempt: 0,
+      refusals: 0,
       backoffDelayMs: 0,
       opensTotal: 0,
       outbox: new OwnedOutbox(),
@@ -218,7 +258,7 @@ export const connectionMachine = setup({
   // The connection enforces tasksMax itself. The pool gets one slot more: a task reports
   // task.settled a moment before the pool hears it is done, so a submission made in reaction to
   // that report (synchronously, at full capacity) finds the settled member still in the pool.
-  entry: spawnChild('tasks', { id: 'tasks', input: ({ context }) => ({ membersMax: context.tasksMax + 1 }) }),
+  entry: [spawnChild('tasks', { id: 'tasks', input: ({ context }) => ({ membersMax: context.tasksMax + 1 }) }), 'scheduleGiveUp'],
   on: {
     'connection.submit': [
       { guard: 'taskInFlight' },
@@ -255,15 +295,17 @@ export const connectionMachine = setup({
             'transport.opened': 'open',
             'transport.closed': [
               { guard: 'attemptsExhausted', target: '#connection.settlingTasks', actions: 'giveUp' },
-              { target: '#connection.backoff' },
+              { target: '#connection.backoff', actions: 'countRefusal' },
             ],
             'connection.close': 'closing.terminating',
+            // CONN-12: giveUpAfterMs passed while this attempt still waits for its handshake.
+            'connection.giveUpDue': 'givingUp',
           },
         },
         open: {
           type: 'parallel',
           entry: 'markOpened',
-          exit: 'announceDown',
+          exit: ['announceDown', 'scheduleGiveUp'],
           on: {
             'connection.submit': [
               { guard: 'taskInFlight' },
@@ -308,6 +350,7 @@ export const connectionMachine = setup({
             { target: '#connection.backoff' },
           ],
         },
+        givingUp: { entry: ['terminate', 'giveUp'], always: '#connection.settlingTasks' },
         // CONN-7
         closing: {
           initial: 'handshaking',
@@ -327,9 +370,9 @@ export const connectionMachine = setup({
       },
     },
     backoff: {
-      entry: 'drawBackoffDelay',
+      entry: ['drawBackoffDelay', 'announceRetrying'],
       after: { backoffDelayMs: { target: 'active', actions: 'countAttempt' } },
-      on: { 'connection.close': 'settlingTasks' },
+      on: { 'connection.close': 'settlingTasks', 'connection.giveUpDue': { target: 'settlingTasks', actions: 'giveUp' } },
     },
     // CONN-4: unfinished tasks fail CONNECTION_LOST; each reports task.settled (relayed above)
     // before `closed` is entered, since a final machine no longer takes events.
@@ -343,7 +386,7 @@ export const connectionMachine = setup({
     },
     closed: {
       type: 'final',
-      entry: 'announceClosed',
+      entry: ['cancelGiveUp', 'announceClosed'],
       output: ({ context }) => ({ gaveUp: context.gaveUp }),
     },
   },

@@ -60,6 +60,8 @@ export type ConnectionEvent =
   | { type: 'connection.close' }
   /** Internal: a message arrived, so the provider is alive (CONN-3). */
   | { type: 'liveness.activity' }
+  /** Internal: `backoff.giveUpAfterMs` passed since the connection was lost, and it did not open again (CONN-12). */
+  | { type: 'connection.giveUpDue' }
   | ClientTaskToParentEvent;
 
 export type ConnectionToParentEvent =
@@ -67,6 +69,8 @@ export type ConnectionToParentEvent =
   | { type: 'connection.down'; endpoint: string; reason: string }
   /** A message from the provider could not be understood (logged with the reason; the task it names is told). */
   | { type: 'connection.unreadable'; endpoint: string; taskId: string | undefined; reason: string }
+  /** Backing off before reconnect attempt `attempt` (1-based), after `reason`. */
+  | { type: 'connection.retrying'; endpoint: string; attempt: number; delayMs: number; reason: string }
   | { type: 'connection.closed'; endpoint: string; gaveUp: boolean }
   | {
       type: 'task.progress';
@@ -93,6 +97,8 @@ export interface ConnectionContext extends Omit<ConnectionInput, 'seed'> {
   readonly random: RandomState;
   /** Reconnect attempts since the connection last opened (CONN-4). */
   readonly attempt: number;
+  /** Attempts refused in a row since the connection last opened (CONN-12, `backoff.refusalsMax`). */
+  readonly refusals: number;
   /** The delay drawn on entering backoff, used by the `backoffDelayMs` delay. */
   readonly backoffDelayMs: number;
   /** How many times the connection has opened: every open after the first is a reconnect. */

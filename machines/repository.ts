@@ -26,10 +26,12 @@
  *   Requests from other clients (`ClientServiceDiscoveryRequest`) are not ours to answer: ignored.
  *
  * Every change of the view is reported to the parent as `repository.changed` with the full list,
- * which is what selection (machines/selection.ts) works on.
+ * which is what selection (machines/selection.ts) works on; a heartbeat that changes nothing in
+ * the view (same status, load, capabilities, ...) is not a change and is not reported.
  */
-import { assign, enqueueActions, raise, sendTo, setup, stopChild, type ActorRef, type CallbackActorLogic } from 'xstate';
+import { and, assign, enqueueActions, raise, sendTo, setup, stopChild, type ActorRef, type CallbackActorLogic } from 'xstate';
 import type { Capability } from './capabilities.js';
+import { jsonEqual } from './jsonEqual.js';
 import { admissionOf, advertisementIn, countedSource } from './discovery/admission.js';
 import {
   boundKeyOf,
@@ -192,6 +194,11 @@ export function hasService(context: Pick<RepositoryContext, 'services'>, service
   return context.services.has(serviceId);
 }
 
+/** The view an entry's `entry.changed` makes: its advertisement, health and trusted key. */
+function changedViewOf(context: Pick<RepositoryContext, 'trust'>, event: Extract<RepositoryEvent, { type: 'entry.changed' }>): ServiceView {
+  return viewOf(event.advertisement, event.health, boundKeyOf(context.trust, event.serviceId));
+}
+
 function withView(services: ReadonlyMap<string, ServiceView>, view: ServiceView): ReadonlyMap<string, ServiceView> {
   const next = new Map(services);
   next.set(view.serviceId, view);
@@ -252,6 +259,9 @@ export const repositoryMachine = setup({
     isKnownEntry: ({ context, event }) =>
       (event.type === 'entry.changed' || event.type === 'entry.ended') && hasService(context, event.serviceId),
     isSuspectEntry: ({ context, event }) => event.type === 'entry.changed' && event.health === 'suspect' && hasService(context, event.serviceId),
+    /** The entry's new view differs from the one held (most heartbeats change nothing). */
+    isViewChanged: ({ context, event }) =>
+      event.type === 'entry.changed' && !jsonEqual(context.services.get(event.serviceId), changedViewOf(context, event)),
   },
   actions: {
     sendDiscoveryRequest: sendTo('discovery', ({ context }): DatagramCommand => ({
@@ -340,9 +350,7 @@ export const repositoryMachine = setup({
     }),
     updateView: assign({
       services: ({ context, event }) =>
-        event.type === 'entry.changed'
-          ? withView(context.services, viewOf(event.advertisement, event.health, boundKeyOf(context.trust, event.serviceId)))
-          : context.services,
+        event.type === 'entry.changed' ? withView(context.services, changedViewOf(context, event)) : context.services,
     }),
     stopEntry: stopChild(({ event }) => entryIdOf(event.type === 'entry.ended' ? event.serviceId : '')),
     removeView: assign(({ context, event }) => (event.type === 'entry.ended' ? withoutService(context, event.serviceId) : {})),
@@ -374,8 +382,8 @@ export const repositoryMachine = setup({
     'datagram.received': { actions: 'admit' },
     'datagram.rejected': { actions: 'countRejected' },
     'entry.changed': [
-      { guard: 'isSuspectEntry', actions: ['updateView', 'reportChanged', raise({ type: 'repository.askAgain' })] },
-      { guard: 'isKnownEntry', actions: ['updateView', 'reportChanged'] },
+      { guard: and(['isSuspectEntry', 'isViewChanged']), actions: ['updateView', 'reportChanged', raise({ type: 'repository.askAgain' })] },
+      { guard: and(['isKnownEntry', 'isViewChanged']), actions: ['updateView', 'reportChanged'] },
     ],
     'entry.ended': { guard: 'isKnownEntry', actions: ['stopEntry', 'removeView', 'reportChanged'] },
   },

@@ -34,7 +34,18 @@ export type StreamEvent =
   | { readonly type: 'transport.rejected'; readonly error: ErrorShape; readonly messageId?: string | undefined; readonly taskId?: string | undefined }
   | { readonly type: 'transport.pong' }
   /** Exactly once per transport, last. `graceful` is true only after a completed close handshake. */
-  | { readonly type: 'transport.closed'; readonly graceful: boolean; readonly code: number; readonly reason: string };
+  | {
+      readonly type: 'transport.closed';
+      readonly graceful: boolean;
+      readonly code: number;
+      readonly reason: string;
+      /**
+       * Never opened because the endpoint's host answered that nothing listens there (TCP
+       * refused, NATS no responders): the provider's process is gone (CONN-12). Not set for a
+       * timeout, an unreachable host or an HTTP answer.
+       */
+      readonly refused?: boolean;
+    };
 
 /** A received frame as a session or connection sees it: decoded, or rejected by the codec. */
 export type StreamInput = Extract<StreamEvent, { type: 'transport.message' | 'transport.rejected' }>;

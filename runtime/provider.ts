@@ -26,7 +26,7 @@ import { realClock } from './clock.js';
 import { createServiceHandler } from './handler.js';
 import { interpreterFromEnv, type InterpreterChoice } from './interpreter.js';
 import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
-import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
+import { capabilitiesOf, defaultLogger, type Logger, type ServiceDefinition } from './service.js';
 import { signingFor } from './signing.js';
 import { compatSettings, type CompatOption } from './compat.js';
 import { createSupervisor, InternalFault } from './supervisor.js';
@@ -166,7 +166,7 @@ const aclAuthorizer = (acl: Acl) => (request: Parameters<typeof authorize>[1]) =
 
 export function createProvider(options: ProviderOptions): Provider {
   if (options.services.length === 0) throw new TypeError('createProvider: at least one service is required');
-  const log = options.log ?? (() => {});
+  const log = options.log ?? defaultLogger();
   // DISC-1: whether the discovery port could be bound, told once by the UDP adapter.
   let discoveryState: DiscoveryPortState | undefined;
   let portStateKnown: () => void = () => {};

@@ -26,8 +26,8 @@ afterAll(async () => {
 
 async function roundTrip(nats: Record<string, unknown>): Promise<unknown> {
   const prefix = uniquePrefix();
-  const provider = createProvider({ services: [greeter], lan: false, nats: { ...nats, subjectPrefix: prefix } });
-  const client = createClient({ lan: false, nats: { ...nats, subjectPrefix: prefix } });
+  const provider = createProvider({ services: [greeter], lan: false, log: () => {}, nats: { ...nats, subjectPrefix: prefix } });
+  const client = createClient({ lan: false, log: () => {}, nats: { ...nats, subjectPrefix: prefix } });
   try {
     await provider.start();
     await client.waitFor('Greeter', { timeoutMs: 5_000 });
@@ -43,7 +43,7 @@ describeNats('NATS adapter: credentials and TLS towards the NATS servers', () =>
     const node = await startNatsNode({ config: 'authorization { token: "s3cret-token" }' });
     nodes.push(node);
     await expect(roundTrip({ servers: node.url, token: 's3cret-token' })).resolves.toEqual({ hello: 'secure' });
-    const refused = createProvider({ services: [greeter], lan: false, nats: { servers: node.url, subjectPrefix: uniquePrefix() } });
+    const refused = createProvider({ services: [greeter], lan: false, log: () => {}, nats: { servers: node.url, subjectPrefix: uniquePrefix() } });
     await expect(refused.start()).rejects.toThrow(/cannot connect to NATS/);
   });
 
@@ -58,7 +58,7 @@ describeNats('NATS adapter: credentials and TLS towards the NATS servers', () =>
     nodes.push(node);
     const url = `tls://127.0.0.1:${node.port}`;
     await expect(roundTrip({ servers: url, tls: { caFile: cert } })).resolves.toEqual({ hello: 'secure' });
-    const untrusted = createProvider({ services: [greeter], lan: false, nats: { servers: url, subjectPrefix: uniquePrefix() } });
+    const untrusted = createProvider({ services: [greeter], lan: false, log: () => {}, nats: { servers: url, subjectPrefix: uniquePrefix() } });
     await expect(untrusted.start()).rejects.toThrow(/cannot connect to NATS/);
   });
 });

@@ -48,7 +48,7 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
 
   it('the goodbye reaches clients: a stopped provider leaves their repository at once (DISC-7)', async () => {
     const prefix = uniquePrefix();
-    const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 60_000, nats: nats(prefix) });
+    const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 60_000, log: () => {}, nats: nats(prefix) });
     await provider.start();
     const client = startClient({ lan: false, nats: nats(prefix) });
     await client.waitFor('Greeter', { timeoutMs: 5_000 });
@@ -59,7 +59,7 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
   it('NATS-4: a listener name already taken fails the second provider (server.failed)', async () => {
     const prefix = uniquePrefix();
     await startProvider({ services: [greeter], lan: false, nats: nats(prefix, { name: 'same' }) });
-    const second = createProvider({ services: [greeter], lan: false, nats: nats(prefix, { name: 'same' }) });
+    const second = createProvider({ services: [greeter], lan: false, log: () => {}, nats: nats(prefix, { name: 'same' }) });
     await expect(second.start()).rejects.toThrow(/in use/);
   });
 
@@ -72,7 +72,7 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
     await until(() => harness.of('transport.closed').length > 0, 'transport.closed', 3_000);
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(harness.of('transport.opened')).toHaveLength(0);
-    expect(harness.of('transport.closed')[0]).toMatchObject({ graceful: false, code: 1006, reason: expect.stringMatching(/refused/) });
+    expect(harness.of('transport.closed')[0]).toMatchObject({ graceful: false, code: 1006, reason: expect.stringMatching(/refused/), refused: true });
     const foreign = runTransport(host.connect(), { endpoint: `nats://other.space/x` });
     suite.defer(() => foreign.stop());
     await until(() => foreign.of('transport.closed').length > 0, 'transport.closed', 1_000);

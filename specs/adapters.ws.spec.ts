@@ -593,10 +593,10 @@ describe('closing', () => {
 // ---- connect failures --------------------------------------------------------------------------
 
 describe('wsConnect: failures end in transport.closed 1006 without transport.opened', () => {
-  it('connection refused', async () => {
+  it('connection refused (CONN-4: flagged `refused`, nothing listens there; timeouts and HTTP refusals below are not)', async () => {
     const metrics = createWsMetrics();
     const c = client(`ws://127.0.0.1:${await freePort()}`, { metrics });
-    expect(await closedOnce(c)).toEqual({ type: 'transport.closed', graceful: false, code: 1006, reason: 'connection refused' });
+    expect(await closedOnce(c)).toEqual({ type: 'transport.closed', graceful: false, code: 1006, reason: 'connection refused', refused: true });
     expect(c.events).toHaveLength(1);
     expect(metrics.connectFailures).toBe(1);
   });

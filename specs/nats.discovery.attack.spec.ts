@@ -128,6 +128,7 @@ describeNats('discovery attacks over NATS (SEC-8, DISC-14, NATS-8)', () => {
       lan: { discovery, host: '127.0.0.1' },
       requestPeriodMs: 500,
       signing: { privateKey: gatewayKey.privateKey },
+      log: () => {},
     });
     suite.defer(() => gateway.stop());
     await gateway.start();

@@ -143,6 +143,24 @@ describe('repository (actor)', () => {
     expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [view(refresh)] });
   });
 
+  it('DISC-8: a heartbeat that changes nothing in the view reports nothing; a change in it, or in health, does', () => {
+    const { clock, discovery, changes } = startRepository();
+    const ad = advertisement({ heartbeatIntervalMs: 1_000 });
+    discovery.push(received(ad));
+    // The same content, decoded afresh from a later datagram (new objects, a later timestamp).
+    for (let beat = 1; beat <= 5; beat++) discovery.push(received(structuredClone({ ...ad, timestamp: ad.timestamp + beat * 1_000 })));
+    expect(changes).toHaveLength(1);
+    const busier = advertisement({ heartbeatIntervalMs: 1_000, load: 0.75 });
+    discovery.push(received(busier));
+    expect(changes).toHaveLength(2);
+    expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [view(busier)] });
+    clock.increment(1_500);
+    expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [view(busier, 'suspect')] });
+    discovery.push(received(busier));
+    expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [view(busier)] });
+    expect(changes).toHaveLength(4);
+  });
+
   it('DISC-8: keeps one entry per serviceId and reports the full list', () => {
     const { discovery, changes } = startRepository();
     const first = advertisement({ serviceId: 'svc-1' });

@@ -440,11 +440,23 @@ describe('simulatedNetwork: streams', () => {
     const endpoints = [`ws://${A}:9999`, 'ws://10.9.9.9:8080', `ws://${C}:8080`, `ws://${A}:8080`, 'not a url'];
     const clients = endpoints.map((endpoint) => probe(clock, net.host(B).connect(), { endpoint }));
     net.run(20);
+    // None is flagged `refused` (CONN-4): the path from B to A is cut, and an unknown or crashed
+    // host would be a timeout on a real network.
     for (const client of clients) {
       expect(client.log.map((entry) => entry.event)).toEqual([
         { type: 'transport.closed', graceful: false, code: 1006, reason: 'connection refused' },
       ]);
     }
+  });
+
+  it('CONN-4: a host that is up and reachable, with nothing listening on the port, says so (`refused`)', () => {
+    const { clock, net } = network();
+    probe(clock, net.host(A).server({ port: 8080 }));
+    const client = probe(clock, net.host(B).connect(), { endpoint: `ws://${A}:9999` });
+    net.run(20);
+    expect(client.log.map((entry) => entry.event)).toEqual([
+      { type: 'transport.closed', graceful: false, code: 1006, reason: 'connection refused', refused: true },
+    ]);
   });
 
   it('fails a second listener on the same port with server.failed', () => {
@@ -463,7 +475,7 @@ describe('simulatedNetwork: streams', () => {
     const late = probe(clock, net.host(C).connect(), { endpoint: `ws://${A}:8080` });
     client.send({ type: 'transport.send', draft: getStatus('still open') });
     net.run(20);
-    expect(late.of('transport.closed')[0]).toMatchObject({ reason: 'connection refused' });
+    expect(late.of('transport.closed')[0]).toMatchObject({ reason: 'connection refused', refused: true });
     expect(taskIds(provider)).toEqual(['still open']);
   });
 

@@ -119,11 +119,14 @@ export class StreamLayer {
       this.#connections.size < CONNECTIONS_MAX;
     if (!reachable || listener === undefined) {
       // Refused (no listener, host down or unknown) or unreachable (a partition: really a connect
-      // timeout); either way the client hears 1006 after one more delay.
+      // timeout); either way the client hears 1006 after one more delay. Only a host that is up
+      // and reachable with nothing listening says so (`refused`, CONN-12), as a real TCP stack would.
       const delayMs = drawDelayMs(this.#fabric.faults(target?.host ?? end.host, end.host), this.#fabric.streams.delay);
       const entry: TraceEntry = { channel: 'stream', kind: 'refused', from: target?.key ?? '?', to: end.host };
+      const refused =
+        target !== undefined && listener?.open !== true && this.#fabric.host(target.host)?.up === true && !this.#fabric.isCut(end.host, target.host);
       this.#fabric.enqueue(this.#fabric.now() + delayMs, end.origin, entry, () => {
-        if (end.state === 'connecting') this.#finish(end, false, CloseCode.abnormal, 'connection refused');
+        if (end.state === 'connecting') this.#finish(end, false, CloseCode.abnormal, 'connection refused', refused);
       });
       return;
     }
@@ -307,10 +310,10 @@ export class StreamLayer {
     this.#forgetIfDone(end);
   }
 
-  #finish(end: StreamEnd, graceful: boolean, code: number, reason: string): void {
+  #finish(end: StreamEnd, graceful: boolean, code: number, reason: string, refused = false): void {
     end.state = 'closed';
     this.#forgetIfDone(end);
-    this.#emit(end, { type: 'transport.closed', graceful, code, reason });
+    this.#emit(end, refused ? { type: 'transport.closed', graceful, code, reason, refused } : { type: 'transport.closed', graceful, code, reason });
   }
 
   /** Emits `event` to `end` through the queue, at the current time. */

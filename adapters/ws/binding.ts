@@ -26,7 +26,7 @@ import type { WireDraft } from '../../machines/messages.js';
 import { coalesceAcks } from '../../machines/wire/coalesce.js';
 import { CloseCode, type StreamBatch, type StreamCommand, type StreamEvent, type StreamInput } from '../../machines/transport.js';
 import type { FrameWindow } from './budget.js';
-import { isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
+import { isRefusedConnect, isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
 
 export interface BindingContext {
   readonly limits: CodecLimits;
@@ -422,7 +422,9 @@ export class SocketBinding {
       else if (this.#lastError !== undefined) text = reasonOf(this.#lastError);
       else text = 'connection reset';
     }
-    this.#emit({ type: 'transport.closed', graceful, code, reason: text });
+    // CONN-12: a refused connect tells the connection that nothing listens there any more.
+    const refused = !this.#opened && isRefusedConnect(this.#lastError);
+    this.#emit(refused ? { type: 'transport.closed', graceful, code, reason: text, refused } : { type: 'transport.closed', graceful, code, reason: text });
     if (this.#sink !== undefined) this.#settle();
   }
 

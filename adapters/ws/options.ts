@@ -295,6 +295,9 @@ function errnoOf(error: Error): string | undefined {
   return undefined;
 }
 
+/** The TCP connect was refused: nothing listens at the endpoint (the provider's process is gone). */
+export const isRefusedConnect = (error: Error | undefined): boolean => error !== undefined && errnoOf(error) === 'ECONNREFUSED';
+
 /** A short, clear close reason for a socket that ended without a close frame after `error`. */
 export function reasonOf(error: Error): string {
   const errno = errnoOf(error);

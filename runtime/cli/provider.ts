@@ -185,15 +185,22 @@ export function describeEvent(event: Reported): string | undefined {
   }
 }
 
-function reporter(io: Io, json: boolean): (event: Reported) => void {
+/** Prints what the provider reports: one line per event (JSON lines with --json), a status only when it changed. */
+export function reporter(io: Io, json: boolean): (event: Reported) => void {
   let listening = false;
+  let lastStatus: string | undefined;
   return (event) => {
     // The first status (Online) comes before start() resolves; the listening line says it.
     if (event.type === 'provider.listening') {
       listening = true;
       return;
     }
-    if (event.type === 'provider.status' && !listening) return;
+    if (event.type === 'provider.status') {
+      // Reported with every heartbeat; only a change is news.
+      const unchanged = event.status === lastStatus;
+      lastStatus = event.status;
+      if (unchanged || !listening) return;
+    }
     if (json) {
       const { type, ...rest } = event;
       jsonLine(io.stdout, { event: type, time: new Date().toISOString(), ...rest });

@@ -239,6 +239,8 @@ export function startProvider(
     ...(env.clock === undefined ? {} : { clock: env.clock }),
     inspect: inspector(env, name),
     providerId: instance,
+    // What happens is recorded in the trace; the default logger would print each failure.
+    log: () => {},
     newId: () => fixed.shift() ?? seeded(),
     heartbeatIntervalMs: timings.heartbeatIntervalMs,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
@@ -319,6 +321,7 @@ export function startClient(planned: PlannedClient, incarnation: number, env: Pa
     inspect: inspector(env, name),
     seed: deriveSeed(env.seed, clientId),
     newId: idSource(env.seed, clientId),
+    log: () => {}, // the trace records what happens (see the provider's)
     // SEC-8: signed advertisements trusted on first use; unsigned ones only if the scenario allows them.
     trust: { allowUnsigned: planned.allowUnsigned },
   });

@@ -136,8 +136,9 @@ const submission = fc.record({
 const transportEvents = fc.oneof(
   fc.constantFrom<EventObject>({ type: 'transport.opened' }, { type: 'transport.pong' }),
   fc
-    .record({ graceful: fc.boolean(), code: fc.constantFrom(1000, 1006), reason: fc.constantFrom('', 'bye') })
-    .map((closed) => ({ type: 'transport.closed', ...closed })),
+    .record({ graceful: fc.boolean(), code: fc.constantFrom(1000, 1006), reason: fc.constantFrom('', 'bye'), refused: fc.boolean() })
+    // `refused` (CONN-12: nothing listens at the endpoint) only on a close that is not graceful.
+    .map(({ refused, ...closed }) => ({ type: 'transport.closed', ...closed, ...(refused && !closed.graceful ? { refused } : {}) })),
   fc.constant<EventObject>({ type: 'transport.rejected', error: { code: 'INVALID_MESSAGE', message: 'bad' } } as EventObject),
 );
 
@@ -160,7 +161,14 @@ export const connectionCase: EquivalenceCase<unknown> = {
     pongTimeoutMs: fc.integer({ min: 1, max: 100 }),
     connectTimeoutMs: fc.integer({ min: 1, max: 100 }),
     closeTimeoutMs: fc.integer({ min: 1, max: 100 }),
-    backoff: fc.record({ delayMsBase: fc.integer({ min: 1, max: 50 }), delayMsMax: fc.constant(1_000), attemptsMax: fc.integer({ min: 0, max: 3 }) }),
+    backoff: fc.record({
+      delayMsBase: fc.integer({ min: 1, max: 50 }),
+      delayMsMax: fc.constant(1_000),
+      attemptsMax: fc.integer({ min: 0, max: 3 }),
+      // CONN-12's give-up rules, their timer among the others.
+      refusalsMax: fc.integer({ min: 1, max: 3 }),
+      giveUpAfterMs: fc.oneof(fc.integer({ min: 1, max: 200 }), fc.constant(Number.POSITIVE_INFINITY)),
+    }),
     outboxMax: fc.integer({ min: 1, max: 3 }),
     tasksMax: fc.integer({ min: 1, max: 3 }),
     seed: fc.integer({ min: 1, max: 1_000 }),

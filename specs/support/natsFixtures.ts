@@ -118,13 +118,14 @@ export function natsSuite(nodeOptions: NatsNodeOptions = {}): NatsSuite {
     defer: (cleanup) => void cleanups.push(cleanup),
     options: (prefix, extra = {}) => ({ servers: suite.node().url, subjectPrefix: prefix, ...extra }),
     async startProvider(options) {
-      const provider = createProvider({ heartbeatIntervalMs: 1_000, ...options });
+      // Quiet unless a spec passes `log`: failures made on purpose would print warnings.
+      const provider = createProvider({ heartbeatIntervalMs: 1_000, log: () => {}, ...options });
       suite.defer(() => provider.stop());
       await provider.start();
       return provider;
     },
     startClient(options) {
-      const client = createClient(options);
+      const client = createClient({ log: () => {}, ...options });
       suite.defer(() => client.stop());
       return client;
     },
