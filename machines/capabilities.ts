@@ -131,6 +131,20 @@ function encode(capabilities: Capability[]): z.infer<typeof EncodedCapabilitiesS
   });
 }
 
+/**
+ * The keyed form field peers write, `{op: {status: "available", settings: [...]}}`, from the
+ * seed's list as encoded: what the `keyed-capabilities` compat profile advertises
+ * (docs/protocol.md). Decoding reads it back to the same capabilities.
+ */
+export function keyedCapabilities(list: z.infer<typeof EncodedCapabilitiesSchema>): Record<string, { status: 'available'; settings: Record<string, string>[]; schema?: Record<string, unknown> }> {
+  const keyed: Record<string, { status: 'available'; settings: Record<string, string>[]; schema?: Record<string, unknown> }> = {};
+  for (const { key, settings, schema } of list) {
+    // defineProperty: an operation may be called `__proto__` (a Map-like key, never a prototype).
+    Object.defineProperty(keyed, key, { value: { status: 'available', settings, ...(schema === undefined ? {} : { schema }) }, enumerable: true, writable: true, configurable: true });
+  }
+  return keyed;
+}
+
 /** Liberal in (list or keyed object), strict out (the seed's list). */
 export const CapabilitiesCodec = z.codec(
   WireCapabilities,

@@ -65,6 +65,8 @@ export type ClientEmitted =
   | { readonly type: 'task.settled'; readonly taskId: string; readonly outcome: TaskOutcome }
   | { readonly type: 'connection.opened'; readonly endpoint: string; readonly reconnected: boolean }
   | { readonly type: 'connection.down'; readonly endpoint: string; readonly reason: string }
+  /** A message from a provider could not be understood: the reason, and the task it named if any. */
+  | { readonly type: 'connection.unreadable'; readonly endpoint: string; readonly taskId: string | undefined; readonly reason: string }
   /** Backing off before reconnect attempt `attempt` (1-based) to `endpoint`, after `reason` (CONN-4). */
   | { readonly type: 'connection.retrying'; readonly endpoint: string; readonly attempt: number; readonly delayMs: number; readonly reason: string }
   | { readonly type: 'connection.closed'; readonly endpoint: string; readonly gaveUp: boolean }
@@ -273,6 +275,9 @@ export const clientMachine = setup({
     },
     'connection.down': {
       actions: emit(({ event }) => ({ type: 'connection.down' as const, endpoint: event.endpoint, reason: event.reason })),
+    },
+    'connection.unreadable': {
+      actions: emit(({ event }) => ({ type: 'connection.unreadable' as const, endpoint: event.endpoint, taskId: event.taskId, reason: event.reason })),
     },
     'connection.retrying': {
       actions: emit(({ event }) => ({

@@ -116,6 +116,8 @@ export const connectionMachine = setup({
         ackTimeoutMs: options.ackTimeoutMs,
         assignAttemptsMax: options.assignAttemptsMax,
         cancelTimeoutMs: options.cancelTimeoutMs,
+        pollIntervalMs: options.pollIntervalMs,
+        pollFirstMs: options.pollFirstMs,
         parentRef: self,
       };
       enqueue.sendTo('tasks', { type: 'pool.spawn', id: taskId, input });
@@ -176,6 +178,14 @@ export const connectionMachine = setup({
       }
     }),
     countRejected: assign({ stats: ({ context }) => ({ ...context.stats, messagesRejected: context.stats.messagesRejected + 1 }) }),
+    /** An answer not understood: the task it names hears why (its TIMEOUT says so), and the client logs it. */
+    reportUnreadable: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'transport.rejected') return;
+      const reason = `${event.error.code}: ${event.error.message}`;
+      const taskId = event.taskId !== undefined && context.tasks.has(event.taskId) ? event.taskId : undefined;
+      if (taskId !== undefined) enqueue.sendTo('tasks', { type: 'pool.send', id: taskId, event: { type: 'task.unreadable', reason } });
+      enqueue.sendTo(context.parentRef, { type: 'connection.unreadable', endpoint: context.endpoint, taskId, reason });
+    }),
     ping: sendTo('transport', { type: 'transport.ping' } satisfies StreamCommand),
     terminate: sendTo('transport', { type: 'transport.terminate' } satisfies StreamCommand),
     closeGracefully: sendTo('transport', { type: 'transport.close', code: CloseCode.normal } satisfies StreamCommand),
@@ -263,7 +273,7 @@ export const connectionMachine = setup({
     // CONN-3: a message is proof of life too. Raised rather than handled in the liveness region:
     // a region's own handler would pre-empt this root-level routing for the same event.
     'transport.message': { actions: ['routeMessage', raise({ type: 'liveness.activity' })] },
-    'transport.rejected': { actions: 'countRejected' },
+    'transport.rejected': { actions: ['countRejected', 'reportUnreadable'] },
   },
   initial: 'active',
   states: {

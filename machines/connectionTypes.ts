@@ -34,7 +34,7 @@ export interface ConnectionInput {
   /** Jitter PRNG seed (machines/random.ts). */
   seed: RandomState;
   /** Options of every task on this connection. @default clientTaskDefaults */
-  task: Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs'>;
+  task: Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs' | 'pollFirstMs'>;
   /** The client root. */
   parentRef: ActorRef<any, ConnectionToParentEvent>;
 }
@@ -50,7 +50,7 @@ export const connectionDefaults: Omit<ConnectionInput, 'endpoint' | 'tlsFingerpr
   task: clientTaskDefaults,
 };
 
-export type ConnectionSubmission = Omit<ClientTaskInput, 'parentRef' | 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs'>;
+export type ConnectionSubmission = Omit<ClientTaskInput, 'parentRef' | 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs' | 'pollFirstMs'>;
 
 export type ConnectionEvent =
   | StreamEvent
@@ -67,6 +67,8 @@ export type ConnectionEvent =
 export type ConnectionToParentEvent =
   | { type: 'connection.opened'; endpoint: string; reconnected: boolean }
   | { type: 'connection.down'; endpoint: string; reason: string }
+  /** A message from the provider could not be understood (logged with the reason; the task it names is told). */
+  | { type: 'connection.unreadable'; endpoint: string; taskId: string | undefined; reason: string }
   /** Backing off before reconnect attempt `attempt` (1-based), after `reason`. */
   | { type: 'connection.retrying'; endpoint: string; attempt: number; delayMs: number; reason: string }
   | { type: 'connection.closed'; endpoint: string; gaveUp: boolean }

@@ -23,7 +23,7 @@ import type { TaskFailure, TaskOutcome } from './outcome.js';
 import type { ProviderTaskInput, ProviderTaskToParentEvent } from './providerTask.js';
 import { offersOperation, type ServiceDescriptor } from './service.js';
 import { loadWorthReporting, TaskLedger, type LoadReport, type TaskLimits, type TaskRecord } from './taskLedger.js';
-import { ackFor, errorFor, finalFor, stateMessageFor, taskFailed } from './taskReplies.js';
+import { ackFor, errorFor, finalFor, stateMessageFor, statusMessageFor, taskFailed } from './taskReplies.js';
 
 export type TaskRegistryEvent =
   /**
@@ -38,7 +38,10 @@ export type TaskRegistryEvent =
       readonly identity?: SessionIdentity | undefined;
     }
   | { readonly type: 'registry.cancel'; readonly clientId: string; readonly message: CancelTask }
-  | { readonly type: 'registry.query'; readonly clientId: string; readonly message: GetStatus | GetResult }
+  /** `replyTo`: the session that asked, when it is not the client's own (a query that named no client). */
+  | { readonly type: 'registry.query'; readonly clientId: string; readonly message: GetStatus | GetResult; readonly replyTo?: string | undefined }
+  /** A query naming no client (TASK-12): which clients have a task with its taskId? Answered with registry.taskOwners. */
+  | { readonly type: 'registry.whose'; readonly connectionId: string; readonly message: GetStatus | GetResult; readonly identity: SessionIdentity }
   /** TASK-8: refuse new tasks from now on. */
   | { readonly type: 'registry.drain' }
   /** Stop: cancel every unfinished task. */
@@ -58,7 +61,15 @@ function taskAbout(event: { readonly type: string }): { clientId: string; taskId
 }
 
 export type TaskRegistryToParentEvent =
-  | { readonly type: 'registry.reply'; readonly clientId: string; readonly draft: ProviderDraft }
+  | { readonly type: 'registry.reply'; readonly clientId: string; readonly draft: ProviderDraft; readonly replyTo?: string | undefined }
+  /** The clients with a task of the query's taskId (to the provider, which decides who may see it). */
+  | {
+      readonly type: 'registry.taskOwners';
+      readonly connectionId: string;
+      readonly message: GetStatus | GetResult;
+      readonly identity: SessionIdentity;
+      readonly clientIds: readonly string[];
+    }
   | { readonly type: 'registry.load'; readonly running: number; readonly queued: number; readonly load: number }
   | { readonly type: 'registry.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome }
   /**
@@ -85,6 +96,8 @@ export interface TaskRegistryInput {
   readonly limits: TaskLimits;
   /** SEC-4: decides each new AssignTask; undefined allows everything. */
   readonly authorize?: Authorizer | undefined;
+  /** GetStatus of a finished task gets its final status, not its outcome (the `flat-status` compat profile). */
+  readonly finishedStatusOnGetStatus?: boolean | undefined;
   readonly parentRef: ActorRef<Snapshot<unknown>, TaskRegistryToParentEvent>;
   /** A deliberate bug (docs/simulation.md): a duplicate AssignTask runs again. Never in production. */
   readonly skipDuplicateCheck?: boolean;
@@ -293,9 +306,16 @@ export function createTaskRegistry(taskLogic: AnyActorLogic, options: { readonly
             break;
           }
           case 'registry.query': {
-            const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.query' }>;
+            const { clientId, message, replyTo } = event as Extract<TaskRegistryEvent, { type: 'registry.query' }>;
             const record = ledger.get(clientId, message.payload.taskId);
-            reply(clientId, record ? stateMessageFor(record) : errorFor(message, 'TASK_NOT_FOUND'));
+            const statusOnly = message.type === 'GetStatus' && input.finishedStatusOnGetStatus === true;
+            const draft = record ? (statusOnly ? statusMessageFor(record) : stateMessageFor(record)) : errorFor(message, 'TASK_NOT_FOUND');
+            input.parentRef.send({ type: 'registry.reply', clientId, draft, ...(replyTo === undefined ? {} : { replyTo }) });
+            break;
+          }
+          case 'registry.whose': {
+            const { connectionId, message, identity } = event as Extract<TaskRegistryEvent, { type: 'registry.whose' }>;
+            input.parentRef.send({ type: 'registry.taskOwners', connectionId, message, identity, clientIds: ledger.clientsOf(message.payload.taskId) });
             break;
           }
           case 'registry.drain':

@@ -30,7 +30,8 @@ export type StreamEvent =
   | { readonly type: 'transport.opened' }
   | { readonly type: 'transport.message'; readonly message: WireMessage }
   /** Input that failed decoding at the boundary (already counted by the adapter). */
-  | { readonly type: 'transport.rejected'; readonly error: ErrorShape; readonly messageId?: string | undefined }
+  /** A message that failed decoding; `taskId` when it named one (a client says "answer not understood" for it). */
+  | { readonly type: 'transport.rejected'; readonly error: ErrorShape; readonly messageId?: string | undefined; readonly taskId?: string | undefined }
   | { readonly type: 'transport.pong' }
   /** Exactly once per transport, last. `graceful` is true only after a completed close handshake. */
   | {

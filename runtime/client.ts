@@ -254,6 +254,9 @@ export function createClient(options: ClientOptions = {}): Client {
     });
 
   actor.on('discovery.ignored', (event) => log('warn', describeIgnored(event)));
+  actor.on('connection.unreadable', ({ endpoint, taskId, reason }) =>
+    log('warn', `${endpoint}: a message${taskId === undefined ? '' : ` about task ${taskId}`} was not understood (${reason})`),
+  );
   actor.on('trust.learned', (event) => {
     log('info', `trusting key ${event.publicKey} for ${event.serviceName} (${event.serviceId}) from now on (first use)`);
     trust.remember(event);

@@ -5,6 +5,7 @@
  */
 export { defineService, capabilitiesOf, type ServiceDefinition, type OperationDefinition, type OperationContext, type Logger } from './service.js';
 export { createProvider, type Provider, type ProviderOptions, type SigningOptions, type Clock } from './provider.js';
+export { compatDeviations, type CompatDeviation, type CompatOption } from './compat.js';
 export { SigningKeyError, defaultKeyFile, loadOrCreateKey, type ProviderKey } from './keys.js';
 export { TrustStoreError, parsePinnedKey, type ClientTrustOptions } from './trustStore.js';
 export { createClient, type Client, type ClientOptions, type AssignOptions } from './client.js';

@@ -100,11 +100,14 @@ export class NatsOutcomeStore {
   readonly interceptor = {
     inbound: (message: WireMessage): void => {
       if (message.type !== 'GetResult' && message.type !== 'GetStatus') return;
+      // A query naming no client (TASK-12) is answered from the ledger only: whose stored outcome it may read is not known here.
+      const clientId = message.payload.originalClientId;
+      if (clientId === undefined) return;
       if (this.#queries.size >= QUERIES_MAX) {
         const oldest = this.#queries.keys().next().value;
         if (oldest !== undefined) this.#queries.delete(oldest);
       }
-      this.#queries.set(message.messageId, { clientId: message.payload.originalClientId, taskId: message.payload.taskId });
+      this.#queries.set(message.messageId, { clientId, taskId: message.payload.taskId });
     },
     outbound: (message: WireMessage, send: (draft: WireDraft) => void): boolean => {
       if (message.type !== 'Error') return false;

@@ -116,7 +116,7 @@ export class DatagramLayer {
     }
     // A unicast send answers a request: only within that request's budget (DISC-17).
     const target = this.#unicastTarget(command.to.host, command.to.port);
-    if (target === undefined || !socket.answers.spend(command.to, byteLength(text), this.#fabric.now())) {
+    if (target === undefined || socket.answers.spend(command.to, byteLength(text), this.#fabric.now()) !== 'send') {
       this.#fabric.count('dropped', { channel: 'datagram', kind: 'datagram', from: address(from), to: address(command.to) });
       return;
     }
@@ -168,7 +168,7 @@ export class DatagramLayer {
       this.#fabric.count('rejected', entry);
     } else if (
       event.message.discoveryType === 'ClientServiceDiscoveryRequest' &&
-      target.answers.admitRequest(from, byteLength(text), this.#fabric.now()) !== 'answer'
+      ['sourceLimited', 'limited'].includes(target.answers.admitRequest(from, byteLength(text), this.#fabric.now()))
     ) {
       return this.#fabric.count('dropped', entry); // over the request rate (DISC-16)
     } else {

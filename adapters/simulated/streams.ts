@@ -295,7 +295,7 @@ export class StreamLayer {
       this.#emit(end, { type: 'transport.message', message: decoded.message });
     } else {
       this.#fabric.count('rejected', entry);
-      this.#emit(end, { type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId });
+      this.#emit(end, { type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId, taskId: decoded.taskId });
     }
   }
 

@@ -21,6 +21,7 @@
  */
 import type { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, stampFrame, type CodecLimits, type StampSource } from '../../machines/codec.js';
+import { toFlatStatus } from '../../machines/dialect.js';
 import type { WireDraft } from '../../machines/messages.js';
 import { coalesceAcks } from '../../machines/wire/coalesce.js';
 import { CloseCode, type StreamBatch, type StreamCommand, type StreamEvent, type StreamInput } from '../../machines/transport.js';
@@ -34,6 +35,8 @@ export interface BindingContext {
   readonly log: WsLog;
   /** For logs: `client ws://...` or `server <connectionId>`. */
   readonly label: string;
+  /** The `flat-status` compat profile: answers about a task go out as the seed's flat Status (machines/dialect.ts). */
+  readonly flatStatus?: boolean;
   /** TASK-2: leave out an Ack whose task's final message is in the same outgoing batch. @default false */
   readonly coalesceAcks?: boolean;
   /** Deliver the frames of one socket read as one event (StreamBatch). @default false */
@@ -211,7 +214,8 @@ export class SocketBinding {
     const metrics = this.#context.metrics;
     let text: string;
     try {
-      text = encodeFrame(stampFrame(draft, this.#context.stamp));
+      const flat = this.#context.flatStatus === true ? toFlatStatus(draft) : undefined;
+      text = flat === undefined ? encodeFrame(stampFrame(draft, this.#context.stamp)) : JSON.stringify(flat);
     } catch (error) {
       // A draft that does not encode is a machine bug; report it, keep the connection.
       metrics.messagesDropped++;
@@ -386,7 +390,7 @@ export class SocketBinding {
     else {
       const { rejected } = this.#context.metrics;
       rejected[decoded.error.code] = (rejected[decoded.error.code] ?? 0) + 1;
-      input = { type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId };
+      input = { type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId, taskId: decoded.taskId };
     }
     if (this.#context.readBatches === true && this.#sink !== undefined && !this.#released) {
       if (this.#reads.push(input) === 1) queueMicrotask(this.#deliverReads);

@@ -108,6 +108,12 @@ export interface WsServerOptions extends WsCommonOptions {
    */
   readonly advertisedHost?: string;
   /**
+   * `flat`: answer with the seed's flat `{type: "Status", taskId, taskStatus}` where an Ack, a
+   * TaskStatusUpdate or a TASK_NOT_FOUND about a task would go (the `flat-status` compat profile,
+   * docs/protocol.md). @default 'envelope'
+   */
+  readonly statusForm?: 'envelope' | 'flat';
+  /**
    * Serve wss:// with this key and certificate (PEM). With `clientCa`, clients are asked for a
    * certificate: one that verifies against it is reported in server.accepted as
    * `peerCertificate` (its SHA-256 fingerprint), for the authentication policy (SEC-10); a client

@@ -121,7 +121,8 @@ export function wsServer(options: WsServerOptions): WsServer {
 
   function accept(socket: WebSocket, request: IncomingMessage, emit: (event: ServerEvent) => void): void {
     const connectionId = newConnectionId();
-    const context: BindingContext = { limits, stamp, metrics, log, label: `server ${connectionId}`, coalesceAcks, readBatches };
+    // The flat-status profile answers every AssignTask with Status Processing, as the seed's diagram does: no Ack is coalesced away.
+    const context: BindingContext = { limits, stamp, metrics, log, label: `server ${connectionId}`, coalesceAcks: coalesceAcks && options.statusForm !== 'flat', readBatches, flatStatus: options.statusForm === 'flat' };
     const address = addressKeyOf(request.socket.remoteAddress);
     const budgets = [new FrameWindow(frames.perConnection), addressWindows.hold(address)];
     socket.once('close', () => addressWindows.release(address));

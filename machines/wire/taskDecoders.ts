@@ -91,6 +91,14 @@ function taskRefPayload(p: Json): CancelTask['payload'] | undefined {
   return isId(taskId) && isId(originalClientId) ? { taskId, originalClientId } : undefined;
 }
 
+/** GetStatus, GetResult: `originalClientId` may be left out (the seed defines no payload, TASK-12). */
+function queryRefPayload(p: Json): GetStatus['payload'] | undefined {
+  const { taskId } = p;
+  if (!isId(taskId)) return undefined;
+  if (!('originalClientId' in p)) return { taskId };
+  return isId(p.originalClientId) ? { taskId, originalClientId: p.originalClientId } : undefined;
+}
+
 function ackPayload(p: Json): Ack['payload'] | undefined {
   const { acknowledgmentId } = p;
   if (!isId(acknowledgmentId)) return undefined;
@@ -164,8 +172,8 @@ function failedPayload(p: Json): TaskFailed['payload'] | undefined {
 const decoders: Readonly<Record<string, (value: Json) => WireMessage | undefined>> = {
   AssignTask: (value) => envelope<AssignTask>(value, assignTaskPayload),
   CancelTask: (value) => envelope<CancelTask>(value, taskRefPayload),
-  GetStatus: (value) => envelope<GetStatus>(value, taskRefPayload),
-  GetResult: (value) => envelope<GetResult>(value, taskRefPayload),
+  GetStatus: (value) => envelope<GetStatus>(value, queryRefPayload),
+  GetResult: (value) => envelope<GetResult>(value, queryRefPayload),
   Ack: (value) => envelope<Ack>(value, ackPayload),
   TaskStatusUpdate: (value) => envelope<TaskStatusUpdate>(value, statusUpdatePayload),
   TaskResult: (value) => envelope<TaskResult>(value, resultPayload),

@@ -10,6 +10,7 @@ import { loadAcl } from '../acl.js';
 import { loadApiKeys, type AuthOptions } from '../auth.js';
 import { defaultKeyFile, SigningKeyError } from '../keys.js';
 import { createProvider, type ProviderOptions, type SigningOptions } from '../provider.js';
+import { compatDeviations, type CompatDeviation, type CompatOption } from '../compat.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
 import { envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
@@ -50,6 +51,18 @@ interface ProviderFlags {
   keyFile?: string;
   uiPort?: number;
   uiHost: string;
+  compat?: CompatOption;
+}
+
+/** `--compat field` or `--compat keyed-capabilities,flat-status` (runtime/compat.ts). */
+function compatOf(value: string): CompatOption {
+  const names = value.split(',').map((name) => name.trim()).filter((name) => name.length > 0);
+  if (names.length === 1 && names[0] === 'field') return 'field';
+  const unknown = names.filter((name) => !(compatDeviations as readonly string[]).includes(name));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new InvalidArgumentError(`expected field, or a comma-separated list of ${compatDeviations.join(', ')}${unknown.length > 0 ? `; unknown: ${unknown.join(', ')}` : ''}`);
+  }
+  return names as CompatDeviation[];
 }
 
 /** `--rate-limit 100/1000`: at most 100 messages per 1,000 ms on one connection (SEC-7). */
@@ -245,6 +258,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
     ...security,
     ...limits,
+    ...(flags.compat === undefined ? {} : { compat: flags.compat }),
     server: { ...limitsServer, ...tlsServer },
     log,
   }));
@@ -254,7 +268,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   const stop = nextStopSignal();
   let stoppedCleanly = false;
   try {
-    const { endpoint } = await provider.start();
+    const { endpoint, discovery: port } = await provider.start();
     const offered = services.map((service) => ({ serviceName: service.name, version: service.version, operations: Object.keys(service.operations) }));
     if (globals.json) {
       jsonLine(io.stdout, {
@@ -262,7 +276,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
         time: new Date().toISOString(),
         endpoint,
         services: offered,
-        discovery: globals.discovery,
+        discovery: { ...globals.discovery, ...(port === undefined ? {} : { listening: port.listening, ...(port.listening ? {} : { problem: port.reason }) }) },
         workDir,
         publicKey: provider.publicKey,
         keyFile: provider.keyFile,
@@ -270,11 +284,17 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     } else {
       line(io.stdout, `provider listening on ${endpoint}`);
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
-      line(io.stdout, `discovery ${describeNetwork(globals.discovery, networkChoiceOf(command))}`);
+      // DISC-1: never claim to be discoverable when the port is another process's.
+      if (port?.listening === false) {
+        line(io.stdout, `NOT DISCOVERABLE on this host: ${port.reason}; this provider cannot answer discovery requests (clients elsewhere still hear its heartbeats). See "Sharing the discovery port" in docs/guide.md`);
+      } else {
+        line(io.stdout, `discovery ${describeNetwork(globals.discovery, networkChoiceOf(command))}`);
+      }
       // What a client pins: switchboard discover --trust-key <service>=<key>.
       line(io.stdout, `signing key ${provider.publicKey} (${provider.keyFile})`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
       for (const text of summary) line(io.stdout, text);
+      if (flags.compat !== undefined) line(io.stdout, `compat ${flags.compat === 'field' ? 'field (keyed-capabilities, flat-status)' : flags.compat.join(', ')}`);
       if (flags.token?.length) line(io.stdout, `authentication required (${flags.token.length} token${flags.token.length === 1 ? '' : 's'})`);
       line(io.stdout, 'press Ctrl-C to stop');
     }
@@ -337,6 +357,12 @@ export function registerProviderCommand(program: Command, context: CliContext): 
       ),
     )
     .addOption(envOption('--ui-port <n>', "serve the provider's web UI (its actors, tasks, statecharts) and /metrics on this port (0: any)").argParser(integerIn(0, 65_535)))
+    .addOption(
+      envOption(
+        '--compat <profile>',
+        `speak a dialect of peers built from the seed alone: field, or a comma-separated list of ${compatDeviations.join(', ')} (docs/protocol.md, "The compat profile")`,
+      ).argParser(compatOf),
+    )
     .addOption(envOption('--ui-host <addr>', 'address the web UI listens on; anything but loopback requires a token (docs/ui.md)').default('127.0.0.1'))
     .addHelpText(
       'after',
