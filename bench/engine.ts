@@ -6,11 +6,12 @@
  *   node --import tsx bench/engine.ts [--iterations 20000]
  */
 import { createActor, fromCallback, type EventObject } from 'xstate';
-import { clientTaskMachine, clientTaskDefaults } from '../machines/clientTask.js';
+import { clientTaskMachine } from '../machines/clientTask.js';
 import { compileMachine, type Effect, type EngineSnapshot, type MachineEngine } from '../machines/engine/index.js';
 import { hosted } from '../machines/host/hostedMachine.js';
 import { providerTaskMachine } from '../machines/providerTask.js';
 import { numberArg } from './common.js';
+import { clientTaskInput } from './taskInputs.js';
 
 const iterations = numberArg('iterations', 20_000);
 
@@ -40,16 +41,7 @@ const providerEngine = engineOf(providerTask);
 const providerInput = (i: number) => ({ clientId: 'c', taskId: `t${i}`, serviceName: 'Bench', operation: 'echo', params: {}, parentRef });
 
 const clientEngine = engineOf(clientTaskMachine);
-const clientInput = (i: number) => ({
-  clientId: 'c',
-  taskId: `t${i}`,
-  messageId: `m${i}`,
-  serviceName: 'Bench',
-  operation: 'echo',
-  params: {},
-  ...clientTaskDefaults,
-  parentRef,
-});
+const clientInput = (i: number) => clientTaskInput('c', i, parentRef);
 const ackMessage = (i: number) => ({ type: 'Ack', messageId: 'a', timestamp: 0, payload: { acknowledgmentId: `m${i}`, taskId: `t${i}`, status: 'Processing' } });
 const resultMessage = (i: number) => ({ type: 'TaskResult', messageId: 'r', timestamp: 0, payload: { taskId: `t${i}`, status: 'Completed', resultData: { ok: true } } });
 

@@ -6,8 +6,8 @@
  * TLS and certificate pinning), and outgoing batches (one write per turn's frames, a lone frame
  * at once, TASK-2 Ack coalescing on the provider's side).
  *
- * Every transport runs inside a tiny harness machine that invokes it and forwards commands to it
- * with `sendTo`, recording each event it sends back. Real sockets need real time: every wait polls
+ * Every transport runs inside the shared harness (support/transportHarness.ts), which records
+ * each event it sends back. Real sockets need real time: every wait polls
  * with a deadline (WAIT_MS) and every test stops what it started (afterEach stops every actor and
  * closes every raw socket and server; it also checks that no transport emitted two transport.closed).
  */
@@ -23,20 +23,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { WebSocket, type ClientOptions } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createActor,
-  sendTo,
-  setup,
-  type AnyEventObject,
-  type CallbackActorLogic,
-  type EventObject,
-} from 'xstate';
+import type { AnyEventObject, CallbackActorLogic, EventObject } from 'xstate';
 import { createWsMetrics, wsConnect, wsServer, type WsConnectOptions, type WsMetrics, type WsServerOptions } from '../adapters/ws.js';
 import { advertisedHostFor, tokenOf } from '../adapters/ws/options.js';
 import type { StampSource } from '../machines/codec.js';
 import type { WireDraft } from '../machines/messages.js';
 import type { ServerEvent, StreamBatch, StreamCommand, StreamEvent, StreamInput } from '../machines/transport.js';
 import { allocatePort } from './support/ports.js';
+import { runTransport, type Harness as GenericHarness } from './support/transportHarness.js';
 
 const WAIT_MS = 2_000;
 const NOW_MS = 1_751_457_600_123;
@@ -46,48 +40,21 @@ const LOOPBACK = '127.0.0.1';
 
 type Recordable = StreamEvent | ServerEvent;
 
-interface Harness<TCommand extends EventObject> {
-  readonly events: AnyEventObject[];
+/** The shared harness, with `of` typed by this adapter's events. */
+interface Harness<TCommand extends EventObject> extends Omit<GenericHarness<TCommand>, 'of'> {
   of<T extends Recordable['type']>(type: T): Extract<Recordable, { type: T }>[];
-  send(command: TCommand): void;
-  stop(): void;
 }
 
 const harnesses: Harness<EventObject>[] = [];
 const cleanups: (() => unknown)[] = [];
 
-/** Built once, outside any action: XState warns when sendTo() is called inside a custom action. */
-const forwardCommand = sendTo('transport', ({ event }: { event: AnyEventObject }) => event.command as AnyEventObject);
-
-/** A machine that invokes `logic` as `transport`, forwards `harness.command`s to it and records the rest. */
+/** Runs `logic` in the shared transport harness; afterEach stops it. */
 function run<TCommand extends EventObject, TInput>(
   logic: CallbackActorLogic<TCommand, TInput>,
   input: TInput,
   onEvent?: (event: AnyEventObject) => void,
 ): Harness<TCommand> {
-  const events: AnyEventObject[] = [];
-  const machine = setup({
-    types: { events: {} as AnyEventObject },
-    actors: { transport: logic as unknown as CallbackActorLogic<AnyEventObject, unknown> },
-  }).createMachine({
-    invoke: { id: 'transport', src: 'transport', input: () => input },
-    on: {
-      'harness.command': { actions: forwardCommand },
-      '*': {
-        actions: ({ event }) => {
-          events.push(event);
-          onEvent?.(event);
-        },
-      },
-    },
-  });
-  const actor = createActor(machine).start();
-  const harness: Harness<TCommand> = {
-    events,
-    of: (type) => events.filter((event) => event.type === type) as never,
-    send: (command) => actor.send({ type: 'harness.command', command }),
-    stop: () => actor.stop(),
-  };
+  const harness = runTransport(logic, input, onEvent) as unknown as Harness<TCommand>;
   harnesses.push(harness as unknown as Harness<EventObject>);
   return harness;
 }

@@ -1,10 +1,8 @@
 /**
- * Shared pieces of the NATS specs: a test service, a harness that runs one transport logic under a
- * recording parent machine, a unique subject prefix per test (deployments scoped by prefix), and
+ * Shared pieces of the NATS specs: a test service, the transport harness (transportHarness.ts), a unique subject prefix per test (deployments scoped by prefix), and
  * the suite frame (a nats-server per file; providers, clients and raw connections on it).
  */
 import * as z from 'zod';
-import { createActor, sendTo, setup, type AnyEventObject, type CallbackActorLogic, type EventObject } from 'xstate';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { NatsHostOptions } from '../../adapters/nats.js';
@@ -48,36 +46,7 @@ export const greeter = defineService({
   },
 });
 
-export interface Harness<TCommand extends EventObject> {
-  readonly events: AnyEventObject[];
-  of(type: string): AnyEventObject[];
-  send(command: TCommand): void;
-  stop(): void;
-}
-
-const forwardCommand = sendTo('transport', ({ event }: { event: AnyEventObject }) => event.command as AnyEventObject);
-
-/** Invokes `logic` as `transport` under a machine that records every event it sends back. */
-export function runTransport<TCommand extends EventObject, TInput>(logic: CallbackActorLogic<TCommand, TInput>, input: TInput): Harness<TCommand> {
-  const events: AnyEventObject[] = [];
-  const machine = setup({
-    types: { events: {} as AnyEventObject },
-    actors: { transport: logic as unknown as CallbackActorLogic<AnyEventObject, unknown> },
-  }).createMachine({
-    invoke: { id: 'transport', src: 'transport', input: () => input },
-    on: {
-      'harness.command': { actions: forwardCommand },
-      '*': { actions: ({ event }) => void events.push(event) },
-    },
-  });
-  const actor = createActor(machine).start();
-  return {
-    events,
-    of: (type) => events.filter((event) => event.type === type),
-    send: (command) => actor.send({ type: 'harness.command', command }),
-    stop: () => actor.stop(),
-  };
-}
+export { runTransport, type Harness } from './transportHarness.js';
 
 export interface NatsSuite {
   node(): NatsNode;
