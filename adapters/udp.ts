@@ -34,6 +34,7 @@ export { createUdpMetrics, type UdpMetrics } from './udp/metrics.js';
 export { createDatagramSigner, publicKeyText, SignatureChecker, type DatagramSigner, type DatagramSignerOptions } from './udp/signature.js';
 export {
   UDP_DISCOVERY_PORT,
+  type DiscoveryPortState,
   type UdpDiscoveryOptions,
   type UdpLog,
   type UdpMulticastOptions,

@@ -30,6 +30,8 @@ interface Lane {
   readonly clientId: string;
   sent: number;
   acked: number;
+  /** Tasks of this phase acknowledged so far: by their Ack, or by a final message that coalesced it (TASK-2). */
+  readonly acknowledged: Set<string>;
   results: number;
   failed: number;
   /** How many tasks this lane sends in the current phase, and of which operation. */
@@ -61,27 +63,39 @@ function pump(lane: Lane): void {
 
 async function open(index: number): Promise<Lane> {
   const socket = new WebSocket(endpoint as string, { perMessageDeflate: false });
-  const lane: Lane = { socket, clientId: `flood-${process.pid}-${index}`, sent: 0, acked: 0, results: 0, failed: 0, quota: 0, operation: 'echo', phase: 'warm' };
+  const lane: Lane = { socket, clientId: `flood-${process.pid}-${index}`, sent: 0, acked: 0, acknowledged: new Set(), results: 0, failed: 0, quota: 0, operation: 'echo', phase: 'warm' };
   socket.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as { type: string };
+    const message = JSON.parse(data.toString()) as { type: string; payload?: { taskId?: string } };
+    // A task that ends in the turn it was accepted is acknowledged by its final message alone (TASK-2).
+    const acknowledge = () => {
+      const taskId = message.payload?.taskId;
+      if (taskId === undefined || lane.acknowledged.has(taskId)) return;
+      lane.acknowledged.add(taskId);
+      lane.acked++;
+      if (lane.phase === 'hold') {
+        ackedTotal++;
+        if (ackedTotal % 1_000 === 0) ackTimes.push(performance.now() - floodStart);
+      }
+      pump(lane);
+    };
     switch (message.type) {
       case 'Ack':
-        lane.acked++;
-        if (lane.phase === 'hold') {
-          ackedTotal++;
-          if (ackedTotal % 1_000 === 0) ackTimes.push(performance.now() - floodStart);
-        }
-        pump(lane);
+        acknowledge();
         break;
       case 'TaskResult':
         lane.results++;
+        acknowledge();
         break;
       case 'TaskFailed':
       case 'Error':
         lane.failed++;
         if (lane.failed <= 3) report('refused', { message });
-        lane.acked++; // no Ack will come for a refused task
-        pump(lane);
+        // No Ack will come for a refused task.
+        if (message.payload?.taskId !== undefined) acknowledge();
+        else {
+          lane.acked++;
+          pump(lane);
+        }
         break;
       default:
         break;
@@ -121,6 +135,7 @@ function run(phase: string, operation: string, total: number, done: () => boolea
       lane.operation = operation;
       lane.sent = 0;
       lane.acked = 0;
+      lane.acknowledged.clear();
       lane.results = 0;
       lane.quota = Math.floor(total / clients) + (index < total % clients ? 1 : 0);
       pump(lane);

@@ -8,11 +8,14 @@
  * - latency: `warmup` calls, then `count` sequential calls, each timed (call to result).
  * - tpK: a closed loop with K calls in flight (K workers, each starting a new call when its
  *   previous one settles) for `tp-warmup-ms`, then completions are counted for `tp-ms`.
- * Prints `connected`, then one `result` per phase; a tp phase also prints `window` with its
- * measured interval in process.hrtime microseconds (bench/profile.ts cuts profiles to it), and
- * `mark` at its edges; its result has the client's CPU time over the window (`clientCpuUs`).
+ * Prints `connected`, then one `result` per phase; every phase also prints `window` with its
+ * measured interval in process.hrtime microseconds (bench/profile.ts cuts profiles to it, and
+ * the orchestrator asks the server for its CPU time in it) and this process's CPU time in it;
+ * a tp phase prints `mark` at its edges (bench/natsPhases.ts samples the server there), and its
+ * result has the client's CPU time over the window (`clientCpuUs`).
  */
 import { hrtimeUs, isSystem, numberArg, argOf, quantile, report, reportCrashes, sleep } from './common.js';
+import { cpuNowUs } from './cpu.js';
 import { moleculerCaller, switchboardCaller, wsCaller, type Caller } from './systems.js';
 import { isNatsSystem, natsCaller } from './natsSystems.js';
 
@@ -39,11 +42,16 @@ report('connected', { system });
 async function latency(): Promise<void> {
   for (let i = 0; i < warmup; i++) await caller.call();
   const samples = new Float64Array(count);
+  const startUs = hrtimeUs();
+  const cpuStart = cpuNowUs();
   for (let i = 0; i < count; i++) {
     const start = performance.now();
     await caller.call();
     samples[i] = (performance.now() - start) * 1_000;
   }
+  const cpuUs = cpuNowUs() - cpuStart;
+  const endUs = hrtimeUs();
+  report('window', { phase: 'latency', startUs, endUs, completed: count, cpuUs });
   samples.sort();
   let sum = 0;
   for (const sample of samples) sum += sample;
@@ -75,7 +83,7 @@ async function throughput(inFlight: number): Promise<void> {
   await sleep(tpWarmupMs);
   const startCompleted = completed;
   const startUs = hrtimeUs();
-  const startCpu = process.cpuUsage();
+  const cpuStart = cpuNowUs();
   const start = performance.now();
   // The orchestrator samples the server's CPU at these marks (bench/natsPhases.ts).
   report('mark', { phase: `tp${inFlight}`, edge: 'start' });
@@ -83,12 +91,12 @@ async function throughput(inFlight: number): Promise<void> {
   report('mark', { phase: `tp${inFlight}`, edge: 'end' });
   const done = completed - startCompleted;
   const elapsedMs = performance.now() - start;
+  const cpuUs = cpuNowUs() - cpuStart;
   const endUs = hrtimeUs();
-  const cpu = process.cpuUsage(startCpu);
   running = false;
   await Promise.all(workers);
-  report('window', { phase: `tp${inFlight}`, startUs, endUs, completed: done });
-  report('result', { phase: `tp${inFlight}`, inFlight, completed: done, failed, elapsedMs, perSecond: (done / elapsedMs) * 1_000, clientCpuUs: cpu.user + cpu.system });
+  report('window', { phase: `tp${inFlight}`, startUs, endUs, completed: done, cpuUs });
+  report('result', { phase: `tp${inFlight}`, inFlight, completed: done, failed, elapsedMs, perSecond: (done / elapsedMs) * 1_000, clientCpuUs: cpuUs });
 }
 
 for (const phase of phases) {

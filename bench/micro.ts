@@ -8,8 +8,9 @@ import { createActor, fromCallback } from 'xstate';
 import { decodeFrame, encodeFrame, stampFrame } from '../machines/codec.js';
 import type { ProviderDraft, WireDraft } from '../machines/messages.js';
 import { providerTaskMachine } from '../machines/providerTask.js';
-import { clientTaskMachine, clientTaskDefaults } from '../machines/clientTask.js';
+import { clientTaskMachine } from '../machines/clientTask.js';
 import { numberArg } from './common.js';
+import { clientTaskInput } from './taskInputs.js';
 
 const iterations = numberArg('iterations', 20_000);
 
@@ -65,18 +66,7 @@ time('providerTask: createActor + start + task.start (handler done at once) + do
   actor.send({ type: 'task.start' });
 });
 time('clientTask: createActor + start (sends AssignTask) + stop', (i) => {
-  const actor = createActor(clientTaskMachine, {
-    input: {
-      clientId,
-      taskId: `t${i}`,
-      messageId: `m${i}`,
-      serviceName: 'Bench',
-      operation: 'echo',
-      params: {},
-      ...clientTaskDefaults,
-      parentRef: sink as never,
-    },
-  });
+  const actor = createActor(clientTaskMachine, { input: clientTaskInput(clientId, i, sink as never) });
   actor.start();
   actor.stop();
 });

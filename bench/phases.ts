@@ -43,6 +43,16 @@ export async function measureLoad(system: System, settings: LoadSettings): Promi
     ]);
     await load.event('done', 240_000);
     const figures: Figures = {};
+    // CPU time per task on each side, in each phase's measured window (bench/cpu.ts).
+    for (const window of load.events.filter((e) => e.event === 'window')) {
+      const completed = num(window, 'completed');
+      if (!(completed > 0)) continue;
+      const from = server.events.length;
+      server.send({ cmd: 'cpu', fromUs: num(window, 'startUs'), toUs: num(window, 'endUs') });
+      const serverCpu = num(await server.event('cpu', 10_000, from), 'cpuUs');
+      figures[`${String(window.phase)}ClientCpuUs`] = num(window, 'cpuUs') / completed;
+      if (serverCpu >= 0) figures[`${String(window.phase)}ServerCpuUs`] = serverCpu / completed;
+    }
     for (const event of load.events.filter((e) => e.event === 'result')) {
       if (event.phase === 'latency') {
         figures.p50Us = num(event, 'p50Us');

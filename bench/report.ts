@@ -41,6 +41,13 @@ function rowDefs(inFlightLevels: readonly number[], inFlightSizes: readonly numb
       digits: 0,
       pick: (r, s) => r.load[s]?.[`tp${k}`],
     })),
+    // CPU time per task (process.cpuUsage, user + system) in each phase's window, on each side.
+    { label: 'CPU per task, sequential: client', unit: 'us', digits: 1, pick: (r, s) => r.load[s]?.latencyClientCpuUs },
+    { label: 'CPU per task, sequential: provider', unit: 'us', digits: 1, pick: (r, s) => r.load[s]?.latencyServerCpuUs },
+    ...inFlightLevels.flatMap<RowDef>((k) => [
+      { label: `CPU per task, ${k} in flight: client`, unit: 'us', digits: 1, pick: (r, s) => r.load[s]?.[`tp${k}ClientCpuUs`] },
+      { label: `CPU per task, ${k} in flight: provider`, unit: 'us', digits: 1, pick: (r, s) => r.load[s]?.[`tp${k}ServerCpuUs`] },
+    ]),
     { label: 'provider start -> running client sees it', unit: 'ms', digits: 1, pick: (r, s) => r.running[s]?.seenMs },
     { label: 'provider start -> running client first call done', unit: 'ms', digits: 1, pick: (r, s) => r.running[s]?.firstCallMs },
     { label: 'provider process start -> running client sees it', unit: 'ms', digits: 0, pick: (r, s) => r.running[s]?.seenSinceProcessMs },

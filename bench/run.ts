@@ -4,7 +4,7 @@
  *
  *   npm run bench                       3 rounds: latency, throughput, discovery, in-flight (10k, 100k)
  *   npm run bench -- --quick            1 round, shorter phases, in-flight at 10k only
- *   npm run bench -- --profile          also profile switchboard at 256 in flight (provider and client)
+ *   npm run bench -- --profile          also profile switchboard at 256 in flight (provider and client; --profile-in-flight N)
  *   npm run bench -- --only nats        switchboard over NATS vs Moleculer's NATS transporter (bench/natsPhases.ts)
  *   options: --rounds N, --out FILE (default bench-results.json), --only load,discovery,inflight,profile,heap,
  *            --systems switchboard,ws,moleculer, --sizes 10000,100000
@@ -27,6 +27,8 @@ import { runNatsComparison } from './natsPhases.js';
 const quick = hasFlag('quick');
 const rounds = Number(argOf('rounds', quick ? '1' : '3'));
 const out = path.resolve(argOf('out', 'bench-results.json') as string);
+/** The in-flight level --profile measures at. */
+const profileInFlight = Number(argOf('profile-in-flight', '256'));
 const only = new Set((argOf('only') ?? `load,discovery,inflight${hasFlag('profile') ? ',profile' : ''}`).split(','));
 const chosen = (argOf('systems') ?? systems.join(',')).split(',').filter(isSystem);
 const sizes = (argOf('sizes') ?? (quick ? '10000' : '10000,100000')).split(',').map(Number);
@@ -109,7 +111,7 @@ if (only.has('profile')) {
   const dir = path.join(ROOT, 'bench', 'profiles', new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(dir, { recursive: true });
   const holder: Round = { load: {}, running: {}, fresh: {}, inFlight: {}, errors: [] };
-  profile = await attempt(holder, 'switchboard profile at 256 in flight', () => profileThroughput(dir, 256, quick ? 3_000 : 5_000));
+  profile = await attempt(holder, `switchboard profile at ${profileInFlight} in flight`, () => profileThroughput(dir, profileInFlight, quick ? 3_000 : 5_000));
   if (profile) {
     writeFileSync(path.join(dir, 'summary.txt'), `${profile.text}\n`);
     log(`profiles and summary in ${path.relative(ROOT, dir)}`);

@@ -8,11 +8,13 @@
  *   {"cmd":"heap"}     -> `heap` { heapUsed, rss, external } after two full GCs (needs --expose-gc)
  *   {"cmd":"starts"}   -> `starts` { count, blockUs: [us per task for each block of 1,000 hold starts] }
  *   {"cmd":"release"}  -> releases every held task, `released` { count }
+ *   {"cmd":"cpu","fromUs":A,"toUs":B} -> `cpu` { cpuUs }: this process's CPU time in that hrtime window (bench/cpu.ts)
  *   {"cmd":"snapshot","file":F} -> writes a heap snapshot to F (bench/heap.ts reads two of them)
  *   {"cmd":"stop"}     -> stops and exits 0 (so --cpu-prof writes its profile)
  * `--flood` raises switchboard's limits for 200,000 running tasks (the in-flight test).
  */
 import { PerformanceObserver } from 'node:perf_hooks';
+import { startCpuSampler } from './cpu.js';
 import { writeHeapSnapshot } from 'node:v8';
 import {
   hasFlag,
@@ -44,6 +46,7 @@ if (!isSystem(system)) throw new TypeError(`serve: unknown system ${system}`);
 setTimeout(() => process.exit(3), numberArg('lifetime-ms', 20 * 60_000)).unref();
 
 prepareHold(numberArg('capacity', 0));
+const cpu = startCpuSampler();
 
 /** GC pauses (start, duration in ms, performance.now() clock), to tell GC from admission work. */
 const gcPauses: Array<[number, number]> = [];
@@ -116,6 +119,11 @@ onCommand((command) => {
       // A heap snapshot for bench/heap.ts (what an in-flight task is made of).
       fullGc();
       report('snapshot', { file: writeHeapSnapshot(String(command.file)) });
+      return;
+    }
+    case 'cpu': {
+      // CPU time (user + system, us) between two process.hrtime stamps of the client's window.
+      report('cpu', { cpuUs: cpu.between(Number(command.fromUs), Number(command.toUs)) ?? -1 });
       return;
     }
     case 'release':

@@ -67,6 +67,12 @@ export const throughputLimits: Partial<TaskLimits> = { tasksRunningMax: 4_096, t
 /** Limits for the in-flight memory test. */
 export const floodLimits: Partial<TaskLimits> = { tasksRunningMax: 200_000, tasksRunningPerClientMax: 200_000 };
 
+/**
+ * SEC-16's frame budgets raised likewise: by default a provider reads at most 5,000 frames per
+ * second from one connection (10,000 per address), which would cap a benchmark client there.
+ */
+export const benchFrameBudgets = { perConnection: 10_000_000, perAddress: 10_000_000 };
+
 export function switchboardProvider(limits: Partial<TaskLimits>): Provider {
   return createProvider({
     services: [benchService],
@@ -74,6 +80,7 @@ export function switchboardProvider(limits: Partial<TaskLimits>): Provider {
     advertisedHost: LOOPBACK,
     discovery: { port: SWITCHBOARD_UDP_PORT, broadcastAddresses: [LOOPBACK_BROADCAST] },
     limits,
+    server: { framesPerSecondMax: benchFrameBudgets },
   });
 }
 

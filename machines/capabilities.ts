@@ -24,11 +24,35 @@ export const SettingSchema = z.object({
 });
 export type Setting = z.infer<typeof SettingSchema>;
 
+/**
+ * Our optional extensions of a capability, ignored by seed-only peers: the operation's
+ * description, the JSON Schema of its result, and its own failure codes with what each means.
+ */
+const CapabilityExtensions = {
+  description: z.string().max(2_048).optional(),
+  resultSchema: z.record(z.string(), z.unknown()).optional(),
+  errors: z
+    .record(z.string().regex(/^[A-Z][A-Z0-9_]{1,63}$/), z.string().max(1_024))
+    .refine((errors) => Object.keys(errors).length <= 128, 'at most 128 error codes')
+    .optional(),
+};
+
+/**
+ * The same, read liberally: a malformed extension (a lower-case code, a description too long) is
+ * dropped on its own, and the advertisement is kept (a peer's optional extra must not hide it).
+ */
+const WireCapabilityExtensions = {
+  description: CapabilityExtensions.description.catch(undefined),
+  resultSchema: CapabilityExtensions.resultSchema.catch(undefined),
+  errors: CapabilityExtensions.errors.catch(undefined),
+};
+
 export const CapabilitySchema = z.object({
   key: z.string().min(1).max(256),
   settings: z.array(SettingSchema).max(256),
   /** JSON Schema of the operation's parameters (our extension; ignored by seed-only peers). */
   schema: z.record(z.string(), z.unknown()).optional(),
+  ...CapabilityExtensions,
 });
 export type Capability = z.infer<typeof CapabilitySchema>;
 
@@ -46,11 +70,12 @@ const WireCapabilityListItem = z.object({
   key: z.string(),
   settings: z.array(WireSetting).default([]),
   schema: z.record(z.string(), z.unknown()).optional(),
+  ...WireCapabilityExtensions,
 });
 
 const WireCapabilityValue = z.union([
   z.array(WireSetting),
-  z.object({ settings: z.array(WireSetting).default([]), schema: z.record(z.string(), z.unknown()).optional() }),
+  z.object({ settings: z.array(WireSetting).default([]), schema: z.record(z.string(), z.unknown()).optional(), ...WireCapabilityExtensions }),
 ]);
 
 const WireCapabilities = z.union([
@@ -68,18 +93,24 @@ function toSetting(wire: WireSettingValue): Setting {
   return { type, name };
 }
 
-function withSchema(capability: Omit<Capability, 'schema'>, schema: Capability['schema']): Capability {
-  return schema === undefined ? capability : { ...capability, schema };
+type Optionals = Pick<Capability, 'schema' | 'description' | 'resultSchema' | 'errors'>;
+
+/** The capability with those optional fields that are present (an absent one stays absent, not `undefined`). */
+function withOptionals<B extends { readonly key: string }>(base: B, optionals: Optionals): B & Optionals {
+  const present = Object.entries(optionals).filter(([, value]) => value !== undefined);
+  return present.length === 0 ? base : { ...base, ...Object.fromEntries(present) };
 }
+
+const optionalsOf = ({ schema, description, resultSchema, errors }: Optionals): Optionals => ({ schema, description, resultSchema, errors });
 
 function normalise(wire: z.infer<typeof WireCapabilities>): Capability[] {
   if (Array.isArray(wire)) {
-    return wire.map((item) => withSchema({ key: item.key, settings: item.settings.map(toSetting) }, item.schema));
+    return wire.map((item) => withOptionals({ key: item.key, settings: item.settings.map(toSetting) }, optionalsOf(item)));
   }
   return Object.entries(wire).map(([key, value]) =>
     Array.isArray(value)
       ? { key, settings: value.map(toSetting) }
-      : withSchema({ key, settings: value.settings.map(toSetting) }, value.schema),
+      : withOptionals({ key, settings: value.settings.map(toSetting) }, optionalsOf(value)),
   );
 }
 
@@ -89,14 +120,29 @@ export const EncodedCapabilitiesSchema = z.array(
     key: z.string(),
     settings: z.array(z.record(z.string(), z.string())),
     schema: z.record(z.string(), z.unknown()).optional(),
+    ...CapabilityExtensions,
   }),
 );
 
 function encode(capabilities: Capability[]): z.infer<typeof EncodedCapabilitiesSchema> {
-  return capabilities.map(({ key, settings, schema }) => {
-    const wire = { key, settings: settings.map(({ type, name }) => ({ [type]: name })) };
-    return schema === undefined ? wire : { ...wire, schema };
+  return capabilities.map((capability) => {
+    const wire = { key: capability.key, settings: capability.settings.map(({ type, name }) => ({ [type]: name })) };
+    return withOptionals(wire, optionalsOf(capability));
   });
+}
+
+/**
+ * The keyed form field peers write, `{op: {status: "available", settings: [...]}}`, from the
+ * seed's list as encoded: what the `keyed-capabilities` compat profile advertises
+ * (docs/protocol.md). Decoding reads it back to the same capabilities.
+ */
+export function keyedCapabilities(list: z.infer<typeof EncodedCapabilitiesSchema>): Record<string, { status: 'available'; settings: Record<string, string>[]; schema?: Record<string, unknown> }> {
+  const keyed: Record<string, { status: 'available'; settings: Record<string, string>[]; schema?: Record<string, unknown> }> = {};
+  for (const { key, settings, schema } of list) {
+    // defineProperty: an operation may be called `__proto__` (a Map-like key, never a prototype).
+    Object.defineProperty(keyed, key, { value: { status: 'available', settings, ...(schema === undefined ? {} : { schema }) }, enumerable: true, writable: true, configurable: true });
+  }
+  return keyed;
 }
 
 /** Liberal in (list or keyed object), strict out (the seed's list). */

@@ -10,8 +10,8 @@ import { assign, emit, enqueueActions, sendTo, setup, type AnyActorRef } from 'x
 import { connectionDefaults, connectionMachine, type ConnectionInput, type ConnectionToParentEvent } from './connection.js';
 import type { ClientTaskInput } from './clientTask.js';
 import { ERROR_CODES, internalFailure } from './errors.js';
-import { withEntry, withoutEntry } from './keyed.js';
-import type { ProgressReport, TaskOutcome } from './outcome.js';
+import { OwnedMap, withEntry, withoutEntry } from './keyed.js';
+import type { ProgressReport, TaskFailure, TaskOutcome } from './outcome.js';
 import { deriveSeed, type RandomState } from './random.js';
 import { repositoryDefaults, repositoryMachine, type RepositoryInput, type RepositoryToParentEvent, type ServiceView } from './repository.js';
 import { defaultSelectionPolicy, initialSelectionState, type SelectionPolicy, type SelectionState } from './selection.js';
@@ -65,6 +65,10 @@ export type ClientEmitted =
   | { readonly type: 'task.settled'; readonly taskId: string; readonly outcome: TaskOutcome }
   | { readonly type: 'connection.opened'; readonly endpoint: string; readonly reconnected: boolean }
   | { readonly type: 'connection.down'; readonly endpoint: string; readonly reason: string }
+  /** A message from a provider could not be understood: the reason, and the task it named if any. */
+  | { readonly type: 'connection.unreadable'; readonly endpoint: string; readonly taskId: string | undefined; readonly reason: string }
+  /** Backing off before reconnect attempt `attempt` (1-based) to `endpoint`, after `reason` (CONN-4). */
+  | { readonly type: 'connection.retrying'; readonly endpoint: string; readonly attempt: number; readonly delayMs: number; readonly reason: string }
   | { readonly type: 'connection.closed'; readonly endpoint: string; readonly gaveUp: boolean }
   /** The repository refused an advertisement (SEC-8): the first one per source and reason. */
   | ({ readonly type: 'discovery.ignored' } & Omit<Extract<RepositoryToParentEvent, { type: 'repository.ignored' }>, 'type'>)
@@ -80,7 +84,7 @@ export interface ClientContext extends ClientInput {
   /** Endpoints whose connection said connection.closed and whose done event has not arrived yet. */
   readonly endpointsEnding: ReadonlyMap<string, true>;
   /** Which endpoint each unfinished task went to (for cancel routing). */
-  readonly taskEndpoints: ReadonlyMap<string, string>;
+  readonly taskEndpoints: OwnedMap<string, string>;
 }
 
 const connectionId = (endpoint: string) => `connection:${endpoint}`;
@@ -103,6 +107,19 @@ const connectionEndpointOf = (event: { readonly type: string }): string => {
 function connectionStatus(self: AnyActorRef, endpoint: string): string | undefined {
   const children = self.getSnapshot()?.children as Record<string, AnyActorRef | undefined> | undefined;
   return children?.[connectionId(endpoint)]?.getSnapshot().status;
+}
+
+/**
+ * Why no instance can take the task: UNKNOWN_OPERATION when the service is known but none of its
+ * instances offers the operation (the code a provider would answer, TASK-6), else SERVICE_UNAVAILABLE.
+ */
+export function unavailableFailure(services: readonly ServiceView[], request: Pick<AssignRequest, 'serviceName' | 'operation'>): TaskFailure {
+  const instances = services.filter((service) => service.serviceName === request.serviceName);
+  if (instances.length > 0 && !instances.some((service) => service.capabilities.some((capability) => capability.key === request.operation))) {
+    const offered = [...new Set(instances.flatMap((service) => service.capabilities.map((capability) => capability.key)))];
+    return { code: 'UNKNOWN_OPERATION', message: `${request.serviceName} has no operation "${request.operation}" (it offers: ${offered.join(', ')})` };
+  }
+  return { code: 'SERVICE_UNAVAILABLE', message: `${ERROR_CODES.SERVICE_UNAVAILABLE} (${request.serviceName}.${request.operation})` };
 }
 
 export const clientMachine = setup({
@@ -136,17 +153,7 @@ export const clientMachine = setup({
       );
       if (choice.service === undefined) {
         // DISC-13: nothing to send it to.
-        enqueue.emit({
-          type: 'task.settled',
-          taskId: request.taskId,
-          outcome: {
-            status: 'Failed',
-            error: {
-              code: 'SERVICE_UNAVAILABLE',
-              message: `${ERROR_CODES.SERVICE_UNAVAILABLE} (${request.serviceName}.${request.operation})`,
-            },
-          },
-        });
+        enqueue.emit({ type: 'task.settled', taskId: request.taskId, outcome: { status: 'Failed', error: unavailableFailure(context.services, request) } });
         return;
       }
       const endpoint = choice.service.endpoint;
@@ -174,8 +181,8 @@ export const clientMachine = setup({
       enqueue.assign({
         selection: choice.state,
         endpoints: { ...context.endpoints, [endpoint]: true },
-        taskEndpoints: withEntry(context.taskEndpoints, request.taskId, endpoint),
       });
+      context.taskEndpoints.record(request.taskId, endpoint);
       enqueue.emit({ type: 'task.submitted', taskId: request.taskId, serviceId: choice.service.serviceId, endpoint });
     }),
     cancel: enqueueActions(({ context, event, enqueue }) => {
@@ -187,7 +194,7 @@ export const clientMachine = setup({
     }),
     settle: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'task.settled') return;
-      enqueue.assign({ taskEndpoints: withoutEntry(context.taskEndpoints, event.taskId) });
+      context.taskEndpoints.forget(event.taskId);
       enqueue.emit({ type: 'task.settled', taskId: event.taskId, outcome: event.outcome });
     }),
     forgetConnection: enqueueActions(({ context, event, enqueue, self }) => {
@@ -212,14 +219,13 @@ export const clientMachine = setup({
       const failedId = event.type.slice('xstate.error.actor.'.length);
       const endpoint = [...Object.keys(context.endpoints)].find((candidate) => connectionId(candidate) === failedId);
       if (endpoint === undefined) return;
-      let taskEndpoints = context.taskEndpoints;
-      for (const [taskId, taskEndpoint] of context.taskEndpoints) {
+      for (const [taskId, taskEndpoint] of [...context.taskEndpoints]) {
         if (taskEndpoint !== endpoint) continue;
-        taskEndpoints = withoutEntry(taskEndpoints, taskId);
+        context.taskEndpoints.forget(taskId);
         enqueue.emit({ type: 'task.settled', taskId, outcome: { status: 'Failed', error: internalFailure(undefined) } });
       }
       const { [endpoint]: _failed, ...endpoints } = context.endpoints;
-      enqueue.assign({ endpoints, taskEndpoints });
+      enqueue.assign({ endpoints });
       enqueue.emit({ type: 'connection.closed', endpoint, gaveUp: true });
     }),
     connectionDone: assign(({ context, event }) => {
@@ -241,7 +247,7 @@ export const clientMachine = setup({
     selection: initialSelectionState,
     endpoints: {},
     endpointsEnding: new Map(),
-    taskEndpoints: new Map(),
+    taskEndpoints: new OwnedMap(),
   }),
   invoke: {
     id: 'repository',
@@ -269,6 +275,18 @@ export const clientMachine = setup({
     },
     'connection.down': {
       actions: emit(({ event }) => ({ type: 'connection.down' as const, endpoint: event.endpoint, reason: event.reason })),
+    },
+    'connection.unreadable': {
+      actions: emit(({ event }) => ({ type: 'connection.unreadable' as const, endpoint: event.endpoint, taskId: event.taskId, reason: event.reason })),
+    },
+    'connection.retrying': {
+      actions: emit(({ event }) => ({
+        type: 'connection.retrying' as const,
+        endpoint: event.endpoint,
+        attempt: event.attempt,
+        delayMs: event.delayMs,
+        reason: event.reason,
+      })),
     },
     'connection.closed': { actions: 'forgetConnection' },
     'xstate.error.actor.*': { actions: 'connectionFailed' },

@@ -4,7 +4,7 @@
  */
 import type { ClientTaskInput, TaskFailure } from './clientTask.js';
 import { isWellFormedCode } from './errors.js';
-import type { Draft, AssignTask, CancelTask, GetResult, ProviderMessage, TaskStatus } from './messages.js';
+import type { Draft, AssignTask, CancelTask, GetResult, GetStatus, ProviderMessage, TaskStatus } from './messages.js';
 import type { ProgressReport } from './outcome.js';
 
 /** Error codes that refuse a message for now, not the task: the ack timer re-sends (TASK-3). */
@@ -99,4 +99,9 @@ export function cancelDraft(task: Pick<ClientTaskInput, 'taskId' | 'clientId'>):
 
 export function getResultDraft(task: Pick<ClientTaskInput, 'taskId' | 'clientId'>): Draft<GetResult> {
   return { type: 'GetResult', payload: { taskId: task.taskId, originalClientId: task.clientId } };
+}
+
+/** The seed's "GetStatus (Periodic)": asked when a provider has said nothing about the task for a while. */
+export function getStatusDraft(task: Pick<ClientTaskInput, 'taskId' | 'clientId'>): Draft<GetStatus> {
+  return { type: 'GetStatus', payload: { taskId: task.taskId, originalClientId: task.clientId } };
 }

@@ -5,18 +5,22 @@
  * active (the transport is invoked here)
  *   connecting -> open -> closing          open = liveness (ping / pong, CONN-3) || traffic
  *   unresponsive: no pong in time, or no handshake answer in time: terminate (CONN-3)
- * backoff: full-jitter exponential delay, bounded attempts (CONN-4)
+ * backoff: full-jitter exponential delay (CONN-4); gives up after `attemptsMax` attempts,
+ *   `refusalsMax` refusals in a row (the provider's process is gone) or `giveUpAfterMs` without
+ *   opening again, whichever comes first (CONN-12, machines/backoff.ts)
  * settlingTasks: every unfinished task is told connection.lost and settles (CONNECTION_LOST)
  * closed (final, output { gaveUp })
  *
- * Tasks live in an actor pool (machines/actorPool.ts) so that thousands of them do not weigh on
- * this machine's snapshot; the connection keeps only their ids. AssignTask and CancelTask drafts
+ * Tasks live in a task pool (machines/host/taskPool.ts: snapshots stepped by the compiled task
+ * machine, no actor each; an actor pool when the engine is off) so that thousands of them do not
+ * weigh on this machine's snapshot; the connection keeps only their ids, in a map it owns
+ * (machines/keyed.ts). AssignTask and CancelTask drafts
  * wait in a bounded outbox until answered and are re-sent, in order, whenever the connection
  * opens again (CONN-5; machines/outbox.ts).
  */
-import { assign, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
-import { createActorPool } from './actorPool.js';
-import { backoffDelayMs } from './backoff.js';
+import { assign, cancel, enqueueActions, raise, sendTo, setup, spawnChild } from 'xstate';
+import { createTaskPool } from './host/taskPool.js';
+import { backoffDelayMs, giveUpRuleOf } from './backoff.js';
 import { clientTaskMachine, type ClientTaskInput } from './clientTask.js';
 import type {
   ConnectionContext,
@@ -27,8 +31,8 @@ import type {
   StreamTransportLogic,
 } from './connectionTypes.js';
 import { errorShape, type ErrorCode } from './errors.js';
-import { isOutboxDraft, outboxPut, outboxRemove, routeOf } from './outbox.js';
-import { withEntry, withoutEntry } from './keyed.js';
+import { isOutboxDraft, OwnedOutbox, routeOf } from './outbox.js';
+import { OwnedMap } from './keyed.js';
 import { placeholder } from './placeholder.js';
 import { nextRandom } from './random.js';
 import { CloseCode, type ConnectInput, type StreamCommand } from './transport.js';
@@ -52,8 +56,19 @@ function settledFailure(context: ConnectionContext, taskId: string, code: ErrorC
 function downReason(event: ConnectionEvent): string {
   if (event.type === 'transport.closed') return `transport closed (${event.code}${event.reason ? ` ${event.reason}` : ''})`;
   if (event.type === 'connection.close') return 'close requested';
+  // The delayed events of `after` are named after their delay.
+  if ((event.type as string).includes('connectTimeoutMs')) return 'no answer to the opening handshake within connectTimeoutMs';
   return 'no pong within pongTimeoutMs';
 }
+
+/** The id of the delayed `connection.giveUpDue` (backoff.giveUpAfterMs), cancelled when the connection opens. */
+const GIVE_UP_TIMER_ID = 'giveUp';
+
+/** The longest delay a timer takes as given (setTimeout fires at once beyond it). */
+const TIMER_DELAY_MS_MAX = 2 ** 31 - 1;
+
+/** A transport that was refused: nothing listens at the endpoint (ECONNREFUSED). */
+const isRefusal = (event: ConnectionEvent): boolean => event.type === 'transport.closed' && event.refused === true;
 
 const toParent = ({ context }: { context: ConnectionContext }) => context.parentRef;
 
@@ -66,7 +81,7 @@ export const connectionMachine = setup({
   },
   actors: {
     transport: placeholder<StreamTransportLogic>('transport'),
-    tasks: createActorPool(clientTaskMachine),
+    tasks: createTaskPool(clientTaskMachine),
   },
   delays: {
     pingIntervalMs: ({ context }) => context.pingIntervalMs,
@@ -76,7 +91,9 @@ export const connectionMachine = setup({
     backoffDelayMs: ({ context }) => context.backoffDelayMs,
   },
   guards: {
-    attemptsExhausted: ({ context }) => context.attempt >= context.backoff.attemptsMax,
+    /** CONN-4: out of attempts; CONN-12: refused `refusalsMax` times in a row (counting this failure). */
+    attemptsExhausted: ({ context, event }) =>
+      context.attempt >= context.backoff.attemptsMax || (isRefusal(event) && context.refusals + 1 >= giveUpRuleOf(context.backoff).refusalsMax),
     taskInFlight: ({ context, event }) => event.type === 'connection.submit' && context.tasks.has(event.task.taskId),
     tasksFull: ({ context }) => context.tasksInFlight >= context.tasksMax,
     noTasksInFlight: ({ context }) => context.tasksInFlight === 0,
@@ -85,9 +102,27 @@ export const connectionMachine = setup({
     spawnTask: enqueueActions(({ context, event, enqueue, self }) => {
       if (event.type !== 'connection.submit') return;
       const { taskId } = event.task;
-      const input: ClientTaskInput = { ...event.task, ...context.task, parentRef: self };
+      const { task } = event;
+      const options = context.task;
+      // Field by field: spreading two objects and adding to them is slow on Node 20 (per task).
+      const input: ClientTaskInput = {
+        clientId: task.clientId,
+        taskId,
+        messageId: task.messageId,
+        serviceName: task.serviceName,
+        operation: task.operation,
+        params: task.params,
+        deadlineMs: task.deadlineMs,
+        ackTimeoutMs: options.ackTimeoutMs,
+        assignAttemptsMax: options.assignAttemptsMax,
+        cancelTimeoutMs: options.cancelTimeoutMs,
+        pollIntervalMs: options.pollIntervalMs,
+        pollFirstMs: options.pollFirstMs,
+        parentRef: self,
+      };
       enqueue.sendTo('tasks', { type: 'pool.spawn', id: taskId, input });
-      enqueue.assign({ tasks: withEntry(context.tasks, taskId, true), tasksInFlight: context.tasksInFlight + 1 });
+      context.tasks.record(taskId, true);
+      enqueue.assign({ tasksInFlight: context.tasksInFlight + 1 });
     }),
     /** A task spawned while the connection is not open must not run its ack timer yet. */
     pauseTask: sendTo('tasks', ({ event }) => ({
@@ -108,18 +143,17 @@ export const connectionMachine = setup({
       event: params.event,
     })),
     /** CONN-5: AssignTask and CancelTask wait here until answered. */
-    keepDraft: assign(({ context, event }) => {
-      if (event.type !== 'task.send' || !isOutboxDraft(event.draft)) return {};
-      const { outbox, dropped } = outboxPut(context.outbox, event.taskId, event.draft, context.outboxMax);
-      return dropped === 0 ? { outbox } : { outbox, stats: { ...context.stats, outboxDropped: context.stats.outboxDropped + dropped } };
+    keepDraft: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'task.send' || !isOutboxDraft(event.draft)) return;
+      const dropped = context.outbox.put(event.taskId, event.draft, context.outboxMax);
+      if (dropped > 0) enqueue.assign({ stats: { ...context.stats, outboxDropped: context.stats.outboxDropped + dropped } });
     }),
     sendDraft: sendTo('transport', ({ event }) => {
       if (event.type !== 'task.send') throw new Error(`sendDraft: unexpected ${event.type}`);
       return { type: 'transport.send', draft: event.draft } satisfies StreamCommand;
     }),
-    releaseAssign: assign({
-      outbox: ({ context, event }) =>
-        event.type === 'task.acknowledged' ? outboxRemove(context.outbox, event.taskId, 'AssignTask') : context.outbox,
+    releaseAssign: enqueueActions(({ context, event }) => {
+      if (event.type === 'task.acknowledged') context.outbox.remove(event.taskId, 'AssignTask');
     }),
     relayProgress: sendTo(toParent, ({ context, event }) => {
       if (event.type !== 'task.progress') throw new Error(`relayProgress: unexpected ${event.type}`);
@@ -130,8 +164,9 @@ export const connectionMachine = setup({
       return { ...event, endpoint: context.endpoint };
     }),
     forgetTask: assign(({ context, event }) => {
-      if (event.type !== 'task.settled' || !context.tasks.has(event.taskId)) return {};
-      return { tasks: withoutEntry(context.tasks, event.taskId), tasksInFlight: context.tasksInFlight - 1, outbox: outboxRemove(context.outbox, event.taskId) };
+      if (event.type !== 'task.settled' || !context.tasks.forget(event.taskId)) return {};
+      context.outbox.remove(event.taskId);
+      return { tasksInFlight: context.tasksInFlight - 1 };
     }),
     routeMessage: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'transport.message') return;
@@ -143,10 +178,42 @@ export const connectionMachine = setup({
       }
     }),
     countRejected: assign({ stats: ({ context }) => ({ ...context.stats, messagesRejected: context.stats.messagesRejected + 1 }) }),
+    /** An answer not understood: the task it names hears why (its TIMEOUT says so), and the client logs it. */
+    reportUnreadable: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'transport.rejected') return;
+      const reason = `${event.error.code}: ${event.error.message}`;
+      const taskId = event.taskId !== undefined && context.tasks.has(event.taskId) ? event.taskId : undefined;
+      if (taskId !== undefined) enqueue.sendTo('tasks', { type: 'pool.send', id: taskId, event: { type: 'task.unreadable', reason } });
+      enqueue.sendTo(context.parentRef, { type: 'connection.unreadable', endpoint: context.endpoint, taskId, reason });
+    }),
     ping: sendTo('transport', { type: 'transport.ping' } satisfies StreamCommand),
     terminate: sendTo('transport', { type: 'transport.terminate' } satisfies StreamCommand),
     closeGracefully: sendTo('transport', { type: 'transport.close', code: CloseCode.normal } satisfies StreamCommand),
-    markOpened: assign({ attempt: 0, opensTotal: ({ context }) => context.opensTotal + 1 }),
+    markOpened: enqueueActions(({ context, enqueue }) => {
+      enqueue.cancel(GIVE_UP_TIMER_ID);
+      enqueue.assign({ attempt: 0, refusals: 0, opensTotal: context.opensTotal + 1 });
+    }),
+    /** Refusals in a row: a failure of another kind (a timeout) starts the count again. */
+    countRefusal: assign({ refusals: ({ context, event }) => (isRefusal(event) ? context.refusals + 1 : 0) }),
+    /**
+     * CONN-12: the bound on the whole reconnect cycle, from the loss (or the first try) on. None
+     * when `giveUpAfterMs` is not a timer's delay (Infinity turns it off; a real timer would fire
+     * at once past 2^31 - 1 ms).
+     */
+    scheduleGiveUp: enqueueActions(({ context, enqueue }) => {
+      const delay = giveUpRuleOf(context.backoff).giveUpAfterMs;
+      if (Number.isFinite(delay) && delay >= 0 && delay <= TIMER_DELAY_MS_MAX) {
+        enqueue.raise({ type: 'connection.giveUpDue' }, { id: GIVE_UP_TIMER_ID, delay });
+      }
+    }),
+    cancelGiveUp: cancel(GIVE_UP_TIMER_ID),
+    announceRetrying: sendTo(toParent, ({ context, event }) => ({
+      type: 'connection.retrying' as const,
+      endpoint: context.endpoint,
+      attempt: context.attempt + 1,
+      delayMs: context.backoffDelayMs,
+      reason: downReason(event),
+    })),
     /** CONN-5: re-send the outbox in order, before the tasks hear connection.up (and ask GetResult, CONN-6). */
     flushOutbox: enqueueActions(({ context, enqueue }) => {
       for (const { draft } of context.outbox) enqueue.sendTo('transport', { type: 'transport.send', draft } satisfies StreamCommand);
@@ -177,10 +244,11 @@ export const connectionMachine = setup({
       ...options,
       random: seed,
       attempt: 0,
+      refusals: 0,
       backoffDelayMs: 0,
       opensTotal: 0,
-      outbox: [],
-      tasks: new Map(),
+      outbox: new OwnedOutbox(),
+      tasks: new OwnedMap(),
       tasksInFlight: 0,
       gaveUp: false,
       stats: { messagesUnroutable: 0, messagesRejected: 0, outboxDropped: 0 },
@@ -190,7 +258,7 @@ export const connectionMachine = setup({
   // The connection enforces tasksMax itself. The pool gets one slot more: a task reports
   // task.settled a moment before the pool hears it is done, so a submission made in reaction to
   // that report (synchronously, at full capacity) finds the settled member still in the pool.
-  entry: spawnChild('tasks', { id: 'tasks', input: ({ context }) => ({ membersMax: context.tasksMax + 1 }) }),
+  entry: [spawnChild('tasks', { id: 'tasks', input: ({ context }) => ({ membersMax: context.tasksMax + 1 }) }), 'scheduleGiveUp'],
   on: {
     'connection.submit': [
       { guard: 'taskInFlight' },
@@ -205,7 +273,7 @@ export const connectionMachine = setup({
     // CONN-3: a message is proof of life too. Raised rather than handled in the liveness region:
     // a region's own handler would pre-empt this root-level routing for the same event.
     'transport.message': { actions: ['routeMessage', raise({ type: 'liveness.activity' })] },
-    'transport.rejected': { actions: 'countRejected' },
+    'transport.rejected': { actions: ['countRejected', 'reportUnreadable'] },
   },
   initial: 'active',
   states: {
@@ -227,15 +295,17 @@ export const connectionMachine = setup({
             'transport.opened': 'open',
             'transport.closed': [
               { guard: 'attemptsExhausted', target: '#connection.settlingTasks', actions: 'giveUp' },
-              { target: '#connection.backoff' },
+              { target: '#connection.backoff', actions: 'countRefusal' },
             ],
             'connection.close': 'closing.terminating',
+            // CONN-12: giveUpAfterMs passed while this attempt still waits for its handshake.
+            'connection.giveUpDue': 'givingUp',
           },
         },
         open: {
           type: 'parallel',
           entry: 'markOpened',
-          exit: 'announceDown',
+          exit: ['announceDown', 'scheduleGiveUp'],
           on: {
             'connection.submit': [
               { guard: 'taskInFlight' },
@@ -280,6 +350,7 @@ export const connectionMachine = setup({
             { target: '#connection.backoff' },
           ],
         },
+        givingUp: { entry: ['terminate', 'giveUp'], always: '#connection.settlingTasks' },
         // CONN-7
         closing: {
           initial: 'handshaking',
@@ -299,9 +370,9 @@ export const connectionMachine = setup({
       },
     },
     backoff: {
-      entry: 'drawBackoffDelay',
+      entry: ['drawBackoffDelay', 'announceRetrying'],
       after: { backoffDelayMs: { target: 'active', actions: 'countAttempt' } },
-      on: { 'connection.close': 'settlingTasks' },
+      on: { 'connection.close': 'settlingTasks', 'connection.giveUpDue': { target: 'settlingTasks', actions: 'giveUp' } },
     },
     // CONN-4: unfinished tasks fail CONNECTION_LOST; each reports task.settled (relayed above)
     // before `closed` is entered, since a final machine no longer takes events.
@@ -315,7 +386,7 @@ export const connectionMachine = setup({
     },
     closed: {
       type: 'final',
-      entry: 'announceClosed',
+      entry: ['cancelGiveUp', 'announceClosed'],
       output: ({ context }) => ({ gaveUp: context.gaveUp }),
     },
   },

@@ -4,7 +4,8 @@
 import type { ActorRef, CallbackActorLogic } from 'xstate';
 import { backoffDefaults, type BackoffOptions } from './backoff.js';
 import { clientTaskDefaults, type ClientTaskInput, type ClientTaskToParentEvent, type TaskOutcome } from './clientTask.js';
-import type { Outbox } from './outbox.js';
+import type { OwnedMap } from './keyed.js';
+import type { OwnedOutbox } from './outbox.js';
 import type { RandomState } from './random.js';
 import type { ConnectInput, StreamCommand, StreamEvent } from './transport.js';
 
@@ -33,7 +34,7 @@ export interface ConnectionInput {
   /** Jitter PRNG seed (machines/random.ts). */
   seed: RandomState;
   /** Options of every task on this connection. @default clientTaskDefaults */
-  task: Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs'>;
+  task: Pick<ClientTaskInput, 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs' | 'pollFirstMs'>;
   /** The client root. */
   parentRef: ActorRef<any, ConnectionToParentEvent>;
 }
@@ -49,7 +50,7 @@ export const connectionDefaults: Omit<ConnectionInput, 'endpoint' | 'tlsFingerpr
   task: clientTaskDefaults,
 };
 
-export type ConnectionSubmission = Omit<ClientTaskInput, 'parentRef' | 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs'>;
+export type ConnectionSubmission = Omit<ClientTaskInput, 'parentRef' | 'ackTimeoutMs' | 'assignAttemptsMax' | 'cancelTimeoutMs' | 'pollIntervalMs' | 'pollFirstMs'>;
 
 export type ConnectionEvent =
   | StreamEvent
@@ -59,11 +60,17 @@ export type ConnectionEvent =
   | { type: 'connection.close' }
   /** Internal: a message arrived, so the provider is alive (CONN-3). */
   | { type: 'liveness.activity' }
+  /** Internal: `backoff.giveUpAfterMs` passed since the connection was lost, and it did not open again (CONN-12). */
+  | { type: 'connection.giveUpDue' }
   | ClientTaskToParentEvent;
 
 export type ConnectionToParentEvent =
   | { type: 'connection.opened'; endpoint: string; reconnected: boolean }
   | { type: 'connection.down'; endpoint: string; reason: string }
+  /** A message from the provider could not be understood (logged with the reason; the task it names is told). */
+  | { type: 'connection.unreadable'; endpoint: string; taskId: string | undefined; reason: string }
+  /** Backing off before reconnect attempt `attempt` (1-based), after `reason`. */
+  | { type: 'connection.retrying'; endpoint: string; attempt: number; delayMs: number; reason: string }
   | { type: 'connection.closed'; endpoint: string; gaveUp: boolean }
   | {
       type: 'task.progress';
@@ -90,13 +97,16 @@ export interface ConnectionContext extends Omit<ConnectionInput, 'seed'> {
   readonly random: RandomState;
   /** Reconnect attempts since the connection last opened (CONN-4). */
   readonly attempt: number;
+  /** Attempts refused in a row since the connection last opened (CONN-12, `backoff.refusalsMax`). */
+  readonly refusals: number;
   /** The delay drawn on entering backoff, used by the `backoffDelayMs` delay. */
   readonly backoffDelayMs: number;
   /** How many times the connection has opened: every open after the first is a reconnect. */
   readonly opensTotal: number;
-  readonly outbox: Outbox;
-  /** Ids of the tasks in flight (spawned, not settled), at most tasksMax. */
-  readonly tasks: ReadonlyMap<string, true>;
+  /** Owned (machines/keyed.ts): changed in place by this machine's actions. */
+  readonly outbox: OwnedOutbox;
+  /** Ids of the tasks in flight (spawned, not settled), at most tasksMax. Owned (machines/keyed.ts). */
+  readonly tasks: OwnedMap<string, true>;
   readonly tasksInFlight: number;
   /** Set when the attempts ran out; the output of `closed`. */
   readonly gaveUp: boolean;

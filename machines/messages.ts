@@ -160,10 +160,16 @@ export const AssignTaskSchema = envelope(
 );
 
 const taskRef = { taskId: IdSchema, originalClientId: IdSchema };
+/**
+ * The seed names GetStatus and GetResult but defines no payload: peers built from it send
+ * `{taskId}` alone. A provider answers for the session's client, else for the one client whose
+ * task has that taskId, if the session may act for it (TASK-12, SEC-10).
+ */
+const queryRef = { taskId: IdSchema, originalClientId: IdSchema.optional() };
 
 export const CancelTaskSchema = envelope('CancelTask', z.object(taskRef));
-export const GetStatusSchema = envelope('GetStatus', z.object(taskRef));
-export const GetResultSchema = envelope('GetResult', z.object(taskRef));
+export const GetStatusSchema = envelope('GetStatus', z.object(queryRef));
+export const GetResultSchema = envelope('GetResult', z.object(queryRef));
 
 export const AuthenticateSchema = envelope(
   'Authenticate',

@@ -12,7 +12,7 @@
 import { assign, emit, enqueueActions, sendTo, setup, spawnChild, type CallbackActorLogic } from 'xstate';
 import { advertisementsFor } from './advertisement.js';
 import { ERROR_CODES, internalFailure, type ErrorShape } from './errors.js';
-import type { ServiceStatus } from './messages.js';
+import type { GetResult, GetStatus, ServiceStatus } from './messages.js';
 import { placeholder } from './placeholder.js';
 import type { ServiceDescriptor } from './service.js';
 import { sessionDefaults, sessionMachine, type SessionInput, type SessionToParentEvent } from './session.js';
@@ -39,7 +39,9 @@ import {
   type ClientBook,
 } from './providerClients.js';
 import { withEntry, withoutEntry } from './keyed.js';
-import { errorReply, notOwnerReply } from './sessionRules.js';
+import { errorReply, notOwnerReply, withClientId } from './sessionRules.js';
+import { claimClient } from './identity.js';
+import { errorFor } from './taskReplies.js';
 
 export type SessionOptions = Omit<SessionInput, 'connectionId' | 'remoteAddress' | 'token' | 'parentRef'>;
 
@@ -66,8 +68,15 @@ export interface ProviderInput {
   readonly session: SessionOptions;
   /** SEC-4: decides each new AssignTask (runtime/acl.ts); undefined allows everything. */
   readonly authorize?: Authorizer | undefined;
+  /**
+   * The `flat-status` compat profile: GetStatus of a finished task is answered with its final
+   * status (the seed's "Status (Completed)"), the outcome being GetResult's. @default false
+   */
+  readonly finishedStatusOnGetStatus?: boolean | undefined;
   /** How long stopping waits for tasks to cancel and sessions to close. @default 2_000 */
   readonly stopTimeoutMs: number;
+  /** Deliberate bugs for checker self-tests (docs/simulation.md); absent in production. */
+  readonly injectBug?: { readonly skipDuplicateCheck?: boolean };
 }
 
 export const providerDefaults: Omit<ProviderInput, 'providerId' | 'services'> = {
@@ -304,13 +313,16 @@ export const providerMachine = setup({
       if (event.type !== 'session.request') return;
       const { clientId, connectionId, message } = event;
       const record = context.sessions.get(connectionId);
-      if (record === undefined || !record.verified || record.clientId !== clientId) {
+      const refuse = () => {
         enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: notOwnerReply(message) });
         enqueue.assign({ stats: countUp(context.stats, 'requestsForbidden') });
-        return;
-      }
+      };
+      if (record === undefined) return refuse();
+      // A query naming no client from a session not bound yet (a seed-only peer): whose task it is comes later.
+      const unnamedIdentity = clientId === undefined && (message.type === 'GetStatus' || message.type === 'GetResult') ? event.identity : undefined;
+      if (unnamedIdentity === undefined && (!record.verified || clientId === undefined || record.clientId !== clientId)) return refuse();
       // SEC-16: a principal's messages over all its sessions are bounded per window.
-      const principal = record.identity?.principal;
+      const principal = (unnamedIdentity ?? record.identity)?.principal;
       if (principal !== undefined) {
         const sent = context.principalMessages.get(principal) ?? 0;
         if (sent >= context.principalRateLimit.messagesMax) {
@@ -320,6 +332,11 @@ export const providerMachine = setup({
         if (context.principalMessages.size === 0) enqueue.raise({ type: 'provider.principalWindow' }, { id: 'principalWindow', delay: 'principalWindowMs' });
         enqueue.assign({ principalMessages: withEntry(context.principalMessages, principal, sent + 1) });
       }
+      if (unnamedIdentity !== undefined) {
+        enqueue.sendTo('tasks', { type: 'registry.whose', connectionId, message: message as GetStatus | GetResult, identity: unnamedIdentity });
+        return;
+      }
+      if (clientId === undefined) return;
       let request: TaskRegistryEvent;
       switch (message.type) {
         case 'AssignTask':
@@ -333,10 +350,27 @@ export const providerMachine = setup({
       }
       enqueue.sendTo('tasks', request);
     }),
-    /** Routes a reply to the client's current session; a client that is away gets it later (TASK-13). */
+    /**
+     * TASK-12, SEC-10: a query naming no client is answered for the one client whose task has that
+     * taskId, when the asking session may act for that client (the identity rules); otherwise, or
+     * when several clients have such a task, it gets the answer an unknown task gets.
+     */
+    answerUnnamedQuery: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'registry.taskOwners') return;
+      const { connectionId, message, clientIds, identity } = event;
+      const [clientId] = clientIds;
+      // Only a client the provider knows the owner of, and only for a session that may act for it.
+      const owner = clientId === undefined ? undefined : context.owners.get(clientId)?.owner;
+      if (clientIds.length !== 1 || owner === undefined || !claimClient(owner, identity, clientId!).allowed) {
+        enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: errorFor(message, 'TASK_NOT_FOUND') });
+        return;
+      }
+      enqueue.sendTo('tasks', { type: 'registry.query', clientId: clientId!, message: withClientId(message, clientId!), replyTo: connectionId });
+    }),
+    /** Routes a reply to the client's current session (or to the session that asked); a client that is away gets it later (TASK-13). */
     deliverReply: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'registry.reply') return;
-      const connectionId = replyTargetOf(context, event.clientId);
+      const connectionId = event.replyTo !== undefined && context.sessions.has(event.replyTo) ? event.replyTo : replyTargetOf(context, event.clientId);
       if (connectionId === undefined) {
         enqueue.assign({ stats: countUp(context.stats, 'repliesUndeliverable') });
         return;
@@ -382,7 +416,14 @@ export const providerMachine = setup({
   ],
   entry: spawnChild('taskRegistry', {
     id: 'tasks',
-    input: ({ context, self }) => ({ services: context.services, limits: context.limits, authorize: context.authorize, parentRef: self }),
+    input: ({ context, self }) => ({
+      services: context.services,
+      limits: context.limits,
+      authorize: context.authorize,
+      finishedStatusOnGetStatus: context.finishedStatusOnGetStatus,
+      parentRef: self,
+      skipDuplicateCheck: context.injectBug?.skipDuplicateCheck === true,
+    }),
   }),
   on: {
     'server.accepted': { actions: 'acceptSession' },
@@ -394,6 +435,7 @@ export const providerMachine = setup({
     'session.ended': { actions: 'forgetSession' },
     'xstate.done.actor.*': { actions: 'releaseSession' },
     'registry.reply': { actions: 'deliverReply' },
+    'registry.taskOwners': { actions: 'answerUnnamedQuery' },
     'registry.load': { actions: 'trackLoad' },
     'registry.clientRecords': { actions: 'trackRecords' },
     'registry.settled': {

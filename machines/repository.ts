@@ -17,15 +17,21 @@
  *   reported (`repository.learned`) so the application may persist it.
  * - DISC-9, DISC-10: entries expire or say goodbye on their own and report `entry.ended`; the
  *   repository then stops the child and forgets its view (its trust record stays, so a replay of
- *   its advertisements is still refused).
+ *   its advertisements is still refused). An entry that turns suspect makes the repository ask
+ *   again (a discovery request, at most one per `ASK_AGAIN_GAP_MS`): a provider that sends no
+ *   heartbeats, or whose heartbeats cannot reach this client's socket, still answers requests.
+ * - An unsigned advertisement of a loopback or unspecified host (`localhost:8080`, `0.0.0.0`)
+ *   heard from another host stands for that host (machines/discovery/reachable.ts).
  * - DISC-12: datagrams that failed decoding arrive as `datagram.rejected` and are only counted.
  *   Requests from other clients (`ClientServiceDiscoveryRequest`) are not ours to answer: ignored.
  *
  * Every change of the view is reported to the parent as `repository.changed` with the full list,
- * which is what selection (machines/selection.ts) works on.
+ * which is what selection (machines/selection.ts) works on; a heartbeat that changes nothing in
+ * the view (same status, load, capabilities, ...) is not a change and is not reported.
  */
-import { assign, enqueueActions, sendTo, setup, stopChild, type ActorRef, type CallbackActorLogic } from 'xstate';
+import { and, assign, enqueueActions, raise, sendTo, setup, stopChild, type ActorRef, type CallbackActorLogic } from 'xstate';
 import type { Capability } from './capabilities.js';
+import { jsonEqual } from './jsonEqual.js';
 import { admissionOf, advertisementIn, countedSource } from './discovery/admission.js';
 import {
   boundKeyOf,
@@ -47,6 +53,7 @@ import {
   type RepositoryEntryToParentEvent,
 } from './repositoryEntry.js';
 import type { DatagramCommand, DatagramEvent, PeerAddress } from './transport.js';
+import { reachableEndpoint } from './discovery/reachable.js';
 
 /** What the repository knows about one service instance; what selection ranks. */
 export interface ServiceView {
@@ -88,7 +95,12 @@ export const repositoryDefaults = {
   trust: trustDefaults,
 } as const satisfies Omit<RepositoryInput, 'clientId' | 'parentRef'>;
 
-export type RepositoryEvent = DatagramEvent | { readonly type: 'repository.refresh' } | RepositoryEntryToParentEvent;
+export type RepositoryEvent =
+  | DatagramEvent
+  | { readonly type: 'repository.refresh' }
+  /** Raised when an entry turns suspect. */
+  | { readonly type: 'repository.askAgain' }
+  | RepositoryEntryToParentEvent;
 
 export type RepositoryToParentEvent =
   | { readonly type: 'repository.changed'; readonly services: readonly ServiceView[] }
@@ -142,6 +154,9 @@ export interface RepositoryContext {
 /** Bound on the distinct (source, reason) pairs reported; later ones are counted only. */
 export const IGNORED_REPORTS_MAX = 1_024;
 
+/** After a discovery request, entries turning suspect wait this long before they make another. */
+export const ASK_AGAIN_GAP_MS = 1_000;
+
 // ---- pure helpers -----------------------------------------------------------------------------
 
 /** The child id of the entry for `serviceId`. */
@@ -164,6 +179,12 @@ export function viewOf(advertisement: ServiceAdvertisement, health: EntryHealth,
   };
 }
 
+/** An unsigned advertisement as the client reaches it: its endpoint's host from `source` when only local (see reachable.ts). */
+function withReachableEndpoint(advertisement: ServiceAdvertisement, source: string): ServiceAdvertisement {
+  const endpoint = reachableEndpoint(advertisement.endpoint, source);
+  return endpoint === advertisement.endpoint ? advertisement : { ...advertisement, endpoint };
+}
+
 /** The repository's view as a list (insertion order of the entries): the input of selection. */
 export function servicesOf(context: Pick<RepositoryContext, 'services'>): readonly ServiceView[] {
   return [...context.services.values()];
@@ -171,6 +192,11 @@ export function servicesOf(context: Pick<RepositoryContext, 'services'>): readon
 
 export function hasService(context: Pick<RepositoryContext, 'services'>, serviceId: string): boolean {
   return context.services.has(serviceId);
+}
+
+/** The view an entry's `entry.changed` makes: its advertisement, health and trusted key. */
+function changedViewOf(context: Pick<RepositoryContext, 'trust'>, event: Extract<RepositoryEvent, { type: 'entry.changed' }>): ServiceView {
+  return viewOf(event.advertisement, event.health, boundKeyOf(context.trust, event.serviceId));
 }
 
 function withView(services: ReadonlyMap<string, ServiceView>, view: ServiceView): ReadonlyMap<string, ServiceView> {
@@ -232,6 +258,10 @@ export const repositoryMachine = setup({
   guards: {
     isKnownEntry: ({ context, event }) =>
       (event.type === 'entry.changed' || event.type === 'entry.ended') && hasService(context, event.serviceId),
+    isSuspectEntry: ({ context, event }) => event.type === 'entry.changed' && event.health === 'suspect' && hasService(context, event.serviceId),
+    /** The entry's new view differs from the one held (most heartbeats change nothing). */
+    isViewChanged: ({ context, event }) =>
+      event.type === 'entry.changed' && !jsonEqual(context.services.get(event.serviceId), changedViewOf(context, event)),
   },
   actions: {
     sendDiscoveryRequest: sendTo('discovery', ({ context }): DatagramCommand => ({
@@ -280,6 +310,7 @@ export const repositoryMachine = setup({
       }
       const { verdict } = admission;
       const serviceId = advertisement.serviceId;
+      const heard = verdict.signedBy === undefined ? withReachableEndpoint(advertisement, event.from.host) : advertisement;
       let entries: EntryBook = context;
       let trust = context.trust;
       let ended: string[] = [];
@@ -295,14 +326,14 @@ export const repositoryMachine = setup({
       if (admission.kind === 'refresh') {
         const origin = entries.origins.get(serviceId);
         if (origin !== undefined && origin !== event.from.host) entries = withService(withoutService(entries, serviceId), entries.services.get(serviceId) as ServiceView, event.from.host);
-        enqueue.sendTo(entryIdOf(serviceId), { type: 'entry.advertised', advertisement });
+        enqueue.sendTo(entryIdOf(serviceId), { type: 'entry.advertised', advertisement: heard });
       } else {
         enqueue.spawnChild('repositoryEntry', {
           id: entryIdOf(serviceId),
-          input: { advertisement, defaultHeartbeatIntervalMs: context.defaultHeartbeatIntervalMs, parentRef: self } satisfies RepositoryEntryInput,
+          input: { advertisement: heard, defaultHeartbeatIntervalMs: context.defaultHeartbeatIntervalMs, parentRef: self } satisfies RepositoryEntryInput,
         });
         // The entry reports only later changes: the view of a new entry is made here.
-        entries = withService(entries, viewOf(advertisement, 'alive', verdict.signedBy), event.from.host);
+        entries = withService(entries, viewOf(heard, 'alive', verdict.signedBy), event.from.host);
       }
       enqueue.assign({ stats, trust, services: entries.services, origins: entries.origins, entriesBySource: entries.entriesBySource });
       if (admission.kind === 'new' || ended.length > 0) {
@@ -319,9 +350,7 @@ export const repositoryMachine = setup({
     }),
     updateView: assign({
       services: ({ context, event }) =>
-        event.type === 'entry.changed'
-          ? withView(context.services, viewOf(event.advertisement, event.health, boundKeyOf(context.trust, event.serviceId)))
-          : context.services,
+        event.type === 'entry.changed' ? withView(context.services, changedViewOf(context, event)) : context.services,
     }),
     stopEntry: stopChild(({ event }) => entryIdOf(event.type === 'entry.ended' ? event.serviceId : '')),
     removeView: assign(({ context, event }) => (event.type === 'entry.ended' ? withoutService(context, event.serviceId) : {})),
@@ -352,7 +381,10 @@ export const repositoryMachine = setup({
   on: {
     'datagram.received': { actions: 'admit' },
     'datagram.rejected': { actions: 'countRejected' },
-    'entry.changed': { guard: 'isKnownEntry', actions: ['updateView', 'reportChanged'] },
+    'entry.changed': [
+      { guard: and(['isSuspectEntry', 'isViewChanged']), actions: ['updateView', 'reportChanged', raise({ type: 'repository.askAgain' })] },
+      { guard: and(['isKnownEntry', 'isViewChanged']), actions: ['updateView', 'reportChanged'] },
+    ],
     'entry.ended': { guard: 'isKnownEntry', actions: ['stopEntry', 'removeView', 'reportChanged'] },
   },
   states: {
@@ -361,6 +393,12 @@ export const repositoryMachine = setup({
       entry: 'sendDiscoveryRequest',
       after: { discoveryPeriodMs: { target: 'discovering', reenter: true } },
       on: { 'repository.refresh': { target: 'discovering', reenter: true } },
+      // An entry turned suspect: ask again, unless a request has just gone out.
+      initial: 'justAsked',
+      states: {
+        justAsked: { after: { [ASK_AGAIN_GAP_MS]: 'quiet' } },
+        quiet: { on: { 'repository.askAgain': { target: '#repository.discovering', reenter: true } } },
+      },
     },
   },
 });

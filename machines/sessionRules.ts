@@ -76,8 +76,8 @@ export function initialIdentity(input: Pick<SessionInput, 'remoteAddress' | 'cli
   return input.clientProof === undefined ? { host } : { host, proof: input.clientProof };
 }
 
-/** The clientId a message acts for (CONN-9). */
-export function clientIdOf(message: ClientMessage): string {
+/** The clientId a message names (CONN-9); a GetStatus or GetResult may name none (the seed defines no payload). */
+export function clientIdOf(message: ClientMessage): string | undefined {
   switch (message.type) {
     case 'AssignTask':
       return message.payload.callbackClientId;
@@ -88,6 +88,12 @@ export function clientIdOf(message: ClientMessage): string {
   }
 }
 
+/** A query that named no client, completed with the one it is answered for. */
+export function withClientId<M extends ClientMessage>(message: M, clientId: string): M {
+  if ((message.type !== 'GetStatus' && message.type !== 'GetResult') || message.payload.originalClientId !== undefined) return message;
+  return { ...message, payload: { ...message.payload, originalClientId: clientId } } as M;
+}
+
 export function taskIdOf(message: WireMessage): string | undefined {
   const payload = message.payload as { taskId?: unknown };
   return typeof payload.taskId === 'string' ? payload.taskId : undefined;
@@ -95,7 +101,8 @@ export function taskIdOf(message: WireMessage): string | undefined {
 
 /** True when the session is bound (CONN-9) and the message acts for someone else. */
 export function isForeign(boundClientId: string | undefined, message: ClientMessage): boolean {
-  return boundClientId !== undefined && clientIdOf(message) !== boundClientId;
+  const named = clientIdOf(message);
+  return boundClientId !== undefined && named !== undefined && named !== boundClientId;
 }
 
 export function forbiddenReply(message: ClientMessage): ProviderDraft {

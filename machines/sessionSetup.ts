@@ -154,8 +154,8 @@ export const sessionSetup = setup({
     transportCommand: sendTo('transport', (_, params: { command: StreamCommand }) => params.command),
     notifyReady: sendTo(({ context }) => context.parentRef, ({ context }) => ({ type: 'session.ready' as const, connectionId: context.connectionId })),
     /** CONN-9: the first message carrying a clientId binds the session. */
-    bind: enqueueActions(({ context, enqueue }, params: { clientId: string }) => {
-      if (context.clientId !== undefined) return;
+    bind: enqueueActions(({ context, enqueue }, params: { clientId: string | undefined }) => {
+      if (context.clientId !== undefined || params.clientId === undefined) return;
       enqueue.assign({ clientId: params.clientId });
       enqueue.sendTo(context.parentRef, rules.boundEvent(context.connectionId, params.clientId, context.identity));
     }),
@@ -163,12 +163,20 @@ export const sessionSetup = setup({
     forward: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'session.admitted');
       if (!rules.isRequestMessage(event.message)) return;
-      const clientId = rules.clientIdOf(event.message);
-      if (context.clientId === undefined) {
+      // A query naming no client is for the session's client; an unbound session's goes to the provider to resolve.
+      const clientId = rules.clientIdOf(event.message) ?? context.clientId;
+      if (context.clientId === undefined && clientId !== undefined) {
         enqueue.assign({ clientId });
         enqueue.sendTo(context.parentRef, rules.boundEvent(context.connectionId, clientId, context.identity));
       }
-      enqueue.sendTo(context.parentRef, { type: 'session.request', connectionId: context.connectionId, clientId, message: rules.withoutApiKey(event.message) });
+      const message = clientId === undefined ? event.message : rules.withClientId(event.message, clientId);
+      enqueue.sendTo(context.parentRef, {
+        type: 'session.request',
+        connectionId: context.connectionId,
+        clientId,
+        message: rules.withoutApiKey(message),
+        ...(clientId === undefined ? { identity: context.identity } : {}),
+      });
       enqueue.assign({ stats: rules.addStats(context.stats, { messagesForwarded: 1 }) });
     }),
     notifyEnded: sendTo(

@@ -122,7 +122,11 @@ export type SessionToParentEvent =
   | { type: 'session.authenticated'; connectionId: string; principal: string }
   /** The session acts for `clientId` now (CONN-9); the provider decides whether it may (SEC-10). */
   | { type: 'session.bound'; connectionId: string; clientId: string; identity: SessionIdentity }
-  | { type: 'session.request'; connectionId: string; clientId: string; message: SessionRequestMessage }
+  /**
+   * `clientId` undefined: a GetStatus or GetResult naming no client, from a session not bound yet;
+   * `identity` then says who asks (SEC-10 decides whether it may see the task it names).
+   */
+  | { type: 'session.request'; connectionId: string; clientId: string | undefined; message: SessionRequestMessage; identity?: SessionIdentity }
   | { type: 'session.ended'; connectionId: string; clientId: string | undefined; graceful: boolean; reason: string };
 
 export type SessionOutput = { graceful: boolean; reason: string };

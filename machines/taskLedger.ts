@@ -136,6 +136,8 @@ export class TaskLedger {
   /** Records per clientId, and the clientIds whose count went from 0 or to 0 since the last drain (SEC-10). */
   private readonly recordsByClient = new Map<string, number>();
   private clientChanges: { clientId: string; present: boolean }[] = [];
+  /** The clients with a task of each taskId: one string almost always, a list when ids collide. */
+  private readonly clientsByTaskId = new Map<string, string | string[]>();
 
   constructor(limits: TaskLimits) {
     this.limits = { ...taskLimitDefaults, ...limits };
@@ -161,6 +163,12 @@ export class TaskLedger {
 
   get(clientId: string, taskId: string): TaskRecord | undefined {
     return this.records.get(taskKey(clientId, taskId));
+  }
+
+  /** The clients the ledger holds a task of `taskId` for (a query that names no client, TASK-12). */
+  clientsOf(taskId: string): readonly string[] {
+    const clients = this.clientsByTaskId.get(taskId);
+    return clients === undefined ? [] : typeof clients === 'string' ? [clients] : clients;
   }
 
   /** TASK-7, SEC-17: run now, wait in the source's queue, or refuse. */
@@ -311,6 +319,8 @@ export class TaskLedger {
       finalBytes: 0,
     };
     this.records.set(record.key, record);
+    const others = this.clientsByTaskId.get(record.taskId);
+    this.clientsByTaskId.set(record.taskId, others === undefined ? clientId : [...(typeof others === 'string' ? [others] : others), clientId]);
     const count = (this.recordsByClient.get(clientId) ?? 0) + 1;
     this.recordsByClient.set(clientId, count);
     if (count === 1) this.clientChanges.push({ clientId, present: true });
@@ -321,6 +331,9 @@ export class TaskLedger {
     const record = this.records.get(key);
     if (record === undefined) return;
     this.records.delete(key);
+    const clients = this.clientOthers(record.taskId, record.clientId);
+    if (clients.length === 0) this.clientsByTaskId.delete(record.taskId);
+    else this.clientsByTaskId.set(record.taskId, clients.length === 1 ? clients[0]! : clients);
     this.finishedBytes -= record.finalBytes;
     const count = (this.recordsByClient.get(record.clientId) ?? 1) - 1;
     if (count > 0) {
@@ -329,6 +342,10 @@ export class TaskLedger {
     }
     this.recordsByClient.delete(record.clientId);
     this.clientChanges.push({ clientId: record.clientId, present: false });
+  }
+
+  private clientOthers(taskId: string, clientId: string): string[] {
+    return this.clientsOf(taskId).filter((other) => other !== clientId);
   }
 
   private markRunning(record: TaskRecord): void {

@@ -11,8 +11,11 @@
  * Replies go to the provider as `registry.reply { clientId, draft }`; the provider routes them to
  * the client's current session. The decisions themselves are pure functions in taskReplies.ts.
  */
-import type { Actor, ActorLogic, ActorRef, AnyActorLogic, Snapshot } from 'xstate';
+import type { ActorLogic, ActorRef, AnyActorLogic, AnyStateMachine, EventObject, Snapshot } from 'xstate';
 import { memberEnded, spawnDetached } from './actorPool.js';
+import { compileMachine } from './engine/index.js';
+import { definitionOf, supervisionOf } from './host/supervision.js';
+import { tableHostOf, TaskSlot, TaskTable } from './host/taskTable.js';
 import type { ClientOwner, SessionIdentity } from './identity.js';
 import type { AssignTask, CancelTask, GetResult, GetStatus, ProviderDraft } from './messages.js';
 import { errorIdOf, internalFailure } from './errors.js';
@@ -20,7 +23,7 @@ import type { TaskFailure, TaskOutcome } from './outcome.js';
 import type { ProviderTaskInput, ProviderTaskToParentEvent } from './providerTask.js';
 import { offersOperation, type ServiceDescriptor } from './service.js';
 import { loadWorthReporting, TaskLedger, type LoadReport, type TaskLimits, type TaskRecord } from './taskLedger.js';
-import { ackFor, errorFor, finalFor, stateMessageFor, taskFailed } from './taskReplies.js';
+import { ackFor, errorFor, finalFor, stateMessageFor, statusMessageFor, taskFailed } from './taskReplies.js';
 
 export type TaskRegistryEvent =
   /**
@@ -35,7 +38,10 @@ export type TaskRegistryEvent =
       readonly identity?: SessionIdentity | undefined;
     }
   | { readonly type: 'registry.cancel'; readonly clientId: string; readonly message: CancelTask }
-  | { readonly type: 'registry.query'; readonly clientId: string; readonly message: GetStatus | GetResult }
+  /** `replyTo`: the session that asked, when it is not the client's own (a query that named no client). */
+  | { readonly type: 'registry.query'; readonly clientId: string; readonly message: GetStatus | GetResult; readonly replyTo?: string | undefined }
+  /** A query naming no client (TASK-12): which clients have a task with its taskId? Answered with registry.taskOwners. */
+  | { readonly type: 'registry.whose'; readonly connectionId: string; readonly message: GetStatus | GetResult; readonly identity: SessionIdentity }
   /** TASK-8: refuse new tasks from now on. */
   | { readonly type: 'registry.drain' }
   /** Stop: cancel every unfinished task. */
@@ -55,7 +61,15 @@ function taskAbout(event: { readonly type: string }): { clientId: string; taskId
 }
 
 export type TaskRegistryToParentEvent =
-  | { readonly type: 'registry.reply'; readonly clientId: string; readonly draft: ProviderDraft }
+  | { readonly type: 'registry.reply'; readonly clientId: string; readonly draft: ProviderDraft; readonly replyTo?: string | undefined }
+  /** The clients with a task of the query's taskId (to the provider, which decides who may see it). */
+  | {
+      readonly type: 'registry.taskOwners';
+      readonly connectionId: string;
+      readonly message: GetStatus | GetResult;
+      readonly identity: SessionIdentity;
+      readonly clientIds: readonly string[];
+    }
   | { readonly type: 'registry.load'; readonly running: number; readonly queued: number; readonly load: number }
   | { readonly type: 'registry.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome }
   /**
@@ -82,14 +96,26 @@ export interface TaskRegistryInput {
   readonly limits: TaskLimits;
   /** SEC-4: decides each new AssignTask; undefined allows everything. */
   readonly authorize?: Authorizer | undefined;
+  /** GetStatus of a finished task gets its final status, not its outcome (the `flat-status` compat profile). */
+  readonly finishedStatusOnGetStatus?: boolean | undefined;
   readonly parentRef: ActorRef<Snapshot<unknown>, TaskRegistryToParentEvent>;
+  /** A deliberate bug (docs/simulation.md): a duplicate AssignTask runs again. Never in production. */
+  readonly skipDuplicateCheck?: boolean;
+}
+
+/** A running task: an actor of its own, or a snapshot in the registry's task table (no actor). */
+export interface TaskMember {
+  send(event: EventObject): void;
+  getSnapshot(): { readonly status: string };
 }
 
 export type TaskRegistrySnapshot = Snapshot<undefined> & {
   readonly ledger: TaskLedger;
   readonly accepting: boolean;
-  /** Live task actors by member id (`task:<n>`), and the record each one runs. */
-  readonly members: Map<string, { actor: Actor<AnyActorLogic>; record: TaskRecord }>;
+  /** Tasks as snapshots stepped by the compiled task machine (made on the first task); undefined when tasks are actors. */
+  table: TaskTable | undefined;
+  /** Live tasks by member id (`task:<n>`), and the record each one runs. */
+  readonly members: Map<string, { actor: TaskMember; record: TaskRecord }>;
   readonly memberIds: Map<string, string>;
   readonly spawnedTotal: number;
   /** AssignTasks answered from the ledger instead of run again (TASK-4). */
@@ -101,8 +127,20 @@ export type TaskRegistrySnapshot = Snapshot<undefined> & {
 
 export type TaskRegistryLogic = ActorLogic<TaskRegistrySnapshot, TaskRegistryEvent | { type: string }, TaskRegistryInput>;
 
-/** Creates the registry logic whose task actors run `taskLogic` (providerTaskMachine, provided). */
-export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic {
+const isStateMachine = (logic: AnyActorLogic): logic is AnyStateMachine => 'root' in logic && 'implementations' in logic;
+
+/**
+ * Creates the registry logic whose tasks run `taskLogic` (providerTaskMachine, provided; possibly
+ * hosted on the engine and wrapped by the runtime's supervisor). With `tasksAsSnapshots`, tasks
+ * are snapshots in a task table (machines/host/taskTable.ts: no actor per task, one timer wheel,
+ * the supervisor's supervision applied by the table) when the engine supports the machine and
+ * its handler is a direct callback; otherwise each task is an actor of `taskLogic`.
+ */
+export function createTaskRegistry(taskLogic: AnyActorLogic, options: { readonly tasksAsSnapshots?: boolean } = {}): TaskRegistryLogic {
+  const machine = isStateMachine(taskLogic) ? definitionOf(taskLogic) : undefined;
+  const compiled = options.tasksAsSnapshots && machine ? compileMachine(machine) : undefined;
+  const tableEngine = compiled?.ok && TaskTable.canHost(machine!) ? compiled.engine : undefined;
+  const supervision = supervisionOf(taskLogic);
   return {
     config: taskLogic,
     getInitialSnapshot: (_scope, input) => ({
@@ -111,6 +149,7 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
       error: undefined,
       ledger: new TaskLedger(input.limits),
       accepting: true,
+      table: undefined,
       members: new Map(),
       memberIds: new Map(),
       spawnedTotal: 0,
@@ -142,9 +181,14 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
           deadlineMs: record.assignment.deadlineMs,
           parentRef: scope.self as never,
         };
-        const actor = spawnDetached(scope, taskLogic, memberId, taskInput);
+        const table = tableEngine ? (snapshot.table ??= new TaskTable(machine!, tableEngine, tableHostOf(scope), supervision)) : undefined;
+        const actor: TaskMember = table ? table.create(memberId, taskInput, record.taskId) : spawnDetached(scope, taskLogic, memberId, taskInput);
         snapshot.members.set(memberId, { actor, record });
         snapshot.memberIds.set(record.key, memberId);
+      };
+      const stopMember = (member: TaskMember) => {
+        if (member instanceof TaskSlot) member.table.stop(member.key);
+        else scope.stopChild(member as never);
       };
       const memberOf = (record: TaskRecord) => {
         const memberId = snapshot.memberIds.get(record.key);
@@ -169,7 +213,7 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
         if (memberId !== undefined && member) {
           snapshot.members.delete(memberId);
           snapshot.memberIds.delete(record.key);
-          scope.stopChild(member.actor);
+          stopMember(member.actor);
         }
       };
       const startQueued = () => {
@@ -191,6 +235,13 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
             const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.assign' }>;
             const assignment = message.payload;
             const known = ledger.get(clientId, assignment.taskId);
+            if (known && input.skipDuplicateCheck === true && known.final === undefined) {
+              // The injected bug: the ledger is not consulted, so the operation runs a second time.
+              reply(clientId, ackFor(message.messageId, known));
+              spawnTask(known, assignment.taskParameters);
+              start(known);
+              break;
+            }
             if (known) {
               // TASK-4: never run twice; answer with where the task is now.
               reply(clientId, ackFor(message.messageId, known));
@@ -255,9 +306,16 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
             break;
           }
           case 'registry.query': {
-            const { clientId, message } = event as Extract<TaskRegistryEvent, { type: 'registry.query' }>;
+            const { clientId, message, replyTo } = event as Extract<TaskRegistryEvent, { type: 'registry.query' }>;
             const record = ledger.get(clientId, message.payload.taskId);
-            reply(clientId, record ? stateMessageFor(record) : errorFor(message, 'TASK_NOT_FOUND'));
+            const statusOnly = message.type === 'GetStatus' && input.finishedStatusOnGetStatus === true;
+            const draft = record ? (statusOnly ? statusMessageFor(record) : stateMessageFor(record)) : errorFor(message, 'TASK_NOT_FOUND');
+            input.parentRef.send({ type: 'registry.reply', clientId, draft, ...(replyTo === undefined ? {} : { replyTo }) });
+            break;
+          }
+          case 'registry.whose': {
+            const { connectionId, message, identity } = event as Extract<TaskRegistryEvent, { type: 'registry.whose' }>;
+            input.parentRef.send({ type: 'registry.taskOwners', connectionId, message, identity, clientIds: ledger.clientsOf(message.payload.taskId) });
             break;
           }
           case 'registry.drain':
@@ -320,7 +378,14 @@ export function createTaskRegistry(taskLogic: AnyActorLogic): TaskRegistryLogic 
             break;
           }
           case 'xstate.stop': {
-            for (const { actor } of snapshot.members.values()) scope.stopChild(actor);
+            for (const { actor } of snapshot.members.values()) {
+              // A task actor that is finishing right now (its final message ended the provider,
+              // which stops this registry) would still tell this stopped registry it is done:
+              // XState warns of an event sent to a stopped actor. Nobody is left to tell (detached
+              // after the stop, which checks the parent).
+              stopMember(actor);
+              if (!(actor instanceof TaskSlot)) (actor as unknown as { _parent?: unknown })._parent = undefined;
+            }
             snapshot.members.clear();
             snapshot.memberIds.clear();
             return snapshot;

@@ -68,6 +68,16 @@ export function stateMessageFor(record: TaskRecord): ProviderDraft {
   };
 }
 
+/** A TaskStatusUpdate of the record's state, a finished one's final status included (TASK-10's seed-style update). */
+export function statusMessageFor(record: TaskRecord): ProviderDraft {
+  const final = record.final;
+  if (final === undefined || (final.type !== 'TaskResult' && final.type !== 'TaskFailed')) return stateMessageFor(record);
+  return {
+    type: 'TaskStatusUpdate',
+    payload: { taskId: record.taskId, status: final.payload.status, progressPercentage: final.type === 'TaskResult' ? 100 : record.progressPercentage, originalClientId: record.clientId },
+  };
+}
+
 /** An Error reply about a task message (e.g. TASK_NOT_FOUND), citing the message it answers. */
 export function errorFor(message: CancelTask | GetStatus | GetResult, code: ErrorCode): ProviderDraft {
   return {

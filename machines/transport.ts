@@ -30,10 +30,35 @@ export type StreamEvent =
   | { readonly type: 'transport.opened' }
   | { readonly type: 'transport.message'; readonly message: WireMessage }
   /** Input that failed decoding at the boundary (already counted by the adapter). */
-  | { readonly type: 'transport.rejected'; readonly error: ErrorShape; readonly messageId?: string | undefined }
+  /** A message that failed decoding; `taskId` when it named one (a client says "answer not understood" for it). */
+  | { readonly type: 'transport.rejected'; readonly error: ErrorShape; readonly messageId?: string | undefined; readonly taskId?: string | undefined }
   | { readonly type: 'transport.pong' }
   /** Exactly once per transport, last. `graceful` is true only after a completed close handshake. */
-  | { readonly type: 'transport.closed'; readonly graceful: boolean; readonly code: number; readonly reason: string };
+  | {
+      readonly type: 'transport.closed';
+      readonly graceful: boolean;
+      readonly code: number;
+      readonly reason: string;
+      /**
+       * Never opened because the endpoint's host answered that nothing listens there (TCP
+       * refused, NATS no responders): the provider's process is gone (CONN-12). Not set for a
+       * timeout, an unreachable host or an HTTP answer.
+       */
+      readonly refused?: boolean;
+    };
+
+/** A received frame as a session or connection sees it: decoded, or rejected by the codec. */
+export type StreamInput = Extract<StreamEvent, { type: 'transport.message' | 'transport.rejected' }>;
+
+/**
+ * The frames of one socket read (two or more, in the order received), delivered as one event by
+ * a transport that batches its reads (adapters/ws `readBatches`). Its receiver processes it as
+ * the same frames one by one (machines/host/readBatches.ts), in one step of its actor.
+ */
+export interface StreamBatch {
+  readonly type: 'transport.batch';
+  readonly events: readonly StreamInput[];
+}
 
 /** Input of a client-side stream transport: where to connect. */
 export interface ConnectInput {

@@ -34,6 +34,9 @@ const COMMANDS: Readonly<Record<string, () => Promise<Register>>> = {
   ui: async () => (await import('./cli/ui.js')).registerUiCommand,
   machines: async () => (await import('./cli/machines.js')).registerMachinesCommand,
   completion: async () => (await import('./cli/completion.js')).registerCompletionCommand,
+  types: async () => (await import('./cli/types.js')).registerTypesCommand,
+  doctor: async () => (await import('./cli/doctor.js')).registerDoctorCommand,
+  simulate: async () => (await import('./cli/simulate.js')).registerSimulateCommand,
 };
 
 /** Commands that need every other command's definition (the completion script describes them all). */
@@ -77,14 +80,17 @@ Examples (one per command):
   $ switchboard ui --demo                              # the web UI, with demo services on loopback (docs/ui.md)
   $ switchboard machines --json > machines.json        # the statecharts as XState configs for Stately Studio
   $ switchboard completion bash >> ~/.bashrc          # tab completion (zsh too)
+  $ switchboard types Greeter --out greeter.types.ts  # TypeScript types of a service on the network
+  $ switchboard doctor                                 # why nothing is found or nothing connects, and the fixes
+  $ switchboard simulate scenario.json --runs 100      # the scenario under faults, in virtual time (docs/simulation.md)
 
 --inspect (any command that runs a client or provider) shows its actors in the Stately inspector.
 Global options go before or after the command. Every option of every command can also be set
 by SWITCHBOARD_<OPTION> (SWITCHBOARD_DISCOVERY_PORT, SWITCHBOARD_TOKEN, ...) or in
 ./switchboard.config.json ({"discoveryPort": 40001, "discover": {"timeoutMs": 500}}); a flag
 beats the variable, which beats the file.
-Exit codes: 0 ok, 1 task failed, 2 usage, 3 nothing matched (no provider: SERVICE_UNAVAILABLE),
-130 interrupted.
+Exit codes: 0 ok, 1 task failed, 2 usage, 3 nothing matched (no provider: SERVICE_UNAVAILABLE,
+or none offers the operation: UNKNOWN_OPERATION), 130 interrupted.
 
 Docs (in the package's docs/ folder):
   docs/guide.md      the CLI and the library, with examples

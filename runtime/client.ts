@@ -3,12 +3,12 @@
  *
  * ```ts
  * const client = createClient();
- * await client.waitFor('Greeter', { operation: 'greet' });
- * const task = client.assign('Greeter', 'greet', { name: 'Ada' });
+ * const task = client.service(greeter).greet({ name: 'Ada' }, { waitFor: { timeoutMs: 5_000 } });
  * task.onProgress((p) => console.log(p.progressPercentage));
- * console.log(await task.result);
+ * console.log(await task.result);          // typed by greeter's definition
  * await client.stop();
  * ```
+ * `client.assign(serviceName, operation, params)` is the untyped form of the same call.
  * Pass `network` (a simulated host) to run on the simulated network, and `clock` / `inspect` to
  * drive or watch the whole actor system.
  */
@@ -18,22 +18,27 @@ import { createActor, toPromise, type Actor, type AnyActorLogic, type AnyActorRe
 import { v4 as uuid } from 'uuid';
 import type { UdpDiscoveryOptions } from '../adapters/udp.js';
 import type { WsConnectOptions } from '../adapters/ws.js';
-import { clientDefaults, type ClientEmitted, type ConnectionOptions, type RepositoryOptions } from '../machines/client.js';
+import type { BackoffOptions } from '../machines/backoff.js';
+import { clientDefaults, unavailableFailure, type ClientEmitted, type ConnectionOptions, type RepositoryOptions } from '../machines/client.js';
 import { candidatesFor, type SelectionPolicy } from '../machines/selection.js';
 import { initialRepositoryStats, type RepositoryStats, type ServiceView } from '../machines/repository.js';
 import type { TrustDropReason } from '../machines/discovery/trust.js';
 import type { TaskOutcome } from '../machines/outcome.js';
+import { realClock } from './clock.js';
+import { interpreterFromEnv, type InterpreterChoice } from './interpreter.js';
 import { composeClient, type TransportHost } from './compose.js';
 import { networkHost, type NetworkChoice } from './network.js';
 import type { Clock } from './provider.js';
-import type { Logger } from './service.js';
-import { ProtocolError } from '../machines/errors.js';
+import { defaultLogger, type Logger, type ServiceDefinition } from './service.js';
+import { ProtocolError, toProtocolError } from '../machines/errors.js';
 import { createSupervisor } from './supervisor.js';
 import { TaskHandleState, type TaskHandle } from './taskHandle.js';
 import { resolveTrust, type ClientTrustOptions } from './trustStore.js';
+import type { ContractOf, ServiceContract } from './typed/contract.js';
+import { serviceClient, type ServiceClient } from './typed/serviceClient.js';
 
 /** What to do about each reason an advertisement is ignored (docs/security.md, signed discovery). */
-const remedies: Readonly<Record<TrustDropReason, string>> = {
+export const trustRemedies: Readonly<Record<TrustDropReason, string>> = {
   unsigned: 'to use seed-only providers, allow unsigned advertisements (allowUnsigned, --allow-unsigned)',
   signatureRequired: 'a pinned or already trusted service does not accept unsigned advertisements',
   badSignature: 'the datagram was altered or forged',
@@ -45,8 +50,14 @@ const remedies: Readonly<Record<TrustDropReason, string>> = {
 };
 
 function describeIgnored(event: Extract<ClientEmitted, { type: 'discovery.ignored' }>): string {
-  return `ignoring advertisements of ${event.serviceName} from ${event.from.host} (${event.reason}: ${event.detail}); ${remedies[event.reason]}`;
+  return `ignoring advertisements of ${event.serviceName} from ${event.from.host} (${event.reason}: ${event.detail}); ${trustRemedies[event.reason]}`;
 }
+
+/** Milliseconds on the actor system's clock when it tells them (SimulatedClock does), else real ones. */
+const nowOf = (clock: Clock | undefined): (() => number) => {
+  const timed = clock as { now?: () => number } | undefined;
+  return typeof timed?.now === 'function' ? () => timed.now!() : () => performance.now();
+};
 
 function repositoryStatsOf(actor: Actor<AnyActorLogic>): RepositoryStats {
   const repository = (actor.getSnapshot().children as Record<string, AnyActorRef | undefined>).repository;
@@ -54,6 +65,7 @@ function repositoryStatsOf(actor: Actor<AnyActorLogic>): RepositoryStats {
 }
 import type { InspectionSource } from './inspect/hub.js';
 import { createObservation, type InspectOption } from './inspect/observation.js';
+import { logReconnects } from './logging/reconnects.js';
 import { clientTaskTelemetry } from './logging/telemetry.js';
 import type { SwitchboardMetrics } from './metrics/metrics.js';
 import { startUiServer, type UiOptions, type UiServer } from './ui/server.js';
@@ -70,7 +82,11 @@ export interface ClientOptions {
   readonly discovery?: UdpDiscoveryOptions;
   readonly connect?: WsConnectOptions;
   readonly repository?: Partial<RepositoryOptions>;
-  readonly connection?: Partial<ConnectionOptions>;
+  /**
+   * Connection settings (docs/protocol.md, CONN-3, CONN-4, CONN-12), each defaulted on its own,
+   * `backoff`'s fields too: `{ backoff: { refusalsMax: 20 } }` rides out a provider restart.
+   */
+  readonly connection?: Partial<Omit<ConnectionOptions, 'backoff'>> & { readonly backoff?: Partial<BackoffOptions> };
   readonly selectionPolicy?: SelectionPolicy;
   /**
    * Failure codes after which a task is assigned again to another instance of the service (with
@@ -90,16 +106,28 @@ export interface ClientOptions {
   readonly ui?: boolean | UiOptions;
   /** Count what this client does (served at /metrics by the UI, or read with metrics.text()). */
   readonly metrics?: SwitchboardMetrics;
-  /** OpenTelemetry spans per task (no-ops unless the application registers an SDK). @default true */
+  /**
+   * OpenTelemetry spans per task, through @opentelemetry/api (an optional peer): by default
+   * whenever it is installed (no-ops unless the application registers an SDK); `true` or a
+   * tracer requires it (MissingPeerError otherwise); `false`: none.
+   */
   readonly tracing?: boolean | Tracer;
+  /** @default warnings and errors on stderr (`log: () => {}` silences them) */
   readonly log?: Logger;
   /** Seeds the reconnect jitter. @default random */
   readonly seed?: number;
+  /** The id source for messageIds, default taskIds, the default clientId and errorIds (seeded in simulations). @default uuid v4 */
+  readonly newId?: () => string;
   /**
    * Which advertisements to believe (SEC-8; runtime/trustStore.ts). @default signed ones, each
    * serviceId's key trusted on first use; unsigned ones ignored (and logged once per source).
    */
   readonly trust?: ClientTrustOptions;
+  /**
+   * `xstate` runs every machine on XState's interpreter, one actor per task as well.
+   * @default the SWITCHBOARD_INTERPRETER environment variable, else `engine` (compiled)
+   */
+  readonly interpreter?: InterpreterChoice;
 }
 
 export interface AssignOptions {
@@ -109,14 +137,40 @@ export interface AssignOptions {
   readonly signal?: AbortSignal;
   /** @default a new uuid */
   readonly taskId?: string;
+  /**
+   * When no instance offering the operation is known yet, wait for one (up to `timeoutMs`, default
+   * 10 s) instead of failing at once with SERVICE_UNAVAILABLE. Cancelling meanwhile sends nothing.
+   */
+  readonly waitFor?: boolean | { readonly timeoutMs?: number };
 }
+
+export interface WaitForOptions {
+  readonly operation?: string;
+  /** @default 10_000 */
+  readonly timeoutMs?: number;
+  /** Aborting it stops the wait (rejects with CANCELLED). */
+  readonly signal?: AbortSignal;
+}
+
+const WAIT_FOR_DEFAULT_MS = 10_000;
 
 export interface Client {
   /** What the repository knows now (DISC-8). */
   services(): readonly ServiceView[];
-  /** Resolves when an instance offering the service (and operation) is known; rejects on timeout. */
-  waitFor(serviceName: string, options?: { operation?: string; timeoutMs?: number }): Promise<ServiceView>;
+  /**
+   * Resolves when an instance offering the service (and operation) is known; rejects on timeout
+   * with SERVICE_UNAVAILABLE, or UNKNOWN_OPERATION when the service is known but none of its
+   * instances offers the operation.
+   */
+  waitFor(serviceName: string, options?: WaitForOptions): Promise<ServiceView>;
   assign<TResult = unknown>(serviceName: string, operation: string, params: Record<string, unknown>, options?: AssignOptions): TaskHandle<TResult>;
+  /** The typed client of a service definition: a method per operation (runtime/typed/serviceClient.ts). */
+  service<S extends ServiceDefinition>(definition: S): ServiceClient<ContractOf<S>>;
+  /**
+   * The typed client of a service known by name, typed by a contract (`switchboard types <Service>`
+   * writes one). Without a contract it has no operations: use `assign` for untyped calls.
+   */
+  service<C extends ServiceContract<C> = {}>(serviceName: string): ServiceClient<C>;
   /** Sends a discovery request now (DISC-2). */
   refresh(): void;
   on<T extends ClientEmitted['type']>(type: T, listener: (event: Extract<ClientEmitted, { type: T }>) => void): () => void;
@@ -145,35 +199,43 @@ interface Pending {
 }
 
 export function createClient(options: ClientOptions = {}): Client {
-  const clientId = options.clientId ?? `client-${uuid()}`;
-  const log = options.log ?? (() => {});
+  const newId = options.newId ?? uuid;
+  const clientId = options.clientId ?? `client-${newId()}`;
+  const log = options.log ?? defaultLogger();
   const trust = resolveTrust(options.trust, log);
   const clientSecret = options.clientSecret ?? randomBytes(32).toString('hex');
   const host =
     options.network ??
     networkHost(
-      { discovery: { log: options.log, ...options.discovery }, connect: { clientSecret, ...options.connect } },
+      { discovery: { log, ...options.discovery }, connect: { clientSecret, ...options.connect } },
       { nats: options.nats, lan: options.lan },
-      options.log,
+      log,
     );
   const clock = options.clock;
-  const supervisor = createSupervisor({ log, newId: uuid });
+  const supervisor = createSupervisor({ log, newId });
   const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
   const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, options.log);
   const telemetry = clientTaskTelemetry(clientId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
-  const actor = createActor(composeClient(host, supervisor), {
-    ...(clock === undefined ? {} : { clock }),
+  const interpreter = options.interpreter ?? interpreterFromEnv();
+  const actor = createActor(composeClient(host, supervisor, { interpreter, log }), {
+    clock: clock ?? realClock,
     ...(observation.inspect === undefined ? {} : { inspect: observation.inspect }),
     input: {
       ...clientDefaults,
       clientId,
       seed: options.seed ?? Math.floor(Math.random() * 2 ** 31),
       repository: { ...clientDefaults.repository, ...options.repository, trust: trust.options },
-      connection: { ...clientDefaults.connection, ...options.connection },
+      connection: {
+        ...clientDefaults.connection,
+        ...options.connection,
+        backoff: { ...clientDefaults.connection.backoff, ...options.connection?.backoff },
+      },
       ...(options.selectionPolicy === undefined ? {} : { selectionPolicy: options.selectionPolicy }),
     },
   });
   const pending = new Map<string, Pending>();
+  /** Tasks waiting for their service to appear (AssignOptions.waitFor): how to stop each wait. */
+  const waiting = new Map<string, AbortController>();
   const submittedTo = new Map<string, string>(); // taskId -> serviceId
   const timers = { set: (fn: () => void, ms: number) => (clock ?? globalThis).setTimeout(fn, ms), clear: (id: unknown) => (clock ?? globalThis).clearTimeout(id as never) };
 
@@ -182,7 +244,7 @@ export function createClient(options: ClientOptions = {}): Client {
       type: 'client.assign',
       request: {
         taskId,
-        messageId: uuid(),
+        messageId: newId(),
         serviceName: entry.serviceName,
         operation: entry.operation,
         params: entry.params,
@@ -192,11 +254,15 @@ export function createClient(options: ClientOptions = {}): Client {
     });
 
   actor.on('discovery.ignored', (event) => log('warn', describeIgnored(event)));
+  actor.on('connection.unreadable', ({ endpoint, taskId, reason }) =>
+    log('warn', `${endpoint}: a message${taskId === undefined ? '' : ` about task ${taskId}`} was not understood (${reason})`),
+  );
   actor.on('trust.learned', (event) => {
     log('info', `trusting key ${event.publicKey} for ${event.serviceName} (${event.serviceId}) from now on (first use)`);
     trust.remember(event);
   });
   observation.attach(actor);
+  logReconnects(actor, log, nowOf(clock));
   actor.on('task.submitted', (event) => {
     submittedTo.set(event.taskId, event.serviceId);
     telemetry.submitted(event.taskId, event.serviceId, event.endpoint);
@@ -226,6 +292,39 @@ export function createClient(options: ClientOptions = {}): Client {
     candidatesFor(actor.getSnapshot().context.services, { serviceName, operation: operation ?? '' }).at(0) ??
     (operation === undefined ? actor.getSnapshot().context.services.find((s) => s.serviceName === serviceName) : undefined);
 
+  /** Why nothing can take the task: the service is unknown, or known without the operation. */
+  const notFound = (serviceName: string, operation: string | undefined, waitedMs: number): ProtocolError => {
+    const failure = operation === undefined ? undefined : unavailableFailure(actor.getSnapshot().context.services, { serviceName, operation });
+    return failure?.code === 'UNKNOWN_OPERATION'
+      ? new ProtocolError('UNKNOWN_OPERATION', failure.message)
+      : new ProtocolError('SERVICE_UNAVAILABLE', `no provider of ${serviceName}${operation ? `.${operation}` : ''} found within ${waitedMs} ms`);
+  };
+
+  /** AssignOptions.waitFor: submits once an instance is known; the task fails if none comes in time. */
+  const submitWhenFound = (taskId: string, entry: Pending, timeoutMs: number) => {
+    const stopWaiting = new AbortController();
+    waiting.set(taskId, stopWaiting);
+    client.waitFor(entry.serviceName, { operation: entry.operation, timeoutMs, signal: stopWaiting.signal }).then(
+      () => {
+        if (waiting.delete(taskId)) submit(taskId, entry);
+      },
+      (error: unknown) => {
+        if (!waiting.delete(taskId)) return;
+        pending.delete(taskId);
+        entry.handle.settle(stopWaiting.signal.aborted ? stopWaiting.signal.reason : { status: 'Failed', error: toProtocolError(error).toShape() });
+      },
+    );
+  };
+  const waitForMsOf = (option: AssignOptions['waitFor']): number | undefined =>
+    option === undefined || option === false ? undefined : option === true ? WAIT_FOR_DEFAULT_MS : (option.timeoutMs ?? WAIT_FOR_DEFAULT_MS);
+  /** Ends a task that is still waiting for its service, with `outcome`; false when it is not waiting. */
+  const endWait = (taskId: string, outcome: TaskOutcome): boolean => {
+    const stopWaiting = waiting.get(taskId);
+    if (stopWaiting === undefined) return false;
+    stopWaiting.abort(outcome);
+    return true;
+  };
+
   let ui: Promise<UiServer> | undefined;
   const client: Client = {
     clientId,
@@ -242,26 +341,32 @@ export function createClient(options: ClientOptions = {}): Client {
       const subscription = actor.on(type, supervisor.listener(type, listener) as never);
       return () => subscription.unsubscribe();
     },
-    waitFor(serviceName, { operation, timeoutMs = 10_000 } = {}) {
+    waitFor(serviceName, { operation, timeoutMs = WAIT_FOR_DEFAULT_MS, signal } = {}) {
       const known = findService(serviceName, operation);
       if (known) return Promise.resolve(known);
       return new Promise((resolve, reject) => {
-        const timer = timers.set(() => {
-          subscription.unsubscribe();
-          reject(new ProtocolError('SERVICE_UNAVAILABLE', `no provider of ${serviceName}${operation ? `.${operation}` : ''} found within ${timeoutMs} ms`));
-        }, timeoutMs);
-        const subscription = actor.on('services.changed', () => {
-          const found = findService(serviceName, operation);
-          if (!found) return;
+        const finish = (settle: () => void) => {
           timers.clear(timer);
           subscription.unsubscribe();
-          resolve(found);
+          signal?.removeEventListener('abort', onAbort);
+          settle();
+        };
+        const onAbort = () => finish(() => reject(new ProtocolError('CANCELLED', `stopped waiting for ${serviceName}`)));
+        const timer = timers.set(() => finish(() => reject(notFound(serviceName, operation, timeoutMs))), timeoutMs);
+        const subscription = actor.on('services.changed', () => {
+          const found = findService(serviceName, operation);
+          if (found) finish(() => resolve(found));
         });
+        if (signal?.aborted) onAbort();
+        else signal?.addEventListener('abort', onAbort, { once: true });
       });
     },
+    service: ((service: ServiceDefinition | string) => serviceClient(client.assign, service)) as Client['service'],
     assign(serviceName, operation, params, assignOptions = {}) {
-      const taskId = assignOptions.taskId ?? uuid();
-      const handle = new TaskHandleState(taskId, () => actor.send({ type: 'client.cancel', taskId }));
+      const taskId = assignOptions.taskId ?? newId();
+      const handle = new TaskHandleState(taskId, () => {
+        if (!endWait(taskId, { status: 'Cancelled' })) actor.send({ type: 'client.cancel', taskId });
+      });
       const entry: Pending = {
         handle,
         serviceName,
@@ -277,10 +382,16 @@ export function createClient(options: ClientOptions = {}): Client {
         if (assignOptions.signal.aborted) queueMicrotask(() => void handle.cancel());
         else assignOptions.signal.addEventListener('abort', () => void handle.cancel(), { once: true });
       }
-      submit(taskId, entry);
+      const waitMs = waitForMsOf(assignOptions.waitFor);
+      if (waitMs === undefined || findService(serviceName, operation) !== undefined) submit(taskId, entry);
+      else submitWhenFound(taskId, entry, waitMs);
       return handle as unknown as TaskHandle<never>;
     },
     async stop() {
+      // TASK-16: a task still waiting for its service ends too, and says why.
+      for (const taskId of [...waiting.keys()]) {
+        endWait(taskId, { status: 'Failed', error: { code: 'CONNECTION_LOST', message: 'The client is stopping.' } });
+      }
       if (actor.getSnapshot().status === 'active') {
         actor.send({ type: 'client.stop' });
         await toPromise(actor).catch(() => undefined);

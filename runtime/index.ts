@@ -5,6 +5,7 @@
  */
 export { defineService, capabilitiesOf, type ServiceDefinition, type OperationDefinition, type OperationContext, type Logger } from './service.js';
 export { createProvider, type Provider, type ProviderOptions, type SigningOptions, type Clock } from './provider.js';
+export { compatDeviations, type CompatDeviation, type CompatOption } from './compat.js';
 export { SigningKeyError, defaultKeyFile, loadOrCreateKey, type ProviderKey } from './keys.js';
 export { TrustStoreError, parsePinnedKey, type ClientTrustOptions } from './trustStore.js';
 export { createClient, type Client, type ClientOptions, type AssignOptions } from './client.js';
@@ -18,7 +19,9 @@ export { decided } from './decided.js';
 export { realHost, networkHost, type RealHostOptions, type NetworkChoice } from './network.js';
 export { compositeHost, type HostMember } from './compositeHost.js';
 export { createGateway, type Gateway, type GatewayOptions, type GatewayStats } from './gateway/gateway.js';
+export { simulate, type SimulateOptions, type SimulateResult } from './simulate/index.js';
 export { ProtocolError, ERROR_CODES, type ErrorCode } from '../machines/errors.js';
+export { MissingPeerError } from '../adapters/optionalPeer.js';
 export type { ServiceView } from '../machines/repository.js';
 export { startUiServer, type UiOptions, type UiServer, type UiSources } from './ui/server.js';
 export { createMetrics, type MetricsOptions, type SwitchboardMetrics } from './metrics/metrics.js';

@@ -114,10 +114,10 @@ function slotFile(file: string, slot: number): string {
 /** Slots tried for the default key file before giving up. */
 export const KEY_FILE_SLOTS_MAX = 16;
 
-/** `$XDG_CONFIG_HOME/switchboard/provider-key.json`, else `~/.config/switchboard/provider-key.json`. */
-export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env): string {
+/** `$XDG_CONFIG_HOME/switchboard/<role>-key.json`, else `~/.config/switchboard/<role>-key.json`. */
+export function defaultKeyFile(env: NodeJS.ProcessEnv = process.env, role: 'provider' | 'gateway' = 'provider'): string {
   const base = env.XDG_CONFIG_HOME !== undefined && env.XDG_CONFIG_HOME !== '' ? env.XDG_CONFIG_HOME : path.join(os.homedir(), '.config');
-  return path.join(base, 'switchboard', 'provider-key.json');
+  return path.join(base, 'switchboard', `${role}-key.json`);
 }
 
 /** PKCS #8 DER of an Ed25519 private key, up to its 32-byte seed (RFC 8410). */

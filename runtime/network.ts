@@ -22,7 +22,8 @@ export interface RealHost extends TransportHost {
 }
 
 export function realHost(options: RealHostOptions): RealHost {
-  const server = options.server === undefined ? undefined : wsServer(options.server);
+  // The composed sessions and connections unfold read batches (runtime/compose.ts): one event per socket read.
+  const server = options.server === undefined ? undefined : wsServer({ readBatches: true, ...options.server });
   const noServer = (): never => {
     throw new Error('switchboard: this host has no WebSocket server (a client host)');
   };
@@ -36,7 +37,7 @@ export function realHost(options: RealHostOptions): RealHost {
     // The port is fixed when the host is made; the argument matters only for simulated hosts.
     server: () => (server ?? noServer()).server,
     accepted: () => (server ?? noServer()).accepted,
-    connect: () => wsConnect(options.connect),
+    connect: () => wsConnect({ readBatches: true, ...options.connect }),
     serverPort: () => server?.port(),
   };
 }

@@ -14,7 +14,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Tracer } from '@opentelemetry/api';
 import { createActor, toPromise, type Actor, type ActorOptions, type AnyActorLogic } from 'xstate';
 import { v4 as uuid } from 'uuid';
-import type { UdpDiscoveryOptions } from '../adapters/udp.js';
+import type { DiscoveryPortState, UdpDiscoveryOptions } from '../adapters/udp.js';
 import type { WsServerOptions } from '../adapters/ws.js';
 import { ProtocolError } from '../machines/errors.js';
 import { providerDefaults, type ProviderEmitted, type SessionOptions } from '../machines/provider.js';
@@ -22,10 +22,13 @@ import { taskLimitDefaults, type TaskLimits } from '../machines/taskLedger.js';
 import { authorize, type Acl } from './acl.js';
 import { authPolicies, type AuthOptions } from './auth.js';
 import { composeProvider, type TransportHost } from './compose.js';
+import { realClock } from './clock.js';
 import { createServiceHandler } from './handler.js';
+import { interpreterFromEnv, type InterpreterChoice } from './interpreter.js';
 import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
-import { capabilitiesOf, type Logger, type ServiceDefinition } from './service.js';
+import { capabilitiesOf, defaultLogger, type Logger, type ServiceDefinition } from './service.js';
 import { signingFor } from './signing.js';
+import { compatSettings, type CompatOption } from './compat.js';
 import { createSupervisor, InternalFault } from './supervisor.js';
 import type { InspectionSource } from './inspect/hub.js';
 import { createObservation, type InspectOption } from './inspect/observation.js';
@@ -78,12 +81,24 @@ export interface ProviderOptions {
   readonly ui?: boolean | UiOptions;
   /** Count what this provider does (served at /metrics by the UI, or read with metrics.text()). */
   readonly metrics?: SwitchboardMetrics;
-  /** OpenTelemetry spans per task (no-ops unless the application registers an SDK). @default true */
+  /**
+   * OpenTelemetry spans per task, through @opentelemetry/api (an optional peer): by default
+   * whenever it is installed (no-ops unless the application registers an SDK); `true` or a
+   * tracer requires it (MissingPeerError otherwise); `false`: none.
+   */
   readonly tracing?: boolean | Tracer;
   readonly log?: Logger;
   readonly providerId?: string;
-  /** Id source of errorIds (SEC-11: the id an INTERNAL_ERROR names and its log line carries). @default uuid v4 */
+  /**
+   * The id source for serviceIds, the default providerId and errorIds (SEC-11: the id an
+   * INTERNAL_ERROR names and its log line carries); seeded in simulations. @default uuid v4
+   */
   readonly newId?: () => string;
+  /**
+   * Deliberate bugs, for proving that a checker finds them (docs/simulation.md). Never set in
+   * production: `skipDuplicateCheck` runs a duplicate AssignTask again (breaks TASK-4).
+   */
+  readonly injectBug?: { readonly skipDuplicateCheck?: boolean };
   /**
    * How the provider signs its advertisements (SEC-8; runtime/keys.ts). @default a fresh key
    * for this process, which clients can trust on first use but not pin.
@@ -94,6 +109,17 @@ export interface ProviderOptions {
    * A key file that cannot be read or made throws SigningKeyError here.
    */
   readonly signing?: SigningOptions;
+  /**
+   * Deviations for peers built from the seed alone that cannot be liberal defaults (runtime/compat.ts,
+   * docs/protocol.md "The compat profile"): `'field'`, or a list of `'keyed-capabilities'`,
+   * `'flat-status'`. @default none
+   */
+  readonly compat?: CompatOption;
+  /**
+   * `xstate` runs every machine on XState's interpreter, one actor per task as well.
+   * @default the SWITCHBOARD_INTERPRETER environment variable, else `engine` (compiled)
+   */
+  readonly interpreter?: InterpreterChoice;
 }
 
 export type SigningOptions =
@@ -105,14 +131,21 @@ export type SigningOptions =
 type EmittedOf<T extends ProviderEmitted['type']> = Extract<ProviderEmitted, { type: T }>;
 
 export interface Provider {
-  /** Starts listening and advertising; resolves with the advertised endpoint. */
-  start(): Promise<{ endpoint: string }>;
+  /**
+   * Starts listening and advertising; resolves with the advertised endpoint and, on the LAN,
+   * whether the discovery port could be bound (`discovery.listening: false`: another process holds
+   * it exclusively, so this provider cannot answer discovery requests on this host; see
+   * "Sharing the discovery port" in docs/guide.md).
+   */
+  start(): Promise<{ endpoint: string; discovery?: DiscoveryPortState | undefined }>;
   /** Stops taking tasks, finishes running ones, then says goodbye and stops (TASK-8). */
   drain(): Promise<void>;
   /** Cancels running tasks, says goodbye, closes every session with 1001 and stops. */
   stop(): Promise<void>;
   on<T extends ProviderEmitted['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void;
   readonly endpoint: string | undefined;
+  /** The discovery port's state once known (LAN discovery only). */
+  readonly discovery: DiscoveryPortState | undefined;
   /** The public key its advertisements are signed with (what clients pin); undefined when unsigned. */
   readonly publicKey: string | undefined;
   /** The file that key is kept in, if any. */
@@ -126,21 +159,36 @@ export interface Provider {
   readonly ui: Promise<UiServer> | undefined;
 }
 
+/** How long start() waits for the discovery port's bind result after the WebSocket server listens. */
+const PORT_STATE_WAIT_MS = 1_000;
+
 const aclAuthorizer = (acl: Acl) => (request: Parameters<typeof authorize>[1]) => authorize(acl, request).allowed;
 
 export function createProvider(options: ProviderOptions): Provider {
   if (options.services.length === 0) throw new TypeError('createProvider: at least one service is required');
-  const log = options.log ?? (() => {});
+  const log = options.log ?? defaultLogger();
+  // DISC-1: whether the discovery port could be bound, told once by the UDP adapter.
+  let discoveryState: DiscoveryPortState | undefined;
+  let portStateKnown: () => void = () => {};
+  const portState = new Promise<void>((resolve) => (portStateKnown = resolve));
+  const onPortState = (state: DiscoveryPortState): void => {
+    discoveryState = state;
+    options.discovery?.onPortState?.(state);
+    portStateKnown();
+  };
+  const usesUdp = options.network === undefined && options.lan !== false;
+  const compat = compatSettings(options.compat);
   const host: NetworkHost =
     options.network ??
     networkHost(
       {
-        discovery: { log, ...options.discovery },
+        discovery: { log, ...compat.discovery, ...options.discovery, onPortState },
         server: {
           port: options.port ?? 0,
           host: options.host,
           advertisedHost: options.advertisedHost,
           log,
+          ...compat.server,
           ...options.server,
         },
       },
@@ -153,7 +201,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const supervisor = createSupervisor({ log, newId });
   const signing = signingFor(options, log);
   const signer = signing?.signer;
-  const providerId = options.providerId ?? `provider-${uuid()}`;
+  const providerId = options.providerId ?? `provider-${newId()}`;
   const telemetry = providerTaskTelemetry(providerId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
   const logic = composeProvider(
     host,
@@ -165,11 +213,12 @@ export function createProvider(options: ProviderOptions): Provider {
       ...(signer === undefined ? {} : { signer }),
     },
     supervisor,
+    { interpreter: options.interpreter ?? interpreterFromEnv(), log },
   );
   const uiOptions = options.ui === true ? {} : options.ui === false ? undefined : options.ui;
   const observation = createObservation(options.inspect, uiOptions !== undefined || options.metrics !== undefined, options.log);
   const actor = createActor(logic, {
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    clock: options.clock ?? realClock,
     ...(observation.inspect === undefined ? {} : { inspect: observation.inspect }),
     input: {
       ...providerDefaults,
@@ -181,9 +230,11 @@ export function createProvider(options: ProviderOptions): Provider {
       sessionsPerPrincipalMax: options.sessionsPerPrincipalMax ?? providerDefaults.sessionsPerPrincipalMax,
       principalRateLimit: options.principalRateLimit ?? providerDefaults.principalRateLimit,
       ...(options.acl === undefined ? {} : { authorize: aclAuthorizer(options.acl) }),
+      ...(compat.finishedStatusOnGetStatus ? { finishedStatusOnGetStatus: true } : {}),
       session: { ...providerDefaults.session, authRequired: policies.authRequired, ...options.session },
+      ...(options.injectBug?.skipDuplicateCheck === true ? { injectBug: { skipDuplicateCheck: true } } : {}),
       services: options.services.map((service) => ({
-        serviceId: `${service.name}-${uuid()}`,
+        serviceId: `${service.name}-${newId()}`,
         serviceName: service.name,
         serviceVersion: service.version,
         capabilities: capabilitiesOf(service),
@@ -223,6 +274,9 @@ export function createProvider(options: ProviderOptions): Provider {
     get endpoint() {
       return endpoint;
     },
+    get discovery() {
+      return discoveryState;
+    },
     publicKey: signer?.publicKey,
     keyFile: signing?.keyFile,
     on: (type, listener) => {
@@ -235,7 +289,9 @@ export function createProvider(options: ProviderOptions): Provider {
           endpoint = event.endpoint;
           listening.unsubscribe();
           failed.unsubscribe();
-          resolve({ endpoint: event.endpoint });
+          // The port's bind result comes within a tick of the socket's creation; never wait long for it.
+          const known = usesUdp ? Promise.race([portState, new Promise<void>((done) => setTimeout(done, PORT_STATE_WAIT_MS).unref())]) : Promise.resolve();
+          void known.then(() => resolve({ endpoint: event.endpoint, ...(discoveryState === undefined ? {} : { discovery: discoveryState }) }));
         });
         const failed = actor.on('provider.failed', (event) => {
           listening.unsubscribe();

@@ -7,7 +7,10 @@
  *   version: '1.0.0',
  *   operations: {
  *     greet: {
+ *       description: 'Greets someone by name.',
  *       params: z.object({ name: z.string() }),
+ *       result: z.object({ greeting: z.string() }),   // optional
+ *       errors: { SHY: 'The greeter is too shy today.' }, // optional: the operation's own codes
  *       run: async ({ name }, ctx) => {
  *         ctx.progress(50, 'thinking');
  *         return { greeting: `Hello, ${name}` };
@@ -18,11 +21,25 @@
  * ```
  * The advertisement's settings (seed format: `{"string": "name"}`) and the JSON Schema of each
  * operation are derived from the zod schema, so they can never disagree with the validation.
+ *
+ * Typed end to end: `defineService` keeps each operation's params schema, result and error codes
+ * in its type, so `client.service(greeter).greet({ name })` (runtime/typed/) checks the operation
+ * name and the parameters at compile time and types the result and the error codes.
  */
 import * as z from 'zod';
 import type { Capability, Setting } from '../machines/capabilities.js';
+import { describeIssues } from '../machines/codec.js';
+import { createLogger } from './logging/logger.js';
+import type { DefinitionContract } from './typed/contract.js';
 
 export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', message: string, detail?: unknown) => void;
+
+/**
+ * What a provider or client logs to when the application passes no `log`: warnings and errors on
+ * stderr, one text line each (runtime/logging/logger.ts), the rest dropped. Pass `log: () => {}`
+ * to silence it, or `createLogger({ level: 'debug' })` to see everything.
+ */
+export const defaultLogger = (): Logger => createLogger({ level: 'warn' });
 
 export interface OperationContext {
   readonly taskId: string;
@@ -36,7 +53,19 @@ export interface OperationContext {
 
 export interface OperationDefinition<S extends z.ZodType = z.ZodType> {
   readonly params: S;
+  /** What the operation does, in a sentence: advertised, shown by `discover --json` and `describe`. */
   readonly description?: string;
+  /**
+   * The schema of the result. Optional: when given, `run` must return its input type (checked at
+   * compile time and when the operation returns), it is advertised (`resultSchema`), and the
+   * client's result type is its output type.
+   */
+  readonly result?: z.ZodType;
+  /**
+   * The operation's own failure codes (TASK-15: a thrown error's `code`), each with what it means.
+   * Advertised; the typed client's error type is these plus switchboard's ERROR_CODES.
+   */
+  readonly errors?: Readonly<Record<string, string>>;
   run(params: z.output<S>, context: OperationContext): unknown;
 }
 
@@ -47,13 +76,39 @@ export interface ServiceDefinition<T extends Record<string, z.ZodType> = Record<
   readonly operations: { readonly [K in keyof T]: OperationDefinition<T[K]> };
 }
 
+/** The type-only key under which a typed definition carries its contract (never set at run time). */
+export declare const serviceContract: unique symbol;
+
+/**
+ * What `defineService` returns: the definition, plus (in its type only) the contract the typed
+ * client reads: each operation's params, result and error codes.
+ */
+export type TypedServiceDefinition<T extends Record<string, z.ZodType> = Record<string, z.ZodType>, D = unknown> = ServiceDefinition<T> & {
+  readonly [serviceContract]?: DefinitionContract<T, D>;
+};
+
+/** When an operation declares `result`, its `run` must return that schema's input type. */
+type ResultChecks<D> = {
+  readonly [K in keyof D]: D[K] extends { readonly result: infer R extends z.ZodType }
+    ? { run(params: never, context: OperationContext): z.input<R> | PromiseLike<z.input<R>> }
+    : unknown;
+};
+
 const NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
+
+const CODE_PATTERN = /^[A-Z][A-Z0-9_]{1,63}$/;
 
 /**
  * Declares a service. Throws a TypeError at once for a malformed definition (a programmer error),
  * rather than advertising something clients cannot call.
+ *
+ * Type parameters (inferred, never written): `T` the params schema of each operation, from which
+ * `run`'s params are typed; `D` the operations as written, from which the result type (`result`'s
+ * output, else what `run` returns) and the error codes are read.
  */
-export function defineService<T extends Record<string, z.ZodType>>(definition: ServiceDefinition<T>): ServiceDefinition<T> {
+export function defineService<T extends Record<string, z.ZodType>, D>(
+  definition: ServiceDefinition<T> & { readonly operations: D & ResultChecks<D> },
+): TypedServiceDefinition<T, D> {
   if (!NAME_PATTERN.test(definition.name)) throw new TypeError(`defineService: invalid service name "${definition.name}"`);
   if (typeof definition.version !== 'string' || definition.version.length === 0) {
     throw new TypeError(`defineService(${definition.name}): version is required`);
@@ -66,8 +121,36 @@ export function defineService<T extends Record<string, z.ZodType>>(definition: S
       throw new TypeError(`defineService(${definition.name}).${key}: params must be a zod schema`);
     }
     if (typeof operation.run !== 'function') throw new TypeError(`defineService(${definition.name}).${key}: run must be a function`);
+    if (operation.result !== undefined && !(operation.result instanceof z.ZodType)) {
+      throw new TypeError(`defineService(${definition.name}).${key}: result must be a zod schema`);
+    }
+    for (const code of Object.keys(operation.errors ?? {})) {
+      if (!CODE_PATTERN.test(code)) throw new TypeError(`defineService(${definition.name}).${key}: error code "${code}" is not UPPER_SNAKE_CASE`);
+    }
   }
-  return Object.freeze({ ...definition });
+  const checked = Object.fromEntries(operations.map(([key, operation]) => [key, withCheckedResult(definition.name, key, operation)]));
+  return Object.freeze({ ...definition, operations: Object.freeze(checked) }) as unknown as TypedServiceDefinition<T, D>;
+}
+
+/**
+ * An operation with a `result` schema returns what the schema parses to, or fails with
+ * INTERNAL_ERROR when what `run` returned does not match: the provider's bug, reported as such
+ * rather than sent to a client that typed its result by the schema.
+ */
+function withCheckedResult(serviceName: string, key: string, operation: OperationDefinition): OperationDefinition {
+  const schema = operation.result;
+  if (schema === undefined) return operation;
+  return {
+    ...operation,
+    run: async (params, context) => {
+      const parsed = schema.safeParse(await operation.run(params, context));
+      if (parsed.success) return parsed.data;
+      throw Object.assign(new Error(`${serviceName}.${key} returned a result that does not match its result schema`), {
+        code: 'INTERNAL_ERROR',
+        details: describeIssues(parsed.error),
+      });
+    },
+  };
 }
 
 /** The seed's setting type for a JSON Schema property: string, int, float, bool, or the JSON type. */
@@ -88,12 +171,24 @@ function settingTypeOf(property: Record<string, unknown>): string {
   }
 }
 
-/** One capability per operation: settings from the params' top-level properties, plus its schema. */
+/**
+ * One capability per operation: settings from the params' top-level properties, plus its schema,
+ * and (when the definition has them) its description, result schema and error codes.
+ */
 export function capabilitiesOf(service: ServiceDefinition): Capability[] {
-  return Object.entries(service.operations).map(([key, operation]) => {
+  return Object.entries(service.operations as Record<string, OperationDefinition>).map(([key, operation]) => {
     const schema = z.toJSONSchema(operation.params, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
     const properties = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
     const settings: Setting[] = Object.entries(properties).map(([name, property]) => ({ type: settingTypeOf(property), name }));
-    return { key, settings, schema };
+    return {
+      key,
+      settings,
+      schema,
+      ...(operation.description === undefined ? {} : { description: operation.description }),
+      ...(operation.result === undefined
+        ? {}
+        : { resultSchema: z.toJSONSchema(operation.result, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown> }),
+      ...(operation.errors === undefined || Object.keys(operation.errors).length === 0 ? {} : { errors: { ...operation.errors } }),
+    };
   });
 }

@@ -24,10 +24,13 @@
  *   unhandled-error path; and `listener(fn)`, for the application's own event listeners.
  *
  * The wrapper keeps everything else of the logic (its id, states, implementations): inspection
- * still identifies a participant by `actorRef.logic.id` (see CONTRACTS.md).
+ * still identifies a participant by `actorRef.logic.id` (see CONTRACTS.md). It is also marked
+ * with what it does (machines/host/supervision.ts), so that a host running tasks without an actor
+ * each (a task table) supervises their steps and their handlers the same way.
  */
 import type { AnyActorLogic, AnyActorRef, EventObject } from 'xstate';
 import { ERROR_CODES } from '../machines/errors.js';
+import { markSupervised } from '../machines/host/supervision.js';
 import type { Logger } from './service.js';
 
 export interface SupervisorOptions {
@@ -96,7 +99,8 @@ export function createSupervisor({ log, newId }: SupervisorOptions): Supervisor 
     fault,
     machine(logic, name, recover) {
       const transition = logic.transition;
-      return derived(logic, {
+      const supervision = { fault: (cause: unknown, event: EventObject) => fault(name, cause, eventSummary(event)), recover };
+      const wrapper = derived(logic, {
         transition(this: AnyActorLogic, snapshot: unknown, event: EventObject, scope: unknown) {
           let cause: unknown;
           try {
@@ -114,16 +118,18 @@ export function createSupervisor({ log, newId }: SupervisorOptions): Supervisor 
           return transition.call(this, snapshot as never, replacement as never, scope as never);
         },
       } as never);
+      return markSupervised(wrapper, supervision);
     },
     effect(logic, name) {
       const transition = logic.transition;
       const start = logic.start;
+      const contain = (cause: unknown, detail: Record<string, unknown>): InternalFault =>
+        cause instanceof InternalFault ? cause : new InternalFault(fault(name, cause, detail));
       const rethrow = (cause: unknown, detail: Record<string, unknown>): never => {
-        if (cause instanceof InternalFault) throw cause;
-        throw new InternalFault(fault(name, cause, detail));
+        throw contain(cause, detail);
       };
       const getInitialSnapshot = logic.getInitialSnapshot;
-      return derived(logic, {
+      const wrapper = derived(logic, {
         // A policy decided synchronously (runtime/decided.ts) runs here: a throw would fail the actor.
         getInitialSnapshot(this: AnyActorLogic, scope: unknown, input: unknown) {
           try {
@@ -158,6 +164,10 @@ export function createSupervisor({ log, newId }: SupervisorOptions): Supervisor 
               },
             }),
       } as never);
+      return markSupervised(wrapper, {
+        fault: (cause: unknown, event: EventObject) => fault(name, cause, eventSummary(event)),
+        contain: (cause: unknown, event: EventObject) => contain(cause, eventSummary(event)),
+      });
     },
     root(actor, name) {
       actor.subscribe({ error: (cause: unknown) => void fault(`${name} (root actor stopped)`, cause) });

@@ -5,9 +5,10 @@
 import { isErrorCode, retryableErrorCodes } from '../machines/errors.js';
 import type { TaskFailure } from '../machines/outcome.js';
 
-export class TaskError extends Error {
+export class TaskError<TCode extends string = string> extends Error {
   override readonly name = 'TaskError';
-  readonly code: string;
+  /** Typed by the typed client (runtime/typed/): switchboard's ERROR_CODES plus the operation's own. */
+  readonly code: TCode;
   readonly details: string | undefined;
   readonly taskId: string;
   /** With INTERNAL_ERROR: the id the provider logged the cause with; quote it when reporting (SEC-11). */
@@ -15,7 +16,7 @@ export class TaskError extends Error {
 
   constructor(taskId: string, failure: TaskFailure) {
     super(failure.message);
-    this.code = failure.code;
+    this.code = failure.code as TCode;
     this.details = failure.details;
     this.taskId = taskId;
     this.errorId = failure.errorId;

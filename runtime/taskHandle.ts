@@ -18,10 +18,17 @@ export interface TaskProgress {
   readonly estimatedTimeRemainingSeconds?: number | undefined;
 }
 
-export interface TaskHandle<TResult = unknown> extends AsyncIterable<TaskProgress> {
+/** How a task ended, as a value: the result, or the TaskError (whose `code` the typed client types). */
+export type TaskSettlement<TResult = unknown, TCode extends string = string> =
+  | { readonly ok: true; readonly result: TResult }
+  | { readonly ok: false; readonly error: TaskError<TCode> };
+
+export interface TaskHandle<TResult = unknown, TCode extends string = string> extends AsyncIterable<TaskProgress> {
   readonly taskId: string;
   /** Resolves with the result data; rejects with a TaskError (CANCELLED when cancelled). */
   readonly result: Promise<TResult>;
+  /** The same end as `result`, never rejecting: narrow on `ok`, then on `error.code`. */
+  readonly settled: Promise<TaskSettlement<TResult, TCode>>;
   /** The latest progress (null before any). */
   readonly progress: TaskProgress | null;
   onProgress(listener: (progress: TaskProgress) => void): () => void;
@@ -32,11 +39,12 @@ export interface TaskHandle<TResult = unknown> extends AsyncIterable<TaskProgres
 /** The mutable side of a handle, kept by the client runtime. */
 export class TaskHandleState<TResult = unknown> implements TaskHandle<TResult> {
   readonly result: Promise<TResult>;
+  readonly settled: Promise<TaskSettlement<TResult>>;
   progress: TaskProgress | null = null;
   private readonly listeners = new Set<(progress: TaskProgress) => void>();
   private readonly waiting: Array<(next: IteratorResult<TaskProgress>) => void> = [];
   private readonly buffered: TaskProgress[] = [];
-  private settled = false;
+  private done = false;
   private resolveResult!: (value: TResult) => void;
   private rejectResult!: (error: TaskError) => void;
   private readonly ended: Promise<void>;
@@ -51,7 +59,10 @@ export class TaskHandleState<TResult = unknown> implements TaskHandle<TResult> {
       this.rejectResult = reject;
     });
     // An unobserved failure must not become an unhandled rejection: the caller may only iterate.
-    this.result.catch(() => {});
+    this.settled = this.result.then(
+      (result) => ({ ok: true as const, result }),
+      (error: TaskError) => ({ ok: false as const, error }),
+    );
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
   }
 
@@ -61,12 +72,12 @@ export class TaskHandleState<TResult = unknown> implements TaskHandle<TResult> {
   }
 
   cancel(): Promise<void> {
-    if (!this.settled) this.requestCancel();
+    if (!this.done) this.requestCancel();
     return this.ended;
   }
 
   report(progress: TaskProgress): void {
-    if (this.settled) return;
+    if (this.done) return;
     this.progress = progress;
     for (const listener of this.listeners) listener(progress);
     const waiter = this.waiting.shift();
@@ -75,8 +86,8 @@ export class TaskHandleState<TResult = unknown> implements TaskHandle<TResult> {
   }
 
   settle(outcome: TaskOutcome): void {
-    if (this.settled) return;
-    this.settled = true;
+    if (this.done) return;
+    this.done = true;
     if (outcome.status === 'Completed') this.resolveResult(outcome.resultData as TResult);
     else if (outcome.status === 'Cancelled') this.rejectResult(new TaskError(this.taskId, { code: 'CANCELLED', message: 'The task was cancelled.' }));
     else this.rejectResult(new TaskError(this.taskId, outcome.error));
@@ -89,7 +100,7 @@ export class TaskHandleState<TResult = unknown> implements TaskHandle<TResult> {
       next: () => {
         const progress = this.buffered.shift();
         if (progress) return Promise.resolve({ value: progress, done: false });
-        if (this.settled) return Promise.resolve({ value: undefined, done: true });
+        if (this.done) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => this.waiting.push(resolve));
       },
       return: () => Promise.resolve({ value: undefined, done: true }),

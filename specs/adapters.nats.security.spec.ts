@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from '../runtime/client.js';
 import { createProvider } from '../runtime/provider.js';
-import { greeter, quietDoneAfterFinalWarnings, uniquePrefix } from './support/natsFixtures.js';
+import { greeter, uniquePrefix } from './support/natsFixtures.js';
 import { NATS_SERVER_MISSING, startNatsNode, type NatsNode } from './support/natsServer.js';
 
 const OPENSSL = spawnSync('openssl', ['version']).status === 0;
@@ -19,17 +19,15 @@ if (NATS_SERVER_MISSING !== undefined) console.warn(`adapters.nats.security.spec
 
 const dir = mkdtempSync(join(tmpdir(), 'sb-nats-sec-'));
 const nodes: NatsNode[] = [];
-const loud = quietDoneAfterFinalWarnings();
 afterAll(async () => {
   for (const node of nodes) await node.stop();
   rmSync(dir, { recursive: true, force: true });
-  loud();
 });
 
 async function roundTrip(nats: Record<string, unknown>): Promise<unknown> {
   const prefix = uniquePrefix();
-  const provider = createProvider({ services: [greeter], lan: false, nats: { ...nats, subjectPrefix: prefix } });
-  const client = createClient({ lan: false, nats: { ...nats, subjectPrefix: prefix } });
+  const provider = createProvider({ services: [greeter], lan: false, log: () => {}, nats: { ...nats, subjectPrefix: prefix } });
+  const client = createClient({ lan: false, log: () => {}, nats: { ...nats, subjectPrefix: prefix } });
   try {
     await provider.start();
     await client.waitFor('Greeter', { timeoutMs: 5_000 });
@@ -45,7 +43,7 @@ describeNats('NATS adapter: credentials and TLS towards the NATS servers', () =>
     const node = await startNatsNode({ config: 'authorization { token: "s3cret-token" }' });
     nodes.push(node);
     await expect(roundTrip({ servers: node.url, token: 's3cret-token' })).resolves.toEqual({ hello: 'secure' });
-    const refused = createProvider({ services: [greeter], lan: false, nats: { servers: node.url, subjectPrefix: uniquePrefix() } });
+    const refused = createProvider({ services: [greeter], lan: false, log: () => {}, nats: { servers: node.url, subjectPrefix: uniquePrefix() } });
     await expect(refused.start()).rejects.toThrow(/cannot connect to NATS/);
   });
 
@@ -60,7 +58,7 @@ describeNats('NATS adapter: credentials and TLS towards the NATS servers', () =>
     nodes.push(node);
     const url = `tls://127.0.0.1:${node.port}`;
     await expect(roundTrip({ servers: url, tls: { caFile: cert } })).resolves.toEqual({ hello: 'secure' });
-    const untrusted = createProvider({ services: [greeter], lan: false, nats: { servers: url, subjectPrefix: uniquePrefix() } });
+    const untrusted = createProvider({ services: [greeter], lan: false, log: () => {}, nats: { servers: url, subjectPrefix: uniquePrefix() } });
     await expect(untrusted.start()).rejects.toThrow(/cannot connect to NATS/);
   });
 });

@@ -6,13 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { connect as connectV3, type NatsConnection } from '@nats-io/transport-node';
 import { connect as connectV2, RequestStrategy } from 'nats';
-import { createNatsMetrics, natsHost, type NatsHostOptions } from '../adapters/nats.js';
+import { createNatsMetrics, natsHost } from '../adapters/nats.js';
 import type { StreamCommand } from '../machines/transport.js';
-import { createClient, type Client } from '../runtime/client.js';
-import { createProvider, type Provider } from '../runtime/provider.js';
-import { freeUdpPort, greeter, natsSuite, runTransport, uniquePrefix, type Harness } from './support/natsFixtures.js';
+import { createProvider } from '../runtime/provider.js';
+import { greeter, natsSuite, runTransport, uniquePrefix, type Harness } from './support/natsFixtures.js';
+import { allocatePort } from './support/ports.js';
 import { NATS_SERVER_MISSING } from './support/natsServer.js';
 import { sleep, until } from './support/processes.js';
 
@@ -20,29 +19,8 @@ const describeNats = NATS_SERVER_MISSING === undefined ? describe : describe.ski
 if (NATS_SERVER_MISSING !== undefined) console.warn(`adapters.nats.spec.ts skipped: ${NATS_SERVER_MISSING}`);
 
 const suite = natsSuite();
-
-function nats(prefix: string, extra: NatsHostOptions = {}): NatsHostOptions {
-  return { servers: suite.node().url, subjectPrefix: prefix, ...extra };
-}
-
-async function startProvider(options: Parameters<typeof createProvider>[0]): Promise<Provider> {
-  const provider = createProvider({ heartbeatIntervalMs: 1_000, ...options });
-  suite.defer(() => provider.stop());
-  await provider.start();
-  return provider;
-}
-
-function startClient(options: Parameters<typeof createClient>[0]): Client {
-  const client = createClient(options);
-  suite.defer(() => client.stop());
-  return client;
-}
-
-async function rawConnection(): Promise<NatsConnection> {
-  const nc = await connectV3({ servers: suite.node().url });
-  suite.defer(() => nc.close());
-  return nc;
-}
+const { startProvider, startClient, rawConnection } = suite;
+const nats = suite.options;
 
 describeNats('NATS adapter: provider and client machines over a real nats-server', () => {
   it('NATS-2, NATS-4: discovers by request/reply and runs a task with progress and a result, NATS only', async () => {
@@ -70,7 +48,7 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
 
   it('the goodbye reaches clients: a stopped provider leaves their repository at once (DISC-7)', async () => {
     const prefix = uniquePrefix();
-    const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 60_000, nats: nats(prefix) });
+    const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 60_000, log: () => {}, nats: nats(prefix) });
     await provider.start();
     const client = startClient({ lan: false, nats: nats(prefix) });
     await client.waitFor('Greeter', { timeoutMs: 5_000 });
@@ -81,7 +59,7 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
   it('NATS-4: a listener name already taken fails the second provider (server.failed)', async () => {
     const prefix = uniquePrefix();
     await startProvider({ services: [greeter], lan: false, nats: nats(prefix, { name: 'same' }) });
-    const second = createProvider({ services: [greeter], lan: false, nats: nats(prefix, { name: 'same' }) });
+    const second = createProvider({ services: [greeter], lan: false, log: () => {}, nats: nats(prefix, { name: 'same' }) });
     await expect(second.start()).rejects.toThrow(/in use/);
   });
 
@@ -94,7 +72,7 @@ describeNats('NATS adapter: provider and client machines over a real nats-server
     await until(() => harness.of('transport.closed').length > 0, 'transport.closed', 3_000);
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(harness.of('transport.opened')).toHaveLength(0);
-    expect(harness.of('transport.closed')[0]).toMatchObject({ graceful: false, code: 1006, reason: expect.stringMatching(/refused/) });
+    expect(harness.of('transport.closed')[0]).toMatchObject({ graceful: false, code: 1006, reason: expect.stringMatching(/refused/), refused: true });
     const foreign = runTransport(host.connect(), { endpoint: `nats://other.space/x` });
     suite.defer(() => foreign.stop());
     await until(() => foreign.of('transport.closed').length > 0, 'transport.closed', 1_000);
@@ -157,7 +135,7 @@ describeNats('NATS adapter: NATS micro interoperability ($SRV.PING / INFO / STAT
 describeNats('NATS adapter: mixed deployments (LAN + NATS)', () => {
   it('a provider serves on both; a NATS-only client and a LAN client both use it; a client on both sees one instance', async () => {
     const prefix = uniquePrefix();
-    const discoveryPort = await freeUdpPort();
+    const discoveryPort = await allocatePort();
     const lan = { port: discoveryPort, broadcastAddresses: ['127.255.255.255'], bindAddress: '0.0.0.0' };
     const provider = await startProvider({ services: [greeter], host: '127.0.0.1', discovery: lan, nats: nats(prefix, { name: 'mixed' }) });
     expect(provider.endpoint).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);

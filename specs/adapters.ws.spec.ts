@@ -3,10 +3,11 @@
  * machines/transport.ts as the simulated network implements it (listen, accept and attach with
  * buffering, frames through the codec both ways, ping/pong, the close handshake, terminate,
  * refused and timed-out connects, tokens, malformed input, size limits, many clients, cleanup,
- * TLS and certificate pinning).
+ * TLS and certificate pinning), and outgoing batches (one write per turn's frames, a lone frame
+ * at once, TASK-2 Ack coalescing on the provider's side).
  *
- * Every transport runs inside a tiny harness machine that invokes it and forwards commands to it
- * with `sendTo`, recording each event it sends back. Real sockets need real time: every wait polls
+ * Every transport runs inside the shared harness (support/transportHarness.ts), which records
+ * each event it sends back. Real sockets need real time: every wait polls
  * with a deadline (WAIT_MS) and every test stops what it started (afterEach stops every actor and
  * closes every raw socket and server; it also checks that no transport emitted two transport.closed).
  */
@@ -22,20 +23,14 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { WebSocket, type ClientOptions } from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createActor,
-  sendTo,
-  setup,
-  type AnyEventObject,
-  type CallbackActorLogic,
-  type EventObject,
-} from 'xstate';
+import type { AnyEventObject, CallbackActorLogic, EventObject } from 'xstate';
 import { createWsMetrics, wsConnect, wsServer, type WsConnectOptions, type WsMetrics, type WsServerOptions } from '../adapters/ws.js';
 import { advertisedHostFor, tokenOf } from '../adapters/ws/options.js';
 import type { StampSource } from '../machines/codec.js';
 import type { WireDraft } from '../machines/messages.js';
-import type { ServerEvent, StreamCommand, StreamEvent } from '../machines/transport.js';
+import type { ServerEvent, StreamBatch, StreamCommand, StreamEvent, StreamInput } from '../machines/transport.js';
 import { allocatePort } from './support/ports.js';
+import { runTransport, type Harness as GenericHarness } from './support/transportHarness.js';
 
 const WAIT_MS = 2_000;
 const NOW_MS = 1_751_457_600_123;
@@ -45,48 +40,21 @@ const LOOPBACK = '127.0.0.1';
 
 type Recordable = StreamEvent | ServerEvent;
 
-interface Harness<TCommand extends EventObject> {
-  readonly events: AnyEventObject[];
+/** The shared harness, with `of` typed by this adapter's events. */
+interface Harness<TCommand extends EventObject> extends Omit<GenericHarness<TCommand>, 'of'> {
   of<T extends Recordable['type']>(type: T): Extract<Recordable, { type: T }>[];
-  send(command: TCommand): void;
-  stop(): void;
 }
 
 const harnesses: Harness<EventObject>[] = [];
 const cleanups: (() => unknown)[] = [];
 
-/** Built once, outside any action: XState warns when sendTo() is called inside a custom action. */
-const forwardCommand = sendTo('transport', ({ event }: { event: AnyEventObject }) => event.command as AnyEventObject);
-
-/** A machine that invokes `logic` as `transport`, forwards `harness.command`s to it and records the rest. */
+/** Runs `logic` in the shared transport harness; afterEach stops it. */
 function run<TCommand extends EventObject, TInput>(
   logic: CallbackActorLogic<TCommand, TInput>,
   input: TInput,
   onEvent?: (event: AnyEventObject) => void,
 ): Harness<TCommand> {
-  const events: AnyEventObject[] = [];
-  const machine = setup({
-    types: { events: {} as AnyEventObject },
-    actors: { transport: logic as unknown as CallbackActorLogic<AnyEventObject, unknown> },
-  }).createMachine({
-    invoke: { id: 'transport', src: 'transport', input: () => input },
-    on: {
-      'harness.command': { actions: forwardCommand },
-      '*': {
-        actions: ({ event }) => {
-          events.push(event);
-          onEvent?.(event);
-        },
-      },
-    },
-  });
-  const actor = createActor(machine).start();
-  const harness: Harness<TCommand> = {
-    events,
-    of: (type) => events.filter((event) => event.type === type) as never,
-    send: (command) => actor.send({ type: 'harness.command', command }),
-    stop: () => actor.stop(),
-  };
+  const harness = runTransport(logic, input, onEvent) as unknown as Harness<TCommand>;
   harnesses.push(harness as unknown as Harness<EventObject>);
   return harness;
 }
@@ -370,6 +338,130 @@ describe('frames through the codec', () => {
 
 // ---- closing ----------------------------------------------------------------------------------
 
+// ---- outgoing batches and TASK-2 coalescing ------------------------------------------------------
+
+const taskAck = (taskId: string, status = 'Processing'): WireDraft => ({ type: 'Ack', payload: { acknowledgmentId: `a-${taskId}`, taskId, status } }) as WireDraft;
+const taskResult = (taskId: string): WireDraft => ({ type: 'TaskResult', payload: { taskId, status: 'Completed', resultData: { ok: true } } });
+const typesSeen = (harness: Harness<StreamCommand>): string[] =>
+  harness.of('transport.message').map((event) => `${event.message.type} ${(event.message.payload as { taskId?: string }).taskId ?? ''}`.trim());
+
+describe('outgoing batches and TASK-2 Ack coalescing', () => {
+  it('TASK-2: an Ack whose final message leaves in the same batch is left out, and counted', async () => {
+    const p = await provider();
+    const { client: c, session } = await pair(p);
+    session.send({ type: 'transport.send', draft: taskAck('t1') });
+    session.send({ type: 'transport.send', draft: taskResult('t1') });
+    await until('the result', () => c.of('transport.message').length === 1);
+    await sleep(20);
+    expect(typesSeen(c)).toEqual(['TaskResult t1']);
+    expect(p.metrics.acksCoalesced).toBe(1);
+    expect(p.metrics.messagesOut).toBe(1);
+  });
+
+  it("TASK-2: with coalesceAcks false (the seed's behaviour) every Ack is sent", async () => {
+    const p = await provider({ coalesceAcks: false });
+    const { client: c, session } = await pair(p);
+    session.send({ type: 'transport.send', draft: taskAck('t1') });
+    session.send({ type: 'transport.send', draft: taskResult('t1') });
+    await until('both', () => c.of('transport.message').length === 2);
+    expect(typesSeen(c)).toEqual(['Ack t1', 'TaskResult t1']);
+    expect(p.metrics.acksCoalesced).toBe(0);
+  });
+
+  it("TASK-2, TASK-4: keeps an Ack with a final status, one before another task's result, and one whose result comes later", async () => {
+    const p = await provider();
+    const { client: c, session } = await pair(p);
+    session.send({ type: 'transport.send', draft: taskAck('done', 'Completed') });
+    session.send({ type: 'transport.send', draft: taskResult('done') });
+    session.send({ type: 'transport.send', draft: taskAck('t1') });
+    session.send({ type: 'transport.send', draft: taskResult('t2') });
+    session.send({ type: 'transport.send', draft: taskAck('slow') });
+    await until('five', () => c.of('transport.message').length === 5);
+    await sleep(20);
+    session.send({ type: 'transport.send', draft: taskResult('slow') });
+    await until('six', () => c.of('transport.message').length === 6);
+    expect(typesSeen(c)).toEqual(['Ack done', 'TaskResult done', 'Ack t1', 'TaskResult t2', 'Ack slow', 'TaskResult slow']);
+    expect(p.metrics.acksCoalesced).toBe(0);
+  });
+
+  it('frames sent together leave in one write; replies to a read batch leave together at the end of its turn', async () => {
+    const p = await provider({ echo: true });
+    const metrics = createWsMetrics();
+    const { client: c } = await pair(p, { metrics });
+    const batchesBefore = p.metrics.batchesOut;
+    for (const taskId of ['a', 'b', 'c', 'd', 'e']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    await until('five echoes', () => c.of('transport.message').length === 5);
+    expect(metrics.messagesOut).toBe(5);
+    expect(metrics.batchesOut).toBe(1);
+    // The five frames arrived in one read on loopback; their five Acks left in one write.
+    expect(p.metrics.batchesOut - batchesBefore).toBe(1);
+  });
+
+  it('a lone frame outside a read turn is written once the current code and its microtasks are done, not a turn later', async () => {
+    const p = await provider();
+    const metrics = createWsMetrics();
+    const { client: c } = await pair(p, { metrics });
+    await sleep(5); // out of any turn with a read
+    c.send({ type: 'transport.send', draft: getStatus('lone') });
+    expect(metrics.messagesOut).toBe(0);
+    await Promise.resolve();
+    expect(metrics.messagesOut).toBe(1);
+    expect(metrics.batchesOut).toBe(1);
+  });
+});
+
+// ---- incoming batches (readBatches) -------------------------------------------------------------
+
+describe('incoming batches: one event per socket read (readBatches)', () => {
+  const batchedIds = (harness: Harness<StreamCommand>): string[][] =>
+    harness.events
+      .filter((event) => event.type === 'transport.batch' || event.type === 'transport.message' || event.type === 'transport.rejected')
+      .map((event) => (event.type === 'transport.batch' ? (event as unknown as StreamBatch).events : [event as StreamInput]))
+      .map((inputs) => inputs.map((input) => (input.type === 'transport.message' ? (input.message.payload as { taskId: string }).taskId : 'rejected')));
+
+  it('the frames of one read arrive as one transport.batch, in order, rejected frames in place', async () => {
+    const p = await provider({ readBatches: true });
+    const { client: c, session } = await pair(p);
+    for (const taskId of ['a', 'b']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    c.send({ type: 'transport.send', draft: { type: 'NoSuchType', payload: {} } as unknown as WireDraft });
+    c.send({ type: 'transport.send', draft: getStatus('c') });
+    await until('four frames', () => batchedIds(session).flat().length === 4);
+    // Sent in one turn, the four frames left in one write and were read at once on loopback.
+    expect(batchedIds(session)).toEqual([['a', 'b', 'rejected', 'c']]);
+    expect(p.metrics.messagesIn).toBe(4);
+  });
+
+  it('a lone frame arrives as itself, and a later event (the close) after the frames read before it', async () => {
+    const p = await provider({ readBatches: true });
+    const { client: c, session } = await pair(p);
+    c.send({ type: 'transport.send', draft: getStatus('lone') });
+    await until('the frame', () => session.of('transport.message').length === 1);
+    expect(session.events.some((event) => event.type === 'transport.batch')).toBe(false);
+    c.send({ type: 'transport.send', draft: getStatus('x') });
+    c.send({ type: 'transport.send', draft: getStatus('y') });
+    c.send({ type: 'transport.close', code: 1000, reason: 'bye' });
+    await closedOnce(session);
+    expect(batchedIds(session)).toEqual([['lone'], ['x', 'y']]);
+  });
+
+  it('without readBatches (the default) every frame is its own event', async () => {
+    const p = await provider();
+    const { client: c, session } = await pair(p);
+    for (const taskId of ['a', 'b', 'c']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    await until('three frames', () => session.of('transport.message').length === 3);
+    expect(batchedIds(session)).toEqual([['a'], ['b'], ['c']]);
+  });
+
+  it('a client transport batches its reads too', async () => {
+    const p = await provider({ echo: true });
+    const { client: c } = await pair(p, { readBatches: true });
+    for (const taskId of ['a', 'b', 'c']) c.send({ type: 'transport.send', draft: getStatus(taskId) });
+    await until('three echoes', () => c.events.filter((event) => event.type === 'transport.batch').length === 1);
+    const batch = c.events.find((event) => event.type === 'transport.batch') as unknown as StreamBatch;
+    expect(batch.events.map((input) => input.type)).toEqual(['transport.message', 'transport.message', 'transport.message']);
+  });
+});
+
 describe('closing', () => {
   it('CONN-7: a close handshake started by the client ends both sides gracefully with its code and reason', async () => {
     const p = await provider();
@@ -468,10 +560,10 @@ describe('closing', () => {
 // ---- connect failures --------------------------------------------------------------------------
 
 describe('wsConnect: failures end in transport.closed 1006 without transport.opened', () => {
-  it('connection refused', async () => {
+  it('connection refused (CONN-4: flagged `refused`, nothing listens there; timeouts and HTTP refusals below are not)', async () => {
     const metrics = createWsMetrics();
     const c = client(`ws://127.0.0.1:${await freePort()}`, { metrics });
-    expect(await closedOnce(c)).toEqual({ type: 'transport.closed', graceful: false, code: 1006, reason: 'connection refused' });
+    expect(await closedOnce(c)).toEqual({ type: 'transport.closed', graceful: false, code: 1006, reason: 'connection refused', refused: true });
     expect(c.events).toHaveLength(1);
     expect(metrics.connectFailures).toBe(1);
   });

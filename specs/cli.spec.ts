@@ -337,7 +337,7 @@ describe('switchboard completion', () => {
       ['switchboard', 'describe', '--log-level', 'w'],
       ['switchboard', 'provider', '--work-dir', path.join(scratch, 'wor')],
     ]);
-    expect(commands).toBe('discover describe demo');
+    expect(commands).toBe('discover describe demo doctor');
     expect(sub).toBe('provider');
     expect(options).toBe('--settle-ms');
     expect(choices).toBe('warn');
@@ -374,9 +374,9 @@ describe('switchboard assign', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ outputImagePath: 'small.png', width: 100, height: 75 });
   });
 
-  it('TASK-6: an operation the service does not offer exits 1 with UNKNOWN_OPERATION', async () => {
+  it('TASK-6, DISC-13: an operation the service does not offer exits 3 with UNKNOWN_OPERATION, as describe does', async () => {
     const result = await runCli(['assign', 'ImageProcessingService', 'explode', '--param', 'x=1']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/^error UNKNOWN_OPERATION: /m);
   });
 

@@ -559,7 +559,7 @@ describe('client: on the simulated network', () => {
     world.stopAll();
   });
 
-  it('DISC-13: an operation no provider offers fails SERVICE_UNAVAILABLE and opens no connection', () => {
+  it('DISC-13: an operation the known service does not offer fails UNKNOWN_OPERATION (as a provider would say) and opens no connection', () => {
     const world = new World({ seed: 23, provider: smallProviderOptions, client: smallClientOptions });
     const provider = world.startProvider('10.0.1.1');
     const client = world.startClient('10.0.2.1');
@@ -569,7 +569,9 @@ describe('client: on the simulated network', () => {
       request: { taskId: 'x', messageId: 'm-x', serviceName: WORK_SERVICE, operation: `${WORK_OPERATION}-not`, params: {} },
     });
     world.run(100);
-    expect(world.emittedBy(client, 'task.settled').map((e) => e.outcome)).toMatchObject([{ status: 'Failed', error: { code: 'SERVICE_UNAVAILABLE' } }]);
+    expect(world.emittedBy(client, 'task.settled').map((e) => e.outcome)).toMatchObject([
+      { status: 'Failed', error: { code: 'UNKNOWN_OPERATION', message: expect.stringContaining(`it offers: ${WORK_OPERATION}`) } },
+    ]);
     expect(world.connectionsOf(client)).toEqual({});
     expect(provider.emitted.filter(({ event }) => event.type === 'session.opened')).toEqual([]);
     world.stopAll();

@@ -1,9 +1,10 @@
 /**
  * The client conformance suite (runtime/conformance/client), end to end on loopback: our own
- * client (specs/fixtures/clients/switchboardClient.ts) passes levels core and full; each broken
- * client (specs/fixtures/brokenClients) fails, and every failing check cites the requirement it
- * breaks; `switchboard assign` works as a target. Plus the pure parts (backoff judgement, the
- * analysis of a hand-made record) without processes.
+ * client (specs/fixtures/clients/switchboardClient.ts) passes levels core and full; a selection of
+ * the broken clients (specs/fixtures/brokenClients.ts), one per class the suite used to miss,
+ * fails, and every failing check cites the requirement it breaks; `switchboard assign` works as a
+ * target. Plus the pure parts (backoff judgement, the analysis of a hand-made record) without
+ * processes. The reference client, the whole sweep and the seed-only client are in the slow tier.
  *
  * Real processes and sockets, bounded: every scenario has deadlines, every client is killed by
  * pid at the end of its scenario. The whole file takes about a minute.
@@ -11,44 +12,33 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { judgeBackoff, reconnectAttempts } from '../runtime/conformance/client/backoff.js';
+import { constantDelays, judgeBackoff, reconnectAttempts } from '../runtime/conformance/client/backoff.js';
 import { expandArgument } from '../runtime/conformance/client/clientProcess.js';
 import { clientChecks, runClientSuite, timingDefaults, type ClientSuiteTimings, type ScenarioRecord } from '../runtime/conformance/client/index.js';
 import { isCanonicalTimestamp, maxInWindow } from '../runtime/conformance/client/observe.js';
 import { resolveClientSuiteOptions } from '../runtime/conformance/client/options.js';
 import type { ScenarioEvent } from '../runtime/conformance/client/recorder.js';
 import type { SuiteReport } from '../runtime/conformance/types.js';
+import { brokenClients } from './fixtures/brokenClients.js';
+import { brokenClientCommand, REFERENCE_CLIENT_TIMINGS } from './support/conformanceSweep.js';
 import { allocatePort } from './support/ports.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const tsNode = (file: string): string[] => ['node', '--import', 'tsx', path.join(ROOT, file)];
 
-/** The fixture client's settings (its defaults), told to the suite. */
-const FIXTURE_TIMINGS: Partial<ClientSuiteTimings> = {
-  ackTimeoutMs: 400,
-  withholdMs: 2_000,
-  pingIntervalMs: 500,
-  pongTimeoutMs: 500,
-  backoffBaseMs: 50,
-  backoffCapMs: 1_000,
-  backoffToleranceMs: 500,
-  // With base 50 ms, 11 attempts in a second happen about once in 40 000 runs; a tight loop makes hundreds.
-  reconnectsPerSecondMax: 15,
-  cancelAfterMs: 300,
-  quietMs: 800,
-};
-
+/** The fixture client's settings (its defaults, the same as the reference client's), told to the suite. */
+const FIXTURE_TIMINGS: Partial<ClientSuiteTimings> = REFERENCE_CLIENT_TIMINGS;
 
 const failures = (report: SuiteReport) => report.checks.filter((check) => check.status === 'fail');
 const explain = (report: SuiteReport): string =>
   report.checks.map((check) => `${check.status} ${check.name} [${check.requirements.join(',')}]: ${check.evidence}`).join('\n');
 
-describe('client suite against switchboard client (specs/fixtures/clients/switchboardClient.ts)', () => {
-  it('passes level core with no failure: DISC-2, CONN-1, TASK-1, TASK-3, TASK-11, CONN-3, CONN-4', { timeout: 60_000 }, async () => {
+describe.concurrent('client suite against switchboard client (specs/fixtures/clients/switchboardClient.ts)', () => {
+  it('passes level core with no failure: DISC-2, CONN-1, TASK-1, TASK-3, TASK-11, CONN-3, CONN-4, WIRE-5', { timeout: 60_000 }, async () => {
     const report = await runClientSuite({ command: tsNode('specs/fixtures/clients/switchboardClient.ts'), level: 'core', discoveryPort: await allocatePort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
     expect(report.failed, explain(report)).toBe(0);
     expect(report.checks.every((check) => check.level === 'core')).toBe(true);
-    expect(report.passed).toBe(9);
+    expect(report.passed).toBe(clientChecks().filter((check) => check.level === 'core').length);
     expect(report.suite).toBe('client');
   });
 
@@ -60,20 +50,22 @@ describe('client suite against switchboard client (specs/fixtures/clients/switch
   });
 });
 
-describe('client suite against broken clients (specs/fixtures/brokenClients)', () => {
+describe.concurrent('client suite against broken clients (specs/fixtures/brokenClients.ts)', () => {
   const cases = [
-    { file: 'neverResends', requirement: 'TASK-3', only: ['client.assign.resend'], failing: ['client.assign.resendSameTask'] },
-    { file: 'newTaskIdOnResend', requirement: 'TASK-3', only: ['client.assign.resend'], failing: ['client.assign.resendSameTask', 'client.assign.resendSameMessageId'] },
-    { file: 'tightReconnect', requirement: 'CONN-4', only: ['client.reconnect'], failing: ['client.reconnect.noHammering', 'client.reconnect.backoffBounds'] },
-    { file: 'neverPings', requirement: 'CONN-3', only: ['client.ping'], failing: ['client.ping.sent'] },
-    { file: 'noCallbackClientId', requirement: 'TASK-1', only: ['client.discovery', 'client.connect', 'client.assign.fields'], failing: ['client.assign.fields'] },
+    { name: 'discoveryStorm', only: ['client.discovery.requestRate'] },
+    { name: 'resendStorm', only: ['client.assign.resendSpacing'] },
+    { name: 'resendsForever', only: ['client.assign.resendBounded'] },
+    { name: 'seedAckIgnored', only: ['client.assign.seedAck'] },
+    { name: 'constantReconnect', only: ['client.reconnect.noHammering'] },
+    { name: 'newTaskIdOnResend', only: ['client.assign.resendSameTask'] },
   ] as const;
 
-  for (const { file, requirement, only, failing } of cases) {
-    it(`${requirement}: fails ${file}, and every failing check cites ${requirement}`, { timeout: 40_000 }, async () => {
-      const report = await runClientSuite({ command: tsNode(`specs/fixtures/brokenClients/${file}.ts`), level: 'full', only, discoveryPort: await allocatePort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
-      expect(failures(report).map((check) => check.name).sort(), explain(report)).toEqual([...failing].sort());
-      for (const check of failures(report)) expect(check.requirements).toContain(requirement);
+  for (const { name, only } of cases) {
+    const entry = brokenClients.find((candidate) => candidate.name === name)!;
+    it(`${entry.breaks.join(', ')}: fails ${name} (${entry.defect}) with ${only.join(', ')}`, { timeout: 40_000 }, async () => {
+      const report = await runClientSuite({ command: brokenClientCommand(name), level: 'full', only, discoveryPort: await allocatePort(), cwd: ROOT, timings: FIXTURE_TIMINGS });
+      expect(failures(report).map((check) => check.name), explain(report)).toEqual([...only]);
+      for (const check of failures(report)) expect(check.requirements.some((id) => entry.breaks.includes(id))).toBe(true);
     });
   }
 });
@@ -90,7 +82,7 @@ describe('switchboard assign as a target', () => {
       params: { text: 'from the assign CLI', width: 3 },
     });
     expect(report.failed, explain(report)).toBe(0);
-    expect(report.passed).toBe(5);
+    expect(report.passed).toBe(6);
   });
 });
 
@@ -132,6 +124,14 @@ describe('judging reconnect delays (CONN-4)', () => {
       { kind: 'upgrade', at: 1_300, connId: 3, path: '/', refused: false },
     ];
     expect(reconnectAttempts(events)?.delays).toEqual([70, 228]);
+  });
+
+  it('rejects a constant delay just under the per-second threshold, and accepts full jitter and plain doubling', () => {
+    const timings = { backoffBaseMs: 50, backoffCapMs: 1_000, backoffToleranceMs: 500 };
+    expect(constantDelays([112, 108, 111, 110, 109, 113, 110], timings)).toContain('the same delay after every failure');
+    expect(judgeBackoff([112, 108, 111, 110, 109, 113, 110], timings).ok).toBe(false);
+    expect(constantDelays([31, 12, 160, 95, 700, 240, 910], timings)).toBeUndefined();
+    expect(constantDelays([50, 100, 200, 400, 800, 1_000, 1_000], timings)).toBeUndefined();
   });
 
   it('counts attempts in the busiest second', () => {

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { runProviderSuite, type ProviderSuiteOptions } from '../runtime/conformance/provider/index.js';
 import { createProvider, defineService, parseAcl, type Provider } from '../runtime/index.js';
-import { startSeedProvider, type RunningProvider } from './fixtures/broken/seedProvider.js';
-import { freeDiscoveryPort } from './support/udpPort.js';
+import { startSeedOnlyProvider, type RunningSeedProvider } from './fixtures/peers/seedOnlyProvider.js';
+import { allocatePort } from './support/ports.js';
 
 const service = defineService({
   name: 'Guarded',
@@ -26,10 +26,10 @@ const LIMITS = { firstMessageTimeoutMs: 800, upgradeTimeoutMs: 600, connectionsP
 let provider: Provider;
 let endpoint: string;
 let discoveryPort: number;
-let seed: RunningProvider;
+let seed: RunningSeedProvider;
 
 beforeAll(async () => {
-  discoveryPort = await freeDiscoveryPort();
+  discoveryPort = await allocatePort();
   provider = createProvider({
     services: [service],
     host: '127.0.0.1',
@@ -40,7 +40,7 @@ beforeAll(async () => {
     server: { upgradeTimeoutMs: LIMITS.upgradeTimeoutMs, connectionsPerAddressMax: LIMITS.connectionsPerAddressMax },
   });
   ({ endpoint } = await provider.start());
-  seed = await startSeedProvider({ discoveryPort: await freeDiscoveryPort() });
+  seed = await startSeedOnlyProvider({ discoveryPort: await allocatePort(), dialect: 'seed' });
 });
 
 afterAll(async () => {

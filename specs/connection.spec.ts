@@ -1,82 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createActor, fromCallback, fromTransition, SimulatedClock } from 'xstate';
-import type { ActorPoolSnapshot } from '../machines/actorPool.js';
+import { createActor, fromTransition, SimulatedClock } from 'xstate';
 import { backoffCeilingMs, type BackoffOptions } from '../machines/backoff.js';
-import type { clientTaskMachine } from '../machines/clientTask.js';
-import {
-  connectionDefaults,
-  connectionMachine,
-  type ConnectionInput,
-  type ConnectionSubmission,
-  type ConnectionToParentEvent,
-} from '../machines/connection.js';
-import type { ClientDraft, ProviderMessage } from '../machines/messages.js';
-import type { ConnectInput, StreamCommand, StreamEvent } from '../machines/transport.js';
-import { ackOf, errorOf, recorder, resultOf, updateOf } from './support/clientTaskFixtures.js';
+import { connectionDefaults, connectionMachine, type ConnectionToParentEvent } from '../machines/connection.js';
+import type { ClientDraft } from '../machines/messages.js';
+import { ackOf, errorOf, resultOf, updateOf } from './support/clientTaskFixtures.js';
+import { CLIENT, ENDPOINT, fakeTransport, startConnection, type Connection, type FakeSocket } from './support/connectionHarness.js';
 
-const ENDPOINT = 'ws://192.168.1.20:8080';
-const CLIENT = 'client-1';
 const { pingIntervalMs: PING_MS, pongTimeoutMs: PONG_MS, closeTimeoutMs: CLOSE_MS } = connectionDefaults;
 const ACK_MS = connectionDefaults.task.ackTimeoutMs;
-
-/** One fake socket per transport actor the connection invokes (a new one on every reconnect). */
-interface FakeSocket {
-  readonly endpoint: string;
-  readonly createdAtMs: number;
-  readonly commands: StreamCommand[];
-  stopped: boolean;
-  emit(event: StreamEvent): void;
-}
-
-function fakeTransport(clock: SimulatedClock) {
-  const sockets: FakeSocket[] = [];
-  const logic = fromCallback<StreamCommand, ConnectInput>(({ input, receive, sendBack }) => {
-    const socket: FakeSocket = {
-      endpoint: input.endpoint,
-      createdAtMs: clock.now(),
-      commands: [],
-      stopped: false,
-      emit: (event) => sendBack(event),
-    };
-    sockets.push(socket);
-    receive((command) => socket.commands.push(command));
-    return () => {
-      socket.stopped = true;
-    };
-  });
-  return { logic, sockets };
-}
-
-function startConnection(overrides: Partial<Omit<ConnectionInput, 'parentRef'>> = {}) {
-  const clock = new SimulatedClock();
-  const transport = fakeTransport(clock);
-  const parent = recorder<ConnectionToParentEvent>();
-  const actor = createActor(connectionMachine.provide({ actors: { transport: transport.logic } }), {
-    clock,
-    input: { ...connectionDefaults, endpoint: ENDPOINT, clientId: CLIENT, seed: 42, ...overrides, parentRef: parent.ref },
-  }).start();
-  const socket = () => transport.sockets.at(-1) as FakeSocket;
-  return {
-    clock,
-    actor,
-    sockets: transport.sockets,
-    socket,
-    parentEvents: () => parent.events(),
-    open: () => socket().emit({ type: 'transport.opened' }),
-    drop: (code = 1006) => socket().emit({ type: 'transport.closed', graceful: false, code, reason: '' }),
-    deliver: (message: ProviderMessage) => socket().emit({ type: 'transport.message', message }),
-    submit: (taskId: string, extra: Partial<ConnectionSubmission> = {}) =>
-      actor.send({
-        type: 'connection.submit',
-        task: { clientId: CLIENT, taskId, messageId: `assign-${taskId}`, serviceName: 'Svc', operation: 'op', params: {}, ...extra },
-      }),
-    settled: () => parent.events().flatMap((event) => (event.type === 'task.settled' ? [event] : [])),
-    pool: () => actor.getSnapshot().children.tasks?.getSnapshot() as ActorPoolSnapshot<typeof clientTaskMachine>,
-  };
-}
-
-type Connection = ReturnType<typeof startConnection>;
 
 const drafts = (socket: FakeSocket): ClientDraft[] =>
   socket.commands.flatMap((command) => (command.type === 'transport.send' ? [command.draft as ClientDraft] : []));
@@ -128,7 +60,11 @@ describe('connection: lifecycle', () => {
     expect(commandTypes(first)).toEqual(['transport.ping', 'transport.terminate']);
     expect(first.stopped).toBe(true);
     expect(connection.actor.getSnapshot().matches('backoff')).toBe(true);
-    expect(connection.parentEvents().at(-1)).toEqual({ type: 'connection.down', endpoint: ENDPOINT, reason: 'no pong within pongTimeoutMs' });
+    const { backoffDelayMs } = connection.actor.getSnapshot().context;
+    expect(connection.parentEvents().slice(-2)).toEqual([
+      { type: 'connection.down', endpoint: ENDPOINT, reason: 'no pong within pongTimeoutMs' },
+      { type: 'connection.retrying', endpoint: ENDPOINT, attempt: 1, delayMs: backoffDelayMs, reason: 'no pong within pongTimeoutMs' },
+    ]);
   });
 
   it('CONN-4: reconnects after the drawn backoff delay with a new transport, and reports reconnected', () => {
@@ -258,8 +194,11 @@ describe('connection: opening handshake (CONN-3)', () => {
 
 describe('connection: outbox (CONN-5) and reconnect (CONN-6)', () => {
   it('CONN-5: drafts sent before the connection opens wait in the outbox and go out in order on open', () => {
-    // A slow handshake (but within connectTimeoutMs): the drafts wait for it.
-    const connection = startConnection({ connectTimeoutMs: ACK_MS * 20 });
+    // A slow handshake (but within connectTimeoutMs and giveUpAfterMs): the drafts wait for it.
+    const connection = startConnection({
+      connectTimeoutMs: ACK_MS * 20,
+      backoff: { ...connectionDefaults.backoff, giveUpAfterMs: ACK_MS * 40 },
+    });
     connection.submit('t1');
     connection.submit('t2');
     connection.submit('t3');
@@ -333,7 +272,7 @@ describe('connection: outbox (CONN-5) and reconnect (CONN-6)', () => {
     connection.actor.send({ type: 'connection.cancel', taskId: 't1' });
     connection.clock.increment(connectionDefaults.task.cancelTimeoutMs);
     expect(connection.settled().map((event) => event.outcome)).toEqual([{ status: 'Cancelled' }]);
-    expect(connection.actor.getSnapshot().context.outbox).toEqual([]);
+    expect([...connection.actor.getSnapshot().context.outbox]).toEqual([]);
   });
 
   it('CONN-5: the outbox is bounded by outboxMax; the oldest entry is dropped and counted', () => {
@@ -478,7 +417,8 @@ describe('connection: properties', () => {
         // What each transport does: fail to connect, or open and then drop (resets the attempt counter).
         fc.array(fc.constantFrom('fail', 'fail', 'fail', 'openThenDrop'), { maxLength: 30 }),
         (seed, backoff, outcomes) => {
-          const connection = startConnection({ seed, backoff });
+          // Only the attempt bound here: the time bound has its own specs (connection.giveUp.spec.ts).
+          const connection = startConnection({ seed, backoff: { ...backoff, giveUpAfterMs: Number.POSITIVE_INFINITY } });
           let attempt = 0;
           for (const outcome of [...outcomes, ...Array(backoff.attemptsMax + 1).fill('fail')]) {
             if (connection.actor.getSnapshot().status === 'done') break;

@@ -20,6 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createDatagramSigner } from '../adapters/udp/signature.js';
 import { ephemeralKey } from '../runtime/keys.js';
+import type { ServiceView } from '../machines/repository.js';
 import { closeAll, discoveryPort, LOOPBACK, rawSocket, sleep, startClient, startProvider, until } from './support/discoveryNet.js';
 
 afterEach(closeAll);
@@ -79,11 +80,14 @@ describe('discovery attacks on real sockets (SEC-8, DISC-14, DISC-15)', () => {
     const realService = await protectedClient.waitFor('Greeter', { operation: 'greet', timeoutMs: 5_000 });
     await unprotected.waitFor('Greeter', { operation: 'greet', timeoutMs: 5_000 });
     // Every view either client had from here on: the protected one must never list anything else.
+    // (services.changed comes only when the view changes: the view at the start is the first one.)
     const protectedSaw = new Set<string>();
-    protectedClient.on('services.changed', ({ services }) => {
+    const seeView = (services: readonly ServiceView[]) => {
       for (const service of services) protectedSaw.add(`${service.serviceId} ${service.status} ${service.endpoint}`);
       if (services.length === 0) protectedSaw.add('nothing');
-    });
+    };
+    seeView(protectedClient.services());
+    protectedClient.on('services.changed', ({ services }) => seeView(services));
     const unprotectedSaw = new Set<string>();
     unprotected.on('services.changed', ({ services }) => {
       unprotectedSaw.add(services.find((service) => service.serviceId === realService.serviceId)?.status ?? 'gone');

@@ -153,7 +153,7 @@ describe("inspect: 'stately' (the Stately inspector from Node)", () => {
     const port = await freePort();
     const relay = await startStatelyRelay({ port });
     try {
-      const { net, provider } = observedNetwork(25, { provider: { inspect: { stately: { port } } } });
+      const { net, provider } = observedNetwork(25, { provider: { inspect: { stately: { port, onReady: () => {} } } } });
       void provider.start();
       await runFor(net, 100);
       await new Promise((resolve) => setTimeout(resolve, 300));

@@ -93,9 +93,10 @@ describe('the key file (runtime/keys.ts)', () => {
     key.release();
   });
 
-  it('defaults to $XDG_CONFIG_HOME/switchboard/provider-key.json, else ~/.config/...', () => {
+  it('defaults to $XDG_CONFIG_HOME/switchboard/provider-key.json, else ~/.config/... (gateway-key.json for a gateway)', () => {
     expect(defaultKeyFile({ XDG_CONFIG_HOME: '/etc/cfg' })).toBe(path.join('/etc/cfg', 'switchboard', 'provider-key.json'));
     expect(defaultKeyFile({})).toMatch(/\.config[/\\]switchboard[/\\]provider-key\.json$/);
+    expect(defaultKeyFile({ XDG_CONFIG_HOME: '/etc/cfg' }, 'gateway')).toBe(path.join('/etc/cfg', 'switchboard', 'gateway-key.json'));
   });
 });
 

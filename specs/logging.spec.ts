@@ -209,7 +209,7 @@ describe('OpenTelemetry spans (API only)', () => {
       },
     });
     const world = observedNetwork(33);
-    const provider = createProvider({ services: [traced], network: world.net.host('10.0.0.3'), clock: world.clock, port: 8080, heartbeatIntervalMs: 1_000 });
+    const provider = createProvider({ services: [traced], network: world.net.host('10.0.0.3'), clock: world.clock, port: 8080, heartbeatIntervalMs: 1_000, log: () => {} });
     void provider.start();
     await runFor(world.net, 100);
     recorded.length = 0;

@@ -191,7 +191,8 @@ describe.sequential('a provider that dies or freezes mid-task', () => {
   }
 
   it('CONN-4, CONN-6, TASK-17: a provider SIGKILLed mid-task and restarted on its port: the client reconnects, its GetResult gets TASK_NOT_FOUND, the task fails with TASK_NOT_FOUND; a new task reaches the restarted provider', async () => {
-    const setup = await setUp([]);
+    // Riding out a restart is opted into: by default three refused attempts end the connection (CONN-4).
+    const setup = await setUp(['--refusals-max', '1000']);
     const { client, spare } = setup;
     const { victim } = await runningTask(setup, 'kill-1', 100);
     const from = client.events.length;

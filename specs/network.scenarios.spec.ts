@@ -28,7 +28,8 @@ function smallWorld(seed: number, overrides: { client?: Partial<typeof smallClie
 /** Client events other than services.changed, as `atMs type detail`. */
 const timeline = (client: ClientNode, fromMs = 0) =>
   client.emitted
-    .filter(({ atMs, event }) => atMs >= fromMs && event.type !== 'services.changed')
+    // connection.retrying (each reconnect attempt, CONN-4) is for logs; partition specs count them apart.
+    .filter(({ atMs, event }) => atMs >= fromMs && event.type !== 'services.changed' && event.type !== 'connection.retrying')
     .map(({ atMs, event }) => ({ atMs, event }));
 
 const serviceIdsSeenBy = (client: ClientNode) => client.actor.getSnapshot().context.services.map((service) => service.serviceId);
@@ -177,6 +178,8 @@ describe('network: partition', () => {
 
     // Both sides noticed; the task finished anyway and its replies had nowhere to go.
     expect(timeline(client, cutMs).map(({ event }) => event.type)).toEqual(['connection.down']);
+    // It kept trying (CONN-4): unreachable is not refused, so nothing made it give up within 1.5 s.
+    expect(client.emitted.filter(({ atMs, event }) => atMs >= cutMs && event.type === 'connection.retrying').length).toBeGreaterThan(1);
     const sessionEnds = provider.emitted.flatMap(({ event }) => (event.type === 'session.ended' ? [event] : []));
     expect(sessionEnds).toMatchObject([{ clientId: client.clientId, graceful: false, reason: 'no pong within pongTimeoutMs' }]);
     expect(provider.emitted.flatMap(({ event }) => (event.type === 'task.settled' ? [event.outcome] : []))).toEqual([

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ClientMessage } from '../machines/messages.js';
-import { outboxPut, outboxRemove, routeOf, type Outbox, type OutboxDraft } from '../machines/outbox.js';
+import { outboxPut, outboxRemove, outboxTaskIdOf, OwnedOutbox, routeOf, type Outbox, type OutboxDraft } from '../machines/outbox.js';
 import { ackOf, errorOf, failedOf, resultOf, updateOf } from './support/clientTaskFixtures.js';
 
 const assign = (taskId: string): OutboxDraft => ({
@@ -109,5 +109,39 @@ describe('routeOf', () => {
       payload: { taskId: 'a', originalClientId: 'client-1' },
     };
     expect(routeOf(getStatus, outbox)).toBeUndefined();
+  });
+
+  it('the owned outbox (changed in place, O(1) per operation) is the same outbox as the pure functions describe', () => {
+    const operation = fc.record({
+      taskId: fc.constantFrom('a', 'b', 'c', 'd', 'e'),
+      kind: fc.constantFrom('assign', 'cancel', 'cancelWithId', 'remove', 'removeAssign'),
+      messageId: fc.constantFrom('m1', 'm2', 'assign-a', 'assign-b'),
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 4 }), fc.array(operation, { maxLength: 50 }), (outboxMax, operations) => {
+        let model: Outbox = [];
+        const owned = new OwnedOutbox();
+        for (const { taskId, kind, messageId } of operations) {
+          if (kind === 'remove' || kind === 'removeAssign') {
+            const onlyType = kind === 'removeAssign' ? 'AssignTask' : undefined;
+            const next = outboxRemove(model, taskId, onlyType);
+            expect(owned.remove(taskId, onlyType)).toBe(next !== model);
+            model = next;
+          } else {
+            const draft = kind === 'assign' ? assign(taskId) : kind === 'cancel' ? cancel(taskId) : cancel(taskId, messageId);
+            const result = outboxPut(model, taskId, draft, outboxMax);
+            expect(owned.put(taskId, draft, outboxMax)).toBe(result.dropped);
+            model = result.outbox;
+          }
+          expect([...owned]).toEqual(model);
+          expect(owned.length).toBe(model.length);
+          for (const id of ['m1', 'm2', 'assign-a', 'assign-b']) {
+            expect(owned.taskIdOf(id)).toBe(outboxTaskIdOf(model, id));
+            expect(owned.taskIdOf(id, 'AssignTask')).toBe(outboxTaskIdOf(model, id, 'AssignTask'));
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

@@ -2,9 +2,11 @@
  * What a library user gets: `npm pack`, then the tarball installed into an empty project (npm's
  * cache first, the registry only for what it lacks). The install warns about nothing (no engine,
  * no install script), brings only the library's own dependencies and its required peers (no
- * sharp, tsx, esbuild or bench tools), ships compiled JavaScript and no TypeScript sources, and
- * its CLI runs on plain node: quick to start, and saying what to install when an optional peer
- * is needed. The library loads by name and runs a task provider-to-client on loopback.
+ * sharp, tsx, esbuild or bench tools, and none of the optional peers only one feature needs: the
+ * NATS client, prom-client, @statelyai/inspect, @opentelemetry/api), ships compiled JavaScript
+ * and no TypeScript sources, and its CLI runs on plain node: quick to start, and saying what to
+ * install when an optional peer is needed, as the library does. The library loads by name and
+ * runs a task provider-to-client on loopback.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -80,6 +82,34 @@ describe('the installed package', () => {
     const typescript = cli(['provider', '--service', 'service.ts', '--discovery-port', '29999', '--broadcast', '127.255.255.255']);
     expect(typescript.status).toBe(2);
     expect(typescript.stderr).toMatch(/service\.ts is TypeScript, and loading TypeScript needs tsx: run `npm install tsx`/);
+  });
+
+  it('says what to install for NATS (the CLI, before connecting), and so does the library for NATS, metrics, the Stately bridge and tracing', () => {
+    const nats = cli(['discover', '--nats', 'nats://127.0.0.1:4222', '--no-lan']);
+    expect(nats.status, nats.stderr).toBe(2);
+    expect(nats.stderr).toMatch(/NATS needs @nats-io\/transport-node, which is not installed: run `npm install @nats-io\/transport-node`/);
+    writeFileSync(
+      path.join(app, 'optional-peers.mjs'),
+      `import { createClient, createMetrics, MissingPeerError } from 'switchboard';
+const uses = {
+  nats: () => createClient({ nats: { servers: ['nats://127.0.0.1:4222'] }, lan: false }),
+  metrics: () => createMetrics(),
+  stately: () => createClient({ inspect: 'stately', discovery: { port: 29999 } }),
+  tracing: () => createClient({ tracing: true, discovery: { port: 29999 } }),
+};
+for (const [use, make] of Object.entries(uses)) {
+  try {
+    make();
+    console.log(use, 'made');
+  } catch (error) {
+    console.log(use, error instanceof MissingPeerError ? error.packageName : error);
+  }
+}
+`,
+    );
+    const run = spawnSync(process.execPath, ['optional-peers.mjs'], { cwd: app, encoding: 'utf8', timeout: 30_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toBe('nats @nats-io/transport-node\nmetrics prom-client\nstately @statelyai/inspect\ntracing @opentelemetry/api\n');
   });
 
   it('loads by name and runs a task from a provider to a client on loopback', async () => {

@@ -4,6 +4,7 @@ import { initialTransition } from 'xstate';
 import type { ClientServiceDiscoveryRequest, DiscoveryMessage, ServiceAdvertisement, ServiceStatus } from '../machines/messages.js';
 import { serviceStatuses } from '../machines/messages.js';
 import {
+  ASK_AGAIN_GAP_MS,
   initialRepositoryStats,
   repositoryDefaults,
   repositoryMachine,
@@ -13,6 +14,7 @@ import {
 } from '../machines/repository.js';
 import type { DatagramCommand, DatagramEvent, PeerAddress } from '../machines/transport.js';
 import { trustDefaults } from '../machines/discovery/trust.js';
+import { reachableEndpoint } from '../machines/discovery/reachable.js';
 import { anyDatagram, serviceAdvertisement } from './support/arbitraries.js';
 import { recorder, sampleAdvertisement, startRepositoryWith } from './support/discoveryFixtures.js';
 
@@ -53,7 +55,8 @@ const view = (ad: ServiceAdvertisement, health: ServiceView['health'] = 'alive')
   serviceId: ad.serviceId,
   serviceName: ad.serviceName,
   serviceVersion: ad.serviceVersion,
-  endpoint: ad.endpoint,
+  // Heard from PROVIDER: a loopback or unspecified host stands for it (machines/discovery/reachable.ts).
+  endpoint: reachableEndpoint(ad.endpoint, PROVIDER.host),
   capabilities: ad.capabilities,
   status: ad.status,
   load: ad.load,
@@ -70,7 +73,7 @@ describe('repository (pure)', () => {
       ...repositoryDefaults,
       parentRef: parent.ref,
     });
-    expect(snapshot.value).toBe('discovering');
+    expect(snapshot.value).toEqual({ discovering: 'justAsked' });
     const byType = (type: string) => actions.filter((action) => action.type === type).map((action) => action.params as Record<string, unknown>);
     expect(byType('xstate.spawnChild').map((params) => params['id'])).toEqual(['discovery']);
     expect(byType('xstate.sendTo').map((params) => params['event'])).toEqual([discoveryRequest('client-A')]);
@@ -79,6 +82,12 @@ describe('repository (pure)', () => {
         event: { type: 'xstate.after.discoveryPeriodMs.repository.discovering' },
         id: 'xstate.after.discoveryPeriodMs.repository.discovering',
         delay: 300_000,
+      },
+      // Entries turning suspect ask again only after this gap (ASK_AGAIN_GAP_MS).
+      {
+        event: { type: 'xstate.after.1000.repository.discovering.justAsked' },
+        id: 'xstate.after.1000.repository.discovering.justAsked',
+        delay: ASK_AGAIN_GAP_MS,
       },
     ]);
   });
@@ -134,6 +143,24 @@ describe('repository (actor)', () => {
     expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [view(refresh)] });
   });
 
+  it('DISC-8: a heartbeat that changes nothing in the view reports nothing; a change in it, or in health, does', () => {
+    const { clock, discovery, changes } = startRepository();
+    const ad = advertisement({ heartbeatIntervalMs: 1_000 });
+    discovery.push(received(ad));
+    // The same content, decoded afresh from a later datagram (new objects, a later timestamp).
+    for (let beat = 1; beat <= 5; beat++) discovery.push(received(structuredClone({ ...ad, timestamp: ad.timestamp + beat * 1_000 })));
+    expect(changes).toHaveLength(1);
+    const busier = advertisement({ heartbeatIntervalMs: 1_000, load: 0.75 });
+    discovery.push(received(busier));
+    expect(changes).toHaveLength(2);
+    expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [view(busier)] });
+    clock.increment(1_500);
+    expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [view(busier, 'suspect')] });
+    discovery.push(received(busier));
+    expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [view(busier)] });
+    expect(changes).toHaveLength(4);
+  });
+
   it('DISC-8: keeps one entry per serviceId and reports the full list', () => {
     const { discovery, changes } = startRepository();
     const first = advertisement({ serviceId: 'svc-1' });
@@ -176,6 +203,35 @@ describe('repository (actor)', () => {
     expect(services()).toEqual([]);
     expect(entryIds()).toEqual([]);
     expect(changes.at(-1)).toEqual({ type: 'repository.changed', services: [] });
+  });
+
+  it('DISC-9, DISC-20: an entry that turns suspect makes the repository ask again, at most once per ASK_AGAIN_GAP_MS', () => {
+    const { clock, discovery, services } = startRepository();
+    discovery.push(received(advertisement({ serviceId: 'svc-1', heartbeatIntervalMs: 1_000 })));
+    discovery.push(received(advertisement({ serviceId: 'svc-2', heartbeatIntervalMs: 1_000 })));
+    expect(discovery.sent).toHaveLength(1); // at start
+    clock.increment(1_500);
+    // Both turned suspect at once: one request for both.
+    expect(services().map((service) => service.health)).toEqual(['suspect', 'suspect']);
+    expect(discovery.sent).toEqual([discoveryRequest('client-A'), discoveryRequest('client-A')]);
+    // The answer brings one back; the other stays silent and expires at 3x, unasked again.
+    discovery.push(received(advertisement({ serviceId: 'svc-1', heartbeatIntervalMs: 1_000 })));
+    clock.increment(1_500);
+    expect(services().map((service) => service.serviceId)).toEqual(['svc-1']);
+    expect(discovery.sent).toHaveLength(3); // svc-1 turned suspect again, 1.5 s after its answer
+    // Within the gap after a request, a suspect entry does not ask again.
+    discovery.push(received(advertisement({ serviceId: 'svc-1', heartbeatIntervalMs: 400 })));
+    clock.increment(600);
+    expect(services()[0]?.health).toBe('suspect');
+    expect(discovery.sent).toHaveLength(3);
+  });
+
+  it('DISC-5: an unsigned advertisement of localhost or 0.0.0.0 heard from another host stands for that host', () => {
+    const { discovery, services } = startRepository();
+    discovery.push(received(advertisement({ serviceId: 'svc-local', endpoint: 'ws://localhost:8080' })));
+    discovery.push(received(advertisement({ serviceId: 'svc-any', endpoint: 'ws://0.0.0.0:9000/tasks' })));
+    discovery.push({ type: 'datagram.received', message: advertisement({ serviceId: 'svc-here', endpoint: 'ws://localhost:7000' }), from: { host: '127.0.0.1', port: 50001 } });
+    expect(services().map((service) => service.endpoint)).toEqual(['ws://10.0.4.17:8080', 'ws://10.0.4.17:9000/tasks', 'ws://localhost:7000']);
   });
 
   it('DISC-9: uses the default heartbeat for an advertisement without heartbeatIntervalMs', () => {

@@ -56,6 +56,16 @@ describe('repository: a verified provider (SEC-8, DISC-14)', () => {
     expect(open.services()[0]).not.toHaveProperty('tlsFingerprint256');
   });
 
+  it('a signed advertisement of localhost keeps its endpoint: only unsigned ones take the source address (a source can be forged)', () => {
+    const repository = start({ allowUnsigned: true });
+    repository.discovery.push(heard(ad({ serviceId: 'svc-signed', endpoint: 'ws://localhost:8080' }), signed(KEY)));
+    repository.discovery.push(heard(ad({ serviceId: 'svc-open', endpoint: 'ws://localhost:8080' }), unsigned));
+    expect(repository.services().map((service) => [service.serviceId, service.endpoint])).toEqual([
+      ['svc-signed', 'ws://localhost:8080'],
+      ['svc-open', 'ws://10.0.4.17:8080'],
+    ]);
+  });
+
   it('a spoofed goodbye, Busy or Draining (unsigned, or signed by another key) changes nothing; each is counted', () => {
     const repository = start({ allowUnsigned: true });
     repository.discovery.push(heard(ad({ status: 'Online', load: 0 }), signed(KEY)));

@@ -41,8 +41,10 @@ const greeter = defineService({
 function setup(seed: number) {
   const clock = new SimulatedClock();
   const net = new SimulatedNetwork({ clock, seed });
-  const provider = createProvider({ services: [greeter], network: net.host('10.0.0.1'), clock, port: 8080, heartbeatIntervalMs: 1_000 });
-  const client = createClient({ network: net.host('10.0.0.2'), clock, seed, clientId: 'client-a' });
+  // Silent: 'fail' fails on purpose, and the default logger would print that warning.
+  const log = () => {};
+  const provider = createProvider({ services: [greeter], network: net.host('10.0.0.1'), clock, port: 8080, heartbeatIntervalMs: 1_000, log });
+  const client = createClient({ network: net.host('10.0.0.2'), clock, seed, clientId: 'client-a', log });
   return { clock, net, provider, client };
 }
 

@@ -17,6 +17,7 @@ import { WebSocket } from 'ws';
 import { listeningOf, startProviderProcess, statsOf, stopTracked, type Listening, type NodeChild } from './support/processes.js';
 import { payloadOf, rawSession, type RawSession } from './support/rawSession.js';
 import { freeDiscoveryPort } from './support/udpPort.js';
+import { note } from './support/notes.js';
 
 const KEY = 'key-of-the-legitimate-client-0001';
 const now = () => new Date().toISOString();
@@ -84,7 +85,7 @@ describe('SEC-15: idle anonymous sockets cannot lock out key holders', () => {
     alice.close();
     for (const entry of idle) entry.socket.terminate();
     expect(child.alive).toBe(true);
-    console.log(`SEC-15: ${open} of 2,000 anonymous sockets admitted; 100 tasks of the key holder in ${elapsedMs} ms`);
+    note(`SEC-15: ${open} of 2,000 anonymous sockets admitted; 100 tasks of the key holder in ${elapsedMs} ms`);
   }, 90_000);
 });
 

@@ -16,7 +16,9 @@ import type { DiscoveryDraft, WireDraft } from '../machines/messages.js';
 import { DeliveryQueue } from '../adapters/simulated/queue.js';
 import {
   EPHEMERAL_PORT_FIRST,
+  HELD_DATAGRAMS_MAX,
   SimulatedNetwork,
+  VirtualClock,
   type FaultOptions,
   type SimulatedNetworkOptions,
   type TraceRecord,
@@ -438,11 +440,23 @@ describe('simulatedNetwork: streams', () => {
     const endpoints = [`ws://${A}:9999`, 'ws://10.9.9.9:8080', `ws://${C}:8080`, `ws://${A}:8080`, 'not a url'];
     const clients = endpoints.map((endpoint) => probe(clock, net.host(B).connect(), { endpoint }));
     net.run(20);
+    // None is flagged `refused` (CONN-4): the path from B to A is cut, and an unknown or crashed
+    // host would be a timeout on a real network.
     for (const client of clients) {
       expect(client.log.map((entry) => entry.event)).toEqual([
         { type: 'transport.closed', graceful: false, code: 1006, reason: 'connection refused' },
       ]);
     }
+  });
+
+  it('CONN-4: a host that is up and reachable, with nothing listening on the port, says so (`refused`)', () => {
+    const { clock, net } = network();
+    probe(clock, net.host(A).server({ port: 8080 }));
+    const client = probe(clock, net.host(B).connect(), { endpoint: `ws://${A}:9999` });
+    net.run(20);
+    expect(client.log.map((entry) => entry.event)).toEqual([
+      { type: 'transport.closed', graceful: false, code: 1006, reason: 'connection refused', refused: true },
+    ]);
   });
 
   it('fails a second listener on the same port with server.failed', () => {
@@ -461,7 +475,7 @@ describe('simulatedNetwork: streams', () => {
     const late = probe(clock, net.host(C).connect(), { endpoint: `ws://${A}:8080` });
     client.send({ type: 'transport.send', draft: getStatus('still open') });
     net.run(20);
-    expect(late.of('transport.closed')[0]).toMatchObject({ reason: 'connection refused' });
+    expect(late.of('transport.closed')[0]).toMatchObject({ reason: 'connection refused', refused: true });
     expect(taskIds(provider)).toEqual(['still open']);
   });
 
@@ -721,6 +735,141 @@ describe('simulatedNetwork: determinism', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+// ---- faults for `switchboard simulate` ----------------------------------------------------------
+
+describe('simulatedNetwork: link faults, reordering, a host that stops reading', () => {
+  it('a link fault applies to its direction only, on top of the network faults, until removed', () => {
+    const { clock, net } = network();
+    const a = probe(clock, net.host(A).discovery());
+    const b = probe(clock, net.host(B).discovery());
+    net.setLinkFaults(A, B, { lossProbability: 1 });
+    a.send(broadcast('a1'));
+    b.send(broadcast('b1'));
+    net.run(20);
+    expect(clientIds(b)).toEqual([]); // A -> B lost
+    expect(clientIds(a)).toEqual(['b1']); // B -> A untouched
+    net.setLinkFaults(A, B, undefined);
+    a.send(broadcast('a2'));
+    net.run(20);
+    expect(clientIds(b)).toEqual(['a2']);
+    expect(() => net.setLinkFaults(A, B, { lossProbability: 2 })).toThrow(RangeError);
+  });
+
+  it('a link delay slows frames of that direction and keeps their order (TCP)', () => {
+    const { clock, net } = network();
+    const { client, provider } = connected(clock, net);
+    net.setLinkFaults(B, A, { delayMsMin: 200, delayMsMax: 400 });
+    const sentAt = clock.now();
+    for (let i = 0; i < 5; i++) client.send({ type: 'transport.send', draft: getStatus(`t${i}`) });
+    net.run(150);
+    expect(taskIds(provider)).toEqual([]);
+    net.run(300);
+    expect(taskIds(provider)).toEqual(['t0', 't1', 't2', 't3', 't4']);
+    expect(provider.log.find((entry) => entry.event.type === 'transport.message')!.atMs - sentAt).toBeGreaterThanOrEqual(200);
+  });
+
+  it('reordering holds some datagrams back so later ones overtake them', () => {
+    const { clock, net } = network({ faults: { delayMsMin: 1, delayMsMax: 1, reorderProbability: 0.5, reorderDelayMsMax: 30 } });
+    const a = probe(clock, net.host(A).discovery());
+    const b = probe(clock, net.host(B).discovery());
+    const sent = Array.from({ length: 40 }, (_, i) => `d${i}`);
+    for (const id of sent) {
+      a.send(broadcast(id));
+      net.run(1);
+    }
+    net.run(100);
+    expect([...clientIds(b)].sort()).toEqual([...sent].sort()); // nothing lost
+    expect(clientIds(b)).not.toEqual(sent); // but not in order
+  });
+
+  it('a host that stops reading holds frames and datagrams (pings unanswered) and gets them in order on resume', () => {
+    const { clock, net } = network();
+    const { client, provider } = connected(clock, net);
+    const socket = probe(clock, net.host(A).discovery());
+    const sender = probe(clock, net.host(C).discovery());
+    net.stall(A);
+    expect(net.isStalled(A)).toBe(true);
+    client.send({ type: 'transport.send', draft: getStatus('s1') });
+    client.send({ type: 'transport.ping' });
+    client.send({ type: 'transport.send', draft: getStatus('s2') });
+    sender.send(broadcast('held'));
+    net.run(100);
+    expect(taskIds(provider)).toEqual([]);
+    expect(client.of('transport.pong')).toEqual([]); // the ping waits unread
+    expect(clientIds(socket)).toEqual([]);
+    provider.send({ type: 'transport.send', draft: getStatus('out') }); // it can still send
+    net.run(20);
+    expect(taskIds(client)).toEqual(['out']);
+    net.resume(A);
+    net.run(20);
+    expect(taskIds(provider)).toEqual(['s1', 's2']);
+    expect(client.of('transport.pong')).toHaveLength(1);
+    expect(clientIds(socket)).toEqual(['held']);
+  });
+
+  it('a host that stops reading keeps at most HELD_DATAGRAMS_MAX datagrams; a crash drops what it held', () => {
+    const { clock, net } = network();
+    const socket = probe(clock, net.host(A).discovery());
+    const sender = probe(clock, net.host(B).discovery());
+    net.stall(A);
+    for (let i = 0; i < HELD_DATAGRAMS_MAX + 10; i++) sender.send(broadcast(`x${i}`));
+    net.run(20);
+    expect(net.stats.dropped).toBe(10);
+    net.resume(A);
+    expect(clientIds(socket)).toHaveLength(HELD_DATAGRAMS_MAX);
+    net.stall(A);
+    sender.send(broadcast('lost-with-the-host'));
+    net.run(20);
+    net.crash(A);
+    net.restart(A);
+    net.resume(A); // nothing held any more
+    expect(clientIds(socket)).toHaveLength(HELD_DATAGRAMS_MAX);
+  });
+
+  it('partition() returns an undo that removes that partition only', () => {
+    const { clock, net } = network();
+    const a = probe(clock, net.host(A).discovery());
+    const b = probe(clock, net.host(B).discovery());
+    const c = probe(clock, net.host(C).discovery());
+    const undoAB = net.partition([A], [B]);
+    net.partition([A], [C], { symmetric: false });
+    undoAB();
+    a.send(broadcast('a1'));
+    net.run(20);
+    expect(clientIds(b)).toEqual(['a1']);
+    expect(clientIds(c)).toEqual([]);
+  });
+});
+
+describe('VirtualClock', () => {
+  it('fires timers at their due time in (due, set order), cleared ones never, and the network runs on it', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 50 }), fc.boolean()), { maxLength: 60 }), (timers) => {
+        const clock = new VirtualClock();
+        const fired: { index: number; atMs: number }[] = [];
+        const ids = timers.map(([delay], index) => clock.setTimeout(() => fired.push({ index, atMs: clock.now() }), delay));
+        timers.forEach(([, cleared], index) => cleared && clock.clearTimeout(ids[index]));
+        clock.advance(100);
+        const expected = timers
+          .map(([delay, cleared], index) => ({ index, atMs: delay, cleared }))
+          .filter((timer) => !timer.cleared)
+          .sort((x, y) => x.atMs - y.atMs || x.index - y.index)
+          .map(({ index, atMs }) => ({ index, atMs }));
+        expect(fired).toEqual(expected);
+        expect(clock.now()).toBe(100);
+        expect(clock.pending).toBe(0);
+      }),
+    );
+    const clock = new VirtualClock();
+    const net = new SimulatedNetwork({ clock, seed: 3 });
+    const a = probe(clock as unknown as SimulatedClock, net.host(A).discovery());
+    const b = probe(clock as unknown as SimulatedClock, net.host(B).discovery());
+    a.send(broadcast('over-virtual-clock'));
+    net.run(10);
+    expect(clientIds(b)).toEqual(['over-virtual-clock']);
   });
 });
 

@@ -165,7 +165,7 @@ function supervisedProvider(admission = acceptEveryConnection) {
   provider.start();
   // The bare composed provider signs nothing (no signer given), so its clients take unsigned advertisements.
   const client = (address: string, clientId: string) =>
-    createClient({ network: net.host(address), clock, clientId, seed: 3, trust: { allowUnsigned: true } });
+    createClient({ network: net.host(address), clock, clientId, seed: 3, trust: { allowUnsigned: true }, log: () => {} });
   return { clock, net, provider, lines, emitted, client };
 }
 
@@ -238,7 +238,7 @@ describe('createProvider and createClient (SEC-21)', () => {
       throw new Error('listener bug');
     });
     void provider.start();
-    const client = createClient({ network: net.host('10.0.0.2'), clock, seed: 1 });
+    const client = createClient({ network: net.host('10.0.0.2'), clock, seed: 1, log: () => {} });
     client.on('task.settled', () => {
       throw new Error('client listener bug');
     });
@@ -268,15 +268,16 @@ describe('createProvider and createClient (SEC-21)', () => {
     });
     const provider = createProvider({ services: [service], network: net.host('10.0.0.1'), clock, port: 8080, heartbeatIntervalMs: 1_000, log, newId });
     void provider.start();
-    const client = createClient({ network: net.host('10.0.0.2'), clock, seed: 1 });
+    const client = createClient({ network: net.host('10.0.0.2'), clock, seed: 1, log: () => {} });
     await runFor(net, 100);
     const task = client.assign('Vault', 'open', {});
     await runFor(net, 200);
     const error = (await task.result.catch((e: unknown) => e)) as TaskError;
     expect(error.code).toBe('INTERNAL_ERROR');
-    expect(error.message).toBe('An internal error occurred. (errorId err-1)');
-    expect(error.errorId).toBe('err-1');
-    const line = lines.find((l) => l.detail.errorId === 'err-1');
+    // From the injected id source (which also names the provider and its services: err-1, err-2).
+    expect(error.errorId).toBe('err-3');
+    expect(error.message).toBe('An internal error occurred. (errorId err-3)');
+    const line = lines.find((l) => l.detail.errorId === 'err-3');
     expect(line?.detail).toMatchObject({ taskId: task.taskId, clientId: client.clientId });
     expect((line?.detail.error as Error).message).toContain('hunter2');
     await stopAll(net, [client], { stop: () => void provider.actor.stop() });

@@ -46,7 +46,8 @@ let world: UiWorld;
 let port: number;
 
 beforeAll(async () => {
-  world = await startUiWorld({ stepDelayMs: 20 });
+  // Its failures on purpose (invalid parameters) are the spec's to check, not to print.
+  world = await startUiWorld({ stepDelayMs: 20, log: () => {} });
   port = world.server.port;
   await world.client.waitFor('Previews', { timeoutMs: 5_000 });
 });

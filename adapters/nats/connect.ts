@@ -70,10 +70,16 @@ function routerFor(nc: NatsConnection, link: NatsLink): ClientRouter {
   return router;
 }
 
+const errorText = (error: unknown): string =>
+  `${(error as { name?: string })?.name ?? ''} ${messageOf(error)} ${messageOf((error as { cause?: unknown })?.cause ?? '')}`;
+
+/** No responders: nobody listens under the endpoint's name (as a refused TCP connect). */
+const isNoListener = (error: unknown): boolean => /no ?responders|503/i.test(errorText(error));
+
 /** A short reason for a failed open request. */
 function refusalOf(error: unknown): string {
-  const text = `${(error as { name?: string })?.name ?? ''} ${messageOf(error)} ${messageOf((error as { cause?: unknown })?.cause ?? '')}`;
-  if (/no ?responders|503/i.test(text)) return 'connection refused (no listener under that name)';
+  const text = errorText(error);
+  if (isNoListener(error)) return 'connection refused (no listener under that name)';
   if (/timeout/i.test(text)) return 'handshake timed out';
   return `connect failed: ${messageOf(error)}`.slice(0, 123);
 }
@@ -142,7 +148,7 @@ export function natsConnect(link: NatsLink, options: NatsConnectOptions = {}): C
           (error: unknown) => {
             metrics.connectFailures++;
             log('debug', `nats: open ${input.endpoint} failed: ${messageOf(error)}`);
-            opened.fail(refusalOf(error));
+            opened.fail(refusalOf(error), isNoListener(error));
           },
         );
       },

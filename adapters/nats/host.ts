@@ -8,6 +8,7 @@ import type { AcceptedInput, ConnectInput, DatagramCommand, ServerCommand, Strea
 import { natsConnect, type NatsConnectOptions } from './connect.js';
 import { natsDiscovery, type NatsDiscoverySecurity } from './discovery.js';
 import { NatsLink } from './link.js';
+import { assertNatsInstalled } from './natsPackages.js';
 import { MicroStats } from './micro.js';
 import { resolveNatsOptions, type NatsMetrics, type NatsOptions } from './options.js';
 import { natsServer, type NatsServer } from './server.js';
@@ -36,12 +37,17 @@ export interface NatsHost {
   readonly outcomes: NatsOutcomeStore | undefined;
 }
 
-/** Throws at once on invalid options; connects to NATS when the first actor starts. */
+/**
+ * Throws at once on invalid options, or when the NATS client packages are not installed (a
+ * MissingPeerError naming them); connects to NATS when the first actor starts.
+ */
 export function natsHost(options: NatsHostOptions = {}): NatsHost {
   const config = resolveNatsOptions(options);
+  const durable = options.durableOutcomes;
+  // A connection the application made needs no client package of ours; durable outcomes need the KV one.
+  assertNatsInstalled({ transport: config.connection === undefined, kv: durable !== undefined && durable !== false });
   const link = new NatsLink(config);
   const micro = new MicroStats();
-  const durable = options.durableOutcomes;
   const outcomes = durable === undefined || durable === false ? undefined : new NatsOutcomeStore(link, durable === true ? {} : durable);
   const listener = natsServer(link, micro, config.name, outcomes);
   const connect = natsConnect(link, options.sessionToken === undefined ? {} : { sessionToken: options.sessionToken });

@@ -8,13 +8,15 @@
  * (credentials refused, say) is reported to every `onClosed` listener so transports can end.
  */
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import type { NodeConnectionOptions } from '@nats-io/transport-node';
+import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { v4 as uuidV4 } from 'uuid';
+import { natsTransport } from './natsPackages.js';
 import type { NatsConfig } from './options.js';
 import { Subjects } from './subjects.js';
 
-export function connectionOptions(config: NatsConfig, linkId: string): NodeConnectionOptions {
+type CredsAuthenticator = (typeof import('@nats-io/transport-node'))['credsAuthenticator'];
+
+export function connectionOptions(config: NatsConfig, linkId: string, credsAuthenticator: CredsAuthenticator): NodeConnectionOptions {
   const tls = config.tls;
   return {
     servers: [...config.servers],
@@ -93,7 +95,11 @@ export class NatsLink {
     await this.#closing;
     let nc: NatsConnection;
     try {
-      nc = config.connection ?? (await connect(connectionOptions(config, this.id)));
+      if (config.connection !== undefined) nc = config.connection;
+      else {
+        const { connect, credsAuthenticator } = await natsTransport();
+        nc = await connect(connectionOptions(config, this.id, credsAuthenticator));
+      }
     } catch (error) {
       this.#connecting = undefined;
       config.metrics.connectionErrors++;

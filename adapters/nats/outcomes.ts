@@ -14,11 +14,12 @@
  * Docs: docs/nats.md, "Delivery semantics".
  */
 import { createHash } from 'node:crypto';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { WireDraft, WireMessage } from '../../machines/messages.js';
 import type { TaskOutcome } from '../../machines/outcome.js';
 import { messageOf, type NatsLink } from './link.js';
+import { natsKv } from './natsPackages.js';
 
 export interface DurableOutcomeOptions {
   /** How long an outcome is kept. @default 86_400_000 (a day) */
@@ -99,11 +100,14 @@ export class NatsOutcomeStore {
   readonly interceptor = {
     inbound: (message: WireMessage): void => {
       if (message.type !== 'GetResult' && message.type !== 'GetStatus') return;
+      // A query naming no client (TASK-12) is answered from the ledger only: whose stored outcome it may read is not known here.
+      const clientId = message.payload.originalClientId;
+      if (clientId === undefined) return;
       if (this.#queries.size >= QUERIES_MAX) {
         const oldest = this.#queries.keys().next().value;
         if (oldest !== undefined) this.#queries.delete(oldest);
       }
-      this.#queries.set(message.messageId, { clientId: message.payload.originalClientId, taskId: message.payload.taskId });
+      this.#queries.set(message.messageId, { clientId, taskId: message.payload.taskId });
     },
     outbound: (message: WireMessage, send: (draft: WireDraft) => void): boolean => {
       if (message.type !== 'Error') return false;
@@ -136,10 +140,12 @@ export class NatsOutcomeStore {
       this.#kvConnection = nc;
       this.#kv = undefined;
     }
-    this.#kv ??= new Kvm(nc).create(this.#bucket, { ttl: this.#ttlMs, history: 1 }).catch((error: unknown) => {
-      this.#kv = undefined;
-      throw error;
-    });
+    this.#kv ??= natsKv()
+      .then(({ Kvm }) => new Kvm(nc).create(this.#bucket, { ttl: this.#ttlMs, history: 1 }))
+      .catch((error: unknown) => {
+        this.#kv = undefined;
+        throw error;
+      });
     return this.#kv;
   }
 }

@@ -99,9 +99,12 @@ export class StreamEnd {
     for (const data of this.#early.splice(0)) this.receive(data);
   }
 
-  /** The connection never opened, or the NATS connection under it closed for good. */
-  fail(reason: string): void {
-    this.#end(false, CloseCode.abnormal, reason);
+  /**
+   * The connection never opened, or the NATS connection under it closed for good. `refused`:
+   * nobody listens under the endpoint's name (CONN-12: the provider is gone).
+   */
+  fail(reason: string, refused = false): void {
+    this.#end(false, CloseCode.abnormal, reason, refused);
   }
 
   receive(data: Uint8Array): void {
@@ -260,11 +263,11 @@ export class StreamEnd {
     }
   }
 
-  #end(graceful: boolean, code: number, reason: string): void {
+  #end(graceful: boolean, code: number, reason: string, refused = false): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#early.length = 0;
-    this.#emit({ type: 'transport.closed', graceful, code, reason });
+    this.#emit(refused ? { type: 'transport.closed', graceful, code, reason, refused } : { type: 'transport.closed', graceful, code, reason });
   }
 
   #emit(event: StreamEvent): void {

@@ -23,7 +23,7 @@ import type { DatagramCommand, DatagramEvent, PeerAddress } from '../../machines
 import { SignatureChecker, type DatagramSigner } from '../udp/signature.js';
 import { encodeOutgoing, incomingEvent } from '../udp/wire.js';
 import { drawDatagram } from './faults.js';
-import type { Fabric, Origin } from './network.js';
+import type { Fabric, Origin, TraceEntry } from './network.js';
 
 /** Ephemeral ports are handed out in order from this range, per host, never reused in a run. */
 export const EPHEMERAL_PORT_FIRST = 40_000;
@@ -116,7 +116,7 @@ export class DatagramLayer {
     }
     // A unicast send answers a request: only within that request's budget (DISC-17).
     const target = this.#unicastTarget(command.to.host, command.to.port);
-    if (target === undefined || !socket.answers.spend(command.to, byteLength(text), this.#fabric.now())) {
+    if (target === undefined || socket.answers.spend(command.to, byteLength(text), this.#fabric.now()) !== 'send') {
       this.#fabric.count('dropped', { channel: 'datagram', kind: 'datagram', from: address(from), to: address(command.to) });
       return;
     }
@@ -133,7 +133,7 @@ export class DatagramLayer {
   }
 
   #transmit(from: PeerAddress, origin: Origin | undefined, target: DatagramSocket, text: string): void {
-    const draw = drawDatagram(this.#fabric.faults(), this.#fabric.streams);
+    const draw = drawDatagram(this.#fabric.faults(from.host, target.host), this.#fabric.streams);
     const entry = { channel: 'datagram', kind: 'datagram', from: address(from), to: socketAddress(target) } as const;
     if (draw.lost) {
       this.#fabric.count('lost', entry);
@@ -151,16 +151,28 @@ export class DatagramLayer {
     const entry = { channel: 'datagram', kind: 'datagram', from: address(from), to: socketAddress(target) } as const;
     if (!target.open) return this.#fabric.count('dropped', entry);
     if (this.#fabric.isCut(from.host, target.host)) return this.#fabric.count('partitioned', entry);
+    if (this.#fabric.stalled(target.host)) {
+      // Unread in the socket's buffer until the application reads again; a full buffer drops it.
+      const kept = this.#fabric.hold(target.host, 'datagram', entry, () => this.#read(from, target, text, entry));
+      if (!kept) this.#fabric.count('dropped', entry);
+      return;
+    }
+    this.#read(from, target, text, entry);
+  }
+
+  /** The application reads the datagram: checked (signature, freshness) as at this moment. */
+  #read(from: PeerAddress, target: DatagramSocket, text: string, entry: TraceEntry): void {
+    if (!target.open) return this.#fabric.count('dropped', entry);
     const event = incomingEvent(text, from, { limits: this.#fabric.limits, nowMs: this.#fabric.stamp.nowMs, checker: target.checker });
     if (event.type === 'datagram.rejected') {
       this.#fabric.count('rejected', entry);
     } else if (
       event.message.discoveryType === 'ClientServiceDiscoveryRequest' &&
-      target.answers.admitRequest(from, byteLength(text), this.#fabric.now()) !== 'answer'
+      ['sourceLimited', 'limited'].includes(target.answers.admitRequest(from, byteLength(text), this.#fabric.now()))
     ) {
       return this.#fabric.count('dropped', entry); // over the request rate (DISC-16)
     } else {
-      this.#fabric.count('delivered', entry);
+      this.#fabric.count('delivered', { ...entry, message: event.message.discoveryType });
     }
     target.emit(event);
   }

@@ -3,8 +3,9 @@
  * PacketSimulatorOptions): per-delivery loss, duplication and delay, plus a table of directed
  * partitions. Pure helpers only; the network applies them.
  *
- * Loss and duplication apply to datagrams only: a stream (TCP) neither loses nor duplicates, it
- * only goes silent when a partition cuts its path, and it never reorders.
+ * Loss, duplication and reordering apply to datagrams only: a stream (TCP) neither loses,
+ * duplicates nor reorders, it only goes silent when a partition cuts its path. The same options
+ * may be set per directed link (SimulatedNetwork.setLinkFaults), on top of the network's.
  */
 import type { Prng } from './prng.js';
 
@@ -17,6 +18,10 @@ export interface FaultOptions {
   readonly delayMsMin: number;
   /** Largest one-way delay (uniform in [delayMsMin, delayMsMax]); a range reorders datagrams. @default 5 */
   readonly delayMsMax: number;
+  /** Probability that a datagram is held back by an extra delay, so later ones overtake it, 0..1. @default 0 */
+  readonly reorderProbability: number;
+  /** Largest extra delay of a held-back datagram (uniform in [1, reorderDelayMsMax]). @default 50 */
+  readonly reorderDelayMsMax: number;
 }
 
 export const defaultFaultOptions: FaultOptions = {
@@ -24,6 +29,8 @@ export const defaultFaultOptions: FaultOptions = {
   duplicateProbability: 0,
   delayMsMin: 1,
   delayMsMax: 5,
+  reorderProbability: 0,
+  reorderDelayMsMax: 50,
 };
 
 /** Largest accepted one-way delay: a day of simulated time is already a bug in the spec. */
@@ -48,6 +55,8 @@ export function resolveFaults(base: FaultOptions, patch: Partial<FaultOptions> =
   checkProbability('duplicateProbability', faults.duplicateProbability);
   checkDelay('delayMsMin', faults.delayMsMin);
   checkDelay('delayMsMax', faults.delayMsMax);
+  checkProbability('reorderProbability', faults.reorderProbability);
+  checkDelay('reorderDelayMsMax', faults.reorderDelayMsMax);
   if (faults.delayMsMin > faults.delayMsMax) {
     throw new RangeError(
       `switchboard: simulated network: delayMsMin (${faults.delayMsMin}) exceeds delayMsMax (${faults.delayMsMax})`,
@@ -67,6 +76,8 @@ export interface FaultStreams {
   readonly loss: Prng;
   readonly duplicate: Prng;
   readonly delay: Prng;
+  /** Its own stream, so turning reordering on does not shift the other draws. */
+  readonly reorder: Prng;
 }
 
 export interface DatagramDraw {
@@ -77,11 +88,15 @@ export interface DatagramDraw {
   readonly duplicateDelayMs: number;
 }
 
-/** One datagram delivery's fate. Draws exactly one loss, one duplicate and two delay values. */
+/**
+ * One datagram delivery's fate. Draws exactly one loss, one duplicate and two delay values, and
+ * from the reorder stream one value (two when the datagram is held back).
+ */
 export function drawDatagram(faults: FaultOptions, streams: FaultStreams): DatagramDraw {
   const lost = streams.loss.chance(faults.lossProbability);
   const duplicated = streams.duplicate.chance(faults.duplicateProbability);
-  const delayMs = drawDelayMs(faults, streams.delay);
+  const heldBackMs = streams.reorder.chance(faults.reorderProbability) ? streams.reorder.integer(1, Math.max(1, faults.reorderDelayMsMax)) : 0;
+  const delayMs = drawDelayMs(faults, streams.delay) + heldBackMs;
   const duplicateDelayMs = drawDelayMs(faults, streams.delay);
   return { lost, duplicated, delayMs, duplicateDelayMs };
 }
@@ -105,19 +120,25 @@ export const CUTS_MAX = 256;
 export class PartitionTable {
   #cuts: DirectedCut[] = [];
 
-  /** Cuts A -> B, and B -> A too when `symmetric`. Throws if a host is in both groups. */
-  add(groupA: readonly string[], groupB: readonly string[], symmetric: boolean): void {
+  /** Cuts A -> B, and B -> A too when `symmetric`; returns them (for remove). Throws if a host is in both groups. */
+  add(groupA: readonly string[], groupB: readonly string[], symmetric: boolean): readonly object[] {
     const a = new Set(groupA);
     const b = new Set(groupB);
     for (const host of a) {
       if (b.has(host)) throw new RangeError(`switchboard: simulated network: ${host} is on both sides of a partition`);
     }
-    const added = symmetric ? 2 : 1;
-    if (this.#cuts.length + added > CUTS_MAX) {
+    if (this.#cuts.length + (symmetric ? 2 : 1) > CUTS_MAX) {
       throw new RangeError(`switchboard: simulated network: more than ${CUTS_MAX} partitions in force; heal() first`);
     }
-    this.#cuts.push({ from: a, to: b });
-    if (symmetric) this.#cuts.push({ from: b, to: a });
+    const added: DirectedCut[] = [{ from: a, to: b }];
+    if (symmetric) added.push({ from: b, to: a });
+    this.#cuts.push(...added);
+    return added;
+  }
+
+  /** Removes cuts `add` returned (the other partitions stay). */
+  remove(cuts: readonly object[]): void {
+    this.#cuts = this.#cuts.filter((cut) => !cuts.includes(cut));
   }
 
   clear(): void {

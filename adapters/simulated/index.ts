@@ -4,6 +4,8 @@
  */
 export {
   SimulatedNetwork,
+  HELD_DATAGRAMS_MAX,
+  HELD_FRAMES_MAX,
   type NetworkStats,
   type Outcome,
   type SimulatedNetworkOptions,
@@ -24,3 +26,4 @@ export {
 export { EPHEMERAL_PORT_FIRST, EPHEMERAL_PORT_LAST, type InjectedDatagram } from './datagrams.js';
 export { Prng } from './prng.js';
 export { advanceClock, advanceClockTo } from './advance.js';
+export { VirtualClock, type NetworkClock } from './virtualClock.js';

@@ -13,6 +13,7 @@
  */
 import { advanceClock } from './advance.js';
 import type { SimulatedClock } from 'xstate';
+import { VirtualClock } from './virtualClock.js';
 import { defaultCodecLimits, type CodecLimits, type StampSource } from '../../machines/codec.js';
 import { answerBoundsDefaults, type AnswerBoundsOptions } from '../../machines/discovery/answers.js';
 import type { PeerAddress } from '../../machines/transport.js';
@@ -24,8 +25,11 @@ import { StreamLayer } from './streams.js';
 import { createSimulatedHost, type SimulatedHost } from './transports.js';
 
 export interface SimulatedNetworkOptions {
-  /** The clock every actor system of the run shares; deliveries are scheduled on it. */
-  readonly clock: SimulatedClock;
+  /**
+   * The clock every actor system of the run shares; deliveries are scheduled on it. XState's
+   * SimulatedClock, or VirtualClock for long runs.
+   */
+  readonly clock: SimulatedClock | VirtualClock;
   /** Every random choice derives from it (only its low 32 bits matter). */
   readonly seed: number;
   /** @default defaultFaultOptions (no loss, no duplication, delay 1..5 ms) */
@@ -65,11 +69,16 @@ export interface TraceEntry {
   readonly kind: string;
   readonly from: string;
   readonly to: string;
+  /** The message's type (AssignTask, ServiceAdvertisement, ...) once decoded at delivery. */
+  readonly message?: string;
+  /** The stream connection a frame travels on. */
+  readonly connectionId?: string;
 }
 
 export interface TraceRecord extends TraceEntry {
   readonly atMs: number;
-  readonly outcome: Outcome;
+  /** `received`: a control frame (ping, pong, close) reached its end; not counted in the stats. */
+  readonly outcome: Outcome | 'received' | 'held';
 }
 
 /** Who sent a delivery: dropped if that host has crashed (or restarted) since. */
@@ -93,23 +102,46 @@ export interface Fabric {
   readonly streams: FaultStreams;
   now(): number;
   newId(): string;
-  faults(): FaultOptions;
+  /** The faults of deliveries from `fromHost` to `toHost` (the link's own, else the network's). */
+  faults(fromHost: string, toHost: string): FaultOptions;
   isCut(fromHost: string, toHost: string): boolean;
   host(address: string): HostState | undefined;
   alive(origin: Origin): boolean;
   /** Queues `run` at `dueAtMs`; false (and counted as dropped) when the queue is full. */
   enqueue(dueAtMs: number, origin: Origin | undefined, entry: TraceEntry, run: () => void): boolean;
   count(outcome: Outcome, entry: TraceEntry): void;
+  /** Traces without counting (control frames reaching their end). */
+  note(outcome: 'received' | 'held', entry: TraceEntry): void;
+  /** The host stopped reading: arrivals wait until it reads again (see `stall`). */
+  stalled(host: string): boolean;
+  /** Keeps `deliver` until the host reads again; false when its buffer of `channel` is full. */
+  hold(host: string, channel: 'datagram' | 'stream', entry: TraceEntry, deliver: () => void): boolean;
+}
+
+/** Datagrams a host that stopped reading keeps (its socket's receive buffer); more are dropped. */
+export const HELD_DATAGRAMS_MAX = 64;
+/** Stream frames a host that stopped reading keeps; beyond, the sending path dies (no gap in TCP). */
+export const HELD_FRAMES_MAX = 10_000;
+
+interface Held {
+  datagrams: number;
+  frames: number;
+  readonly deliveries: (() => void)[];
 }
 
 const ADDRESS_PATTERN = /^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/;
 
 export class SimulatedNetwork {
-  readonly clock: SimulatedClock;
+  readonly clock: SimulatedClock | VirtualClock;
   /** Reproduce hint printed by failing specs. */
   readonly seed: number;
   readonly #hosts = new Map<string, { readonly state: HostState; readonly handle: SimulatedHost }>();
   readonly #partitions = new PartitionTable();
+  /** Directed link faults, by `from\u0000to`, on top of the network's. */
+  readonly #links = new Map<string, Partial<FaultOptions>>();
+  readonly #resolvedLinks = new Map<string, FaultOptions>();
+  /** Hosts that stopped reading, with what arrived since. */
+  readonly #stalled = new Map<string, Held>();
   readonly #stats: { -readonly [K in keyof NetworkStats]: number } = {
     delivered: 0,
     lost: 0,
@@ -144,10 +176,15 @@ export class SimulatedNetwork {
       limits: { ...defaultCodecLimits, ...options.limits },
       answers: { ...answerBoundsDefaults, ...options.answers },
       stamp: { nowMs: () => epochMs + clock.now(), newId },
-      streams: { loss: Prng.derive(seed, 'loss'), duplicate: Prng.derive(seed, 'duplicate'), delay: Prng.derive(seed, 'delay') },
+      streams: {
+        loss: Prng.derive(seed, 'loss'),
+        duplicate: Prng.derive(seed, 'duplicate'),
+        delay: Prng.derive(seed, 'delay'),
+        reorder: Prng.derive(seed, 'reorder'),
+      },
       now: () => clock.now(),
       newId,
-      faults: () => this.#faults,
+      faults: (fromHost, toHost) => (this.#links.size === 0 ? this.#faults : this.#linkFaults(fromHost, toHost)),
       isCut: (fromHost, toHost) => this.#partitions.isCut(fromHost, toHost),
       host: (address) => this.#hosts.get(address)?.state,
       alive: (origin) => this.#alive(origin),
@@ -160,6 +197,18 @@ export class SimulatedNetwork {
         return queued;
       },
       count,
+      note: (outcome, entry) => trace?.({ atMs: clock.now(), outcome, ...entry }),
+      stalled: (host) => this.#stalled.has(host),
+      hold: (host, channel, entry, deliver) => {
+        const held = this.#stalled.get(host);
+        if (held === undefined) return false;
+        if (channel === 'datagram' ? held.datagrams >= HELD_DATAGRAMS_MAX : held.frames >= HELD_FRAMES_MAX) return false;
+        if (channel === 'datagram') held.datagrams++;
+        else held.frames++;
+        held.deliveries.push(deliver);
+        trace?.({ atMs: clock.now(), outcome: 'held', ...entry });
+        return true;
+      },
     };
     this.#datagrams = new DatagramLayer(fabric);
     this.#streams = new StreamLayer(fabric);
@@ -185,11 +234,59 @@ export class SimulatedNetwork {
   /** Changes the faults from now on (deliveries already in flight keep their fate). */
   setFaults(faults: Partial<FaultOptions>): void {
     this.#faults = resolveFaults(this.#faults, faults);
+    this.#resolvedLinks.clear();
   }
 
-  /** Cuts A -> B (and B -> A unless `symmetric: false`), on top of the partitions in force. */
-  partition(groupA: readonly string[], groupB: readonly string[], options: { readonly symmetric?: boolean } = {}): void {
-    this.#partitions.add(groupA, groupB, options.symmetric ?? true);
+  /**
+   * Faults of the directed link `from -> to` from now on, on top of the network's (loss,
+   * duplication, reordering, delay); `undefined` removes the link's own faults.
+   */
+  setLinkFaults(from: string, to: string, faults: Partial<FaultOptions> | undefined): void {
+    const key = `${from}\u0000${to}`;
+    this.#resolvedLinks.delete(key);
+    if (faults === undefined) {
+      this.#links.delete(key);
+      return;
+    }
+    resolveFaults(this.#faults, { ...this.#links.get(key), ...faults }); // throws now on a bad value
+    this.#links.set(key, { ...this.#links.get(key), ...faults });
+  }
+
+  /** Removes every link's own faults. */
+  clearLinkFaults(): void {
+    this.#links.clear();
+    this.#resolvedLinks.clear();
+  }
+
+  /**
+   * The application on `address` stops reading its sockets (a stuck event loop, a full
+   * pipeline): datagrams and frames that reach it wait, unread (so pings go unanswered), until
+   * `resume`. Its timers still run and it can still send.
+   */
+  stall(address: string): void {
+    this.#require(address);
+    if (!this.#stalled.has(address)) this.#stalled.set(address, { datagrams: 0, frames: 0, deliveries: [] });
+  }
+
+  /** The application reads again: what waited is delivered now, in arrival order. */
+  resume(address: string): void {
+    const held = this.#stalled.get(address);
+    if (held === undefined) return;
+    this.#stalled.delete(address);
+    for (const deliver of held.deliveries) deliver();
+  }
+
+  isStalled(address: string): boolean {
+    return this.#stalled.has(address);
+  }
+
+  /**
+   * Cuts A -> B (and B -> A unless `symmetric: false`), on top of the partitions in force.
+   * Returns a function that removes this partition only.
+   */
+  partition(groupA: readonly string[], groupB: readonly string[], options: { readonly symmetric?: boolean } = {}): () => void {
+    const cuts = this.#partitions.add(groupA, groupB, options.symmetric ?? true);
+    return () => this.#partitions.remove(cuts);
   }
 
   /** Removes every partition. A stream path a partition already killed stays dead. */
@@ -207,6 +304,7 @@ export class SimulatedNetwork {
     if (!state.up) return;
     state.up = false;
     state.incarnation++;
+    this.#stalled.delete(address); // what it had not read dies with it
     this.#datagrams.crash(address);
     this.#streams.crash(address);
   }
@@ -236,7 +334,8 @@ export class SimulatedNetwork {
    */
   run(ms: number): void {
     if (!(Number.isInteger(ms) && ms >= 0)) throw new RangeError(`switchboard: simulated network: run(ms) needs an integer >= 0`);
-    advanceClock(this.clock, ms);
+    if (this.clock instanceof VirtualClock) this.clock.advance(ms);
+    else advanceClock(this.clock, ms);
   }
 
   /** Raw text as a datagram (garbage for specs): same routing and faults as a real one. */
@@ -247,6 +346,18 @@ export class SimulatedNetwork {
   /** Raw text as a message on an accepted connection, in order with the other frames of that direction. */
   injectFrame(frame: { readonly connectionId: string; readonly to: 'server' | 'client'; readonly text: string }): void {
     this.#streams.inject(frame.connectionId, frame.to, frame.text);
+  }
+
+  #linkFaults(fromHost: string, toHost: string): FaultOptions {
+    const key = `${fromHost}\u0000${toHost}`;
+    const patch = this.#links.get(key);
+    if (patch === undefined) return this.#faults;
+    let resolved = this.#resolvedLinks.get(key);
+    if (resolved === undefined) {
+      resolved = resolveFaults(this.#faults, patch);
+      this.#resolvedLinks.set(key, resolved);
+    }
+    return resolved;
   }
 
   #alive(origin: Origin): boolean {

@@ -102,7 +102,7 @@ export class StreamLayer {
       return end;
     }
     const target = parseEndpoint(endpoint);
-    const delayMs = drawDelayMs(this.#fabric.faults(), this.#fabric.streams.delay);
+    const delayMs = drawDelayMs(this.#fabric.faults(host, target?.host ?? host), this.#fabric.streams.delay);
     const entry: TraceEntry = { channel: 'stream', kind: 'syn', from: host, to: target?.key ?? endpoint };
     this.#fabric.enqueue(this.#fabric.now() + delayMs, end.origin, entry, () => this.#arriveSyn(end, target));
     return end;
@@ -119,11 +119,14 @@ export class StreamLayer {
       this.#connections.size < CONNECTIONS_MAX;
     if (!reachable || listener === undefined) {
       // Refused (no listener, host down or unknown) or unreachable (a partition: really a connect
-      // timeout); either way the client hears 1006 after one more delay.
-      const delayMs = drawDelayMs(this.#fabric.faults(), this.#fabric.streams.delay);
+      // timeout); either way the client hears 1006 after one more delay. Only a host that is up
+      // and reachable with nothing listening says so (`refused`, CONN-12), as a real TCP stack would.
+      const delayMs = drawDelayMs(this.#fabric.faults(target?.host ?? end.host, end.host), this.#fabric.streams.delay);
       const entry: TraceEntry = { channel: 'stream', kind: 'refused', from: target?.key ?? '?', to: end.host };
+      const refused =
+        target !== undefined && listener?.open !== true && this.#fabric.host(target.host)?.up === true && !this.#fabric.isCut(end.host, target.host);
       this.#fabric.enqueue(this.#fabric.now() + delayMs, end.origin, entry, () => {
-        if (end.state === 'connecting') this.#finish(end, false, CloseCode.abnormal, 'connection refused');
+        if (end.state === 'connecting') this.#finish(end, false, CloseCode.abnormal, 'connection refused', refused);
       });
       return;
     }
@@ -212,10 +215,14 @@ export class StreamLayer {
   #transmit(from: StreamEnd, frame: Frame): void {
     const to = from.peer;
     if (to === undefined) return;
-    const delayMs = drawDelayMs(this.#fabric.faults(), this.#fabric.streams.delay);
+    const delayMs = drawDelayMs(this.#fabric.faults(from.host, to.host), this.#fabric.streams.delay);
     const dueAtMs = Math.max(this.#fabric.now() + delayMs, from.lastDueAtMs);
     from.lastDueAtMs = dueAtMs;
-    const entry: TraceEntry = { channel: 'stream', kind: frame.kind, from: from.host, to: to.host };
+    const connectionId = from.connection?.id;
+    const entry: TraceEntry =
+      connectionId === undefined
+        ? { channel: 'stream', kind: frame.kind, from: from.host, to: to.host }
+        : { channel: 'stream', kind: frame.kind, from: from.host, to: to.host, connectionId };
     if (!this.#fabric.enqueue(dueAtMs, from.origin, entry, () => this.#arrive(from, to, frame, entry))) {
       from.severed = true; // the queue overflowed: a gap would break TCP order, so the path dies
     }
@@ -232,11 +239,23 @@ export class StreamLayer {
       if (frame.kind === 'accept' && this.#fabric.alive(to.origin)) this.#transmit(to, { kind: 'rst' });
       return this.#fabric.count('dropped', entry);
     }
+    if (this.#fabric.stalled(to.host)) {
+      // The application is not reading: the frame waits in the socket (pings go unanswered).
+      const kept = this.#fabric.hold(to.host, 'stream', entry, () => {
+        if (!to.gone) this.#receive(to, frame, entry);
+      });
+      if (!kept) {
+        from.severed = true; // a gap would break TCP order, so the path dies
+        this.#fabric.count('dropped', entry);
+      }
+      return;
+    }
     this.#receive(to, frame, entry);
   }
 
   #receive(end: StreamEnd, frame: Frame, entry: TraceEntry): void {
     const receiving = end.state === 'open' || end.state === 'closing';
+    if (frame.kind !== 'data' && receiving) this.#fabric.note('received', entry);
     switch (frame.kind) {
       case 'accept':
         if (end.state === 'connecting') {
@@ -272,11 +291,11 @@ export class StreamLayer {
   #deliver(end: StreamEnd, text: string, entry: TraceEntry): void {
     const decoded = decodeFrame(text, this.#fabric.limits);
     if (decoded.ok) {
-      this.#fabric.count('delivered', entry);
+      this.#fabric.count('delivered', { ...entry, message: decoded.message.type });
       this.#emit(end, { type: 'transport.message', message: decoded.message });
     } else {
       this.#fabric.count('rejected', entry);
-      this.#emit(end, { type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId });
+      this.#emit(end, { type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId, taskId: decoded.taskId });
     }
   }
 
@@ -291,10 +310,10 @@ export class StreamLayer {
     this.#forgetIfDone(end);
   }
 
-  #finish(end: StreamEnd, graceful: boolean, code: number, reason: string): void {
+  #finish(end: StreamEnd, graceful: boolean, code: number, reason: string, refused = false): void {
     end.state = 'closed';
     this.#forgetIfDone(end);
-    this.#emit(end, { type: 'transport.closed', graceful, code, reason });
+    this.#emit(end, refused ? { type: 'transport.closed', graceful, code, reason, refused } : { type: 'transport.closed', graceful, code, reason });
   }
 
   /** Emits `event` to `end` through the queue, at the current time. */

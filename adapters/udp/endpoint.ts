@@ -48,6 +48,8 @@ export class DiscoveryEndpoint {
   /** Where a 'broadcast' goes, fixed when the actor starts. */
   readonly #broadcastTargets: readonly PeerAddress[];
   #senderState: SenderState = 'binding';
+  /** The shared socket: `binding` until the port is bound or refused (reported once, DISC-1). */
+  #sharedState: SenderState = 'binding';
   #lifecycle: Lifecycle = 'running';
   #queue: Outgoing[] = [];
   #inFlight = 0;
@@ -77,8 +79,8 @@ export class DiscoveryEndpoint {
    */
   send(command: DatagramCommand): void {
     if (this.#lifecycle !== 'running') return;
-    const { nowMs, signer, requestBytesMin, limits, metrics, log } = this.#config;
-    const text = encodeOutgoing(command.draft, { nowMs, signer, requestBytesMin });
+    const { nowMs, signer, requestBytesMin, capabilitiesForm, limits, metrics, log } = this.#config;
+    const text = encodeOutgoing(command.draft, { nowMs, signer, requestBytesMin, capabilitiesForm });
     const bytes = Buffer.from(text, 'utf8');
     const max = limits.datagramBytesMax;
     if (bytes.byteLength > max) {
@@ -86,9 +88,11 @@ export class DiscoveryEndpoint {
         `switchboard: udp discovery: a ${command.draft.discoveryType} of ${bytes.byteLength} bytes exceeds datagramBytesMax (${max}); it was not sent`,
       );
     }
-    if (command.to !== 'broadcast' && !this.#answers.spend(command.to, bytes.byteLength, nowMs())) {
+    const verdict = command.to === 'broadcast' ? 'send' : this.#answers.spend(command.to, bytes.byteLength, nowMs());
+    if (verdict !== 'send') {
       metrics.answersOverBudget++;
-      log('debug', `udp discovery: an answer of ${bytes.byteLength} bytes to ${label(command.to)} exceeds its request's budget; not sent`);
+      const why = verdict === 'overBudget' ? "exceeds its request's budget" : 'is not the one answer its unpadded request gets';
+      log('debug', `udp discovery: an answer of ${bytes.byteLength} bytes to ${label(command.to as PeerAddress)} ${why}; not sent`);
       return;
     }
     const outgoing: Outgoing = { bytes, targets: command.to === 'broadcast' ? this.#broadcastTargets : [command.to] };
@@ -115,6 +119,8 @@ export class DiscoveryEndpoint {
 
   #sharedBound(): void {
     if (this.#lifecycle === 'closed') return;
+    this.#sharedState = 'bound';
+    this.#config.onPortState({ port: this.#config.port, listening: true });
     const multicast = this.#config.multicast;
     if (multicast !== undefined) {
       this.#try('shared', `join multicast group ${multicast.group}`, () => {
@@ -159,8 +165,9 @@ export class DiscoveryEndpoint {
         const admission = this.#answers.admitRequest(from, bytes.byteLength, nowMs());
         if (admission !== 'answer') {
           metrics.requestsRateLimited++;
-          log('debug', `udp discovery: a request from ${label(from)} is not answered (${admission === 'sourceLimited' ? 'rate of its source' : 'overall rate'})`);
-          return;
+          const why = admission === 'sourceLimited' ? 'rate of its source' : admission === 'limited' ? 'overall rate' : 'unpadded, beyond the unpadded bounds';
+          log('debug', `udp discovery: a request from ${label(from)} is not answered (${why})`);
+          if (admission !== 'unanswered') return;
         }
       }
     } else {
@@ -218,8 +225,33 @@ export class DiscoveryEndpoint {
       this.#finishIfDrained();
       return;
     }
+    if (role === 'shared' && this.#sharedState === 'binding') {
+      this.#sharedState = 'failed';
+      this.#portUnavailable(error);
+      return;
+    }
     const what = role === 'shared' ? `the discovery port ${this.#config.port}` : 'the sending socket';
     this.#config.log('error', `udp discovery: socket error on ${what}`, error);
+  }
+
+  /**
+   * DISC-1: the port is held exclusively by another process (bound without SO_REUSEADDR) or not
+   * allowed. Said loudly, once: requests and heartbeats sent to the port on this host go to that
+   * process, not to this one.
+   */
+  #portUnavailable(error: Error): void {
+    const { port } = this.#config;
+    const code = (error as { code?: string }).code ?? 'ERROR';
+    const reason =
+      code === 'EADDRINUSE'
+        ? `another process holds UDP port ${port} exclusively (bound without SO_REUSEADDR, as peers built from the seed alone often are)`
+        : `UDP port ${port} cannot be bound (${code}: ${error.message})`;
+    this.#config.log(
+      'error',
+      `udp discovery: ${reason}: discovery requests and heartbeats sent to port ${port} on this host do not reach this process; answers to its own requests still do. See "Sharing the discovery port" in docs/guide.md`,
+      error,
+    );
+    this.#config.onPortState({ port, listening: false, code, reason });
   }
 
   #try(role: 'shared' | 'ephemeral', what: string, action: () => void): void {

@@ -22,7 +22,7 @@ export interface UdpMetrics {
   socketErrors: number;
   /** Discovery requests dropped unanswered: over the per-source or the overall rate (DISC-16). */
   requestsRateLimited: number;
-  /** Answers not sent because they did not fit the request's amplification budget (DISC-17). */
+  /** Answers not sent: beyond the request's amplification budget, or beyond the one answer an unpadded request gets (DISC-17). */
   answersOverBudget: number;
   /** Received advertisements whose signature was checked, and of those, the ones that did not verify (SEC-8). */
   signaturesChecked: number;

@@ -19,6 +19,16 @@ const IPV4_UDP_PAYLOAD_MAX = 65_507;
 
 export type UdpLog = (level: 'debug' | 'warn' | 'error', message: string, detail?: unknown) => void;
 
+/**
+ * Whether the discovery port could be bound (DISC-1). `listening: false` means another process
+ * holds the port exclusively (bound without SO_REUSEADDR, as peers built from the seed alone often
+ * are) or it is not allowed: requests and heartbeats sent to the port on this host do not reach
+ * this process. Answers to its own requests still do (they come to its ephemeral port).
+ */
+export type DiscoveryPortState =
+  | { readonly port: number; readonly listening: true }
+  | { readonly port: number; readonly listening: false; readonly code: string; readonly reason: string };
+
 export interface UdpMulticastOptions {
   /** The group to send 'broadcast' to and to join, e.g. '239.255.77.1'. */
   readonly group: string;
@@ -68,6 +78,10 @@ export interface UdpDiscoveryOptions {
   readonly requestBytesMin?: number;
   /** Bounds on answering discovery requests: rate per source and amplification (DISC-16, DISC-17). @default answerBoundsDefaults */
   readonly answers?: Partial<AnswerBoundsOptions>;
+  /** Told once per actor whether the discovery port could be bound (see DiscoveryPortState). */
+  readonly onPortState?: (state: DiscoveryPortState) => void;
+  /** `keyed`: advertise capabilities keyed by operation, as some seed peers read them (compat profile). @default 'list' */
+  readonly capabilitiesForm?: 'list' | 'keyed';
 }
 
 /** The options with every default applied and every value checked. */
@@ -89,6 +103,8 @@ export interface UdpConfig {
   readonly verifySignatures: boolean;
   readonly requestBytesMin: number;
   readonly answers: AnswerBoundsOptions;
+  readonly onPortState: (state: DiscoveryPortState) => void;
+  readonly capabilitiesForm: 'list' | 'keyed';
 }
 
 const silent: UdpLog = () => {};
@@ -126,6 +142,9 @@ function resolveAnswers(answers: Partial<AnswerBoundsOptions> | undefined): Answ
   checkInteger('answers.requestsMax', merged.requestsMax, 1, 1_000_000);
   checkInteger('answers.windowMs', merged.windowMs, 1, 3_600_000);
   checkInteger('answers.budgetTtlMs', merged.budgetTtlMs, 1, 3_600_000);
+  checkInteger('answers.paddedBytesMin', merged.paddedBytesMin, 0, IPV4_UDP_PAYLOAD_MAX);
+  checkInteger('answers.unpaddedPerSourceMax', merged.unpaddedPerSourceMax, 0, 1_000_000);
+  checkInteger('answers.unpaddedMax', merged.unpaddedMax, 0, 1_000_000);
   return merged;
 }
 
@@ -157,6 +176,8 @@ export function resolveUdpOptions(options: UdpDiscoveryOptions): UdpConfig {
     // Never padded beyond what may be sent.
     requestBytesMin: Math.min(checkInteger('requestBytesMin', options.requestBytesMin ?? REQUEST_BYTES_MIN, 0, IPV4_UDP_PAYLOAD_MAX), limits.datagramBytesMax),
     answers: resolveAnswers(options.answers),
+    onPortState: options.onPortState ?? (() => {}),
+    capabilitiesForm: options.capabilitiesForm ?? 'list',
   };
   if (!config.broadcast && config.multicast === undefined && config.unicastPeers.length === 0) {
     throw new RangeError('switchboard: udp discovery: with broadcast: false, give multicast or unicastPeers, or a broadcast reaches nobody');

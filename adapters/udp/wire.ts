@@ -10,6 +10,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { decodeDatagramValue, parseDatagram, stampDatagram, toWireDatagram, type CodecLimits } from '../../machines/codec.js';
+import { keyedCapabilities } from '../../machines/capabilities.js';
 import { padRequest } from '../../machines/discovery/answers.js';
 import type { DiscoveryDraft } from '../../machines/messages.js';
 import type { DatagramEvent, PeerAddress } from '../../machines/transport.js';
@@ -21,6 +22,8 @@ export interface OutgoingOptions {
   readonly signer?: DatagramSigner | undefined;
   /** Requests are padded to at least this many bytes (0: not padded). */
   readonly requestBytesMin: number;
+  /** `keyed`: advertisements carry capabilities keyed by operation (the `keyed-capabilities` compat profile). @default 'list' */
+  readonly capabilitiesForm?: 'list' | 'keyed' | undefined;
 }
 
 export interface IncomingOptions {
@@ -33,7 +36,11 @@ export interface IncomingOptions {
 /** The JSON text of an outgoing datagram. Throws only on a programmer error (a draft that does not encode). */
 export function encodeOutgoing(draft: DiscoveryDraft, options: OutgoingOptions): string {
   const message = stampDatagram(draft, options);
-  const wire = toWireDatagram(message);
+  const encoded = toWireDatagram(message);
+  const wire =
+    options.capabilitiesForm === 'keyed' && Array.isArray(encoded.capabilities)
+      ? { ...encoded, capabilities: keyedCapabilities(encoded.capabilities as Parameters<typeof keyedCapabilities>[0]) }
+      : encoded;
   if (message.discoveryType === 'ServiceAdvertisement') {
     return JSON.stringify(options.signer === undefined ? wire : options.signer.seal(wire));
   }

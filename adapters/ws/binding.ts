@@ -5,12 +5,28 @@
  * calls. Until a sink is attached (an accepted socket before its transport actor starts), events
  * wait in a bounded inbox. `transport.closed` is emitted exactly once, last, from ws's single
  * 'close' event, unless the binding was released first (its actor stopped: nobody is left to tell).
+ *
+ * Outgoing frames leave in batches (one write per batch, the TCP socket corked around it): the
+ * frames sent in the turn in which the socket was read (the replies to a read batch) leave
+ * together at the end of that turn, after its microtasks (setImmediate); a frame sent in a turn
+ * without a read (a client's new request, a result of a slow operation) leaves as soon as the
+ * current code and its microtasks are done, without waiting for the turn to end. On a provider's
+ * socket a batch drops an Ack whose task's final message follows in the same batch (TASK-2,
+ * machines/wire/coalesce.ts), unless `coalesceAcks` is off.
+ *
+ * With `readBatches`, the frames of one socket read reach the sink as one event: ws hands over
+ * every complete frame of a chunk synchronously, so they are gathered until that code and its
+ * microtasks are done and then delivered together (`transport.batch`, machines/transport.ts; a
+ * lone frame as itself). Any other event delivers the gathered frames first, so order is kept.
  */
 import type { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, stampFrame, type CodecLimits, type StampSource } from '../../machines/codec.js';
-import { CloseCode, type StreamCommand, type StreamEvent } from '../../machines/transport.js';
+import { toFlatStatus } from '../../machines/dialect.js';
+import type { WireDraft } from '../../machines/messages.js';
+import { coalesceAcks } from '../../machines/wire/coalesce.js';
+import { CloseCode, type StreamBatch, type StreamCommand, type StreamEvent, type StreamInput } from '../../machines/transport.js';
 import type { FrameWindow } from './budget.js';
-import { isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
+import { isRefusedConnect, isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
 
 export interface BindingContext {
   readonly limits: CodecLimits;
@@ -19,9 +35,15 @@ export interface BindingContext {
   readonly log: WsLog;
   /** For logs: `client ws://...` or `server <connectionId>`. */
   readonly label: string;
+  /** The `flat-status` compat profile: answers about a task go out as the seed's flat Status (machines/dialect.ts). */
+  readonly flatStatus?: boolean;
+  /** TASK-2: leave out an Ack whose task's final message is in the same outgoing batch. @default false */
+  readonly coalesceAcks?: boolean;
+  /** Deliver the frames of one socket read as one event (StreamBatch). @default false */
+  readonly readBatches?: boolean;
 }
 
-type Sink = (event: StreamEvent) => void;
+type Sink = (event: StreamEvent | StreamBatch) => void;
 
 /** SEC-13: how much unsent data a peer may leave behind, and for how long. */
 export interface SendBounds {
@@ -51,10 +73,16 @@ const CLOSED = 3;
 
 export class SocketBinding {
   readonly #socket: WebSocket;
-  #corked = false;
+  /** Drafts waiting for the batch's flush, in the order sent. */
+  #outgoing: WireDraft[] = [];
+  #flushScheduled = false;
+  /** True from a read until the end of its turn: replies sent meanwhile form one batch. */
+  #readThisTurn = false;
   readonly #context: BindingContext;
   #sink: Sink | undefined;
   readonly #inbox: StreamEvent[] = [];
+  /** With readBatches: the frames of the current read, delivered when its microtasks are done. */
+  #reads: StreamInput[] = [];
   readonly #inboxMax: number;
   readonly #inboxBytesMax: number;
   #inboxBytes = 0;
@@ -119,28 +147,11 @@ export class SocketBinding {
           this.#context.metrics.messagesDropped++;
           return;
         }
-        let text: string;
-        try {
-          text = encodeFrame(stampFrame(command.draft, this.#context.stamp));
-        } catch (error) {
-          // A draft that does not encode is a machine bug; report it, keep the connection.
-          this.#context.metrics.messagesDropped++;
-          this.#context.log('error', 'ws: a draft did not encode; dropped', { label: this.#context.label, error });
-          return;
-        }
-        const bounds = this.#sendBounds;
-        // SEC-13: a peer that does not read must not make us hold its replies without bound.
-        if (bounds !== undefined && socket.bufferedAmount + text.length > bounds.bytesMax) {
-          this.#context.metrics.messagesDropped++;
-          this.#dropNotReading(`more than ${bounds.bytesMax} bytes unsent: the peer does not read`);
-          return;
-        }
-        this.#context.metrics.messagesOut++;
-        this.#corkUntilNextTurn();
-        socket.send(text, (error) => {
-          if (error) this.#context.log('debug', 'ws: send failed', { label: this.#context.label, error: error.message });
-        });
-        if (bounds !== undefined && socket.bufferedAmount > bounds.pauseBytes) this.#watchSend(bounds);
+        this.#outgoing.push(command.draft);
+        if (this.#flushScheduled) return;
+        this.#flushScheduled = true;
+        if (this.#readThisTurn) setImmediate(this.#flush);
+        else queueMicrotask(this.#flush);
         return;
       }
       case 'transport.ping':
@@ -152,6 +163,8 @@ export class SocketBinding {
         return;
       case 'transport.close': {
         if (socket.readyState === CLOSED) return;
+        // What was sent before the close goes first.
+        this.#flush();
         let { code } = command;
         let reason = command.reason ?? '';
         if (!isSendableCloseCode(code)) {
@@ -171,22 +184,71 @@ export class SocketBinding {
     }
   }
 
-  /**
-   * Frames sent in one turn of the event loop (an Ack, a status update and a result, say) leave
-   * in one write instead of one system call each: the TCP socket is corked at the first send and
-   * uncorked once the turn's microtasks have run.
-   */
-  #corkUntilNextTurn(): void {
-    if (this.#corked) return;
-    const raw = (this.#socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-    if (raw === undefined) return;
-    raw.cork();
-    this.#corked = true;
-    setImmediate(() => {
-      this.#corked = false;
-      raw.uncork();
-    });
+  /** Writes the batch: coalesced (TASK-2), stamped and encoded, in one corked write when it holds more than one frame. */
+  readonly #flush = (): void => {
+    this.#flushScheduled = false;
+    const queued = this.#outgoing;
+    if (queued.length === 0) return;
+    this.#outgoing = [];
+    const socket = this.#socket;
+    const metrics = this.#context.metrics;
+    if (socket.readyState !== OPEN || this.#released) {
+      metrics.messagesDropped += queued.length;
+      return;
+    }
+    const batch = this.#context.coalesceAcks === true ? coalesceAcks(queued) : queued;
+    metrics.acksCoalesced += queued.length - batch.length;
+    metrics.batchesOut++;
+    const raw = batch.length > 1 ? (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket : undefined;
+    raw?.cork();
+    try {
+      for (const draft of batch) if (!this.#write(draft)) break;
+    } finally {
+      raw?.uncork();
+    }
+  };
+
+  /** One frame to ws; false when the connection was dropped for it (SEC-13). */
+  #write(draft: WireDraft): boolean {
+    const socket = this.#socket;
+    const metrics = this.#context.metrics;
+    let text: string;
+    try {
+      const flat = this.#context.flatStatus === true ? toFlatStatus(draft) : undefined;
+      text = flat === undefined ? encodeFrame(stampFrame(draft, this.#context.stamp)) : JSON.stringify(flat);
+    } catch (error) {
+      // A draft that does not encode is a machine bug; report it, keep the connection.
+      metrics.messagesDropped++;
+      this.#context.log('error', 'ws: a draft did not encode; dropped', { label: this.#context.label, error });
+      return true;
+    }
+    const bounds = this.#sendBounds;
+    // SEC-13: a peer that does not read must not make us hold its replies without bound.
+    if (bounds !== undefined && socket.bufferedAmount + text.length > bounds.bytesMax) {
+      metrics.messagesDropped++;
+      this.#dropNotReading(`more than ${bounds.bytesMax} bytes unsent: the peer does not read`);
+      return false;
+    }
+    metrics.messagesOut++;
+    socket.send(text, this.#afterSend);
+    if (bounds !== undefined && socket.bufferedAmount > bounds.pauseBytes) this.#watchSend(bounds);
+    return true;
   }
+
+  readonly #afterSend = (error?: Error): void => {
+    if (error) this.#context.log('debug', 'ws: send failed', { label: this.#context.label, error: error.message });
+  };
+
+  /** Marks this turn as one with a read; its replies then leave together at its end. */
+  #noteRead(): void {
+    if (this.#readThisTurn) return;
+    this.#readThisTurn = true;
+    setImmediate(this.#endReadTurn);
+  }
+
+  readonly #endReadTurn = (): void => {
+    this.#readThisTurn = false;
+  };
 
   // ---- bounds (SEC-13, SEC-16) ----------------------------------------------------------------
 
@@ -272,6 +334,8 @@ export class SocketBinding {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#outgoing = [];
+    this.#reads = [];
     this.#stopBounds();
     this.#sink = undefined;
     this.#inbox.length = 0;
@@ -316,18 +380,34 @@ export class SocketBinding {
 
   #onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     this.#context.metrics.messagesIn++;
+    this.#noteRead();
     if (this.#budgets.length > 0) this.#spendBudgets();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     // Text frames were UTF-8-validated by ws; binary ones are checked by the codec.
     const decoded = decodeFrame(isBinary ? bytes : bytes.toString('utf8'), this.#context.limits);
-    if (decoded.ok) {
-      this.#emit({ type: 'transport.message', message: decoded.message }, bytes.byteLength);
+    let input: StreamInput;
+    if (decoded.ok) input = { type: 'transport.message', message: decoded.message };
+    else {
+      const { rejected } = this.#context.metrics;
+      rejected[decoded.error.code] = (rejected[decoded.error.code] ?? 0) + 1;
+      input = { type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId, taskId: decoded.taskId };
+    }
+    if (this.#context.readBatches === true && this.#sink !== undefined && !this.#released) {
+      if (this.#reads.push(input) === 1) queueMicrotask(this.#deliverReads);
       return;
     }
-    const { rejected } = this.#context.metrics;
-    rejected[decoded.error.code] = (rejected[decoded.error.code] ?? 0) + 1;
-    this.#emit({ type: 'transport.rejected', error: decoded.error.toShape(), messageId: decoded.messageId }, bytes.byteLength);
+    this.#emit(input, bytes.byteLength);
   }
+
+  /** The frames of the read so far: one event (a lone frame as itself). */
+  readonly #deliverReads = (): void => {
+    const reads = this.#reads;
+    if (reads.length === 0) return;
+    this.#reads = [];
+    const sink = this.#sink;
+    if (sink === undefined || this.#released) return;
+    sink(reads.length === 1 ? (reads[0] as StreamInput) : { type: 'transport.batch', events: reads });
+  };
 
   #onClose(code: number, reason: string): void {
     if (this.#closed) return;
@@ -342,7 +422,9 @@ export class SocketBinding {
       else if (this.#lastError !== undefined) text = reasonOf(this.#lastError);
       else text = 'connection reset';
     }
-    this.#emit({ type: 'transport.closed', graceful, code, reason: text });
+    // CONN-12: a refused connect tells the connection that nothing listens there any more.
+    const refused = !this.#opened && isRefusedConnect(this.#lastError);
+    this.#emit(refused ? { type: 'transport.closed', graceful, code, reason: text, refused } : { type: 'transport.closed', graceful, code, reason: text });
     if (this.#sink !== undefined) this.#settle();
   }
 
@@ -350,6 +432,7 @@ export class SocketBinding {
   #emit(event: StreamEvent, bytes = 0): void {
     if (this.#released) return;
     if (this.#sink !== undefined) {
+      if (this.#reads.length > 0) this.#deliverReads();
       this.#sink(event);
       return;
     }

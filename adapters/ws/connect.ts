@@ -112,7 +112,7 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
     } catch (error) {
       return refuse(`invalid endpoint: ${error instanceof Error ? error.message : String(error)}`.slice(0, 123));
     }
-    const context: BindingContext = { limits, stamp, metrics, log, label: `client ${input.endpoint}` };
+    const context: BindingContext = { limits, stamp, metrics, log, label: `client ${input.endpoint}`, readBatches: options.readBatches ?? false };
     const binding = new SocketBinding(socket, context, { sink: sendBack, send });
     binding.onOpened = () => {
       metrics.connectionsOpened++;

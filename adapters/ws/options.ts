@@ -24,6 +24,10 @@ export interface WsMetrics {
   messagesIn: number;
   /** Frames handed to ws for sending. */
   messagesOut: number;
+  /** Acks left out because their task's final message was in the same outgoing batch (TASK-2). */
+  acksCoalesced: number;
+  /** Batches of outgoing frames written (one socket write each, however many frames). */
+  batchesOut: number;
   /** transport.send or transport.ping on a socket that was not open: dropped, as ws does after close. */
   messagesDropped: number;
   /** Frames refused by the codec, by error code (WIRE-8: counted). */
@@ -49,6 +53,8 @@ export function createWsMetrics(): WsMetrics {
     connectFailures: 0,
     messagesIn: 0,
     messagesOut: 0,
+    acksCoalesced: 0,
+    batchesOut: 0,
     messagesDropped: 0,
     rejected: {},
     socketErrors: 0,
@@ -73,6 +79,12 @@ export interface WsCommonOptions {
   readonly stamp?: StampSource;
   /** Counters to add to. @default a fresh createWsMetrics() */
   readonly metrics?: WsMetrics;
+  /**
+   * Deliver the frames of one socket read as one `transport.batch` event (machines/transport.ts),
+   * for a receiver that unfolds it (machines/host/readBatches.ts; the runtime's sessions and
+   * connections do). @default false
+   */
+  readonly readBatches?: boolean;
   /** Where operating events go. @default nothing is logged */
   readonly log?: WsLog;
   /**
@@ -95,6 +107,12 @@ export interface WsServerOptions extends WsCommonOptions {
    * address (`0.0.0.0`, `::`) the first non-internal IPv4 address of this machine, else 127.0.0.1
    */
   readonly advertisedHost?: string;
+  /**
+   * `flat`: answer with the seed's flat `{type: "Status", taskId, taskStatus}` where an Ack, a
+   * TaskStatusUpdate or a TASK_NOT_FOUND about a task would go (the `flat-status` compat profile,
+   * docs/protocol.md). @default 'envelope'
+   */
+  readonly statusForm?: 'envelope' | 'flat';
   /**
    * Serve wss:// with this key and certificate (PEM). With `clientCa`, clients are asked for a
    * certificate: one that verifies against it is reported in server.accepted as
@@ -132,6 +150,12 @@ export interface WsServerOptions extends WsCommonOptions {
    * nothing is answered). @default { perConnection: 5_000, perAddress: 10_000 }
    */
   readonly framesPerSecondMax?: { readonly perConnection?: number; readonly perAddress?: number };
+  /**
+   * TASK-2: an Ack whose task's final message leaves in the same outgoing batch (a task that ends
+   * in the turn it was accepted) is left out; the final message acknowledges the task (TASK-3).
+   * false sends every Ack, as a seed provider does. @default true
+   */
+  readonly coalesceAcks?: boolean;
 }
 
 export interface WsConnectOptions extends WsCommonOptions {
@@ -270,6 +294,9 @@ function errnoOf(error: Error): string | undefined {
   if (Array.isArray(first) && first[0] instanceof Error) return errnoOf(first[0]);
   return undefined;
 }
+
+/** The TCP connect was refused: nothing listens at the endpoint (the provider's process is gone). */
+export const isRefusedConnect = (error: Error | undefined): boolean => error !== undefined && errnoOf(error) === 'ECONNREFUSED';
 
 /** A short, clear close reason for a socket that ended without a close frame after `error`. */
 export function reasonOf(error: Error): string {

@@ -65,6 +65,8 @@ export function wsServer(options: WsServerOptions): WsServer {
   const connectionsPerAddressMax = options.connectionsPerAddressMax ?? CONNECTIONS_PER_ADDRESS_MAX_DEFAULT;
   const frames = { ...FRAMES_PER_SECOND_DEFAULTS, ...options.framesPerSecondMax };
   const send = sendBoundsOf(options);
+  const coalesceAcks = options.coalesceAcks ?? true;
+  const readBatches = options.readBatches ?? false;
   /** SEC-16: the shared frame budget of each address with open connections. */
   const addressWindows = new AddressWindows(frames.perAddress);
   /** SEC-15: TCP connections open per remote address (before and after the upgrade). */
@@ -119,7 +121,8 @@ export function wsServer(options: WsServerOptions): WsServer {
 
   function accept(socket: WebSocket, request: IncomingMessage, emit: (event: ServerEvent) => void): void {
     const connectionId = newConnectionId();
-    const context: BindingContext = { limits, stamp, metrics, log, label: `server ${connectionId}` };
+    // The flat-status profile answers every AssignTask with Status Processing, as the seed's diagram does: no Ack is coalesced away.
+    const context: BindingContext = { limits, stamp, metrics, log, label: `server ${connectionId}`, coalesceAcks: coalesceAcks && options.statusForm !== 'flat', readBatches, flatStatus: options.statusForm === 'flat' };
     const address = addressKeyOf(request.socket.remoteAddress);
     const budgets = [new FrameWindow(frames.perConnection), addressWindows.hold(address)];
     socket.once('close', () => addressWindows.release(address));

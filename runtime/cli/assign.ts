@@ -1,12 +1,15 @@
 /**
- * `switchboard assign <service> <operation>`: waits for a provider of the service, assigns the
- * task, shows its progress on stderr and prints its result on stdout.
+ * `switchboard assign <service> <operation>`: waits for a provider of the service, reads the
+ * parameters by the operation's advertised schema and checks them (./paramsBySchema.ts), assigns
+ * the task, shows its progress on stderr and prints its result on stdout.
  *
- * Exit codes: 0 done, 1 the task failed (its code is printed), 2 usage, 3 no provider
- * (SERVICE_UNAVAILABLE), 130 interrupted (the task was cancelled first).
+ * Exit codes: 0 done, 1 the task failed (its code is printed), 2 usage, 3 no provider offers the
+ * service or operation (SERVICE_UNAVAILABLE, UNKNOWN_OPERATION), 130 interrupted (cancelled first).
  */
 import type { Command } from 'commander';
 import { v4 as uuid } from 'uuid';
+import { unavailableFailure } from '../../machines/client.js';
+import type { Capability } from '../../machines/capabilities.js';
 import type { ServiceView } from '../../machines/repository.js';
 import { createClient, type Client } from '../client.js';
 import { TaskError } from '../taskError.js';
@@ -17,6 +20,7 @@ import { networkChoiceOf } from './natsOptions.js';
 import { inspectOptionOf } from './inspect.js';
 import { exitCodeFor, jsonLine, line, printError, prettyJson, stderrLogger } from './output.js';
 import { createProgressView } from './progress.js';
+import { declarationOf, paramPairs, parameterProblems, paramsByDeclaration } from './paramsBySchema.js';
 import { readCa } from './rawTask.js';
 import { onStopSignal } from './signals.js';
 
@@ -33,26 +37,43 @@ interface AssignFlags {
   detach?: boolean;
 }
 
-/** Resolves with the first instance of the service, or throws SERVICE_UNAVAILABLE / UNKNOWN_OPERATION. */
-async function findService(client: Client, serviceName: string, operation: string, waitMs: number): Promise<ServiceView> {
-  const found = await client.waitFor(serviceName, { timeoutMs: waitMs });
-  const instances = client.services().filter((service) => service.serviceName === serviceName);
-  const offering = instances.find((service) => service.capabilities.some((capability) => capability.key === operation));
-  if (offering !== undefined) return offering;
-  // The client would fail locally with SERVICE_UNAVAILABLE; name the real problem (TASK-6's code).
-  const operations = [...new Set(instances.flatMap((service) => service.capabilities.map((capability) => capability.key)))];
-  throw new TaskError('', {
-    code: 'UNKNOWN_OPERATION',
-    message: `${serviceName} ${found.serviceVersion} has no operation "${operation}" (it offers: ${operations.join(', ') || 'nothing'})`,
-  });
+/**
+ * The first instance of the service offering the operation, and its capability; throws
+ * SERVICE_UNAVAILABLE when no instance is heard in time, UNKNOWN_OPERATION when the service is
+ * there without the operation (the code the library gives too).
+ */
+async function findService(client: Client, serviceName: string, operation: string, waitMs: number): Promise<{ service: ServiceView; capability: Capability }> {
+  await client.waitFor(serviceName, { timeoutMs: waitMs });
+  for (const service of client.services()) {
+    const capability = service.serviceName === serviceName ? service.capabilities.find((candidate) => candidate.key === operation) : undefined;
+    if (capability !== undefined) return { service, capability };
+  }
+  throw new TaskError('', unavailableFailure(client.services(), { serviceName, operation }));
 }
+
+/** The parameters as the operation declares them; INVALID_PARAMETERS with every problem before anything is sent. */
+function checkedParams(base: Record<string, unknown>, pairs: ReturnType<typeof paramPairs>, capability: Capability): Record<string, unknown> {
+  const declaration = declarationOf(capability);
+  const params = paramsByDeclaration(base, pairs, declaration);
+  const problems = parameterProblems(params, declaration);
+  if (problems.length > 0) {
+    throw new TaskError('', { code: 'INVALID_PARAMETERS', message: `invalid parameters for ${capability.key}: ${problems.join('; ')} (checked here, nothing was sent)` });
+  }
+  return params;
+}
+
+/** A failure in one line: its message, and its details when they add something. */
+const failureText = (message: string, details: string | undefined): string =>
+  details === undefined || details.length === 0 || message.includes(details) ? message : `${message} (${details})`;
 
 type Ending = { kind: 'settled'; result: unknown } | { kind: 'failed'; error: unknown } | { kind: 'detached'; progress: TaskProgress | null };
 
 async function runAssign(context: CliContext, serviceName: string, operation: string, flags: AssignFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
-  const params = taskParams(flags.paramsJson, flags.param ?? []);
+  // --params-json now (a usage error exits before discovery); each --param once the schema is known.
+  const baseParams = taskParams(flags.paramsJson, []);
+  const pairs = paramPairs(flags.param ?? []);
   const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   const client = createClient({
     discovery: globals.discovery,
@@ -77,12 +98,13 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
   });
   const progressView = createProgressView(io.stderr);
   try {
-    const service = await Promise.race([
+    const { service, capability } = await Promise.race([
       findService(client, serviceName, operation, flags.waitMs),
       new Promise<never>((_resolve, reject) => {
         stopWaiting = () => reject(Object.assign(new Error('interrupted while waiting for the service'), { code: 'CANCELLED' }));
       }),
     ]);
+    const params = checkedParams(baseParams, pairs, capability);
     let endpoint = service.endpoint;
     const taskId = flags.taskId ?? uuid();
     // Subscribed first: the client reports the submission synchronously, inside assign().
@@ -138,7 +160,7 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
           line(io.stderr, `task ${task.taskId} cancelled`);
           return ExitCode.interrupted;
         }
-        printError(io, code, details === undefined ? message : `${message} (${details})`);
+        printError(io, code, failureText(message, details));
         return exitCodeFor(code);
       }
     }
@@ -161,7 +183,7 @@ export function registerAssignCommand(program: Command, context: CliContext): Co
     .description('assign a task to a service on the network, show its progress and print its result')
     .argument('<service>', 'service name, e.g. ImageProcessingService')
     .argument('<operation>', 'operation, e.g. resizeImage')
-    .option('--param <key=value>', 'a task parameter; numbers, true/false/null and JSON objects/arrays are parsed, anything else is a string; repeatable', repeatable)
+    .option('--param <key=value>', "a task parameter, read by the operation's advertised type (x=2024 is a string where x is a string); repeatable", repeatable)
     .option('--params-json <json>', 'the task parameters as a JSON object (--param values override it)')
     .addOption(envOption('--timeout-ms <n>', "the task's deadline (TASK-14): it fails with TIMEOUT when it passes").argParser(integerIn(1, 604_800_000)))
     .addOption(envOption('--wait-ms <n>', 'how long to wait for a provider of the service before giving up (exit 3)').argParser(integerIn(0, 3_600_000)).default(5_000))
@@ -177,7 +199,10 @@ export function registerAssignCommand(program: Command, context: CliContext): Co
 Progress goes to stderr (a bar on a terminal, "progress 42% message" lines otherwise), the
 result to stdout (pretty JSON; one JSON object {clientId, taskId, endpoint, status, resultData}
 with --json). Ctrl-C cancels the task and exits 130 once the provider confirms.
-Exit codes: 0 done, 1 task failed ("error CODE: message" on stderr), 2 usage, 3 no provider.
+Each --param is read by the operation's advertised schema, and the parameters are checked against
+it before anything is sent (missing required ones, wrong types: INVALID_PARAMETERS, exit 1).
+Exit codes: 0 done, 1 task failed ("error CODE: message" on stderr), 2 usage, 3 no provider
+offers the service (SERVICE_UNAVAILABLE) or the operation (UNKNOWN_OPERATION).
 
 Examples:
   $ switchboard assign ImageProcessingService resizeImage --param inputPath=photo.png --param outputPath=small.png --param width=320

@@ -9,10 +9,16 @@ import { ExitCode, globalOptionsOf } from './options.js';
 import { exitCodeFor, jsonLine, line, prettyJson, printError } from './output.js';
 import { addRawTaskOptions, answerJson, askProvider, type RawTaskFlags, type TaskAnswer } from './rawTask.js';
 
+/** A provider that answers only when asked (the seed's pull flow) says how the task ended in a status. */
+const endedIn = (answer: TaskAnswer): string | undefined =>
+  answer.type === 'TaskStatusUpdate' && ['Completed', 'Failed', 'Cancelled'].includes(answer.payload.status) ? answer.payload.status : undefined;
+
 export function cancelExitCode(answer: TaskAnswer): number {
   switch (answer.type) {
     case 'TaskFailed':
       return answer.payload.status === 'Cancelled' ? ExitCode.ok : ExitCode.failed;
+    case 'TaskStatusUpdate':
+      return endedIn(answer) === 'Failed' ? ExitCode.failed : ExitCode.ok;
     case 'Error':
       return exitCodeFor(answer.payload.code);
     default:
@@ -24,7 +30,7 @@ async function runCancel(context: CliContext, taskId: string, flags: RawTaskFlag
   const { io } = context;
   const globals = globalOptionsOf(command);
   // A running task may still send progress before its TaskFailed Cancelled: wait for the end.
-  const answer = await askProvider('CancelTask', taskId, flags, (message) => message.type !== 'TaskStatusUpdate');
+  const answer = await askProvider('CancelTask', taskId, flags, (message) => message.type !== 'TaskStatusUpdate' || endedIn(message) !== undefined);
   if (globals.json) jsonLine(io.stdout, answerJson(answer));
   switch (answer.type) {
     case 'TaskFailed':
@@ -45,6 +51,7 @@ async function runCancel(context: CliContext, taskId: string, flags: RawTaskFlag
       printError(io, answer.payload.code, answer.payload.message);
       break;
     case 'TaskStatusUpdate':
+      if (!globals.json) line(io.stdout, endedIn(answer) === 'Cancelled' ? `task ${taskId} Cancelled` : `task ${taskId} had already ended ${endedIn(answer)}`);
       break;
   }
   return cancelExitCode(answer);

@@ -10,7 +10,7 @@
  * Exit codes: 0 every check passed or was not applicable, 1 a check failed, 2 usage.
  */
 import { readFile } from 'node:fs/promises';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { hostOf } from '../conformance/provider/probe.js';
 import { runProviderSuite } from '../conformance/provider/index.js';
 import { registerClientSuite } from '../conformance/client/command.js';
@@ -41,6 +41,20 @@ interface ProviderFlags {
   expectFirstMessageMs?: number;
   expectUpgradeTimeoutMs?: number;
   expectConnectionsPerAddress?: number;
+  authRequired?: boolean;
+  rateLimit?: { messagesMax: number; windowMs: number };
+  sessionsMax?: number;
+}
+
+/** `--rate-limit 100/1000`: messages per window of milliseconds. */
+export function rateLimitOption(value: string): { messagesMax: number; windowMs: number } {
+  const match = /^\s*(\d+)\s*\/\s*(\d+)\s*(?:ms)?\s*$/.exec(value);
+  const messagesMax = Number(match?.[1]);
+  const windowMs = Number(match?.[2]);
+  if (match === null || !Number.isSafeInteger(messagesMax) || messagesMax < 1 || !Number.isSafeInteger(windowMs) || windowMs < 1) {
+    throw new InvalidArgumentError('expected <messages>/<milliseconds>, e.g. 100/1000');
+  }
+  return { messagesMax, windowMs };
 }
 
 /** `ws://host:port[/path]`, `wss://...`, or a bare `host:port` (read as ws://). */
@@ -109,6 +123,9 @@ async function runProvider(context: CliContext, endpointText: string, flags: Pro
         ...(flags.expectUpgradeTimeoutMs === undefined ? {} : { upgradeTimeoutMs: flags.expectUpgradeTimeoutMs }),
         ...(flags.expectConnectionsPerAddress === undefined ? {} : { connectionsPerAddressMax: flags.expectConnectionsPerAddress }),
       },
+      ...(flags.authRequired === true ? { authRequired: true } : {}),
+      ...(flags.rateLimit === undefined ? {} : { rateLimit: flags.rateLimit }),
+      ...(flags.sessionsMax === undefined ? {} : { sessionsMax: flags.sessionsMax }),
     },
     verbose ? { onReport: (checkReport) => line(io.stderr, progressLine(checkReport)) } : {},
   );
@@ -139,11 +156,16 @@ function registerProviderSuite(group: Command, context: CliContext): void {
     .addOption(new Option('--expect-first-message-ms <n>', "SEC-14: the provider's first-message deadline").argParser(integerIn(1, 3_600_000)))
     .addOption(new Option('--expect-upgrade-timeout-ms <n>', "SEC-14: the provider's upgrade deadline").argParser(integerIn(1, 3_600_000)))
     .addOption(new Option('--expect-connections-per-address <n>', 'SEC-15: connections one address may hold').argParser(integerIn(1, 1_000)))
+    .addOption(new Option('--auth-required', 'authentication is configured on the provider: fail if a session without a token may act (SEC-3)'))
+    .addOption(new Option('--rate-limit <n/ms>', "the provider's configured rate limit, e.g. 100/1000: fail if it is not enforced (SEC-7)").argParser(rateLimitOption))
+    .addOption(new Option('--sessions-max <n>', "the provider's configured session limit: fail if it is not enforced (CONN-10)").argParser(integerIn(1, 10_000)))
     .addHelpText(
       'after',
       `
 Offer a quick test operation (it succeeds in well under a second with the parameters given) and,
-for the cancel checks, a slow one. Exit codes: 0 no check failed, 1 a check failed, 2 usage.
+for the cancel and running-task checks, a slow one. Without --operation the suite picks one from
+the advertised schema. Limits you say are configured (--auth-required, --rate-limit,
+--sessions-max) are checked as requirements. Exit codes: 0 no check failed, 1 a check failed, 2 usage.
 
 Examples:
   $ switchboard conformance provider ws://127.0.0.1:8080 --udp 127.0.0.1:50001

@@ -2,6 +2,7 @@
  * What a command's action gets besides its options: where to write, and where its exit code goes.
  * `runAction` turns whatever an action throws into the right message and exit code.
  */
+import { MissingPeerError } from '../../adapters/optionalPeer.js';
 import { ExitCode, UsageError } from './options.js';
 import { exitCodeFor, printError, type Io } from './output.js';
 
@@ -22,7 +23,8 @@ export async function runAction(context: CliContext, action: () => Promise<numbe
   try {
     context.exitCode = await action();
   } catch (error) {
-    if (error instanceof UsageError) {
+    // A feature's optional package not installed is fixed before anything is sent, like a bad flag.
+    if (error instanceof UsageError || error instanceof MissingPeerError) {
       printError(context.io, undefined, error.message);
       context.exitCode = ExitCode.usage;
       return;

@@ -40,6 +40,12 @@ export interface ParameterView {
 
 export interface OperationView {
   readonly name: string;
+  /** What the operation does, when the provider advertises it. */
+  readonly description: string | undefined;
+  /** The operation's own failure codes and what each means, when advertised. */
+  readonly errors: Readonly<Record<string, string>> | undefined;
+  /** The JSON Schema of its result, when advertised. */
+  readonly resultSchema: Record<string, unknown> | undefined;
   readonly parameters: readonly ParameterView[];
   readonly schema: Record<string, unknown> | undefined;
 }
@@ -68,7 +74,7 @@ export function operationView(capability: Capability): OperationView {
       description: typeof property?.description === 'string' ? property.description : undefined,
     };
   });
-  return { name: capability.key, parameters, schema: capability.schema };
+  return { name: capability.key, description: capability.description, errors: capability.errors, resultSchema: capability.resultSchema, parameters, schema: capability.schema };
 }
 
 /** The operations of every instance, first advertisement of each name wins. */
@@ -85,6 +91,17 @@ const signature = (operation: OperationView): string =>
 
 function printOperation(io: Io, operation: OperationView): void {
   line(io.stdout, signature(operation));
+  if (operation.description !== undefined) line(io.stdout, `  ${operation.description}`);
+  const errors = Object.entries(operation.errors ?? {});
+  if (errors.length > 0) {
+    line(io.stdout);
+    line(io.stdout, renderTable(errors, [{ header: 'ITS OWN ERROR CODES', value: ([code]) => code }, { header: 'MEANING', value: ([, meaning]) => meaning }]));
+  }
+  if (operation.resultSchema !== undefined) {
+    line(io.stdout);
+    line(io.stdout, 'JSON Schema of the result:');
+    line(io.stdout, prettyJson(operation.resultSchema));
+  }
   if (operation.parameters.length === 0) return;
   line(io.stdout);
   line(
@@ -119,7 +136,10 @@ function printService(io: Io, serviceName: string, instances: readonly ServiceVi
   );
   line(io.stdout);
   line(io.stdout, `operations (describe ${serviceName} <operation> for one in full):`);
-  for (const operation of operations) line(io.stdout, `  ${signature(operation)}`);
+  for (const operation of operations) {
+    line(io.stdout, `  ${signature(operation)}`);
+    if (operation.description !== undefined) line(io.stdout, `      ${operation.description}`);
+  }
 }
 
 async function runDescribe(context: CliContext, serviceName: string, operationName: string | undefined, flags: DescribeFlags, command: Command): Promise<number> {

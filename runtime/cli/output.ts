@@ -38,7 +38,8 @@ export function printError(io: Io, code: string | undefined, message: string): v
 
 /** The exit code for a failure's code (see ExitCode). */
 export function exitCodeFor(code: string | undefined): number {
-  return code === 'SERVICE_UNAVAILABLE' ? ExitCode.unavailable : ExitCode.failed;
+  // Nothing matched: no provider offers the service, or none offers the operation.
+  return code === 'SERVICE_UNAVAILABLE' || code === 'UNKNOWN_OPERATION' ? ExitCode.unavailable : ExitCode.failed;
 }
 
 export interface Column<T> {

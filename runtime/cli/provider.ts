@@ -4,12 +4,13 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { ProviderEmitted } from '../../machines/provider.js';
 import { loadAcl } from '../acl.js';
 import { loadApiKeys, type AuthOptions } from '../auth.js';
 import { defaultKeyFile, SigningKeyError } from '../keys.js';
 import { createProvider, type ProviderOptions, type SigningOptions } from '../provider.js';
+import { compatDeviations, type CompatDeviation, type CompatOption } from '../compat.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
 import { ManifestError } from '../manifest/manifestError.js';
@@ -43,6 +44,8 @@ interface ProviderFlags {
   sessionsPerKeyMax?: number;
   connectionsPerAddressMax?: number;
   framesPerSecond?: number;
+  /** false with --no-ack-coalescing. */
+  ackCoalescing: boolean;
   framesPerAddressPerSecond?: number;
   keyMessagesPerSecond?: number;
   rateLimit?: { messagesMax: number; windowMs: number };
@@ -52,6 +55,18 @@ interface ProviderFlags {
   keyFile?: string;
   uiPort?: number;
   uiHost: string;
+  compat?: CompatOption;
+}
+
+/** `--compat field` or `--compat keyed-capabilities,flat-status` (runtime/compat.ts). */
+function compatOf(value: string): CompatOption {
+  const names = value.split(',').map((name) => name.trim()).filter((name) => name.length > 0);
+  if (names.length === 1 && names[0] === 'field') return 'field';
+  const unknown = names.filter((name) => !(compatDeviations as readonly string[]).includes(name));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new InvalidArgumentError(`expected field, or a comma-separated list of ${compatDeviations.join(', ')}${unknown.length > 0 ? `; unknown: ${unknown.join(', ')}` : ''}`);
+  }
+  return names as CompatDeviation[];
 }
 
 /** `--rate-limit 100/1000`: at most 100 messages per 1,000 ms on one connection (SEC-7). */
@@ -82,6 +97,7 @@ function limitsOf(flags: ProviderFlags): Pick<ProviderOptions, 'sessionsMax' | '
       connectionsPerAddressMax: flags.connectionsPerAddressMax,
       upgradeTimeoutMs: flags.upgradeTimeoutMs,
       framesPerSecondMax: defined({ perConnection: flags.framesPerSecond, perAddress: flags.framesPerAddressPerSecond }),
+      coalesceAcks: flags.ackCoalescing ? undefined : false,
       ...(flags.sendBufferMax === undefined ? {} : { sendBuffer: { bytesMax: flags.sendBufferMax, pauseBytes: Math.min(1_048_576, Math.floor(flags.sendBufferMax / 2)) } }),
     }),
     session: defined({ rateLimit: flags.rateLimit, firstMessageTimeoutMs: flags.firstMessageTimeoutMs }),
@@ -173,15 +189,22 @@ export function describeEvent(event: Reported): string | undefined {
   }
 }
 
-function reporter(io: Io, json: boolean): (event: Reported) => void {
+/** Prints what the provider reports: one line per event (JSON lines with --json), a status only when it changed. */
+export function reporter(io: Io, json: boolean): (event: Reported) => void {
   let listening = false;
+  let lastStatus: string | undefined;
   return (event) => {
     // The first status (Online) comes before start() resolves; the listening line says it.
     if (event.type === 'provider.listening') {
       listening = true;
       return;
     }
-    if (event.type === 'provider.status' && !listening) return;
+    if (event.type === 'provider.status') {
+      // Reported with every heartbeat; only a change is news.
+      const unchanged = event.status === lastStatus;
+      lastStatus = event.status;
+      if (unchanged || !listening) return;
+    }
     if (json) {
       const { type, ...rest } = event;
       jsonLine(io.stdout, { event: type, time: new Date().toISOString(), ...rest });
@@ -259,6 +282,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     ...(flags.heartbeatMs === undefined ? {} : { heartbeatIntervalMs: flags.heartbeatMs }),
     ...security,
     ...limits,
+    ...(flags.compat === undefined ? {} : { compat: flags.compat }),
     server: { ...limitsServer, ...tlsServer },
     log,
   }));
@@ -268,7 +292,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   const stop = nextStopSignal();
   let stoppedCleanly = false;
   try {
-    const { endpoint } = await provider.start();
+    const { endpoint, discovery: port } = await provider.start();
     const offered = services.map((service) => ({ serviceName: service.name, version: service.version, operations: Object.keys(service.operations) }));
     if (globals.json) {
       jsonLine(io.stdout, {
@@ -276,7 +300,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
         time: new Date().toISOString(),
         endpoint,
         services: offered,
-        discovery: globals.discovery,
+        discovery: { ...globals.discovery, ...(port === undefined ? {} : { listening: port.listening, ...(port.listening ? {} : { problem: port.reason }) }) },
         workDir,
         publicKey: provider.publicKey,
         keyFile: provider.keyFile,
@@ -284,11 +308,17 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     } else {
       line(io.stdout, `provider listening on ${endpoint}`);
       for (const service of offered) line(io.stdout, `service ${service.serviceName} ${service.version}: ${service.operations.join(', ')}`);
-      line(io.stdout, `discovery ${describeNetwork(globals.discovery, networkChoiceOf(command))}`);
+      // DISC-1: never claim to be discoverable when the port is another process's.
+      if (port?.listening === false) {
+        line(io.stdout, `NOT DISCOVERABLE on this host: ${port.reason}; this provider cannot answer discovery requests (clients elsewhere still hear its heartbeats). See "Sharing the discovery port" in docs/guide.md`);
+      } else {
+        line(io.stdout, `discovery ${describeNetwork(globals.discovery, networkChoiceOf(command))}`);
+      }
       // What a client pins: switchboard discover --trust-key <service>=<key>.
       line(io.stdout, `signing key ${provider.publicKey} (${provider.keyFile})`);
       if (workDir !== undefined) line(io.stdout, `work dir ${workDir}`);
       for (const text of summary) line(io.stdout, text);
+      if (flags.compat !== undefined) line(io.stdout, `compat ${flags.compat === 'field' ? 'field (keyed-capabilities, flat-status)' : flags.compat.join(', ')}`);
       if (flags.token?.length) line(io.stdout, `authentication required (${flags.token.length} token${flags.token.length === 1 ? '' : 's'})`);
       line(io.stdout, 'press Ctrl-C to stop');
     }
@@ -343,6 +373,7 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--rate-limit <messages/ms>', 'messages one connection may send per window, e.g. 100/1000; beyond, RATE_LIMITED (SEC-7; default: off)').argParser(rateLimitOf))
     .addOption(envOption('--send-buffer-max <bytes>', 'unsent bytes a client may leave unread before it is dropped (default: 8388608)').argParser(integerIn(65_536, 1_073_741_824)))
     .addOption(envOption('--upgrade-timeout-ms <n>', 'time a TCP connection has to complete its WebSocket upgrade (default: 5000)').argParser(integerIn(100, 600_000)))
+    .addOption(new Option('--no-ack-coalescing', "send every task's Ack, even when its final message leaves with it (the seed's behaviour; TASK-2)"))
     .addOption(envOption('--first-message-timeout-ms <n>', 'time a new connection has to send its first message (default: 10000)').argParser(integerIn(100, 3_600_000)))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
     .addOption(
@@ -352,6 +383,12 @@ export function registerProviderCommand(program: Command, context: CliContext): 
       ),
     )
     .addOption(envOption('--ui-port <n>', "serve the provider's web UI (its actors, tasks, statecharts) and /metrics on this port (0: any)").argParser(integerIn(0, 65_535)))
+    .addOption(
+      envOption(
+        '--compat <profile>',
+        `speak a dialect of peers built from the seed alone: field, or a comma-separated list of ${compatDeviations.join(', ')} (docs/protocol.md, "The compat profile")`,
+      ).argParser(compatOf),
+    )
     .addOption(envOption('--ui-host <addr>', 'address the web UI listens on; anything but loopback requires a token (docs/ui.md)').default('127.0.0.1'))
     .addHelpText(
       'after',

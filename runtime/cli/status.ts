@@ -15,7 +15,7 @@ export function printAnswer(io: Io, taskId: string, answer: TaskAnswer): number 
     case 'TaskStatusUpdate': {
       const { status, progressPercentage, message } = answer.payload;
       line(io.stdout, `task ${taskId} ${status} ${Math.round(progressPercentage)}%${message ? ` ${message}` : ''}`);
-      return ExitCode.ok;
+      return statusExitCode(answer);
     }
     case 'TaskResult':
       line(io.stdout, `task ${taskId} Completed`);
@@ -37,7 +37,9 @@ export function printAnswer(io: Io, taskId: string, answer: TaskAnswer): number 
 
 /** The exit code an answer means for `status` (for --json, which prints no text). */
 export function statusExitCode(answer: TaskAnswer): number {
-  if (answer.type === 'TaskStatusUpdate' || answer.type === 'TaskResult') return ExitCode.ok;
+  // A provider answering in the seed's pull flow says Failed or Cancelled in a status.
+  if (answer.type === 'TaskStatusUpdate') return answer.payload.status === 'Failed' || answer.payload.status === 'Cancelled' ? ExitCode.failed : ExitCode.ok;
+  if (answer.type === 'TaskResult') return ExitCode.ok;
   return answer.type === 'Error' ? exitCodeFor(answer.payload.code) : ExitCode.failed;
 }
 

@@ -10,13 +10,14 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { createClient, type Client } from '../client.js';
 import { networkChoiceOf } from './natsOptions.js';
-import { createMetrics } from '../metrics/metrics.js';
+import { MissingPeerError } from '../../adapters/optionalPeer.js';
+import { metricsIfInstalled } from '../metrics/metrics.js';
 import { createProvider, type Provider } from '../provider.js';
 import type { ServiceDefinition } from '../service.js';
-import { previewService } from '../ui/previewService.js';
 import { startUiServer, type UiServer } from '../ui/server.js';
 import { runAction, within, type CliContext } from './context.js';
 import { demoDiscovery } from './demo.js';
+import { loadImageService, loadPreviewService, loadSampleImage } from './demoModules.js';
 import { inspectOptionOf } from './inspect.js';
 import { describeDiscovery, envOption, ExitCode, globalOptionsOf, integerIn } from './options.js';
 import { jsonLine, line, stderrLogger } from './output.js';
@@ -37,7 +38,9 @@ async function runUi(context: CliContext, flags: UiFlags, command: Command): Pro
   const globals = globalOptionsOf(command);
   const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   const discovery = flags.demo === true ? demoDiscovery(globals.discovery) : globals.discovery;
-  const metrics = createMetrics();
+  // Without prom-client (an optional peer) the UI runs without /metrics and says what to install.
+  const installedMetrics = metricsIfInstalled();
+  const metrics = installedMetrics instanceof MissingPeerError ? undefined : installedMetrics;
   let provider: Provider | undefined;
   let client: Client | undefined;
   let server: UiServer | undefined;
@@ -46,8 +49,9 @@ async function runUi(context: CliContext, flags: UiFlags, command: Command): Pro
   try {
     if (flags.demo === true) {
       workDir = await mkdtemp(path.join(os.tmpdir(), 'switchboard-ui-'));
-      const { imageProcessingService } = await import('../demo/imageService.js');
-      const { writeSampleImage } = await import('../demo/sampleImage.js');
+      const { imageProcessingService } = await loadImageService();
+      const { writeSampleImage } = await loadSampleImage();
+      const { previewService } = await loadPreviewService();
       await writeSampleImage(path.join(workDir, 'sample.png'), { width: 1600, height: 1200 });
       const services = [imageProcessingService({ workDir, stepDelayMs: flags.stepDelayMs }) as unknown as ServiceDefinition, previewService({ stepDelayMs: flags.stepDelayMs })];
       provider = createProvider({ services, host: '127.0.0.1', port: 0, discovery, log, metrics, ...inspectOptionOf(globals, io) });
@@ -58,7 +62,7 @@ async function runUi(context: CliContext, flags: UiFlags, command: Command): Pro
     if (globals.json) jsonLine(io.stdout, { event: 'ui.listening', time: new Date().toISOString(), url: server.url, clientId: client.clientId, demoEndpoint: endpoint });
     else {
       line(io.stdout, `web UI: ${server.url}`);
-      line(io.stdout, `metrics: ${server.url.replace(/\/(\?.*)?$/, '/metrics')}`);
+      line(io.stdout, `metrics: ${metrics ? server.url.replace(/\/(\?.*)?$/, '/metrics') : `not served (${(installedMetrics as MissingPeerError).message})`}`);
       line(io.stdout, `client ${client.clientId}; discovery ${describeDiscovery(discovery)}`);
       if (endpoint) line(io.stdout, `demo provider on ${endpoint} (ImageProcessingService, Previews; sample.png in ${workDir})`);
       line(io.stdout, 'press Ctrl-C to stop');

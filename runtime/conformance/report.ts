@@ -53,9 +53,18 @@ export function renderTable(report: SuiteReport, options: TableOptions = {}): st
     summaryLine(report),
   ];
   const failures = report.checks.filter((check) => check.status === 'fail');
-  if (failures.length > 0) {
+  const roots = failures.filter((check) => check.rootCause === undefined);
+  const knockOns = failures.filter((check) => check.rootCause !== undefined);
+  if (roots.length > 0) {
     lines.push('', 'Failures:');
-    for (const check of failures) lines.push(`  ${check.name} (${check.requirements.join(', ')}): ${oneLine(check.evidence)}`);
+    for (const check of roots) {
+      lines.push(`  ${check.name} (${check.requirements.join(', ')}): ${oneLine(check.evidence)}`);
+      if (check.seed !== undefined && check.level === 'core') lines.push(`    the seed: "${oneLine(check.seed)}"`);
+    }
+  }
+  if (knockOns.length > 0) {
+    lines.push('', 'Knock-on failures (they follow from a failure above; fix that one first):');
+    for (const check of knockOns) lines.push(`  ${check.name} (${check.requirements.join(', ')}) follows from ${check.rootCause}: ${oneLine(check.evidence)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -100,6 +109,8 @@ function testcase(report: SuiteReport, check: CheckReport): string {
     '      <properties>',
     `        <property${attributes({ name: 'requirements', value: check.requirements.join(',') })}/>`,
     `        <property${attributes({ name: 'level', value: check.level })}/>`,
+    ...(check.rootCause === undefined ? [] : [`        <property${attributes({ name: 'rootCause', value: check.rootCause })}/>`]),
+    ...(check.seed === undefined ? [] : [`        <property${attributes({ name: 'seed', value: check.seed })}/>`]),
     '      </properties>',
   ];
   const outcome: string[] = [];

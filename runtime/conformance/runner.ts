@@ -13,7 +13,7 @@
  * const report = await runChecks(providerChecks, probe, { suite: 'provider', target: url, level: 'core' });
  * ```
  */
-import type { Check, CheckReport, CheckResult, CheckStatus, ConformanceLevel, SuiteReport } from './types.js';
+import { Blocked, type Check, type CheckReport, type CheckResult, type CheckStatus, type ConformanceLevel, type SuiteReport } from './types.js';
 
 /** @default 10_000 (types.ts, Check.timeoutMs) */
 export const CHECK_TIMEOUT_MS_DEFAULT = 10_000;
@@ -99,7 +99,10 @@ export async function runCheck<T>(check: Check<T>, target: T, options: Pick<RunO
     .then(
       (value): CheckResult =>
         isCheckResult(value) ? value : { status: 'fail', evidence: `the check returned no result (${JSON.stringify(value)})` },
-      (error: unknown): CheckResult => ({ status: 'fail', evidence: `the check threw: ${describeError(error)}` }),
+      (error: unknown): CheckResult =>
+        error instanceof Blocked
+          ? { status: error.status, evidence: `${error.evidence} (see ${error.rootCause})`, rootCause: error.rootCause }
+          : { status: 'fail', evidence: `the check threw: ${describeError(error)}` },
     );
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<Settled>((resolve) => {
@@ -121,6 +124,8 @@ function report<T>(check: Check<T>, result: CheckResult, durationMs: number): Ch
     status: result.status,
     evidence: clip(result.evidence, EVIDENCE_CHARS_MAX),
     durationMs: Math.max(0, Math.round(durationMs)),
+    ...(result.rootCause === undefined || result.rootCause === check.name ? {} : { rootCause: result.rootCause }),
+    ...(check.seed === undefined ? {} : { seed: check.seed }),
   };
 }
 

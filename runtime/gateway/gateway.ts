@@ -12,8 +12,12 @@
  * - Each task connection accepted on a relayed endpoint is joined to a connection to the real
  *   provider (./relay.ts); the client's credential (SEC-2) is presented upstream as it came.
  *
- * Signed advertisements (SEC rules) cannot keep their signature across a relay: the endpoint
- * changes, so the gateway drops it; trust a gateway as you trust the network it bridges.
+ * Signed advertisements (SEC-8) cannot keep their signature across a relay: the endpoint
+ * changes. The gateway checks what it hears (an advertisement whose signature does not verify,
+ * tampered or forged, is not relayed, and counted) and signs what it relays with its own key
+ * (`signing`), which clients on the other side trust on first use or pin. It relays unsigned
+ * (seed-protocol) providers too, under its key: trust a gateway as you trust the networks it
+ * bridges (docs/nats.md, "Signed discovery over NATS").
  */
 import { createHash } from 'node:crypto';
 import { createActor, enqueueActions, setup, toPromise, type AnyActorLogic, type AnyEventObject } from 'xstate';
@@ -22,7 +26,7 @@ import { natsHost, type NatsHostOptions } from '../../adapters/nats.js';
 import { udpDiscovery, type UdpDiscoveryOptions } from '../../adapters/udp.js';
 import { wsConnect, wsServer, type WsConnectOptions, type WsServerOptions } from '../../adapters/ws.js';
 import type { DiscoveryDraft, DiscoveryMessage, ServiceAdvertisement } from '../../machines/messages.js';
-import type { DatagramCommand, PeerAddress, ServerEvent } from '../../machines/transport.js';
+import type { DatagramCommand, DatagramProof, PeerAddress, ServerEvent } from '../../machines/transport.js';
 import { tagged } from '../callbackMember.js';
 import type { SigningOptions } from '../provider.js';
 import type { Logger } from '../service.js';
@@ -63,12 +67,18 @@ export interface GatewayStats {
   endpointsRefused: number;
   /** Advertisements not relayed because their provider is heard on both sides already. */
   nativeOnBothSides: number;
+  /** Advertisements not relayed because their signature did not verify (tampered, or forged with a key they do not match). */
+  advertisementsInvalid: number;
 }
 
 export interface Gateway {
   start(): Promise<void>;
   stop(): Promise<void>;
   readonly stats: Readonly<GatewayStats>;
+  /** The key relayed advertisements are signed with (clients pin it); undefined with `signing: false`. */
+  readonly publicKey: string | undefined;
+  /** Where that key is kept, if in a file. */
+  readonly keyFile: string | undefined;
 }
 
 type Side = 'lan' | 'nats';
@@ -133,7 +143,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const endpointsMax = options.endpointsMax ?? 256;
   const requestPeriodMs = options.requestPeriodMs ?? 30_000;
   const relayTimings = { ...relayDefaults, ...options.relay };
-  const stats: GatewayStats = { lanToNats: 0, natsToLan: 0, advertisementsRelayed: 0, requestsAnswered: 0, connectionsRelayed: 0, endpointsRefused: 0, nativeOnBothSides: 0 };
+  const stats: GatewayStats = { lanToNats: 0, natsToLan: 0, advertisementsRelayed: 0, requestsAnswered: 0, connectionsRelayed: 0, endpointsRefused: 0, nativeOnBothSides: 0, advertisementsInvalid: 0 };
   const exposures = new Map<string, Exposure>(); // by origin endpoint
   const byServer = new Map<string, Exposure>(); // by server child id
   const ownEndpoints = new Set<string>();
@@ -225,6 +235,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     return there !== undefined && now - there <= 3 * (advertisement.heartbeatIntervalMs ?? 30_000);
   }
 
+  /** Heard natively on `side` lately (not relayed): its provider serves there itself. */
+  function heardNativelyOn(side: Side, advertisement: ServiceAdvertisement): boolean {
+    const there = native.get(advertisement.serviceId)?.[side];
+    return there !== undefined && Date.now() - there <= 3 * (advertisement.heartbeatIntervalMs ?? 30_000);
+  }
+
   function onAdvertisement(side: Side, advertisement: ServiceAdvertisement): void {
     if (ownEndpoints.has(advertisement.endpoint) || advertisement.features?.includes(RELAYED)) return;
     if (heardNativelyOnBothSides(side, advertisement)) {
@@ -252,6 +268,7 @@ export function createGateway(options: GatewayOptions): Gateway {
           exposure.advertisements.delete(serviceId); // expired (DISC-9)
           continue;
         }
+        if (heardNativelyOn(side, advertisement)) continue; // the provider answers there itself
         if (message.serviceName !== undefined && message.serviceName !== advertisement.serviceName) continue;
         send(discoveryOf(side), { type: 'datagram.send', draft: relayedDraft(advertisement, exposure.endpoint, message.clientId), to: from } satisfies DatagramCommand);
         answered = true;
@@ -270,7 +287,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       exposure.endpoint = event.endpoint;
       ownEndpoints.add(event.endpoint);
       const otherSide: Side = exposure.origin === 'lan' ? 'nats' : 'lan';
-      for (const { advertisement } of exposure.advertisements.values()) broadcast(otherSide, relayedDraft(advertisement, event.endpoint));
+      for (const [serviceId, { advertisement }] of exposure.advertisements) {
+        // Heard natively on the other side while the server was starting: not relayed (a client
+        // there would pin the gateway's key for it and then ignore the provider's own, SEC-8).
+        if (heardNativelyOn(otherSide, advertisement)) {
+          exposure.advertisements.delete(serviceId);
+          stats.nativeOnBothSides++;
+          continue;
+        }
+        broadcast(otherSide, relayedDraft(advertisement, event.endpoint));
+      }
       return;
     }
     if (event.type === 'server.failed') {
@@ -306,8 +332,15 @@ export function createGateway(options: GatewayOptions): Gateway {
       const side: Side = source === 'lan.discovery' ? 'lan' : 'nats';
       if (event.type !== 'datagram.received') return;
       const message = event.message as DiscoveryMessage;
-      if (message.discoveryType === 'ServiceAdvertisement') onAdvertisement(side, message);
-      else answerRequest(side, message, event.from as PeerAddress);
+      if (message.discoveryType !== 'ServiceAdvertisement') return answerRequest(side, message, event.from as PeerAddress);
+      const proof = event.proof as DatagramProof | undefined;
+      if (proof?.kind === 'invalid') {
+        // Relayed, it would carry the gateway's own signature: a tampered advertisement laundered.
+        stats.advertisementsInvalid++;
+        log('debug', `gateway: not relaying ${message.serviceId} from the ${side === 'lan' ? 'LAN' : 'NATS'} side: ${proof.reason}`);
+        return;
+      }
+      onAdvertisement(side, message);
       return;
     }
     const exposure = source === undefined ? undefined : byServer.get(source);
@@ -316,6 +349,8 @@ export function createGateway(options: GatewayOptions): Gateway {
 
   return {
     stats,
+    publicKey: signing?.signer.publicKey,
+    keyFile: signing?.keyFile,
     start() {
       started ??= (async () => {
         actor.start();

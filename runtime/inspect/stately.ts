@@ -9,10 +9,15 @@
  * Unlike the package's own WebSocket adapter, this one never keeps the process alive (its
  * reconnect timer is unref'd), stops for good when asked (the package's reconnects after a close
  * while connecting), and holds at most `bufferMax` events while no relay is reachable.
+ *
+ * @statelyai/inspect is an optional peer dependency (adapters/optionalPeer.ts): asking for the
+ * bridge without it installed throws a MissingPeerError at once, saying what to install. It is
+ * loaded (asynchronously, it is an ES module) when the bridge starts; events that come meanwhile
+ * are held, as many as `bufferMax`.
  */
-import { createInspector } from '@statelyai/inspect';
 import type { InspectionEvent, Observer } from 'xstate';
 import { WebSocket } from 'ws';
+import { assertPeerInstalled, importPeer } from '../../adapters/optionalPeer.js';
 import type { Logger } from '../service.js';
 import { startStatelyRelay, type StatelyRelay, type StatelyRelayOptions } from './statelyRelay.js';
 
@@ -131,13 +136,33 @@ async function acquireRelay(options: StatelyRelayOptions): Promise<{ pageUrl: st
   };
 }
 
+const STATELY_INSPECT = '@statelyai/inspect';
+const FEATURE = 'the Stately inspector bridge';
+let statelyPackage: Promise<typeof import('@statelyai/inspect')> | undefined;
+
+/** Throws MissingPeerError when @statelyai/inspect is not installed. */
 export function statelyInspection(options: StatelyInspectOptions = {}, logger?: Logger): StatelyInspection {
+  assertPeerInstalled(STATELY_INSPECT, FEATURE);
   const log: Logger = logger ?? (() => {});
+  const bufferMax = options.bufferMax ?? 10_000;
   const acquired = acquireRelay(options);
   const socketUrl = acquired.then((relay) => relay.socketUrl);
-  const adapter = relayAdapter(socketUrl, options.bufferMax ?? 10_000);
-  const inspector = createInspector(adapter, { autoStart: true } as never);
-  inspector.start();
+  const adapter = relayAdapter(socketUrl, bufferMax);
+  let inspector: { inspect: Observer<InspectionEvent>; start(): void } | undefined;
+  /** Events observed before the package loaded. */
+  const early: InspectionEvent[] = [];
+  statelyPackage ??= importPeer(STATELY_INSPECT, FEATURE, () => import('@statelyai/inspect'));
+  statelyPackage.then(
+    ({ createInspector }) => {
+      inspector = createInspector(adapter, { autoStart: true } as never);
+      inspector.start();
+      for (const event of early.splice(0)) inspector.inspect.next?.(event);
+    },
+    (error: unknown) => {
+      early.length = 0;
+      log('error', 'the Stately inspector bridge could not load', error);
+    },
+  );
   const ready = acquired.then(({ pageUrl }) => {
     if (options.onReady) options.onReady(pageUrl);
     else if (logger) logger('info', `Stately inspector: open ${pageUrl}`, { pageUrl });
@@ -147,7 +172,12 @@ export function statelyInspection(options: StatelyInspectOptions = {}, logger?: 
   ready.catch((error: unknown) => log('error', 'the Stately inspector relay could not start', error));
   let closed: Promise<void> | undefined;
   return {
-    observer: { next: (event) => inspector.inspect.next?.(event) },
+    observer: {
+      next: (event) => {
+        if (inspector !== undefined) inspector.inspect.next?.(event);
+        else if (early.push(event) > bufferMax) early.shift();
+      },
+    },
     ready,
     close: () =>
       (closed ??= (async () => {

@@ -8,10 +8,15 @@
  * const provider = createProvider({ services, metrics });
  * const text = await metrics.text();   // what GET /metrics serves (the web UI serves it too)
  * ```
+ *
+ * prom-client is an optional peer dependency (adapters/optionalPeer.ts), loaded by the first
+ * createMetrics(): without it, createMetrics throws a MissingPeerError saying what to install.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { InspectionEvent, StateValue } from 'xstate';
 import type { TaskOutcome } from '../../machines/outcome.js';
+import { MissingPeerError, requirePeer } from '../../adapters/optionalPeer.js';
 import type { InspectionSource } from '../inspect/hub.js';
 import { kindOf, type InspectedActor } from '../inspect/kinds.js';
 import { chartedStates, createStateTimeTracker } from './stateTime.js';
@@ -44,6 +49,14 @@ export interface SwitchboardMetrics {
 
 type Side = 'client' | 'provider';
 
+/** The fields of an inspected event the counters read. */
+interface Sent {
+  readonly type: string;
+  readonly message?: { type?: string; discoveryType?: string; payload?: { code?: unknown } };
+  readonly draft?: { type?: string; discoveryType?: string; payload?: { code?: unknown } };
+  readonly error?: { code?: unknown };
+}
+
 interface TaskInfo {
   readonly side: Side;
   readonly service: string;
@@ -53,7 +66,10 @@ interface TaskInfo {
 
 const TASK_KINDS: Readonly<Record<string, Side>> = { clientTask: 'client', providerTask: 'provider' };
 
+export const PROM_CLIENT = 'prom-client';
+
 export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics {
+  const { Counter, Gauge, Histogram, Registry } = requirePeer<typeof PromClient>(PROM_CLIENT, 'Prometheus metrics');
   const registry = options.registry ?? new Registry();
   const now = options.now ?? (() => performance.now() / 1000);
   const registers = [registry];
@@ -145,6 +161,12 @@ export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics 
   };
 
   const observe = (participant: Observable, side: Side) => {
+    /** A frame a session or connection received: decoded (an Error counts) or rejected. */
+    const countInput = (sent: Sent, actorRef: InspectedActor) => {
+      if (sent.type === 'transport.message') {
+        if (sent.message?.type === 'Error' && isKind(actorRef, 'connection')) countError(side, sent.message.payload?.code, 'message');
+      } else if (isKind(actorRef, 'session', 'connection')) countError(side, sent.error?.code, 'rejected');
+    };
     const taskInfo = new Map<InspectedActor, TaskInfo>();
     /** Every actor of this participant's system being tracked, to close them all when it ends. */
     const tracked = new Set<InspectedActor>();
@@ -199,7 +221,7 @@ export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics 
         return;
       }
       if (event.type !== '@xstate.event') return;
-      const sent = event.event as { type: string; message?: { type?: string; discoveryType?: string; payload?: { code?: unknown } }; draft?: { type?: string; discoveryType?: string; payload?: { code?: unknown } }; error?: { code?: unknown } };
+      const sent = event.event as Sent;
       switch (sent.type) {
         case 'xstate.stop':
           forget(actorRef);
@@ -217,13 +239,17 @@ export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics 
           if (isKind(event.sourceRef, 'repository', 'provider')) datagrams.inc({ side, direction: 'sent', type: sent.draft?.discoveryType ?? 'unknown' });
           return;
         case 'transport.message':
-          if (sent.message?.type === 'Error' && isKind(actorRef, 'connection')) countError(side, sent.message.payload?.code, 'message');
+          countInput(sent, actorRef);
+          return;
+        case 'transport.batch':
+          // One socket read's frames (adapters/ws readBatches), counted frame by frame.
+          for (const input of (sent as unknown as { events: readonly Sent[] }).events) countInput(input, actorRef);
           return;
         case 'transport.send':
           if (sent.draft?.type === 'Error' && isKind(event.sourceRef, 'session')) countError(side, sent.draft.payload?.code, 'message');
           return;
         case 'transport.rejected':
-          if (isKind(actorRef, 'session', 'connection')) countError(side, sent.error?.code, 'rejected');
+          countInput(sent, actorRef);
           return;
         default:
           return;
@@ -278,6 +304,16 @@ export function createMetrics(options: MetricsOptions = {}): SwitchboardMetrics 
       return registry.metrics();
     },
   };
+}
+
+/** createMetrics(), or, without prom-client, the MissingPeerError that says so (for callers that then run without metrics). */
+export function metricsIfInstalled(options: MetricsOptions = {}): SwitchboardMetrics | MissingPeerError {
+  try {
+    return createMetrics(options);
+  } catch (error) {
+    if (error instanceof MissingPeerError) return error;
+    throw error;
+  }
 }
 
 function isKind(actorRef: InspectedActor | undefined, ...kinds: string[]): boolean {

@@ -11,7 +11,7 @@ import type { UdpDiscoveryOptions } from '../../adapters/udp.js';
 import { createClient, type Client } from '../client.js';
 import { createMetrics } from '../metrics/metrics.js';
 import { createProvider, type Provider } from '../provider.js';
-import type { ServiceDefinition } from '../service.js';
+import type { Logger, ServiceDefinition } from '../service.js';
 import { previewService } from './previewService.js';
 import { startUiServer, type UiOptions, type UiServer } from './server.js';
 
@@ -23,6 +23,9 @@ export interface UiWorld {
   readonly endpoint: string;
   close(): Promise<void>;
 }
+
+/** The world's logger when one is given (else the library's default). */
+const logOf = (options: { log?: Logger }): { log?: Logger } => (options.log === undefined ? {} : { log: options.log });
 
 /** A UDP port in 20000-29999 nobody holds now (checked by binding it alone). */
 export async function freeDiscoveryPort(): Promise<number> {
@@ -38,7 +41,9 @@ export async function freeDiscoveryPort(): Promise<number> {
   throw new Error('no free discovery port in 20000-29999');
 }
 
-export async function startUiWorld(options: { stepDelayMs?: number; imageService?: boolean; ui?: UiOptions; heartbeatIntervalMs?: number } = {}): Promise<UiWorld> {
+export async function startUiWorld(
+  options: { stepDelayMs?: number; imageService?: boolean; ui?: UiOptions; heartbeatIntervalMs?: number; log?: Logger } = {},
+): Promise<UiWorld> {
   const discovery: UdpDiscoveryOptions = { port: await freeDiscoveryPort(), broadcastAddresses: ['127.255.255.255'] };
   const services: ServiceDefinition[] = [previewService({ stepDelayMs: options.stepDelayMs ?? 100 })];
   let workDir: string | undefined;
@@ -50,8 +55,8 @@ export async function startUiWorld(options: { stepDelayMs?: number; imageService
     services.push(imageProcessingService({ workDir, stepDelayMs: options.stepDelayMs ?? 100 }) as unknown as ServiceDefinition);
   }
   const metrics = createMetrics();
-  const provider = createProvider({ services, host: '127.0.0.1', port: 0, discovery, metrics, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 2_000 });
-  const client = createClient({ discovery, metrics });
+  const provider = createProvider({ services, host: '127.0.0.1', port: 0, discovery, metrics, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 2_000, ...logOf(options) });
+  const client = createClient({ discovery, metrics, ...logOf(options) });
   const server = await startUiServer({ client, provider, metrics }, { port: 0, ...options.ui });
   const { endpoint } = await provider.start();
   return {

@@ -4,9 +4,7 @@
  * (runtime/demo/sampleImage.ts), reporting progress and an ETA step by step and honouring
  * cancellation, and returns it as a PNG data URL, which the web UI shows as an image.
  */
-import sharp from 'sharp';
 import * as z from 'zod';
-import { samplePixels } from '../demo/sampleImage.js';
 import { defineService, type ServiceDefinition } from '../service.js';
 
 export interface PreviewServiceOptions {
@@ -49,6 +47,9 @@ export function previewService(options: PreviewServiceOptions = {}): ServiceDefi
             const left = ((steps - step) * stepDelayMs) / 1000;
             context.progress(Math.round((step / steps) * 90), `step ${step} of ${steps}`, left);
           }
+          // sharp is an optional peer (the sample image module needs it too): loaded when a
+          // preview is encoded, so the CLI loads without it.
+          const [{ default: sharp }, { samplePixels }] = await Promise.all([import('sharp'), import('../demo/sampleImage.js')]);
           const png = await sharp(samplePixels(width, height), { raw: { width, height, channels: 3 } }).png().toBuffer();
           context.progress(100, 'encoded');
           return { title: title ?? null, width, height, image: `data:image/png;base64,${png.toString('base64')}` };

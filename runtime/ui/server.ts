@@ -8,7 +8,7 @@
  *   GET  /api/tasks/<key>       one task: its row, full history, result data
  *   POST /api/assign            { serviceName, operation, params, timeoutMs? } -> { taskId, key }
  *   POST /api/tasks/<key>/cancel
- *   GET  /metrics               Prometheus text
+ *   GET  /metrics               Prometheus text (501 without prom-client, an optional peer)
  *   WS   /api/live              hello, then batched deltas; { type: 'watchActor' | 'watchTask' }
  *
  * Loopback by default; bound elsewhere it requires a token (see ./guard.ts).
@@ -20,7 +20,8 @@ import path from 'node:path';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../service.js';
 import type { TaskHandle } from '../taskHandle.js';
-import { createMetrics, type SwitchboardMetrics } from '../metrics/metrics.js';
+import { MissingPeerError } from '../../adapters/optionalPeer.js';
+import { metricsIfInstalled, type SwitchboardMetrics } from '../metrics/metrics.js';
 import { bundleDirectory, missingBundleFiles } from './bundle.js';
 import { check, isLoopback, newToken, TOKEN_COOKIE, type GuardOptions } from './guard.js';
 import { UiModel, type ObservedClient, type ObservedProvider, type UiModelLimits } from './model.js';
@@ -153,9 +154,9 @@ export async function startUiServer(sources: UiSources, options: UiOptions = {})
   if (sources.client) model.observeClient(sources.client);
   if (sources.provider) model.observeProvider(sources.provider);
   let ownMetrics: (() => void)[] = [];
-  let metrics = sources.metrics;
-  if (metrics === undefined) {
-    metrics = createMetrics();
+  // Without prom-client (an optional peer) the UI works and /metrics says what to install.
+  const metrics = sources.metrics ?? metricsIfInstalled();
+  if (sources.metrics === undefined && !(metrics instanceof MissingPeerError)) {
     if (sources.client) ownMetrics.push(metrics.observe(sources.client, 'client'));
     if (sources.provider) ownMetrics.push(metrics.observe(sources.provider, 'provider'));
   }
@@ -241,6 +242,7 @@ export async function startUiServer(sources: UiSources, options: UiOptions = {})
           return;
         }
         if (request.method === 'GET' && url.pathname === '/metrics') {
+          if (metrics instanceof MissingPeerError) throw new HttpError(501, 'SERVICE_UNAVAILABLE', metrics.message);
           response.writeHead(200, { 'content-type': metrics.contentType }).end(await metrics.text());
           return;
         }
@@ -342,6 +344,7 @@ export async function startUiServer(sources: UiSources, options: UiOptions = {})
   const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}/${token === undefined ? '' : `?token=${encodeURIComponent(token)}`}`;
   if (missingBundleFiles(directory).length > 0) log('warn', 'ui: the web app is not built (run npm run build); the API and /metrics work', { directory });
+  if (metrics instanceof MissingPeerError) log('info', `ui: /metrics is not served: ${metrics.message}`);
   return {
     url,
     port,

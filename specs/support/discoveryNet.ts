@@ -69,6 +69,7 @@ export async function startProvider(port: number, options: Partial<ProviderOptio
     host: LOOPBACK,
     port: 0,
     heartbeatIntervalMs: 500,
+    log: () => {}, // the attacks provoke warnings on purpose; specs check counters and views
     ...rest,
     discovery: { port, broadcastAddresses: [LOOPBACK_BROADCAST], ...rest.discovery },
   });
@@ -79,6 +80,7 @@ export async function startProvider(port: number, options: Partial<ProviderOptio
 
 export function startClient(port: number, options: Partial<ClientOptions> = {}): Client {
   const client = createClient({
+    log: () => {}, // as the provider's
     ...options,
     discovery: { port, broadcastAddresses: [LOOPBACK_BROADCAST], ...options.discovery },
     connection: { connectTimeoutMs: 1_000, backoff: { delayMsBase: 20, delayMsMax: 200, attemptsMax: 3 }, ...options.connection },

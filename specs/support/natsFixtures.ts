@@ -1,11 +1,13 @@
 /**
- * Shared pieces of the NATS specs: a test service, a harness that runs one transport logic under a
- * recording parent machine, and a unique subject prefix per test (deployments scoped by prefix).
+ * Shared pieces of the NATS specs: a test service, the transport harness (transportHarness.ts), a unique subject prefix per test (deployments scoped by prefix), and
+ * the suite frame (a nats-server per file; providers, clients and raw connections on it).
  */
-import { createSocket } from 'node:dgram';
 import * as z from 'zod';
-import { createActor, sendTo, setup, type AnyEventObject, type CallbackActorLogic, type EventObject } from 'xstate';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsHostOptions } from '../../adapters/nats.js';
+import { createClient, type Client, type ClientOptions } from '../../runtime/client.js';
+import { createProvider, type Provider, type ProviderOptions } from '../../runtime/provider.js';
 import { defineService } from '../../runtime/service.js';
 import { NATS_SERVER_MISSING, startNatsNode, type NatsNode, type NatsNodeOptions } from './natsServer.js';
 
@@ -44,97 +46,63 @@ export const greeter = defineService({
   },
 });
 
-export interface Harness<TCommand extends EventObject> {
-  readonly events: AnyEventObject[];
-  of(type: string): AnyEventObject[];
-  send(command: TCommand): void;
-  stop(): void;
-}
+export { runTransport, type Harness } from './transportHarness.js';
 
-const forwardCommand = sendTo('transport', ({ event }: { event: AnyEventObject }) => event.command as AnyEventObject);
-
-/** Invokes `logic` as `transport` under a machine that records every event it sends back. */
-export function runTransport<TCommand extends EventObject, TInput>(logic: CallbackActorLogic<TCommand, TInput>, input: TInput): Harness<TCommand> {
-  const events: AnyEventObject[] = [];
-  const machine = setup({
-    types: { events: {} as AnyEventObject },
-    actors: { transport: logic as unknown as CallbackActorLogic<AnyEventObject, unknown> },
-  }).createMachine({
-    invoke: { id: 'transport', src: 'transport', input: () => input },
-    on: {
-      'harness.command': { actions: forwardCommand },
-      '*': { actions: ({ event }) => void events.push(event) },
-    },
-  });
-  const actor = createActor(machine).start();
-  return {
-    events,
-    of: (type) => events.filter((event) => event.type === type),
-    send: (command) => actor.send({ type: 'harness.command', command }),
-    stop: () => actor.stop(),
-  };
-}
-
-/**
- * Stopping a provider or client with open connections makes XState warn that a child's
- * `xstate.done.actor.*` reached a parent already final: the child tells its parent it closed
- * (session.ended / connection.closed), the parent goes final on it, and the child's own done
- * event follows. The same happens over WebSocket (the machines' behaviour, not the transport's);
- * these specs drop exactly that warning so their output stays quiet, and nothing else.
- */
-export function quietDoneAfterFinalWarnings(): () => void {
-  const warn = console.warn;
-  console.warn = (...args: unknown[]) => {
-    const text = String(args[0] ?? '');
-    if (/^Event "xstate\.done\.actor\.[^"]+" was sent to stopped actor/.test(text)) return;
-    warn(...args);
-  };
-  return () => {
-    console.warn = warn;
-  };
+export interface NatsSuite {
+  node(): NatsNode;
+  /** Runs `cleanup` after the current test (cleanups in reverse order). */
+  defer(cleanup: () => unknown): void;
+  /** NATS options for this suite's server and `prefix`. */
+  options(prefix: string, extra?: NatsHostOptions): NatsHostOptions;
+  /** A started provider, stopped after the test (heartbeat 1 s unless given). */
+  startProvider(options: ProviderOptions): Promise<Provider>;
+  /** A client, stopped after the test. */
+  startClient(options: ClientOptions): Client;
+  /** A plain NATS connection to the suite's server (an attacker's, or a tool's), closed after the test. */
+  rawConnection(): Promise<NatsConnection>;
 }
 
 /**
  * The usual frame of a NATS spec file: one nats-server for the file (when the binary exists),
- * cleanups run after each test in reverse order, XState's done-after-final warning quieted.
+ * cleanups run after each test in reverse order, and providers, clients and raw connections on
+ * it that are cleaned up after their test.
  */
-export function natsSuite(options: NatsNodeOptions = {}): { node(): NatsNode; defer(cleanup: () => unknown): void } {
+export function natsSuite(nodeOptions: NatsNodeOptions = {}): NatsSuite {
   let node: NatsNode | undefined;
-  let loud: () => void = () => {};
   const cleanups: (() => unknown)[] = [];
   beforeAll(async () => {
-    loud = quietDoneAfterFinalWarnings();
-    if (NATS_SERVER_MISSING === undefined) node = await startNatsNode(options);
+    if (NATS_SERVER_MISSING === undefined) node = await startNatsNode(nodeOptions);
   });
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
   afterAll(async () => {
     await node?.stop();
-    loud();
   });
-  return {
+  const suite: NatsSuite = {
     node: () => {
       if (node === undefined) throw new Error('no nats-server for this suite');
       return node;
     },
     defer: (cleanup) => void cleanups.push(cleanup),
+    options: (prefix, extra = {}) => ({ servers: suite.node().url, subjectPrefix: prefix, ...extra }),
+    async startProvider(options) {
+      // Quiet unless a spec passes `log`: failures made on purpose would print warnings.
+      const provider = createProvider({ heartbeatIntervalMs: 1_000, log: () => {}, ...options });
+      suite.defer(() => provider.stop());
+      await provider.start();
+      return provider;
+    },
+    startClient(options) {
+      const client = createClient({ log: () => {}, ...options });
+      suite.defer(() => client.stop());
+      return client;
+    },
+    async rawConnection() {
+      const nc = await connect({ servers: suite.node().url });
+      suite.defer(() => nc.close());
+      return nc;
+    },
   };
-}
-
-/** A UDP discovery port in 20000-29999 that nothing is bound to now (CONTRACTS.md: bind-checked, never 50001). */
-export async function freeUdpPort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 10_000);
-    const free = await new Promise<boolean>((resolve) => {
-      const socket = createSocket({ type: 'udp4', reuseAddr: false });
-      socket.once('error', () => {
-        socket.close();
-        resolve(false);
-      });
-      socket.bind({ port, address: '0.0.0.0', exclusive: true }, () => socket.close(() => resolve(true)));
-    });
-    if (free) return port;
-  }
-  throw new Error('freeUdpPort: no free UDP port in 20000-29999 after 50 tries');
+  return suite;
 }

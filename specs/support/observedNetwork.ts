@@ -53,7 +53,7 @@ export function observedNetwork(seed: number, extraOf: Extra | ((clock: Simulate
   const clock = new SimulatedClock();
   const extra = typeof extraOf === 'function' ? extraOf(clock) : extraOf;
   const net = new SimulatedNetwork({ clock, seed });
-  const provider = createProvider({ services: [echo], network: net.host('10.0.0.1'), clock, port: 8080, heartbeatIntervalMs: 1_000, providerId: 'provider-1', ...extra.provider });
-  const client = createClient({ network: net.host('10.0.0.2'), clock, seed, clientId: 'client-a', ...extra.client });
+  const provider = createProvider({ services: [echo], network: net.host('10.0.0.1'), clock, port: 8080, heartbeatIntervalMs: 1_000, providerId: 'provider-1', log: () => {}, ...extra.provider });
+  const client = createClient({ network: net.host('10.0.0.2'), clock, seed, clientId: 'client-a', log: () => {}, ...extra.client });
   return { clock, net, provider, client };
 }

@@ -1,7 +1,7 @@
 /**
  * A whole switchboard network on the simulated network: providers and clients, each its own
  * actor system on ONE SimulatedClock, wired by runtime/compose.ts exactly as real ones are, plus
- * the observations the whole-network properties check (what each client saw, what each provider
+ * the observations scenario specs check (what each client saw, what each provider
  * ran). Everything random derives from the seed.
  */
 import { SimulatedClock, createActor, type Actor, type AnyActorRef } from 'xstate';

@@ -7,6 +7,9 @@
  * - `withhold`: nothing at all, no Ack, no task message, no Error (TASK-3).
  * - `unknown`: before the Ack, an unknown message type and an Error about nothing; the Ack and the
  *   update carry unknown fields (WIRE-5); the task never finishes by itself.
+ * - `seedAck`: only an Ack in the seed's form (`acknowledgmentId` alone); then nothing.
+ * - `noAck`: no Ack, a TaskStatusUpdate Processing with the seed's fields only (a provider without
+ *   acknowledgments, as the seed allows); then nothing.
  *
  * Whatever the policy (except `withhold`), a duplicate AssignTask gets Ack plus the task's state
  * (TASK-4), GetStatus and GetResult get the state or the final message (TASK-12), CancelTask gets
@@ -17,7 +20,7 @@ import { clientIdOf, messageIdOf, taskIdOf, typeOf } from './observe.js';
 import type { Recorder } from './recorder.js';
 import type { ScriptedProvider } from './scriptedProvider.js';
 
-export type AnswerPolicy = 'complete' | 'hold' | 'withhold' | 'unknown';
+export type AnswerPolicy = 'complete' | 'hold' | 'withhold' | 'unknown' | 'seedAck' | 'noAck';
 
 interface TaskEntry {
   readonly clientId: string;
@@ -44,13 +47,13 @@ export class Answers {
     provider.onFrame = (connId, raw) => this.#answer(connId, raw);
   }
 
-  /** Completes the task with a TaskResult now (mark `result-sent`). */
-  complete(connId: number, taskId: string, extra?: typeof UNKNOWN_FIELDS): void {
+  /** Completes the task with a TaskResult now (mark `result-sent`); `seedFieldsOnly` leaves originalClientId out. */
+  complete(connId: number, taskId: string, extra?: typeof UNKNOWN_FIELDS, seedFieldsOnly = false): void {
     const entry = this.#tasks.get(taskId);
     if (entry === undefined || entry.final !== undefined) return;
     entry.final = {
       type: 'TaskResult',
-      payload: { taskId, status: 'Completed', resultData: { echo: 'conformance' }, originalClientId: entry.clientId },
+      payload: { taskId, status: 'Completed', resultData: { echo: 'conformance' }, ...(seedFieldsOnly ? {} : { originalClientId: entry.clientId }) },
     };
     this.#provider.send(connId, entry.final, extra);
     this.#recorder.mark('result-sent', taskId);
@@ -149,6 +152,16 @@ export class Answers {
         this.#provider.send(connId, ack, UNKNOWN_FIELDS);
         this.#provider.send(connId, this.#state(taskId, entry), UNKNOWN_FIELDS);
         this.#recorder.mark('junk-sent', taskId);
+        return;
+      case 'seedAck':
+        entry.progress = 10;
+        this.#provider.send(connId, { type: 'Ack', payload: { acknowledgmentId: messageId } });
+        this.#recorder.mark('answered', taskId);
+        return;
+      case 'noAck':
+        entry.progress = 10;
+        this.#provider.send(connId, { type: 'TaskStatusUpdate', payload: { taskId, status: 'Processing', progressPercentage: 10 } });
+        this.#recorder.mark('answered', taskId);
         return;
       case 'withhold':
         return;

@@ -62,7 +62,35 @@ export function backoffBoundMs(attempt: number, timings: Pick<ClientSuiteTimings
   return Math.min(timings.backoffCapMs, 2 * ceilingMs(attempt, timings)) + timings.backoffToleranceMs;
 }
 
+const stdev = (values: readonly number[]): number => {
+  const average = mean(values);
+  return Math.sqrt(mean(values.map((value) => (value - average) ** 2)));
+};
+
+/** Below this coefficient of variation, delays that do not grow are a constant retry rate. */
+const CONSTANT_VARIATION_MAX = 0.25;
+
+/**
+ * A retry storm below any per-second threshold: 4 delays or more that hardly vary and do not grow
+ * (the later half's mean under 1.5 x the earlier half's), below half the cap. Full jitter draws
+ * each delay from [0, ceiling): seven such delays varying by less than 25% around their mean is
+ * vanishingly rare (the ceilings double, and so does their spread); a deterministic exponential
+ * backoff grows. What is left is a client that waits the same time after every failure.
+ */
+export function constantDelays(delays: readonly number[], timings: Pick<ClientSuiteTimings, 'backoffCapMs'>): string | undefined {
+  if (delays.length < 4) return undefined;
+  const average = mean(delays);
+  if (average === 0 || average >= timings.backoffCapMs / 2) return undefined;
+  const half = Math.floor(delays.length / 2);
+  const grows = mean(delays.slice(half)) >= 1.5 * mean(delays.slice(0, half));
+  const variation = stdev(delays) / average;
+  if (grows || variation >= CONSTANT_VARIATION_MAX) return undefined;
+  return `the same delay after every failure: ${listMs(delays)} ms (mean ${ms(average)}, varying by ${(variation * 100).toFixed(0)}%): no exponential backoff`;
+}
+
 export function judgeBackoff(delays: readonly number[], timings: Pick<ClientSuiteTimings, 'backoffBaseMs' | 'backoffCapMs' | 'backoffToleranceMs'>): BackoffVerdict {
+  const constant = constantDelays(delays, timings);
+  if (constant !== undefined) return { ok: false, evidence: constant };
   const shown = listMs(delays);
   const settings = `base ${ms(timings.backoffBaseMs)}, cap ${ms(timings.backoffCapMs)}`;
   for (const [n, delay] of delays.entries()) {

@@ -3,7 +3,7 @@
  * that scenario's record to a result. The scenario runs on first use (target.ts); the check's
  * timeout covers the scenario's longest run.
  */
-import { fail, type Check, type CheckResult, type ConformanceLevel } from '../types.js';
+import { Blocked, fail, type Check, type CheckResult, type ConformanceLevel } from '../types.js';
 import { discoveryRequests, exitOf, ms, upgrades } from './observe.js';
 import type { ClientSuiteTimings, ResolvedClientSuiteOptions } from './options.js';
 import { scenarioBoundMs, type ScenarioKind, type ScenarioRecord } from './scenarios.js';
@@ -14,8 +14,12 @@ export interface ClientCheckSpec {
   readonly requirements: readonly string[];
   readonly level: ConformanceLevel;
   readonly title: string;
+  /** The seed's words for what a core check asks (Check.seed). */
+  readonly seed?: string;
   readonly scenario: ScenarioKind;
-  readonly analyse: (record: ScenarioRecord, options: ResolvedClientSuiteOptions) => CheckResult;
+  /** Another scenario the analysis compares with (what the client does when nothing is odd). */
+  readonly baseline?: ScenarioKind;
+  readonly analyse: (record: ScenarioRecord, options: ResolvedClientSuiteOptions, baseline?: ScenarioRecord) => CheckResult;
 }
 
 /** A client check with its scenario and analysis, for tests that feed it a hand-made record. */
@@ -30,11 +34,16 @@ const TIMEOUT_MARGIN_MS = 5_000;
 export function defineClientCheck(spec: ClientCheckSpec, timings: ClientSuiteTimings): ClientCheck {
   return {
     ...spec,
-    timeoutMs: scenarioBoundMs(spec.scenario, timings) + TIMEOUT_MARGIN_MS,
+    timeoutMs: scenarioBoundMs(spec.scenario, timings) + (spec.baseline === undefined ? 0 : scenarioBoundMs(spec.baseline, timings)) + TIMEOUT_MARGIN_MS,
     async run(target) {
+      const baseline = spec.baseline === undefined ? undefined : await target.scenario(spec.baseline);
       const record = await target.scenario(spec.scenario);
       if (record.error !== undefined) return fail(`the ${spec.scenario} scenario could not run: ${record.error}`);
-      return spec.analyse(record, target.options);
+      const peak = sustainedConnections(record);
+      if (peak > 1 && spec.name !== ONE_CONNECTION_CHECK) {
+        throw new Blocked(ONE_CONNECTION_CHECK, `the client had ${peak} connections open at once to the one endpoint, so what it does on each cannot be judged`);
+      }
+      return spec.analyse(record, target.options, baseline);
     },
   };
 }
@@ -52,3 +61,35 @@ export function whatHappened(record: ScenarioRecord): string {
 
 export const noAssignTask = (record: ScenarioRecord, options: ResolvedClientSuiteOptions): CheckResult =>
   fail(`no AssignTask within ${ms(options.timings.startTimeoutMs)} of the client's start (${whatHappened(record)})`);
+
+/** The check of CONN-1 (one connection per endpoint): every other check's root when it is broken. */
+export const ONE_CONNECTION_CHECK = 'client.connect.advertisedEndpoint';
+
+/** The most connections the client had open at once in a scenario. */
+export function peakConnections(record: ScenarioRecord): number {
+  let open = 0;
+  let peak = 0;
+  for (const event of record.events) {
+    if (event.kind === 'open') peak = Math.max(peak, ++open);
+    else if (event.kind === 'close') open--;
+  }
+  return peak;
+}
+
+/** A reconnect may open its socket a moment before the old one's close is seen: not two connections. */
+const OVERLAP_MS = 250;
+
+/** The most connections open at once for at least OVERLAP_MS. */
+export function sustainedConnections(record: ScenarioRecord): number {
+  const end = record.events.at(-1)?.at ?? 0;
+  const intervals = new Map<number, { from: number; to: number }>();
+  for (const event of record.events) {
+    if (event.kind === 'open') intervals.set(event.connId, { from: event.at, to: end });
+    else if (event.kind === 'close') {
+      const interval = intervals.get(event.connId);
+      if (interval !== undefined) interval.to = event.at;
+    }
+  }
+  const spans = [...intervals.values()];
+  return Math.max(0, ...spans.map((span) => spans.filter((other) => other.from <= span.from + OVERLAP_MS && other.to > span.from + OVERLAP_MS).length));
+}

@@ -28,8 +28,8 @@ interface ClientFlags extends Partial<Record<keyof ClientSuiteTimings, number>> 
 const TIMING_HELP: Record<keyof ClientSuiteTimings, string> = {
   startTimeoutMs: "time from the client's start to its discovery request and its AssignTask",
   ackTimeoutMs: "the client's Ack timeout (TASK-3)",
-  withholdMs: 'how long the provider withholds every answer to the AssignTask',
-  assignSendsMax: 'most AssignTask sends accepted while withholding',
+  withholdMs: 'how long the provider withholds every answer to the AssignTask (at least (assign-sends-max + 1) x ack timeout)',
+  assignSendsMax: "the client's assignAttemptsMax: most AssignTask sends, the first included (TASK-3)",
   pingIntervalMs: "the client's ping period (CONN-3)",
   pongTimeoutMs: "the client's pong timeout (CONN-3)",
   backoffBaseMs: "the client's reconnect backoff base (CONN-4)",

@@ -3,8 +3,9 @@
  * accepted task's outcome after the reconnect (CONN-6), pinging and reacting to a missing pong (CONN-3).
  */
 import { decodeFrame } from '../../../machines/codec.js';
-import { fail, notApplicable, pass } from '../types.js';
-import { judgeBackoff, listMs, reconnectAttempts } from './backoff.js';
+import { SEED } from '../seedWords.js';
+import { Blocked, fail, notApplicable, pass } from '../types.js';
+import { constantDelays, judgeBackoff, listMs, reconnectAttempts } from './backoff.js';
 import { noAssignTask, whatHappened, type ClientCheckSpec } from './checkSupport.js';
 import { closeOf, firstAssign, isFrameOfType, markOf, maxInWindow, ms, openOf, taskIdOf, typeOf, upgrades } from './observe.js';
 import { queryWindowMs, reconnectAfterCloseMs, reconnectPhaseMs } from './scenarios.js';
@@ -15,6 +16,7 @@ export const connectionCheckSpecs: readonly ClientCheckSpec[] = [
     requirements: ['CONN-4'],
     level: 'core',
     title: 'After an abrupt close the client reconnects, and does not hammer the provider',
+    seed: SEED.backoff,
     scenario: 'reconnect',
     analyse(record, options) {
       if (firstAssign(record.events) === undefined) return noAssignTask(record, options);
@@ -27,6 +29,8 @@ export const connectionCheckSpecs: readonly ClientCheckSpec[] = [
       const max = options.timings.reconnectsPerSecondMax;
       const peak = maxInWindow(attempts.map((attempt) => attempt.at), 1_000);
       if (peak > max) return fail(`${peak} reconnect attempts within one second (at most ${max}): no backoff`);
+      const constant = constantDelays(observed.delays, options.timings);
+      if (constant !== undefined) return fail(`${attempts.length} attempts, at most ${peak} in a second, but ${constant}`);
       return pass(`${attempts.length} attempt(s), at most ${peak} in any second; delays ${listMs(observed.delays)} ms`);
     },
   },
@@ -55,7 +59,8 @@ export const connectionCheckSpecs: readonly ClientCheckSpec[] = [
       const assign = firstAssign(record.events);
       if (assign === undefined) return noAssignTask(record, options);
       const reconnected = markOf(record.events, 'reconnected');
-      if (reconnected === undefined) return fail(`the client did not reconnect within ${ms(reconnectPhaseMs(options.timings))} (see client.reconnect.noHammering)`);
+      // Without a reconnect there is nothing to judge here: the reconnect itself is noHammering's.
+      if (reconnected === undefined) throw new Blocked('client.reconnect.noHammering', `the client did not reconnect within ${ms(reconnectPhaseMs(options.timings))}`);
       const connId = Number(reconnected.detail);
       const taskId = taskIdOf(assign.raw);
       const frames = record.events.filter((event) => event.kind === 'frame' && event.connId === connId);
@@ -74,6 +79,7 @@ export const connectionCheckSpecs: readonly ClientCheckSpec[] = [
     requirements: ['CONN-3'],
     level: 'core',
     title: 'The client pings the provider every pingIntervalMs',
+    seed: SEED.ping,
     scenario: 'ping',
     analyse(record, options) {
       const assign = firstAssign(record.events);
@@ -92,6 +98,7 @@ export const connectionCheckSpecs: readonly ClientCheckSpec[] = [
     requirements: ['CONN-3'],
     level: 'core',
     title: 'Without a pong the client ends the connection within pongTimeoutMs and reconnects',
+    seed: SEED.ping,
     scenario: 'ping',
     analyse(record, options) {
       const assign = firstAssign(record.events);

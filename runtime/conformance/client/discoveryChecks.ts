@@ -3,8 +3,9 @@
  * at start (DISC-2), and that the client connects to the advertised endpoint (CONN-1).
  */
 import { decodeDatagram } from '../../../machines/codec.js';
-import { fail, pass } from '../types.js';
-import { whatHappened, type ClientCheckSpec } from './checkSupport.js';
+import { SEED } from '../seedWords.js';
+import { fail, mismatch, pass } from '../types.js';
+import { ONE_CONNECTION_CHECK, peakConnections, whatHappened, type ClientCheckSpec } from './checkSupport.js';
 import { discoveryRequests, markOf, ms, shorten, upgrades } from './observe.js';
 
 export const discoveryCheckSpecs: readonly ClientCheckSpec[] = [
@@ -13,6 +14,7 @@ export const discoveryCheckSpecs: readonly ClientCheckSpec[] = [
     requirements: ['DISC-2', 'WIRE-1', 'WIRE-2', 'WIRE-3'],
     level: 'core',
     title: 'The discovery request is a flat JSON ClientServiceDiscoveryRequest with clientId and an ISO-8601 timestamp',
+    seed: SEED.discoveryRequest,
     scenario: 'normal',
     analyse(record, options) {
       const requests = discoveryRequests(record.events);
@@ -34,6 +36,7 @@ export const discoveryCheckSpecs: readonly ClientCheckSpec[] = [
     requirements: ['DISC-2'],
     level: 'core',
     title: 'The client broadcasts a discovery request at start, before it connects',
+    seed: SEED.discoveryTrigger,
     scenario: 'normal',
     analyse(record, options) {
       const first = discoveryRequests(record.events)[0];
@@ -49,24 +52,46 @@ export const discoveryCheckSpecs: readonly ClientCheckSpec[] = [
     },
   },
   {
-    name: 'client.connect.advertisedEndpoint',
+    name: ONE_CONNECTION_CHECK,
     requirements: ['CONN-1'],
     level: 'core',
     title: 'The client connects to the advertised endpoint, with one connection to it',
+    seed: SEED.connect,
     scenario: 'normal',
     analyse(record, options) {
       const attempts = upgrades(record.events);
       const first = attempts[0];
       if (first === undefined) return fail(`no connection to ${record.endpoint} within ${ms(options.timings.startTimeoutMs)} (${whatHappened(record)})`);
       if (first.path !== record.path) return fail(`connected to path ${first.path}; the advertised endpoint is ${record.endpoint}`);
-      let open = 0;
-      let peak = 0;
-      for (const event of record.events) {
-        if (event.kind === 'open') peak = Math.max(peak, ++open);
-        else if (event.kind === 'close') open--;
-      }
+      const peak = peakConnections(record);
       if (peak > 1) return fail(`${peak} connections open at once to one endpoint (at most one, reused for every task)`);
       return pass(`connected to ${record.endpoint}; ${attempts.length} connection(s), never more than one open`);
     },
   },
+  {
+    name: 'client.discovery.requestRate',
+    requirements: ['DISC-2'],
+    level: 'core',
+    title: 'Once it has found the service, the client stops asking (no discovery storm)',
+    seed: SEED.discoveryTrigger,
+    scenario: 'normal',
+    analyse(record, options) {
+      const requests = discoveryRequests(record.events);
+      if (requests.length === 0) return fail(`no ClientServiceDiscoveryRequest within ${ms(options.timings.startTimeoutMs)} (${whatHappened(record)})`);
+      const connected = upgrades(record.events)[0];
+      if (connected === undefined) return pass(`${requests.length} request(s); the client never connected, so no storm can be told from a search`);
+      // A request already in flight when the answer came is fine; later ones need a reason the scenario never gives.
+      const later = requests.filter((request) => request.at > connected.at + REQUEST_GRACE_MS);
+      const end = markOf(record.events, 'scenario-end')?.at ?? connected.at;
+      if (later.length > LATER_REQUESTS_MAX) {
+        return fail(mismatch({ sent: 'an advertisement answering the first request (and heartbeats every second)', expected: `no further requests but at start, every discoveryPeriodMs (5 min) or on demand`, observed: `${later.length} more in the ${ms(end - connected.at)} after the client connected (e.g. ${later.slice(0, 4).map((request) => ms(request.at - connected.at)).join(', ')} after)` }));
+      }
+      return pass(`${requests.length} request(s), ${later.length} after the client connected`);
+    },
+  },
 ];
+
+/** Requests within this long of the first connection were sent before the answer arrived. */
+const REQUEST_GRACE_MS = 500;
+/** More requests than this after connecting, in one scenario, is a storm. */
+const LATER_REQUESTS_MAX = 2;

@@ -28,7 +28,7 @@ export type { ClientCheck } from './checkSupport.js';
  */
 export function clientChecks(timings: ClientSuiteTimings = timingDefaults): ClientCheck[] {
   const specs = [...discoveryCheckSpecs, ...taskCheckSpecs, ...connectionCheckSpecs, ...wireCheckSpecs];
-  const order = ['normal', 'liberal', 'withhold', 'cancel', 'unknown', 'reconnect', 'ping'];
+  const order = ['normal', 'liberal', 'withhold', 'seedAck', 'noAck', 'cancel', 'unknown', 'reconnect', 'ping'];
   return specs
     .map((spec, index) => ({ spec, index }))
     .sort((a, b) => order.indexOf(a.spec.scenario) - order.indexOf(b.spec.scenario) || a.index - b.index)

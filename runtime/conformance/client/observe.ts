@@ -74,20 +74,9 @@ export function shorten(text: string, max = 200): string {
   return compact.length <= max ? compact : `${compact.slice(0, max - 1)}…`;
 }
 
-export const ms = (value: number): string => `${Math.round(value)} ms`;
+export { jsonEqual } from '../../../machines/jsonEqual.js';
 
-/** Deep equality of JSON values (object key order ignored). */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => jsonEqual(item, b[i]));
-  }
-  if (isObject(a) && isObject(b)) {
-    const keys = Object.keys(a);
-    return keys.length === Object.keys(b).length && keys.every((key) => Object.hasOwn(b, key) && jsonEqual(a[key], b[key]));
-  }
-  return false;
-}
+export const ms = (value: number): string => `${Math.round(value)} ms`;
 
 /** WIRE-3's timestamp form: ISO-8601 UTC ending in Z, a millisecond fraction only when not zero. */
 export function isCanonicalTimestamp(value: unknown): boolean {

@@ -17,9 +17,13 @@ export interface ClientSuiteTimings {
   readonly startTimeoutMs: number;
   /** The client's Ack timeout (TASK-3), as configured in the client under test. @default 2_000 */
   readonly ackTimeoutMs: number;
-  /** How long the scripted provider withholds every answer to the AssignTask (TASK-3). @default 7_000 */
+  /**
+   * How long the scripted provider withholds every answer to the AssignTask (TASK-3), at least:
+   * the window is stretched to (assignSendsMax + 1) x ackTimeoutMs + slackMs, so a client that
+   * never gives up is seen re-sending past its limit. @default 7_000
+   */
   readonly withholdMs: number;
-  /** Most AssignTask sends accepted while withholding (TASK-3, bounded). @default 10 */
+  /** The client's assignAttemptsMax: most AssignTask sends, the first included (TASK-3). @default 5 */
   readonly assignSendsMax: number;
   /** The client's ping period (CONN-3). @default 5_000 */
   readonly pingIntervalMs: number;
@@ -49,7 +53,7 @@ export const timingDefaults: ClientSuiteTimings = {
   startTimeoutMs: 10_000,
   ackTimeoutMs: 2_000,
   withholdMs: 7_000,
-  assignSendsMax: 10,
+  assignSendsMax: 5,
   pingIntervalMs: 5_000,
   pongTimeoutMs: 5_000,
   backoffBaseMs: 100,

@@ -13,6 +13,8 @@
  * | cancel    | Ack; the client is told SWITCHBOARD_CANCEL_AFTER_MS                                  |
  * | liberal   | advertises capabilities keyed by operation and an endpoint without scheme            |
  * | unknown   | an unknown message type, an Error about nothing, Ack and update with unknown fields  |
+ * | seedAck   | only the seed's Ack (acknowledgmentId alone), then the result after 2 Ack timeouts   |
+ * | noAck     | no Ack: a TaskStatusUpdate at once (as a seed provider), the result 2 timeouts later |
  */
 import { Answers, type AnswerPolicy } from './answers.js';
 import { ClientProcess } from './clientProcess.js';
@@ -22,7 +24,7 @@ import { Recorder, type ScenarioEvent } from './recorder.js';
 import { ScriptedProvider } from './scriptedProvider.js';
 import { backoffCeilingMs } from '../../../machines/backoff.js';
 
-export const scenarioKinds = ['normal', 'withhold', 'reconnect', 'ping', 'cancel', 'liberal', 'unknown'] as const;
+export const scenarioKinds = ['normal', 'withhold', 'reconnect', 'ping', 'cancel', 'liberal', 'unknown', 'seedAck', 'noAck'] as const;
 export type ScenarioKind = (typeof scenarioKinds)[number];
 
 export interface ScenarioRecord {
@@ -69,6 +71,13 @@ const CEILINGS = (timings: ClientSuiteTimings, attempts: number): number => {
 export const reconnectPhaseMs = (timings: ClientSuiteTimings): number =>
   Math.max(CEILINGS(timings, timings.refusedAttempts + 1), 1_000) + timings.slackMs;
 
+/** How long the withhold scenario withholds: long enough to see a client re-send past its limit. */
+export const withholdWindowMs = (timings: ClientSuiteTimings): number =>
+  Math.max(timings.withholdMs, (timings.assignSendsMax + 1) * timings.ackTimeoutMs + timings.slackMs);
+
+/** How long the seedAck and noAck scenarios keep the task open after their first answer. */
+export const answeredHoldMs = (timings: ClientSuiteTimings): number => 2 * timings.ackTimeoutMs + timings.slackMs;
+
 /** Time after a reconnect for the client's GetResult or GetStatus (CONN-6). */
 export const queryWindowMs = (timings: ClientSuiteTimings): number => Math.max(2_000, timings.ackTimeoutMs) + timings.slackMs;
 
@@ -104,7 +113,7 @@ const scripts: Record<ScenarioKind, Script> = {
     policy: 'withhold',
     async run(context) {
       if ((await awaitAssign(context)) === undefined) return;
-      await context.pause(context.timings.withholdMs);
+      await context.pause(withholdWindowMs(context.timings));
     },
   },
   reconnect: {
@@ -189,7 +198,24 @@ const scripts: Record<ScenarioKind, Script> = {
       await context.pause(300);
     },
   },
+  seedAck: answeredThenResult('seedAck'),
+  noAck: answeredThenResult('noAck'),
 };
+
+/** The seedAck and noAck scripts: the policy's first answer, silence for two Ack timeouts, then the result. */
+function answeredThenResult(policy: 'seedAck' | 'noAck'): Script {
+  return {
+    policy,
+    async run(context) {
+      const assign = await awaitAssign(context);
+      if (assign === undefined) return;
+      await context.pause(answeredHoldMs(context.timings));
+      const taskId = (assign.raw as { payload?: { taskId?: unknown } }).payload?.taskId;
+      if (typeof taskId === 'string') context.answers.complete(assign.connId, taskId, undefined, true);
+      await context.pause(300);
+    },
+  };
+}
 
 /** An upper bound of a scenario's duration, for the checks' timeouts. */
 export function scenarioBoundMs(kind: ScenarioKind, timings: ClientSuiteTimings): number {
@@ -200,7 +226,7 @@ export function scenarioBoundMs(kind: ScenarioKind, timings: ClientSuiteTimings)
     case 'liberal':
       return base + 3_200;
     case 'withhold':
-      return base + timings.withholdMs;
+      return base + withholdWindowMs(timings);
     case 'reconnect':
       return base + 200 + reconnectPhaseMs(timings) + queryWindowMs(timings) + 300;
     case 'ping':
@@ -209,6 +235,9 @@ export function scenarioBoundMs(kind: ScenarioKind, timings: ClientSuiteTimings)
       return base + timings.cancelAfterMs + 2 * timings.slackMs + 200;
     case 'unknown':
       return base + 2 * timings.ackTimeoutMs + timings.slackMs + 300;
+    case 'seedAck':
+    case 'noAck':
+      return base + answeredHoldMs(timings) + 300;
   }
 }
 

@@ -12,11 +12,15 @@
  */
 import { runChecks } from '../runner.js';
 import type { Check, CheckReport, SuiteReport } from '../types.js';
+import { cancelChecks } from './cancel.js';
 import { discoveryChecks } from './discovery.js';
 import { extensionChecks } from './extensions.js';
+import { formChecks } from './forms.js';
 import { wireChecks } from './frames.js';
+import { limitChecks } from './limits.js';
 import { livenessChecks } from './liveness.js';
 import type { ProviderSuiteOptions } from './options.js';
+import { ownershipChecks } from './ownership.js';
 import { ProviderProbe } from './probe.js';
 import { queryChecks } from './query.js';
 import { refusalChecks } from './refusals.js';
@@ -28,6 +32,7 @@ import { taskChecks } from './tasks.js';
 export { ProviderProbe } from './probe.js';
 export type { ProviderSuiteOptions, ProviderTiming, TaskChoice, UdpAddress } from './options.js';
 export type { SecurityExpectations } from './security.js';
+export type { Selection } from './selection.js';
 
 /** Every provider check, in the order they run. */
 export const providerChecks: readonly Check<ProviderProbe>[] = [
@@ -35,11 +40,15 @@ export const providerChecks: readonly Check<ProviderProbe>[] = [
   ...signedDiscoveryChecks,
   ...taskChecks,
   ...refusalChecks,
+  ...formChecks,
   ...wireChecks,
   ...queryChecks,
+  ...cancelChecks,
+  ...ownershipChecks,
   ...livenessChecks,
   ...extensionChecks,
   ...securityChecks,
+  ...limitChecks,
   ...robustnessChecks,
 ];
 

@@ -70,6 +70,16 @@ export interface ProviderSuiteOptions {
   readonly invalidParams?: Readonly<Record<string, unknown>>;
   /** Authentication token (SEC-2), sent at every upgrade as `Authorization: Bearer`. */
   readonly token?: string;
+  /**
+   * What the user says is configured on the provider; each is then checked as a requirement, not
+   * as an option: a limit that is configured but not enforced fails (SEC-3, SEC-7, CONN-10).
+   */
+  /** Authentication is required (SEC-3). */
+  readonly authRequired?: boolean;
+  /** The provider's rate limit per connection (SEC-7). */
+  readonly rateLimit?: { readonly messagesMax: number; readonly windowMs: number };
+  /** The provider's session limit (CONN-10). */
+  readonly sessionsMax?: number;
   /** @default 'core' */
   readonly level?: ConformanceLevel;
   /** Only checks whose name starts with one of these or that cite one of these ids. */

@@ -2,33 +2,46 @@
  * The provider suite's target: the options, the suite's clientId, its discovery sockets, the
  * connections each check opens (closed after the check by the runner's afterEach), a log of every
  * frame the provider sent (for the wire checks), and cached answers several checks share
- * (discovery, the task selection, whether authentication is required).
+ * (discovery, the test task, whether authentication is required, how the provider delivers
+ * outcomes).
  */
 import { padRequest, REQUEST_BYTES_MIN } from '../../../machines/discovery/answers.js';
 import { v4 as uuid } from 'uuid';
-import type { ServiceAdvertisement } from '../../../machines/messages.js';
+import { Blocked } from '../types.js';
 import { member, ProbeConnection, type Frame } from './connection.js';
 import { DiscoveryProbe, type Datagram } from './datagrams.js';
-import { DISCOVERY_PORT_DEFAULT, timingDefaults, type ProviderSuiteOptions, type ProviderTiming, type TaskChoice } from './options.js';
+import { DISCOVERY_PORT_DEFAULT, timingDefaults, type ProviderSuiteOptions, type ProviderTiming } from './options.js';
+import { chooseSelection, type Choice, type Selection } from './selection.js';
+
+export type { Selection } from './selection.js';
 
 export interface DiscoveryResult {
+  readonly clientId: string;
   readonly requestedAt: number;
   readonly requests: number;
   /** Datagrams that arrived at the requester's port. */
   readonly unicast: readonly Datagram[];
-  /** Advertisements among them that decode and answer our clientId. */
-  readonly replies: readonly { readonly datagram: Datagram; readonly advertisement: ServiceAdvertisement }[];
+  /**
+   * The replies to this request: advertisements at the requester's port whose respondsToClientId
+   * is this request's clientId, or that carry none (a reply is recognised by where it arrived).
+   */
+  readonly replies: readonly Datagram[];
+  /** Advertisements at the requester's port naming another client in respondsToClientId. */
+  readonly misaddressed: readonly Datagram[];
+  /**
+   * Advertisements broadcast on the discovery port during the round that name this request's
+   * clientId, or name none and came within the round (the seed's 4.3 sends every advertisement to
+   * "all devices listening on the well-known UDP discovery port").
+   */
+  readonly broadcastReplies: readonly Datagram[];
   readonly requesterPort: number;
   readonly sendError?: string;
 }
 
-export interface Selection {
-  readonly serviceName: string;
-  readonly quick: TaskChoice;
-  readonly slow: TaskChoice | undefined;
-  /** The advertisement of the service, when discovery found it. */
-  readonly advertisement: ServiceAdvertisement | undefined;
-}
+/** The root check every task check depends on. */
+export const TEST_TASK_CHECK = 'provider.task.completes';
+/** The root check every discovery check depends on. */
+export const DISCOVERY_CHECK = 'provider.discovery.reply';
 
 /** Frames kept in the suite-wide log. */
 const LOG_MAX = 20_000;
@@ -43,8 +56,9 @@ export class ProviderProbe {
   readonly frameLog: Frame[] = [];
   readonly #open = new Set<ProbeConnection>();
   #discovered: Promise<DiscoveryResult> | undefined;
-  #selection: Promise<Selection> | undefined;
+  #choice: Promise<Choice> | undefined;
   #authRequired: Promise<boolean | undefined> | undefined;
+  #flow: 'push' | 'pull' | undefined;
   readonly #memo = new Map<string, Promise<unknown>>();
 
   constructor(options: ProviderSuiteOptions) {
@@ -112,55 +126,69 @@ export class ProviderProbe {
     const requestedAt = Date.now();
     const request = discoveryRequest(clientId);
     const answers = () => requester.received.filter((datagram) => isReplyTo(datagram, clientId));
+    const broadcastAnswer = () =>
+      this.discovery.received.some((datagram) => datagram.via === 'broadcast' && datagram.at >= requestedAt && isAdvertisement(datagram) && member(datagram.json, 'respondsToClientId') === clientId);
+    const answered = () => answers().length > 0 || broadcastAnswer();
     let requests = 0;
     let sendError: string | undefined;
     try {
       const deadline = requestedAt + this.timing.discoveryTimeoutMs;
       const spacing = Math.floor(this.timing.discoveryTimeoutMs / 3);
-      while (answers().length === 0 && Date.now() < deadline && requests < 3) {
+      while (!answered() && Date.now() < deadline && requests < 3) {
         sendError = (await requester.send(request)) ?? sendError;
         requests++;
-        await this.discovery.until(() => (answers().length > 0 ? true : undefined), Math.min(spacing, Math.max(1, deadline - Date.now())));
+        await this.discovery.until(() => (answered() ? true : undefined), Math.min(spacing, Math.max(1, deadline - Date.now())));
       }
       // Other services of the same provider answer the same request a moment later.
-      if (answers().length > 0) await delay(options.collectMs ?? 300);
-      const replies = answers().flatMap((datagram) =>
-        datagram.decoded.ok && datagram.decoded.message.discoveryType === 'ServiceAdvertisement' ? [{ datagram, advertisement: datagram.decoded.message }] : [],
-      );
-      return { requestedAt, requests, unicast: [...requester.received], replies, requesterPort: requester.port, ...(sendError ? { sendError } : {}) };
+      if (answered()) await delay(options.collectMs ?? 300);
+      const unicast = [...requester.received];
+      const roundEnd = Date.now();
+      const broadcastReplies = this.discovery.received.filter((datagram) => {
+        if (datagram.via !== 'broadcast' || !isAdvertisement(datagram) || datagram.at < requestedAt || datagram.at > roundEnd) return false;
+        const responds = member(datagram.json, 'respondsToClientId');
+        return responds === clientId || responds === undefined;
+      });
+      const misaddressed = unicast.filter((datagram) => isAdvertisement(datagram) && member(datagram.json, 'respondsToClientId') !== undefined && !isReplyTo(datagram, clientId));
+      return { clientId, requestedAt, requests, unicast, replies: answers(), misaddressed, broadcastReplies, requesterPort: requester.port, ...(sendError ? { sendError } : {}) };
     } finally {
       requester.close();
     }
   }
 
-  /** The service and operations to assign: from the options, else the first advertised. Cached. */
-  selection(): Promise<Selection> {
-    this.#selection ??= this.#select();
-    return this.#selection;
+  /** The service and the test task: from the options, else chosen from the advertisement. Cached. */
+  choice(): Promise<Choice> {
+    this.#choice ??= this.discover().then((found) => chooseSelection(this, repliesOf(found).map((reply) => reply.json)));
+    return this.#choice;
   }
 
-  async #select(): Promise<Selection> {
-    const { service, operation, slowOperation } = this.options;
-    const needDiscovery = service === undefined || operation === undefined;
-    const discovered = await this.discover();
-    const advertisements = discovered.replies.map((reply) => reply.advertisement);
-    const advertisement = service === undefined ? advertisements[0] : advertisements.find((ad) => ad.serviceName === service);
-    if (needDiscovery && advertisement === undefined) {
-      throw new Error(
-        service === undefined
-          ? 'no service to test: discovery got no advertisement; pass --service and --operation'
-          : `no operation to test: no advertisement for ${service}; pass --operation`,
-      );
-    }
-    const serviceName = service ?? advertisement!.serviceName;
-    const quickOperation = operation ?? advertisement?.capabilities[0]?.key;
-    if (quickOperation === undefined) throw new Error(`no operation to test: ${serviceName} advertises no capability; pass --operation`);
-    return {
-      serviceName,
-      quick: { operation: quickOperation, params: this.options.params ?? {} },
-      slow: slowOperation === undefined ? undefined : { operation: slowOperation, params: this.options.slowParams ?? {} },
-      advertisement,
-    };
+  /** The selection the task checks need; throws Blocked (root: the test task check) when there is none. */
+  async testTask(): Promise<Selection> {
+    const choice = await this.choice();
+    if (!choice.usable) throw new Blocked(TEST_TASK_CHECK, choice.evidence, 'not-applicable');
+    return choice.selection;
+  }
+
+  /** Whether the provider answers a ping at all (so that a missing pong can mean something). Cached. */
+  pongWorks(): Promise<boolean> {
+    return this.memo('liveness.pongWorks', async () => {
+      const connection = await this.connect();
+      try {
+        connection.ping('conformance-pong-works');
+        return (await connection.until(() => connection.pongs[0], this.timing.answerMs)) !== undefined;
+      } finally {
+        connection.terminate();
+      }
+    });
+  }
+
+  /** How long to wait for a pushed final message before asking for it (outcome.ts). */
+  pullAfterMs(): number {
+    return this.#flow === 'pull' ? 200 : this.timing.ackWindowMs;
+  }
+
+  /** Remembers how the last outcome arrived, so a pull provider is asked sooner next time. */
+  noteFlow(via: 'push' | 'pull'): void {
+    this.#flow ??= via;
   }
 
   /**
@@ -187,9 +215,19 @@ export function relatesTo(frame: Frame, messageId: string): boolean {
   return member(member(frame.json, 'payload'), 'relatesTo') === messageId;
 }
 
-/** An advertisement datagram answering `clientId` (by its raw respondsToClientId). */
+/** The replies to a round: unicast ones, else those broadcast on the discovery port. */
+export const repliesOf = (found: DiscoveryResult): readonly Datagram[] => (found.replies.length > 0 ? found.replies : found.broadcastReplies);
+
+export const isAdvertisement = (datagram: Datagram): boolean => member(datagram.json, 'discoveryType') === 'ServiceAdvertisement';
+
+/**
+ * An advertisement answering `clientId`: its respondsToClientId says so, or it carries none and
+ * arrived at the requester's own port (seed peers leave the field out; the port tells).
+ */
 export function isReplyTo(datagram: Datagram, clientId: string): boolean {
-  return member(datagram.json, 'discoveryType') === 'ServiceAdvertisement' && member(datagram.json, 'respondsToClientId') === clientId;
+  if (!isAdvertisement(datagram)) return false;
+  const responds = member(datagram.json, 'respondsToClientId');
+  return responds === clientId || (responds === undefined && datagram.via === 'unicast');
 }
 
 export function hostOf(endpoint: string): string {

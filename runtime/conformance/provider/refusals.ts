@@ -9,10 +9,14 @@
  * be given invalid ones this way: the checks are then not applicable.
  */
 import { v4 as uuid } from 'uuid';
-import { fail, notApplicable, pass, type Check } from '../types.js';
-import { member, payloadField, typeOf, type Frame } from './connection.js';
+import { SEED } from '../seedWords.js';
+import { fail, mismatch, notApplicable, pass, type Check } from '../types.js';
+import { wrongParamsFor } from './capabilities.js';
+import { payloadField, typeOf, type Frame } from './connection.js';
+import { awaitOutcome } from './outcome.js';
 import type { ProviderProbe, Selection } from './probe.js';
-import { assign, describe, describeAll, finalOf, framesOf } from './taskRun.js';
+import { requireTestTask } from './tasks.js';
+import { assign, describe, describeAll, framesOf } from './taskRun.js';
 
 type ProviderCheck = Check<ProviderProbe>;
 
@@ -25,16 +29,17 @@ interface Refusal {
 async function refusalOf(probe: ProviderProbe, selection: Selection, operation: string, params: Record<string, unknown>, serviceName?: string): Promise<Refusal> {
   const connection = await probe.connect();
   const run = assign(connection, probe, selection, { operation, params }, serviceName === undefined ? {} : { serviceName });
-  const final = await finalOf(run, probe.timing.taskTimeoutMs);
+  const { final } = await awaitOutcome(probe, run);
   await connection.quiet(final === undefined ? 0 : 100);
-  return { final, frames: framesOf(run), what: `${serviceName ?? selection.serviceName}.${operation}` };
+  return { final, frames: framesOf(run), what: `AssignTask ${serviceName ?? selection.serviceName}.${operation} ${JSON.stringify(params).slice(0, 100)}` };
 }
 
 const NO_SUCH_OPERATION = 'conformanceNoSuchOperation';
 
 function unknownOperations(probe: ProviderProbe): Promise<{ operation: Refusal; service: Refusal }> {
   return probe.memo('task.unknownOperation', async () => {
-    const selection = await probe.selection();
+    await requireTestTask(probe);
+    const selection = await probe.testTask();
     const operation = await refusalOf(probe, selection, `${NO_SUCH_OPERATION}${uuid().slice(0, 8)}`, {});
     const service = await refusalOf(probe, selection, selection.quick.operation, {}, `ConformanceNoSuchService${uuid().slice(0, 8)}`);
     return { operation, service };
@@ -42,8 +47,8 @@ function unknownOperations(probe: ProviderProbe): Promise<{ operation: Refusal; 
 }
 
 function judgeRefusal(refusal: Refusal, probe: ProviderProbe): string | undefined {
-  if (refusal.final === undefined) return `${refusal.what}: no TaskFailed within ${probe.timing.taskTimeoutMs} ms; saw ${describeAll(refusal.frames)}`;
-  if (typeOf(refusal.final) !== 'TaskFailed') return `${refusal.what}: ${describe(refusal.final)}`;
+  if (refusal.final === undefined) return mismatch({ sent: refusal.what, expected: `TaskFailed within ${probe.timing.taskTimeoutMs} ms`, observed: describeAll(refusal.frames) });
+  if (typeOf(refusal.final) !== 'TaskFailed') return mismatch({ sent: refusal.what, expected: 'TaskFailed, never a result', observed: describe(refusal.final) });
   return undefined;
 }
 
@@ -52,6 +57,7 @@ const unknownOperation: ProviderCheck = {
   requirements: ['TASK-6'],
   level: 'core',
   title: 'an unknown operation or service gets TaskFailed, never a result',
+  seed: SEED.failed,
   timeoutMs: 20_000,
   run: async (probe) => {
     const { operation, service } = await unknownOperations(probe);
@@ -80,32 +86,17 @@ const unknownOperationCode: ProviderCheck = {
   },
 };
 
-/** A value of a JSON type the setting's type does not allow. */
-function wrongValueFor(type: string): unknown {
-  const lowered = type.toLowerCase();
-  if (['array', 'list'].includes(lowered)) return 42;
-  return ['conformance', 'wrong type'];
-}
-
 /** Invalid parameters for the quick operation, and where they came from; undefined when none can be made. */
 export function invalidParamsFor(probe: ProviderProbe, selection: Selection): { params: Record<string, unknown>; source: string } | undefined {
   if (probe.options.invalidParams !== undefined) return { params: { ...probe.options.invalidParams }, source: '--invalid-params-json' };
-  const capability = selection.advertisement?.capabilities.find((candidate) => candidate.key === selection.quick.operation);
-  if (capability === undefined) return undefined;
-  const properties = member(capability.schema, 'properties');
-  const fromSchema =
-    typeof properties === 'object' && properties !== null
-      ? Object.entries(properties as Record<string, unknown>).map(([name, property]) => [name, String(member(property, 'type') ?? 'any')] as const)
-      : [];
-  const declared = fromSchema.length > 0 ? fromSchema : capability.settings.map((setting) => [setting.name, setting.type] as const);
-  if (declared.length === 0) return undefined;
-  const wrong = Object.fromEntries(declared.map(([name, type]) => [name, wrongValueFor(type)]));
-  return { params: { ...selection.quick.params, ...wrong }, source: `derived from the ${fromSchema.length > 0 ? 'schema' : 'settings'} of ${capability.key}` };
+  const capability = selection.capabilities?.find((candidate) => candidate.key === selection.quick.operation);
+  return capability === undefined ? undefined : wrongParamsFor(capability, selection.quick.params);
 }
 
 function invalidParameters(probe: ProviderProbe): Promise<(Refusal & { source: string }) | undefined> {
   return probe.memo('task.invalidParameters', async () => {
-    const selection = await probe.selection();
+    await requireTestTask(probe);
+    const selection = await probe.testTask();
     const invalid = invalidParamsFor(probe, selection);
     if (invalid === undefined) return undefined;
     const refusal = await refusalOf(probe, selection, selection.quick.operation, invalid.params);
@@ -120,6 +111,7 @@ const invalidParams: ProviderCheck = {
   requirements: ['TASK-6', 'SEC-5'],
   level: 'core',
   title: 'parameters of the wrong type get TaskFailed, never a result',
+  seed: SEED.validation,
   run: async (probe) => {
     const refusal = await invalidParameters(probe);
     if (refusal === undefined) return notApplicable(NOT_DERIVABLE);
@@ -139,7 +131,7 @@ const invalidParamsCode: ProviderCheck = {
     const problem = judgeRefusal(refusal, probe);
     if (problem !== undefined) return fail(problem);
     const code = payloadField(refusal.final!, 'errorCode');
-    return code === 'INVALID_PARAMETERS' ? pass(describe(refusal.final)) : fail(`errorCode ${JSON.stringify(code)}, expected INVALID_PARAMETERS (parameters ${refusal.source})`);
+    return code === 'INVALID_PARAMETERS' ? pass(describe(refusal.final)) : fail(mismatch({ sent: `parameters ${refusal.source}`, expected: 'errorCode INVALID_PARAMETERS', observed: `errorCode ${JSON.stringify(code)}` }));
   },
 };
 

@@ -8,11 +8,14 @@
  * These checks run last: a provider that crashes on them fails every check after them.
  */
 import { v4 as uuid } from 'uuid';
-import { fail, pass, type Check } from '../types.js';
+import { SEED } from '../seedWords.js';
+import { Blocked, fail, mismatch, pass, type Check } from '../types.js';
 import { payloadField, typeOf, type CloseInfo, type Frame, type ProbeConnection } from './connection.js';
 import { FRAME_BYTES_MAX } from './options.js';
+import { awaitOutcome, completeTestTask } from './outcome.js';
 import type { ProviderProbe } from './probe.js';
-import { assign, completeQuickTask, describe, describeAll, finalOf } from './taskRun.js';
+import { requireTestTask } from './tasks.js';
+import { assign, describe, describeAll, describeExpected, isExpectedFinal, short } from './taskRun.js';
 
 type ProviderCheck = Check<ProviderProbe>;
 
@@ -46,26 +49,65 @@ interface Serving {
 }
 
 const closeText = (info: CloseInfo | undefined) => (info === undefined ? '' : `closed ${info.code}${info.reason ? ` "${info.reason}"` : ''}`);
+const shown = (text: string) => JSON.stringify(short(text, 40));
 
-/** After bad input on `connection`: does a task still complete, there or on a new connection? */
-async function stillServing(probe: ProviderProbe, connection: ProbeConnection): Promise<Serving> {
-  const selection = await probe.selection();
-  let before = '';
-  if (connection.isOpen) {
-    const done = await completeQuickTask(probe, connection, selection);
-    if (done.ok) return { ok: true, evidence: 'the connection stayed open and a task completed on it' };
-    before = connection.isOpen ? `the connection stayed open but ${done.evidence}` : `the connection was ${closeText(connection.closeInfo)}`;
-  } else {
-    before = `the connection was ${closeText(connection.closeInfo)}`;
+interface Delivery {
+  readonly connection: ProbeConnection | undefined;
+  /** The first input after which the provider stopped answering, and how that showed. */
+  readonly brokeAfter: { readonly input: string; readonly how: string } | undefined;
+  /** Inputs after which the provider closed the connection (allowed at core; judged at full). */
+  readonly closedAfter: string[];
+}
+
+/**
+ * Sends the inputs one by one. After each, the provider must still answer a ping (on the same
+ * connection, or on a new one when it closed that one): the first input after which it does not
+ * is the one that broke it.
+ */
+async function deliver(probe: ProviderProbe, inputs: readonly string[]): Promise<Delivery> {
+  let connection: ProbeConnection | undefined = await probe.connect();
+  const closedAfter: string[] = [];
+  // Without pongs at all (provider.liveness.pong judges that), only the end result can be judged.
+  const pings = await probe.pongWorks();
+  for (const [index, input] of inputs.entries()) {
+    connection.sendRaw(input);
+    if (!pings) continue;
+    const tag = `conformance-alive-${index}`;
+    connection.ping(tag);
+    const pong = await connection.until(() => connection!.pongs.find((candidate) => candidate.data === tag), probe.timing.answerMs);
+    if (pong !== undefined) continue;
+    if (connection.isOpen) return { connection, brokeAfter: { input, how: `no pong within ${probe.timing.answerMs} ms, the connection still open` }, closedAfter };
+    closedAfter.push(`${shown(input)} (${closeText(connection.closeInfo)})`);
+    try {
+      connection = await probe.connect();
+    } catch (error) {
+      return { connection: undefined, brokeAfter: { input, how: `the connection was ${closeText(connection.closeInfo)}, then ${(error as Error).message}` }, closedAfter };
+    }
   }
+  return { connection, brokeAfter: undefined, closedAfter };
+}
+
+/** After bad input: does the provider still answer, and does the test task still end as it did? */
+async function stillServing(probe: ProviderProbe, delivery: Delivery): Promise<Serving> {
+  const closes = delivery.closedAfter.length === 0 ? '' : `; it closed the connection after ${delivery.closedAfter.join(', ')}`;
+  if (delivery.brokeAfter !== undefined) return { ok: false, evidence: `stopped answering after the input ${shown(delivery.brokeAfter.input)}: ${delivery.brokeAfter.how}${closes}` };
   let fresh: ProbeConnection;
   try {
     fresh = await probe.connect();
   } catch (error) {
-    return { ok: false, evidence: `${before}; then ${(error as Error).message}` };
+    return { ok: false, evidence: `answered pings throughout, but then ${(error as Error).message}${closes}` };
   }
-  const done = await completeQuickTask(probe, fresh, selection);
-  return done.ok ? { ok: true, evidence: `${before}; a new connection completed a task` } : { ok: false, evidence: `${before}; on a new connection ${done.evidence}` };
+  const done = await completeTestTask(probe, fresh);
+  if (done.ok) return { ok: true, evidence: `it answered after every input and a new connection completed the test task${closes}` };
+  return { ok: false, evidence: `it still answers pings, but the test task no longer ends as before: ${done.evidence}${closes}` };
+}
+
+/** The robustness check after whose input the provider stopped serving: every later one is a knock-on. */
+const brokenBy = new WeakMap<ProviderProbe, string>();
+
+async function requireStillUp(probe: ProviderProbe): Promise<void> {
+  const root = brokenBy.get(probe);
+  if (root !== undefined) throw new Blocked(root, 'the provider stopped serving in an earlier check, so this one cannot be judged');
 }
 
 function garbageCheck(name: string, title: string, requirements: string[], inputs: () => readonly string[]): ProviderCheck {
@@ -74,16 +116,18 @@ function garbageCheck(name: string, title: string, requirements: string[], input
     requirements,
     level: 'core',
     title,
-    timeoutMs: 20_000,
+    seed: SEED.robust,
+    timeoutMs: 25_000,
     run: async (probe) => {
-      const connection = await probe.connect();
+      await requireTestTask(probe);
+      await requireStillUp(probe);
       const sent = inputs();
-      for (const text of sent) connection.sendRaw(text);
-      await connection.quiet(probe.timing.settleMs);
-      const errors = connection.frames.filter((frame) => typeOf(frame) === 'Error').length;
-      const serving = await stillServing(probe, connection);
-      const summary = `${sent.length} bad message(s), ${errors} Error repl${errors === 1 ? 'y' : 'ies'}; ${serving.evidence}`;
-      return serving.ok ? pass(summary) : fail(`stopped serving after bad input: ${summary}`);
+      const delivery = await deliver(probe, sent);
+      const errors = delivery.connection?.frames.filter((frame) => typeOf(frame) === 'Error').length ?? 0;
+      const serving = await stillServing(probe, delivery);
+      const summary = `${sent.length} bad message(s) (${sent.map(shown).join(', ')}), ${errors} Error repl${errors === 1 ? 'y' : 'ies'}; ${serving.evidence}`;
+      if (!serving.ok) brokenBy.set(probe, name);
+      return serving.ok ? pass(summary) : fail(summary);
     },
   };
 }
@@ -117,12 +161,20 @@ interface OversizedRound {
 
 function oversizedRound(probe: ProviderProbe): Promise<OversizedRound> {
   return probe.memo('robustness.oversized', async () => {
+    await requireTestTask(probe);
+    await requireStillUp(probe);
     const connection = await probe.connect();
     const from = connection.frames.length;
     connection.sendRaw(oversized());
     const error = await connection.next((frame) => typeOf(frame) === 'Error', probe.timing.answerMs, from);
     const close = connection.closeInfo;
-    return { error, close, serving: await stillServing(probe, connection) };
+    const delivery: Delivery = { connection, brokeAfter: undefined, closedAfter: close === undefined ? [] : [`the oversized message (${closeText(close)})`] };
+    if (close === undefined && (await probe.pongWorks())) {
+      connection.ping('conformance-after-oversized');
+      const pong = await connection.until(() => connection.pongs.find((candidate) => candidate.data === 'conformance-after-oversized'), probe.timing.answerMs);
+      if (pong === undefined && connection.isOpen) return { error, close, serving: await stillServing(probe, { ...delivery, brokeAfter: { input: 'a message over 1 MiB', how: 'no pong, the connection still open' } }) };
+    }
+    return { error, close, serving: await stillServing(probe, delivery) };
   });
 }
 
@@ -131,10 +183,12 @@ const oversizedCheck: ProviderCheck = {
   requirements: ['WIRE-6', 'SEC-9'],
   level: 'core',
   title: 'a message over 1 MiB does not crash the provider; it keeps serving',
+  seed: SEED.robust,
   timeoutMs: 25_000,
   run: async (probe) => {
     const round = await oversizedRound(probe);
-    return round.serving.ok ? pass(round.serving.evidence) : fail(`stopped serving after a ${FRAME_BYTES_MAX + 1024}-byte message: ${round.serving.evidence}`);
+    if (!round.serving.ok) brokenBy.set(probe, 'provider.robustness.oversized');
+    return round.serving.ok ? pass(round.serving.evidence) : fail(`after a ${FRAME_BYTES_MAX + 1024}-byte message: ${round.serving.evidence}`);
   },
 };
 
@@ -148,7 +202,7 @@ const oversizedReply: ProviderCheck = {
     const round = await oversizedRound(probe);
     if (round.close?.code === 1009) return pass('closed 1009 (message too big)');
     if (round.error !== undefined && payloadField(round.error, 'code') === 'MESSAGE_TOO_LARGE' && round.close === undefined) return pass(`${describe(round.error)}, connection open`);
-    return fail(`got ${describe(round.error)}${round.close === undefined ? '' : `, ${closeText(round.close)}`}`);
+    return fail(mismatch({ sent: `a ${FRAME_BYTES_MAX + 1024}-byte message`, expected: 'Error MESSAGE_TOO_LARGE with the connection left open, or close 1009', observed: `${describe(round.error)}${round.close === undefined ? '' : `, ${closeText(round.close)}`}` }));
   },
 };
 
@@ -178,23 +232,24 @@ const errorReplies: ProviderCheck = {
   title: 'rejected messages get Error INVALID_MESSAGE / UNSUPPORTED_MESSAGE citing them; the connection stays open',
   timeoutMs: 20_000,
   run: async (probe) => {
+    await requireStillUp(probe);
     const connection = await probe.connect();
     const problems: string[] = [];
     for (const expected of expectations()) {
       const from = connection.frames.length;
       connection.sendRaw(expected.text);
       const error = await connection.next((frame) => typeOf(frame) === 'Error', probe.timing.answerMs, from);
-      const shown = expected.text.slice(0, 30);
-      if (error === undefined) problems.push(`${JSON.stringify(shown)}: no Error${connection.closeInfo ? ` (${closeText(connection.closeInfo)})` : ''}`);
-      else if (payloadField(error, 'code') !== expected.code) problems.push(`${JSON.stringify(shown)}: ${describe(error)}, expected ${expected.code}`);
-      else if (expected.relatesTo !== undefined && payloadField(error, 'relatesTo') !== expected.relatesTo) problems.push(`${JSON.stringify(shown)}: relatesTo ${JSON.stringify(payloadField(error, 'relatesTo'))}`);
+      const input = JSON.stringify(expected.text.slice(0, 30));
+      if (error === undefined) problems.push(mismatch({ sent: input, expected: `Error ${expected.code}`, observed: `no Error${connection.closeInfo ? ` (${closeText(connection.closeInfo)})` : ''}` }));
+      else if (payloadField(error, 'code') !== expected.code) problems.push(mismatch({ sent: input, expected: `Error ${expected.code}`, observed: describe(error) }));
+      else if (expected.relatesTo !== undefined && payloadField(error, 'relatesTo') !== expected.relatesTo) problems.push(mismatch({ sent: input, expected: `relatesTo ${expected.relatesTo}`, observed: `relatesTo ${JSON.stringify(payloadField(error, 'relatesTo'))}` }));
       if (!connection.isOpen) break;
     }
-    if (connection.isOpen) {
+    if (connection.isOpen && (await probe.pongWorks())) {
       connection.ping('conformance-after-errors');
       const pong = await connection.until(() => connection.pongs.find((pong) => pong.data === 'conformance-after-errors'), probe.timing.answerMs);
       if (pong === undefined) problems.push('no pong afterwards');
-    } else {
+    } else if (!connection.isOpen) {
       problems.push(`the connection was ${closeText(connection.closeInfo)}`);
     }
     return problems.length === 0 ? pass('5 rejected messages, 5 Errors with the right codes and relatesTo; the connection stayed open') : fail(problems.join('; '));
@@ -206,21 +261,26 @@ const otherClients: ProviderCheck = {
   requirements: ['SEC-9', 'WIRE-9'],
   level: 'core',
   title: "one client's bad input does not lose another client's running task",
+  seed: SEED.robust,
   timeoutMs: 25_000,
   run: async (probe) => {
-    const selection = await probe.selection();
+    await requireTestTask(probe);
+    await requireStillUp(probe);
+    const selection = await probe.testTask();
     const victim = await probe.connect();
     const run = assign(victim, probe, selection, selection.slow ?? selection.quick, { clientId: `conformance-victim-${uuid()}` });
     const attacker = await probe.connect();
-    for (const text of [...MALFORMED, ...wrongTypes(), ...unknownTypes(), oversized()]) attacker.sendRaw(text);
+    const inputs = [...MALFORMED, ...wrongTypes(), ...unknownTypes(), oversized()];
+    for (const text of inputs) attacker.sendRaw(text);
     await attacker.quiet(100);
     attacker.terminate();
-    const final = await finalOf(run, probe.timing.taskTimeoutMs);
-    if (final === undefined) {
-      const closed = victim.closeInfo === undefined ? '' : `; its connection was ${closeText(victim.closeInfo)}`;
-      return fail(`the other client's task got no final message within ${probe.timing.taskTimeoutMs} ms${closed}; saw ${describeAll(victim.frames)}`);
-    }
-    return typeOf(final) === 'TaskResult' ? pass(`the other client's task ended ${describe(final)}`) : fail(`the other client's task ended ${describe(final)}`);
+    const outcome = await awaitOutcome(probe, run);
+    const sent = `another client sent ${inputs.length} bad messages (${inputs.slice(0, 4).map(shown).join(', ')}, …) and dropped its socket while this task ran`;
+    const wanted = selection.slow === undefined ? describeExpected(selection) : 'TaskResult';
+    const good = outcome.final !== undefined && (selection.slow === undefined ? isExpectedFinal(selection, outcome.final) : typeOf(outcome.final) === 'TaskResult');
+    if (good) return pass(`the other client's task ended ${describe(outcome.final)}`);
+    const closed = victim.closeInfo === undefined ? '' : `; its connection was ${closeText(victim.closeInfo)}`;
+    return fail(mismatch({ sent, expected: `the task to end ${wanted}`, observed: `${outcome.final === undefined ? `no final message within ${probe.timing.taskTimeoutMs} ms (${describeAll(victim.frames)})` : describe(outcome.final)}${closed}` }));
   },
 };
 

@@ -4,8 +4,8 @@
  * - SEC-10, a takeover refused: a task of one client (it presents a client proof at the upgrade)
  *   is asked about from a session presenting another proof: every answer is FORBIDDEN, the same
  *   for that task and for one that does not exist, and nothing of the task reaches it. Not
- *   applicable when the provider requires authentication (the suite holds one credential, and a
- *   credential owns its clientIds).
+ *   applicable when the provider requires authentication or the suite presents a token (the suite
+ *   holds one credential, and a credential owns its clientIds).
  * - SEC-4, an ACL refusal: only when told which operation the suite's identity is refused
  *   (`security.forbiddenOperation`): TaskFailed FORBIDDEN, no Ack.
  * - SEC-14, SEC-15, limits: only when told which limits to expect (`security.*`): a silent
@@ -35,6 +35,9 @@ export interface SecurityExpectations {
   /** The provider's connectionsPerAddressMax (SEC-15). */
   readonly connectionsPerAddressMax?: number;
 }
+
+/** Silence after which the victim asks GetResult for its task's outcome (a provider that does not push). */
+const PULL_AFTER_MS = 1_000;
 
 /** How late a deadline may fire and still pass (scheduling on a busy machine). */
 const SLACK_MS = 2_000;
@@ -92,10 +95,10 @@ const takeover: ProviderCheck = {
   title: "a session claiming another client's clientId gets FORBIDDEN and learns nothing",
   timeoutMs: 30_000,
   run: async (probe) => {
-    if ((await probe.authRequired()) === true) {
-      return notApplicable('the provider requires authentication: a credential owns its clientIds, and the suite holds one');
+    if (probe.options.token !== undefined || (await probe.authRequired()) === true) {
+      return notApplicable('the provider requires authentication, or the suite presents a token: a credential owns its clientIds, and the suite holds one');
     }
-    const selection = await probe.selection();
+    const selection = await probe.testTask();
     const victimId = `conformance-victim-${uuid()}`;
     const victim = await provingSession(probe, randomBytes(32).toString('hex'));
     const attacker = await provingSession(probe, randomBytes(32).toString('hex'));
@@ -109,8 +112,15 @@ const takeover: ProviderCheck = {
           payload: { taskId, serviceName: selection.serviceName, operation: selection.quick.operation, taskParameters: selection.quick.params, callbackClientId: victimId },
         }),
       );
+      // The victim's task must be finished (and in the ledger) before the attacker asks. A provider
+      // that never pushes (the seed's pull flow) gives the outcome to GetResult: the victim asks.
       const deadline = Date.now() + probe.timing.taskTimeoutMs;
+      let pollAt = Date.now() + PULL_AFTER_MS;
       while (!victim.frames.some((frame) => frame.type === 'TaskResult' || frame.type === 'TaskFailed') && Date.now() < deadline) {
+        if (Date.now() >= pollAt) {
+          pollAt = Date.now() + PULL_AFTER_MS;
+          victim.socket.send(JSON.stringify({ type: 'GetResult', messageId: `conformance-${uuid()}`, timestamp: new Date().toISOString(), payload: { taskId, originalClientId: victimId } }));
+        }
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       if (!victim.frames.some((frame) => frame.type === 'TaskResult' || frame.type === 'TaskFailed')) {
@@ -143,7 +153,7 @@ const aclRefusal: ProviderCheck = {
   run: async (probe) => {
     const named = probe.options.security?.forbiddenOperation;
     if (named === undefined) return notApplicable('pass --forbidden-operation to name an operation this identity is refused');
-    const selection = await probe.selection();
+    const selection = await probe.testTask();
     const [serviceName, operation] = named.includes('.') ? (named.split('.', 2) as [string, string]) : [selection.serviceName, named];
     const connection = await probe.connect();
     const run = assign(connection, probe, selection, { operation, params: selection.quick.params }, { serviceName });

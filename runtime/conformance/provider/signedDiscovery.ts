@@ -6,9 +6,9 @@
  */
 import { v4 as uuid } from 'uuid';
 import { SignatureChecker } from '../../../adapters/udp/signature.js';
-import { fail, notApplicable, pass, type Check } from '../types.js';
+import { Blocked, fail, notApplicable, pass, type Check } from '../types.js';
 import type { Datagram } from './datagrams.js';
-import type { ProviderProbe } from './probe.js';
+import { DISCOVERY_CHECK, repliesOf, type ProviderProbe } from './probe.js';
 
 type ProviderCheck = Check<ProviderProbe>;
 
@@ -22,8 +22,9 @@ const signed: ProviderCheck = {
   run: async (probe) => {
     const first = await probe.discover();
     const second = await probe.requestDiscovery(`conformance-${uuid()}`);
-    const answers: Datagram[] = [...first.replies, ...second.replies].map((reply) => reply.datagram);
-    if (answers.length === 0) return fail('no advertisement to judge (see provider.discovery.reply)');
+    // Broadcast replies count too: how a reply travels is provider.discovery.unicastReply's to judge.
+    const answers: Datagram[] = [...repliesOf(first), ...repliesOf(second)];
+    if (answers.length === 0) throw new Blocked(DISCOVERY_CHECK, 'no advertisement to judge');
     const checker = new SignatureChecker();
     const proofs = answers.map((datagram) => (isObject(datagram.json) ? checker.inspect(datagram.json) : undefined));
     if (proofs.every((proof) => proof?.kind === 'unsigned')) return notApplicable('advertisements are unsigned (SEC-8 is a SHOULD); switchboard clients use them only with allowUnsigned');

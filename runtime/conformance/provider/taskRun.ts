@@ -6,6 +6,7 @@
 import { v4 as uuid } from 'uuid';
 import { encodeFrame, stampFrame } from '../../../machines/codec.js';
 import { member, payloadField, typeOf, type Frame, type ProbeConnection } from './connection.js';
+import { isFinal, meaningOf, taskIdIn } from './meaning.js';
 import type { TaskChoice } from './options.js';
 import type { ProviderProbe, Selection } from './probe.js';
 
@@ -23,6 +24,8 @@ export interface AssignOverrides {
   readonly taskId?: string;
   readonly clientId?: string;
   readonly serviceName?: string;
+  /** Rewrites the wire form before it is sent (the seed's exact forms, fields left out, ...). */
+  readonly shape?: (wire: Record<string, unknown>) => Record<string, unknown>;
 }
 
 /** Sends an AssignTask for `choice` and returns the run's handle. */
@@ -43,39 +46,35 @@ export function assign(connection: ProbeConnection, probe: ProviderProbe, select
     },
     { nowMs: Date.now, newId: uuid },
   );
-  const text = encodeFrame(message);
+  const text = overrides.shape === undefined ? encodeFrame(message) : JSON.stringify(overrides.shape(JSON.parse(encodeFrame(message)) as Record<string, unknown>));
   connection.sendRaw(text);
   return { taskId, messageId: message.messageId, clientId, sentAt: Date.now(), text, connection };
 }
 
-/** Re-sends exactly the same AssignTask text (a client's retry, TASK-3 / WIRE-10). */
-export function resend(run: TaskRun): void {
-  run.connection.sendRaw(run.text);
+/** Re-sends exactly the same AssignTask text (a client's retry, TASK-3 / WIRE-10), on its connection or another. */
+export function resend(run: TaskRun, on: ProbeConnection = run.connection): void {
+  on.sendRaw(run.text);
 }
 
 /** Is this frame about the task: its taskId, or an Ack/Error citing one of `messageIds`? */
 export function isAbout(frame: Frame, taskId: string, messageIds: readonly string[] = []): boolean {
-  if (payloadField(frame, 'taskId') === taskId) return true;
+  if (taskIdIn(frame) === taskId) return true;
   const type = typeOf(frame);
   if (type === 'Ack') return messageIds.includes(payloadField(frame, 'acknowledgmentId') as string);
   if (type === 'Error') return messageIds.includes(payloadField(frame, 'relatesTo') as string);
   return false;
 }
 
-export const framesOf = (run: TaskRun, from = 0): Frame[] =>
-  run.connection.frames.slice(from).filter((frame) => isAbout(frame, run.taskId, [run.messageId]));
-
-export const isFinal = (frame: Frame): boolean => typeOf(frame) === 'TaskResult' || typeOf(frame) === 'TaskFailed';
-
-/** A task message: TaskStatusUpdate, TaskResult or TaskFailed (TASK-3 counts these as acknowledgment). */
-export const isTaskMessage = (frame: Frame): boolean => typeOf(frame) === 'TaskStatusUpdate' || isFinal(frame);
+export const framesOf = (run: TaskRun, from = 0, on: ProbeConnection = run.connection): Frame[] =>
+  on.frames.slice(from).filter((frame) => isAbout(frame, run.taskId, [run.messageId]));
 
 export function firstAnswer(run: TaskRun, timeoutMs: number): Promise<Frame | undefined> {
   return run.connection.next((frame) => isAbout(frame, run.taskId, [run.messageId]), timeoutMs);
 }
 
-export function finalOf(run: TaskRun, timeoutMs: number, from = 0): Promise<Frame | undefined> {
-  return run.connection.next((frame) => isFinal(frame) && payloadField(frame, 'taskId') === run.taskId, timeoutMs, from);
+/** The first final message about the task pushed on its connection (no query sent). */
+export function finalOf(run: TaskRun, timeoutMs: number, from = 0, on: ProbeConnection = run.connection): Promise<Frame | undefined> {
+  return on.next((frame) => isFinal(frame) && taskIdIn(frame) === run.taskId, timeoutMs, from);
 }
 
 /** JSON with object keys sorted, so equal values compare equal whatever the member order. */
@@ -101,7 +100,7 @@ export function finalKey(frame: Frame): string {
 
 export const sameFinal = (a: Frame, b: Frame): boolean => finalKey(a) === finalKey(b);
 
-const short = (text: string, max = 120): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
+export const short = (text: string, max = 120): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`);
 
 /** `TaskStatusUpdate Processing 40%`, `TaskFailed Cancelled CANCELLED`, `Ack of m1 (Processing)`, ... */
 export function describe(frame: Frame | undefined): string {
@@ -120,8 +119,12 @@ export function describe(frame: Frame | undefined): string {
       return `TaskFailed ${String(field('status'))} ${String(field('errorCode'))}: ${short(String(field('errorMessage')), 60)}`;
     case 'Error':
       return `Error ${String(field('code'))}: ${short(String(field('message')), 60)}`;
+    case 'Status': {
+      const meaning = meaningOf(frame);
+      return `flat Status ${meaning.kind === 'update' ? String(meaning.status) : meaning.kind === 'notFound' ? 'Unknown' : '?'} ${short(frame.text, 80)}`;
+    }
     default:
-      return `${typeof type === 'string' ? type : 'untyped'} ${short(frame.text, 80)}`;
+      return `${typeof type === 'string' ? type : 'un-enveloped'} ${short(frame.text, 80)}`;
   }
 }
 
@@ -138,27 +141,14 @@ export function unauthenticatedHint(frame: Frame | undefined): string {
   return code === 'UNAUTHENTICATED' ? ' (the provider requires authentication: pass --token)' : '';
 }
 
-export type Completion =
-  | { readonly ok: true; readonly run: TaskRun; readonly final: Frame }
-  | { readonly ok: false; readonly run: TaskRun; readonly evidence: string };
-
-/**
- * Runs the quick test task to its final message on `connection` and expects success: the
- * precondition of several checks. A failure's evidence says what happened instead.
- */
-export async function completeQuickTask(probe: ProviderProbe, connection: ProbeConnection, selection: Selection, overrides: AssignOverrides = {}): Promise<Completion> {
-  const run = assign(connection, probe, selection, selection.quick, overrides);
-  const final = await finalOf(run, probe.timing.taskTimeoutMs);
-  if (final === undefined) {
-    const seen = framesOf(run);
-    const closed = connection.closeInfo === undefined ? '' : `; connection closed ${connection.closeInfo.code}`;
-    return { ok: false, run, evidence: `the test task ${selection.serviceName}.${selection.quick.operation} got no final message within ${probe.timing.taskTimeoutMs} ms (saw ${describeAll(seen)}${closed})` };
-  }
-  if (typeOf(final) !== 'TaskResult') {
-    const hint = unauthenticatedHint(final) || ' (choose --operation/--params-json that succeed quickly)';
-    return { ok: false, run, evidence: `the test task ${selection.serviceName}.${selection.quick.operation} did not succeed: ${describe(final)}${hint}` };
-  }
-  return { ok: true, run, final };
+/** Whether a final message is the one the test task must end with (selection.expected). */
+export function isExpectedFinal(selection: Selection, frame: Frame): boolean {
+  const meaning = meaningOf(frame);
+  if (selection.expected.type === 'TaskResult') return meaning.kind === 'result';
+  return meaning.kind === 'failed' && meaning.errorCode === selection.expected.errorCode;
 }
+
+export const describeExpected = (selection: Selection): string =>
+  selection.expected.type === 'TaskResult' ? 'TaskResult' : `TaskFailed ${selection.expected.errorCode} (what the chosen operation ends with here)`;
 
 export { member };
