@@ -59,6 +59,9 @@ function contextFor(onProgress?: (report: Progress, controller: AbortController)
     clientId: 'client-1',
     signal: controller.signal,
     log: () => {},
+    get files(): never {
+      throw new Error('these operations are called with paths: no task files');
+    },
     progress(percent, message) {
       const report = { percent, message };
       progress.push(report);

@@ -150,6 +150,11 @@ export class FileTransfers {
     else running.actor.send(event);
   }
 
+  /** Whether a chunk of this transfer is welcome: this side is receiving it (FILE-1). */
+  expectsChunks(transferId: string): boolean {
+    return this.#running.get(transferId)?.direction === 'receive';
+  }
+
   /** A chunk frame from the peer. */
   receiveChunk(frame: ChunkFrame): void {
     const running = this.#running.get(frame.transferId);
