@@ -298,7 +298,10 @@ export class FileTransfers {
 
   #onReceiveEffect(transferId: string, event: ReceiveTransferToParentEvent): void {
     const running = this.#running.get(transferId);
-    const tell = (next: ReceiveTransferEvent) => running?.actor.send(next);
+    // A write or verdict that lands after the transfer ended (cancelled, failed) is dropped.
+    const tell = (next: ReceiveTransferEvent) => {
+      if (running !== undefined && this.#running.get(transferId) === running) running.actor.send(next);
+    };
     const { store, identity } = this.#options;
     switch (event.type) {
       case 'transfer.send':
