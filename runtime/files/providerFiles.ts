@@ -26,7 +26,7 @@ import type { Clock } from '../provider.js';
 import type { Logger, OperationContext, OperationDefinition, ServiceDefinition } from '../service.js';
 import { attachFileLink, socketTransferLink, type FileLinkCounters } from './fileLink.js';
 import { openDiskFileStore, type FileStore } from './fileStore.js';
-import { fileFieldsOf, fileRefsIn } from './taskFile.js';
+import { fileFieldsOf, fileRefsAtTopLevel, fileRefsIn } from './taskFile.js';
 import { FileTransfers, type FileTransferLimits, type TransferCounters } from './transfers.js';
 
 export interface ProviderFilesOptions {
@@ -151,6 +151,7 @@ export class ProviderFiles {
   wrap(service: ServiceDefinition): ServiceDefinition {
     const operations = Object.entries(service.operations as Record<string, OperationDefinition>);
     if (!operations.some(([, operation]) => hasFileFields(operation))) return service;
+    // Operations with task file parameters or results; the result of one may also name files its task added (ctx.files.add).
     this.#fileServices.add(service.name);
     const wrapped = Object.fromEntries(operations.map(([key, operation]) => [key, hasFileFields(operation) ? this.#wrapOperation(operation) : operation]));
     return { ...service, operations: wrapped };
@@ -175,7 +176,9 @@ export class ProviderFiles {
         const made: string[] = [];
         try {
           const result = await operation.run(params, this.#contextWith(context, store, readable, made));
-          for (const file of fileRefsIn(result, resultFields)) {
+          // The result's files: its declared file fields, and any top-level FileRef of a file this task added.
+          const returned = [...fileRefsIn(result, resultFields), ...fileRefsAtTopLevel(result).filter((file) => made.includes(file.sha256))];
+          for (const file of returned) {
             if (!store.has(file.sha256)) throw new ProtocolError('INTERNAL_ERROR', 'the result names a file the task did not add');
             // FILE-10: the result's files are the client's, kept at least leaseMs.
             store.grantAccess(file.sha256, context.clientId);
@@ -209,14 +212,41 @@ export class ProviderFiles {
         return file;
       },
     };
-    // The operation's context with `files`: its getters read the original (an OperationRun).
-    return Object.create(context, { files: { value: files, enumerable: true } }) as FileOperationContext;
+    return new FilesContext(context, files);
   }
 
   async close(): Promise<void> {
     for (const socket of this.#links) socket.close(1001, 'provider stopping');
     await this.ready.catch(() => undefined);
     await this.#store?.close();
+  }
+}
+
+/** The operation's context with its files; everything else read from the runtime's context. */
+class FilesContext implements FileOperationContext {
+  constructor(
+    private readonly inner: OperationContext,
+    readonly files: TaskFiles,
+  ) {}
+
+  get taskId(): string {
+    return this.inner.taskId;
+  }
+
+  get clientId(): string {
+    return this.inner.clientId;
+  }
+
+  get signal(): AbortSignal {
+    return this.inner.signal;
+  }
+
+  get progress(): OperationContext['progress'] {
+    return this.inner.progress;
+  }
+
+  get log(): OperationContext['log'] {
+    return this.inner.log;
   }
 }
 

@@ -19,9 +19,15 @@ import { FileRefSchema, type FileRef } from '../../machines/files/fileRef.js';
 /** Marks the schemas made by taskFile(), so that a provider finds the file fields of an operation. */
 const taskFileSchemas = new WeakSet<z.ZodType>();
 
-/** The schema of a task file: a FileRef, advertised with `"format": "switchboard-file"`. */
+/**
+ * The schema of a task file: a FileRef (checked by FileRefSchema), advertised as the short
+ * `{"type": "object", "format": "switchboard-file"}`: advertisements must stay small (answers to
+ * discovery requests are bounded in bytes, DISC-17).
+ */
 export function taskFile() {
-  const schema = FileRefSchema.meta({ format: 'switchboard-file', description: 'a task file (FileRef: sha256, size, name, mediaType)' });
+  const schema = z
+    .custom<FileRef>((value) => FileRefSchema.safeParse(value).success, { message: 'a task file is a FileRef {sha256, size, name?, mediaType?}' })
+    .meta({ type: 'object', format: 'switchboard-file' });
   taskFileSchemas.add(schema);
   return schema;
 }
