@@ -5,6 +5,8 @@
  */
 export { defineService, capabilitiesOf, type ServiceDefinition, type OperationDefinition, type OperationContext, type Logger } from './service.js';
 export { taskFile, fileFrom } from './files/taskFile.js';
+export { loadManifest, type ManifestService, type LoadManifestOptions } from './manifest/loadManifest.js';
+export { ManifestError } from './manifest/manifestError.js';
 export type { TaskFiles, ProviderFilesOptions } from './files/providerFiles.js';
 export type { ClientFiles, ClientFilesOptions, FileProgress } from './files/clientFiles.js';
 export type { FileRef } from '../machines/files/fileRef.js';

@@ -152,7 +152,11 @@ export class ClientFiles {
   ): Promise<TransferResult> {
     if (signal.aborted) throw new ProtocolError('CANCELLED', 'the task was cancelled');
     const transferId = uuid();
-    this.#listeners.set(transferId, (bytes) => onProgress({ phase, file, bytes }));
+    let reported = -1;
+    this.#listeners.set(transferId, (bytes) => {
+      reported = bytes;
+      onProgress({ phase, file, bytes });
+    });
     this.#nextTransferId = transferId;
     const onAbort = () => transfers.cancel(transferId);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -162,7 +166,8 @@ export class ClientFiles {
         const code = isErrorCode(result.end.code) ? result.end.code : 'INTERNAL_ERROR';
         throw new ProtocolError(code, `${phase} of ${file.name ?? file.sha256}: ${result.end.message || result.end.code}`);
       }
-      onProgress({ phase, file, bytes: file.size });
+      // The end, once: also when nothing moved (the other side held the file, FILE-3).
+      if (reported !== file.size) onProgress({ phase, file, bytes: file.size });
       return result;
     } finally {
       this.#nextTransferId = undefined;

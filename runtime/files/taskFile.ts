@@ -26,7 +26,8 @@ const taskFileSchemas = new WeakSet<z.ZodType>();
  */
 export function taskFile() {
   const schema = z
-    .custom<FileRef>((value) => FileRefSchema.safeParse(value).success, { message: 'a task file is a FileRef {sha256, size, name?, mediaType?}' })
+    // A client's LocalFile (fileFrom) passes too: typed clients check parameters before assign uploads them.
+    .custom<FileRef>((value) => value instanceof LocalFile || FileRefSchema.safeParse(value).success, { message: 'a task file is a FileRef {sha256, size, name?, mediaType?}' })
     .meta({ type: 'object', format: 'switchboard-file' });
   taskFileSchemas.add(schema);
   return schema;
