@@ -346,5 +346,9 @@ export function createProvider(options: ProviderOptions): Provider {
 /** The provider's task files: on when an operation declares them, unless turned off. */
 function filesFor(options: ProviderOptions, log: Logger): ProviderFiles | undefined {
   if (options.files === false || !(options.files !== undefined || ProviderFiles.usedBy(options.services))) return undefined;
-  return new ProviderFiles(options.files === true || options.files === undefined ? {} : options.files, log, options.clock);
+  const given = options.files === true || options.files === undefined ? {} : options.files;
+  // FILE-9: the provider's ACL decides file:put and file:get as it decides operations.
+  const acl = options.acl;
+  const authorizeFiles = acl === undefined ? {} : { authorize: (request: { clientId: string; serviceName: string; operation: string }) => authorize(acl, request).allowed };
+  return new ProviderFiles({ ...authorizeFiles, ...given }, log, options.clock);
 }

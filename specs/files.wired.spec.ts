@@ -258,6 +258,37 @@ describe('task files over real sockets', () => {
     link.close();
   });
 
+  it('FILE-9: the ACL decides file:put as it decides operations: refused, FileFailed FORBIDDEN', async () => {
+    const guarded = createProvider({
+      services: [reverser],
+      host: '127.0.0.1',
+      advertisedHost: '127.0.0.1',
+      discovery: { port: discoveryPort, broadcastAddresses: ['127.255.255.255'] },
+      acl: { default: 'allow', rules: [{ effect: 'deny', clientIds: ['files-denied'], operations: ['file:put'] }] },
+      files: { dir: path.join(dir, 'guarded') },
+      log: () => {},
+    });
+    const { endpoint: guardedEndpoint } = await guarded.start();
+    try {
+      const open = async (clientId: string) => {
+        const url = new URL(guardedEndpoint);
+        url.pathname = '/files';
+        url.searchParams.set('clientId', clientId);
+        const socket = new WebSocket(url);
+        const answer = new Promise<Record<string, any>>((resolve) => socket.once('message', (data) => resolve(JSON.parse(data.toString()))));
+        await new Promise((resolve) => socket.once('open', resolve));
+        socket.send(JSON.stringify({ type: 'FileOffer', messageId: 'm1', timestamp: Date.now(), payload: { transferId: 't1', clientId, serviceName: 'Reverser', file: { sha256: 'f'.repeat(64), size: 10 } } }));
+        const got = await answer;
+        socket.close();
+        return got;
+      };
+      expect(await open('files-denied')).toMatchObject({ type: 'FileFailed', payload: { code: 'FORBIDDEN' } });
+      expect(await open('files-allowed')).toMatchObject({ type: 'FileNeed' });
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('FILE-1: the provider announces "files"; a client does not send files to an operation that takes none', async () => {
     const client = newClient('files-plain');
     const service = await client.waitFor('Reverser');

@@ -38,6 +38,11 @@ export interface ProviderFilesOptions {
   readonly fileBytesMax?: number;
   /** Transfer limits: chunkBytes, creditsMax, transfersMax, idleTimeoutMs, leaseMs. */
   readonly limits?: Partial<FileTransferLimits>;
+  /**
+   * FILE-9: may this client put (upload) or get (download) files of this service? Asked as the
+   * operation `file:put` / `file:get` (the provider's ACL, when it has one). @default allow
+   */
+  readonly authorize?: (request: { readonly clientId: string; readonly serviceName: string; readonly operation: 'file:put' | 'file:get' }) => boolean;
 }
 
 /** What an operation that takes or returns files gets as `ctx.files`. */
@@ -132,7 +137,12 @@ export class ProviderFiles {
       admit: (message) => {
         if (message.type !== 'FileOffer' && message.type !== 'FileRequest') return undefined;
         if (message.payload.clientId !== clientId) return { code: 'FORBIDDEN', message: 'a file link carries the transfers of its own clientId only' };
-        if (!this.#fileServices.has(message.payload.serviceName)) return { code: 'FORBIDDEN', message: 'no operation of that service takes or returns files' };
+        const { serviceName } = message.payload;
+        if (!this.#fileServices.has(serviceName)) return { code: 'FORBIDDEN', message: 'no operation of that service takes or returns files' };
+        const operation = message.type === 'FileOffer' ? 'file:put' : 'file:get';
+        if (this.#options.authorize !== undefined && !this.#options.authorize({ clientId, serviceName, operation })) {
+          return { code: 'FORBIDDEN', message: `not allowed: ${operation} for ${serviceName}` };
+        }
         return undefined;
       },
       onClose: () => {
