@@ -279,7 +279,8 @@ export class FileTransfers {
       if (this.#running.get(transferId) !== running || this.#closed) return;
       const length = chunkLengthOf(running.file.size, chunkBytes, index);
       const header = chunkHeader(transferId, index);
-      const frame = new Uint8Array(header.byteLength + length);
+      // Not zero-filled: every byte is written just below (header, then the chunk read into it).
+      const frame = Buffer.allocUnsafe(header.byteLength + length);
       frame.set(header, 0);
       try {
         await store.readRange(running.file.sha256, index * chunkBytes, length, frame, header.byteLength);
