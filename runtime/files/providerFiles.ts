@@ -43,6 +43,8 @@ export interface ProviderFilesOptions {
    * operation `file:put` / `file:get` (the provider's ACL, when it has one). @default allow
    */
   readonly authorize?: (request: { readonly clientId: string; readonly serviceName: string; readonly operation: 'file:put' | 'file:get' }) => boolean;
+  /** A deliberate bug for the conformance suite's fixtures (FileStoreOptions.injectBug); never in production. */
+  readonly injectBug?: { readonly acceptWrongHash?: boolean };
 }
 
 /** What an operation that takes or returns files gets as `ctx.files`. */
@@ -81,6 +83,7 @@ export class ProviderFiles {
       ...(options.bytesMax === undefined ? {} : { bytesMax: options.bytesMax }),
       ...(options.fileBytesMax === undefined ? {} : { fileBytesMax: options.fileBytesMax }),
       onError: (error) => log('warn', 'file store: an evicted file could not be deleted', error),
+      ...(options.injectBug === undefined ? {} : { injectBug: options.injectBug }),
     }).then((store) => {
       this.#store = store;
     });
