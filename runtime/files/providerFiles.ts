@@ -225,41 +225,15 @@ export class ProviderFiles {
         return file;
       },
     };
-    return new FilesContext(context, files);
+    // The runtime's context with `files`; every other field read from it, with itself as `this`
+    // (its classes keep private fields, which a prototype-chained object could not read).
+    return new Proxy(context, { get: (target, key) => (key === 'files' ? files : Reflect.get(target, key, target)) }) as FileOperationContext;
   }
 
   async close(): Promise<void> {
     for (const socket of this.#links) socket.close(1001, 'provider stopping');
     await this.ready.catch(() => undefined);
     await this.#store?.close();
-  }
-}
-
-/** The operation's context with its files; everything else read from the runtime's context. */
-class FilesContext implements FileOperationContext {
-  constructor(
-    private readonly inner: OperationContext,
-    readonly files: TaskFiles,
-  ) {}
-
-  get taskId(): string {
-    return this.inner.taskId;
-  }
-
-  get clientId(): string {
-    return this.inner.clientId;
-  }
-
-  get signal(): AbortSignal {
-    return this.inner.signal;
-  }
-
-  get progress(): OperationContext['progress'] {
-    return this.inner.progress;
-  }
-
-  get log(): OperationContext['log'] {
-    return this.inner.log;
   }
 }
 
