@@ -277,7 +277,7 @@ describe('switchboard describe', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^ImageProcessingService \d+\.\d+\.\d+/);
     expect(result.stdout).toContain(imageProvider.endpoint);
-    expect(result.stdout).toMatch(/^ {2}resizeImage\(inputPath: string, outputPath: string, width\??: int/m);
+    expect(result.stdout).toMatch(/^ {2}resizeImage\(inputPath\?: string, outputPath\?: string, input\?: object, outputName\?: string, width\??: int/m);
     expect(result.stdout).toMatch(/^ {2}applyFilter\(/m);
   });
 
