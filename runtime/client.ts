@@ -311,6 +311,7 @@ export function createClient(options: ClientOptions = {}): Client {
   const taskFiles = clientTaskFiles({
     clientId,
     options: options.files,
+    token: options.connect?.token,
     clock,
     services: () => actor.getSnapshot().context.services,
     find: (serviceName, operation) => client.waitFor(serviceName, { operation, timeoutMs: WAIT_FOR_DEFAULT_MS }),

@@ -186,7 +186,9 @@ export function createProvider(options: ProviderOptions): Provider {
     portStateKnown();
   };
   const usesUdp = options.network === undefined && options.lan !== false;
-  const files = filesFor(options, log);
+  const clockNow = (options.clock as { now?: () => number } | undefined)?.now?.bind(options.clock);
+  const policies = authPolicies(options.auth, clockNow ?? Date.now);
+  const files = filesFor(options, log, policies.verifyToken);
   const compat = compatSettings(options.compat);
   const host: NetworkHost =
     options.network ??
@@ -206,8 +208,6 @@ export function createProvider(options: ProviderOptions): Provider {
       { nats: options.nats, lan: options.lan },
       log,
     );
-  const clockNow = (options.clock as { now?: () => number } | undefined)?.now?.bind(options.clock);
-  const policies = authPolicies(options.auth, clockNow ?? Date.now);
   const newId = options.newId ?? uuid;
   const supervisor = createSupervisor({ log, newId });
   const signing = signingFor(options, log);
@@ -344,11 +344,12 @@ export function createProvider(options: ProviderOptions): Provider {
 }
 
 /** The provider's task files: on when an operation declares them, unless turned off. */
-function filesFor(options: ProviderOptions, log: Logger): ProviderFiles | undefined {
+function filesFor(options: ProviderOptions, log: Logger, verifyToken: ProviderFilesOptions['verifyToken']): ProviderFiles | undefined {
   if (options.files === false || !(options.files !== undefined || ProviderFiles.usedBy(options.services))) return undefined;
   const given = options.files === true || options.files === undefined ? {} : options.files;
   // FILE-9: the provider's ACL decides file:put and file:get as it decides operations.
   const acl = options.acl;
-  const authorizeFiles = acl === undefined ? {} : { authorize: (request: { clientId: string; serviceName: string; operation: string }) => authorize(acl, request).allowed };
-  return new ProviderFiles({ ...authorizeFiles, ...given }, log, options.clock);
+  const authorizeFiles = acl === undefined ? {} : { authorize: (request: Parameters<typeof authorize>[1]) => authorize(acl, request).allowed };
+  // SEC-2: a file link needs the credential a session would need.
+  return new ProviderFiles({ ...authorizeFiles, ...(verifyToken === undefined ? {} : { verifyToken }), ...given }, log, options.clock);
 }

@@ -289,6 +289,48 @@ describe('task files over real sockets', () => {
     }
   });
 
+  it('SEC-2 on file links: with authentication required, a link without a valid key is closed 1008; the client\'s key opens it', async () => {
+    // A network of its own: the keyed client must find this provider, not the one of the other tests.
+    const ownPort = await freeDiscoveryPort();
+    const guarded = createProvider({
+      services: [reverser],
+      host: '127.0.0.1',
+      advertisedHost: '127.0.0.1',
+      discovery: { port: ownPort, broadcastAddresses: ['127.255.255.255'] },
+      auth: { tokens: ['files-key'] },
+      files: { dir: path.join(dir, 'authed') },
+      log: () => {},
+    });
+    const { endpoint: guardedEndpoint } = await guarded.start();
+    try {
+      const closeOf = async (headers: Record<string, string>) => {
+        const url = new URL(guardedEndpoint);
+        url.pathname = '/files';
+        url.searchParams.set('clientId', 'files-anon');
+        const socket = new WebSocket(url, { headers });
+        socket.on('open', () => socket.send(JSON.stringify({ type: 'FileOffer', messageId: 'm1', timestamp: Date.now(), payload: { transferId: 't1', clientId: 'files-anon', serviceName: 'Reverser', file: { sha256: 'f'.repeat(64), size: 10 } } })));
+        return new Promise<{ code: number; reason: string; messages: number }>((resolve) => {
+          let messages = 0;
+          socket.on('message', () => messages++);
+          socket.once('close', (code, reason) => resolve({ code, reason: reason.toString(), messages }));
+          setTimeout(() => socket.close(1000), 1_000);
+        });
+      };
+      // Without a key, or with a wrong one: closed before any file message is answered.
+      expect(await closeOf({})).toEqual({ code: 1008, reason: 'rejected: UNAUTHENTICATED', messages: 0 });
+      expect(await closeOf({ authorization: 'Bearer wrong' })).toEqual({ code: 1008, reason: 'rejected: UNAUTHENTICATED', messages: 0 });
+      const keyed = createClient({ clientId: 'files-keyed', discovery: { port: ownPort, broadcastAddresses: ['127.255.255.255'] }, connect: { token: 'files-key' }, log: () => {} });
+      clients.push(keyed);
+      const task = keyed.assign('Reverser', 'reverse', { input: fileFrom(Buffer.from('abc'), { name: 'abc.txt' }) }, { waitFor: true });
+      const settled = await task.settled;
+      expect(settled.ok, JSON.stringify(settled)).toBe(true);
+      await keyed.stop();
+
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('FILE-1: the provider announces "files"; a client does not send files to an operation that takes none', async () => {
     const client = newClient('files-plain');
     const service = await client.waitFor('Reverser');

@@ -29,6 +29,8 @@ export interface ClientFilesOptions {
   readonly limits?: Partial<FileTransferLimits>;
   /** How long to wait for a file link to open. @default 10_000 */
   readonly connectTimeoutMs?: number;
+  /** The API key file links authenticate with (`Authorization: Bearer`); createClient passes its `connect.token`. */
+  readonly token?: string;
 }
 
 /** Progress of one file of a task: `phase` upload before the provider's progress, download after it. */
@@ -191,7 +193,8 @@ export class ClientFiles {
     const url = new URL(endpoint);
     url.pathname = FILE_LINK_PATH;
     url.searchParams.set('clientId', this.#clientId);
-    const socket = new WebSocket(url, { perMessageDeflate: false });
+    const token = this.#options.token;
+    const socket = new WebSocket(url, { perMessageDeflate: false, ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }) });
     const transfers = new FileTransfers({
       store,
       link: socketTransferLink(socket),

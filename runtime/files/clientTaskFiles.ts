@@ -21,6 +21,8 @@ interface Target {
 export interface TaskFilesDeps {
   readonly clientId: string;
   readonly options: ClientFilesOptions | boolean | undefined;
+  /** The API key of the client's connections, for its file links too. */
+  readonly token?: string | undefined;
   readonly clock: Clock | undefined;
   readonly services: () => readonly ServiceView[];
   /** Finds (or waits for) an instance offering the operation. */
@@ -47,7 +49,8 @@ export function clientTaskFiles(deps: TaskFilesDeps) {
   const enabled = deps.options !== false;
   const cache = (): ClientFiles => {
     if (!enabled) throw new ProtocolError('UNSUPPORTED_MESSAGE', 'task files are turned off on this client (files: false)');
-    return (files ??= new ClientFiles(deps.clientId, typeof deps.options === 'object' ? deps.options : {}, deps.clock));
+    const given = typeof deps.options === 'object' ? deps.options : {};
+    return (files ??= new ClientFiles(deps.clientId, deps.token === undefined ? given : { token: deps.token, ...given }, deps.clock));
   };
   const uploading = new Map<string, AbortController>();
   const targets = new Map<string, Target>();

@@ -22,6 +22,7 @@ import type { WebSocket } from 'ws';
 import { v4 as uuid } from 'uuid';
 import type { FileRef } from '../../machines/files/fileRef.js';
 import { ProtocolError } from '../../machines/errors.js';
+import { matchesAny } from '../../machines/identity.js';
 import type { Clock } from '../provider.js';
 import type { Logger, OperationContext, OperationDefinition, ServiceDefinition } from '../service.js';
 import { attachFileLink, socketTransferLink, type FileLinkCounters } from './fileLink.js';
@@ -42,9 +43,29 @@ export interface ProviderFilesOptions {
    * FILE-9: may this client put (upload) or get (download) files of this service? Asked as the
    * operation `file:put` / `file:get` (the provider's ACL, when it has one). @default allow
    */
-  readonly authorize?: (request: { readonly clientId: string; readonly serviceName: string; readonly operation: 'file:put' | 'file:get' }) => boolean;
+  readonly authorize?: (request: {
+    readonly clientId: string;
+    readonly serviceName: string;
+    readonly operation: 'file:put' | 'file:get';
+    readonly principal?: string | undefined;
+    readonly groups?: readonly string[] | undefined;
+  }) => boolean;
+  /**
+   * When the provider requires authentication (SEC-2): the credential of a file link's token
+   * (`Authorization: Bearer`, or `?token=`); a link without a valid one is closed 1008 before any
+   * file message. Its principal owns the link's clientId and is what the ACL is asked about.
+   */
+  readonly verifyToken?: (token: string, clientId: string, remoteAddress: string) => Promise<LinkCredential | undefined>;
   /** A deliberate bug for the conformance suite's fixtures (FileStoreOptions.injectBug); never in production. */
   readonly injectBug?: { readonly acceptWrongHash?: boolean };
+}
+
+/** Who a file link authenticated as (runtime/auth.ts's Credential). */
+export interface LinkCredential {
+  readonly principal: string;
+  readonly groups?: readonly string[] | undefined;
+  /** The only clientIds it may act for (exact, or a prefix ending in `*`); undefined: any. */
+  readonly clientIds?: readonly string[] | undefined;
 }
 
 /** What an operation that takes or returns files gets as `ctx.files`. */
@@ -109,16 +130,51 @@ export class ProviderFiles {
     const clientId = url.searchParams.get('clientId') ?? '';
     const store = this.#store;
     if (store === undefined || clientId.length < 1 || clientId.length > 256) {
-      this.linkCounters.refused++;
-      socket.close(1008, store === undefined ? 'file store not ready' : 'a file link names its clientId');
+      this.#refuse(socket, store === undefined ? 'file store not ready' : 'a file link names its clientId');
       return;
     }
-    // SEC-10 for file links: the owner is the credential the upgrade carried, else the host.
-    const owner = bearerOf(request) ?? request.socket.remoteAddress ?? '?';
+    const verify = this.#options.verifyToken;
+    if (verify === undefined) {
+      this.#open(socket, request, store, clientId, undefined);
+      return;
+    }
+    // SEC-2 for file links: a credential first; messages wait (paused) while it is checked.
+    const token = bearerOf(request) ?? (url.searchParams.get('token') || undefined);
+    if (token === undefined) {
+      this.#refuse(socket, 'rejected: UNAUTHENTICATED');
+      return;
+    }
+    socket.pause();
+    verify(token, clientId, request.socket.remoteAddress ?? '?').then(
+      (credential) => {
+        if (credential === undefined) this.#refuse(socket, 'rejected: UNAUTHENTICATED');
+        else {
+          this.#open(socket, request, store, clientId, credential);
+          socket.resume();
+        }
+      },
+      () => this.#refuse(socket, 'rejected: UNAUTHENTICATED'),
+    );
+  };
+
+  #refuse(socket: WebSocket, reason: string): void {
+    this.linkCounters.refused++;
+    socket.on('error', () => undefined);
+    // Read again (a link paused while its key was checked): the close handshake needs the peer's close frame.
+    socket.resume();
+    socket.close(1008, reason);
+  }
+
+  #open(socket: WebSocket, request: IncomingMessage, store: FileStore, clientId: string, credential: LinkCredential | undefined): void {
+    if (credential?.clientIds !== undefined && !matchesAny(credential.clientIds, clientId)) {
+      this.#refuse(socket, 'rejected: FORBIDDEN (not a clientId of this credential)');
+      return;
+    }
+    // SEC-10 for file links: the owner is the credential's principal, else the host.
+    const owner = credential?.principal ?? request.socket.remoteAddress ?? '?';
     const known = this.#owners.get(clientId);
     if (known !== undefined && known !== owner) {
-      this.linkCounters.refused++;
-      socket.close(1008, 'rejected: FORBIDDEN (clientId owned by another)');
+      this.#refuse(socket, 'rejected: FORBIDDEN (clientId owned by another)');
       return;
     }
     if (known === undefined) {
@@ -143,7 +199,8 @@ export class ProviderFiles {
         const { serviceName } = message.payload;
         if (!this.#fileServices.has(serviceName)) return { code: 'FORBIDDEN', message: 'no operation of that service takes or returns files' };
         const operation = message.type === 'FileOffer' ? 'file:put' : 'file:get';
-        if (this.#options.authorize !== undefined && !this.#options.authorize({ clientId, serviceName, operation })) {
+        const who = credential === undefined ? {} : { principal: credential.principal, groups: credential.groups };
+        if (this.#options.authorize !== undefined && !this.#options.authorize({ clientId, serviceName, operation, ...who })) {
           return { code: 'FORBIDDEN', message: `not allowed: ${operation} for ${serviceName}` };
         }
         return undefined;
@@ -153,7 +210,7 @@ export class ProviderFiles {
         this.#add(transfers.counters, counters);
       },
     });
-  };
+  }
 
   #add(counters: TransferCounters, link: FileLinkCounters): void {
     for (const key of Object.keys(counters) as (keyof TransferCounters)[]) this.transferCounters[key] += counters[key];
