@@ -169,14 +169,24 @@ export function natsServer(link: NatsLink, micro: MicroStats, name = link.config
         // No responders (or no answer): the name is free.
       }
       if (stopped || state !== 'starting') return;
+      // A subscription the server refuses (the NATS user's permissions deny the subject) is
+      // answered before the flush's PONG: without this check the provider would claim to listen
+      // on subjects it never receives anything on.
+      let refused: Error | undefined;
+      const deliver = (handle: (message: Msg) => void) => (error: Error | null, message: Msg) => {
+        if (error) refused ??= error;
+        else handle(message);
+      };
       try {
-        subscriptions.push(nc.subscribe(subjects.listener(name), { callback: (error, message) => (error ? undefined : onOpen(message)) }));
-        subscriptions.push(
-          nc.subscribe(subjects.listenerConnections(name), { callback: (error, message) => (error ? undefined : onFrame(message)) }),
-        );
+        subscriptions.push(nc.subscribe(subjects.listener(name), { callback: deliver(onOpen) }));
+        subscriptions.push(nc.subscribe(subjects.listenerConnections(name), { callback: deliver(onFrame) }));
         await nc.flush();
       } catch (error) {
         fail(`cannot subscribe: ${messageOf(error)}`);
+        return;
+      }
+      if (refused !== undefined) {
+        fail(`cannot subscribe: ${messageOf(refused)} (the NATS user's permissions must allow subscribing to ${subjects.listener(name)} and ${subjects.listenerConnections(name)})`);
         return;
       }
       if (stopped || state !== 'starting') return;
