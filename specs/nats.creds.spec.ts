@@ -28,7 +28,7 @@ const recorder = () => {
 };
 
 /** A provider that must not start: its start() rejection. */
-async function refusedStart(options: ProviderOptions): Promise<ProtocolError> {
+async function refusedStart(options: Partial<ProviderOptions>): Promise<ProtocolError> {
   const provider = createProvider({ services: [greeter], lan: false, log: () => {}, ...options });
   suite.defer(() => provider.stop());
   const error: unknown = await provider.start().then(

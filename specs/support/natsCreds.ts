@@ -24,6 +24,8 @@ export interface UserSpec {
 }
 
 export interface NatsTrust {
+  /** The temporary directory every file is written to. */
+  readonly dir: string;
   /** The nats-server configuration text (pass it as `startNatsNode({ config })`). */
   readonly serverConfig: string;
   /** Writes a `.creds` file (mode 0600) of a new user of the application account. */
@@ -76,6 +78,7 @@ export async function makeNatsTrust(): Promise<NatsTrust> {
   ].join('\n');
 
   return {
+    dir,
     serverConfig,
     user: (name, spec = {}) => writeUser(name, account, spec),
     untrustedUser: (name) => writeUser(name, untrusted.account, {}),
