@@ -20,7 +20,7 @@ afterAll(() => trust.dispose());
 
 const good = await trust.user('good');
 const goodText = readFileSync(good, 'utf8');
-const seed = /SU[A-Z2-7]+/.exec(goodText)?.[0] as string;
+const seed = /BEGIN USER NKEY SEED-+\n(SU[A-Z2-7]+)\n/.exec(goodText)?.[1] as string;
 const missing = `${good}.missing`;
 const directory = join(trust.dir, 'dir.creds');
 mkdirSync(directory);
@@ -29,7 +29,7 @@ const groupReadable = trust.file('group.creds', goodText, 0o640);
 const notCreds = trust.file('notes.creds', `just some notes mentioning ${seed}\n`, 0o600);
 const accountSeed = trust.file(
   'account-seed.creds',
-  goodText.replace(/SU([A-Z2-7]+)/, 'SA$1'),
+  goodText.replace(seed, `SA${seed.slice(2)}`),
   0o600,
 );
 

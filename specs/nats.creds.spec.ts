@@ -72,6 +72,7 @@ describeNats('NATS credentials (.creds): decentralized JWT authentication on a r
   it('no credentials: the provider cannot start and says the server wants authentication; the client finds nothing and logs why', async () => {
     const prefix = uniquePrefix();
     const refused = await refusedStart({ nats: suite.options(prefix) });
+    expect(refused.code).toBe('UNAUTHENTICATED');
     expect(refused.message).toMatch(/cannot connect to NATS: Authorization Violation: the NATS server requires authentication and none was given/);
     const { error, log } = await clientLooks(prefix, undefined);
     expect(error).toBeInstanceOf(ProtocolError);
@@ -83,6 +84,7 @@ describeNats('NATS credentials (.creds): decentralized JWT authentication on a r
     const prefix = uniquePrefix();
     const intruder = await trust.untrustedUser('intruder');
     const refused = await refusedStart({ nats: suite.options(prefix, { credentials: intruder }) });
+    expect(refused.code).toBe('UNAUTHENTICATED');
     expect(refused.message).toContain(`Authorization Violation: the NATS server refused the user of ${intruder}`);
     const { error, log } = await clientLooks(prefix, intruder);
     expect((error as ProtocolError).code).toBe('SERVICE_UNAVAILABLE');
@@ -96,6 +98,7 @@ describeNats('NATS credentials (.creds): decentralized JWT authentication on a r
     const nowS = Math.floor(Date.now() / 1000);
     const expired = await trust.user('expired', { expiresAt: nowS - 5 });
     const refused = await refusedStart({ nats: suite.options(prefix, { credentials: expired }) });
+    expect(refused.code).toBe('UNAUTHENTICATED');
     expect(refused.message).toMatch(/Authorization Violation: the NATS server refused the user of .*expired\.creds/);
     const valid = await trust.user('valid', { expiresAt: nowS + 600 });
     await expect(suite.startProvider({ services: [greeter], lan: false, nats: suite.options(prefix, { credentials: valid }) })).resolves.toBeDefined();
@@ -118,11 +121,12 @@ describeNats('NATS credentials (.creds): decentralized JWT authentication on a r
 
     // A rogue provider of the outsider cannot listen in the deployment (its subscriptions are refused, so start() fails).
     const rogue = await refusedStart({ nats: suite.options(prefix, { credentials: outsider, name: 'rogue' }) });
+    expect(rogue.code).toBe('FORBIDDEN');
     expect(rogue.message).toMatch(/cannot subscribe: Permissions Violation for Subscription to "[^"]+\.srv\.rogue"/);
     // A client of the outsider finds nothing and logs the permission refusals.
     const { error, log } = await clientLooks(prefix, outsider);
     expect((error as ProtocolError).code).toBe('SERVICE_UNAVAILABLE');
-    expect(log).toContain(`Permissions Violation for Publish to \\\\\\"${prefix}.disc.req`);
+    expect(log).toContain(`nats: permission denied: Permissions Violation for Publish to \\"${prefix}.disc.req\\" (the NATS user's permissions must allow the subjects under ${prefix}.)`);
 
     const client = suite.startClient({ lan: false, nats: suite.options(prefix, { credentials: insider }) });
     await expect(client.assign('Greeter', 'greet', { name: 'scoped' }, { waitFor: { timeoutMs: 5_000 } }).result).resolves.toEqual({ hello: 'scoped' });

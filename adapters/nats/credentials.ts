@@ -25,12 +25,6 @@ export function credentialsProblem(path: string): string | undefined {
   } catch (error) {
     return `credentials ${path} cannot be read: ${codeOf(error)}`;
   }
-  // Like ssh with a private key: a seed others can read is a seed others have. Group access is
-  // allowed (secrets mounted for a service group, e.g. mode 0440).
-  if (process.platform !== 'win32' && (mode & 0o007) !== 0) {
-    const octal = (mode & 0o777).toString(8).padStart(4, '0');
-    return `credentials ${path} is accessible to every user (mode ${octal}): it holds a secret seed; chmod 600 it`;
-  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -42,6 +36,12 @@ export function credentialsProblem(path: string): string | undefined {
   const seed = SEED_BLOCK.exec(text)?.[1];
   if (seed === undefined) return `credentials ${path} is not a NATS .creds file: no user NKEY seed block`;
   if (!seed.startsWith('SU')) return `credentials ${path}: the seed is not a user seed (SU...)`;
+  // Like ssh with a private key: a seed others can read is a seed others have. Group access is
+  // allowed (secrets mounted for a service group, e.g. mode 0440).
+  if (process.platform !== 'win32' && (mode & 0o007) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0');
+    return `credentials ${path} is accessible to every user (mode ${octal}): it holds a secret seed; chmod 600 it`;
+  }
   return undefined;
 }
 

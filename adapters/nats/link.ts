@@ -128,6 +128,11 @@ export class NatsLink {
         // A disconnect of a connection we are closing ourselves is no news.
         const trouble = (status.type === 'error' || status.type === 'disconnect') && this.#connection === nc;
         if (trouble) config.metrics.connectionErrors++;
+        if (status.type === 'error' && status.error.name === 'PermissionViolationError') {
+          // The NATS user may not use one of this deployment's subjects: nothing will flow there.
+          config.log('error', `nats: permission denied: ${status.error.message} (the NATS user's permissions must allow the subjects under ${config.prefix}.)`);
+          continue;
+        }
         const level = trouble ? 'warn' : 'debug';
         config.log(level, `nats: ${status.type}`, { detail: describe(status) });
       }
@@ -155,14 +160,19 @@ function describe(status: unknown): string {
  */
 function explainRefusal(error: unknown, config: NatsConfig): unknown {
   const message = messageOf(error);
-  if (!/authori[sz]ation|authentication/i.test(message)) return error;
+  if (!/authori[sz]ation violation|authentication expired/i.test(message)) return error;
   const what =
     config.credentials !== undefined
       ? `the NATS server refused the user of ${config.credentials} (an account or operator it does not trust, an expired or revoked user JWT, or a seed that does not match it)`
       : config.token !== undefined || config.user !== undefined
         ? `the NATS server refused the ${config.token !== undefined ? 'token' : 'user and password'}`
         : 'the NATS server requires authentication and none was given (credentials, token, or user and pass)';
-  return new Error(`${message}: ${what}`, { cause: error });
+  return new NatsAuthenticationRefused(`${message}: ${what}`, { cause: error });
+}
+
+/** The NATS server refused this host's authentication (credentials, token, user and password). */
+export class NatsAuthenticationRefused extends Error {
+  override readonly name = 'NatsAuthenticationRefused';
 }
 
 export function messageOf(error: unknown): string {
