@@ -111,8 +111,10 @@ describeNats('NATS credentials (.creds): decentralized JWT authentication on a r
       trust.user('outsider', { permissions: onlyPrefix(`${prefix}x`) }),
       trust.user('unrestricted'),
     ]);
-    // The deployment's own users need nothing beyond `prefix.>` (request inboxes are under it).
-    await suite.startProvider({ services: [greeter], lan: false, nats: suite.options(prefix, { credentials: insider, name: 'real' }) });
+    // The deployment's own users need nothing beyond `prefix.>` (request inboxes are under it);
+    // without `$SRV.>` only NATS micro tools lose sight of the provider, which it says once.
+    const providerLog = recorder();
+    await suite.startProvider({ services: [greeter], lan: false, log: providerLog.log, nats: suite.options(prefix, { credentials: insider, name: 'real' }) });
 
     // The outsider listens to everything of the deployment; the control, an unrestricted user of the same account, does too.
     const seen = { outsider: 0, unrestricted: 0 };
@@ -134,5 +136,7 @@ describeNats('NATS credentials (.creds): decentralized JWT authentication on a r
     expect(seen.unrestricted).toBeGreaterThan(0);
     expect(seen.outsider).toBe(0);
     expect(outsiderSubscription.isClosed()).toBe(true);
+    const denied = providerLog.lines.filter(([, message]) => message.startsWith('nats: permission denied'));
+    expect(denied).toEqual([['warn', expect.stringMatching(/^nats: permission denied: .*"\$SRV\.>" \(NATS micro tools will not list these services/)]]);
   });
 });

@@ -129,8 +129,7 @@ export class NatsLink {
         const trouble = (status.type === 'error' || status.type === 'disconnect') && this.#connection === nc;
         if (trouble) config.metrics.connectionErrors++;
         if (status.type === 'error' && status.error.name === 'PermissionViolationError') {
-          // The NATS user may not use one of this deployment's subjects: nothing will flow there.
-          config.log('error', `nats: permission denied: ${status.error.message} (the NATS user's permissions must allow the subjects under ${config.prefix}.)`);
+          logPermissionDenied(status.error, config);
           continue;
         }
         const level = trouble ? 'warn' : 'debug';
@@ -145,6 +144,22 @@ export class NatsLink {
     for (const listener of [...this.#closedListeners]) listener(reason);
   }
 }
+
+/**
+ * The NATS user may not use a subject: nothing will flow there. On the deployment's own subjects
+ * that breaks discovery or tasks (an error); on NATS micro's it only hides the services from micro
+ * tools (a warning, with the way out).
+ */
+function logPermissionDenied(error: Error, config: NatsConfig): void {
+  const subject = (error as { subject?: unknown }).subject;
+  if (typeof subject === 'string' && subject.startsWith(MICRO_PREFIX)) {
+    config.log('warn', `nats: permission denied: ${error.message} (NATS micro tools will not list these services: allow subscribing to $SRV.> and publishing to _INBOX.>, or set micro: false)`);
+    return;
+  }
+  config.log('error', `nats: permission denied: ${error.message} (the NATS user's permissions must allow the subjects under ${config.prefix}.)`);
+}
+
+const MICRO_PREFIX = '$SRV.';
 
 function describe(status: unknown): string {
   try {
