@@ -44,7 +44,7 @@ async function clientLooks(prefix: string, credentials: string | undefined): Pro
   const { log, text } = recorder();
   const client = createClient({ lan: false, log, nats: suite.options(prefix, credentials === undefined ? {} : { credentials }) });
   suite.defer(() => client.stop());
-  const error = await client.waitFor('Greeter', { timeoutMs: 800 }).then(
+  const error = await client.waitFor('Greeter', { timeoutMs: 400 }).then(
     () => undefined,
     (rejection: unknown) => rejection,
   );
