@@ -26,6 +26,7 @@ export function advertisementFor(
     load: context.load,
     heartbeatIntervalMs: context.heartbeatIntervalMs,
     ...(respondsToClientId === undefined ? {} : { respondsToClientId }),
+    ...(service.features === undefined ? {} : { features: [...service.features] }),
   };
   return draft;
 }

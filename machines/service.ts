@@ -7,6 +7,8 @@ export interface ServiceDescriptor {
   readonly serviceName: string;
   readonly serviceVersion: string;
   readonly capabilities: readonly Capability[];
+  /** Optional features this service's provider implements for it (advertised, e.g. `["files"]`, FILE-1). */
+  readonly features?: readonly string[];
 }
 
 export function offersOperation(services: readonly ServiceDescriptor[], serviceName: string, operation: string): boolean {

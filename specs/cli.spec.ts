@@ -5,7 +5,7 @@
  * bounded in time, and is killed by pid if it outlives its test.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -277,7 +277,7 @@ describe('switchboard describe', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^ImageProcessingService \d+\.\d+\.\d+/);
     expect(result.stdout).toContain(imageProvider.endpoint);
-    expect(result.stdout).toMatch(/^ {2}resizeImage\(inputPath: string, outputPath: string, width\??: int/m);
+    expect(result.stdout).toMatch(/^ {2}resizeImage\(inputPath\?: string, outputPath\?: string, input\?: object, outputName\?: string, width\??: int/m);
     expect(result.stdout).toMatch(/^ {2}applyFilter\(/m);
   });
 
@@ -374,6 +374,19 @@ describe('switchboard assign', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ outputImagePath: 'small.png', width: 100, height: 75 });
   });
 
+  it('FILE-12: --file sends a local file the provider cannot see (outside its work dir), --out saves the result file', async () => {
+    const clientDir = path.join(scratch, 'client-disk');
+    await writeSampleImage(path.join(clientDir, 'mine.png'), { width: 400, height: 300 });
+    const out = path.join(scratch, 'client-out');
+    const result = await runCli(['assign', 'ImageProcessingService', 'resizeImage', '--file', `input=${path.join(clientDir, 'mine.png')}`, '--param', 'width=100', '--param', 'outputName=mine-100.webp', '--out', out]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ width: 100, height: 75, format: 'webp', output: { name: 'mine-100.webp', mediaType: 'image/webp' } });
+    expect(result.stderr).toMatch(/^progress 0% \(queued\) upload mine\.png: \d+ of \d+ bytes/m);
+    expect(result.stderr).toContain(`saved ${path.join(out, 'mine-100.webp')}`);
+    const { default: sharp } = await import('sharp');
+    expect(await sharp(path.join(out, 'mine-100.webp')).metadata()).toMatchObject({ width: 100, height: 75, format: 'webp' });
+  });
+
   it('TASK-6, DISC-13: an operation the service does not offer exits 3 with UNKNOWN_OPERATION, as describe does', async () => {
     const result = await runCli(['assign', 'ImageProcessingService', 'explode', '--param', 'x=1']);
     expect(result.code).toBe(3);
@@ -467,6 +480,29 @@ describe('switchboard status and cancel (TASK-13: the task belongs to its client
 });
 
 describe('switchboard provider', () => {
+  it('MAN-1, MAN-3: hosts a service described by --manifest, with --setting, that assign runs', async () => {
+    const dir = path.join(scratch, 'manifest');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'greeter.yaml'),
+      'name: CliManifestGreeter\nversion: "1.0"\nmodule: ./greeter.mjs\nsettings:\n  greeting: { schema: { type: string }, default: Hello }\noperations:\n  greet:\n    params: { type: object, properties: { name: { type: string } }, required: [name] }\n',
+    );
+    await writeFile(path.join(dir, 'greeter.mjs'), 'export default ({ settings }) => ({ greet: async ({ name }) => ({ greeting: `${settings.greeting}, ${name}` }) });\n');
+    const hosted = await startProvider(['--manifest', path.join(dir, 'greeter.yaml'), '--setting', 'greeting=Hi'], perTest);
+    const result = await runCli(['assign', 'CliManifestGreeter', 'greet', '--param', 'name=Ada', '--json']);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ status: 'Completed', resultData: { greeting: 'Hi, Ada' }, endpoint: hosted.endpoint });
+  });
+
+  it('MAN-2: a manifest it cannot use exits 2, naming the file, line, column, path and fix', async () => {
+    const file = path.join(scratch, 'broken.yaml');
+    await writeFile(file, 'name: Broken\nversion: "1"\nmodule: ./nowhere.mjs\noperations:\n  op:\n    params: { type: object, properties: { n: { type: strnig } } }\n');
+    const result = await runCli(['provider', '--manifest', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${file}:6:13: operations.op.params: Unsupported type: strnig`);
+    expect(result.stderr).toContain('fix: use a JSON Schema type');
+  });
+
   it('DISC-7: exits 0 on SIGTERM after its goodbye, which a watching discover sees', async () => {
     const doomedDir = path.join(scratch, 'doomed');
     const doomed = await startProvider(['--work-dir', doomedDir], perTest);

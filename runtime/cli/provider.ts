@@ -2,6 +2,7 @@
  * `switchboard provider`: hosts services until SIGINT/SIGTERM, then stops gracefully (running
  * tasks cancelled, goodbye advertised, sessions closed with 1001) and exits 0.
  */
+import type { ProviderFilesOptions } from '../files/providerFiles.js';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -13,7 +14,9 @@ import { createProvider, type ProviderOptions, type SigningOptions } from '../pr
 import { compatDeviations, type CompatDeviation, type CompatOption } from '../compat.js';
 import type { OperationDefinition, ServiceDefinition } from '../service.js';
 import { runAction, within, type CliContext } from './context.js';
-import { envOption, ExitCode, globalOptionsOf, integerIn, listOf, repeatable, UsageError } from './options.js';
+import { ManifestError } from '../manifest/manifestError.js';
+import { loadManifests } from '../manifest/loadManifests.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn, listOf, parseParamValue, repeatable, UsageError } from './options.js';
 import { describeNetwork, networkChoiceOf } from './natsOptions.js';
 import { inspectOptionOf } from './inspect.js';
 import { jsonLine, line, stderrLogger, type Io } from './output.js';
@@ -23,6 +26,8 @@ import { nextStopSignal } from './signals.js';
 
 interface ProviderFlags {
   service?: string[];
+  manifest?: string[];
+  setting?: string[];
   port: number;
   host: string;
   advertisedHost?: string;
@@ -35,6 +40,9 @@ interface ProviderFlags {
   tlsKey?: string;
   tlsClientCa?: string;
   stepDelayMs?: number;
+  filesDir?: string;
+  fileBytesMax?: number;
+  fileStoreBytesMax?: number;
   sessionsMax?: number;
   anonymousSessionsMax?: number;
   sessionsPerKeyMax?: number;
@@ -147,6 +155,16 @@ type Reported =
   | { readonly type: 'task.started'; readonly taskId: string; readonly clientId: string; readonly serviceName: string; readonly operation: string };
 
 /** The service with each operation's run wrapped so the start of every task is reported. */
+/** The task files options from the flags (the store is used only by operations that declare task files). */
+function filesOf(flags: ProviderFlags): { files?: ProviderFilesOptions } {
+  const files: ProviderFilesOptions = {
+    ...(flags.filesDir === undefined ? {} : { dir: flags.filesDir }),
+    ...(flags.fileBytesMax === undefined ? {} : { fileBytesMax: flags.fileBytesMax }),
+    ...(flags.fileStoreBytesMax === undefined ? {} : { bytesMax: flags.fileStoreBytesMax }),
+  };
+  return Object.keys(files).length === 0 ? {} : { files };
+}
+
 export function reportingStarts(service: ServiceDefinition, report: (event: Reported) => void): ServiceDefinition {
   const operations = Object.fromEntries(
     Object.entries(service.operations as Record<string, OperationDefinition>).map(([operation, definition]) => [
@@ -229,6 +247,23 @@ function usable<T>(make: () => T): T {
   }
 }
 
+/** MAN-1..MAN-4: `--manifest` files with their `--setting name=value` values; a bad manifest is a usage error (exit 2). */
+async function manifestServices(flags: ProviderFlags): Promise<ServiceDefinition[]> {
+  if (!flags.manifest?.length) return [];
+  const settings: Record<string, unknown> = {};
+  for (const setting of flags.setting ?? []) {
+    const index = setting.indexOf('=');
+    if (index <= 0) throw new UsageError(`--setting expects name=value, got "${setting}"`);
+    settings[setting.slice(0, index)] = parseParamValue(setting.slice(index + 1));
+  }
+  try {
+    return (await loadManifests(flags.manifest, settings)).map((loaded) => loaded.service);
+  } catch (error) {
+    if (error instanceof ManifestError) throw new UsageError(`--manifest: ${error.message}`);
+    throw error;
+  }
+}
+
 async function runProvider(context: CliContext, flags: ProviderFlags, command: Command): Promise<number> {
   const { io } = context;
   const globals = globalOptionsOf(command);
@@ -236,8 +271,11 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
   const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   let workDir: string | undefined;
   let services: ServiceDefinition[];
-  if (flags.service !== undefined && flags.service.length > 0) {
-    services = await loadServices(flags.service);
+  if ((flags.service?.length ?? 0) > 0 || (flags.manifest?.length ?? 0) > 0) {
+    services = [...(flags.service?.length ? await loadServices(flags.service) : []), ...(await manifestServices(flags))];
+    const names = services.map((service) => service.name);
+    const twin = names.find((name, index) => names.indexOf(name) !== index);
+    if (twin !== undefined) throw new UsageError(`a service named ${twin} is loaded twice (--service and --manifest)`);
   } else {
     const demo = await demoService(flags);
     services = [demo.service];
@@ -259,6 +297,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     ...security,
     ...limits,
     ...(flags.compat === undefined ? {} : { compat: flags.compat }),
+    ...filesOf(flags),
     server: { ...limitsServer, ...tlsServer },
     log,
   }));
@@ -326,6 +365,8 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .command('provider')
     .description('host services on the network: the demo ImageProcessingService, or your own with --service')
     .addOption(envOption('--service <module>', 'load the services a module exports (defineService results); repeatable').argParser(repeatable))
+    .addOption(envOption('--manifest <file>', 'load a service described by a manifest (YAML or JSON) and its handlers module; repeatable').argParser(repeatable))
+    .addOption(envOption('--setting <name=value>', "a manifest setting's value (numbers, true/false/null, JSON parsed); repeatable").argParser(repeatable))
     .addOption(envOption('--port <n>', 'WebSocket port (0: any free port)').argParser(integerIn(0, 65_535)).default(0))
     .addOption(envOption('--host <addr>', 'address the WebSocket server listens on').default('0.0.0.0'))
     .addOption(envOption('--advertised-host <host>', "host put in the advertised endpoint (default: --host, or this machine's first LAN address)"))
@@ -349,6 +390,9 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--upgrade-timeout-ms <n>', 'time a TCP connection has to complete its WebSocket upgrade (default: 5000)').argParser(integerIn(100, 600_000)))
     .addOption(new Option('--no-ack-coalescing', "send every task's Ack, even when its final message leaves with it (the seed's behaviour; TASK-2)"))
     .addOption(envOption('--first-message-timeout-ms <n>', 'time a new connection has to send its first message (default: 10000)').argParser(integerIn(100, 3_600_000)))
+    .addOption(envOption('--files-dir <dir>', 'task files: where the provider keeps the files tasks take and return (default: a new temporary directory)'))
+    .addOption(envOption('--file-bytes-max <n>', 'task files: the largest file taken (FILE-6; default: 268435456)').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(envOption('--file-store-bytes-max <n>', 'task files: bytes the store holds, least recently used evicted first (FILE-6; default: 1073741824)').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
     .addOption(
       envOption(
@@ -374,6 +418,7 @@ SIGINT or SIGTERM stops it gracefully: running tasks are cancelled, a goodbye is
 Examples:
   $ switchboard provider --work-dir ./images --step-delay-ms 200
   $ switchboard provider --service ./greeter.js --port 8080 --token s3cret
+  $ switchboard provider --manifest ./greeter.yaml --setting greeting=Hi
   $ switchboard provider --tls-cert cert.pem --tls-key key.pem --api-keys keys.json --acl acl.json
   $ SWITCHBOARD_BROADCAST=127.255.255.255 switchboard provider --host 127.0.0.1 --json`,
     )

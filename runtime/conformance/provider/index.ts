@@ -15,6 +15,7 @@ import type { Check, CheckReport, SuiteReport } from '../types.js';
 import { cancelChecks } from './cancel.js';
 import { discoveryChecks } from './discovery.js';
 import { extensionChecks } from './extensions.js';
+import { fileChecks } from './files.js';
 import { formChecks } from './forms.js';
 import { wireChecks } from './frames.js';
 import { limitChecks } from './limits.js';
@@ -47,6 +48,7 @@ export const providerChecks: readonly Check<ProviderProbe>[] = [
   ...ownershipChecks,
   ...livenessChecks,
   ...extensionChecks,
+  ...fileChecks,
   ...securityChecks,
   ...limitChecks,
   ...robustnessChecks,
