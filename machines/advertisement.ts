@@ -25,6 +25,8 @@ export function advertisementFor(
     status,
     load: context.load,
     heartbeatIntervalMs: context.heartbeatIntervalMs,
+    // EVT-1: a service that publishes events says so, and which.
+    ...(service.events === undefined || service.events.length === 0 ? {} : { features: ['events'], events: [...service.events] }),
     ...(respondsToClientId === undefined ? {} : { respondsToClientId }),
   };
   return draft;

@@ -26,7 +26,10 @@ import { realClock } from './clock.js';
 import { createServiceHandler } from './handler.js';
 import { interpreterFromEnv, type InterpreterChoice } from './interpreter.js';
 import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
-import { capabilitiesOf, defaultLogger, type Logger, type ServiceDefinition } from './service.js';
+import { capabilitiesOf, defaultLogger, type EventDataOf, type EventsOf, type Logger, type ServiceDefinition } from './service.js';
+import { attachProviderEvents, eventsField, type PublishOptions } from './events/providerEvents.js';
+import type { EventLimits } from './events/eventHub.js';
+import { hookObserver, withConnectHooks, type NamedHooks, type SessionHooks } from './hooks/sessionHooks.js';
 import { signingFor } from './signing.js';
 import { compatSettings, type CompatOption } from './compat.js';
 import { createSupervisor, InternalFault } from './supervisor.js';
@@ -120,6 +123,13 @@ export interface ProviderOptions {
    * @default the SWITCHBOARD_INTERPRETER environment variable, else `engine` (compiled)
    */
   readonly interpreter?: InterpreterChoice;
+  /** Bounds of events (EVT-3, EVT-4, EVT-8, EVT-10): docs/protocol.md, "Defaults of the extensions". */
+  readonly events?: Partial<EventLimits>;
+  /**
+   * Session hooks of the provider itself (HOOK-1..HOOK-6), asked and told with every service's own
+   * `hooks`: `connect` may veto a connection, `authenticate` and `disconnect` observe.
+   */
+  readonly hooks?: SessionHooks;
 }
 
 export type SigningOptions =
@@ -157,6 +167,16 @@ export interface Provider {
   readonly inspection: InspectionSource;
   /** The web UI server, when `ui` was given. */
   readonly ui: Promise<UiServer> | undefined;
+  /**
+   * Publishes an event of a hosted service (EVT-3, EVT-6): to every subscriber, or `to` one
+   * clientId or `{ group }`. The data is checked against the event's schema and size first (a
+   * TypeError or RangeError: nothing is sent). Returns how many subscriptions it was queued for.
+   */
+  publish<S extends ServiceDefinition, K extends keyof EventsOf<S> & string>(service: S, event: K, data: EventDataOf<S, K>, options?: PublishOptions): number;
+  publish(serviceName: string, event: string, data: unknown, options?: PublishOptions): number;
+  /** Puts a client in a named group, a target of `publish` (EVT-6: groups are the provider's). */
+  join(group: string, clientId: string): void;
+  leave(group: string, clientId: string): void;
 }
 
 /** How long start() waits for the discovery port's bind result after the WebSocket server listens. */
@@ -202,13 +222,18 @@ export function createProvider(options: ProviderOptions): Provider {
   const signing = signingFor(options, log);
   const signer = signing?.signer;
   const providerId = options.providerId ?? `provider-${newId()}`;
+  const namedHooks: NamedHooks[] = [
+    ...(options.hooks === undefined ? [] : [{ serviceName: 'provider', hooks: options.hooks }]),
+    ...options.services.flatMap((service) => (service.hooks === undefined ? [] : [{ serviceName: service.name, hooks: service.hooks }])),
+  ];
   const telemetry = providerTaskTelemetry(providerId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
   const logic = composeProvider(
     host,
     options.port ?? 0,
     {
       handler: createServiceHandler(options.services.map(telemetry.wrap), log, newId),
-      admission: policies.admission,
+      // HOOK-1: every connect hook is asked with the admission policy, within the same answer delay.
+      admission: withConnectHooks(policies.admission, namedHooks, log),
       authenticate: policies.authenticate,
       ...(signer === undefined ? {} : { signer }),
     },
@@ -238,6 +263,7 @@ export function createProvider(options: ProviderOptions): Provider {
         serviceName: service.name,
         serviceVersion: service.version,
         capabilities: capabilitiesOf(service),
+        ...eventsField(service),
       })),
     },
   });
@@ -253,6 +279,12 @@ export function createProvider(options: ProviderOptions): Provider {
   if (outcomes !== undefined) actor.on('task.settled', (event) => outcomes.record(event.clientId, event.taskId, event.outcome));
   observation.attach(actor);
   actor.on('task.settled', (event) => telemetry.settled(event));
+  const events = attachProviderEvents(actor, options.services, { clock: options.clock, limits: options.events, acl: options.acl, log });
+  // HOOK-2, HOOK-3: observing hooks are told after the fact, outside the sessions' message path (HOOK-6).
+  if (namedHooks.length > 0) {
+    const observe = hookObserver(namedHooks, log);
+    for (const type of ['session.opened', 'session.bound', 'session.ended'] as const) actor.on(type, observe);
+  }
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
   let ui: Promise<UiServer> | undefined;
@@ -302,6 +334,13 @@ export function createProvider(options: ProviderOptions): Provider {
       });
       return started;
     },
+    publish: ((service: ServiceDefinition | string, event: string, data: unknown, publishOptions?: PublishOptions) => {
+      const serviceName = typeof service === 'string' ? service : service.name;
+      if (events === undefined) throw new TypeError(`publish: ${serviceName} declares no event "${event}"`);
+      return events.publish(serviceName, event, data, publishOptions);
+    }) as Provider['publish'],
+    join: (group, clientId) => events?.hub.join(group, clientId),
+    leave: (group, clientId) => events?.hub.leave(group, clientId),
     async drain() {
       actor.send({ type: 'provider.drain' });
       await done();
@@ -313,6 +352,8 @@ export function createProvider(options: ProviderOptions): Provider {
         signing?.release();
       } else {
         await outcomes?.flushed();
+        // EVT-15: SubscriptionEnded (stopping) reaches each session before its close.
+        events?.stop();
         actor.send({ type: 'provider.stop' });
         await done();
       }
