@@ -100,7 +100,7 @@ export type ProviderEvent =
   /** Internal: the principals' message window (SEC-16) ends. */
   | { readonly type: 'provider.principalWindow' }
   /** The provider's events (runtime/events/) send these to a client's current session (EVT-2). */
-  | { readonly type: 'provider.deliverEvents'; readonly clientId: string; readonly drafts: readonly ProviderDraft[] };
+  | { readonly type: 'provider.deliverEvents'; readonly deliveries: readonly { readonly clientId: string; readonly draft: ProviderDraft }[] };
 
 /** What the provider tells the application (subscribe with `actor.on(type, ...)`). */
 export type ProviderEmitted =
@@ -418,9 +418,11 @@ export const providerMachine = setup({
     /** EVT-2: what the events send a client goes to its current session only (a client away gets nothing, EVT-10). */
     deliverEvents: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'provider.deliverEvents') return;
-      const connectionId = replyTargetOf(context, event.clientId);
-      if (connectionId === undefined) return;
-      for (const draft of event.drafts) enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft });
+      // One provider event per publication, however many subscribers it reaches.
+      for (const { clientId, draft } of event.deliveries) {
+        const connectionId = replyTargetOf(context, clientId);
+        if (connectionId !== undefined) enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft });
+      }
     }),
     countRejectedDatagram: assign(({ context }) => ({ stats: countUp(context.stats, 'datagramsRejected') })),
     closeSessions: enqueueActions(({ context, enqueue }) => {

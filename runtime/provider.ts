@@ -279,7 +279,7 @@ export function createProvider(options: ProviderOptions): Provider {
   if (outcomes !== undefined) actor.on('task.settled', (event) => outcomes.record(event.clientId, event.taskId, event.outcome));
   observation.attach(actor);
   actor.on('task.settled', (event) => telemetry.settled(event));
-  const events = attachProviderEvents(actor, options.services, { clock: options.clock, limits: options.events, acl: options.acl, log });
+  const events = attachProviderEvents(actor, options.services, { clock: options.clock, limits: options.events, acl: options.acl, log, inspect: observation.inspect });
   // HOOK-2, HOOK-3: observing hooks are told after the fact, outside the sessions' message path (HOOK-6).
   if (namedHooks.length > 0) {
     const observe = hookObserver(namedHooks, log);

@@ -248,3 +248,34 @@ describe('a provider without events (EVT-1)', () => {
     }
   });
 });
+
+describe('inspection (subscriptions are statecharts, hosted as snapshots)', () => {
+  it('every subscription is visible to the inspect observer as a providerSubscription, its transitions included', async () => {
+    const kinds: string[] = [];
+    const snapshots: string[] = [];
+    const provider = createProvider({
+      services: [news],
+      host: '127.0.0.1',
+      discovery: { port: await freeDiscoveryPort(), broadcastAddresses: ['127.255.255.255'] },
+      log: () => {},
+      inspect: (event) => {
+        const kind = (event.actorRef as { logic?: { id?: string } }).logic?.id;
+        if (event.type === '@xstate.actor' && kind !== undefined) kinds.push(kind);
+        if (event.type === '@xstate.snapshot' && kind === 'providerSubscription') snapshots.push(JSON.stringify((event.snapshot as { value?: unknown }).value));
+      },
+    });
+    const { endpoint } = await provider.start();
+    const session = await rawSession(endpoint);
+    try {
+      session.send(subscribe('watched', 'w1'));
+      await session.expectFrame((f) => f.type === 'Subscribed', 'Subscribed');
+      provider.publish(news, 'headline', { title: 't', desk: 'd' });
+      await session.expectFrame((f) => f.type === 'Event', 'the event');
+      expect(kinds).toContain('providerSubscription');
+      expect(snapshots).toContain(JSON.stringify({ active: 'flowing' }));
+    } finally {
+      session.close();
+      await provider.stop();
+    }
+  });
+});

@@ -26,6 +26,9 @@ import {
   type ProviderSubscriptionToParentEvent,
 } from '../../machines/events/providerSubscription.js';
 import type { Clock } from '../provider.js';
+import { createTaskPool } from '../../machines/host/taskPool.js';
+
+export type InspectionObserver = NonNullable<Parameters<typeof createActor>[1]>['inspect'];
 
 export interface EventDefinition {
   /** Schema of the event's data (EVT-3). */
@@ -129,6 +132,28 @@ export function actorRunner(parentRef: AnyActorRef, clock: Clock | undefined): S
   };
 }
 
+/**
+ * Subscriptions as snapshots (the way tasks are hosted, machines/host/taskPool.ts): one pool
+ * actor on the hub's clock holds every subscription's snapshot, stepped by the compiled
+ * providerSubscription machine, no actor each; the pool falls back to an actor per subscription
+ * where the engine cannot run the machine. `inspect` makes the pool's actor system (and its
+ * synthesised subscription actors, machine id `providerSubscription`) visible to an observer.
+ */
+export function poolRunner(inspect?: InspectionObserver): (parentRef: AnyActorRef, clock: Clock | undefined) => SubscriptionRunner {
+  return (parentRef, clock) => {
+    const pool = createActor(createTaskPool(providerSubscriptionMachine), {
+      ...(clock ? { clock } : {}),
+      ...(inspect ? { inspect } : {}),
+      input: { membersMax: Number.POSITIVE_INFINITY },
+    });
+    pool.start();
+    return {
+      start: (key, input) => pool.send({ type: 'pool.spawn', id: key, input: { ...input, parentRef } }),
+      send: (key, event) => pool.send({ type: 'pool.send', id: key, event }),
+    };
+  };
+}
+
 export class EventHub {
   readonly #options: EventHubOptions;
   readonly #limits: EventLimits;
@@ -145,7 +170,7 @@ export class EventHub {
     if (this.#limits.eventBytesMax > this.#limits.eventQueueBytesMax) throw new RangeError('events: eventBytesMax must not exceed eventQueueBytesMax');
     const parentRef = { id: 'events', send: (event: ProviderSubscriptionToParentEvent) => this.#onSubscription(event) };
     const ref = { ...parentRef, _send: parentRef.send } as unknown as AnyActorRef;
-    this.#runner = (options.runner ?? actorRunner)(ref, options.clock);
+    this.#runner = (options.runner ?? poolRunner())(ref, options.clock);
   }
 
   get subscriptionCount(): number {

@@ -19,7 +19,7 @@ import type { ProviderDraft } from '../../machines/messages.js';
 import { authorize, type Acl } from '../acl.js';
 import type { Clock } from '../provider.js';
 import { eventsOf, type Logger, type ServiceDefinition } from '../service.js';
-import { EventHub, type EventDefinition, type EventHubDraft, type EventLimits, type EventTarget } from './eventHub.js';
+import { EventHub, poolRunner, type InspectionObserver, type EventDefinition, type EventHubDraft, type EventLimits, type EventTarget } from './eventHub.js';
 
 /** The ServiceDescriptor's `events` field for a service (EVT-1): absent when it publishes none. */
 export function eventsField(service: ServiceDefinition): { events?: NonNullable<ReturnType<typeof eventsOf>> } {
@@ -39,6 +39,8 @@ export interface ProviderEventsOptions {
   readonly limits?: Partial<EventLimits> | undefined;
   readonly acl?: Acl | undefined;
   readonly log: Logger;
+  /** The provider's inspection observer: subscriptions are shown to it too (machine id `providerSubscription`). */
+  readonly inspect?: InspectionObserver | undefined;
 }
 
 /** The provider's side of events, as the provider's API uses it. */
@@ -70,13 +72,32 @@ export function attachProviderEvents(actor: ActorLike, services: readonly Servic
   const definitions = definitionsOf(services);
   if (definitions.size === 0) return undefined;
   const { acl } = options;
+  // What the hub delivers during one call (a publication reaches many clients) goes to the
+  // provider as one event; what it delivers on its own (a timer, an ack) goes at once.
+  let batch: { clientId: string; draft: ProviderDraft }[] | undefined;
+  const deliver = (clientId: string, draft: EventHubDraft) => {
+    if (batch !== undefined) batch.push({ clientId, draft: draft as ProviderDraft });
+    else actor.send({ type: 'provider.deliverEvents', deliveries: [{ clientId, draft: draft as ProviderDraft }] });
+  };
+  const batched = <T>(run: () => T): T => {
+    if (batch !== undefined) return run();
+    batch = [];
+    try {
+      return run();
+    } finally {
+      const deliveries = batch;
+      batch = undefined;
+      if (deliveries.length > 0) actor.send({ type: 'provider.deliverEvents', deliveries });
+    }
+  };
   // Identity of the session a Subscribe came on, read by `authorize` (set for the call only).
   let asking: Extract<ProviderEmitted, { type: 'events.request' }>['identity'];
   const hub = new EventHub({
     services: definitions,
-    deliver: (clientId: string, draft: EventHubDraft) => actor.send({ type: 'provider.deliverEvents', clientId, drafts: [draft as ProviderDraft] }),
+    deliver,
     ...(options.limits === undefined ? {} : { limits: options.limits }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
+    runner: poolRunner(options.inspect),
     ...(acl === undefined
       ? {}
       : {
@@ -111,7 +132,7 @@ export function attachProviderEvents(actor: ActorLike, services: readonly Servic
   });
   return {
     hub,
-    publish: (serviceName, event, data, publishOptions = {}) => hub.publish(serviceName, event, data, targetOf(publishOptions.to)),
-    stop: () => hub.stop(),
+    publish: (serviceName, event, data, publishOptions = {}) => batched(() => hub.publish(serviceName, event, data, targetOf(publishOptions.to))),
+    stop: () => batched(() => hub.stop()),
   };
 }
