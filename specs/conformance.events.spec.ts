@@ -5,13 +5,16 @@
  * (the defect), so the suite meets exactly one wrong answer.
  */
 import { createServer, type Server } from 'node:http';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import * as z from 'zod';
 import { runProviderSuite } from '../runtime/conformance/provider/index.js';
 import type { SuiteReport } from '../runtime/conformance/types.js';
 import { createProvider, type Provider } from '../runtime/provider.js';
 import { defineService } from '../runtime/service.js';
+import { startReferenceProvider } from './fixtures/peers/referenceProvider.js';
+import { providerFixtureOptions } from './support/conformanceSweep.js';
+import { allocatePort } from './support/ports.js';
 import { freeDiscoveryPort } from './support/udpPort.js';
 
 type Json = Record<string, unknown>;
@@ -126,5 +129,16 @@ describe('conformance: events checks (EVT-1, EVT-2, EVT-4, EVT-9, EVT-12, EVT-14
         : frame,
     );
     expect(verdicts['provider.events.unannounced']).toMatch(/^fail: sent Subscribed/);
+  });
+
+  it.concurrent('the reference provider (written from the protocol, no events) passes them or is not judged', async ({ expect }) => {
+    const provider = await startReferenceProvider({ discoveryPort: await allocatePort() });
+    try {
+      const report = await runProviderSuite(providerFixtureOptions(provider, { only: CHECKS, timing: { answerMs: 1_000, settleMs: 200 } }));
+      expect(report.checks.filter((check) => check.status === 'fail').map((check) => `${check.name}: ${check.evidence}`)).toEqual([]);
+      expect(report.checks.find((check) => check.name === 'provider.events.unannounced')?.status).toBe('pass');
+    } finally {
+      await provider.stop();
+    }
   });
 });
