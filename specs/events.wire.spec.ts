@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { CLIENT_PROOF_HEADER, clientProofFor } from '../adapters/ws/options.js';
+import { parseAcl } from '../runtime/acl.js';
 import { createProvider, type Provider } from '../runtime/provider.js';
 import { defineService } from '../runtime/service.js';
 import { payloadOf, rawSession, type Json, type RawSession } from './support/rawSession.js';
@@ -273,6 +274,31 @@ describe('inspection (subscriptions are statecharts, hosted as snapshots)', () =
       await session.expectFrame((f) => f.type === 'Event', 'the event');
       expect(kinds).toContain('providerSubscription');
       expect(snapshots).toContain(JSON.stringify({ active: 'flowing' }));
+    } finally {
+      session.close();
+      await provider.stop();
+    }
+  });
+});
+
+describe('authorisation (EVT-4, SEC-4)', () => {
+  it('a Subscribe is asked of the ACL as operation "event:<name>": refused, Error FORBIDDEN naming the subscription', async () => {
+    const provider = createProvider({
+      services: [news],
+      host: '127.0.0.1',
+      discovery: { port: await freeDiscoveryPort(), broadcastAddresses: ['127.255.255.255'] },
+      acl: parseAcl({ default: 'allow', rules: [{ effect: 'deny', who: ['anonymous'], services: ['News'], operations: ['event:headline'] }] }),
+      log: () => {},
+    });
+    const { endpoint } = await provider.start();
+    const session = await rawSession(endpoint);
+    try {
+      session.send(subscribe('nosy', 'n1'));
+      const refused = await session.expectFrame((f) => f.type === 'Error', 'the refusal');
+      expect(payloadOf(refused)).toMatchObject({ code: 'FORBIDDEN', subscriptionId: 'n1' });
+      session.send(subscribe('nosy', 'n2', { event: 'headline', serviceName: 'News', filter: { desk: 'x' } }));
+      await session.expectFrame(() => session.frames.filter((f) => f.type === 'Error').length === 2, 'the second refusal');
+      expect(provider.publish(news, 'headline', { title: 't', desk: 'x' })).toBe(0);
     } finally {
       session.close();
       await provider.stop();
