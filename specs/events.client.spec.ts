@@ -3,32 +3,12 @@
  * `client.subscribe` on the other, discovery on loopback UDP, WebSocket sessions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import * as z from 'zod';
 import { createClient, type Client } from '../runtime/client.js';
 import type { DeliveredEvent } from '../runtime/events/clientEvents.js';
-import { createProvider, type Provider } from '../runtime/provider.js';
-import { defineService } from '../runtime/service.js';
-import { freeDiscoveryPort } from './support/udpPort.js';
-
-const news = defineService({
-  name: 'News',
-  version: '1.0.0',
-  operations: { ping: { params: z.object({}), run: () => ({ pong: true }) } },
-  events: {
-    headline: { schema: z.object({ title: z.string(), desk: z.string() }), description: 'A new headline.' },
-    tick: { schema: z.object({ n: z.number().int() }) },
-  },
-});
+import type { Provider } from '../runtime/provider.js';
+import { news, startLoopbackProvider, until } from './support/eventFixtures.js';
 
 const quiet = () => {};
-
-async function until(test: () => boolean, what: string, timeoutMs = 4_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('client.subscribe and provider.publish (EVT-1, EVT-6, EVT-7, EVT-10, EVT-12, EVT-13)', () => {
   let provider: Provider;
@@ -46,9 +26,7 @@ describe('client.subscribe and provider.publish (EVT-1, EVT-6, EVT-7, EVT-10, EV
   };
 
   beforeAll(async () => {
-    port = await freeDiscoveryPort();
-    provider = createProvider({ services: [news], host: '127.0.0.1', discovery: { port, broadcastAddresses: ['127.255.255.255'] }, log: quiet });
-    await provider.start();
+    ({ provider, port } = await startLoopbackProvider());
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.stop()));

@@ -7,19 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { CLIENT_PROOF_HEADER, clientProofFor } from '../adapters/ws/options.js';
 import { parseAcl } from '../runtime/acl.js';
-import { createProvider, type Provider } from '../runtime/provider.js';
+import type { Provider } from '../runtime/provider.js';
 import { defineService } from '../runtime/service.js';
 import { payloadOf, rawSession, type Json, type RawSession } from './support/rawSession.js';
-import { freeDiscoveryPort } from './support/udpPort.js';
-
-const news = defineService({
-  name: 'News',
-  version: '1.0.0',
-  operations: { ping: { params: z.object({}), run: () => ({ pong: true }) } },
-  events: {
-    headline: { schema: z.object({ title: z.string(), desk: z.string() }), description: 'A new headline.' },
-  },
-});
+import { news, startLoopbackProvider } from './support/eventFixtures.js';
 
 let sends = 0;
 const message = (type: string, payload: Json): Json => ({ type, messageId: `m-${++sends}`, timestamp: new Date().toISOString(), payload });
@@ -32,13 +23,7 @@ describe('events on the wire (EVT-2, EVT-4, EVT-6, EVT-9, EVT-12, EVT-14)', () =
   let provider: Provider;
   let endpoint: string;
   beforeAll(async () => {
-    provider = createProvider({
-      services: [news],
-      host: '127.0.0.1',
-      discovery: { port: await freeDiscoveryPort(), broadcastAddresses: ['127.255.255.255'] },
-      log: () => {},
-    });
-    ({ endpoint } = await provider.start());
+    ({ provider, endpoint } = await startLoopbackProvider());
   });
   afterAll(() => provider.stop());
 
@@ -173,14 +158,7 @@ describe('bounds and overflow (EVT-8, EVT-11) and stopping (EVT-15)', () => {
   let provider: Provider;
   let endpoint: string;
   beforeAll(async () => {
-    provider = createProvider({
-      services: [news],
-      host: '127.0.0.1',
-      discovery: { port: await freeDiscoveryPort(), broadcastAddresses: ['127.255.255.255'] },
-      events: { eventsInFlightMax: 2, eventQueueMax: 3 },
-      log: () => {},
-    });
-    ({ endpoint } = await provider.start());
+    ({ provider, endpoint } = await startLoopbackProvider({ events: { eventsInFlightMax: 2, eventQueueMax: 3 } }));
   });
 
   it('EVT-8, EVT-11 dropOldest: at most eventsInFlightMax unacknowledged; the oldest waiting are dropped, seen as a gap', async () => {
@@ -235,8 +213,7 @@ describe('bounds and overflow (EVT-8, EVT-11) and stopping (EVT-15)', () => {
 describe('a provider without events (EVT-1)', () => {
   it('answers Subscribe with UNSUPPORTED_MESSAGE naming the subscription, and never sends an events message', async () => {
     const plain = defineService({ name: 'Plain', version: '1', operations: { ping: { params: z.object({}), run: () => ({}) } } });
-    const provider = createProvider({ services: [plain], host: '127.0.0.1', discovery: { port: await freeDiscoveryPort(), broadcastAddresses: ['127.255.255.255'] }, log: () => {} });
-    const { endpoint } = await provider.start();
+    const { provider, endpoint } = await startLoopbackProvider({ services: [plain] });
     const session = await rawSession(endpoint);
     try {
       session.send(message('Subscribe', { subscriptionId: 'p1', clientId: 'c', serviceName: 'Plain', event: 'x' }));
@@ -254,18 +231,13 @@ describe('inspection (subscriptions are statecharts, hosted as snapshots)', () =
   it('every subscription is visible to the inspect observer as a providerSubscription, its transitions included', async () => {
     const kinds: string[] = [];
     const snapshots: string[] = [];
-    const provider = createProvider({
-      services: [news],
-      host: '127.0.0.1',
-      discovery: { port: await freeDiscoveryPort(), broadcastAddresses: ['127.255.255.255'] },
-      log: () => {},
+    const { provider, endpoint } = await startLoopbackProvider({
       inspect: (event) => {
         const kind = (event.actorRef as { logic?: { id?: string } }).logic?.id;
         if (event.type === '@xstate.actor' && kind !== undefined) kinds.push(kind);
         if (event.type === '@xstate.snapshot' && kind === 'providerSubscription') snapshots.push(JSON.stringify((event.snapshot as { value?: unknown }).value));
       },
     });
-    const { endpoint } = await provider.start();
     const session = await rawSession(endpoint);
     try {
       session.send(subscribe('watched', 'w1'));
@@ -283,14 +255,9 @@ describe('inspection (subscriptions are statecharts, hosted as snapshots)', () =
 
 describe('authorisation (EVT-4, SEC-4)', () => {
   it('a Subscribe is asked of the ACL as operation "event:<name>": refused, Error FORBIDDEN naming the subscription', async () => {
-    const provider = createProvider({
-      services: [news],
-      host: '127.0.0.1',
-      discovery: { port: await freeDiscoveryPort(), broadcastAddresses: ['127.255.255.255'] },
+    const { provider, endpoint } = await startLoopbackProvider({
       acl: parseAcl({ default: 'allow', rules: [{ effect: 'deny', who: ['anonymous'], services: ['News'], operations: ['event:headline'] }] }),
-      log: () => {},
     });
-    const { endpoint } = await provider.start();
     const session = await rawSession(endpoint);
     try {
       session.send(subscribe('nosy', 'n1'));

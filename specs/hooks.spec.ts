@@ -9,18 +9,11 @@ import type { ConnectInfo } from '../runtime/hooks/sessionHooks.js';
 import { createProvider, type Provider } from '../runtime/provider.js';
 import { defineService } from '../runtime/service.js';
 import { rawSession, payloadOf } from './support/rawSession.js';
+import { until } from './support/eventFixtures.js';
 import { freeDiscoveryPort } from './support/udpPort.js';
 
 const quiet = () => {};
 type Ended = { connectionId: string; clientId: string | undefined; graceful: boolean; reason: string };
-
-async function until(test: () => boolean, what: string, timeoutMs = 4_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!test()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 const stops: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
