@@ -10,7 +10,7 @@
  * - `sessionEnded`, `congested`, `writable` tell a client's subscriptions about its session.
  *
  * Each subscription is a providerSubscription statechart (machines/events/), run by a
- * `SubscriptionRunner`: its queue, window, replay and overflow live there. What it delivers
+ * `SubscriptionRunner` (by default as a snapshot on the compiled engine, `poolRunner`): its queue, window, replay and overflow live there. What it delivers
  * becomes Event drafts for `deliver`, which the provider routes to the client's session.
  * Lookups keyed by wire data use Maps, so `__proto__` is an ordinary subscriptionId (SEC-9).
  */
@@ -76,7 +76,7 @@ export type EventHubDraft =
       readonly payload: { code: string; message: string; relatesTo?: string; subscriptionId: string };
     };
 
-/** Runs subscription statecharts; the default gives each its own actor on the hub's clock. */
+/** Runs subscription statecharts; the default (`poolRunner`) holds them as snapshots in one pool actor on the hub's clock. */
 export interface SubscriptionRunner {
   start(key: string, input: Omit<ProviderSubscriptionInput, 'parentRef'>): void;
   send(key: string, event: ProviderSubscriptionEvent): void;
@@ -115,22 +115,6 @@ export interface EventHubCounters {
 
 const keyOf = (clientId: string, subscriptionId: string) => `${clientId}\u0000${subscriptionId}`;
 const subjectOf = (serviceName: string, event: string) => `${serviceName}\u0000${event}`;
-
-/** The default runner: an actor per subscription, on the given clock. */
-export function actorRunner(parentRef: AnyActorRef, clock: Clock | undefined): SubscriptionRunner {
-  const actors = new Map<string, AnyActorRef>();
-  return {
-    start(key, input) {
-      const actor = createActor(providerSubscriptionMachine, { ...(clock ? { clock } : {}), input: { ...input, parentRef } });
-      actors.set(key, actor);
-      actor.subscribe({ complete: () => actors.delete(key) });
-      actor.start();
-    },
-    send(key, event) {
-      actors.get(key)?.send(event);
-    },
-  };
-}
 
 /**
  * Subscriptions as snapshots (the way tasks are hosted, machines/host/taskPool.ts): one pool
