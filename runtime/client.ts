@@ -312,6 +312,7 @@ export function createClient(options: ClientOptions = {}): Client {
     log,
     waitFor: (serviceName, timeoutMs) => client.waitFor(serviceName, { timeoutMs }),
     services: () => actor.getSnapshot().context.services,
+    inspect: observation.inspect,
   });
 
   const findService = (serviceName: string, operation: string | undefined) =>

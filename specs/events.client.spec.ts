@@ -131,4 +131,22 @@ describe('client.subscribe and provider.publish (EVT-1, EVT-6, EVT-7, EVT-10, EV
     expect(subscription.lost).toBe(0);
     await subscription.unsubscribe();
   });
+
+  it('each subscription is visible to the client\'s inspect observer as a clientSubscription', async () => {
+    const kinds = new Set<string>();
+    const client = createClient({
+      clientId: 'inspected',
+      discovery: { port, broadcastAddresses: ['127.255.255.255'] },
+      log: quiet,
+      inspect: (event) => {
+        const kind = (event.actorRef as { logic?: { id?: string } }).logic?.id;
+        if (event.type === '@xstate.actor' && kind !== undefined) kinds.add(kind);
+      },
+    });
+    clients.push(client);
+    const subscription = client.subscribe(news, 'tick');
+    await subscription.opened;
+    expect(kinds.has('clientSubscription')).toBe(true);
+    await subscription.unsubscribe();
+  });
 });

@@ -22,6 +22,7 @@ import {
   type ClientSubscriptionToParentEvent,
 } from '../../machines/events/clientSubscription.js';
 import type { composeClient } from '../compose.js';
+import type { InspectionObserver } from './eventHub.js';
 import type { Clock } from '../provider.js';
 import type { Logger } from '../service.js';
 
@@ -74,6 +75,8 @@ export interface ClientEventsOptions {
   readonly waitFor: (serviceName: string, timeoutMs: number) => Promise<ServiceView>;
   /** The instances known now. */
   readonly services: () => readonly ServiceView[];
+  /** The client's inspection observer: each subscription is shown to it too (machine id `clientSubscription`). */
+  readonly inspect?: InspectionObserver | undefined;
 }
 
 type ClientActor = Actor<ReturnType<typeof composeClient>>;
@@ -205,6 +208,7 @@ export function clientEvents(actor: ClientActor, options: ClientEventsOptions) {
       const connected = openEndpoints.has(service.endpoint);
       const machine = createActor(clientSubscriptionMachine, {
         ...(options.clock === undefined ? {} : { clock: options.clock }),
+        ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
         input: {
           subscriptionId,
           clientId: options.clientId,
