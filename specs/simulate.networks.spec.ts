@@ -1,5 +1,5 @@
 /**
- * The whole-network property, small (npm test): 40 random networks through the simulate engine,
+ * The whole-network property, small (npm test): 16 random networks through the simulate engine,
  * 0 violations of any invariant, with signed, mixed and unsigned discovery. The CI-sized run
  * (500) is specs/simulate.networks.slow.spec.ts.
  */
@@ -8,10 +8,10 @@ import { note } from './support/notes.js';
 import { checkRandomNetworks, throughput } from './support/networkRuns.js';
 
 describe('whole-network property (small)', () => {
-  it('every invariant holds on 40 random networks, workloads and fault schedules', async () => {
-    const totals = await checkRandomNetworks(40);
+  it('every invariant holds on 16 random networks, workloads and fault schedules', async () => {
+    const totals = await checkRandomNetworks(16);
     note(throughput(totals));
-    expect(totals.networks).toBe(40);
+    expect(totals.networks).toBe(16);
     expect(totals.faults).toBeGreaterThan(0);
     expect(totals.duplicateAssigns).toBeGreaterThan(0); // TASK-4 really exercised
     expect(Object.values(totals.discovery).every((count) => count > 0), JSON.stringify(totals.discovery)).toBe(true);
