@@ -28,7 +28,7 @@ import { interpreterFromEnv, type InterpreterChoice } from './interpreter.js';
 import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
 import { capabilitiesOf, defaultLogger, type EventDataOf, type EventsOf, type Logger, type ServiceDefinition } from './service.js';
 import { attachProviderEvents, eventsField, type PublishOptions } from './events/providerEvents.js';
-import type { EventLimits } from './events/eventHub.js';
+import type { EventHubCounters, EventLimits } from './events/eventHub.js';
 import { hookObserver, withConnectHooks, type NamedHooks, type SessionHooks } from './hooks/sessionHooks.js';
 import { signingFor } from './signing.js';
 import { compatSettings, type CompatOption } from './compat.js';
@@ -174,6 +174,12 @@ export interface Provider {
    */
   publish<S extends ServiceDefinition, K extends keyof EventsOf<S> & string>(service: S, event: K, data: EventDataOf<S, K>, options?: PublishOptions): number;
   publish(serviceName: string, event: string, data: unknown, options?: PublishOptions): number;
+  /**
+   * What events have done so far (EVT-9, EVT-14: ignored input is counted): publications,
+   * deliveries queued and sent, acks and unsubscribes for subscriptions not held, and the
+   * subscriptions held now. Undefined when no hosted service declares events.
+   */
+  readonly events: (EventHubCounters & { readonly subscriptions: number }) | undefined;
   /** Puts a client in a named group, a target of `publish` (EVT-6: groups are the provider's). */
   join(group: string, clientId: string): void;
   leave(group: string, clientId: string): void;
@@ -339,6 +345,9 @@ export function createProvider(options: ProviderOptions): Provider {
       if (events === undefined) throw new TypeError(`publish: ${serviceName} declares no event "${event}"`);
       return events.publish(serviceName, event, data, publishOptions);
     }) as Provider['publish'],
+    get events() {
+      return events === undefined ? undefined : { ...events.hub.counters, subscriptions: events.hub.subscriptionCount };
+    },
     join: (group, clientId) => events?.hub.join(group, clientId),
     leave: (group, clientId) => events?.hub.leave(group, clientId),
     async drain() {

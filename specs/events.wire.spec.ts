@@ -75,6 +75,7 @@ describe('events on the wire (EVT-2, EVT-4, EVT-6, EVT-9, EVT-12, EVT-14)', () =
       await session.expectFrame(() => session.frames.filter((f) => f.type === 'Error' && payloadOf(f).code === 'INVALID_MESSAGE').length === 2, 'two INVALID_MESSAGE');
       // EVT-9: acks of unknown subscriptions are counted and never answered.
       const before = session.frames.length;
+      const unknownBefore = provider.events!.unknown;
       for (let seq = 0; seq < 50; seq++) session.send(message('EventAck', { subscriptionId: 'nobody', clientId: 'reader-3', seq }));
       // EVT-5: the same subscriptionId for another event is refused.
       session.send(subscribe('reader-3', 'good'));
@@ -83,6 +84,8 @@ describe('events on the wire (EVT-2, EVT-4, EVT-6, EVT-9, EVT-12, EVT-14)', () =
       const clash = await session.expectFrame((f) => f.type === 'Error' && payloadOf(f).subscriptionId === 'good', 'the clash');
       expect(payloadOf(clash).code).toBe('INVALID_MESSAGE');
       expect(session.frames.slice(before).filter((f) => f.type !== 'Subscribed' && f.type !== 'Error')).toEqual([]);
+      // EVT-9, EVT-14: the 50 acks were ignored, and counted.
+      expect(provider.events!.unknown - unknownBefore).toBe(50);
       // The session still works: an event reaches the good subscription.
       provider.publish(news, 'headline', { title: 'still here', desk: 'world' });
       await session.expectFrame((f) => f.type === 'Event' && payloadOf(f).subscriptionId === 'good', 'an event after the bad input');
