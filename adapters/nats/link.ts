@@ -7,9 +7,9 @@
  * Reconnecting is NATS's business (forever, by default); a connection that closes for good
  * (credentials refused, say) is reported to every `onClosed` listener so transports can end.
  */
-import { readFileSync } from 'node:fs';
 import type { NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { v4 as uuidV4 } from 'uuid';
+import { credentialsReader } from './credentials.js';
 import { natsTransport } from './natsPackages.js';
 import type { NatsConfig } from './options.js';
 import { Subjects } from './subjects.js';
@@ -25,7 +25,9 @@ export function connectionOptions(config: NatsConfig, linkId: string, credsAuthe
     reconnectTimeWait: 500,
     // Request inboxes (the open handshake) under the deployment's prefix, so one permission covers them.
     inboxPrefix: `${config.prefix}.inbox`,
-    ...(config.credentials === undefined ? {} : { authenticator: credsAuthenticator(readFileSync(config.credentials)) }),
+    // Read at every (re)connect, not once: a renewed .creds file must be used after the server
+    // closed the connection at the old user JWT's expiry.
+    ...(config.credentials === undefined ? {} : { authenticator: credsAuthenticator(credentialsReader(config.credentials)) }),
     ...(config.token === undefined ? {} : { token: config.token }),
     ...(config.user === undefined ? {} : { user: config.user, pass: config.pass ?? '' }),
     ...(tls === undefined ? {} : { tls: { ...tls } }),
@@ -100,9 +102,10 @@ export class NatsLink {
         const { connect, credsAuthenticator } = await natsTransport();
         nc = await connect(connectionOptions(config, this.id, credsAuthenticator));
       }
-    } catch (error) {
+    } catch (caught) {
       this.#connecting = undefined;
       config.metrics.connectionErrors++;
+      const error = explainRefusal(caught, config);
       config.log('error', `nats: cannot connect to ${config.servers.join(', ')}: ${messageOf(error)}`);
       throw error;
     }
@@ -125,6 +128,10 @@ export class NatsLink {
         // A disconnect of a connection we are closing ourselves is no news.
         const trouble = (status.type === 'error' || status.type === 'disconnect') && this.#connection === nc;
         if (trouble) config.metrics.connectionErrors++;
+        if (status.type === 'error' && status.error.name === 'PermissionViolationError') {
+          logPermissionDenied(status.error, config);
+          continue;
+        }
         const level = trouble ? 'warn' : 'debug';
         config.log(level, `nats: ${status.type}`, { detail: describe(status) });
       }
@@ -132,11 +139,27 @@ export class NatsLink {
     const result = await nc.closed();
     if (this.#connection !== nc) return; // closed by release()
     this.#connection = undefined;
-    const reason = result instanceof Error ? `nats connection closed: ${result.message}` : 'nats connection closed';
+    const reason = result instanceof Error ? `nats connection closed: ${messageOf(explainRefusal(result, config))}` : 'nats connection closed';
     config.log('error', reason);
     for (const listener of [...this.#closedListeners]) listener(reason);
   }
 }
+
+/**
+ * The NATS user may not use a subject: nothing will flow there. On the deployment's own subjects
+ * that breaks discovery or tasks (an error); on NATS micro's it only hides the services from micro
+ * tools (a warning, with the way out).
+ */
+function logPermissionDenied(error: Error, config: NatsConfig): void {
+  const subject = (error as { subject?: unknown }).subject;
+  if (typeof subject === 'string' && subject.startsWith(MICRO_PREFIX)) {
+    config.log('warn', `nats: permission denied: ${error.message} (NATS micro tools will not list these services: allow subscribing to $SRV.> and publishing to _INBOX.>, or set micro: false)`);
+    return;
+  }
+  config.log('error', `nats: permission denied: ${error.message} (the NATS user's permissions must allow the subjects under ${config.prefix}.)`);
+}
+
+const MICRO_PREFIX = '$SRV.';
 
 function describe(status: unknown): string {
   try {
@@ -144,6 +167,27 @@ function describe(status: unknown): string {
   } catch {
     return String(status);
   }
+}
+
+/**
+ * The server's refusal ("Authorization Violation", all it says) with what it refused, so the
+ * user knows which secret to look at; other errors as they are.
+ */
+function explainRefusal(error: unknown, config: NatsConfig): unknown {
+  const message = messageOf(error);
+  if (!/authori[sz]ation violation|authentication expired/i.test(message)) return error;
+  const what =
+    config.credentials !== undefined
+      ? `the NATS server refused the user of ${config.credentials} (an account or operator it does not trust, an expired or revoked user JWT, or a seed that does not match it)`
+      : config.token !== undefined || config.user !== undefined
+        ? `the NATS server refused the ${config.token !== undefined ? 'token' : 'user and password'}`
+        : 'the NATS server requires authentication and none was given (credentials, token, or user and pass)';
+  return new NatsAuthenticationRefused(`${message}: ${what}`, { cause: error });
+}
+
+/** The NATS server refused this host's authentication (credentials, token, user and password). */
+export class NatsAuthenticationRefused extends Error {
+  override readonly name = 'NatsAuthenticationRefused';
 }
 
 export function messageOf(error: unknown): string {

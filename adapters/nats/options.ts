@@ -6,6 +6,7 @@ import { v4 as uuidV4 } from 'uuid';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { defaultCodecLimits, type CodecLimits, type StampSource } from '../../machines/codec.js';
 import type { ErrorCode } from '../../machines/errors.js';
+import { credentialsProblem } from './credentials.js';
 import { checkPrefix } from './subjects.js';
 
 export type NatsLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -26,7 +27,11 @@ export interface NatsTlsOptions {
 export interface NatsOptions {
   /** NATS server URLs, e.g. `nats://10.0.0.5:4222` (several for a cluster). @default 'nats://127.0.0.1:4222' */
   readonly servers?: string | readonly string[];
-  /** A `.creds` file (JWT + NKey seed), as `nsc` writes them. @default none */
+  /**
+   * A `.creds` file (user JWT + NKey seed), as `nsc` writes them: checked at once (it must exist,
+   * hold both blocks and not be accessible to every user), read again at every (re)connect so a
+   * renewed file is picked up. @default none
+   */
   readonly credentials?: string;
   /** A server token (`authorization { token }`). @default none */
   readonly token?: string;
@@ -156,6 +161,8 @@ export function resolveNatsOptions(options: NatsOptions): NatsConfig {
   }
   const servers = options.servers === undefined ? ['nats://127.0.0.1:4222'] : typeof options.servers === 'string' ? [options.servers] : [...options.servers];
   if (servers.length === 0) throw new TypeError('switchboard: nats: servers is empty');
+  const credentialsFault = options.credentials === undefined ? undefined : credentialsProblem(options.credentials);
+  if (credentialsFault !== undefined) throw new TypeError(`switchboard: nats: ${credentialsFault}`);
   return {
     servers,
     credentials: options.credentials,

@@ -10,10 +10,10 @@
  */
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { fromCallback, type CallbackActorLogic } from 'xstate';
-import { errorShape } from '../../machines/errors.js';
+import { errorShape, type ErrorCode } from '../../machines/errors.js';
 import { CloseCode, type AcceptedInput, type ServerCommand, type ServerEvent, type StreamCommand } from '../../machines/transport.js';
 import { decodeEnvelope } from './envelope.js';
-import { messageOf, type NatsLink } from './link.js';
+import { messageOf, NatsAuthenticationRefused, type NatsLink } from './link.js';
 import type { MicroStats } from './micro.js';
 import type { NatsOutcomeStore } from './outcomes.js';
 import { countRejected } from './options.js';
@@ -84,11 +84,12 @@ export function natsServer(link: NatsLink, micro: MicroStats, name = link.config
     const emit = (event: ServerEvent) => {
       if (!stopped) sendBack(event);
     };
-    const fail = (message: string) => {
+    /** UNAUTHENTICATED: the NATS server refused our credentials; FORBIDDEN: our user may not use the listener's subjects. */
+    const fail = (message: string, code: ErrorCode = 'INTERNAL_ERROR') => {
       if (state !== 'starting') return;
       state = 'closed';
       log('error', `nats: listener ${name}: ${message}`);
-      emit({ type: 'server.failed', error: errorShape('INTERNAL_ERROR', `nats listener ${name}: ${message}`) });
+      emit({ type: 'server.failed', error: errorShape(code, `nats listener ${name}: ${message}`) });
     };
 
     const onOpen = (message: Msg) => {
@@ -157,7 +158,7 @@ export function natsServer(link: NatsLink, micro: MicroStats, name = link.config
       try {
         nc = await link.acquire();
       } catch (error) {
-        fail(`cannot connect to NATS: ${messageOf(error)}`);
+        fail(`cannot connect to NATS: ${messageOf(error)}`, error instanceof NatsAuthenticationRefused ? 'UNAUTHENTICATED' : 'INTERNAL_ERROR');
         return;
       }
       if (stopped) return;
@@ -169,14 +170,27 @@ export function natsServer(link: NatsLink, micro: MicroStats, name = link.config
         // No responders (or no answer): the name is free.
       }
       if (stopped || state !== 'starting') return;
+      // A subscription the server refuses (the NATS user's permissions deny the subject) is
+      // answered before the flush's PONG: without this check the provider would claim to listen
+      // on subjects it never receives anything on.
+      let refused: Error | undefined;
+      const deliver = (handle: (message: Msg) => void) => (error: Error | null, message: Msg) => {
+        if (error) refused ??= error;
+        else handle(message);
+      };
       try {
-        subscriptions.push(nc.subscribe(subjects.listener(name), { callback: (error, message) => (error ? undefined : onOpen(message)) }));
-        subscriptions.push(
-          nc.subscribe(subjects.listenerConnections(name), { callback: (error, message) => (error ? undefined : onFrame(message)) }),
-        );
+        subscriptions.push(nc.subscribe(subjects.listener(name), { callback: deliver(onOpen) }));
+        subscriptions.push(nc.subscribe(subjects.listenerConnections(name), { callback: deliver(onFrame) }));
         await nc.flush();
       } catch (error) {
         fail(`cannot subscribe: ${messageOf(error)}`);
+        return;
+      }
+      if (refused !== undefined) {
+        fail(
+          `cannot subscribe: ${messageOf(refused)} (the NATS user's permissions must allow subscribing to ${subjects.listener(name)} and ${subjects.listenerConnections(name)})`,
+          'FORBIDDEN',
+        );
         return;
       }
       if (stopped || state !== 'starting') return;

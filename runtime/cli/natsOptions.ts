@@ -5,6 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import type { NatsHostOptions } from '../../adapters/nats.js';
+import { credentialsProblem } from '../../adapters/nats/credentials.js';
 import type { NetworkChoice } from '../network.js';
 import type { UdpDiscoveryOptions } from '../../adapters/udp.js';
 import { describeDiscovery, envOption, listOf, UsageError } from './options.js';
@@ -43,6 +44,9 @@ export function networkChoiceOf(command: Command): NetworkChoice {
     if (raw.lan === false) throw new UsageError('--no-lan needs --nats <url>: there is nowhere else to talk');
     return {};
   }
+  // A usage error before anything starts, rather than a connect failure that discovery retries.
+  const credentialsFault = raw.natsCreds === undefined ? undefined : credentialsProblem(raw.natsCreds);
+  if (credentialsFault !== undefined) throw new UsageError(`--nats-creds: ${credentialsFault}`);
   const tls =
     raw.natsCa === undefined && raw.natsCert === undefined
       ? undefined
