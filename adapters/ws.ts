@@ -21,4 +21,5 @@ export {
   type WsLogLevel,
   type WsMetrics,
   type WsServerOptions,
+  type SideChannel,
 } from './ws/options.js';

@@ -1,47 +1,45 @@
 /**
- * Task files on loopback (issue 15 target): one file of `--mb` MiB (default 100) sent over one
- * WebSocket by switchboard's file transfers (runtime/files: offer, need, chunks with credits,
- * SHA-256 verified, written to a disk store), side by side with a raw ws binary stream of the
- * same bytes in the same chunk size (counted, not stored), in the same run, alternating, median of
- * `--rounds` (default 3). The receiver is a separate process (bench/fileReceiver.ts); this process
- * sends (from a disk store: the page cache, as a provider sending a result would). Then a second
- * transfer of the same file to the same store: its content bytes must be 0 (FILE-3).
+ * Task files on loopback, the wired path (issue 15 target): a file of `--mb` MiB (default 100) as
+ * the input of a task, sent by switchboard's client to a real provider in another process
+ * (bench/fileReceiver.ts): `assign` puts it in the client's cache (SHA-256), offers it on the file
+ * link, sends it in chunks with credits, the provider verifies it and writes it to its disk store,
+ * then the AssignTask runs and its result comes back. Side by side, in the same run and
+ * alternating, a raw ws binary stream of the same bytes in the same chunk size to the same
+ * provider process (a side channel of its WebSocket server; counted, not stored). Medians of
+ * `--rounds` (default 3). Then a second task with the same file: its content bytes must be 0
+ * (FILE-3).
+ *
+ * Three figures per round: the raw stream; the upload phase of the task (from the first chunk's
+ * progress report to the last: the transfer itself); the whole task (assign to result: hashing
+ * into the cache, offer, transfer, verification, AssignTask, result).
  *
  *   node --import tsx bench/fileTransfer.ts [--mb 100] [--rounds 3] [--chunk 262144] [--credits 16]
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { WebSocket } from 'ws';
-import * as z from 'zod';
-import { fileMessageSchemas, type FileMessage } from '../machines/files/messages.js';
-import { formatTimestamp } from '../machines/timestamp.js';
-import { openDiskFileStore } from '../runtime/files/fileStore.js';
-import { FileTransfers } from '../runtime/files/transfers.js';
-import { numberArg, spread } from './common.js';
+import { createClient } from '../runtime/client.js';
+import { fileFrom } from '../runtime/files/taskFile.js';
+import { LOOPBACK_BROADCAST, numberArg, spread } from './common.js';
 import { BenchProcess, killAll } from './procs.js';
 
 const mib = numberArg('mb', 100);
 const rounds = numberArg('rounds', 3);
 const chunkBytes = numberArg('chunk', 262_144);
 const creditsMax = numberArg('credits', 16);
+const discoveryPort = numberArg('discovery-port', 50_073);
 const size = mib * 1_048_576;
 
-const open = (url: string) =>
-  new Promise<WebSocket>((resolve, reject) => {
-    const socket = new WebSocket(url, { maxPayload: 1_100_000 });
-    socket.once('open', () => resolve(socket));
-    socket.once('error', reject);
-  });
-
-/** Waits while the socket holds more than `mark` bytes not yet written. */
+/** Waits while the socket holds more than `mark` bytes not yet written (what the file link does too). */
 async function drained(socket: WebSocket, mark = 8 * 1_048_576): Promise<void> {
   while (socket.bufferedAmount > mark) await new Promise((resolve) => setImmediate(resolve));
 }
 
-async function rawRound(port: number, data: Uint8Array): Promise<number> {
-  const socket = await open(`ws://127.0.0.1:${port}/raw?bytes=${data.byteLength}`);
+async function rawRound(endpoint: string, data: Uint8Array): Promise<number> {
+  const socket = new WebSocket(`${endpoint}/raw?bytes=${data.byteLength}`);
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
   const done = new Promise((resolve) => socket.once('message', resolve));
   const started = performance.now();
   for (let offset = 0; offset < data.byteLength; offset += chunkBytes) {
@@ -54,63 +52,68 @@ async function rawRound(port: number, data: Uint8Array): Promise<number> {
   return ms;
 }
 
-async function filesRound(port: number, store: Awaited<ReturnType<typeof openDiskFileStore>>, sha256: string, storeName: string) {
-  const socket = await open(`ws://127.0.0.1:${port}/files?store=${storeName}&chunk=${chunkBytes}&credits=${creditsMax}`);
-  let ids = 0;
-  const transfers = new FileTransfers({
-    store,
-    identity: 'bench-provider',
-    clientId: 'bench-client',
-    newId: () => `t${++ids}`,
-    limits: { chunkBytes, creditsMax, fileBytesMax: 2 ** 31 },
-    link: {
-      sendMessage: (draft) => socket.send(JSON.stringify({ ...draft, messageId: draft.messageId ?? `c${++ids}`, timestamp: formatTimestamp(Date.now()) })),
-      sendChunk: (frame) => {
-        socket.send(frame);
-        return drained(socket);
-      },
-    },
-  });
-  socket.on('message', (data, isBinary) => {
-    if (isBinary) return;
-    const value = JSON.parse(String(data)) as { type: keyof typeof fileMessageSchemas };
-    transfers.receive(z.decode(fileMessageSchemas[value.type] as z.ZodType<FileMessage>, value as never));
-  });
-  const started = performance.now();
-  const result = await transfers.upload({ sha256, size }, 'Bench');
-  const ms = performance.now() - started;
-  socket.close();
-  if (result.end.status !== 'done') throw new Error(`transfer failed: ${JSON.stringify(result.end)}`);
-  return { ms, bytes: transfers.counters.bytesSent, have: result.end.have };
-}
-
-const receiver = new BenchProcess('receiver', 'fileReceiver.ts', []);
-const sendDir = await mkdtemp(path.join(tmpdir(), 'switchboard-bench-send-'));
+const provider = new BenchProcess('provider', 'fileReceiver.ts', ['--discovery-port', String(discoveryPort), '--chunk', String(chunkBytes), '--credits', String(creditsMax)], process.env.BENCH_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []);
+const client = createClient({
+  discovery: { port: discoveryPort, broadcastAddresses: [LOOPBACK_BROADCAST] },
+  files: { bytesMax: 2 ** 33, fileBytesMax: 2 ** 31, limits: { chunkBytes, creditsMax, fileBytesMax: 2 ** 31 } },
+  log: () => {},
+});
 try {
-  const { port } = (await receiver.event('listening')) as unknown as { port: number };
-  const store = await openDiskFileStore(sendDir, { bytesMax: 2 ** 33, fileBytesMax: 2 ** 31 });
+  const { endpoint } = (await provider.event('listening')) as unknown as { endpoint: string };
+  await client.waitFor('FileSink', { timeoutMs: 10_000 });
   const raw: number[] = [];
-  const files: number[] = [];
+  const upload: number[] = [];
+  const whole: number[] = [];
+  const second: number[] = [];
+  /** CPU ms of this (the client's) process per round: the raw stream's, and the task's. */
+  const rawCpu: number[] = [];
+  const taskCpu: number[] = [];
   let secondBytes = -1;
   for (let round = 0; round < rounds; round++) {
-    // New content every round, so the receiver's store never holds it before its first transfer.
+    // New content every round, so the provider's store never holds it before its first transfer.
     const data = new Uint8Array(randomBytes(size));
-    const ref = await store.add(data);
-    raw.push(await rawRound(port, data));
-    files.push((await filesRound(port, store, ref.sha256, `round${round}`)).ms);
-    const second = await filesRound(port, store, ref.sha256, `round${round}`);
-    secondBytes = Math.max(secondBytes, second.bytes);
-    if (!second.have) throw new Error('the second transfer was not answered FileHave');
+    const cpu0 = process.cpuUsage();
+    raw.push(await rawRound(endpoint, data));
+    const cpu1 = process.cpuUsage(cpu0);
+    rawCpu.push((cpu1.user + cpu1.system) / 1000);
+    let firstAt = 0;
+    let firstBytes = 0;
+    let lastAt = 0;
+    const started = performance.now();
+    const task = client.assign('FileSink', 'consume', { input: fileFrom(data, { name: `round${round}.bin` }) });
+    task.onProgress((progress) => {
+      if (progress.phase !== 'upload' || progress.bytes === undefined) return;
+      if (firstAt === 0) [firstAt, firstBytes] = [performance.now(), progress.bytes];
+      lastAt = performance.now();
+    });
+    const result = (await task.result) as { size: number };
+    whole.push(performance.now() - started);
+    const cpu2 = process.cpuUsage(cpu0);
+    taskCpu.push((cpu2.user + cpu2.system - cpu1.user - cpu1.system) / 1000);
+    if (result.size !== size) throw new Error(`the task saw ${result.size} bytes`);
+    upload.push(((lastAt - firstAt) * size) / (size - firstBytes));
+    const sentBefore = client.files.counters.bytesSent;
+    const againStarted = performance.now();
+    await client.assign('FileSink', 'consume', { input: fileFrom(data, { name: `round${round}.bin` }) }).result;
+    second.push(performance.now() - againStarted);
+    secondBytes = Math.max(secondBytes, client.files.counters.bytesSent - sentBefore);
   }
   const mibPerS = (ms: number) => mib / (ms / 1000);
-  const rawS = spread(raw.map(mibPerS));
-  const filesS = spread(files.map(mibPerS));
-  console.log(`file transfer on loopback, ${mib} MiB, chunks of ${chunkBytes} bytes, window ${creditsMax} chunks, ${rounds} rounds (median [min..max] MiB/s)`);
-  console.log(`raw ws binary stream:        ${rawS.median.toFixed(0)} [${rawS.min.toFixed(0)}..${rawS.max.toFixed(0)}]`);
-  console.log(`switchboard file transfer:   ${filesS.median.toFixed(0)} [${filesS.min.toFixed(0)}..${filesS.max.toFixed(0)}]  (${((100 * filesS.median) / rawS.median).toFixed(0)}% of raw; SHA-256 verified, written to disk)`);
-  console.log(`second transfer of the same file: ${secondBytes} content bytes sent`);
+  const line = (label: string, values: number[], note = '') => {
+    const s = spread(values.map(mibPerS));
+    console.log(`${label.padEnd(44)} ${s.median.toFixed(0).padStart(5)} [${s.min.toFixed(0)}..${s.max.toFixed(0)}]${note}`);
+    return s.median;
+  };
+  console.log(`task files on loopback, ${mib} MiB input, chunks of ${chunkBytes} bytes, window ${creditsMax} chunks, ${rounds} rounds (median [min..max] MiB/s)`);
+  const rawMedian = line('raw ws binary stream (same process, same chunks)', raw);
+  const uploadMedian = line('task upload phase (file link, verified, disk)', upload);
+  const wholeMedian = line('whole task (hash, offer, transfer, task, result)', whole);
+  console.log(`upload phase: ${((100 * uploadMedian) / rawMedian).toFixed(0)}% of raw; whole task: ${((100 * wholeMedian) / rawMedian).toFixed(0)}% of raw`);
+  console.log(`client CPU per round: raw stream ${spread(rawCpu).median.toFixed(0)} ms, task ${spread(taskCpu).median.toFixed(0)} ms (medians)`);
+  const secondS = spread(second);
+  console.log(`second task with the same file: ${secondBytes} content bytes sent, ${secondS.median.toFixed(0)} ms median (hashing into the cache included)`);
 } finally {
-  await receiver.stop();
+  await client.stop();
+  await provider.stop();
   await killAll();
-  await rm(sendDir, { recursive: true, force: true });
 }

@@ -25,10 +25,13 @@ export function advertisementFor(
     status,
     load: context.load,
     heartbeatIntervalMs: context.heartbeatIntervalMs,
-    // EVT-1: a service that publishes events says so, and which.
-    ...(service.events === undefined || service.events.length === 0 ? {} : { features: ['events'], events: [...service.events] }),
     ...(respondsToClientId === undefined ? {} : { respondsToClientId }),
   };
+  // EVT-1: a service that publishes events says so, and which; FILE-1: `files` comes with service.features.
+  const publishes = service.events !== undefined && service.events.length > 0;
+  const features = [...(publishes ? ['events'] : []), ...(service.features ?? []).filter((feature) => feature !== 'events' || !publishes)];
+  if (publishes) draft.events = [...service.events!];
+  if (features.length > 0 || service.features !== undefined) draft.features = features;
   return draft;
 }
 

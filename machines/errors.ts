@@ -41,6 +41,16 @@ export const ERROR_CODES = {
   INTERNAL_ERROR: 'An internal error occurred.',
   /** The provider hosts no service of that name publishing an event of that name (EVT-4); or none announces events (client-local, EVT-1). */
   UNKNOWN_EVENT: 'The service publishes no such event here.',
+  /** Task files (FILE-8, FILE-10): no such file here for this client. */
+  FILE_NOT_FOUND: 'No such file for this client.',
+  /** Task files (FILE-6): the file is larger than the receiver accepts. */
+  FILE_TOO_LARGE: 'The file is larger than the receiver accepts.',
+  /** Task files (FILE-2): the bytes that arrived do not have the offered SHA-256; nothing was kept. */
+  FILE_HASH_MISMATCH: 'The file does not have the offered SHA-256.',
+  /** Task files (FILE-6): the receiver's store has no room, even after evicting what it may. */
+  FILE_STORE_FULL: 'The file store is full.',
+  /** Manifests (MAN-2): the manifest cannot be used. */
+  MANIFEST_INVALID: 'The manifest is not valid.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -10,6 +10,8 @@ export interface ServiceDescriptor {
   readonly capabilities: readonly Capability[];
   /** The events it publishes (EVT-1); with any, its advertisements list the feature `"events"`. */
   readonly events?: readonly AdvertisedEvent[] | undefined;
+  /** Optional features this service's provider implements for it (advertised, e.g. `["files"]`, FILE-1). */
+  readonly features?: readonly string[];
 }
 
 export function offersOperation(services: readonly ServiceDescriptor[], serviceName: string, operation: string): boolean {

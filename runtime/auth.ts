@@ -61,6 +61,11 @@ export interface AuthPolicies {
   readonly authenticate: AnyActorLogic;
   /** Failed-attempt throttling, for counters. */
   readonly throttle: FailureThrottle | undefined;
+  /**
+   * The credential a token stands for (failures throttled per host, SEC-19), for connections
+   * outside the session's admission: a provider's file links. Undefined when none is required.
+   */
+  readonly verifyToken?: (token: string, clientId: string | undefined, remoteAddress: string) => Promise<Credential | undefined>;
 }
 
 interface AuthenticateRequest {
@@ -129,10 +134,15 @@ export function authPolicies(auth: AuthOptions | undefined, now: () => number = 
     return undefined;
   };
 
+  const verifyToken = async (token: string, clientId: string | undefined, remoteAddress: string): Promise<Credential | undefined> => {
+    const host = hostOf(remoteAddress);
+    return throttle.blocked(host) ? undefined : check(token, clientId, host);
+  };
   if (auth.verify === undefined) {
     return {
       authRequired: true,
       throttle,
+      verifyToken,
       admission: decided<AdmissionDecision, AdmissionRequest>(
         (request) => admitFirst(request) ?? admit(request, checkNow(request.token as string, hostOf(request.remoteAddress))),
       ),
@@ -147,6 +157,7 @@ export function authPolicies(auth: AuthOptions | undefined, now: () => number = 
   return {
     authRequired: true,
     throttle,
+    verifyToken,
     admission: fromPromise<AdmissionDecision, AdmissionRequest>(async ({ input }) => {
       const early = admitFirst(input);
       if (early !== undefined) return early;

@@ -71,6 +71,8 @@ import { logReconnects } from './logging/reconnects.js';
 import { clientTaskTelemetry } from './logging/telemetry.js';
 import type { SwitchboardMetrics } from './metrics/metrics.js';
 import { startUiServer, type UiOptions, type UiServer } from './ui/server.js';
+import { clientTaskFiles } from './files/clientTaskFiles.js';
+import type { ClientFiles, ClientFilesOptions } from './files/clientFiles.js';
 
 export interface ClientOptions {
   /** @default `client-<uuid>` */
@@ -132,6 +134,11 @@ export interface ClientOptions {
   readonly interpreter?: InterpreterChoice;
   /** Timings of subscriptions (EVT-13): subscribeTimeoutMs, subscribeAttemptsMax, ackDelayMs, ackEveryEvents. */
   readonly events?: Partial<ClientSubscriptionLimits>;
+  /**
+   * Task files (docs/guide.md, "Task files"): the cache of files sent and fetched (in memory
+   * unless `dir`; bounded by `bytesMax`). `false`: parameters cannot hold local files.
+   */
+  readonly files?: ClientFilesOptions | boolean;
 }
 
 export interface AssignOptions {
@@ -203,13 +210,15 @@ export interface Client {
   readonly inspection: InspectionSource;
   /** The web UI server, when `ui` was given. */
   readonly ui: Promise<UiServer> | undefined;
+  /** Task files: the cache of files sent and fetched (read or save a result's files from it). */
+  readonly files: ClientFiles;
 }
 
 interface Pending {
   readonly handle: TaskHandleState;
   readonly serviceName: string;
   readonly operation: string;
-  readonly params: Record<string, unknown>;
+  params: Record<string, unknown>;
   readonly deadlineMs: number | undefined;
   retriesLeft: number;
   readonly excluded: string[];
@@ -288,6 +297,17 @@ export function createClient(options: ClientOptions = {}): Client {
   actor.on('task.settled', ({ taskId, outcome }) => {
     const entry = pending.get(taskId);
     if (!entry) return;
+    // FILE-12: a result naming files settles once they are fetched.
+    const fetched = taskFiles.afterSettled(taskId, submittedTo.get(taskId), outcome, (progress) => entry.handle.report(progress));
+    if (fetched !== undefined) {
+      pending.delete(taskId);
+      submittedTo.delete(taskId);
+      void fetched.then((final) => {
+        telemetry.settled(taskId, final);
+        entry.handle.settle(final);
+      });
+      return;
+    }
     if (shouldRetry(entry, outcome)) {
       entry.retriesLeft--;
       const serviceId = submittedTo.get(taskId);
@@ -314,6 +334,30 @@ export function createClient(options: ClientOptions = {}): Client {
     services: () => actor.getSnapshot().context.services,
     inspect: observation.inspect,
   });
+
+  const taskFiles = clientTaskFiles({
+    clientId,
+    options: options.files,
+    token: options.connect?.token,
+    clock,
+    services: () => actor.getSnapshot().context.services,
+    find: (serviceName, operation) => client.waitFor(serviceName, { operation, timeoutMs: WAIT_FOR_DEFAULT_MS }),
+  });
+  /** FILE-12: the task's files are offered first; the AssignTask then goes where they went. */
+  const uploadThenSubmit = (taskId: string, entry: Pending) => {
+    taskFiles.prepare(taskId, entry.serviceName, entry.operation, entry.params, (progress) => entry.handle.report(progress)).then(
+      ({ params, exclude }) => {
+        entry.params = params;
+        entry.excluded.push(...exclude);
+        if (pending.get(taskId) === entry) submit(taskId, entry);
+      },
+      (error: unknown) => {
+        pending.delete(taskId);
+        const failure = toProtocolError(error);
+        entry.handle.settle(failure.code === 'CANCELLED' ? { status: 'Cancelled' } : { status: 'Failed', error: failure.toShape() });
+      },
+    );
+  };
 
   const findService = (serviceName: string, operation: string | undefined) =>
     candidatesFor(actor.getSnapshot().context.services, { serviceName, operation: operation ?? '' }).at(0) ??
@@ -361,6 +405,9 @@ export function createClient(options: ClientOptions = {}): Client {
     get ui() {
       return ui;
     },
+    get files() {
+      return taskFiles.cache;
+    },
     services: () => actor.getSnapshot().context.services,
     discoveryStats: () => repositoryStatsOf(actor),
     refresh: () => actor.send({ type: 'client.refresh' }),
@@ -394,7 +441,7 @@ export function createClient(options: ClientOptions = {}): Client {
     assign(serviceName, operation, params, assignOptions = {}) {
       const taskId = assignOptions.taskId ?? newId();
       const handle = new TaskHandleState(taskId, () => {
-        if (!endWait(taskId, { status: 'Cancelled' })) actor.send({ type: 'client.cancel', taskId });
+        if (!endWait(taskId, { status: 'Cancelled' }) && !taskFiles.cancel(taskId)) actor.send({ type: 'client.cancel', taskId });
       });
       const entry: Pending = {
         handle,
@@ -412,7 +459,8 @@ export function createClient(options: ClientOptions = {}): Client {
         else assignOptions.signal.addEventListener('abort', () => void handle.cancel(), { once: true });
       }
       const waitMs = waitForMsOf(assignOptions.waitFor);
-      if (waitMs === undefined || findService(serviceName, operation) !== undefined) submit(taskId, entry);
+      if (taskFiles.wants(params)) uploadThenSubmit(taskId, entry);
+      else if (waitMs === undefined || findService(serviceName, operation) !== undefined) submit(taskId, entry);
       else submitWhenFound(taskId, entry, waitMs);
       return handle as unknown as TaskHandle<never>;
     },
@@ -428,6 +476,7 @@ export function createClient(options: ClientOptions = {}): Client {
       }
       await ui?.then((server) => server.close()).catch(() => undefined);
       await observation.close();
+      await taskFiles.close();
     },
   };
   // Watchers subscribe before the actor starts, so they see every actor from the first.

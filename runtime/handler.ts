@@ -77,6 +77,11 @@ class OperationRun implements OperationContext {
     });
   }
 
+  /** Task files are given to operations that declare them (runtime/files/providerFiles.ts); not here. */
+  get files(): OperationContext['files'] {
+    throw new Error(`${this.input.serviceName}.${this.input.operation} declares no task files (taskFile() in its params or result)`);
+  }
+
   get log(): Logger {
     const { input } = this;
     return (this.logFn ??= (level, message, detail) => this.baseLog(level, `[${input.serviceName}.${input.operation} ${input.taskId}] ${message}`, detail));

@@ -4,6 +4,12 @@
  * `switchboard/adapters`.
  */
 export { defineService, capabilitiesOf, type ServiceDefinition, type OperationDefinition, type OperationContext, type Logger } from './service.js';
+export { taskFile, fileFrom } from './files/taskFile.js';
+export { loadManifest, type ManifestService, type LoadManifestOptions } from './manifest/loadManifest.js';
+export { ManifestError } from './manifest/manifestError.js';
+export type { TaskFiles, ProviderFilesOptions } from './files/providerFiles.js';
+export type { ClientFiles, ClientFilesOptions, FileProgress } from './files/clientFiles.js';
+export type { FileRef } from '../machines/files/fileRef.js';
 export { createProvider, type Provider, type ProviderOptions, type SigningOptions, type Clock } from './provider.js';
 export { compatDeviations, type CompatDeviation, type CompatOption } from './compat.js';
 export { SigningKeyError, defaultKeyFile, loadOrCreateKey, type ProviderKey } from './keys.js';

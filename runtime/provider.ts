@@ -38,6 +38,7 @@ import { createObservation, type InspectOption } from './inspect/observation.js'
 import { providerTaskTelemetry } from './logging/telemetry.js';
 import type { SwitchboardMetrics } from './metrics/metrics.js';
 import { startUiServer, type UiOptions, type UiServer } from './ui/server.js';
+import { FILE_LINK_PATH, ProviderFiles, type ProviderFilesOptions } from './files/providerFiles.js';
 
 /** The actor system's clock: anything with setTimeout/clearTimeout (xstate's SimulatedClock, say). */
 export type Clock = NonNullable<ActorOptions<AnyActorLogic>['clock']>;
@@ -130,6 +131,12 @@ export interface ProviderOptions {
    * `hooks`: `connect` may veto a connection, `authenticate` and `disconnect` observe.
    */
   readonly hooks?: SessionHooks;
+  /**
+   * Task files (docs/guide.md, "Task files"): the store of files that operations declaring
+   * `taskFile()` fields take and return. On by default when an operation declares one; `false`
+   * turns the file links off.
+   */
+  readonly files?: ProviderFilesOptions | boolean;
 }
 
 export type SigningOptions =
@@ -183,6 +190,8 @@ export interface Provider {
   /** Puts a client in a named group, a target of `publish` (EVT-6: groups are the provider's). */
   join(group: string, clientId: string): void;
   leave(group: string, clientId: string): void;
+  /** Task files: the store and the file links' counters; undefined when no operation takes files. */
+  readonly files: ProviderFiles | undefined;
 }
 
 /** How long start() waits for the discovery port's bind result after the WebSocket server listens. */
@@ -203,6 +212,9 @@ export function createProvider(options: ProviderOptions): Provider {
     portStateKnown();
   };
   const usesUdp = options.network === undefined && options.lan !== false;
+  const clockNow = (options.clock as { now?: () => number } | undefined)?.now?.bind(options.clock);
+  const policies = authPolicies(options.auth, clockNow ?? Date.now);
+  const files = filesFor(options, log, policies.verifyToken);
   const compat = compatSettings(options.compat);
   const host: NetworkHost =
     options.network ??
@@ -216,13 +228,12 @@ export function createProvider(options: ProviderOptions): Provider {
           log,
           ...compat.server,
           ...options.server,
+          ...(files === undefined ? {} : { sideChannels: { ...options.server?.sideChannels, [FILE_LINK_PATH]: files.accept } }),
         },
       },
       { nats: options.nats, lan: options.lan },
       log,
     );
-  const clockNow = (options.clock as { now?: () => number } | undefined)?.now?.bind(options.clock);
-  const policies = authPolicies(options.auth, clockNow ?? Date.now);
   const newId = options.newId ?? uuid;
   const supervisor = createSupervisor({ log, newId });
   const signing = signingFor(options, log);
@@ -237,7 +248,7 @@ export function createProvider(options: ProviderOptions): Provider {
     host,
     options.port ?? 0,
     {
-      handler: createServiceHandler(options.services.map(telemetry.wrap), log, newId),
+      handler: createServiceHandler(options.services.map((service) => telemetry.wrap(files?.wrap(service) ?? service)), log, newId),
       // HOOK-1: every connect hook is asked with the admission policy, within the same answer delay.
       admission: withConnectHooks(policies.admission, namedHooks, log),
       authenticate: policies.authenticate,
@@ -270,6 +281,7 @@ export function createProvider(options: ProviderOptions): Provider {
         serviceVersion: service.version,
         capabilities: capabilitiesOf(service),
         ...eventsField(service),
+        ...(files === undefined ? {} : { features: ['files'] }),
       })),
     },
   });
@@ -300,12 +312,14 @@ export function createProvider(options: ProviderOptions): Provider {
   const closeWatchers = async () => {
     await ui?.then((server) => server.close()).catch(() => undefined);
     await observation.close();
+    await files?.close();
   };
 
   const provider: Provider = {
     actor,
     providerId,
     inspection: observation.hub,
+    files,
     get ui() {
       return ui;
     },
@@ -322,7 +336,8 @@ export function createProvider(options: ProviderOptions): Provider {
       return () => subscription.unsubscribe();
     },
     start() {
-      started ??= new Promise((resolve, reject) => {
+      // The file store opens first (FILE-6: a disk store takes in what it held before).
+      started ??= (files?.ready ?? Promise.resolve()).then(() => new Promise((resolve, reject) => {
         const listening = actor.on('provider.listening', (event) => {
           endpoint = event.endpoint;
           listening.unsubscribe();
@@ -337,7 +352,7 @@ export function createProvider(options: ProviderOptions): Provider {
           reject(new ProtocolError(event.error.code, event.error.message));
         });
         actor.start();
-      });
+      }));
       return started;
     },
     publish: ((service: ServiceDefinition | string, event: string, data: unknown, publishOptions?: PublishOptions) => {
@@ -376,4 +391,15 @@ export function createProvider(options: ProviderOptions): Provider {
     ui.then((server) => log('info', `web UI: ${server.url}`, { url: server.url }), (error: unknown) => log('error', 'the web UI could not start', error));
   }
   return provider;
+}
+
+/** The provider's task files: on when an operation declares them, unless turned off. */
+function filesFor(options: ProviderOptions, log: Logger, verifyToken: ProviderFilesOptions['verifyToken']): ProviderFiles | undefined {
+  if (options.files === false || !(options.files !== undefined || ProviderFiles.usedBy(options.services))) return undefined;
+  const given = options.files === true || options.files === undefined ? {} : options.files;
+  // FILE-9: the provider's ACL decides file:put and file:get as it decides operations.
+  const acl = options.acl;
+  const authorizeFiles = acl === undefined ? {} : { authorize: (request: Parameters<typeof authorize>[1]) => authorize(acl, request).allowed };
+  // SEC-2: a file link needs the credential a session would need.
+  return new ProviderFiles({ ...authorizeFiles, ...(verifyToken === undefined ? {} : { verifyToken }), ...given }, log, options.clock);
 }

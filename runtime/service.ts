@@ -33,6 +33,7 @@ import { describeIssues } from '../machines/codec.js';
 import { createLogger } from './logging/logger.js';
 import type { DefinitionContract } from './typed/contract.js';
 import type { SessionHooks } from './hooks/sessionHooks.js';
+import type { TaskFiles } from './files/providerFiles.js';
 
 export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', message: string, detail?: unknown) => void;
 
@@ -51,6 +52,12 @@ export interface OperationContext {
   /** Reports progress (0..100; a lower value than before is raised to it, TASK-9). */
   progress(percent: number, message?: string, etaSeconds?: number): void;
   readonly log: Logger;
+  /**
+   * The task's files (docs/guide.md, "Task files"): read the files its parameters name, add the
+   * files its result names. Only for an operation whose params or result declare `taskFile()`
+   * fields; elsewhere using it throws (INTERNAL_ERROR).
+   */
+  readonly files: TaskFiles;
 }
 
 export interface OperationDefinition<S extends z.ZodType = z.ZodType> {

@@ -8,6 +8,7 @@
  * console.log(await task.result);
  * ```
  */
+import type { FileRef } from '../machines/files/fileRef.js';
 import type { TaskOutcome } from '../machines/outcome.js';
 import { TaskError } from './taskError.js';
 
@@ -16,6 +17,10 @@ export interface TaskProgress {
   readonly progressPercentage: number;
   readonly message?: string | undefined;
   readonly estimatedTimeRemainingSeconds?: number | undefined;
+  /** Task files (FILE-12): `upload` before the provider's progress, `download` after it, with the file and its bytes moved. */
+  readonly phase?: 'upload' | 'download';
+  readonly file?: FileRef;
+  readonly bytes?: number;
 }
 
 /** How a task ended, as a value: the result, or the TaskError (whose `code` the typed client types). */

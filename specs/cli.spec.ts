@@ -277,7 +277,7 @@ describe('switchboard describe', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^ImageProcessingService \d+\.\d+\.\d+/);
     expect(result.stdout).toContain(imageProvider.endpoint);
-    expect(result.stdout).toMatch(/^ {2}resizeImage\(inputPath: string, outputPath: string, width\??: int/m);
+    expect(result.stdout).toMatch(/^ {2}resizeImage\(inputPath\?: string, outputPath\?: string, input\?: object, outputName\?: string, width\??: int/m);
     expect(result.stdout).toMatch(/^ {2}applyFilter\(/m);
   });
 
@@ -372,6 +372,19 @@ describe('switchboard assign', () => {
     expect(result.stderr).toMatch(/^progress 100% /m);
     expect(result.stderr).not.toContain('\r');
     expect(JSON.parse(result.stdout)).toMatchObject({ outputImagePath: 'small.png', width: 100, height: 75 });
+  });
+
+  it('FILE-12: --file sends a local file the provider cannot see (outside its work dir), --out saves the result file', async () => {
+    const clientDir = path.join(scratch, 'client-disk');
+    await writeSampleImage(path.join(clientDir, 'mine.png'), { width: 400, height: 300 });
+    const out = path.join(scratch, 'client-out');
+    const result = await runCli(['assign', 'ImageProcessingService', 'resizeImage', '--file', `input=${path.join(clientDir, 'mine.png')}`, '--param', 'width=100', '--param', 'outputName=mine-100.webp', '--out', out]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({ width: 100, height: 75, format: 'webp', output: { name: 'mine-100.webp', mediaType: 'image/webp' } });
+    expect(result.stderr).toMatch(/^progress 0% \(queued\) upload mine\.png: \d+ of \d+ bytes/m);
+    expect(result.stderr).toContain(`saved ${path.join(out, 'mine-100.webp')}`);
+    const { default: sharp } = await import('sharp');
+    expect(await sharp(path.join(out, 'mine-100.webp')).metadata()).toMatchObject({ width: 100, height: 75, format: 'webp' });
   });
 
   it('TASK-6, DISC-13: an operation the service does not offer exits 3 with UNKNOWN_OPERATION, as describe does', async () => {

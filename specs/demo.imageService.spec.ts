@@ -59,6 +59,9 @@ function contextFor(onProgress?: (report: Progress, controller: AbortController)
     clientId: 'client-1',
     signal: controller.signal,
     log: () => {},
+    get files(): never {
+      throw new Error('these operations are called with paths: no task files');
+    },
     progress(percent, message) {
       const report = { percent, message };
       progress.push(report);
@@ -530,6 +533,8 @@ describe('capabilities (seed-style settings and a JSON schema)', () => {
     expect(settingsOf('resizeImage')).toEqual([
       { type: 'string', name: 'inputPath' },
       { type: 'string', name: 'outputPath' },
+      { type: 'object', name: 'input' },
+      { type: 'string', name: 'outputName' },
       { type: 'int', name: 'width' },
       { type: 'int', name: 'height' },
       { type: 'string', name: 'fit' },
@@ -537,12 +542,16 @@ describe('capabilities (seed-style settings and a JSON schema)', () => {
     expect(settingsOf('applyFilter')).toEqual([
       { type: 'string', name: 'inputPath' },
       { type: 'string', name: 'outputPath' },
+      { type: 'object', name: 'input' },
+      { type: 'string', name: 'outputName' },
       { type: 'string', name: 'name' },
       { type: 'float', name: 'size' },
     ]);
     expect(settingsOf('convertFormat')).toEqual([
       { type: 'string', name: 'inputPath' },
       { type: 'string', name: 'outputPath' },
+      { type: 'object', name: 'input' },
+      { type: 'string', name: 'outputName' },
       { type: 'string', name: 'format' },
       { type: 'int', name: 'quality' },
     ]);
@@ -552,9 +561,11 @@ describe('capabilities (seed-style settings and a JSON schema)', () => {
     const resize = capabilitiesOf(service).find((capability) => capability.key === 'resizeImage')?.schema as Record<string, any>;
     expect(resize).toMatchObject({
       type: 'object',
-      required: ['inputPath', 'outputPath', 'width'],
+      // Paths, or a task file `input` (FILE-10): which one is checked when the task arrives.
+      required: ['width'],
       additionalProperties: false,
       properties: {
+        input: { type: 'object', format: 'switchboard-file' },
         width: { type: 'integer', minimum: 1, maximum: 16_384 },
         fit: { type: 'string', enum: ['cover', 'contain', 'fill', 'inside', 'outside'], default: 'inside' },
       },

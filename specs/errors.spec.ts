@@ -36,7 +36,7 @@ describe('errorCodes', () => {
 
   it('recognises codes as own keys only, not inherited names or service codes', () => {
     expect(isErrorCode('TIMEOUT')).toBe(true);
-    for (const value of ['toString', 'constructor', '__proto__', 'FILE_NOT_FOUND', 'timeout', 42, null, undefined]) {
+    for (const value of ['toString', 'constructor', '__proto__', 'IMAGE_TOO_BLURRY', 'timeout', 42, null, undefined]) {
       expect(isErrorCode(value)).toBe(false);
     }
   });
@@ -115,7 +115,7 @@ describe('toProtocolError', () => {
   });
 
   it('treats codes outside the union (a service code, a Node errno) as INTERNAL_ERROR', () => {
-    const serviceCode = { code: 'FILE_NOT_FOUND', message: 'gone' };
+    const serviceCode = { code: 'IMAGE_TOO_BLURRY', message: 'gone' };
     expect(toProtocolError(serviceCode)).toMatchObject({ code: 'INTERNAL_ERROR', cause: serviceCode });
     const errno = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
     expect(toProtocolError(errno)).toMatchObject({ code: 'INTERNAL_ERROR', message: 'read ECONNRESET' });

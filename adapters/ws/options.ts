@@ -156,6 +156,11 @@ export interface WsServerOptions extends WsCommonOptions {
    * false sends every Ack, as a seed provider does. @default true
    */
   readonly coalesceAcks?: boolean;
+  /**
+   * WebSocket connections on these paths (e.g. `/files`, a provider's file links) are handed to
+   * the function instead of becoming sessions. The connection limits of the server apply to them.
+   */
+  readonly sideChannels?: Readonly<Record<string, SideChannel>>;
 }
 
 export interface WsConnectOptions extends WsCommonOptions {
@@ -327,3 +332,6 @@ export function isSendableCloseCode(code: number): boolean {
     ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999))
   );
 }
+
+/** Takes a WebSocket accepted on a side channel's path (see WsServerOptions.sideChannels). */
+export type SideChannel = (socket: import('ws').WebSocket, request: import('node:http').IncomingMessage) => void;

@@ -32,6 +32,7 @@ import {
   noLog,
   remoteAddressOf,
   tokenOf,
+  type SideChannel,
   type WsServerOptions,
 } from './options.js';
 
@@ -187,7 +188,10 @@ export function wsServer(options: WsServerOptions): WsServer {
         socket.terminate();
         return;
       }
-      accept(socket, request, sendBack);
+      // A side channel (a provider's file links, FILE-1) takes its own path; everything else is a session.
+      const side = options.sideChannels === undefined ? undefined : sideChannelOf(options.sideChannels, request);
+      if (side !== undefined) side(socket, request);
+      else accept(socket, request, sendBack);
     });
     http.on('error', (error: NodeJS.ErrnoException) => {
       metrics.socketErrors++;
@@ -271,4 +275,10 @@ export function wsServer(options: WsServerOptions): WsServer {
   });
 
   return { server, accepted, port: () => boundPort };
+}
+
+/** The side channel a request's path names, if any. */
+function sideChannelOf(channels: NonNullable<WsServerOptions['sideChannels']>, request: IncomingMessage): SideChannel | undefined {
+  const pathname = new URL(request.url ?? '/', 'ws://localhost').pathname;
+  return Object.hasOwn(channels, pathname) ? channels[pathname] : undefined;
 }

@@ -15,7 +15,7 @@ import { createClient, type Client } from '../client.js';
 import { TaskError } from '../taskError.js';
 import type { TaskHandle, TaskProgress } from '../taskHandle.js';
 import { codeOf, runAction, type CliContext } from './context.js';
-import { envOption, ExitCode, globalOptionsOf, integerIn, repeatable, taskParams } from './options.js';
+import { envOption, ExitCode, globalOptionsOf, integerIn, repeatable, taskParams, UsageError } from './options.js';
 import { networkChoiceOf } from './natsOptions.js';
 import { inspectOptionOf } from './inspect.js';
 import { exitCodeFor, jsonLine, line, printError, prettyJson, stderrLogger } from './output.js';
@@ -23,6 +23,7 @@ import { createProgressView } from './progress.js';
 import { declarationOf, paramPairs, parameterProblems, paramsByDeclaration } from './paramsBySchema.js';
 import { readCa } from './rawTask.js';
 import { onStopSignal } from './signals.js';
+import { fileFrom, fileRefsAtTopLevel } from '../files/taskFile.js';
 
 interface AssignFlags {
   param?: string[];
@@ -35,7 +36,21 @@ interface AssignFlags {
   taskId?: string;
   token?: string;
   detach?: boolean;
+  file?: string[];
+  out?: string;
 }
+
+/** `--file name=path`: a task file parameter (the file is sent, FILE-12). */
+function filePairs(values: readonly string[]): Array<[string, string]> {
+  return values.map((value) => {
+    const at = value.indexOf('=');
+    if (at < 1 || at === value.length - 1) throw new UsageError(`--file expects name=path, got "${value}"`);
+    return [value.slice(0, at), value.slice(at + 1)];
+  });
+}
+
+/** Placeholder FileRefs, so that the parameters check sees the file parameters before the files are read. */
+const PLACEHOLDER_FILE = { sha256: '0'.repeat(64), size: 0 };
 
 /**
  * The first instance of the service offering the operation, and its capability; throws
@@ -74,6 +89,7 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
   // --params-json now (a usage error exits before discovery); each --param once the schema is known.
   const baseParams = taskParams(flags.paramsJson, []);
   const pairs = paramPairs(flags.param ?? []);
+  const files = filePairs(flags.file ?? []);
   const log = stderrLogger(io, globals.logLevel, globals.logFormat);
   const client = createClient({
     discovery: globals.discovery,
@@ -104,7 +120,8 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
         stopWaiting = () => reject(Object.assign(new Error('interrupted while waiting for the service'), { code: 'CANCELLED' }));
       }),
     ]);
-    const params = checkedParams(baseParams, pairs, capability);
+    const placeholders = Object.fromEntries(files.map(([name]) => [name, PLACEHOLDER_FILE]));
+    const params = { ...checkedParams({ ...baseParams, ...placeholders }, pairs, capability), ...Object.fromEntries(files.map(([name, file]) => [name, fileFrom(file)])) };
     let endpoint = service.endpoint;
     const taskId = flags.taskId ?? uuid();
     // Subscribed first: the client reports the submission synchronously, inside assign().
@@ -147,6 +164,10 @@ async function runAssign(context: CliContext, serviceName: string, operation: st
         return ExitCode.ok;
       }
       case 'settled':
+        // --out: the result's files (fetched into the client's cache before it settled) are saved there.
+        if (flags.out !== undefined) {
+          for (const file of fileRefsAtTopLevel(ending.result)) line(io.stderr, `saved ${await client.files.save(file, flags.out)}`);
+        }
         if (globals.json) jsonLine(io.stdout, { ...ids, status: 'Completed', resultData: ending.result });
         else line(io.stdout, prettyJson(ending.result));
         return ExitCode.ok;
@@ -193,6 +214,8 @@ export function registerAssignCommand(program: Command, context: CliContext): Co
     .option('--task-id <id>', 'the task id (default: a new uuid)')
     .addOption(envOption('--token <token>', 'authenticate at the upgrade with this token (SEC-2)'))
     .option('--detach', 'exit once the provider reports the task running; it keeps running (use status/cancel later)')
+    .option('--file <name=path>', 'a task file parameter: the local file is sent to the provider (only if it does not hold it already); repeatable', repeatable)
+    .addOption(envOption('--out <dir>', 'save the files the result names into this directory'))
     .addHelpText(
       'after',
       `
@@ -207,7 +230,8 @@ offers the service (SERVICE_UNAVAILABLE) or the operation (UNKNOWN_OPERATION).
 Examples:
   $ switchboard assign ImageProcessingService resizeImage --param inputPath=photo.png --param outputPath=small.png --param width=320
   $ switchboard assign ImageProcessingService applyFilter --params-json '{"inputPath":"a.png","outputPath":"b.png","name":"sepia"}' --json
-  $ switchboard assign Greeter greet --param name=Ada --wait-ms 10000 --timeout-ms 30000`,
+  $ switchboard assign Greeter greet --param name=Ada --wait-ms 10000 --timeout-ms 30000
+  $ switchboard assign ImageProcessingService resizeImage --file input=photo.png --param width=320 --out .`,
     )
     .action((service: string, operation: string, flags: AssignFlags, command: Command) =>
       runAction(context, () => runAssign(context, service, operation, flags, command)),

@@ -2,6 +2,7 @@
  * `switchboard provider`: hosts services until SIGINT/SIGTERM, then stops gracefully (running
  * tasks cancelled, goodbye advertised, sessions closed with 1001) and exits 0.
  */
+import type { ProviderFilesOptions } from '../files/providerFiles.js';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
@@ -39,6 +40,9 @@ interface ProviderFlags {
   tlsKey?: string;
   tlsClientCa?: string;
   stepDelayMs?: number;
+  filesDir?: string;
+  fileBytesMax?: number;
+  fileStoreBytesMax?: number;
   sessionsMax?: number;
   anonymousSessionsMax?: number;
   sessionsPerKeyMax?: number;
@@ -151,6 +155,16 @@ type Reported =
   | { readonly type: 'task.started'; readonly taskId: string; readonly clientId: string; readonly serviceName: string; readonly operation: string };
 
 /** The service with each operation's run wrapped so the start of every task is reported. */
+/** The task files options from the flags (the store is used only by operations that declare task files). */
+function filesOf(flags: ProviderFlags): { files?: ProviderFilesOptions } {
+  const files: ProviderFilesOptions = {
+    ...(flags.filesDir === undefined ? {} : { dir: flags.filesDir }),
+    ...(flags.fileBytesMax === undefined ? {} : { fileBytesMax: flags.fileBytesMax }),
+    ...(flags.fileStoreBytesMax === undefined ? {} : { bytesMax: flags.fileStoreBytesMax }),
+  };
+  return Object.keys(files).length === 0 ? {} : { files };
+}
+
 export function reportingStarts(service: ServiceDefinition, report: (event: Reported) => void): ServiceDefinition {
   const operations = Object.fromEntries(
     Object.entries(service.operations as Record<string, OperationDefinition>).map(([operation, definition]) => [
@@ -283,6 +297,7 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     ...security,
     ...limits,
     ...(flags.compat === undefined ? {} : { compat: flags.compat }),
+    ...filesOf(flags),
     server: { ...limitsServer, ...tlsServer },
     log,
   }));
@@ -375,6 +390,9 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--upgrade-timeout-ms <n>', 'time a TCP connection has to complete its WebSocket upgrade (default: 5000)').argParser(integerIn(100, 600_000)))
     .addOption(new Option('--no-ack-coalescing', "send every task's Ack, even when its final message leaves with it (the seed's behaviour; TASK-2)"))
     .addOption(envOption('--first-message-timeout-ms <n>', 'time a new connection has to send its first message (default: 10000)').argParser(integerIn(100, 3_600_000)))
+    .addOption(envOption('--files-dir <dir>', 'task files: where the provider keeps the files tasks take and return (default: a new temporary directory)'))
+    .addOption(envOption('--file-bytes-max <n>', 'task files: the largest file taken (FILE-6; default: 268435456)').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(envOption('--file-store-bytes-max <n>', 'task files: bytes the store holds, least recently used evicted first (FILE-6; default: 1073741824)').argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
     .addOption(envOption('--step-delay-ms <n>', 'demo service: pause between progress steps, to watch progress (default: 0)').argParser(integerIn(0, 60_000)))
     .addOption(
       envOption(

@@ -21,6 +21,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Sharp } from 'sharp';
 import * as z from 'zod';
+import type { FileRef } from '../../machines/files/fileRef.js';
+import { taskFile } from '../files/taskFile.js';
 import { defineService, type OperationContext } from '../service.js';
 import { confine, openWorkDir, type WorkDir } from './confine.js';
 import { cancelled, messageOf } from './imageErrors.js';
@@ -52,8 +54,10 @@ export interface ImageServiceOptions {
 
 /** What every operation returns: the seed's TaskResult.resultData, with the image's facts. */
 export interface ImageResult {
-  /** The output path as the task named it. */
-  readonly outputImagePath: string;
+  /** The output path as the task named it (tasks with paths). */
+  readonly outputImagePath?: string;
+  /** The output file (tasks with a task file `input`: the client fetches it, FILE-12). */
+  readonly output?: FileRef;
   readonly width: number;
   readonly height: number;
   readonly format: OutputFormat;
@@ -72,33 +76,55 @@ const filePath = z
   .refine((value) => !value.includes('\0'), 'must not contain NUL characters');
 const dimension = z.int().min(1).max(16_384);
 
+/**
+ * Where the image comes from and goes: paths inside the provider's working directory (both sides
+ * share a disk), or a task file `input` sent by the client, the result then a task file `output`
+ * named `outputName` (its extension picks the format; default: the input's name).
+ */
+const source = {
+  inputPath: filePath.optional(),
+  outputPath: filePath.optional(),
+  input: taskFile().optional(),
+  outputName: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[^/\\\0]+$/, 'a file name, no path')
+    .optional(),
+};
+
+/** Exactly one source: paths (both), or a task file. */
+const oneSource = (params: { inputPath?: string | undefined; outputPath?: string | undefined; input?: unknown }) =>
+  params.input === undefined ? params.inputPath !== undefined && params.outputPath !== undefined : params.inputPath === undefined && params.outputPath === undefined;
+const ONE_SOURCE = { message: 'give inputPath and outputPath, or a task file input (and optionally outputName)' };
+
 export const resizeImageParams = z.strictObject({
-  inputPath: filePath,
-  outputPath: filePath,
+  ...source,
   width: dimension,
   height: dimension.optional(),
   fit: z.enum(FIT_MODES).default('inside'),
-});
+}).refine(oneSource, ONE_SOURCE);
 
 export const applyFilterParams = z.strictObject({
-  inputPath: filePath,
-  outputPath: filePath,
+  ...source,
   name: z.enum(FILTER_NAMES),
   /** Blur: Gaussian sigma; sharpen: amount. Ignored by the other filters. */
   size: z.number().min(0.3).max(100).optional(),
-});
+}).refine(oneSource, ONE_SOURCE);
 
 export const convertFormatParams = z.strictObject({
-  inputPath: filePath,
-  outputPath: filePath,
+  ...source,
   format: z.enum(OUTPUT_FORMATS),
   quality: z.int().min(1).max(100).optional(),
-});
+}).refine(oneSource, ONE_SOURCE);
+
 
 /** One operation's part: what it says it does, and the pipeline it adds after decoding. */
 interface Job {
-  readonly inputPath: string;
-  readonly outputPath: string;
+  readonly inputPath?: string | undefined;
+  readonly outputPath?: string | undefined;
+  readonly input?: FileRef | undefined;
+  readonly outputName?: string | undefined;
   /** Encoder quality where the format has one. */
   readonly quality?: number | undefined;
   describe(decoded: Decoded): string;
@@ -121,27 +147,24 @@ async function runJob(settings: Settings, job: Job, context: OperationContext): 
     context.progress(percent, message);
     await pause(settings.stepDelayMs, signal);
   };
-  const dir = await settings.workDir();
-  // Both paths are checked before anything is read or any directory is created.
-  const input = await confine(dir, job.inputPath);
-  const output = await confine(dir, job.outputPath);
-
+  const where = await placesOf(settings, job);
   await step(5, 'reading input');
-  const bytes = await readInput(input, job.inputPath, settings.maxInputBytes, signal);
-  const decoded = await decodeHeader(bytes, job.inputPath);
+  const bytes = job.input === undefined ? await readInput(where.input!, where.inputName, settings.maxInputBytes, signal) : await readTaskFile(job.input, settings, context);
+  const decoded = await decodeHeader(bytes, where.inputName);
   await step(20, `decoded ${decoded.width}x${decoded.height} ${decoded.format ?? 'image'}`);
   const format = job.formatFor(decoded);
   await step(30, job.describe(decoded));
   const rendered = await render(encoded(job.transform(pipelineFrom(bytes)), format, job.quality), signal);
   await step(80, `encoded ${format} ${rendered.width}x${rendered.height}, ${rendered.data.length} bytes`);
-  await step(90, `writing ${job.outputPath}`);
-  await writeAtomically(output, rendered.data, signal);
-  context.progress(100, `written ${job.outputPath}`);
+  await step(90, `writing ${where.outputName}`);
+  const file = where.output === undefined ? await context.files.add(rendered.data, { name: where.outputName, mediaType: `image/${format}` }) : undefined;
+  if (where.output !== undefined) await writeAtomically(where.output, rendered.data, signal);
+  context.progress(100, `written ${where.outputName}`);
 
   const executionDurationMs = Math.round(performance.now() - started);
-  context.log('info', `${job.outputPath}: ${format} ${rendered.width}x${rendered.height} in ${executionDurationMs} ms`);
+  context.log('info', `${where.outputName}: ${format} ${rendered.width}x${rendered.height} in ${executionDurationMs} ms`);
   return {
-    outputImagePath: job.outputPath,
+    ...(file === undefined ? { outputImagePath: job.outputPath } : { output: file }),
     width: rendered.width,
     height: rendered.height,
     format,
@@ -149,6 +172,27 @@ async function runJob(settings: Settings, job: Job, context: OperationContext): 
     executionDurationMs,
     ...(settings.serviceId === undefined ? {} : { processedByServiceId: settings.serviceId }),
   };
+}
+
+/** Paths are confined to the working directory before anything is read or created; a task file needs none. */
+async function placesOf(settings: Settings, job: Job): Promise<{ input?: string; output?: string; inputName: string; outputName: string }> {
+  if (job.input !== undefined) {
+    const inputName = job.input.name ?? 'input';
+    return { inputName, outputName: job.outputName ?? inputName };
+  }
+  const dir = await settings.workDir();
+  const inputPath = job.inputPath as string;
+  const outputPath = job.outputPath as string;
+  return { input: await confine(dir, inputPath), output: await confine(dir, outputPath), inputName: inputPath, outputName: outputPath };
+}
+
+/** A task file's bytes, within the same bound as a path's. */
+async function readTaskFile(file: FileRef, settings: Settings, context: OperationContext): Promise<Buffer> {
+  if (file.size > settings.maxInputBytes) {
+    throw Object.assign(new Error(`the input is ${file.size} bytes; at most ${settings.maxInputBytes}`), { code: 'INPUT_TOO_LARGE' });
+  }
+  const bytes = await context.files.read(file);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function settingsOf(options: ImageServiceOptions): Settings {
@@ -175,6 +219,10 @@ function settingsOf(options: ImageServiceOptions): Settings {
   };
 }
 
+/** The name the output's format is read from: its path, else its file name, else the input's. */
+const outputNameOf = (params: { outputPath?: string | undefined; outputName?: string | undefined; input?: FileRef | undefined }): string =>
+  params.outputPath ?? params.outputName ?? params.input?.name ?? '';
+
 export function imageProcessingService(options: ImageServiceOptions) {
   const settings = settingsOf(options);
   return defineService({
@@ -191,7 +239,7 @@ export function imageProcessingService(options: ImageServiceOptions) {
             {
               ...params,
               describe: () => `resizing to ${params.width}x${params.height ?? 'auto'} (${params.fit})`,
-              formatFor: (decoded) => formatForOutput(params.outputPath, decoded.format),
+              formatFor: (decoded) => formatForOutput(outputNameOf(params), decoded.format),
               transform: (image) => image.resize({ width: params.width, height: params.height, fit: params.fit }),
             },
             context,
@@ -206,7 +254,7 @@ export function imageProcessingService(options: ImageServiceOptions) {
             {
               ...params,
               describe: () => `applying ${params.name}${params.size === undefined ? '' : ` (${params.size})`}`,
-              formatFor: (decoded) => formatForOutput(params.outputPath, decoded.format),
+              formatFor: (decoded) => formatForOutput(outputNameOf(params), decoded.format),
               transform: (image) => withFilter(image, params.name, params.size),
             },
             context,

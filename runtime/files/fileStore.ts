@@ -31,6 +31,12 @@ export interface FileStoreOptions {
   readonly nowMs?: () => number;
   /** Told when the bytes of an evicted file could not be deleted. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * A deliberate bug, for proving that the conformance suite finds it (specs/fixtures): never set
+   * in production. `acceptWrongHash` keeps arriving bytes under the offered hash whatever they
+   * hash to (breaks FILE-2).
+   */
+  readonly injectBug?: { readonly acceptWrongHash?: boolean };
 }
 
 export const defaultFileStoreLimits = { bytesMax: 1_073_741_824, fileBytesMax: 268_435_456 } as const;
@@ -91,7 +97,7 @@ export class IncomingFile {
     this.#settled = true;
     await this.#pending;
     const sink = await this.#sink;
-    const actual = this.#hash.digest('hex');
+    const actual = this.store.acceptsWrongHash ? this.file.sha256 : this.#hash.digest('hex');
     if (actual !== this.file.sha256 || this.#received !== this.file.size) {
       await sink.discard();
       this.store.releaseReservation(this.file.size);
@@ -124,9 +130,12 @@ export class FileStore {
   readonly #fileBytesMax: number;
   readonly #onError: (error: unknown) => void;
   readonly #removals = new Map<string, Promise<void>>();
+  /** @internal FileStoreOptions.injectBug.acceptWrongHash */
+  readonly acceptsWrongHash: boolean;
 
   constructor(backend: StoreBackend, options: FileStoreOptions = {}) {
     this.#backend = backend;
+    this.acceptsWrongHash = options.injectBug?.acceptWrongHash === true;
     this.#fileBytesMax = options.fileBytesMax ?? defaultFileStoreLimits.fileBytesMax;
     this.#onError = options.onError ?? (() => undefined);
     this.#index = new StoreIndex({

@@ -150,6 +150,11 @@ export class FileTransfers {
     else running.actor.send(event);
   }
 
+  /** Whether a chunk of this transfer is welcome: this side is receiving it (FILE-1). */
+  expectsChunks(transferId: string): boolean {
+    return this.#running.get(transferId)?.direction === 'receive';
+  }
+
   /** A chunk frame from the peer. */
   receiveChunk(frame: ChunkFrame): void {
     const running = this.#running.get(frame.transferId);
@@ -274,7 +279,8 @@ export class FileTransfers {
       if (this.#running.get(transferId) !== running || this.#closed) return;
       const length = chunkLengthOf(running.file.size, chunkBytes, index);
       const header = chunkHeader(transferId, index);
-      const frame = new Uint8Array(header.byteLength + length);
+      // Not zero-filled: every byte is written just below (header, then the chunk read into it).
+      const frame = Buffer.allocUnsafe(header.byteLength + length);
       frame.set(header, 0);
       try {
         await store.readRange(running.file.sha256, index * chunkBytes, length, frame, header.byteLength);
@@ -293,7 +299,10 @@ export class FileTransfers {
 
   #onReceiveEffect(transferId: string, event: ReceiveTransferToParentEvent): void {
     const running = this.#running.get(transferId);
-    const tell = (next: ReceiveTransferEvent) => running?.actor.send(next);
+    // A write or verdict that lands after the transfer ended (cancelled, failed) is dropped.
+    const tell = (next: ReceiveTransferEvent) => {
+      if (running !== undefined && this.#running.get(transferId) === running) running.actor.send(next);
+    };
     const { store, identity } = this.#options;
     switch (event.type) {
       case 'transfer.send':

@@ -131,6 +131,10 @@ class TracedContext implements OperationContext {
   get progress(): OperationContext['progress'] {
     return this.inner.progress;
   }
+
+  get files(): OperationContext['files'] {
+    return this.inner.files;
+  }
 }
 
 /**

@@ -16,6 +16,7 @@ import { cancelChecks } from './cancel.js';
 import { discoveryChecks } from './discovery.js';
 import { eventChecks } from './events.js';
 import { extensionChecks } from './extensions.js';
+import { fileChecks } from './files.js';
 import { formChecks } from './forms.js';
 import { wireChecks } from './frames.js';
 import { limitChecks } from './limits.js';
@@ -49,6 +50,7 @@ export const providerChecks: readonly Check<ProviderProbe>[] = [
   ...livenessChecks,
   ...extensionChecks,
   ...eventChecks,
+  ...fileChecks,
   ...securityChecks,
   ...limitChecks,
   ...robustnessChecks,
