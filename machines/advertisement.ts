@@ -26,8 +26,12 @@ export function advertisementFor(
     load: context.load,
     heartbeatIntervalMs: context.heartbeatIntervalMs,
     ...(respondsToClientId === undefined ? {} : { respondsToClientId }),
-    ...(service.features === undefined ? {} : { features: [...service.features] }),
   };
+  // EVT-1: a service that publishes events says so, and which; FILE-1: `files` comes with service.features.
+  const publishes = service.events !== undefined && service.events.length > 0;
+  const features = [...(publishes ? ['events'] : []), ...(service.features ?? []).filter((feature) => feature !== 'events' || !publishes)];
+  if (publishes) draft.events = [...service.events!];
+  if (features.length > 0 || service.features !== undefined) draft.features = features;
   return draft;
 }
 

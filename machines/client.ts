@@ -9,6 +9,8 @@
 import { assign, emit, enqueueActions, sendTo, setup, type AnyActorRef } from 'xstate';
 import { connectionDefaults, connectionMachine, type ConnectionInput, type ConnectionToParentEvent } from './connection.js';
 import type { ClientTaskInput } from './clientTask.js';
+import type { EventsProviderMessage } from './connectionTypes.js';
+import type { ClientDraft } from './messages.js';
 import { ERROR_CODES, internalFailure } from './errors.js';
 import { OwnedMap, withEntry, withoutEntry } from './keyed.js';
 import type { ProgressReport, TaskFailure, TaskOutcome } from './outcome.js';
@@ -54,6 +56,10 @@ export type ClientEvent =
   | { readonly type: 'client.cancel'; readonly taskId: string }
   | { readonly type: 'client.refresh' }
   | { readonly type: 'client.stop' }
+  /** A subscription's connection (EVT-13): opened if the client has none to that service's endpoint. */
+  | { readonly type: 'client.eventsConnect'; readonly service: Pick<ServiceView, 'endpoint' | 'tlsFingerprint256'> }
+  /** A subscription's draft for the endpoint's connection (dropped if it has none open). */
+  | { readonly type: 'client.eventsSend'; readonly endpoint: string; readonly draft: ClientDraft }
   | RepositoryToParentEvent
   | ConnectionToParentEvent;
 
@@ -64,7 +70,21 @@ export type ClientEmitted =
   | ({ readonly type: 'task.progress'; readonly taskId: string; readonly status: 'Queued' | 'Processing' } & ProgressReport)
   | { readonly type: 'task.settled'; readonly taskId: string; readonly outcome: TaskOutcome }
   | { readonly type: 'connection.opened'; readonly endpoint: string; readonly reconnected: boolean }
-  | { readonly type: 'connection.down'; readonly endpoint: string; readonly reason: string }
+  /**
+   * HOOK-4: an open connection ended: `graceful` when a close frame was exchanged (the provider's
+   * `code` and `closeReason`: 1001 when it stops, 1008 when it refused) or the client closed it;
+   * false when it was lost (no pong, a reset). Told before any reconnect.
+   */
+  | {
+      readonly type: 'connection.down';
+      readonly endpoint: string;
+      readonly reason: string;
+      readonly graceful: boolean;
+      readonly code?: number | undefined;
+      readonly closeReason?: string | undefined;
+    }
+  /** A provider's message about a subscription (EVT-2), for the client's subscriptions (runtime/events/). */
+  | { readonly type: 'events.message'; readonly endpoint: string; readonly message: EventsProviderMessage }
   /** A message from a provider could not be understood: the reason, and the task it named if any. */
   | { readonly type: 'connection.unreadable'; readonly endpoint: string; readonly taskId: string | undefined; readonly reason: string }
   /** Backing off before reconnect attempt `attempt` (1-based) to `endpoint`, after `reason` (CONN-4). */
@@ -122,6 +142,34 @@ export function unavailableFailure(services: readonly ServiceView[], request: Pi
   return { code: 'SERVICE_UNAVAILABLE', message: `${ERROR_CODES.SERVICE_UNAVAILABLE} (${request.serviceName}.${request.operation})` };
 }
 
+/**
+ * Makes sure the endpoint of `service` has a live connection actor: spawns one, or replaces one
+ * that already ended (see connectionStatus).
+ */
+function connect(
+  enqueue: { stopChild(id: string): void; spawnChild(src: 'connection', options: { id: string; input: ConnectionInput }): void },
+  context: ClientContext,
+  self: AnyActorRef,
+  service: Pick<ServiceView, 'endpoint' | 'tlsFingerprint256'>,
+): void {
+  const { endpoint } = service;
+  const ended = context.endpoints[endpoint] === true && connectionStatus(self, endpoint) === 'done';
+  if (ended) enqueue.stopChild(connectionId(endpoint));
+  if (context.endpoints[endpoint] && !ended) return;
+  enqueue.spawnChild('connection', {
+    id: connectionId(endpoint),
+    input: {
+      ...context.connection,
+      endpoint,
+      // Bound to the provider's key by its signed advertisement: pinned on wss:// (SEC-8).
+      ...(service.tlsFingerprint256 === undefined ? {} : { tlsFingerprint256: service.tlsFingerprint256 }),
+      clientId: context.clientId,
+      seed: deriveSeed(context.seed, endpoint),
+      parentRef: self,
+    },
+  });
+}
+
 export const clientMachine = setup({
   types: {
     input: {} as ClientInput & { readonly selectionPolicy?: SelectionPolicy },
@@ -157,22 +205,7 @@ export const clientMachine = setup({
         return;
       }
       const endpoint = choice.service.endpoint;
-      const ended = context.endpoints[endpoint] === true && connectionStatus(self, endpoint) === 'done';
-      if (ended) enqueue.stopChild(connectionId(endpoint));
-      if (!context.endpoints[endpoint] || ended) {
-        enqueue.spawnChild('connection', {
-          id: connectionId(endpoint),
-          input: {
-            ...context.connection,
-            endpoint,
-            // Bound to the provider's key by its signed advertisement: pinned on wss:// (SEC-8).
-            ...(choice.service.tlsFingerprint256 === undefined ? {} : { tlsFingerprint256: choice.service.tlsFingerprint256 }),
-            clientId: context.clientId,
-            seed: deriveSeed(context.seed, endpoint),
-            parentRef: self,
-          },
-        });
-      }
+      connect(enqueue, context, self, choice.service);
       const { excludeServiceIds: _excluded, ...task } = request;
       enqueue.sendTo(connectionId(endpoint), {
         type: 'connection.submit',
@@ -274,7 +307,10 @@ export const clientMachine = setup({
       actions: emit(({ event }) => ({ type: 'connection.opened' as const, endpoint: event.endpoint, reconnected: event.reconnected })),
     },
     'connection.down': {
-      actions: emit(({ event }) => ({ type: 'connection.down' as const, endpoint: event.endpoint, reason: event.reason })),
+      actions: emit(({ event }) => ({ ...event, type: 'connection.down' as const })),
+    },
+    'connection.events': {
+      actions: emit(({ event }) => ({ type: 'events.message' as const, endpoint: event.endpoint, message: event.message })),
     },
     'connection.unreadable': {
       actions: emit(({ event }) => ({ type: 'connection.unreadable' as const, endpoint: event.endpoint, taskId: event.taskId, reason: event.reason })),
@@ -298,6 +334,17 @@ export const clientMachine = setup({
       on: {
         'client.assign': [{ guard: 'taskUnfinished' }, { actions: 'submit' }],
         'client.cancel': { actions: 'cancel' },
+        'client.eventsConnect': {
+          actions: enqueueActions(({ context, event, enqueue, self }) => {
+            connect(enqueue, context, self, event.service);
+            enqueue.assign({ endpoints: { ...context.endpoints, [event.service.endpoint]: true } });
+          }),
+        },
+        'client.eventsSend': {
+          actions: enqueueActions(({ context, event, enqueue }) => {
+            if (context.endpoints[event.endpoint]) enqueue.sendTo(connectionId(event.endpoint), { type: 'connection.sendEvents', draft: event.draft });
+          }),
+        },
         'client.refresh': { actions: sendTo('repository', { type: 'repository.refresh' }) },
         'client.stop': 'stopping',
       },

@@ -75,6 +75,9 @@ export function meaningOf(message: ProviderMessage, task: TaskIdentity): TaskMes
       if (taskId !== undefined && taskId !== task.taskId) return { kind: 'unrelated' };
       return { kind: 'error', error: failure(code, text, details, errorId) };
     }
+    default:
+      // Events messages (EVT-2) are about subscriptions, never about a task.
+      return { kind: 'unrelated' };
   }
 }
 

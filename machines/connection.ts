@@ -28,8 +28,10 @@ import type {
   ConnectionInput,
   ConnectionOutput,
   ConnectionToParentEvent,
+  EventsProviderMessage,
   StreamTransportLogic,
 } from './connectionTypes.js';
+import type { WireMessage } from './messages.js';
 import { errorShape, type ErrorCode } from './errors.js';
 import { isOutboxDraft, OwnedOutbox, routeOf } from './outbox.js';
 import { OwnedMap } from './keyed.js';
@@ -51,6 +53,26 @@ export type {
 
 function settledFailure(context: ConnectionContext, taskId: string, code: ErrorCode): ConnectionToParentEvent {
   return { type: 'task.settled', endpoint: context.endpoint, taskId, outcome: { status: 'Failed', error: errorShape(code) } };
+}
+
+/** HOOK-4: a close frame was exchanged (the provider's code and reason), or the client closed it; else lost. */
+function downHow(event: ConnectionEvent): { graceful: boolean; code?: number; closeReason?: string } {
+  if (event.type === 'transport.closed') return event.graceful ? { graceful: true, code: event.code, closeReason: event.reason } : { graceful: false };
+  return { graceful: event.type === 'connection.close' };
+}
+
+/** Provider messages about subscriptions (EVT-2): Subscribed, Event, SubscriptionEnded, an Error naming a subscription. */
+function isEventsMessage(message: WireMessage): message is EventsProviderMessage {
+  switch (message.type) {
+    case 'Subscribed':
+    case 'Event':
+    case 'SubscriptionEnded':
+      return true;
+    case 'Error':
+      return message.payload.subscriptionId !== undefined;
+    default:
+      return false;
+  }
 }
 
 function downReason(event: ConnectionEvent): string {
@@ -148,6 +170,10 @@ export const connectionMachine = setup({
       const dropped = context.outbox.put(event.taskId, event.draft, context.outboxMax);
       if (dropped > 0) enqueue.assign({ stats: { ...context.stats, outboxDropped: context.stats.outboxDropped + dropped } });
     }),
+    sendEventsDraft: sendTo('transport', ({ event }) => {
+      if (event.type !== 'connection.sendEvents') throw new Error(`sendEventsDraft: unexpected ${event.type}`);
+      return { type: 'transport.send', draft: event.draft } satisfies StreamCommand;
+    }),
     sendDraft: sendTo('transport', ({ event }) => {
       if (event.type !== 'task.send') throw new Error(`sendDraft: unexpected ${event.type}`);
       return { type: 'transport.send', draft: event.draft } satisfies StreamCommand;
@@ -170,6 +196,10 @@ export const connectionMachine = setup({
     }),
     routeMessage: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'transport.message') return;
+      if (isEventsMessage(event.message)) {
+        enqueue.sendTo(context.parentRef, { type: 'connection.events', endpoint: context.endpoint, message: event.message });
+        return;
+      }
       const route = routeOf(event.message, context.outbox);
       if (route !== undefined && context.tasks.has(route.taskId)) {
         enqueue.sendTo('tasks', { type: 'pool.send', id: route.taskId, event: { type: 'task.message', message: route.message } });
@@ -225,7 +255,7 @@ export const connectionMachine = setup({
     }),
     announceDown: enqueueActions(({ context, event, enqueue }) => {
       enqueue.sendTo('tasks', { type: 'pool.broadcast', event: { type: 'connection.down' } });
-      enqueue.sendTo(context.parentRef, { type: 'connection.down', endpoint: context.endpoint, reason: downReason(event) });
+      enqueue.sendTo(context.parentRef, { type: 'connection.down', endpoint: context.endpoint, reason: downReason(event), ...downHow(event) });
     }),
     /** CONN-4: full jitter, drawn from the context's PRNG. */
     drawBackoffDelay: assign(({ context }) => {
@@ -313,6 +343,7 @@ export const connectionMachine = setup({
               { actions: 'spawnTask' },
             ],
             'task.send': { actions: ['keepDraft', 'sendDraft'] },
+            'connection.sendEvents': { actions: 'sendEventsDraft' },
             'transport.closed': [
               { guard: 'attemptsExhausted', target: '#connection.settlingTasks', actions: 'giveUp' },
               { target: '#connection.backoff' },

@@ -8,6 +8,11 @@ import type { OwnedMap } from './keyed.js';
 import type { OwnedOutbox } from './outbox.js';
 import type { RandomState } from './random.js';
 import type { ConnectInput, StreamCommand, StreamEvent } from './transport.js';
+import type { ClientDraft, ErrorMessage } from './messages.js';
+import type { EventMessage, Subscribed, SubscriptionEnded } from './events/messages.js';
+
+/** What a provider sends about subscriptions (EVT-2): routed to the client's subscriptions, never to tasks. */
+export type EventsProviderMessage = Subscribed | EventMessage | SubscriptionEnded | ErrorMessage;
 
 /** The stream transport a connection invokes (adapters/ws.ts, adapters/simulated, or a spec's fake). */
 export type StreamTransportLogic = CallbackActorLogic<StreamCommand, ConnectInput>;
@@ -58,6 +63,8 @@ export type ConnectionEvent =
   | { type: 'connection.cancel'; taskId: string }
   /** Graceful close, then closed (final). */
   | { type: 'connection.close' }
+  /** A subscription's draft (Subscribe, Unsubscribe, EventAck): sent while open, else dropped (it re-subscribes on open, EVT-13). */
+  | { type: 'connection.sendEvents'; draft: ClientDraft }
   /** Internal: a message arrived, so the provider is alive (CONN-3). */
   | { type: 'liveness.activity' }
   /** Internal: `backoff.giveUpAfterMs` passed since the connection was lost, and it did not open again (CONN-12). */
@@ -66,7 +73,13 @@ export type ConnectionEvent =
 
 export type ConnectionToParentEvent =
   | { type: 'connection.opened'; endpoint: string; reconnected: boolean }
-  | { type: 'connection.down'; endpoint: string; reason: string }
+  /**
+   * The open connection ended (HOOK-4): `graceful` when a close frame was exchanged (`code` and
+   * `closeReason` the provider's) or the client closed it itself; false when it was lost.
+   */
+  | { type: 'connection.down'; endpoint: string; reason: string; graceful: boolean; code?: number | undefined; closeReason?: string | undefined }
+  /** Subscribed, Event, SubscriptionEnded, or an Error about a subscription (EVT-2): for the client's subscriptions. */
+  | { type: 'connection.events'; endpoint: string; message: EventsProviderMessage }
   /** A message from the provider could not be understood (logged with the reason; the task it names is told). */
   | { type: 'connection.unreadable'; endpoint: string; taskId: string | undefined; reason: string }
   /** Backing off before reconnect attempt `attempt` (1-based), after `reason`. */

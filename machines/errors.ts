@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   CONNECTION_LOST: 'The connection to the provider was lost.',
   /** Anything unexpected; the cause is kept for the logs. */
   INTERNAL_ERROR: 'An internal error occurred.',
+  /** The provider hosts no service of that name publishing an event of that name (EVT-4); or none announces events (client-local, EVT-1). */
+  UNKNOWN_EVENT: 'The service publishes no such event here.',
   /** Task files (FILE-8, FILE-10): no such file here for this client. */
   FILE_NOT_FOUND: 'No such file for this client.',
   /** Task files (FILE-6): the file is larger than the receiver accepts. */

@@ -9,34 +9,14 @@
  */
 import * as z from 'zod';
 import { CapabilitiesCodec } from './capabilities.js';
-import { formatTimestamp, parseTimestamp } from './timestamp.js';
+import { eventClientMessageSchemas, eventProviderMessageSchemas } from './events/messages.js';
+import { IdSchema, TimestampCodec } from './wire/scalars.js';
 
 // ---- scalar codecs ----------------------------------------------------------------------------
 
-/** Ids are opaque strings (the seed uses UUIDs; we do not insist). */
-export const IdSchema = z.string().min(1).max(256);
-
-const TIMESTAMP_MIN_MS = parseTimestamp('0000-01-01T00:00:00Z') as number;
-const TIMESTAMP_MAX_MS = parseTimestamp('9999-12-31T23:59:59.999Z') as number;
-
-export const TimestampSchema = z.number().int().min(TIMESTAMP_MIN_MS).max(TIMESTAMP_MAX_MS);
-
-/** ISO-8601 text (any precision, zone optional) or epoch milliseconds in; ISO-8601 UTC out. */
-export const TimestampCodec = z.codec(
-  z.union([z.string().max(64), z.number().int()]),
-  TimestampSchema,
-  {
-    decode: (wire, ctx) => {
-      const ms = typeof wire === 'number' ? wire : parseTimestamp(wire);
-      if (ms === undefined) {
-        ctx.issues.push({ code: 'custom', message: 'not an ISO-8601 timestamp', input: wire });
-        return z.NEVER;
-      }
-      return ms;
-    },
-    encode: (ms) => formatTimestamp(ms),
-  },
-);
+// Ids and timestamps live in wire/scalars.ts, so that the extensions' schemas (machines/events/)
+// can use them without importing this file, which lists them (no import cycle).
+export { IdSchema, TimestampCodec, TimestampSchema } from './wire/scalars.js';
 
 const ENDPOINT_PATTERN = /^(?:wss?|nats):\/\/[^\s/?#]+(?:[/?#]\S*)?$/;
 
@@ -99,6 +79,14 @@ export const ClientServiceDiscoveryRequestSchema = z.object({
   protocolVersion: z.string().max(32).optional(),
 });
 
+/** One event a service publishes, as advertised (EVT-1). */
+export const AdvertisedEventSchema = z.object({
+  key: z.string().min(1).max(256),
+  schema: JsonObject.optional(),
+  description: z.string().max(4096).optional(),
+});
+export type AdvertisedEvent = z.output<typeof AdvertisedEventSchema>;
+
 export const ServiceAdvertisementSchema = z.object({
   discoveryType: z.literal('ServiceAdvertisement'),
   serviceId: IdSchema,
@@ -114,6 +102,8 @@ export const ServiceAdvertisementSchema = z.object({
   heartbeatIntervalMs: z.number().int().positive().max(86_400_000).optional(),
   protocolVersion: z.string().max(32).optional(),
   features: z.array(z.string().max(64)).max(64).optional(),
+  /** Extension (EVT-1): the events the service publishes, each with the JSON Schema of its data. */
+  events: z.array(AdvertisedEventSchema).max(256).optional(),
   // Extensions of signed discovery (SEC-8): checked by the adapter on the datagram as parsed
   // (machines/discovery/canonical.ts); decoded here so the trust policy can read them.
   /** Ed25519 public key of the provider, base64url of its 32 bytes (43 characters). */
@@ -232,6 +222,8 @@ export const ErrorSchema = envelope(
     taskId: IdSchema.optional(),
     /** Extension (SEC-11): with INTERNAL_ERROR, the id the provider logged the cause with. */
     errorId: IdSchema.optional(),
+    /** Extension (EVT-4): the subscription a refused Subscribe was about. */
+    subscriptionId: IdSchema.optional(),
   }),
 );
 
@@ -241,6 +233,7 @@ export const clientMessageSchemas = {
   GetStatus: GetStatusSchema,
   GetResult: GetResultSchema,
   Authenticate: AuthenticateSchema,
+  ...eventClientMessageSchemas,
 } as const;
 
 export const providerMessageSchemas = {
@@ -249,6 +242,7 @@ export const providerMessageSchemas = {
   TaskResult: TaskResultSchema,
   TaskFailed: TaskFailedSchema,
   Error: ErrorSchema,
+  ...eventProviderMessageSchemas,
 } as const;
 
 export const messageSchemas = { ...clientMessageSchemas, ...providerMessageSchemas } as const;

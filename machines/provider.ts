@@ -12,10 +12,10 @@
 import { assign, emit, enqueueActions, sendTo, setup, spawnChild, type CallbackActorLogic } from 'xstate';
 import { advertisementsFor } from './advertisement.js';
 import { ERROR_CODES, internalFailure, type ErrorShape } from './errors.js';
-import type { GetResult, GetStatus, ServiceStatus } from './messages.js';
+import type { GetResult, GetStatus, ProviderDraft, ServiceStatus } from './messages.js';
 import { placeholder } from './placeholder.js';
 import type { ServiceDescriptor } from './service.js';
-import { sessionDefaults, sessionMachine, type SessionInput, type SessionToParentEvent } from './session.js';
+import { sessionDefaults, sessionMachine, type EventsRequestMessage, type SessionInput, type SessionToParentEvent } from './session.js';
 import { taskLimitDefaults, type TaskLimits } from './taskLedger.js';
 import { createTaskRegistry, type Authorizer, type TaskRegistryEvent, type TaskRegistryToParentEvent } from './taskRegistry.js';
 import { providerTaskMachine } from './providerTask.js';
@@ -39,8 +39,8 @@ import {
   type ClientBook,
 } from './providerClients.js';
 import { withEntry, withoutEntry } from './keyed.js';
-import { errorReply, notOwnerReply, withClientId } from './sessionRules.js';
-import { claimClient } from './identity.js';
+import { aboutSubscription, errorReply, notOwnerReply, unsupportedReply, withClientId } from './sessionRules.js';
+import { claimClient, type SessionIdentity } from './identity.js';
 import { errorFor } from './taskReplies.js';
 
 export type SessionOptions = Omit<SessionInput, 'connectionId' | 'remoteAddress' | 'token' | 'parentRef'>;
@@ -98,7 +98,9 @@ export type ProviderEvent =
   | { readonly type: 'provider.drain' }
   | { readonly type: 'provider.stop' }
   /** Internal: the principals' message window (SEC-16) ends. */
-  | { readonly type: 'provider.principalWindow' };
+  | { readonly type: 'provider.principalWindow' }
+  /** The provider's events (runtime/events/) send these to a client's current session (EVT-2). */
+  | { readonly type: 'provider.deliverEvents'; readonly deliveries: readonly { readonly clientId: string; readonly draft: ProviderDraft }[] };
 
 /** What the provider tells the application (subscribe with `actor.on(type, ...)`). */
 export type ProviderEmitted =
@@ -122,7 +124,16 @@ export type ProviderEmitted =
       readonly graceful: boolean;
       readonly reason: string;
     }
-  | { readonly type: 'task.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome };
+  | { readonly type: 'task.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome }
+  /** EVT-2: an events message from a session that may act for its clientId (SEC-10), for the provider's events. */
+  | {
+      readonly type: 'events.request';
+      readonly connectionId: string;
+      readonly clientId: string;
+      readonly message: EventsRequestMessage;
+      /** Who the session is (SEC-4: what the ACL is asked about a Subscribe, EVT-4). */
+      readonly identity: SessionIdentity | undefined;
+    };
 
 export interface ProviderStats {
   /** Datagrams the discovery socket could not decode (dropped unanswered, WIRE-8). */
@@ -383,6 +394,36 @@ export const providerMachine = setup({
     trackLoad: assign(({ event }) =>
       event.type === 'registry.load' ? { load: event.load, unfinishedTasks: event.running + event.queued } : {},
     ),
+    /**
+     * EVT-2: Subscribe, Unsubscribe, EventAck of a session that may act for its clientId (CONN-9,
+     * SEC-10) go to the provider's events (runtime/events/) as `events.request`; any other gets
+     * FORBIDDEN naming its subscription, counted with the task messages refused the same way.
+     */
+    forwardEvents: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'session.events') return;
+      const { connectionId, clientId, message } = event;
+      const record = context.sessions.get(connectionId);
+      // EVT-1: a provider none of whose services publishes events does not speak them.
+      if (!context.services.some((service) => service.events !== undefined && service.events.length > 0)) {
+        enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: aboutSubscription(message, unsupportedReply(message)) });
+        return;
+      }
+      if (record === undefined || !record.verified || record.clientId !== clientId) {
+        enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft: notOwnerReply(message) });
+        enqueue.assign({ stats: countUp(context.stats, 'requestsForbidden') });
+        return;
+      }
+      enqueue.emit({ type: 'events.request', connectionId, clientId, message, identity: record.identity });
+    }),
+    /** EVT-2: what the events send a client goes to its current session only (a client away gets nothing, EVT-10). */
+    deliverEvents: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'provider.deliverEvents') return;
+      // One provider event per publication, however many subscribers it reaches.
+      for (const { clientId, draft } of event.deliveries) {
+        const connectionId = replyTargetOf(context, clientId);
+        if (connectionId !== undefined) enqueue.sendTo(sessionId(connectionId), { type: 'session.deliver', draft });
+      }
+    }),
     countRejectedDatagram: assign(({ context }) => ({ stats: countUp(context.stats, 'datagramsRejected') })),
     closeSessions: enqueueActions(({ context, enqueue }) => {
       for (const connectionId of context.sessions.keys()) {
@@ -432,6 +473,8 @@ export const providerMachine = setup({
     'session.authenticated': { actions: 'noteAuthenticated' },
     'provider.principalWindow': { actions: assign({ principalMessages: () => new Map() }) },
     'session.request': { actions: 'forwardRequest' },
+    'session.events': { actions: 'forwardEvents' },
+    'provider.deliverEvents': { actions: 'deliverEvents' },
     'session.ended': { actions: 'forgetSession' },
     'xstate.done.actor.*': { actions: 'releaseSession' },
     'registry.reply': { actions: 'deliverReply' },

@@ -44,7 +44,7 @@ import {
   type TrustOptions,
   type TrustState,
 } from './discovery/trust.js';
-import type { ServiceAdvertisement, ServiceStatus } from './messages.js';
+import type { AdvertisedEvent, ServiceAdvertisement, ServiceStatus } from './messages.js';
 import { placeholder } from './placeholder.js';
 import {
   repositoryEntryMachine,
@@ -69,6 +69,10 @@ export interface ServiceView {
   readonly signedBy?: string | undefined;
   /** The TLS certificate fingerprint a verified advertisement binds to its key; the client pins it on wss://. */
   readonly tlsFingerprint256?: string | undefined;
+  /** The optional features its provider implements (`"events"`, `"files"`), as advertised. */
+  readonly features?: readonly string[] | undefined;
+  /** The events the service publishes (EVT-1), as advertised. */
+  readonly events?: readonly AdvertisedEvent[] | undefined;
 }
 
 export interface RepositoryInput {
@@ -172,6 +176,8 @@ export function viewOf(advertisement: ServiceAdvertisement, health: EntryHealth,
     status: advertisement.status,
     load: advertisement.load,
     health,
+    ...(advertisement.features === undefined ? {} : { features: advertisement.features }),
+    ...(advertisement.events === undefined ? {} : { events: advertisement.events }),
     // Only a verified advertisement's fingerprint means anything: anyone can write one.
     ...(signedBy === undefined
       ? {}

@@ -12,6 +12,7 @@ import type {
   HeldInput,
   RawInput,
   SessionInput,
+  EventsRequestMessage,
   SessionRequestMessage,
   SessionStats,
   SessionToParentEvent,
@@ -62,7 +63,12 @@ export function isClientMessage(message: WireMessage): message is ClientMessage 
 }
 
 export function isRequestMessage(message: ClientMessage): message is SessionRequestMessage {
-  return message.type !== 'Authenticate';
+  return message.type !== 'Authenticate' && !isEventsMessage(message);
+}
+
+/** Subscribe, Unsubscribe, EventAck (EVT-2): forwarded to the provider's events, not its tasks. */
+export function isEventsMessage(message: ClientMessage): message is EventsRequestMessage {
+  return message.type === 'Subscribe' || message.type === 'Unsubscribe' || message.type === 'EventAck';
 }
 
 /** CONN-9, SEC-10: the session acts for `clientId` now; the provider decides whether it may. */
@@ -82,6 +88,9 @@ export function clientIdOf(message: ClientMessage): string | undefined {
     case 'AssignTask':
       return message.payload.callbackClientId;
     case 'Authenticate':
+    case 'Subscribe':
+    case 'Unsubscribe':
+    case 'EventAck':
       return message.payload.clientId;
     default:
       return message.payload.originalClientId;
@@ -106,7 +115,7 @@ export function isForeign(boundClientId: string | undefined, message: ClientMess
 }
 
 export function forbiddenReply(message: ClientMessage): ProviderDraft {
-  return errorReply('FORBIDDEN', 'this session acts for another clientId (CONN-9)', message.messageId, taskIdOf(message));
+  return aboutSubscription(message, errorReply('FORBIDDEN', 'this session acts for another clientId (CONN-9)', message.messageId, taskIdOf(message)));
 }
 
 export function rateLimitedReply(input: RawInput | AdmittedEvent): ProviderDraft {
@@ -142,7 +151,13 @@ export function refusalReply(message: ClientMessage, code: ErrorCode, text: stri
       },
     };
   }
-  return errorReply(code, text, message.messageId, taskIdOf(message));
+  return aboutSubscription(message, errorReply(code, text, message.messageId, taskIdOf(message)));
+}
+
+/** EVT-4: an Error answering an events message names its subscription. */
+export function aboutSubscription(message: ClientMessage, reply: ProviderDraft): ProviderDraft {
+  if (!isEventsMessage(message) || reply.type !== 'Error') return reply;
+  return { ...reply, payload: { ...reply.payload, subscriptionId: message.payload.subscriptionId } };
 }
 
 /** SEC-3: TaskFailed for an AssignTask, Error for the other messages. */

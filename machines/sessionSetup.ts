@@ -162,14 +162,24 @@ export const sessionSetup = setup({
     /** Passes a task message to the provider, binding the session first if it is not yet bound. */
     forward: enqueueActions(({ context, event, enqueue }) => {
       assertEvent(event, 'session.admitted');
-      if (!rules.isRequestMessage(event.message)) return;
+      const { message: admitted } = event;
+      const request = rules.isRequestMessage(admitted) ? admitted : undefined;
+      const events = request === undefined && rules.isEventsMessage(admitted) ? admitted : undefined;
+      if (request === undefined && events === undefined) return;
       // A query naming no client is for the session's client; an unbound session's goes to the provider to resolve.
-      const clientId = rules.clientIdOf(event.message) ?? context.clientId;
+      const clientId = rules.clientIdOf(admitted) ?? context.clientId;
       if (context.clientId === undefined && clientId !== undefined) {
         enqueue.assign({ clientId });
         enqueue.sendTo(context.parentRef, rules.boundEvent(context.connectionId, clientId, context.identity));
       }
-      const message = clientId === undefined ? event.message : rules.withClientId(event.message, clientId);
+      // EVT-2: events messages always name their client; the provider's events take them.
+      if (events !== undefined) {
+        enqueue.sendTo(context.parentRef, { type: 'session.events', connectionId: context.connectionId, clientId: events.payload.clientId, message: events });
+        enqueue.assign({ stats: rules.addStats(context.stats, { messagesForwarded: 1 }) });
+        return;
+      }
+      if (request === undefined) return;
+      const message = clientId === undefined ? request : rules.withClientId(request, clientId);
       enqueue.sendTo(context.parentRef, {
         type: 'session.request',
         connectionId: context.connectionId,

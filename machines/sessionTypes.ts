@@ -8,9 +8,12 @@ import type { AssignTask, CancelTask, ClientMessage, GetResult, GetStatus, Provi
 import type { Credential, SessionIdentity } from './identity.js';
 import type { UnderCheck } from './sessionRules.js';
 import type { AcceptedInput, StreamCommand, StreamEvent } from './transport.js';
+import type { EventAck, Subscribe, Unsubscribe } from './events/messages.js';
 
 /** The four task messages a session forwards to its provider (CONN-9, SEC-3). */
 export type SessionRequestMessage = AssignTask | CancelTask | GetStatus | GetResult;
+/** The events messages a session forwards to its provider (EVT-2): always naming their clientId. */
+export type EventsRequestMessage = Subscribe | Unsubscribe | EventAck;
 
 /** Why a connection request is refused (CONN-2); OVERLOADED closes with 1013 (CONN-10), the others 1008. */
 export interface AdmissionRefusal {
@@ -127,7 +130,9 @@ export type SessionToParentEvent =
    * `identity` then says who asks (SEC-10 decides whether it may see the task it names).
    */
   | { type: 'session.request'; connectionId: string; clientId: string | undefined; message: SessionRequestMessage; identity?: SessionIdentity }
-  | { type: 'session.ended'; connectionId: string; clientId: string | undefined; graceful: boolean; reason: string };
+  | { type: 'session.ended'; connectionId: string; clientId: string | undefined; graceful: boolean; reason: string }
+  /** An events message of the session's bound client (EVT-2, CONN-9). */
+  | { type: 'session.events'; connectionId: string; clientId: string; message: EventsRequestMessage };
 
 export type SessionOutput = { graceful: boolean; reason: string };
 

@@ -29,7 +29,9 @@ import { interpreterFromEnv, type InterpreterChoice } from './interpreter.js';
 import { composeClient, type TransportHost } from './compose.js';
 import { networkHost, type NetworkChoice } from './network.js';
 import type { Clock } from './provider.js';
-import { defaultLogger, type Logger, type ServiceDefinition } from './service.js';
+import { defaultLogger, type EventDataOf, type EventsOf, type Logger, type ServiceDefinition } from './service.js';
+import { clientEvents, type EventHandler, type SubscribeOptions, type Subscription } from './events/clientEvents.js';
+import type { ClientSubscriptionLimits } from '../machines/events/clientSubscription.js';
 import { ProtocolError, toProtocolError } from '../machines/errors.js';
 import { createSupervisor } from './supervisor.js';
 import { TaskHandleState, type TaskHandle } from './taskHandle.js';
@@ -130,6 +132,8 @@ export interface ClientOptions {
    * @default the SWITCHBOARD_INTERPRETER environment variable, else `engine` (compiled)
    */
   readonly interpreter?: InterpreterChoice;
+  /** Timings of subscriptions (EVT-13): subscribeTimeoutMs, subscribeAttemptsMax, ackDelayMs, ackEveryEvents. */
+  readonly events?: Partial<ClientSubscriptionLimits>;
   /**
    * Task files (docs/guide.md, "Task files"): the cache of files sent and fetched (in memory
    * unless `dir`; bounded by `bytesMax`). `false`: parameters cannot hold local files.
@@ -184,6 +188,19 @@ export interface Client {
   /** The repository's counters: advertisements heard, ignored by the trust policy (by reason), dropped. */
   discoveryStats(): RepositoryStats;
   /** Closes every connection gracefully and stops. */
+  /**
+   * Subscribes to an event of a service (EVT-1..EVT-13): each event goes to `handler`, or, without
+   * one, to the returned subscription's async iterator (`for await (const event of subscription)`).
+   * Re-subscribes by itself after every reconnect; at-least-once resumes where it left off.
+   * With a definition (defineService), the event name and the data are typed.
+   */
+  subscribe<S extends ServiceDefinition, K extends keyof EventsOf<S> & string>(
+    service: S,
+    event: K,
+    handler?: EventHandler<EventDataOf<S, K>>,
+    options?: SubscribeOptions,
+  ): Subscription<EventDataOf<S, K>>;
+  subscribe<T = unknown>(serviceName: string, event: string, handler?: EventHandler<T>, options?: SubscribeOptions): Subscription<T>;
   stop(): Promise<void>;
   readonly clientId: string;
   /** The secret this client proves its clientId with (SEC-10); `switchboard status --client-secret` takes it. */
@@ -307,6 +324,16 @@ export function createClient(options: ClientOptions = {}): Client {
     outcome.status === 'Failed' && entry.retriesLeft > 0 && (options.retry?.codes ?? []).includes(outcome.error.code);
 
   supervisor.root(actor, 'client');
+  const events = clientEvents(actor, {
+    clientId,
+    clock,
+    limits: options.events,
+    newId,
+    log,
+    waitFor: (serviceName, timeoutMs) => client.waitFor(serviceName, { timeoutMs }),
+    services: () => actor.getSnapshot().context.services,
+    inspect: observation.inspect,
+  });
 
   const taskFiles = clientTaskFiles({
     clientId,
@@ -409,6 +436,8 @@ export function createClient(options: ClientOptions = {}): Client {
       });
     },
     service: ((service: ServiceDefinition | string) => serviceClient(client.assign, service)) as Client['service'],
+    subscribe: ((service: ServiceDefinition | string, event: string, handler?: EventHandler, subscribeOptions?: SubscribeOptions) =>
+      events.subscribe(typeof service === 'string' ? service : service.name, event, handler, subscribeOptions)) as Client['subscribe'],
     assign(serviceName, operation, params, assignOptions = {}) {
       const taskId = assignOptions.taskId ?? newId();
       const handle = new TaskHandleState(taskId, () => {

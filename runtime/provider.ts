@@ -26,7 +26,10 @@ import { realClock } from './clock.js';
 import { createServiceHandler } from './handler.js';
 import { interpreterFromEnv, type InterpreterChoice } from './interpreter.js';
 import { networkHost, type NetworkChoice, type NetworkHost } from './network.js';
-import { capabilitiesOf, defaultLogger, type Logger, type ServiceDefinition } from './service.js';
+import { capabilitiesOf, defaultLogger, type EventDataOf, type EventsOf, type Logger, type ServiceDefinition } from './service.js';
+import { attachProviderEvents, eventsField, type PublishOptions } from './events/providerEvents.js';
+import type { EventHubCounters, EventLimits } from './events/eventHub.js';
+import { hookObserver, withConnectHooks, type NamedHooks, type SessionHooks } from './hooks/sessionHooks.js';
 import { signingFor } from './signing.js';
 import { compatSettings, type CompatOption } from './compat.js';
 import { createSupervisor, InternalFault } from './supervisor.js';
@@ -121,6 +124,13 @@ export interface ProviderOptions {
    * @default the SWITCHBOARD_INTERPRETER environment variable, else `engine` (compiled)
    */
   readonly interpreter?: InterpreterChoice;
+  /** Bounds of events (EVT-3, EVT-4, EVT-8, EVT-10): docs/protocol.md, "Defaults of the extensions". */
+  readonly events?: Partial<EventLimits>;
+  /**
+   * Session hooks of the provider itself (HOOK-1..HOOK-6), asked and told with every service's own
+   * `hooks`: `connect` may veto a connection, `authenticate` and `disconnect` observe.
+   */
+  readonly hooks?: SessionHooks;
   /**
    * Task files (docs/guide.md, "Task files"): the store of files that operations declaring
    * `taskFile()` fields take and return. On by default when an operation declares one; `false`
@@ -164,6 +174,22 @@ export interface Provider {
   readonly inspection: InspectionSource;
   /** The web UI server, when `ui` was given. */
   readonly ui: Promise<UiServer> | undefined;
+  /**
+   * Publishes an event of a hosted service (EVT-3, EVT-6): to every subscriber, or `to` one
+   * clientId or `{ group }`. The data is checked against the event's schema and size first (a
+   * TypeError or RangeError: nothing is sent). Returns how many subscriptions it was queued for.
+   */
+  publish<S extends ServiceDefinition, K extends keyof EventsOf<S> & string>(service: S, event: K, data: EventDataOf<S, K>, options?: PublishOptions): number;
+  publish(serviceName: string, event: string, data: unknown, options?: PublishOptions): number;
+  /**
+   * What events have done so far (EVT-9, EVT-14: ignored input is counted): publications,
+   * deliveries queued and sent, acks and unsubscribes for subscriptions not held, and the
+   * subscriptions held now. Undefined when no hosted service declares events.
+   */
+  readonly events: (EventHubCounters & { readonly subscriptions: number }) | undefined;
+  /** Puts a client in a named group, a target of `publish` (EVT-6: groups are the provider's). */
+  join(group: string, clientId: string): void;
+  leave(group: string, clientId: string): void;
   /** Task files: the store and the file links' counters; undefined when no operation takes files. */
   readonly files: ProviderFiles | undefined;
 }
@@ -213,13 +239,18 @@ export function createProvider(options: ProviderOptions): Provider {
   const signing = signingFor(options, log);
   const signer = signing?.signer;
   const providerId = options.providerId ?? `provider-${newId()}`;
+  const namedHooks: NamedHooks[] = [
+    ...(options.hooks === undefined ? [] : [{ serviceName: 'provider', hooks: options.hooks }]),
+    ...options.services.flatMap((service) => (service.hooks === undefined ? [] : [{ serviceName: service.name, hooks: service.hooks }])),
+  ];
   const telemetry = providerTaskTelemetry(providerId, { log, ...(options.tracing === undefined ? {} : { tracing: options.tracing }) });
   const logic = composeProvider(
     host,
     options.port ?? 0,
     {
       handler: createServiceHandler(options.services.map((service) => telemetry.wrap(files?.wrap(service) ?? service)), log, newId),
-      admission: policies.admission,
+      // HOOK-1: every connect hook is asked with the admission policy, within the same answer delay.
+      admission: withConnectHooks(policies.admission, namedHooks, log),
       authenticate: policies.authenticate,
       ...(signer === undefined ? {} : { signer }),
     },
@@ -249,6 +280,7 @@ export function createProvider(options: ProviderOptions): Provider {
         serviceName: service.name,
         serviceVersion: service.version,
         capabilities: capabilitiesOf(service),
+        ...eventsField(service),
         ...(files === undefined ? {} : { features: ['files'] }),
       })),
     },
@@ -265,6 +297,12 @@ export function createProvider(options: ProviderOptions): Provider {
   if (outcomes !== undefined) actor.on('task.settled', (event) => outcomes.record(event.clientId, event.taskId, event.outcome));
   observation.attach(actor);
   actor.on('task.settled', (event) => telemetry.settled(event));
+  const events = attachProviderEvents(actor, options.services, { clock: options.clock, limits: options.events, acl: options.acl, log, inspect: observation.inspect });
+  // HOOK-2, HOOK-3: observing hooks are told after the fact, outside the sessions' message path (HOOK-6).
+  if (namedHooks.length > 0) {
+    const observe = hookObserver(namedHooks, log);
+    for (const type of ['session.opened', 'session.bound', 'session.ended'] as const) actor.on(type, observe);
+  }
   let endpoint: string | undefined;
   let started: Promise<{ endpoint: string }> | undefined;
   let ui: Promise<UiServer> | undefined;
@@ -317,6 +355,16 @@ export function createProvider(options: ProviderOptions): Provider {
       }));
       return started;
     },
+    publish: ((service: ServiceDefinition | string, event: string, data: unknown, publishOptions?: PublishOptions) => {
+      const serviceName = typeof service === 'string' ? service : service.name;
+      if (events === undefined) throw new TypeError(`publish: ${serviceName} declares no event "${event}"`);
+      return events.publish(serviceName, event, data, publishOptions);
+    }) as Provider['publish'],
+    get events() {
+      return events === undefined ? undefined : { ...events.hub.counters, subscriptions: events.hub.subscriptionCount };
+    },
+    join: (group, clientId) => events?.hub.join(group, clientId),
+    leave: (group, clientId) => events?.hub.leave(group, clientId),
     async drain() {
       actor.send({ type: 'provider.drain' });
       await done();
@@ -328,6 +376,8 @@ export function createProvider(options: ProviderOptions): Provider {
         signing?.release();
       } else {
         await outcomes?.flushed();
+        // EVT-15: SubscriptionEnded (stopping) reaches each session before its close.
+        events?.stop();
         actor.send({ type: 'provider.stop' });
         await done();
       }

@@ -28,9 +28,11 @@
  */
 import * as z from 'zod';
 import type { Capability, Setting } from '../machines/capabilities.js';
+import type { AdvertisedEvent } from '../machines/messages.js';
 import { describeIssues } from '../machines/codec.js';
 import { createLogger } from './logging/logger.js';
 import type { DefinitionContract } from './typed/contract.js';
+import type { SessionHooks } from './hooks/sessionHooks.js';
 import type { TaskFiles } from './files/providerFiles.js';
 
 export type Logger = (level: 'debug' | 'info' | 'warn' | 'error', message: string, detail?: unknown) => void;
@@ -76,12 +78,32 @@ export interface OperationDefinition<S extends z.ZodType = z.ZodType> {
   run(params: z.output<S>, context: OperationContext): unknown;
 }
 
+/** An event a service publishes (EVT-1, EVT-3): its data's schema, advertised as JSON Schema. */
+export interface EventDeclaration<S extends z.ZodType = z.ZodType> {
+  readonly schema: S;
+  /** What the event says, in a sentence: advertised with it. */
+  readonly description?: string;
+}
+
 export interface ServiceDefinition<T extends Record<string, z.ZodType> = Record<string, z.ZodType>> {
   readonly name: string;
   readonly version: string;
   readonly description?: string;
   readonly operations: { readonly [K in keyof T]: OperationDefinition<T[K]> };
+  /** The events the service publishes (`provider.publish`); clients subscribe to them by name (EVT-1). */
+  readonly events?: Readonly<Record<string, EventDeclaration>>;
+  /** What the service is told about its provider's sessions, and its veto over a connection (HOOK-1..HOOK-6). */
+  readonly hooks?: SessionHooks;
 }
+
+/** The type-only key under which a typed definition carries its events' schemas (never set at run time). */
+export declare const serviceEvents: unique symbol;
+
+/** The events of a definition made by defineService, by name; any name for another definition. */
+export type EventsOf<S> = S extends { readonly [serviceEvents]?: infer E } ? (unknown extends E ? Record<string, z.ZodType> : NonNullable<E>) : Record<string, z.ZodType>;
+
+/** The data of event K of service S, as subscribers receive it (the schema's output). */
+export type EventDataOf<S, K extends keyof EventsOf<S>> = EventsOf<S>[K] extends z.ZodType ? z.output<EventsOf<S>[K]> : unknown;
 
 /** The type-only key under which a typed definition carries its contract (never set at run time). */
 export declare const serviceContract: unique symbol;
@@ -90,8 +112,9 @@ export declare const serviceContract: unique symbol;
  * What `defineService` returns: the definition, plus (in its type only) the contract the typed
  * client reads: each operation's params, result and error codes.
  */
-export type TypedServiceDefinition<T extends Record<string, z.ZodType> = Record<string, z.ZodType>, D = unknown> = ServiceDefinition<T> & {
+export type TypedServiceDefinition<T extends Record<string, z.ZodType> = Record<string, z.ZodType>, D = unknown, E = unknown> = ServiceDefinition<T> & {
   readonly [serviceContract]?: DefinitionContract<T, D>;
+  readonly [serviceEvents]?: E;
 };
 
 /** When an operation declares `result`, its `run` must return that schema's input type. */
@@ -113,9 +136,12 @@ const CODE_PATTERN = /^[A-Z][A-Z0-9_]{1,63}$/;
  * `run`'s params are typed; `D` the operations as written, from which the result type (`result`'s
  * output, else what `run` returns) and the error codes are read.
  */
-export function defineService<T extends Record<string, z.ZodType>, D>(
-  definition: ServiceDefinition<T> & { readonly operations: D & ResultChecks<D> },
-): TypedServiceDefinition<T, D> {
+export function defineService<T extends Record<string, z.ZodType>, D, E extends Record<string, z.ZodType> = {}>(
+  definition: ServiceDefinition<T> & {
+    readonly operations: D & ResultChecks<D>;
+    readonly events?: { readonly [K in keyof E]: EventDeclaration<E[K]> };
+  },
+): TypedServiceDefinition<T, D, E> {
   if (!NAME_PATTERN.test(definition.name)) throw new TypeError(`defineService: invalid service name "${definition.name}"`);
   if (typeof definition.version !== 'string' || definition.version.length === 0) {
     throw new TypeError(`defineService(${definition.name}): version is required`);
@@ -135,8 +161,12 @@ export function defineService<T extends Record<string, z.ZodType>, D>(
       if (!CODE_PATTERN.test(code)) throw new TypeError(`defineService(${definition.name}).${key}: error code "${code}" is not UPPER_SNAKE_CASE`);
     }
   }
+  for (const [key, event] of Object.entries(definition.events ?? {}) as [string, EventDeclaration][]) {
+    if (!NAME_PATTERN.test(key)) throw new TypeError(`defineService(${definition.name}): invalid event name "${key}"`);
+    if (!(event?.schema instanceof z.ZodType)) throw new TypeError(`defineService(${definition.name}).events.${key}: schema must be a zod schema`);
+  }
   const checked = Object.fromEntries(operations.map(([key, operation]) => [key, withCheckedResult(definition.name, key, operation)]));
-  return Object.freeze({ ...definition, operations: Object.freeze(checked) }) as unknown as TypedServiceDefinition<T, D>;
+  return Object.freeze({ ...definition, operations: Object.freeze(checked) }) as unknown as TypedServiceDefinition<T, D, E>;
 }
 
 /**
@@ -198,4 +228,15 @@ export function capabilitiesOf(service: ServiceDefinition): Capability[] {
       ...(operation.errors === undefined || Object.keys(operation.errors).length === 0 ? {} : { errors: { ...operation.errors } }),
     };
   });
+}
+
+/** EVT-1: the events a service advertises, each with the JSON Schema of its data (as subscribers receive it). */
+export function eventsOf(service: ServiceDefinition): AdvertisedEvent[] | undefined {
+  const events = Object.entries(service.events ?? {});
+  if (events.length === 0) return undefined;
+  return events.map(([key, event]) => ({
+    key,
+    schema: z.toJSONSchema(event.schema, { io: 'output', unrepresentable: 'any' }) as Record<string, unknown>,
+    ...(event.description === undefined ? {} : { description: event.description }),
+  }));
 }

@@ -410,7 +410,7 @@ describe('client: connections that end', () => {
     client.open(A);
     client.deliver(A, ackOf('assign-t1', { taskId: 't1', status: 'Processing' }));
     client.socketTo(A).emit({ type: 'transport.closed', graceful: false, code: 1006, reason: '' });
-    expect(client.of('connection.down')).toEqual([{ type: 'connection.down', endpoint: A, reason: 'transport closed (1006)' }]);
+    expect(client.of('connection.down')).toEqual([{ type: 'connection.down', endpoint: A, reason: 'transport closed (1006)', graceful: false }]);
     const delayMs = (client.actor.getSnapshot().children[`connection:${A}`] as AnyActorRef).getSnapshot().context.backoffDelayMs as number;
     client.clock.increment(delayMs);
     expect(client.socketsTo(A)).toHaveLength(2);

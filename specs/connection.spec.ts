@@ -62,7 +62,7 @@ describe('connection: lifecycle', () => {
     expect(connection.actor.getSnapshot().matches('backoff')).toBe(true);
     const { backoffDelayMs } = connection.actor.getSnapshot().context;
     expect(connection.parentEvents().slice(-2)).toEqual([
-      { type: 'connection.down', endpoint: ENDPOINT, reason: 'no pong within pongTimeoutMs' },
+      { type: 'connection.down', endpoint: ENDPOINT, reason: 'no pong within pongTimeoutMs', graceful: false },
       { type: 'connection.retrying', endpoint: ENDPOINT, attempt: 1, delayMs: backoffDelayMs, reason: 'no pong within pongTimeoutMs' },
     ]);
   });
@@ -136,7 +136,7 @@ describe('connection: lifecycle', () => {
     connection.socket().emit({ type: 'transport.closed', graceful: true, code: 1000, reason: '' });
     expect(connection.actor.getSnapshot().output).toEqual({ gaveUp: false });
     expect(connection.parentEvents().slice(-2)).toEqual([
-      { type: 'connection.down', endpoint: ENDPOINT, reason: 'close requested' },
+      { type: 'connection.down', endpoint: ENDPOINT, reason: 'close requested', graceful: true },
       { type: 'connection.closed', endpoint: ENDPOINT, gaveUp: false },
     ]);
   });

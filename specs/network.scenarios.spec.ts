@@ -141,7 +141,7 @@ describe('network: crash', () => {
     // CONN-3: no pong within pongTimeoutMs of a ping: the connection is down, and reconnecting.
     const down = timeline(client, crashMs).filter(({ event }) => event.type === 'connection.down');
     expect(down.map(({ event }) => event)).toEqual([
-      { type: 'connection.down', endpoint: endpointOf(P1), reason: 'no pong within pongTimeoutMs' },
+      { type: 'connection.down', endpoint: endpointOf(P1), reason: 'no pong within pongTimeoutMs', graceful: false },
     ]);
     expect(down[0]!.atMs - crashMs).toBeLessThanOrEqual(PING_MS + PONG_MS);
     expect(world.connectionsOf(client)[endpointOf(P1)]).toMatch(/backoff|connecting/);

@@ -61,6 +61,8 @@ const view = (ad: ServiceAdvertisement, health: ServiceView['health'] = 'alive')
   status: ad.status,
   load: ad.load,
   health,
+  ...(ad.features === undefined ? {} : { features: ad.features }),
+  ...(ad.events === undefined ? {} : { events: ad.events }),
 });
 
 // ---- (a) pure ---------------------------------------------------------------------------------

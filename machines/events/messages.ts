@@ -6,7 +6,7 @@
  * (EVT-2), so a seed-only peer never sees them.
  */
 import * as z from 'zod';
-import { IdSchema, TimestampCodec } from '../messages.js';
+import { IdSchema, TimestampCodec } from '../wire/scalars.js';
 import { EventFilterSchema } from './filter.js';
 
 function envelope<const T extends string, P extends z.ZodType>(type: T, payload: P) {

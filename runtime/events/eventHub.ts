@@ -10,7 +10,7 @@
  * - `sessionEnded`, `congested`, `writable` tell a client's subscriptions about its session.
  *
  * Each subscription is a providerSubscription statechart (machines/events/), run by a
- * `SubscriptionRunner`: its queue, window, replay and overflow live there. What it delivers
+ * `SubscriptionRunner` (by default as a snapshot on the compiled engine, `poolRunner`): its queue, window, replay and overflow live there. What it delivers
  * becomes Event drafts for `deliver`, which the provider routes to the client's session.
  * Lookups keyed by wire data use Maps, so `__proto__` is an ordinary subscriptionId (SEC-9).
  */
@@ -26,6 +26,9 @@ import {
   type ProviderSubscriptionToParentEvent,
 } from '../../machines/events/providerSubscription.js';
 import type { Clock } from '../provider.js';
+import { createTaskPool } from '../../machines/host/taskPool.js';
+
+export type InspectionObserver = NonNullable<Parameters<typeof createActor>[1]>['inspect'];
 
 export interface EventDefinition {
   /** Schema of the event's data (EVT-3). */
@@ -73,7 +76,7 @@ export type EventHubDraft =
       readonly payload: { code: string; message: string; relatesTo?: string; subscriptionId: string };
     };
 
-/** Runs subscription statecharts; the default gives each its own actor on the hub's clock. */
+/** Runs subscription statecharts; the default (`poolRunner`) holds them as snapshots in one pool actor on the hub's clock. */
 export interface SubscriptionRunner {
   start(key: string, input: Omit<ProviderSubscriptionInput, 'parentRef'>): void;
   send(key: string, event: ProviderSubscriptionEvent): void;
@@ -113,19 +116,25 @@ export interface EventHubCounters {
 const keyOf = (clientId: string, subscriptionId: string) => `${clientId}\u0000${subscriptionId}`;
 const subjectOf = (serviceName: string, event: string) => `${serviceName}\u0000${event}`;
 
-/** The default runner: an actor per subscription, on the given clock. */
-export function actorRunner(parentRef: AnyActorRef, clock: Clock | undefined): SubscriptionRunner {
-  const actors = new Map<string, AnyActorRef>();
-  return {
-    start(key, input) {
-      const actor = createActor(providerSubscriptionMachine, { ...(clock ? { clock } : {}), input: { ...input, parentRef } });
-      actors.set(key, actor);
-      actor.subscribe({ complete: () => actors.delete(key) });
-      actor.start();
-    },
-    send(key, event) {
-      actors.get(key)?.send(event);
-    },
+/**
+ * Subscriptions as snapshots (the way tasks are hosted, machines/host/taskPool.ts): one pool
+ * actor on the hub's clock holds every subscription's snapshot, stepped by the compiled
+ * providerSubscription machine, no actor each; the pool falls back to an actor per subscription
+ * where the engine cannot run the machine. `inspect` makes the pool's actor system (and its
+ * synthesised subscription actors, machine id `providerSubscription`) visible to an observer.
+ */
+export function poolRunner(inspect?: InspectionObserver): (parentRef: AnyActorRef, clock: Clock | undefined) => SubscriptionRunner {
+  return (parentRef, clock) => {
+    const pool = createActor(createTaskPool(providerSubscriptionMachine), {
+      ...(clock ? { clock } : {}),
+      ...(inspect ? { inspect } : {}),
+      input: { membersMax: Number.POSITIVE_INFINITY },
+    });
+    pool.start();
+    return {
+      start: (key, input) => pool.send({ type: 'pool.spawn', id: key, input: { ...input, parentRef } }),
+      send: (key, event) => pool.send({ type: 'pool.send', id: key, event }),
+    };
   };
 }
 
@@ -145,7 +154,7 @@ export class EventHub {
     if (this.#limits.eventBytesMax > this.#limits.eventQueueBytesMax) throw new RangeError('events: eventBytesMax must not exceed eventQueueBytesMax');
     const parentRef = { id: 'events', send: (event: ProviderSubscriptionToParentEvent) => this.#onSubscription(event) };
     const ref = { ...parentRef, _send: parentRef.send } as unknown as AnyActorRef;
-    this.#runner = (options.runner ?? actorRunner)(ref, options.clock);
+    this.#runner = (options.runner ?? poolRunner())(ref, options.clock);
   }
 
   get subscriptionCount(): number {

@@ -76,5 +76,7 @@ export function summarize(draft: ProviderDraft): string {
       return `TaskFailed:${draft.payload.errorCode}`;
     case 'Error':
       return `Error:${draft.payload.code}`;
+    default:
+      return draft.type;
   }
 }

@@ -18,6 +18,20 @@ function closesAfterAnswer(baseline: ScenarioRecord | undefined): boolean {
 
 export const wireCheckSpecs: readonly ClientCheckSpec[] = [
   {
+    name: 'client.events.unannounced',
+    requirements: ['EVT-1'],
+    level: 'full',
+    title: 'The client never sends Subscribe, Unsubscribe or EventAck to a provider that does not announce "events"',
+    scenario: 'normal',
+    analyse(record) {
+      // The scripted provider's advertisements list no features: events messages are not for it.
+      const sent = framesOfType(record.events, 'Subscribe', 'Unsubscribe', 'EventAck');
+      if (sent.length > 0) return fail(`sent ${sent.map((frame) => typeOf(frame.raw)).join(', ')} to a provider whose advertisement lacks "events"`);
+      if (firstAssign(record.events) === undefined) throw new Blocked(ONE_CONNECTION_CHECK, `no AssignTask reached the provider (${whatHappened(record)})`);
+      return pass('no events message to a provider without "events" over a whole task');
+    },
+  },
+  {
     name: 'client.wire.liberalAdvertisement',
     requirements: ['WIRE-4'],
     level: 'full',

@@ -14,6 +14,7 @@ import { runChecks } from '../runner.js';
 import type { Check, CheckReport, SuiteReport } from '../types.js';
 import { cancelChecks } from './cancel.js';
 import { discoveryChecks } from './discovery.js';
+import { eventChecks } from './events.js';
 import { extensionChecks } from './extensions.js';
 import { fileChecks } from './files.js';
 import { formChecks } from './forms.js';
@@ -48,6 +49,7 @@ export const providerChecks: readonly Check<ProviderProbe>[] = [
   ...ownershipChecks,
   ...livenessChecks,
   ...extensionChecks,
+  ...eventChecks,
   ...fileChecks,
   ...securityChecks,
   ...limitChecks,
