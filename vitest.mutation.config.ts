@@ -10,7 +10,6 @@ export default defineConfig({
     include: ['specs/**/*.spec.ts'],
     exclude: [
       'specs/**/*.slow.spec.ts',
-      'specs/cli.spec.ts',
       'specs/ports.spec.ts',
       'specs/network.real.malformed.spec.ts',
       'specs/adapters.udp.netns.spec.ts',

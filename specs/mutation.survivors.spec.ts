@@ -8,6 +8,7 @@ import { decodeFrame } from '../machines/codec.js';
 import { compileMachine } from '../machines/engine/index.js';
 import type { Effect } from '../machines/engine/index.js';
 import { rejectionFromError } from '../machines/sessionRules.js';
+import { typeOfSchema } from '../runtime/typed/jsonSchemaToTs.js';
 
 const stamp = '2026-12-03T10:00:00.000Z';
 
@@ -73,5 +74,21 @@ describe('sessionRules: rejectionFromError (SEC-11), machines/sessionRules.ts', 
   it('a throw of undefined or null is INTERNAL_ERROR, not a second throw', () => {
     expect(rejectionFromError(undefined).code).toBe('INTERNAL_ERROR');
     expect(rejectionFromError(null).code).toBe('INTERNAL_ERROR');
+  });
+});
+
+describe('typed: TypeScript from an advertised JSON Schema, runtime/typed/jsonSchemaToTs.ts', () => {
+  const options = { rootName: 'Root', nameOfDef: (key: string) => key };
+
+  it('a schema that says nothing (or only describes) is unknown', () => {
+    expect(typeOfSchema({}, options)).toBe('unknown');
+    expect(typeOfSchema({ description: 'anything', title: 'Any', default: 1 }, options)).toBe('unknown');
+    expect(typeOfSchema(true, options)).toBe('unknown');
+  });
+
+  it('a `required` that is not a list makes nothing required, and does not throw', () => {
+    const schema = { type: 'object', properties: { a: { type: 'string' } }, required: 'a' };
+    expect(typeOfSchema(schema, options)).toMatch(/a\?: string/);
+    expect(typeOfSchema({ ...schema, required: ['a'] }, options)).toMatch(/a: string/);
   });
 });
