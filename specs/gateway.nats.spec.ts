@@ -4,7 +4,7 @@
  * provider reached by a LAN-only client that speaks nothing but the seed protocol.
  */
 import { createSocket } from 'node:dgram';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createClient } from '../runtime/client.js';
 import { createGateway, type Gateway } from '../runtime/gateway/gateway.js';
@@ -137,7 +137,7 @@ describeNats('gateway: one LAN bridged to NATS, both ways', () => {
     expect(probes()).toBe(2);
   });
 
-  it('stop() closes what it opened: the relayed WebSocket server, the discovery socket, its periodic NATS requests', async () => {
+  it('stop() closes what it opened: the relayed WebSocket server, the discovery socket, its periodic NATS requests; once', async () => {
     const prefix = uniquePrefix();
     const discovery = await lanDiscovery();
     const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 500, log: () => {}, nats: { servers: suite.node().url, subjectPrefix: prefix } });
@@ -183,5 +183,13 @@ describeNats('gateway: one LAN bridged to NATS, both ways', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     await nc.flush();
     expect(requests).toBe(0);
+    // Stopping again (as the cleanup does) is quiet: nothing is told to the stopped hub.
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      await g.stop();
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
