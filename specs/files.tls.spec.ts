@@ -102,8 +102,15 @@ async function startProvider(name: string, certificate: Pem, extra: Partial<Prov
   return { provider, endpoint, discoveryPort };
 }
 
-function startClient(clientId: string, discoveryPort: number, connect: WsConnectOptions): Client {
-  const client = createClient({ clientId, discovery: { port: discoveryPort, broadcastAddresses: ['127.255.255.255'] }, trust: { allowUnsigned: true }, connect, log: () => {} });
+function startClient(clientId: string, discoveryPort: number, connect: WsConnectOptions, clientSecret?: string): Client {
+  const client = createClient({
+    clientId,
+    ...(clientSecret === undefined ? {} : { clientSecret }),
+    discovery: { port: discoveryPort, broadcastAddresses: ['127.255.255.255'] },
+    trust: { allowUnsigned: true },
+    connect,
+    log: () => {},
+  });
   running.push(client);
   return client;
 }
@@ -193,12 +200,10 @@ describe(`file links over wss:// use the task connection's TLS and identity${ski
     const secret = randomBytes(32).toString('hex');
     const proofOf = (key: string) => ({ [CLIENT_PROOF_HEADER]: clientProofFor(key, endpoint) });
     // The owner's file link made its clientId its (with its proof) while its task ran.
-    const owner = createClient({ clientId: 'files-tls-owner', clientSecret: secret, discovery: { port: discoveryPort, broadcastAddresses: ['127.255.255.255'] }, trust: { allowUnsigned: true }, connect: { tls: { ca: ca.cert } }, log: () => {} });
-    running.push(owner);
+    const owner = startClient('files-tls-owner', discoveryPort, { tls: { ca: ca.cert } }, secret);
     await owner.assign('Reverser', 'reverse', { input: fileFrom(randomBytes(1_000)) }, { waitFor: true }).result;
     // A session alone made this one its: no file link was ever opened for it.
-    const sessionOnly = createClient({ clientId: 'files-tls-session', clientSecret: secret, discovery: { port: discoveryPort, broadcastAddresses: ['127.255.255.255'] }, trust: { allowUnsigned: true }, connect: { tls: { ca: ca.cert } }, log: () => {} });
-    running.push(sessionOnly);
+    const sessionOnly = startClient('files-tls-session', discoveryPort, { tls: { ca: ca.cert } }, secret);
     await sessionOnly.assign('Plain', 'echo', { text: 'hello' }, { waitFor: true }).result;
     const other = randomBytes(32).toString('hex');
     for (const clientId of ['files-tls-owner', 'files-tls-session']) {

@@ -246,11 +246,12 @@ export class ClientFiles {
       // Why a link never opened (a TLS or pin failure, a refused upgrade) goes into the message.
       let cause = '';
       socket.once('error', (error) => {
-        cause = `: ${error.message}`;
+        cause = error.message;
       });
       socket.once('close', (code, reason) => {
         clearTimeout(timer);
-        reject(new ProtocolError(code === 1008 ? 'FORBIDDEN' : 'CONNECTION_LOST', `file link to ${endpoint} closed ${code} ${reason.toString()}${cause}`));
+        const why = [reason.toString(), cause].filter(Boolean).join(': ');
+        reject(new ProtocolError(code === 1008 ? 'FORBIDDEN' : 'CONNECTION_LOST', `file link to ${endpoint} closed ${code}${why === '' ? '' : ` (${why})`}`));
       });
     });
     return { socket, transfers };
