@@ -15,6 +15,7 @@ import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Instrumenter } from '@stryker-mutator/instrumenter';
+import { nextRandom } from '../../dist/machines/random.js';
 import baseConfig from '../../stryker.config.mjs';
 
 const { values } = parseArgs({
@@ -30,15 +31,13 @@ const reportFile = join(reports, 'sample-report.json');
 const summaryFile = join(reports, 'sample-summary.md');
 mkdirSync(reports, { recursive: true });
 
-/** mulberry32, as machines/random.ts: one seed, one sample. */
+/** The project's own seeded PRNG (machines/random.ts, built to dist/ by `tsc -b`): one seed, one sample. */
 function random(seed) {
   let state = seed >>> 0;
   return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const [value, next] = nextRandom(state);
+    state = next;
+    return value;
   };
 }
 
