@@ -14,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import * as z from 'zod';
 import { CLIENT_PROOF_HEADER, clientProofFor, type WsConnectOptions } from '../adapters/ws/options.js';
-import { createClient, type Client } from '../runtime/client.js';
+import { createClient, type Client, type ClientOptions } from '../runtime/client.js';
 import { fileFrom, taskFile } from '../runtime/files/taskFile.js';
 import { createProvider, type Provider, type ProviderOptions } from '../runtime/provider.js';
 import { defineService } from '../runtime/service.js';
@@ -102,14 +102,14 @@ async function startProvider(name: string, certificate: Pem, extra: Partial<Prov
   return { provider, endpoint, discoveryPort };
 }
 
-function startClient(clientId: string, discoveryPort: number, connect: WsConnectOptions, clientSecret?: string): Client {
+function startClient(clientId: string, discoveryPort: number, connect: WsConnectOptions, extra: Partial<ClientOptions> = {}): Client {
   const client = createClient({
     clientId,
-    ...(clientSecret === undefined ? {} : { clientSecret }),
     discovery: { port: discoveryPort, broadcastAddresses: ['127.255.255.255'] },
     trust: { allowUnsigned: true },
     connect,
     log: () => {},
+    ...extra,
   });
   running.push(client);
   return client;
@@ -152,6 +152,16 @@ describe(`file links over wss:// use the task connection's TLS and identity${ski
     const client = startClient('files-tls-pin', discoveryPort, { tls: { fingerprint256: new X509Certificate(server.cert).fingerprint256 } });
     const bytes = randomBytes(20_000);
     const result = (await client.assign('Reverser', 'reverse', { input: fileFrom(bytes) }, { waitFor: true }).result) as { output: { sha256: string } };
+    expect(result.output.sha256).toBe(sha256(Uint8Array.from(bytes).reverse()));
+  });
+
+  it.skipIf(!hasOpenssl)('SEC-1, FILE-12: the fingerprint a signed advertisement binds pins the file link too: no CA, no configured pin', async () => {
+    const { discoveryPort, provider } = await startProvider('advertised', server);
+    const client = startClient('files-tls-advertised', discoveryPort, {}, { trust: { pinned: [`Reverser=${provider.publicKey}`] } });
+    const service = await client.waitFor('Reverser', { timeoutMs: 5_000 });
+    expect(service.tlsFingerprint256).toBe(new X509Certificate(server.cert).fingerprint256.replace(/:/g, ''));
+    const bytes = randomBytes(20_000);
+    const result = (await client.assign('Reverser', 'reverse', { input: fileFrom(bytes) }).result) as { output: { sha256: string } };
     expect(result.output.sha256).toBe(sha256(Uint8Array.from(bytes).reverse()));
   });
 
@@ -200,10 +210,10 @@ describe(`file links over wss:// use the task connection's TLS and identity${ski
     const secret = randomBytes(32).toString('hex');
     const proofOf = (key: string) => ({ [CLIENT_PROOF_HEADER]: clientProofFor(key, endpoint) });
     // The owner's file link made its clientId its (with its proof) while its task ran.
-    const owner = startClient('files-tls-owner', discoveryPort, { tls: { ca: ca.cert } }, secret);
+    const owner = startClient('files-tls-owner', discoveryPort, { tls: { ca: ca.cert } }, { clientSecret: secret });
     await owner.assign('Reverser', 'reverse', { input: fileFrom(randomBytes(1_000)) }, { waitFor: true }).result;
     // A session alone made this one its: no file link was ever opened for it.
-    const sessionOnly = startClient('files-tls-session', discoveryPort, { tls: { ca: ca.cert } }, secret);
+    const sessionOnly = startClient('files-tls-session', discoveryPort, { tls: { ca: ca.cert } }, { clientSecret: secret });
     await sessionOnly.assign('Plain', 'echo', { text: 'hello' }, { waitFor: true }).result;
     const other = randomBytes(32).toString('hex');
     for (const clientId of ['files-tls-owner', 'files-tls-session']) {
