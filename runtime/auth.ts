@@ -66,6 +66,8 @@ export interface AuthPolicies {
    * outside the session's admission: a provider's file links. Undefined when none is required.
    */
   readonly verifyToken?: (token: string, clientId: string | undefined, remoteAddress: string) => Promise<Credential | undefined>;
+  /** The credential a verified client certificate stands for, for the same connections; undefined when none is configured. */
+  readonly verifyCertificate?: (fingerprint256: string) => Credential | undefined;
 }
 
 interface AuthenticateRequest {
@@ -143,6 +145,7 @@ export function authPolicies(auth: AuthOptions | undefined, now: () => number = 
       authRequired: true,
       throttle,
       verifyToken,
+      verifyCertificate: certificateCredential,
       admission: decided<AdmissionDecision, AdmissionRequest>(
         (request) => admitFirst(request) ?? admit(request, checkNow(request.token as string, hostOf(request.remoteAddress))),
       ),
@@ -158,6 +161,7 @@ export function authPolicies(auth: AuthOptions | undefined, now: () => number = 
     authRequired: true,
     throttle,
     verifyToken,
+    verifyCertificate: certificateCredential,
     admission: fromPromise<AdmissionDecision, AdmissionRequest>(async ({ input }) => {
       const early = admitFirst(input);
       if (early !== undefined) return early;

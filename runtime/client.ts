@@ -338,7 +338,8 @@ export function createClient(options: ClientOptions = {}): Client {
   const taskFiles = clientTaskFiles({
     clientId,
     options: options.files,
-    token: options.connect?.token,
+    // A file link opens with the task connection's TLS, pin and identity (SEC-1, SEC-10).
+    connect: { clientSecret, ...options.connect },
     clock,
     services: () => actor.getSnapshot().context.services,
     find: (serviceName, operation) => client.waitFor(serviceName, { operation, timeoutMs: WAIT_FOR_DEFAULT_MS }),

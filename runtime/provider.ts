@@ -214,7 +214,7 @@ export function createProvider(options: ProviderOptions): Provider {
   const usesUdp = options.network === undefined && options.lan !== false;
   const clockNow = (options.clock as { now?: () => number } | undefined)?.now?.bind(options.clock);
   const policies = authPolicies(options.auth, clockNow ?? Date.now);
-  const files = filesFor(options, log, policies.verifyToken);
+  const files = filesFor(options, log, policies);
   const compat = compatSettings(options.compat);
   const host: NetworkHost =
     options.network ??
@@ -286,6 +286,8 @@ export function createProvider(options: ProviderOptions): Provider {
     },
   });
   supervisor.root(actor, 'provider');
+  // SEC-10: a file link for a clientId a session owns must be that owner's.
+  if (files !== undefined) files.sessionOwnerOf = (clientId) => actor.getSnapshot().context.owners.get(clientId)?.owner;
   // SEC-21: a child that failed was handled by the provider; say so in the log. A fault the
   // supervisor already logged is named by its errorId only.
   actor.on('provider.fault', ({ actorId, error }) => {
@@ -394,12 +396,13 @@ export function createProvider(options: ProviderOptions): Provider {
 }
 
 /** The provider's task files: on when an operation declares them, unless turned off. */
-function filesFor(options: ProviderOptions, log: Logger, verifyToken: ProviderFilesOptions['verifyToken']): ProviderFiles | undefined {
+function filesFor(options: ProviderOptions, log: Logger, { verifyToken, verifyCertificate }: Pick<ProviderFilesOptions, 'verifyToken' | 'verifyCertificate'>): ProviderFiles | undefined {
   if (options.files === false || !(options.files !== undefined || ProviderFiles.usedBy(options.services))) return undefined;
   const given = options.files === true || options.files === undefined ? {} : options.files;
   // FILE-9: the provider's ACL decides file:put and file:get as it decides operations.
   const acl = options.acl;
   const authorizeFiles = acl === undefined ? {} : { authorize: (request: Parameters<typeof authorize>[1]) => authorize(acl, request).allowed };
-  // SEC-2: a file link needs the credential a session would need.
-  return new ProviderFiles({ ...authorizeFiles, ...(verifyToken === undefined ? {} : { verifyToken }), ...given }, log, options.clock);
+  // SEC-2, SEC-10: a file link needs the credential a session would need, and is identified as one is.
+  const credentials = { ...(verifyToken === undefined ? {} : { verifyToken }), ...(verifyCertificate === undefined ? {} : { verifyCertificate }) };
+  return new ProviderFiles({ ...authorizeFiles, ...credentials, ...given }, log, options.clock);
 }

@@ -56,12 +56,15 @@ function optionsFor(base: ClientOptions, options: WsConnectOptions, configured: 
   };
 }
 
-export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<StreamCommand, ConnectInput> {
-  const metrics = options.metrics ?? createWsMetrics();
-  const log = options.log ?? noLog;
-  const limits: CodecLimits = { ...defaultCodecLimits, ...options.limits };
-  const stamp = options.stamp ?? defaultStamp;
-  const send = sendBoundsOf(options);
+/**
+ * The `ws` options of a client's connection to `input.endpoint`, or why it must not be opened:
+ * its token, CA, client certificate, configured and advertised pins (SEC-1) and client proof
+ * (SEC-10). Every WebSocket a client opens to a provider takes them from here: its task
+ * connection and its file links (runtime/files/clientFiles.ts), so both present the same
+ * identity and trust the same certificate. Throws a TypeError for a pin that is not a SHA-256
+ * fingerprint.
+ */
+export function wsClientOptions(options: WsConnectOptions = {}): (input: ConnectInput) => ClientOptions | string {
   const pinned = options.tls?.fingerprint256;
   const fingerprint = pinned === undefined ? undefined : normalizeFingerprint(pinned);
   if (pinned !== undefined && fingerprint === undefined) {
@@ -80,6 +83,27 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
     rejectUnauthorized: options.tls?.rejectUnauthorized ?? (fingerprint === undefined || options.tls?.ca !== undefined),
     ...(fingerprint === undefined ? {} : { finishRequest: pinTo(fingerprint) }),
   };
+  return (input) => {
+    const scheme = /^(wss?):\/\//i.exec(input.endpoint)?.[1]?.toLowerCase();
+    if (scheme === undefined) return 'invalid endpoint: not a ws:// or wss:// URL';
+    if (fingerprint !== undefined && scheme !== 'wss') return 'a certificate is pinned but the endpoint is not wss://';
+    const connectionOptions = optionsFor(clientOptions, options, fingerprint, input, scheme);
+    if (typeof connectionOptions === 'string') return connectionOptions;
+    // SEC-10: the proof of this client's secret, bound to this endpoint (its scheme, host and port).
+    const secret = options.clientSecret;
+    return secret === undefined
+      ? connectionOptions
+      : { ...connectionOptions, headers: { ...connectionOptions.headers, [CLIENT_PROOF_HEADER]: clientProofFor(secret, input.endpoint) } };
+  };
+}
+
+export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<StreamCommand, ConnectInput> {
+  const metrics = options.metrics ?? createWsMetrics();
+  const log = options.log ?? noLog;
+  const limits: CodecLimits = { ...defaultCodecLimits, ...options.limits };
+  const stamp = options.stamp ?? defaultStamp;
+  const send = sendBoundsOf(options);
+  const optionsOf = wsClientOptions(options);
 
   return fromCallback<StreamCommand, ConnectInput>(({ input, sendBack, receive }) => {
     const refuse = (reason: string): (() => void) => {
@@ -93,20 +117,9 @@ export function wsConnect(options: WsConnectOptions = {}): CallbackActorLogic<St
         released = true;
       };
     };
-    const scheme = /^(wss?):\/\//i.exec(input.endpoint)?.[1]?.toLowerCase();
-    if (scheme === undefined) return refuse('invalid endpoint: not a ws:// or wss:// URL');
-    if (fingerprint !== undefined && scheme !== 'wss') {
-      return refuse('a certificate is pinned but the endpoint is not wss://');
-    }
-    const connectionOptions = optionsFor(clientOptions, options, fingerprint, input, scheme);
-    if (typeof connectionOptions === 'string') return refuse(connectionOptions);
+    const connectOptions = optionsOf(input);
+    if (typeof connectOptions === 'string') return refuse(connectOptions);
     let socket: WebSocket;
-    // SEC-10: the proof of this client's secret, bound to this endpoint.
-    const secret = options.clientSecret;
-    const connectOptions =
-      secret === undefined
-        ? connectionOptions
-        : { ...connectionOptions, headers: { ...connectionOptions.headers, [CLIENT_PROOF_HEADER]: clientProofFor(secret, input.endpoint) } };
     try {
       socket = new WebSocket(input.endpoint, connectOptions);
     } catch (error) {

@@ -9,6 +9,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { v4 as uuid } from 'uuid';
+import { wsClientOptions } from '../../adapters/ws/connect.js';
+import type { WsConnectOptions } from '../../adapters/ws/options.js';
 import type { FileRef } from '../../machines/files/fileRef.js';
 import { ProtocolError, isErrorCode } from '../../machines/errors.js';
 import type { Clock } from '../provider.js';
@@ -29,8 +31,18 @@ export interface ClientFilesOptions {
   readonly limits?: Partial<FileTransferLimits>;
   /** How long to wait for a file link to open. @default 10_000 */
   readonly connectTimeoutMs?: number;
-  /** The API key file links authenticate with (`Authorization: Bearer`); createClient passes its `connect.token`. */
-  readonly token?: string;
+  /**
+   * The options of the client's task connections (createClient passes its `connect` options with
+   * its client secret): a file link to an endpoint opens with exactly the TLS (CA, pin, client
+   * certificate) and identity (token, client proof) the task connection to it has (SEC-1, SEC-10).
+   */
+  readonly connect?: WsConnectOptions;
+}
+
+/** Where a file link goes: a provider's endpoint and the certificate fingerprint it advertised, if any. */
+export interface FileLinkTarget {
+  readonly endpoint: string;
+  readonly tlsFingerprint256?: string | undefined;
 }
 
 /** Progress of one file of a task: `phase` upload before the provider's progress, download after it. */
@@ -56,10 +68,13 @@ export class ClientFiles {
   /** Counters of links that closed; live links add theirs in `counters`. */
   readonly #closedCounters: TransferCounters = { started: 0, done: 0, failed: 0, bytesSent: 0, bytesReceived: 0, unknown: 0 };
   readonly #live = new Set<FileTransfers>();
+  /** The task connection's options for an endpoint (the same builder, adapters/ws/connect.ts). */
+  readonly #connectOptions: ReturnType<typeof wsClientOptions>;
 
   constructor(clientId: string, options: ClientFilesOptions = {}, clock?: Clock) {
     this.#clientId = clientId;
     this.#options = options;
+    this.#connectOptions = wsClientOptions(options.connect);
     this.#clock = clock;
     const storeOptions = {
       ...(options.bytesMax === undefined ? {} : { bytesMax: options.bytesMax }),
@@ -107,7 +122,7 @@ export class ClientFiles {
    */
   async upload(
     params: Readonly<Record<string, unknown>>,
-    target: { readonly endpoint: string; readonly serviceName: string },
+    target: FileLinkTarget & { readonly serviceName: string },
     onProgress: (progress: FileProgress) => void,
     signal: AbortSignal,
   ): Promise<Record<string, unknown>> {
@@ -124,7 +139,7 @@ export class ClientFiles {
         resolved[key] = await Promise.all(value.map((item: unknown) => (item instanceof LocalFile ? refOf(item) : item)));
       } else resolved[key] = value;
     }
-    const { transfers } = await this.#link(target.endpoint);
+    const { transfers } = await this.#link(target);
     const unique = [...new Map(refs.map((file) => [file.sha256, file])).values()];
     await Promise.all(unique.map((file) => this.#run(transfers, 'upload', file, target.serviceName, onProgress, signal)));
     return resolved;
@@ -133,14 +148,14 @@ export class ClientFiles {
   /** Fetches files a result names into the cache (nothing moves for a file held already). */
   async download(
     files: readonly FileRef[],
-    target: { readonly endpoint: string; readonly serviceName: string },
+    target: FileLinkTarget & { readonly serviceName: string },
     onProgress: (progress: FileProgress) => void,
     signal: AbortSignal,
   ): Promise<void> {
     const store = await this.#store;
     const missing = files.filter((file) => !store.has(file.sha256));
     if (missing.length === 0) return;
-    const { transfers } = await this.#link(target.endpoint);
+    const { transfers } = await this.#link(target);
     await Promise.all(missing.map((file) => this.#run(transfers, 'download', file, target.serviceName, onProgress, signal)));
   }
 
@@ -179,22 +194,26 @@ export class ClientFiles {
   }
 
   /** The file link to an endpoint, opened on first use and after it closed. */
-  #link(endpoint: string): Promise<Link> {
+  #link(target: FileLinkTarget): Promise<Link> {
+    const { endpoint } = target;
     const known = this.#links.get(endpoint);
     if (known !== undefined) return known;
-    const opening = this.#open(endpoint);
+    const opening = this.#open(target);
     this.#links.set(endpoint, opening);
     opening.catch(() => this.#links.delete(endpoint));
     return opening;
   }
 
-  async #open(endpoint: string): Promise<Link> {
+  async #open(target: FileLinkTarget): Promise<Link> {
+    const { endpoint } = target;
     const store = await this.#store;
+    // The options of the task connection to this endpoint (its pin, CA, certificate, token, proof).
+    const connectOptions = this.#connectOptions(target);
+    if (typeof connectOptions === 'string') throw new ProtocolError('CONNECTION_LOST', `no file link to ${endpoint}: ${connectOptions}`);
     const url = new URL(endpoint);
     url.pathname = FILE_LINK_PATH;
     url.searchParams.set('clientId', this.#clientId);
-    const token = this.#options.token;
-    const socket = new WebSocket(url, { perMessageDeflate: false, ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }) });
+    const socket = new WebSocket(url, connectOptions);
     const transfers = new FileTransfers({
       store,
       link: socketTransferLink(socket),
@@ -224,9 +243,15 @@ export class ClientFiles {
         clearTimeout(timer);
         resolve();
       });
+      // Why a link never opened (a TLS or pin failure, a refused upgrade) goes into the message.
+      let cause = '';
+      socket.once('error', (error) => {
+        cause = error.message;
+      });
       socket.once('close', (code, reason) => {
         clearTimeout(timer);
-        reject(new ProtocolError(code === 1008 ? 'FORBIDDEN' : 'CONNECTION_LOST', `file link to ${endpoint} closed ${code} ${reason.toString()}`));
+        const why = [reason.toString(), cause].filter(Boolean).join(': ');
+        reject(new ProtocolError(code === 1008 ? 'FORBIDDEN' : 'CONNECTION_LOST', `file link to ${endpoint} closed ${code}${why === '' ? '' : ` (${why})`}`));
       });
     });
     return { socket, transfers };

@@ -10,19 +10,19 @@ import type { TaskOutcome } from '../../machines/outcome.js';
 import { ProtocolError, toProtocolError } from '../../machines/errors.js';
 import type { Clock } from '../provider.js';
 import type { TaskProgress } from '../taskHandle.js';
-import { ClientFiles, type ClientFilesOptions, type FileProgress } from './clientFiles.js';
+import type { WsConnectOptions } from '../../adapters/ws/options.js';
+import { ClientFiles, type ClientFilesOptions, type FileLinkTarget, type FileProgress } from './clientFiles.js';
 import { fileRefsAtTopLevel, hasLocalFiles } from './taskFile.js';
 
-interface Target {
-  readonly endpoint: string;
+interface Target extends FileLinkTarget {
   readonly serviceName: string;
 }
 
 export interface TaskFilesDeps {
   readonly clientId: string;
   readonly options: ClientFilesOptions | boolean | undefined;
-  /** The API key of the client's connections, for its file links too. */
-  readonly token?: string | undefined;
+  /** The options of the client's task connections (TLS, pin, token, client secret), for its file links too. */
+  readonly connect?: WsConnectOptions | undefined;
   readonly clock: Clock | undefined;
   readonly services: () => readonly ServiceView[];
   /** Finds (or waits for) an instance offering the operation. */
@@ -50,7 +50,7 @@ export function clientTaskFiles(deps: TaskFilesDeps) {
   const cache = (): ClientFiles => {
     if (!enabled) throw new ProtocolError('UNSUPPORTED_MESSAGE', 'task files are turned off on this client (files: false)');
     const given = typeof deps.options === 'object' ? deps.options : {};
-    return (files ??= new ClientFiles(deps.clientId, deps.token === undefined ? given : { token: deps.token, ...given }, deps.clock));
+    return (files ??= new ClientFiles(deps.clientId, deps.connect === undefined ? given : { connect: deps.connect, ...given }, deps.clock));
   };
   const uploading = new Map<string, AbortController>();
   const targets = new Map<string, Target>();
@@ -78,7 +78,7 @@ export function clientTaskFiles(deps: TaskFilesDeps) {
         if (!takesFiles(service, operation)) {
           throw new ProtocolError('UNSUPPORTED_MESSAGE', `${serviceName}.${operation} at ${service.endpoint} takes no task files (FILE-1)`);
         }
-        const target = { endpoint: service.endpoint, serviceName };
+        const target = { endpoint: service.endpoint, tlsFingerprint256: service.tlsFingerprint256, serviceName };
         const resolved = await cache().upload(params, target, (progress) => report(progressOf(progress)), stop.signal);
         if (stop.signal.aborted) throw new ProtocolError('CANCELLED', 'the task was cancelled');
         targets.set(taskId, target);
@@ -109,7 +109,7 @@ export function clientTaskFiles(deps: TaskFilesDeps) {
       const refs = fileRefsAtTopLevel(outcome.resultData);
       if (refs.length === 0) return undefined;
       const service = uploadedTo === undefined ? deps.services().find((candidate) => candidate.serviceId === serviceId) : undefined;
-      const target = uploadedTo ?? (service === undefined ? undefined : { endpoint: service.endpoint, serviceName: service.serviceName });
+      const target = uploadedTo ?? (service === undefined ? undefined : { endpoint: service.endpoint, tlsFingerprint256: service.tlsFingerprint256, serviceName: service.serviceName });
       if (target === undefined) return undefined;
       return cache()
         .download(refs, target, (progress) => report(progressOf(progress)), new AbortController().signal)

@@ -6,8 +6,10 @@
  *   and its `clientId` in the query (the side channel of the WebSocket server,
  *   adapters/ws/server.ts). The link's transfers are FileTransfers (one statechart each) on this
  *   provider's store, with the clientId as the identity the store's access lists name (FILE-8).
- *   A clientId belongs to the first owner that opened a link for it (its API key, else its
- *   host): a link for it from another owner is closed 1008 (SEC-10).
+ *   A link's identity is established as a session's is (SEC-10): the principal of its TLS client
+ *   certificate or API key, else its client proof (`x-switchboard-client-proof`), else its host;
+ *   a clientId belongs to its owner among the provider's sessions, else to the first link that
+ *   named it: a link for it with another identity is closed 1008 (machines/identity.ts's rules).
  * - An operation whose params or result declare task files (`taskFile()`) is wrapped: before it
  *   runs, every file its parameters name must be here and the client's, else TaskFailed
  *   FILE_NOT_FOUND and the handler never runs (FILE-10); the files are pinned until it ends; it
@@ -18,11 +20,13 @@ import { mkdtempSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import type { WebSocket } from 'ws';
 import { v4 as uuid } from 'uuid';
 import type { FileRef } from '../../machines/files/fileRef.js';
 import { ProtocolError } from '../../machines/errors.js';
-import { matchesAny } from '../../machines/identity.js';
+import { claimClient, hostOf, withCredential, type ClientOwner, type SessionIdentity } from '../../machines/identity.js';
+import { clientProofOf } from '../../adapters/ws/options.js';
 import type { Clock } from '../provider.js';
 import type { Logger, OperationContext, OperationDefinition, ServiceDefinition } from '../service.js';
 import { attachFileLink, socketTransferLink, type FileLinkCounters } from './fileLink.js';
@@ -56,6 +60,11 @@ export interface ProviderFilesOptions {
    * file message. Its principal owns the link's clientId and is what the ACL is asked about.
    */
   readonly verifyToken?: (token: string, clientId: string, remoteAddress: string) => Promise<LinkCredential | undefined>;
+  /**
+   * The credential of a verified TLS client certificate (its SHA-256 fingerprint), when the
+   * provider authenticates by certificate (SEC-10): a link presenting one needs no token.
+   */
+  readonly verifyCertificate?: (fingerprint256: string) => LinkCredential | undefined;
   /** A deliberate bug for the conformance suite's fixtures (FileStoreOptions.injectBug); never in production. */
   readonly injectBug?: { readonly acceptWrongHash?: boolean };
 }
@@ -92,7 +101,9 @@ export class ProviderFiles {
   #store: FileStore | undefined;
   readonly #options: ProviderFilesOptions;
   readonly #clock: Clock | undefined;
-  readonly #owners = new Map<string, string>();
+  readonly #owners = new Map<string, ClientOwner>();
+  /** The owner of a clientId among the provider's sessions (set by the provider once it runs). */
+  sessionOwnerOf: (clientId: string) => ClientOwner | undefined = () => undefined;
   readonly #links = new Set<WebSocket>();
   readonly #fileServices = new Set<string>();
 
@@ -133,9 +144,14 @@ export class ProviderFiles {
       this.#refuse(socket, store === undefined ? 'file store not ready' : 'a file link names its clientId');
       return;
     }
+    // SEC-10: who the link is, as for a session: its host and client proof, then a credential.
+    const identity: SessionIdentity = { host: hostOf(request.socket.remoteAddress ?? '?'), ...proofOf(request) };
+    const tlsSocket = request.socket as Partial<TLSSocket>;
+    const fingerprint = tlsSocket.authorized === true ? tlsSocket.getPeerCertificate?.().fingerprint256 : undefined;
+    const certificate = fingerprint === undefined ? undefined : this.#options.verifyCertificate?.(fingerprint);
     const verify = this.#options.verifyToken;
-    if (verify === undefined) {
-      this.#open(socket, request, store, clientId, undefined);
+    if (certificate !== undefined || verify === undefined) {
+      this.#open(socket, store, clientId, identity, certificate);
       return;
     }
     // SEC-2 for file links: a credential first; messages wait (paused) while it is checked.
@@ -149,7 +165,7 @@ export class ProviderFiles {
       (credential) => {
         if (credential === undefined) this.#refuse(socket, 'rejected: UNAUTHENTICATED');
         else {
-          this.#open(socket, request, store, clientId, credential);
+          this.#open(socket, store, clientId, identity, credential);
           socket.resume();
         }
       },
@@ -165,22 +181,17 @@ export class ProviderFiles {
     socket.close(1008, reason);
   }
 
-  #open(socket: WebSocket, request: IncomingMessage, store: FileStore, clientId: string, credential: LinkCredential | undefined): void {
-    if (credential?.clientIds !== undefined && !matchesAny(credential.clientIds, clientId)) {
-      this.#refuse(socket, 'rejected: FORBIDDEN (not a clientId of this credential)');
+  #open(socket: WebSocket, store: FileStore, clientId: string, anonymous: SessionIdentity, credential: LinkCredential | undefined): void {
+    // SEC-10 for file links: the rules a session binding the clientId is held to, against the
+    // owner the provider's sessions know, else the one earlier links established.
+    const identity = withCredential(anonymous, credential);
+    const decision = claimClient(this.sessionOwnerOf(clientId) ?? this.#owners.get(clientId), identity, clientId);
+    if (!decision.allowed) {
+      this.#refuse(socket, `rejected: FORBIDDEN (${decision.reason})`);
       return;
     }
-    // SEC-10 for file links: the owner is the credential's principal, else the host.
-    const owner = credential?.principal ?? request.socket.remoteAddress ?? '?';
-    const known = this.#owners.get(clientId);
-    if (known !== undefined && known !== owner) {
-      this.#refuse(socket, 'rejected: FORBIDDEN (clientId owned by another)');
-      return;
-    }
-    if (known === undefined) {
-      if (this.#owners.size >= OWNERS_MAX) this.#owners.delete(this.#owners.keys().next().value as string);
-      this.#owners.set(clientId, owner);
-    }
+    if (!this.#owners.has(clientId) && this.#owners.size >= OWNERS_MAX) this.#owners.delete(this.#owners.keys().next().value as string);
+    this.#owners.set(clientId, decision.owner);
     this.linkCounters.links++;
     this.#links.add(socket);
     const transfers = new FileTransfers({
@@ -296,6 +307,11 @@ export class ProviderFiles {
 
 function hasFileFields(operation: OperationDefinition): boolean {
   return fileFieldsOf(operation.params).length > 0 || fileFieldsOf(operation.result).length > 0;
+}
+
+function proofOf(request: IncomingMessage): { proof?: string } {
+  const proof = clientProofOf(request);
+  return proof === undefined ? {} : { proof };
 }
 
 function bearerOf(request: IncomingMessage): string | undefined {
