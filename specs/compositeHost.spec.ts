@@ -5,7 +5,7 @@
  * listening and failing across members, and connections by endpoint scheme.
  */
 import { describe, expect, it } from 'vitest';
-import { fromCallback, type AnyEventObject, type CallbackActorLogic } from 'xstate';
+import { createActor, createMachine, fromCallback, type AnyEventObject, type CallbackActorLogic } from 'xstate';
 import type { ServiceAdvertisement } from '../machines/messages.js';
 import type { DatagramCommand, DatagramEvent, ServerCommand, ServerEvent, StreamCommand } from '../machines/transport.js';
 import type { TransportHost } from '../runtime/compose.js';
@@ -141,5 +141,26 @@ describe('composite host (LAN + NATS)', () => {
     viaNats.send({ type: 'transport.ping' } satisfies StreamCommand);
     expect(nats.sent).toContainEqual({ type: 'transport.ping' });
     for (const h of [viaNats, viaLan, other]) h.stop();
+  });
+
+  it('a connection with no transport, stopped before its close was told, tells its parent nothing', async () => {
+    const { host } = mixed();
+    const told: AnyEventObject[] = [];
+    // The parent stays alive and leaves the state that invoked the connection at once.
+    const parent = createActor(
+      createMachine({
+        initial: 'connecting',
+        states: {
+          connecting: { invoke: { src: host.connect(), input: { endpoint: 'mqtt://broker/x' } }, on: { leave: 'idle' } },
+          idle: {},
+        },
+        on: { '*': { actions: ({ event }) => void told.push(event) } },
+      }),
+    ).start();
+    parent.send({ type: 'leave' });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(told.map((event) => event.type)).toEqual([]);
+    parent.stop();
   });
 });

@@ -115,6 +115,29 @@ table ip other { # handle 9
   });
 });
 
+describe('the nft ruleset as nft prints it', () => {
+  it('a chain ends at its closing brace: a policy drop is named by its own table, not the next one', () => {
+    // The layout of `nft -a list ruleset` (nftables 1.0): a blank line between chains, none between tables.
+    const text = `table inet filter { # handle 1
+	chain output { # handle 2
+		type filter hook output priority filter; policy accept;
+	}
+
+	chain input { # handle 1
+		type filter hook input priority filter; policy drop;
+	}
+}
+table ip other { # handle 2
+	chain in { # handle 1
+		type filter hook input priority filter + 10; policy accept;
+	}
+}`;
+    const { drops, policyDrops } = parseNftRuleset(text, 50_001);
+    expect(drops).toEqual([]);
+    expect(policyDrops).toEqual([{ tool: 'nft', chain: 'inet filter input', direction: 'in' }]);
+  });
+});
+
 describe('what was heard', () => {
   const heard = (overrides: Partial<Heard> & { skewMs?: number }): Heard => {
     const receivedAtMs = 1_751_456_705_000;

@@ -3,7 +3,8 @@
  * WebSocket on 127.0.0.1): a LAN-only provider reached by a NATS-only client, and a NATS-only
  * provider reached by a LAN-only client that speaks nothing but the seed protocol.
  */
-import { describe, expect, it } from 'vitest';
+import { createSocket } from 'node:dgram';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createClient } from '../runtime/client.js';
 import { createGateway, type Gateway } from '../runtime/gateway/gateway.js';
@@ -21,8 +22,8 @@ async function lanDiscovery() {
   return { port: await allocatePort(), broadcastAddresses: ['127.255.255.255'] };
 }
 
-async function gateway(prefix: string, discovery: Awaited<ReturnType<typeof lanDiscovery>>): Promise<Gateway> {
-  const g = createGateway({ nats: { servers: suite.node().url, subjectPrefix: prefix }, lan: { discovery, host: '127.0.0.1' }, requestPeriodMs: 500, log: () => {} });
+async function gateway(prefix: string, discovery: Awaited<ReturnType<typeof lanDiscovery>>, requestPeriodMs = 500): Promise<Gateway> {
+  const g = createGateway({ nats: { servers: suite.node().url, subjectPrefix: prefix }, lan: { discovery, host: '127.0.0.1' }, requestPeriodMs, log: () => {} });
   suite.defer(() => g.stop());
   await g.start();
   return g;
@@ -103,5 +104,92 @@ describeNats('gateway: one LAN bridged to NATS, both ways', () => {
     for (const service of client.services()) seen.add(service.endpoint);
     expect([...seen]).toEqual([`nats://${prefix}/both-sides`]);
     expect(g.stats.nativeOnBothSides).toBeGreaterThan(0);
+  });
+
+  it('passes discovery requests on to the other side at most once a second, however many come', async () => {
+    const prefix = uniquePrefix();
+    const discovery = await lanDiscovery();
+    const nc = await suite.rawConnection();
+    const forwarded: string[] = [];
+    nc.subscribe(`${prefix}.disc.req`, { callback: (_error, msg) => void forwarded.push(msg.string()) });
+    await nc.flush();
+    await gateway(prefix, discovery, 60_000); // its own periodic requests: only the one at start
+    const udp = createSocket('udp4');
+    suite.defer(() => new Promise<void>((resolve) => udp.close(() => resolve())));
+    const ask = () => new Promise<void>((resolve, reject) =>
+      udp.send(JSON.stringify({ discoveryType: 'ClientServiceDiscoveryRequest', clientId: 'lan-asker', serviceName: 'Probe', timestamp: new Date().toISOString() }), discovery.port, '127.0.0.1', (error) => (error ? reject(error) : resolve())),
+    );
+    const probes = () => forwarded.filter((text) => text.includes('Probe')).length;
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    // A burst of ten requests within 200 ms: the first goes on to NATS, the rest are answered only.
+    for (let i = 0; i < 10; i++) {
+      await ask();
+      await sleep(20);
+    }
+    await sleep(300);
+    await nc.flush();
+    expect(probes()).toBe(1);
+    // A second later the next one goes on again.
+    await sleep(800);
+    await ask();
+    await sleep(300);
+    await nc.flush();
+    expect(probes()).toBe(2);
+  });
+
+  it('stop() closes what it opened: the relayed WebSocket server, the discovery socket, its periodic NATS requests; once', async () => {
+    const prefix = uniquePrefix();
+    const discovery = await lanDiscovery();
+    const provider = createProvider({ services: [greeter], lan: false, heartbeatIntervalMs: 500, log: () => {}, nats: { servers: suite.node().url, subjectPrefix: prefix } });
+    suite.defer(() => provider.stop());
+    await provider.start();
+    const g = await gateway(prefix, discovery, 200);
+    const client = createClient({ discovery, log: () => {} });
+    const view = await client.waitFor('Greeter', { timeoutMs: 5_000 });
+    await client.stop(); // the gateway is left alone on the discovery port
+    const nc = await suite.rawConnection();
+    let requests = 0;
+    nc.subscribe(`${prefix}.disc.req`, { callback: () => void requests++ });
+    await nc.flush();
+    const bindExclusively = () => new Promise<string>((resolve) => {
+      const socket = createSocket({ type: 'udp4', reuseAddr: false });
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+      socket.bind(discovery.port, () => socket.close(() => resolve('bound')));
+    });
+    const connect = () => new Promise<string>((resolve) => {
+      const socket = new WebSocket(view.endpoint);
+      socket.once('open', () => {
+        socket.terminate();
+        resolve('open');
+      });
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    });
+    // While it runs: the port is held, the relayed endpoint answers, requests go out every 200 ms.
+    expect(await bindExclusively()).toBe('EADDRINUSE');
+    expect(await connect()).toBe('open');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await nc.flush();
+    expect(requests).toBeGreaterThan(0);
+    await g.stop();
+    requests = 0;
+    // A socket's close completes on a later turn of the event loop: allow it a moment.
+    let bound = await bindExclusively();
+    for (let tries = 0; bound !== 'bound' && tries < 20; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      bound = await bindExclusively();
+    }
+    expect(bound).toBe('bound');
+    expect(await connect()).toBe('ECONNREFUSED');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await nc.flush();
+    expect(requests).toBe(0);
+    // Stopping again (as the cleanup does) is quiet: nothing is told to the stopped hub.
+    const warn = vi.spyOn(console, 'warn');
+    try {
+      await g.stop();
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

@@ -4,11 +4,12 @@
  * configs exported for Stately Studio, the lazy inspection hub, and the Stately inspector bridge.
  */
 import { describe, expect, it } from 'vitest';
-import { createMachine, type InspectionEvent } from 'xstate';
+import { createActor, createMachine, setup, type InspectionEvent } from 'xstate';
 import { WebSocket } from 'ws';
 import { providerTaskMachine } from '../machines/providerTask.js';
 import { chartOf, participantMachines, statePathsOf } from '../runtime/inspect/charts.js';
 import { kindOf, PARTICIPANT_KINDS } from '../runtime/inspect/kinds.js';
+import { safeJson } from '../runtime/inspect/stately.js';
 import { startStatelyRelay } from '../runtime/inspect/statelyRelay.js';
 import { studioConfigOf } from '../runtime/inspect/studio.js';
 import { freePort } from './support/processes.js';
@@ -39,6 +40,26 @@ describe('charts from the machine definitions', () => {
       expect(rebuilt.states).toEqual(original.states);
       expect(rebuilt.edges.map((edge) => [edge.source, edge.label, edge.targets])).toEqual(original.edges.map((edge) => [edge.source, edge.label, edge.targets]));
     }
+  });
+
+  it('exports only what a state has: no target on a targetless transition (none, or an empty list), no `on` without events, guards and actions by name', () => {
+    const machine = setup({ guards: { isReady: () => true }, actions: { note: () => {} } }).createMachine({
+      id: 'door',
+      initial: 'closed',
+      states: {
+        // KNOCK has no target, NUDGE an empty list of them: both are targetless.
+        closed: { on: { OPEN: { target: 'open', guard: 'isReady' }, KNOCK: { actions: 'note' }, NUDGE: { target: [], actions: 'note' } } },
+        open: { type: 'final' },
+      },
+    });
+    expect(studioConfigOf(machine)).toEqual({
+      id: 'door',
+      initial: 'closed',
+      states: {
+        closed: { on: { OPEN: [{ target: ['#door.open'], guard: 'isReady' }], KNOCK: [{ actions: ['note'] }], NUDGE: [{ actions: ['note'] }] } },
+        open: { type: 'final' },
+      },
+    });
   });
 
   it('turns a state value into the states it is in, ancestors included', () => {
@@ -122,6 +143,15 @@ const until = async (check: () => boolean, ms = 5_000) => {
 };
 
 describe("inspect: 'stately' (the Stately inspector from Node)", () => {
+  it('sends an actor reference to the inspector as its id and sessionId, and leaves a look-alike without a sessionId as data', () => {
+    const child = createActor(createMachine({ id: 'child' }), { id: 'kid' });
+    const copy = JSON.parse(safeJson({ ref: child, list: [child] })) as Record<string, unknown>;
+    expect(copy).toEqual({ ref: { id: 'kid', sessionId: child.sessionId }, list: [{ id: 'kid', sessionId: child.sessionId }] });
+    // Something with a send() but no string sessionId is not an actor: it is copied field by field.
+    const lookAlike = { id: 'not-an-actor', sessionId: 7, send: function send() {} };
+    expect(JSON.parse(safeJson(lookAlike))).toEqual({ id: 'not-an-actor', sessionId: 7, send: { type: 'send' } });
+  });
+
   it('relays every actor to the inspector page through a relay on loopback (what docs/guide.md shows)', async () => {
     const port = await freePort();
     let pageUrl: string | undefined;

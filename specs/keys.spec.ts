@@ -13,6 +13,7 @@ import { defaultKeyFile, loadOrCreateKey, SigningKeyError } from '../runtime/key
 import { createProvider } from '../runtime/provider.js';
 import { parsePinnedKey, readTofuFile, resolveTrust, TrustStoreError } from '../runtime/trustStore.js';
 import { greeterService } from './support/discoveryNet.js';
+import { allocatePort } from './support/ports.js';
 
 let dir = '';
 beforeEach(() => {
@@ -82,6 +83,18 @@ describe('the key file (runtime/keys.ts)', () => {
     expect(() => createProvider({ services: [greeterService('y')], signing: { keyFile: file } })).toThrow(SigningKeyError);
     await provider.stop();
     loadOrCreateKey(file).release();
+  });
+
+  it('a provider with signing off holds no key: stopped before it started, or stopped twice, it stops without error', async () => {
+    const discovery = { port: await allocatePort(), broadcastAddresses: ['127.255.255.255'] };
+    const never = createProvider({ services: [greeterService('x')], host: '127.0.0.1', signing: false, discovery, log: () => {} });
+    expect(never.keyFile).toBeUndefined();
+    await expect(never.stop()).resolves.toBeUndefined();
+    await expect(never.stop()).resolves.toBeUndefined();
+    const ran = createProvider({ services: [greeterService('y')], host: '127.0.0.1', signing: false, discovery, log: () => {} });
+    await ran.start();
+    await ran.stop();
+    await expect(ran.stop()).resolves.toBeUndefined(); // already stopped: the same branch as never started
   });
 
   it('takes over a lock whose process is gone', () => {

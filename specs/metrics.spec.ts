@@ -2,6 +2,8 @@
  * Prometheus metrics (runtime/metrics): fed by the inspection stream and the emitted events only,
  * on the simulated network so times are exact (metrics read the SimulatedClock).
  */
+import fc from 'fast-check';
+import type { InspectionEvent } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { clientDefaults } from '../machines/client.js';
 import { chartOfKind, participantMachines } from '../runtime/inspect/charts.js';
@@ -129,5 +131,33 @@ describe('metrics', () => {
     const text = await metrics.text();
     expect(sample(text, 'switchboard_connection_drops_total')).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'switchboard_reconnects_total')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('labels errors only by a code that is a string of 1 to 64 characters: a hostile peer cannot mint label values', async () => {
+    const metrics = createMetrics();
+    const listeners: ((event: InspectionEvent) => void)[] = [];
+    // A client's connection as the inspection stream shows it (a participant is told by its machine id).
+    const participant = { inspection: { subscribe: (listener: (event: InspectionEvent) => void) => (listeners.push(listener), () => {}) }, on: () => () => {} };
+    const connection = { logic: { id: 'connection' }, sessionId: 'x.0' };
+    const errorFrom = (code: unknown) => {
+      const event = { type: '@xstate.event', actorRef: connection, sourceRef: undefined, event: { type: 'transport.message', message: { type: 'Error', payload: { code } } } };
+      for (const listener of listeners) listener(event as unknown as InspectionEvent);
+    };
+    metrics.observe(participant, 'client');
+    for (const code of ['BUSY', 'x'.repeat(64), '', 'y'.repeat(65), 42, null, undefined, { toString: () => 'EVIL' }, ['A'], true]) errorFrom(code);
+    let text = await metrics.text();
+    const codes = () => text.split('\n').filter((line) => line.startsWith('switchboard_errors_total{')).map((line) => /code="([^"]*)"/.exec(line)?.[1]);
+    expect(codes().sort()).toEqual(['BUSY', 'x'.repeat(64)]);
+    // Whatever a peer puts there, only 1-64 character strings become label values: one series each.
+    const labelled = new Set(['BUSY', 'x'.repeat(64)]);
+    fc.assert(
+      fc.property(fc.oneof(fc.anything(), fc.string({ maxLength: 100 })), (code) => {
+        errorFrom(code);
+        if (typeof code === 'string' && code.length >= 1 && code.length <= 64) labelled.add(code);
+      }),
+      { numRuns: 300 },
+    );
+    text = await metrics.text();
+    expect(codes()).toHaveLength(labelled.size);
   });
 });

@@ -152,6 +152,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const lastForward: Record<Side, number> = { lan: 0, nats: 0 };
   let periodic: NodeJS.Timeout | undefined;
   let started: Promise<void> | undefined;
+  let stopping: Promise<void> | undefined;
 
   let commands: HubCommand[] = [];
   const actor = createActor(hubMachine, {
@@ -369,21 +370,25 @@ export function createGateway(options: GatewayOptions): Gateway {
       })();
       return started;
     },
-    async stop() {
-      if (started === undefined) return;
-      if (periodic !== undefined) clearInterval(periodic);
-      // Goodbyes for what was relayed, so neither side waits for expiry (DISC-7).
-      for (const exposure of exposures.values()) {
-        if (exposure.endpoint === undefined) continue;
-        const otherSide: Side = exposure.origin === 'lan' ? 'nats' : 'lan';
-        for (const { advertisement } of exposure.advertisements.values()) {
-          broadcast(otherSide, relayedDraft({ ...advertisement, status: 'Offline' }, exposure.endpoint));
+    stop() {
+      if (started === undefined) return Promise.resolve();
+      // Once: a second stop() waits for the first (the hub is stopped; telling it again only warns).
+      stopping ??= (async () => {
+        if (periodic !== undefined) clearInterval(periodic);
+        // Goodbyes for what was relayed, so neither side waits for expiry (DISC-7).
+        for (const exposure of exposures.values()) {
+          if (exposure.endpoint === undefined) continue;
+          const otherSide: Side = exposure.origin === 'lan' ? 'nats' : 'lan';
+          for (const { advertisement } of exposure.advertisements.values()) {
+            broadcast(otherSide, relayedDraft({ ...advertisement, status: 'Offline' }, exposure.endpoint));
+          }
         }
-      }
-      flush();
-      actor.send({ type: 'hub.stop' });
-      await toPromise(actor).catch(() => undefined);
-      signing?.release();
+        flush();
+        actor.send({ type: 'hub.stop' });
+        await toPromise(actor).catch(() => undefined);
+        signing?.release();
+      })();
+      return stopping;
     },
   };
 }
