@@ -52,7 +52,7 @@ describe('the installed package', () => {
     note(`npm install of the tarball: ${Math.round(installMs)} ms (npm's cache first)`);
     expect(installLog).not.toMatch(/warn/i);
     const names = readdirSync(path.join(app, 'node_modules')).filter((name) => !name.startsWith('.'));
-    expect(names.sort()).toEqual(['commander', 'switchboard', 'uuid', 'ws', 'xstate', 'zod']);
+    expect(names.sort()).toEqual(['commander', 'switchboard', 'uuid', 'ws', 'xstate', 'yaml', 'zod']);
   });
 
   it('ships compiled JavaScript, type declarations, the CLI and the docs, and no TypeScript sources', () => {

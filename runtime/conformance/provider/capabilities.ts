@@ -51,6 +51,8 @@ export function capabilitiesOf(advertisement: unknown): AdvertisedCapability[] {
 export const capabilityKeys = (advertisement: unknown): string[] => capabilitiesOf(advertisement).map((capability) => capability.key);
 
 /** A value a schema property (or a seed setting type) accepts; undefined when none can be made. */
+const SCALAR_TYPES = new Set(['string', 'number', 'integer', 'boolean']);
+
 function valueFor(property: Record<string, unknown>, tag: string): unknown {
   if ('const' in property) return property.const;
   if (Array.isArray(property.enum) && property.enum.length > 0) return property.enum[0];
@@ -87,7 +89,7 @@ const SETTING_TYPES: Record<string, string> = { string: 'string', str: 'string',
  * are left out. Without a schema, every seed setting gets a value of its type. undefined when a
  * required parameter's value cannot be made.
  */
-export function paramsFor(capability: AdvertisedCapability, tag: string): Record<string, unknown> | undefined {
+export function paramsFor(capability: AdvertisedCapability, tag: string, { optionalScalars = false } = {}): Record<string, unknown> | undefined {
   const properties = member(capability.schema, 'properties');
   if (isObject(properties)) {
     const required = member(capability.schema, 'required');
@@ -98,6 +100,15 @@ export function paramsFor(capability: AdvertisedCapability, tag: string): Record
       const value = isObject(property) ? valueFor(property, tag) : undefined;
       if (value === undefined) return undefined;
       params[name] = value;
+    }
+    // A schema may not say everything: "these two together, or that one" is often checked in
+    // code only. The second try also fills the optional strings, numbers and booleans.
+    if (optionalScalars) {
+      for (const [name, property] of Object.entries(properties)) {
+        if (name in params || !isObject(property) || !SCALAR_TYPES.has(String(Array.isArray(property.type) ? property.type[0] : property.type))) continue;
+        const value = valueFor(property, tag);
+        if (value !== undefined) params[name] = value;
+      }
     }
     return params;
   }

@@ -66,28 +66,36 @@ export async function chooseSelection(probe: ProviderProbe, advertisements: read
   const tried: string[] = [];
   let fallback: Selection | undefined;
   for (const capability of order(capabilities)) {
-    const params = paramsFor(capability, probe.clientId.slice(-8));
-    if (params === undefined) {
+    const tag = probe.clientId.slice(-8);
+    const minimal = paramsFor(capability, tag);
+    if (minimal === undefined) {
       tried.push(`${capability.key}: no parameters could be made from its schema`);
       continue;
     }
-    const quick = { operation: capability.key, params };
-    const base = { serviceName, quick, slow, capabilities, origin: 'schema' as const };
-    const connection = await probe.connect();
-    try {
-      const run = assign(connection, probe, { ...base, expected: { type: 'TaskResult' }, note: '' }, quick);
-      const outcome = await awaitOutcome(probe, run, { timeoutMs: TRIAL_TIMEOUT_MS });
-      const final = outcome.final;
-      const meaning = final === undefined ? undefined : meaningOf(final);
-      tried.push(`${capability.key} ${JSON.stringify(params)}: ${describe(final)}`);
-      if (meaning?.kind === 'result') {
-        return { usable: true, selection: { ...base, expected: { type: 'TaskResult' }, note: `chosen from the advertised schema: ${capability.key} ${JSON.stringify(params)} succeeds` } };
+    // The required parameters first; when those are refused as invalid, once more with the
+    // optional scalars filled too (a constraint the schema does not state, such as "a and b, or c").
+    const fuller = paramsFor(capability, tag, { optionalScalars: true });
+    const attempts = fuller === undefined || JSON.stringify(fuller) === JSON.stringify(minimal) ? [minimal] : [minimal, fuller];
+    for (const params of attempts) {
+      const quick = { operation: capability.key, params };
+      const base = { serviceName, quick, slow, capabilities, origin: 'schema' as const };
+      const connection = await probe.connect();
+      try {
+        const run = assign(connection, probe, { ...base, expected: { type: 'TaskResult' }, note: '' }, quick);
+        const outcome = await awaitOutcome(probe, run, { timeoutMs: TRIAL_TIMEOUT_MS });
+        const final = outcome.final;
+        const meaning = final === undefined ? undefined : meaningOf(final);
+        tried.push(`${capability.key} ${JSON.stringify(params)}: ${describe(final)}`);
+        if (meaning?.kind === 'result') {
+          return { usable: true, selection: { ...base, expected: { type: 'TaskResult' }, note: `chosen from the advertised schema: ${capability.key} ${JSON.stringify(params)} succeeds` } };
+        }
+        if (meaning?.kind === 'failed' && typeof meaning.errorCode === 'string' && !REQUEST_REFUSED.has(meaning.errorCode) && fallback === undefined) {
+          fallback = { ...base, expected: { type: 'TaskFailed', errorCode: meaning.errorCode }, note: `no operation succeeded with parameters made from its schema; ${capability.key} ${JSON.stringify(params)} ends TaskFailed ${meaning.errorCode}, and the checks judge that outcome` };
+        }
+        if (!(meaning?.kind === 'failed' && meaning.errorCode === 'INVALID_PARAMETERS')) break;
+      } finally {
+        connection.terminate();
       }
-      if (meaning?.kind === 'failed' && typeof meaning.errorCode === 'string' && !REQUEST_REFUSED.has(meaning.errorCode) && fallback === undefined) {
-        fallback = { ...base, expected: { type: 'TaskFailed', errorCode: meaning.errorCode }, note: `no operation succeeded with parameters made from its schema; ${capability.key} ${JSON.stringify(params)} ends TaskFailed ${meaning.errorCode}, and the checks judge that outcome` };
-      }
-    } finally {
-      connection.terminate();
     }
   }
   if (fallback !== undefined) return { usable: true, selection: { ...fallback, note: `${fallback.note} (tried: ${tried.join('; ')})` } };
