@@ -14,18 +14,16 @@ import {
 } from '../machines/events/providerSubscription.js';
 import { createRecorder } from './support/recorder.js';
 
+/** The subscription both ends are started with. */
+const TERMS = { subscriptionId: 's1', clientId: 'c1', serviceName: 'Images', event: 'resized', delivery: 'atLeastOnce', overflow: 'dropOldest' } as const;
+
 function startProvider(overrides: Partial<ProviderSubscriptionInput> = {}) {
   const clock = new SimulatedClock();
   const parent = createRecorder<ProviderSubscriptionToParentEvent>();
   const actor = createActor(providerSubscriptionMachine, {
     clock,
     input: {
-      subscriptionId: 's1',
-      clientId: 'c1',
-      serviceName: 'Images',
-      event: 'resized',
-      delivery: 'atLeastOnce',
-      overflow: 'dropOldest',
+      ...TERMS,
       limits: { ...defaultEventBufferLimits, queueMax: 3, inFlightMax: 2 },
       lingerMs: 60_000,
       parentRef: parent.ref,
@@ -128,12 +126,7 @@ function startClient(overrides: Partial<ClientSubscriptionInput> = {}) {
   const actor = createActor(clientSubscriptionMachine, {
     clock,
     input: {
-      subscriptionId: 's1',
-      clientId: 'c1',
-      serviceName: 'Images',
-      event: 'resized',
-      delivery: 'atLeastOnce',
-      overflow: 'dropOldest',
+      ...TERMS,
       limits: { ...defaultClientSubscriptionLimits, ackEveryEvents: 3 },
       connected: true,
       parentRef: parent.ref,

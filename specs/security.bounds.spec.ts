@@ -18,11 +18,8 @@ import { WebSocket } from 'ws';
 import { listeningOf, startProviderProcess, statsOf, stopTracked, type Listening, type NodeChild } from './support/processes.js';
 import { payloadOf, rawSession, type RawSession } from './support/rawSession.js';
 import { freeDiscoveryPort } from './support/udpPort.js';
-import { idleFlood } from './support/idleFlood.js';
+import { echo, idleFlood, KEY } from './support/idleFlood.js';
 import { note } from './support/notes.js';
-
-const KEY = 'key-of-the-legitimate-client-0001';
-const now = () => new Date().toISOString();
 
 afterAll(async () => {
   await stopTracked();
@@ -33,12 +30,6 @@ async function provider(name: string, args: readonly string[]): Promise<{ child:
   return { child, listening: await listeningOf(child) };
 }
 
-const echo = (taskId: string, clientId: string) => ({
-  type: 'AssignTask',
-  messageId: `m-${taskId}`,
-  timestamp: now(),
-  payload: { taskId, serviceName: 'Work', operation: 'echo', taskParameters: { text: taskId }, callbackClientId: clientId },
-});
 
 describe('SEC-15: idle anonymous sockets cannot lock out key holders', () => {
   it('200 idle anonymous WebSockets from 20 hosts against 64 sessions (16 anonymous); a client with a key completes 50 tasks', async () => {

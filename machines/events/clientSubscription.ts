@@ -18,7 +18,7 @@
  * `subscription.send`, events for the application as `subscription.delivered`.
  */
 import { assign, enqueueActions, setup, type ActorRef } from 'xstate';
-import type { SubscriptionTerms } from './terms.js';
+import { termsOf, type SubscriptionTerms } from './terms.js';
 import type { EventClientDraft, Subscribe, SubscriptionEndReason } from './messages.js';
 
 export interface ClientSubscriptionLimits {
@@ -210,13 +210,7 @@ export const clientSubscriptionMachine = setup({
 }).createMachine({
   id: 'clientSubscription',
   context: ({ input }) => ({
-    subscriptionId: input.subscriptionId,
-    clientId: input.clientId,
-    serviceName: input.serviceName,
-    event: input.event,
-    filter: input.filter,
-    delivery: input.delivery,
-    overflow: input.overflow,
+    ...termsOf(input),
     limits: input.limits,
     parentRef: input.parentRef,
     lastSeq: 0,

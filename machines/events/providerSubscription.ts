@@ -26,7 +26,7 @@ import {
   type EventBufferLimits,
   type EventItem,
 } from './eventBuffer.js';
-import type { SubscriptionTerms } from './terms.js';
+import { termsOf, type SubscriptionTerms } from './terms.js';
 
 /** How a subscription ended, at the provider. `sessionEnded`: an at-most-once subscription's session ended; `expired`: `lingerMs` passed while suspended. */
 export type ProviderSubscriptionEnd = 'unsubscribed' | 'overflow' | 'forbidden' | 'stopping' | 'sessionEnded' | 'expired';
@@ -145,13 +145,7 @@ export const providerSubscriptionMachine = setup({
 }).createMachine({
   id: 'providerSubscription',
   context: ({ input }) => ({
-    subscriptionId: input.subscriptionId,
-    clientId: input.clientId,
-    serviceName: input.serviceName,
-    event: input.event,
-    filter: input.filter,
-    delivery: input.delivery,
-    overflow: input.overflow,
+    ...termsOf(input),
     limits: input.limits,
     lingerMs: input.lingerMs,
     parentRef: input.parentRef,

@@ -12,3 +12,16 @@ export interface SubscriptionTerms {
   readonly delivery: Delivery;
   readonly overflow: OverflowPolicy;
 }
+
+/** The terms out of a machine's input (one copy for both ends; explicit, not a spread of all the input). */
+export function termsOf(input: SubscriptionTerms): SubscriptionTerms {
+  return {
+    subscriptionId: input.subscriptionId,
+    clientId: input.clientId,
+    serviceName: input.serviceName,
+    event: input.event,
+    filter: input.filter,
+    delivery: input.delivery,
+    overflow: input.overflow,
+  };
+}

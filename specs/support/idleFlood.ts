@@ -26,10 +26,12 @@ export interface IdleFloodOutcome {
   readonly elapsedMs: number;
 }
 
-const KEY = 'key-of-the-legitimate-client-0001';
+/** The API key of the legitimate client in the connection-bound attacks. */
+export const KEY = 'key-of-the-legitimate-client-0001';
 const now = () => new Date().toISOString();
 
-const echo = (taskId: string, clientId: string) => ({
+/** An AssignTask of the fixture provider's `Work.echo`, as raw JSON. */
+export const echo = (taskId: string, clientId: string) => ({
   type: 'AssignTask',
   messageId: `m-${taskId}`,
   timestamp: now(),
