@@ -67,6 +67,12 @@ export interface BindingOptions {
 /** Why reading is paused: over a read budget, and/or waiting for the peer to read (SEC-13, SEC-16). */
 type PauseCause = 'budget' | 'send';
 
+/** The TCP socket under a ws socket, as far as the send watch uses it. */
+interface DrainSource {
+  on(event: 'drain', listener: () => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+}
+
 /** ws readyState values. */
 const OPEN = 1;
 const CLOSED = 3;
@@ -104,7 +110,7 @@ export class SocketBinding {
   readonly #pausedFor = new Set<PauseCause>();
   #budgetTimer: NodeJS.Timeout | undefined;
   /** While paused for `send`: the watch, the unsent bytes last seen and when they last went down. */
-  #sendWatch: { timer: NodeJS.Timeout; lastBuffered: number; lastProgressAt: number } | undefined;
+  #sendWatch: { timer: NodeJS.Timeout; lastBuffered: number; lastProgressAt: number; raw: DrainSource | undefined; onDrain: () => void } | undefined;
   /** Why this side ended the socket, for the transport.closed reason. */
   #endedWhy: string | undefined;
 
@@ -231,7 +237,9 @@ export class SocketBinding {
     }
     metrics.messagesOut++;
     socket.send(text, this.#afterSend);
-    if (bounds !== undefined && socket.bufferedAmount > bounds.pauseBytes) this.#watchSend(bounds);
+    const buffered = socket.bufferedAmount;
+    if (buffered > metrics.sendBufferedMax) metrics.sendBufferedMax = buffered;
+    if (bounds !== undefined && buffered > bounds.pauseBytes) this.#watchSend(bounds);
     return true;
   }
 
@@ -278,19 +286,28 @@ export class SocketBinding {
     this.#budgetTimer.unref();
   }
 
-  /** SEC-13: replies pile up unsent: stop reading the peer; drop it when it stays stuck. */
+  /**
+   * SEC-13: replies pile up unsent: stop reading the peer; drop it when it stays stuck. The
+   * session is told (`transport.sendMark`), so that what can wait (events, EVT-8) waits in its
+   * own bounded queue instead of here. Below half the mark again (seen on the TCP socket's
+   * 'drain', or by the watch's poll), reading resumes and the session is told that too.
+   */
   #watchSend(bounds: SendBounds): void {
     if (this.#sendWatch !== undefined) return;
     this.#pause('send');
     const everyMs = Math.max(10, Math.min(1_000, Math.floor(bounds.stallMs / 4)));
+    const raw = this.#rawSocket();
     const watch = {
       lastBuffered: this.#socket.bufferedAmount,
       lastProgressAt: Date.now(),
+      raw,
+      onDrain: () => {
+        if (this.#socket.bufferedAmount <= bounds.pauseBytes / 2) this.#belowSendMark();
+      },
       timer: setInterval(() => {
         const buffered = this.#socket.bufferedAmount;
         if (buffered <= bounds.pauseBytes / 2) {
-          this.#stopSendWatch();
-          this.#resume('send');
+          this.#belowSendMark();
         } else if (buffered < watch.lastBuffered) {
           watch.lastBuffered = buffered;
           watch.lastProgressAt = Date.now();
@@ -300,12 +317,32 @@ export class SocketBinding {
       }, everyMs),
     };
     watch.timer.unref();
+    raw?.on('drain', watch.onDrain);
     this.#sendWatch = watch;
+    this.#tellSendMark(true);
+  }
+
+  #belowSendMark(): void {
+    this.#stopSendWatch();
+    this.#resume('send');
+    this.#tellSendMark(false);
+  }
+
+  /** Only to an attached sink, and never after the socket closed: it is news about a live socket. */
+  #tellSendMark(above: boolean): void {
+    if (this.#sink === undefined || this.#closed) return;
+    this.#emit({ type: 'transport.sendMark', above });
+  }
+
+  /** The TCP socket under ws (its 'drain' says the kernel took every byte written). */
+  #rawSocket(): DrainSource | undefined {
+    return (this.#socket as unknown as { _socket?: DrainSource })._socket;
   }
 
   #stopSendWatch(): void {
     if (this.#sendWatch === undefined) return;
     clearInterval(this.#sendWatch.timer);
+    this.#sendWatch.raw?.off('drain', this.#sendWatch.onDrain);
     this.#sendWatch = undefined;
   }
 
