@@ -45,9 +45,9 @@ let sends = 0;
 const message = (type: string, payload: Json): Json => ({ type, messageId: `m-${++sends}`, timestamp: new Date().toISOString(), payload });
 const seqsOf = (session: RawSession) => session.frames.filter((frame) => frame.type === 'Event').map((frame) => payloadOf(frame).seq as number);
 
-async function subscriber(clientId: string): Promise<RawSession> {
+async function subscriber(clientId: string, terms: Json = {}): Promise<RawSession> {
   const session = await rawSession(endpoint);
-  session.send(message('Subscribe', { subscriptionId: 'headlines', clientId, serviceName: 'News', event: 'headline' }));
+  session.send(message('Subscribe', { subscriptionId: 'headlines', clientId, serviceName: 'News', event: 'headline', ...terms }));
   await session.expectFrame((f) => f.type === 'Subscribed', `${clientId}'s Subscribed`);
   return session;
 }
@@ -96,6 +96,32 @@ describe('a subscriber that never reads (EVT-8, EVT-11, SEC-13)', () => {
     } finally {
       mallory.close();
       alice.close();
+    }
+  }, 60_000);
+
+  it("with overflow 'close', ends the subscription (SubscriptionEnded overflow), not the connection", async () => {
+    const overflowsBefore = metrics.sendOverflows;
+    const carol = await subscriber('carol', { overflow: 'close' });
+    const carolTcp = (carol.socket as unknown as { _socket: Socket })._socket;
+    carolTcp.pause();
+    try {
+      // Enough to fill the kernel's buffers, the socket up to its mark, then the queue.
+      for (let round = 0; round < ROUNDS; round++) {
+        for (let i = 0; i < PER_ROUND; i++) provider.publish(news, 'headline', { title: TITLE, desk: 'close' });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(metrics.sendOverflows, 'no connection was dropped for not reading').toBe(overflowsBefore);
+      carolTcp.resume();
+      const ended = await carol.expectFrame((f) => f.type === 'SubscriptionEnded', 'SubscriptionEnded', 10_000);
+      expect(payloadOf(ended)).toEqual({ subscriptionId: 'headlines', reason: 'overflow' });
+      // The session lives on: a new subscription on it gets its events.
+      carol.send(message('Subscribe', { subscriptionId: 'again', clientId: 'carol', serviceName: 'News', event: 'tick' }));
+      await carol.expectFrame((f) => f.type === 'Subscribed' && payloadOf(f).subscriptionId === 'again', 'the new Subscribed');
+      provider.publish(news, 'tick', { n: 1 });
+      await carol.expectFrame((f) => f.type === 'Event' && payloadOf(f).subscriptionId === 'again', 'an event of the new subscription');
+      expect(carol.closed()).toBeUndefined();
+    } finally {
+      carol.close();
     }
   }, 60_000);
 });
