@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 /**
- * The end of `npm test`: the fast tier of vitest and, at the same time, the type check of the
- * specs and of the web UI. The library itself is already built and checked (`tsc -b
- * tsconfig.build.json` runs first: some specs start the built CLI).
+ * The end of `npm test`: the fast tier of vitest and, at the same time, the type check: `tsc -b`
+ * (which builds dist/ and checks the library and the specs against it) and the web UI's check.
  *
  * Why side by side: the fast tier spends much of its time waiting on sockets, timers and child
- * processes, so on two cores the ~12 s of checking fits into its idle time instead of coming
- * before it. Nothing is skipped: a type error fails `npm test` as before. The checkers' output is
- * held back and printed after vitest's summary, so the two never interleave.
+ * processes, so on two cores the ~25 s of checking fits largely into its idle time instead of
+ * coming before it. The fast specs run from the sources (vitest compiles them); the ones that
+ * need the build in dist/ (the package's entry points, the CLI as a child process) are in the slow
+ * tier, which runs `tsc -b` first. Nothing is skipped: a type error fails `npm test` as before.
+ * The checkers' output is held back and printed after vitest's summary, so the two never
+ * interleave.
  *
  * Arguments are passed to vitest (`npm test -- --reporter=json ...`).
  */
@@ -34,7 +36,7 @@ function run(script, args, { quiet }) {
 }
 
 const checks = [
-  { name: 'specs (tsc -b)', promise: run(tsc, ['-b'], { quiet: true }) },
+  { name: 'library and specs (tsc -b)', promise: run(tsc, ['-b'], { quiet: true }) },
   { name: 'web UI (tsc --noEmit -p runtime/ui/web)', promise: run(tsc, ['--noEmit', '-p', 'runtime/ui/web/tsconfig.json'], { quiet: true }) },
 ];
 const tests = await run(vitest, ['run', '--project', 'fast', '--maxWorkers=3', ...process.argv.slice(2)], { quiet: false });
