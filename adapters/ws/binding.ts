@@ -25,9 +25,7 @@ import { toFlatStatus } from '../../machines/dialect.js';
 import type { WireDraft } from '../../machines/messages.js';
 import { coalesceAcks } from '../../machines/wire/coalesce.js';
 import { CloseCode, type StreamBatch, type StreamCommand, type StreamEvent, type StreamInput } from '../../machines/transport.js';
-import { ReadBudgets, type FrameWindow } from './budget.js';
-import { ReadGate } from './readGate.js';
-import { SendWatch, type SendBounds } from './sendWatch.js';
+import type { FrameWindow } from './budget.js';
 import { isRefusedConnect, isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
 
 export interface BindingContext {
@@ -47,7 +45,15 @@ export interface BindingContext {
 
 type Sink = (event: StreamEvent | StreamBatch) => void;
 
-export type { SendBounds } from './sendWatch.js';
+/** SEC-13: how much unsent data a peer may leave behind, and for how long. */
+export interface SendBounds {
+  /** Unsent bytes above which the socket stops being read (its requests make more replies). */
+  readonly pauseBytes: number;
+  /** Unsent bytes beyond which the connection is closed (1008) and dropped. */
+  readonly bytesMax: number;
+  /** Time above `pauseBytes` without the peer reading a byte, after which the same happens. */
+  readonly stallMs: number;
+}
 
 export interface BindingOptions {
   readonly sink?: Sink;
@@ -57,6 +63,9 @@ export interface BindingOptions {
   /** SEC-16: frame budgets of this connection and of its address; over either, reading pauses. */
   readonly budgets?: readonly FrameWindow[];
 }
+
+/** Why reading is paused: over a read budget, and/or waiting for the peer to read (SEC-13, SEC-16). */
+type PauseCause = 'budget' | 'send';
 
 /** ws readyState values. */
 const OPEN = 1;
@@ -90,9 +99,12 @@ export class SocketBinding {
   /** Called on 'close' of a socket that never opened (client side). */
   onNeverOpened: (() => void) | undefined;
   #opened: boolean;
-  /** SEC-13 (`send`) and SEC-16 (`budgets`) share one gate: reading resumes when neither holds it. */
-  readonly #sendWatch: SendWatch | undefined;
-  readonly #budgets: ReadBudgets | undefined;
+  readonly #sendBounds: SendBounds | undefined;
+  readonly #budgets: readonly FrameWindow[];
+  readonly #pausedFor = new Set<PauseCause>();
+  #budgetTimer: NodeJS.Timeout | undefined;
+  /** While paused for `send`: the watch, the unsent bytes last seen and when they last went down. */
+  #sendWatch: { timer: NodeJS.Timeout; lastBuffered: number; lastProgressAt: number } | undefined;
   /** Why this side ended the socket, for the transport.closed reason. */
   #endedWhy: string | undefined;
 
@@ -102,9 +114,8 @@ export class SocketBinding {
     this.#sink = options.sink;
     this.#inboxMax = options.inboxMax ?? Number.POSITIVE_INFINITY;
     this.#inboxBytesMax = options.inboxBytesMax ?? Number.POSITIVE_INFINITY;
-    const gate = new ReadGate(socket, () => context.metrics.readsPaused++);
-    this.#sendWatch = options.send === undefined ? undefined : new SendWatch(socket, options.send, gate, (why) => this.#dropNotReading(why));
-    this.#budgets = options.budgets === undefined || options.budgets.length === 0 ? undefined : new ReadBudgets(options.budgets, gate);
+    this.#sendBounds = options.send;
+    this.#budgets = options.budgets ?? [];
     this.#opened = socket.readyState === OPEN;
     // The 'error' listener is mandatory: without it an invalid frame (e.g. "RSV2 and RSV3 must be
     // clear") is an uncaught exception that ends the process (ws issue #1354, tRPC's note). It
@@ -211,14 +222,16 @@ export class SocketBinding {
       this.#context.log('error', 'ws: a draft did not encode; dropped', { label: this.#context.label, error });
       return true;
     }
+    const bounds = this.#sendBounds;
     // SEC-13: a peer that does not read must not make us hold its replies without bound.
-    if (this.#sendWatch !== undefined && !this.#sendWatch.admit(text.length)) {
+    if (bounds !== undefined && socket.bufferedAmount + text.length > bounds.bytesMax) {
       metrics.messagesDropped++;
+      this.#dropNotReading(`more than ${bounds.bytesMax} bytes unsent: the peer does not read`);
       return false;
     }
     metrics.messagesOut++;
     socket.send(text, this.#afterSend);
-    this.#sendWatch?.sent();
+    if (bounds !== undefined && socket.bufferedAmount > bounds.pauseBytes) this.#watchSend(bounds);
     return true;
   }
 
@@ -239,6 +252,63 @@ export class SocketBinding {
 
   // ---- bounds (SEC-13, SEC-16) ----------------------------------------------------------------
 
+  #pause(cause: PauseCause): void {
+    if (this.#pausedFor.size === 0) {
+      this.#context.metrics.readsPaused++;
+      this.#socket.pause();
+    }
+    this.#pausedFor.add(cause);
+  }
+
+  #resume(cause: PauseCause): void {
+    if (!this.#pausedFor.delete(cause) || this.#pausedFor.size > 0) return;
+    this.#socket.resume();
+  }
+
+  /** SEC-16: one more frame against each budget; over one, stop reading until its window ends. */
+  #spendBudgets(): void {
+    let waitMs = 0;
+    for (const budget of this.#budgets) waitMs = Math.max(waitMs, budget.spend());
+    if (waitMs === 0 || this.#budgetTimer !== undefined) return;
+    this.#pause('budget');
+    this.#budgetTimer = setTimeout(() => {
+      this.#budgetTimer = undefined;
+      this.#resume('budget');
+    }, waitMs);
+    this.#budgetTimer.unref();
+  }
+
+  /** SEC-13: replies pile up unsent: stop reading the peer; drop it when it stays stuck. */
+  #watchSend(bounds: SendBounds): void {
+    if (this.#sendWatch !== undefined) return;
+    this.#pause('send');
+    const everyMs = Math.max(10, Math.min(1_000, Math.floor(bounds.stallMs / 4)));
+    const watch = {
+      lastBuffered: this.#socket.bufferedAmount,
+      lastProgressAt: Date.now(),
+      timer: setInterval(() => {
+        const buffered = this.#socket.bufferedAmount;
+        if (buffered <= bounds.pauseBytes / 2) {
+          this.#stopSendWatch();
+          this.#resume('send');
+        } else if (buffered < watch.lastBuffered) {
+          watch.lastBuffered = buffered;
+          watch.lastProgressAt = Date.now();
+        } else if (Date.now() - watch.lastProgressAt >= bounds.stallMs) {
+          this.#dropNotReading(`${buffered} bytes unsent for ${bounds.stallMs} ms: the peer does not read`);
+        }
+      }, everyMs),
+    };
+    watch.timer.unref();
+    this.#sendWatch = watch;
+  }
+
+  #stopSendWatch(): void {
+    if (this.#sendWatch === undefined) return;
+    clearInterval(this.#sendWatch.timer);
+    this.#sendWatch = undefined;
+  }
+
   /**
    * Closes with 1008 and drops the socket: its close frame would wait behind the unsent data of
    * a peer that does not read, so the memory is freed at once (the peer sees the connection end).
@@ -248,15 +318,16 @@ export class SocketBinding {
     this.#context.metrics.sendOverflows++;
     this.#context.log('warn', `ws: ${why}; closing 1008`, { label: this.#context.label });
     this.#endedWhy = why;
-    this.#sendWatch?.stop();
+    this.#stopSendWatch();
     if (this.#socket.readyState === OPEN) this.#socket.close(CloseCode.policy, truncate(why, 123));
     this.#terminatedHere = true;
     this.#socket.terminate();
   }
 
   #stopBounds(): void {
-    this.#sendWatch?.stop();
-    this.#budgets?.stop();
+    this.#stopSendWatch();
+    if (this.#budgetTimer !== undefined) clearTimeout(this.#budgetTimer);
+    this.#budgetTimer = undefined;
   }
 
   /** The actor stopped: end the socket if still open, and emit nothing more. */
@@ -310,7 +381,7 @@ export class SocketBinding {
   #onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     this.#context.metrics.messagesIn++;
     this.#noteRead();
-    this.#budgets?.spend();
+    if (this.#budgets.length > 0) this.#spendBudgets();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     // Text frames were UTF-8-validated by ws; binary ones are checked by the codec.
     const decoded = decodeFrame(isBinary ? bytes : bytes.toString('utf8'), this.#context.limits);
