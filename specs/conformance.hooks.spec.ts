@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { runProviderSuite, type ProviderSuiteOptions } from '../runtime/conformance/provider/index.js';
 import { unreadableReason } from '../runtime/conformance/provider/hooks.js';
+import { hostOfRemote, refuseFrom } from '../runtime/hooks/refuseFrom.js';
 import { createProvider } from '../runtime/provider.js';
 import { defineService } from '../runtime/service.js';
 import { brokenProviders, TOKEN, VETOED_ADDRESS } from './fixtures/brokenProviders.js';
@@ -63,8 +64,8 @@ describe('the hook checks (HOOK-1, HOOK-5)', () => {
         name: 'Hooked',
         version: '1.0.0',
         operations: { echo: { params: z.object({ text: z.string() }), run: ({ text }) => ({ text }) } },
-        // HOOK-1: this host is not welcome (remoteAddress is host:port).
-        hooks: { connect: ({ remoteAddress }) => (remoteAddress.startsWith(`${VETOED_ADDRESS}:`) ? { accept: false, reason: 'not from this host' } : true) },
+        // HOOK-1: this host is not welcome (what `switchboard provider --refuse-from` installs).
+        hooks: { connect: refuseFrom([VETOED_ADDRESS]) },
       });
       const provider = createProvider({
         services: [service],
@@ -81,8 +82,21 @@ describe('the hook checks (HOOK-1, HOOK-5)', () => {
     it('passes both: the veto is Error FORBIDDEN then 1008, and every close says why', async () => {
       const report = await runProviderSuite(await hookedProvider());
       expect(report.checks.map((check) => check.status), JSON.stringify(statusOf(report))).toEqual(['pass', 'pass']);
-      expect(statusOf(report)['provider.hooks.veto']).toContain('not from this host');
+      expect(statusOf(report)['provider.hooks.veto']).toContain('connections from this address are refused');
     });
+  });
+
+  it('--refuse-from: the host of a remoteAddress, IPv4-mapped IPv6 as IPv4; only the listed hosts are vetoed', () => {
+    expect(hostOfRemote('127.0.0.9:41000')).toBe('127.0.0.9');
+    expect(hostOfRemote('[::1]:41000')).toBe('::1');
+    expect(hostOfRemote('[::ffff:127.0.0.9]:41000')).toBe('127.0.0.9');
+    const connect = refuseFrom(['127.0.0.9', '[::1]']);
+    const info = (remoteAddress: string) => ({ connectionId: 'c', remoteAddress, authenticated: false });
+    expect(connect(info('127.0.0.9:5'))).toEqual({ accept: false, code: 'FORBIDDEN', reason: 'connections from this address are refused' });
+    expect(connect(info('[::ffff:127.0.0.9]:5'))).toMatchObject({ accept: false });
+    expect(connect(info('[::1]:5'))).toMatchObject({ accept: false });
+    expect(connect(info('127.0.0.90:5'))).toBe(true);
+    expect(connect(info('127.0.0.1:5'))).toBe(true);
   });
 
   it('a readable close reason: words, UTF-8, at most 123 bytes, no control characters', () => {
