@@ -1,0 +1,32 @@
+/**
+ * The checker's file invariant (FILE-2): a file is named by the SHA-256 of its bytes. Whatever a
+ * provider's receiver declared stored (FileDone), and whatever an operation was handed, must hash
+ * to the FileRef it went by. The hashes in the history were computed from the bytes by the
+ * simulator, not by the store, so a store that keeps wrong bytes is caught here even when it
+ * says all is well. Every task with files settling, done or failed with a code, is TASK-10's
+ * `no-lost-task`, which covers them as every other task.
+ */
+import type { Context } from './checker.js';
+import { ofType } from './history.js';
+
+export function checkFiles(context: Context): void {
+  for (const stored of ofType(context.history, 'file.stored')) {
+    if (stored.actual === stored.sha256) continue;
+    context.add({
+      invariant: 'file-verified',
+      t: stored.t,
+      message: `${stored.participant}#${stored.incarnation} stored a file of ${stored.clientId} as ${stored.sha256.slice(0, 12)}, but its bytes hash to ${stored.actual === '' ? '(nothing: not readable)' : stored.actual.slice(0, 12)}`,
+      participant: stored.participant,
+    });
+  }
+  for (const used of ofType(context.history, 'file.used')) {
+    if (used.actual === used.sha256) continue;
+    context.add({
+      invariant: 'file-verified',
+      t: used.t,
+      message: `${used.participant}#${used.incarnation} handed task ${used.taskId} of ${used.clientId} the file ${used.sha256.slice(0, 12)}, whose bytes hash to ${used.actual.slice(0, 12)}`,
+      participant: used.participant,
+      taskId: used.taskId,
+    });
+  }
+}
