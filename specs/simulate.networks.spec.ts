@@ -15,5 +15,9 @@ describe('whole-network property (small)', () => {
     expect(totals.faults).toBeGreaterThan(0);
     expect(totals.duplicateAssigns).toBeGreaterThan(0); // TASK-4 really exercised
     expect(Object.values(totals.discovery).every((count) => count > 0), JSON.stringify(totals.discovery)).toBe(true);
+    // Events and files really exercised: at-least-once deliveries, corrupted chunks refused (FILE-2), files used.
+    expect(totals.events.atLeastOnce).toBeGreaterThan(0);
+    expect(totals.files.used).toBeGreaterThan(0);
+    expect(totals.files.uploads.FILE_HASH_MISMATCH ?? 0, JSON.stringify(totals.files.uploads)).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -108,6 +108,7 @@ export type UploadResult = { readonly ok: true; readonly files: FileRef[] } | { 
 export function clientFileUploads(env: ParticipantEnv, participant: string, clientId: string) {
   const cache = openMemoryFileStore({ nowMs: env.now });
   const newId = transferIds(env.seed, clientId);
+  const added = new Map<string, FileRef>();
   return {
     /**
      * Uploads `files` to `provider` on a new file link (only what it lacks moves, FILE-3), then
@@ -121,7 +122,12 @@ export function clientFileUploads(env: ParticipantEnv, participant: string, clie
       connect: () => WebSocket | undefined,
     ): Promise<UploadResult> {
       const refs: FileRef[] = [];
-      for (const file of files) refs.push(await cache.add(fileBytes(env.seed, file), { name: file.key }));
+      for (const file of files) {
+        // A file is made (and hashed into the cache) once per client incarnation.
+        let ref = added.get(file.key);
+        if (ref === undefined || !cache.has(ref.sha256)) added.set(file.key, (ref = await cache.add(fileBytes(env.seed, file), { name: file.key })));
+        refs.push(ref);
+      }
       const socket = connect();
       if (socket === undefined) return { ok: false, code: 'CONNECTION_LOST' };
       const transfers = new FileTransfers({
