@@ -29,10 +29,18 @@ export function simulatedEvents(events: Readonly<Record<string, SimulatedEvent>>
   return Object.fromEntries(Object.keys(events).map((name) => [name, { schema: eventData, description: 'a simulated event' }]));
 }
 
-/** Publishes one planned event on a running provider and records it. */
-export function publish(env: ParticipantEnv, provider: Provider, participant: string, incarnation: number, publication: PlannedPublication): void {
+/** A clientId no client has: what the injected bug `loseEventEvery` publishes to, so that no subscription queues the event. */
+const NOBODY = '\u0000lost';
+
+/**
+ * Publishes one planned event on a running provider and records it. `lose` is the injected bug:
+ * the event is recorded as published to its target but queued for nobody, so no seq is spent on
+ * it and no drop is counted (a loss no client can see as a gap; only the checker's own
+ * accounting finds it).
+ */
+export function publish(env: ParticipantEnv, provider: Provider, participant: string, incarnation: number, publication: PlannedPublication, lose = false): void {
   const { service, event, id, n, kind, target } = publication;
-  const to = 'all' in target ? undefined : target;
+  const to = lose ? { clientId: NOBODY } : 'all' in target ? undefined : target;
   const queued = provider.publish(service, event, { id, n, kind }, to === undefined ? {} : { to });
   env.record({ t: env.now(), type: 'published', participant, incarnation, id, n, service, event, kind, target, queued });
 }

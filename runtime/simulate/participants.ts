@@ -303,6 +303,8 @@ export function startProvider(
   if (provider.events !== undefined) {
     for (const client of evenClients(plan)) for (let n = 1; n <= GROUP_INCARNATIONS; n++) provider.join(EVEN_GROUP, clientIdOf(client, n));
   }
+  const loseEvery = options.injectBug?.loseEventEvery;
+  let published = 0;
   if (files !== undefined) env.files?.listen(name, (socket, clientId) => files.accept(socket, clientId));
   void provider.start().catch(() => undefined); // a failure to listen shows as a provider nobody finds
   return {
@@ -310,7 +312,7 @@ export function startProvider(
     incarnation,
     provider,
     serviceIds,
-    publish: (publication) => publish(env, provider, name, incarnation, publication),
+    publish: (publication) => publish(env, provider, name, incarnation, publication, loseEvery !== undefined && ++published % loseEvery === 0),
     kill() {
       provider.actor.stop();
       env.record({ t: env.now(), type: 'down', participant: name, incarnation });

@@ -127,6 +127,12 @@ const providerOptions = z
       .strictObject({
         skipDuplicateCheck: z.boolean().describe('Runs a duplicate AssignTask again (breaks TASK-4). For checker self-tests only.').optional(),
         acceptWrongHash: z.boolean().describe('The file store keeps arriving bytes whatever they hash to (breaks FILE-2). For checker self-tests only.').optional(),
+        loseEventEvery: z
+          .number()
+          .int()
+          .min(1)
+          .describe('Every n-th publication of an instance is queued for nobody, as by a provider that loses an event without counting it (breaks EVT-10). For checker self-tests only.')
+          .optional(),
       })
       .describe('Deliberate bugs, to see the checker find them (docs/simulation.md).')
       .optional(),
