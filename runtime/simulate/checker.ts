@@ -9,8 +9,8 @@
 import { ClockModel } from './clockModel.js';
 import { ofType, type Observation } from './history.js';
 import { believes, type Plan, type PlannedClient, type PlannedProvider } from './plan.js';
-import { checkEvents } from './eventChecks.js';
-import { checkFiles } from './fileChecks.js';
+import { checkEvents, eventTally, type EventTally } from './eventChecks.js';
+import { checkFiles, fileTally, type FileTally } from './fileChecks.js';
 import { clientIdOf } from './participants.js';
 
 export interface Invariant {
@@ -66,6 +66,8 @@ export interface Verdict {
   /** Violations by invariant id (all of them, even beyond those listed). */
   readonly counts: Readonly<Record<string, number>>;
   readonly tasks: TaskTally;
+  readonly events: EventTally;
+  readonly files: FileTally;
 }
 
 /** Violations listed per invariant; the rest are only counted. */
@@ -117,7 +119,7 @@ export function check(plan: Plan, history: readonly Observation[], options: Chec
   checkEvents(context);
   checkFiles(context);
   violations.sort((a, b) => a.t - b.t);
-  return { ok: violations.length === 0, violations, counts, tasks: tally(history) };
+  return { ok: violations.length === 0, violations, counts, tasks: tally(history), events: eventTally(history), files: fileTally(history) };
 }
 
 function slackOf(plan: Plan): number {

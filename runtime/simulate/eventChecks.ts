@@ -215,3 +215,28 @@ function ids(publications: readonly Published[]): string {
   const shown = publications.slice(0, 5).map((publication) => publication.id);
   return publications.length > 5 ? `${shown.join(', ')}, ...` : shown.join(', ');
 }
+
+/** What events did in a run: publications, events handed to applications, events the overflow policy dropped (EVT-11), provider subscriptions ended by reason. */
+export interface EventTally {
+  readonly published: number;
+  readonly delivered: number;
+  readonly dropped: number;
+  readonly ended: Readonly<Record<string, number>>;
+}
+
+export function eventTally(history: readonly Observation[]): EventTally {
+  let published = 0;
+  let delivered = 0;
+  let dropped = 0;
+  const ended: Record<string, number> = {};
+  for (const observation of history) {
+    if (observation.type === 'published') published++;
+    else if (observation.type === 'event') delivered++;
+    else if (observation.type === 'psub' && observation.change === 'ended') {
+      const reason = observation.reason ?? '';
+      ended[reason] = (ended[reason] ?? 0) + 1;
+      dropped += observation.dropped;
+    }
+  }
+  return { published, delivered, dropped, ended };
+}

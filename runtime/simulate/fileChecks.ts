@@ -7,7 +7,7 @@
  * `no-lost-task`, which covers them as every other task.
  */
 import type { Context } from './checker.js';
-import { ofType } from './history.js';
+import { ofType, type Observation } from './history.js';
 
 export function checkFiles(context: Context): void {
   for (const stored of ofType(context.history, 'file.stored')) {
@@ -29,4 +29,22 @@ export function checkFiles(context: Context): void {
       taskId: used.taskId,
     });
   }
+}
+
+/** What task files did in a run: uploads by outcome (`done`, `have`: nothing moved, FILE-3, or the failure code), and files handed to operations. */
+export interface FileTally {
+  readonly uploads: Readonly<Record<string, number>>;
+  readonly used: number;
+}
+
+export function fileTally(history: readonly Observation[]): FileTally {
+  const uploads: Record<string, number> = {};
+  let used = 0;
+  for (const observation of history) {
+    if (observation.type === 'file.transfer') {
+      const outcome = observation.status === 'failed' ? (observation.code ?? '') : observation.have === true ? 'have' : 'done';
+      uploads[outcome] = (uploads[outcome] ?? 0) + 1;
+    } else if (observation.type === 'file.used') used++;
+  }
+  return { uploads, used };
 }

@@ -11,7 +11,7 @@ import { expect } from 'vitest';
 import { check, type Verdict } from '../../runtime/simulate/checker.js';
 import { planRun } from '../../runtime/simulate/plan.js';
 import { parseScenario } from '../../runtime/simulate/scenario.js';
-import type { Observation } from '../../runtime/simulate/history.js';
+import { ofType } from '../../runtime/simulate/history.js';
 import { runVirtual } from '../../runtime/simulate/virtual.js';
 import { networkScenarioArb } from './networkScenario.js';
 
@@ -30,23 +30,6 @@ export interface NetworkRunTotals {
   events: { published: number; delivered: number; atLeastOnce: number; dropped: number; ended: Record<string, number> };
   /** Task files (FILE-n): uploads by outcome (done, have: nothing moved, or the failure code), and files handed to operations. */
   files: { uploads: Record<string, number>; used: number };
-}
-
-/** What events and files did in one run's history. */
-function eventsAndFiles(totals: NetworkRunTotals, history: readonly Observation[], atLeastOnce: ReadonlySet<string>): void {
-  for (const observation of history) {
-    if (observation.type === 'published') totals.events.published++;
-    else if (observation.type === 'event') {
-      totals.events.delivered++;
-      if (atLeastOnce.has(`${observation.participant}\u0000${observation.subscriptionId}`)) totals.events.atLeastOnce++;
-    } else if (observation.type === 'psub' && observation.change === 'ended') {
-      totals.events.ended[observation.reason ?? ''] = (totals.events.ended[observation.reason ?? ''] ?? 0) + 1;
-      totals.events.dropped += observation.dropped;
-    } else if (observation.type === 'file.transfer') {
-      const outcome = observation.status === 'failed' ? (observation.code ?? '') : observation.have === true ? 'have' : 'done';
-      totals.files.uploads[outcome] = (totals.files.uploads[outcome] ?? 0) + 1;
-    } else if (observation.type === 'file.used') totals.files.used++;
-  }
 }
 
 export async function checkRandomNetworks(runs: number): Promise<NetworkRunTotals> {
@@ -77,7 +60,14 @@ export async function checkRandomNetworks(runs: number): Promise<NetworkRunTotal
       totals.duplicateAssigns += Math.max(0, (record.delivered.AssignTask ?? 0) - verdict.tasks.submitted);
       const signed = scenario.providers.map((provider) => provider.options?.signed !== false);
       totals.discovery[signed.every(Boolean) ? 'signed' : signed.some(Boolean) ? 'mixed' : 'unsigned']++;
-      eventsAndFiles(totals, record.history, new Set(plan.subscriptions.filter((s) => s.spec.delivery === 'at-least-once').map((s) => `${s.client}\u0000${s.subscriptionId}`)));
+      totals.events.published += verdict.events.published;
+      totals.events.delivered += verdict.events.delivered;
+      totals.events.dropped += verdict.events.dropped;
+      for (const [reason, count] of Object.entries(verdict.events.ended)) totals.events.ended[reason] = (totals.events.ended[reason] ?? 0) + count;
+      for (const [outcome, count] of Object.entries(verdict.files.uploads)) totals.files.uploads[outcome] = (totals.files.uploads[outcome] ?? 0) + count;
+      totals.files.used += verdict.files.used;
+      const atLeastOnce = new Set(plan.subscriptions.filter((s) => s.spec.delivery === 'at-least-once').map((s) => `${s.client}\u0000${s.subscriptionId}`));
+      totals.events.atLeastOnce += ofType(record.history, 'event').filter((event) => atLeastOnce.has(`${event.participant}\u0000${event.subscriptionId}`)).length;
       expect(verdict.violations, `seed ${plan.seed} of ${JSON.stringify(input)}`).toEqual([]);
     }),
     { numRuns: runs },
