@@ -1,6 +1,7 @@
 /**
  * The whole-network property, small (npm test): 16 random networks through the simulate engine,
- * 0 violations of any invariant, with signed, mixed and unsigned discovery. The CI-sized run
+ * 0 violations of any invariant, with signed, mixed and unsigned discovery, event subscribers and
+ * tasks with files (over corrupting links in some). The CI-sized run
  * (500) is specs/simulate.networks.slow.spec.ts.
  */
 import { describe, expect, it } from 'vitest';
