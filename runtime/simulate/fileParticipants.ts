@@ -17,7 +17,7 @@ import type { FileRef } from '../../machines/files/fileRef.js';
 import type { FileDraft } from '../../machines/files/messages.js';
 import { attachFileLink, socketTransferLink } from '../files/fileLink.js';
 import { openMemoryFileStore, type FileStore } from '../files/fileStore.js';
-import { FileTransfers, type FileTransferLimits } from '../files/transfers.js';
+import { FileTransfers, type FileTransferLimits, type TransferLink } from '../files/transfers.js';
 import type { ParticipantEnv } from './participants.js';
 import type { PlannedFile } from './plan.js';
 
@@ -41,6 +41,21 @@ export function fileBytes(seed: number, file: PlannedFile): Uint8Array {
 function transferIds(seed: number, prefix: string): () => string {
   const prng = Prng.derive(seed, `transfers:${prefix}`);
   return () => `${prefix}.${prng.hex32()}`;
+}
+
+/** Either end of a file link: the real transfers over its socket, for `clientId`, on the participant's clock. */
+function linkEnd(env: ParticipantEnv, socket: WebSocket, store: FileStore, link: TransferLink, clientId: string, newId: () => string): FileTransfers {
+  const transfers = new FileTransfers({
+    store,
+    link,
+    identity: clientId,
+    clientId,
+    limits: SIMULATED_FILE_LIMITS,
+    ...(env.clock === undefined ? {} : { clock: env.clock }),
+    newId,
+  });
+  attachFileLink(socket, transfers);
+  return transfers;
 }
 
 /** A provider incarnation's side: its store and what it does with each file link. */
@@ -72,23 +87,15 @@ export function providerFileEndpoint(
     store,
     accept(socket, clientId) {
       const base = socketTransferLink(socket);
-      const transfers = new FileTransfers({
-        store,
-        // What the receiver declares stored is looked at: FileDone means "kept under this hash" (FILE-2).
-        link: {
-          sendMessage(draft: FileDraft) {
-            if (draft.type === 'FileDone') observeStored(clientId, draft.payload.sha256);
-            base.sendMessage(draft);
-          },
-          sendChunk: (frame) => base.sendChunk(frame),
+      // What the receiver declares stored is looked at: FileDone means "kept under this hash" (FILE-2).
+      const link: TransferLink = {
+        sendMessage(draft: FileDraft) {
+          if (draft.type === 'FileDone') observeStored(clientId, draft.payload.sha256);
+          base.sendMessage(draft);
         },
-        identity: clientId,
-        clientId,
-        limits: SIMULATED_FILE_LIMITS,
-        ...(env.clock === undefined ? {} : { clock: env.clock }),
-        newId,
-      });
-      attachFileLink(socket, transfers);
+        sendChunk: (frame) => base.sendChunk(frame),
+      };
+      linkEnd(env, socket, store, link, clientId, newId);
     },
     async use(clientId, taskId, files) {
       for (const file of Array.isArray(files) ? (files as FileRef[]) : []) {
@@ -130,16 +137,7 @@ export function clientFileUploads(env: ParticipantEnv, participant: string, clie
       }
       const socket = connect();
       if (socket === undefined) return { ok: false, code: 'CONNECTION_LOST' };
-      const transfers = new FileTransfers({
-        store: cache,
-        link: socketTransferLink(socket),
-        identity: clientId,
-        clientId,
-        limits: SIMULATED_FILE_LIMITS,
-        ...(env.clock === undefined ? {} : { clock: env.clock }),
-        newId,
-      });
-      attachFileLink(socket, transfers);
+      const transfers = linkEnd(env, socket, cache, socketTransferLink(socket), clientId, newId);
       try {
         const unique = [...new Map(refs.map((ref) => [ref.sha256, ref])).values()];
         const results = await Promise.all(unique.map((ref) => transfers.upload(ref, serviceName)));
