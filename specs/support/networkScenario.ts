@@ -74,7 +74,7 @@ export const networkScenarioArb: fc.Arbitrary<ScenarioInput> = fc
       { minLength: 1, maxLength: 2 },
     ),
     files: fc.option(
-      fc.record({ count: fc.integer({ min: 1, max: 3 }), sizeMax: fc.integer({ min: 1, max: 16_000 }), distinct: fc.integer({ min: 1, max: 6 }), every: fc.integer({ min: 600, max: 2_000 }) }),
+      fc.record({ count: fc.integer({ min: 1, max: 3 }), sizeMax: fc.integer({ min: 1, max: 30_000 }), distinct: fc.integer({ min: 1, max: 6 }), every: fc.integer({ min: 600, max: 2_000 }) }),
       { freq: 2, nil: undefined },
     ),
     corrupt: fc.constantFrom(0, 0, 0.05, 0.2),
