@@ -131,12 +131,17 @@ describe('simulate checker: events', () => {
 describe('simulate checker: files', () => {
   const sha = 'a'.repeat(64);
   const other = 'b'.repeat(64);
-  it('FILE-2: a file stored, or handed to an operation, under a hash its bytes do not have', () => {
+  it('FILE-2: a file stored, handed to an operation, or fetched by a client under a hash its bytes do not have', () => {
     const stored = (actual: string): Observation => ({ t: 50, type: 'file.stored', participant: 'p-1', incarnation: 1, clientId: 'c', sha256: sha, actual });
     const used = (actual: string): Observation => ({ t: 60, type: 'file.used', participant: 'p-1', incarnation: 1, clientId: 'c', taskId: 't1', sha256: sha, actual });
     expect(broken([...up, stored(sha), used(sha)])).toEqual([]);
     expect(broken([...up, stored(other)])).toEqual(['file-verified']);
     expect(broken([...up, used(other)])).toEqual(['file-verified']);
     expect(check(plan, [...up, stored(other)]).violations[0]).toMatchObject({ rule: 'FILE-2', participant: 'p-1' });
+    const fetched = (actual: string): Observation => ({ t: 70, type: 'file.fetched', participant: 'c', clientId: 'c', taskId: 't1', provider: 'p-1', sha256: sha, status: 'done', actual });
+    expect(broken([...up, fetched(sha)])).toEqual([]);
+    expect(broken([...up, fetched(other)])).toEqual(['file-verified']);
+    // A fetch that failed (the client's receiver refused it) kept nothing: no violation.
+    expect(broken([...up, { t: 70, type: 'file.fetched', participant: 'c', clientId: 'c', taskId: 't1', provider: 'p-1', sha256: sha, status: 'failed', code: 'FILE_HASH_MISMATCH' }])).toEqual([]);
   });
 });

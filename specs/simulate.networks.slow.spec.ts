@@ -22,6 +22,7 @@ describe('whole-network property (CI-sized)', () => {
     expect(totals.events.atLeastOnce).toBeGreaterThan(0);
     expect(totals.events.dropped).toBeGreaterThan(0);
     expect(totals.files.used).toBeGreaterThan(0);
+    expect(totals.files.fetches.done ?? 0, JSON.stringify(totals.files.fetches)).toBeGreaterThan(0);
     expect(totals.files.uploads.FILE_HASH_MISMATCH ?? 0, JSON.stringify(totals.files.uploads)).toBeGreaterThan(0);
   }, 3_600_000);
 });

@@ -19,6 +19,7 @@ describe('whole-network property (small)', () => {
     // Events and files really exercised: at-least-once deliveries, corrupted chunks refused (FILE-2), files used.
     expect(totals.events.atLeastOnce).toBeGreaterThan(0);
     expect(totals.files.used).toBeGreaterThan(0);
+    expect(totals.files.fetches.done ?? 0, JSON.stringify(totals.files.fetches)).toBeGreaterThan(0);
     expect(totals.files.uploads.FILE_HASH_MISMATCH ?? 0, JSON.stringify(totals.files.uploads)).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -34,7 +34,7 @@ export const INVARIANTS = [
   { id: 'event-order', rule: 'EVT-6', title: 'a subscription\'s events arrive in seq and publication order' },
   { id: 'event-matches', rule: 'EVT-7', title: 'a subscriber gets only events its filter and the publication\'s target select' },
   { id: 'event-not-lost', rule: 'EVT-10', title: 'at-least-once: no event is lost unless counted dropped (EVT-11) or its subscription ended' },
-  { id: 'file-verified', rule: 'FILE-2', title: 'no file is stored or handed to an operation under a hash its bytes do not have' },
+  { id: 'file-verified', rule: 'FILE-2', title: 'no file is stored, handed to an operation or fetched under a hash its bytes do not have' },
 ] as const satisfies readonly Invariant[];
 
 export type InvariantId = (typeof INVARIANTS)[number]['id'];

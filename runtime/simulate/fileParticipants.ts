@@ -24,6 +24,9 @@ import type { PlannedFile } from './plan.js';
 /** Transfer limits of simulated file links: small chunks and windows, so a file takes many chunks and credits; a short idle bound (FILE-7). */
 export const SIMULATED_FILE_LIMITS: Partial<FileTransferLimits> = { chunkBytes: 4_096, creditsMax: 4, idleTimeoutMs: 2_000, leaseMs: 600_000 };
 
+/** Largest file a simulated operation returns. */
+const RESULT_BYTES_MAX = 20_000;
+
 export const sha256Of = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The bytes of a planned file: from the run seed and its key, so one key is one file everywhere. */
@@ -64,6 +67,8 @@ export interface ProviderFileEndpoint {
   accept(socket: WebSocket, clientId: string): void;
   /** The files a task names, checked and read as an operation is handed them (FILE-10): FILE_NOT_FOUND when one is not here for this client. */
   use(clientId: string, taskId: string, files: unknown): Promise<string | undefined>;
+  /** Files a task makes for its result: stored, the client's, leased (FILE-10). */
+  make(clientId: string, taskId: string, count: number): Promise<FileRef[]>;
 }
 
 export function providerFileEndpoint(
@@ -96,6 +101,17 @@ export function providerFileEndpoint(
         sendChunk: (frame) => base.sendChunk(frame),
       };
       linkEnd(env, socket, store, link, clientId, newId);
+    },
+    async make(clientId, taskId, count) {
+      const made: FileRef[] = [];
+      for (let k = 0; k < count; k++) {
+        const key = `${clientId}.${taskId}.r${k}`;
+        const file = await store.add(fileBytes(env.seed, { key, size: Prng.derive(env.seed, `size:${key}`).integer(1, RESULT_BYTES_MAX) }), { name: `r${k}` });
+        store.grantAccess(file.sha256, clientId);
+        store.lease(file.sha256, SIMULATED_FILE_LIMITS.leaseMs ?? 60_000);
+        made.push(file);
+      }
+      return made;
     },
     async use(clientId, taskId, files) {
       for (const file of Array.isArray(files) ? (files as FileRef[]) : []) {
@@ -154,6 +170,30 @@ export function clientFileUploads(env: ParticipantEnv, participant: string, clie
         return failure === undefined ? { ok: true, files: refs } : { ok: false, code: failure };
       } finally {
         socket.close(1000, 'upload done');
+      }
+    },
+
+    /** Fetches the files a result names from `provider` on a new file link (FILE-12); undefined when every one arrived, else the first failure's code. */
+    async fetch(taskId: string, serviceName: string, provider: string, files: readonly FileRef[], connect: () => WebSocket | undefined): Promise<string | undefined> {
+      const socket = connect();
+      if (socket === undefined) return 'CONNECTION_LOST';
+      const transfers = linkEnd(env, socket, cache, socketTransferLink(socket), clientId, newId);
+      try {
+        const results = await Promise.all(files.map((file) => transfers.download(file, serviceName)));
+        let failure: string | undefined;
+        for (const { file, end } of results) {
+          const where = { t: env.now(), type: 'file.fetched' as const, participant, clientId, taskId, provider, sha256: file.sha256 };
+          if (end.status === 'done') {
+            const actual = await cache.read(file.sha256).then(sha256Of, () => '');
+            env.record({ ...where, status: 'done', actual });
+          } else {
+            env.record({ ...where, status: 'failed', code: end.code });
+            failure ??= end.code;
+          }
+        }
+        return failure;
+      } finally {
+        socket.close(1000, 'fetch done');
       }
     },
   };

@@ -123,6 +123,19 @@ export type Observation =
       readonly have?: boolean;
       readonly code?: string;
     }
+  /** A client fetched a file a result names (FILE-12): done, with the SHA-256 of the bytes its cache then holds, or failed with a code. */
+  | {
+      readonly t: number;
+      readonly type: 'file.fetched';
+      readonly participant: string;
+      readonly clientId: string;
+      readonly taskId: string;
+      readonly provider: string;
+      readonly sha256: string;
+      readonly status: 'done' | 'failed';
+      readonly actual?: string;
+      readonly code?: string;
+    }
   /** A provider's receiver ended a transfer done (FileDone): the FileRef offered and the SHA-256 of the bytes its store now holds under it. */
   | { readonly t: number; readonly type: 'file.stored'; readonly participant: string; readonly incarnation: number; readonly clientId: string; readonly sha256: string; readonly actual: string }
   /** An operation was handed a task file: the FileRef in its parameters and the SHA-256 of the bytes it read. */

@@ -25,6 +25,7 @@ import { keyFromSeed } from '../keys.js';
 import type { TransportHost } from '../compose.js';
 import { createProvider, type Clock, type Provider } from '../provider.js';
 import { defineService, type OperationDefinition, type ServiceDefinition } from '../service.js';
+import type { FileRef } from '../../machines/files/fileRef.js';
 import type { TaskHandle } from '../taskHandle.js';
 import { clientSubscriptionObserver, clientSubscriptions, providerSubscriptionObserver, publish, simulatedEvents } from './eventParticipants.js';
 import type { FileFabric } from './fileLinks.js';
@@ -110,6 +111,9 @@ function simulatedService(
         }
         await sleep(env.clock, totalMs - steps * stepMs, ctx.signal);
         if (fails) throw new SimulatedFailure(operation.failureCode ?? 'OPERATION_FAILED');
+        // FILE-10: files the task makes are returned by FileRef, the client's, at the top level of the result.
+        const results = Number((params as { resultFiles?: unknown }).resultFiles ?? 0);
+        if (results > 0 && files !== undefined) return { tookMs: totalMs, files: await files.make(ctx.clientId, ctx.taskId, results) };
         return { tookMs: totalMs };
       },
     };
@@ -326,7 +330,7 @@ export interface RunningClient {
   readonly name: string;
   readonly incarnation: number;
   readonly client: Client;
-  submit(task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs' | 'files'>, probe?: boolean): void;
+  submit(task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs' | 'files' | 'resultFiles'>, probe?: boolean): void;
   cancel(taskId: string): void;
   /** Takes up a planned subscription (once per incarnation). */
   subscribe(subscription: PlannedSubscription): void;
@@ -390,6 +394,9 @@ export function startClient(planned: PlannedClient, incarnation: number, env: Pa
     // SEC-8: signed advertisements trusted on first use; unsigned ones only if the scenario allows them.
     trust: { allowUnsigned: planned.allowUnsigned },
     selectionPolicy,
+    // Task files go on the simulator's file links (./fileParticipants.ts), never on real sockets:
+    // the runtime's own fetch of a result's files stays off, and the simulator fetches them.
+    files: false,
   });
   client.on('services.changed', (event) =>
     env.record({ t: env.now(), type: 'services', participant: name, serviceIds: event.services.map((service) => service.serviceId) }),
@@ -403,7 +410,8 @@ export function startClient(planned: PlannedClient, incarnation: number, env: Pa
   const uploads = clientFileUploads({ ...env, record }, name, clientId);
   const settle = (taskId: string, outcome: Extract<Observation, { type: 'settled' }>['outcome']) => record({ t: env.now(), type: 'settled', participant: name, clientId, taskId, outcome });
 
-  const assign = (task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs'>, params: Record<string, unknown>) => {
+  /** `fetchFrom`: the provider a result's files are fetched from (FILE-12) before the task counts as settled. */
+  const assign = (task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs'>, params: Record<string, unknown>, fetchFrom?: string) => {
     const handle = client.assign(task.service, task.operation, params, {
       taskId: task.taskId,
       ...(task.deadlineMs === undefined ? {} : { timeoutMs: task.deadlineMs }),
@@ -411,14 +419,21 @@ export function startClient(planned: PlannedClient, incarnation: number, env: Pa
     handles.set(task.taskId, handle);
     handle.onProgress((progress) => record({ t: env.now(), type: 'progress', participant: name, taskId: task.taskId, percent: progress.progressPercentage }));
     handle.result.then(
-      () => settle(task.taskId, { status: 'Completed' }),
+      (result: unknown) => {
+        const named = (result as { files?: unknown } | undefined)?.files;
+        const fabric = env.files;
+        if (fetchFrom === undefined || fabric === undefined || !Array.isArray(named) || named.length === 0) return settle(task.taskId, { status: 'Completed' });
+        void uploads
+          .fetch(task.taskId, task.service, fetchFrom, named as FileRef[], () => fabric.connect(name, fetchFrom, clientId) as never)
+          .then((code) => settle(task.taskId, code === undefined ? { status: 'Completed' } : { status: 'Failed', code }));
+      },
       (error: { code?: string; message?: string }) =>
         settle(task.taskId, error.code === 'CANCELLED' ? { status: 'Cancelled' } : summarise({ status: 'Failed', error: { code: error.code ?? '', message: error.message ?? '' } })),
     );
   };
 
   /** FILE-12: find an instance, upload the files to it on a file link (only what it lacks moves), then assign the task there. */
-  const submitWithFiles = async (task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs'> & { files: NonNullable<PlannedTask['files']> }) => {
+  const submitWithFiles = async (task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs' | 'resultFiles'> & { files: NonNullable<PlannedTask['files']> }) => {
     const state = { cancelled: false };
     uploading.set(task.taskId, state);
     const fail = (code: string) => settle(task.taskId, { status: 'Failed', code });
@@ -434,7 +449,7 @@ export function startClient(planned: PlannedClient, incarnation: number, env: Pa
       if (!result.ok) return fail(result.code);
       pinned = service.serviceId;
       try {
-        assign(task, { ...task.params, files: result.files });
+        assign(task, { ...task.params, files: result.files, ...(task.resultFiles === undefined ? {} : { resultFiles: task.resultFiles }) }, provider);
       } finally {
         pinned = undefined;
       }

@@ -73,6 +73,8 @@ export interface PlannedTask {
   readonly cancelAtMs: number | undefined;
   /** Task files (FILE-12): uploaded before the AssignTask, named in the parameter `files`. */
   readonly files?: readonly PlannedFile[];
+  /** Files the operation makes and returns (asked for in the parameter `resultFiles`), fetched by the client after the TaskResult. */
+  readonly resultFiles?: number;
 }
 
 /** A task file: its bytes derive from the run seed and `key`, so one key is one file (FILE-3: it moves once). */
@@ -213,6 +215,7 @@ function tasksOf(scenario: Scenario, participants: readonly PlannedParticipant[]
           deadlineMs: workload.deadline,
           cancelAtMs: cancelled ? atMs + cancelAfterMs : undefined,
           ...(files === undefined ? {} : { files }),
+          ...((workload.files?.results ?? 0) > 0 ? { resultFiles: workload.files?.results } : {}),
         });
         atMs += Math.max(1, draw(prng, workload.every));
       }

@@ -212,6 +212,13 @@ const workloadSchema = z
         count: z.number().int().min(1).max(8).describe('Task files per task (in the parameter `files`).'),
         size: byteRange('Bytes of each file: a number or [least, most] (drawn per file).'),
         distinct: z.number().int().min(1).max(1_000).describe('How many different files the stream draws from (a small number: files repeat, FILE-3). @default 4').optional(),
+        results: z
+          .number()
+          .int()
+          .min(0)
+          .max(8)
+          .describe('Files each task\'s operation makes and returns (FILE-10); the client fetches them from that instance after the TaskResult (FILE-12). @default 0')
+          .optional(),
       })
       .describe('Task files (FILE-12): each task uploads its files on a file link to the provider it is then assigned to.')
       .optional(),

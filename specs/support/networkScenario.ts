@@ -11,7 +11,8 @@
  * one client or a group), with small queues and windows in some (so the overflow policy drops or
  * closes) and a short linger in others; each client holds one or two subscriptions, at-most-once
  * or at-least-once, some with a filter, some ended by Unsubscribe. Half of them have tasks with
- * files (FILE-n), uploaded on file links that suffer the same faults, and in some the links flip
+ * files (FILE-n), uploaded on file links that suffer the same faults (and some return files the
+ * client then fetches), and in some the links flip
  * bytes of chunks (`corrupt`), which the receiver must refuse (FILE-2).
  *
  * Discovery is signed in a third of the networks (SEC-8: every provider signs, clients trust on
@@ -74,7 +75,7 @@ export const networkScenarioArb: fc.Arbitrary<ScenarioInput> = fc
       { minLength: 1, maxLength: 2 },
     ),
     files: fc.option(
-      fc.record({ count: fc.integer({ min: 1, max: 3 }), sizeMax: fc.integer({ min: 1, max: 30_000 }), distinct: fc.integer({ min: 1, max: 6 }), every: fc.integer({ min: 600, max: 2_000 }) }),
+      fc.record({ count: fc.integer({ min: 1, max: 3 }), sizeMax: fc.integer({ min: 1, max: 30_000 }), distinct: fc.integer({ min: 1, max: 6 }), every: fc.integer({ min: 600, max: 2_000 }), results: fc.integer({ min: 0, max: 2 }) }),
       { freq: 2, nil: undefined },
     ),
     corrupt: fc.constantFrom(0, 0, 0.05, 0.2),
@@ -107,7 +108,7 @@ export const networkScenarioArb: fc.Arbitrary<ScenarioInput> = fc
                   service: 'Work',
                   operation: 'run',
                   every: [Math.floor(draw.files.every / 3), draw.files.every] as [number, number],
-                  files: { count: draw.files.count, size: [0, draw.files.sizeMax] as [number, number], distinct: draw.files.distinct },
+                  files: { count: draw.files.count, size: [0, draw.files.sizeMax] as [number, number], distinct: draw.files.distinct, results: draw.files.results },
                   ...(draw.cancel === 0 ? {} : { cancel: { probability: draw.cancel, after: [10, 1_000] as [number, number] } }),
                 },
               ]),

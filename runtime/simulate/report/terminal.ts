@@ -98,7 +98,13 @@ export function terminalSummary(simulation: Simulation, options: { readonly repl
       .map(([code, count]) => `${code} ${count}`)
       .join(', ');
     const used = runs.reduce((sum, run) => sum + run.verdict.files.used, 0);
-    lines.push(`  files     ${done + have} uploads done (${have} without moving content), ${Object.values(failed).reduce((a, b) => a + b, 0)} failed${failedText === '' ? '' : ` (${failedText})`}; ${used} handed to operations`);
+    const fetches: Record<string, number> = {};
+    for (const run of runs) for (const [outcome, count] of Object.entries(run.verdict.files.fetches)) fetches[outcome] = (fetches[outcome] ?? 0) + count;
+    const { done: fetched = 0, ...unfetched } = fetches;
+    const fetchText = Object.keys(fetches).length === 0 ? '' : `; ${fetched} result files fetched, ${Object.values(unfetched).reduce((a, b) => a + b, 0)} not`;
+    lines.push(
+      `  files     ${done + have} uploads done (${have} without moving content), ${Object.values(failed).reduce((a, b) => a + b, 0)} failed${failedText === '' ? '' : ` (${failedText})`}; ${used} handed to operations${fetchText}`,
+    );
   }
   lines.push(`  faults    ${faults} applied`);
   lines.push(
