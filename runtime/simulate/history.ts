@@ -13,6 +13,18 @@ export type OutcomeSummary =
   | { readonly status: 'Cancelled' }
   | { readonly status: 'Failed'; readonly code: string; readonly message?: string };
 
+/** One file a client moved to or from a provider for a task. */
+interface ClientTransfer {
+  readonly t: number;
+  readonly participant: string;
+  readonly clientId: string;
+  readonly taskId: string;
+  readonly provider: string;
+  readonly sha256: string;
+  readonly status: 'done' | 'failed';
+  readonly code?: string;
+}
+
 export type Observation =
   /**
    * A fault was applied (`undo` when a fault with a duration ends). `note` says how (`--real`);
@@ -111,31 +123,9 @@ export type Observation =
     }
   // ---- task files (FILE-n) ----
   /** A client's upload of a task file to a provider ended (done, with `have` when nothing moved, or failed with a code). */
-  | {
-      readonly t: number;
-      readonly type: 'file.transfer';
-      readonly participant: string;
-      readonly clientId: string;
-      readonly taskId: string;
-      readonly provider: string;
-      readonly sha256: string;
-      readonly status: 'done' | 'failed';
-      readonly have?: boolean;
-      readonly code?: string;
-    }
+  | (ClientTransfer & { readonly type: 'file.transfer'; readonly have?: boolean })
   /** A client fetched a file a result names (FILE-12): done, with the SHA-256 of the bytes its cache then holds, or failed with a code. */
-  | {
-      readonly t: number;
-      readonly type: 'file.fetched';
-      readonly participant: string;
-      readonly clientId: string;
-      readonly taskId: string;
-      readonly provider: string;
-      readonly sha256: string;
-      readonly status: 'done' | 'failed';
-      readonly actual?: string;
-      readonly code?: string;
-    }
+  | (ClientTransfer & { readonly type: 'file.fetched'; readonly actual?: string })
   /** A provider's receiver ended a transfer done (FileDone): the FileRef offered and the SHA-256 of the bytes its store now holds under it. */
   | { readonly t: number; readonly type: 'file.stored'; readonly participant: string; readonly incarnation: number; readonly clientId: string; readonly sha256: string; readonly actual: string }
   /** An operation was handed a task file: the FileRef in its parameters and the SHA-256 of the bytes it read. */
