@@ -43,6 +43,7 @@ export class SimulatedFileSocket extends EventEmitter {
   readonly bufferedAmount = 0;
   #out: (data: string | Uint8Array, binary: boolean) => void = () => {};
   #closed: (code: number, reason: string) => void = () => {};
+  #held: [string | Uint8Array, boolean][] | undefined;
 
   /** @internal wires the end to its link. */
   wire(out: (data: string | Uint8Array, binary: boolean) => void, closed: (code: number, reason: string) => void): void {
@@ -74,9 +75,24 @@ export class SimulatedFileSocket extends EventEmitter {
     this.emit('close', code, Buffer.from(reason));
   }
 
+  /** Stops reading (the link code's read gate): what arrives waits, in order, until `resume`. */
+  pause(): void {
+    this.#held ??= [];
+  }
+
+  resume(): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const [data, binary] of held) this.deliver(data, binary);
+  }
+
   /** @internal a message arrives. */
   deliver(data: string | Uint8Array, binary: boolean): void {
     if (this.readyState !== OPEN) return;
+    if (this.#held !== undefined) {
+      this.#held.push([data, binary]);
+      return;
+    }
     this.emit('message', binary ? Buffer.from(data as Uint8Array) : Buffer.from(data as string), binary);
   }
 }
