@@ -19,6 +19,7 @@
  */
 import type { Actor } from 'xstate';
 import type { ProviderEmitted } from '../../machines/provider.js';
+import { replyTargetOf } from '../../machines/providerClients.js';
 import type { composeProvider } from '../compose.js';
 import type { ProviderDraft } from '../../machines/messages.js';
 import { authorize, type Acl } from '../acl.js';
@@ -131,7 +132,8 @@ export function attachProviderEvents(actor: ActorLike, services: readonly Servic
   });
   // EVT-8: the sessions above their send mark; a client's events are held while its current one is.
   const aboveMark = new Set<string>();
-  const currentSessionOf = (clientId: string) => actor.getSnapshot().context.clients.get(clientId)?.at(-1);
+  // The session a client's events go to (the provider's reply target, EVT-2).
+  const currentSessionOf = (clientId: string) => replyTargetOf(actor.getSnapshot().context, clientId);
   const clientOf = (connectionId: string) => actor.getSnapshot().context.sessions.get(connectionId)?.clientId;
   const reviewCongestion = (clientId: string) => {
     const current = currentSessionOf(clientId);
