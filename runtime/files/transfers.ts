@@ -26,7 +26,7 @@ import {
 import { sendTransferMachine, type SendTransferEvent, type SendTransferToParentEvent } from '../../machines/files/sendTransfer.js';
 import { failedDraft, type PeerFileEvent, type TransferEnd } from '../../machines/files/transferTypes.js';
 import type { FileStore, IncomingFile } from './fileStore.js';
-import { hosted } from '../../machines/host/hostedMachine.js';
+import { interpreterFromEnv, runnable, type InterpreterChoice } from '../interpreter.js';
 
 /** What a link must do for its transfers. */
 export interface TransferLink {
@@ -71,6 +71,8 @@ export interface FileTransfersOptions {
   readonly onProgress?: (transferId: string, bytes: number, size: number) => void;
   /** New transferIds for transfers this side starts. */
   readonly newId: () => string;
+  /** What runs the transfer statecharts: the compiled engine, or XState's interpreter. @default SWITCHBOARD_INTERPRETER, else the engine */
+  readonly interpreter?: InterpreterChoice;
 }
 
 export interface TransferResult {
@@ -115,6 +117,8 @@ const FRAMES_KEPT = 16;
 export class FileTransfers {
   readonly #options: FileTransfersOptions;
   readonly #limits: FileTransferLimits;
+  readonly #sendLogic: typeof sendTransferMachine;
+  readonly #receiveLogic: typeof receiveTransferMachine;
   readonly #running = new Map<string, Running>();
   readonly counters: TransferCounters = { started: 0, done: 0, failed: 0, bytesSent: 0, bytesReceived: 0, unknown: 0 };
   #closed = false;
@@ -123,6 +127,10 @@ export class FileTransfers {
     this.#options = options;
     this.#limits = { ...defaultFileTransferLimits, ...options.limits };
     if (this.#limits.chunkBytes > this.#limits.chunkBytesMax) throw new RangeError('file transfers: chunkBytes must not exceed chunkBytesMax');
+    // On the engine a chunk costs a fraction of what XState's interpreter takes (bench/fileTransfer.ts).
+    const interpreter = options.interpreter ?? interpreterFromEnv();
+    this.#sendLogic = runnable(sendTransferMachine, interpreter, undefined);
+    this.#receiveLogic = runnable(receiveTransferMachine, interpreter, undefined);
   }
 
   get active(): number {
@@ -229,7 +237,7 @@ export class FileTransfers {
 
   #startSend(transferId: string, file: FileRef, serviceName: string): Promise<TransferResult> {
     const host = hostRef<SendTransferToParentEvent>((event) => this.#onSendEffect(transferId, event));
-    const actor = createActor(hosted(sendTransferMachine), {
+    const actor = createActor(this.#sendLogic, {
       ...(this.#options.clock ? { clock: this.#options.clock } : {}),
       input: {
         transferId,
@@ -260,7 +268,7 @@ export class FileTransfers {
       creditsMax: this.#limits.creditsMax,
       idleTimeoutMs: this.#limits.idleTimeoutMs,
     };
-    const actor = createActor(hosted(receiveTransferMachine), {
+    const actor = createActor(this.#receiveLogic, {
       ...(this.#options.clock ? { clock: this.#options.clock } : {}),
       input: { transferId, limits, parentRef: host, file, ...mode },
     });
