@@ -24,8 +24,10 @@
  * the inspector), summarised for the last round's raw window and upload window (bench/profile.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { createClient } from '../runtime/client.js';
@@ -42,6 +44,17 @@ const creditsMax = numberArg('credits', 16);
 const discoveryPort = numberArg('discovery-port', 50_073);
 const profileDir = argOf('profile');
 const size = mib * 1_048_576;
+
+/** How ws masks and unmasks here (both processes load the same ws): bufferutil's native code when installed and not turned off. */
+function wsMasking(): string {
+  if (process.env.WS_NO_BUFFER_UTIL) return 'JavaScript (WS_NO_BUFFER_UTIL set)';
+  try {
+    createRequire(import.meta.url)('bufferutil');
+    return 'native (bufferutil)';
+  } catch {
+    return 'JavaScript (bufferutil not installed)';
+  }
+}
 
 /** One phase: its wall time and the client's CPU in it, with the hrtime window the provider is asked about. */
 interface Phase {
@@ -153,14 +166,15 @@ try {
       `${label.padEnd(50)} ${fmt(phases.map(mibPerS)).padStart(16)} MiB/s   CPU per 100 MiB: client ${fmt(phases.map((p) => per100(p.clientCpuUs)))} ms, provider ${fmt(phases.map((p) => per100(p.providerCpuUs)))} ms`,
     );
   console.log(`task files on loopback, ${mib} MiB input, chunks of ${chunkBytes} bytes, window ${creditsMax} chunks, ${rounds} rounds (median [min..max])`);
+  console.log(`ws masking in both processes: ${wsMasking()}; load average at the end: ${loadavg().map((value) => value.toFixed(1)).join(' ')}`);
   line('raw ws binary stream (same processes, same chunks)', raw);
   line('task upload phase (file link, verified, on disk)', upload);
   line('whole task (hash, offer, transfer, task, result)', whole);
   const ratios = (phases: Phase[]) => phases.map((p, i) => (100 * (raw[i] as Phase).ms) / p.ms);
   const median = (phases: Phase[]) => spread(phases.map(mibPerS)).median;
   console.log(
-    `upload phase: ${((100 * median(upload)) / median(raw)).toFixed(0)}% of raw (per round: ${fmt(ratios(upload))}); ` +
-      `whole task: ${((100 * median(whole)) / median(raw)).toFixed(0)}% of raw (per round: ${fmt(ratios(whole))})`,
+    `upload phase: ${((100 * median(upload)) / median(raw)).toFixed(0)}% of raw (each round against its own raw: ${fmt(ratios(upload))}); ` +
+      `whole task: ${((100 * median(whole)) / median(raw)).toFixed(0)}% of raw (${fmt(ratios(whole))})`,
   );
   console.log(`second task with the same file: ${secondBytes} content bytes sent, ${spread(second).median.toFixed(0)} ms median (hashing into the cache included)`);
 

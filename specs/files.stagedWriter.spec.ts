@@ -68,22 +68,25 @@ describe('staged writes of an arriving file', () => {
     );
   });
 
-  it('FILE-4: holds at most blocks x blockBytes awaiting the disk; the next write waits for one to finish', async () => {
+  it('FILE-4: holds at most blocks x blockBytes awaiting the disk, writes one block at a time, and the next write waits for one to finish', async () => {
     const disk = heldWrites();
     const writer = new StagedWriter(disk.writeAt, { blockBytes: 100, blocks: 3 });
-    // 300 bytes fill the three blocks: all taken at once, three writes started.
+    // 300 bytes fill the three blocks: all taken at once; one write started, the others queued.
     for (let i = 0; i < 3; i++) await writer.write(i * 100, bytesOf(100, i));
-    expect(disk.pending.map((write) => write.length)).toEqual([100, 100, 100]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(disk.pending.map((write) => write.length)).toEqual([100]);
     // The disk is slow: the next chunk is not taken (its sender gets no credit meanwhile).
     const fourth = writer.write(300, bytesOf(50, 3));
     expect(await settledWithin(fourth)).toBe(false);
     disk.pending[0]?.done();
     expect(await settledWithin(fourth)).toBe(true);
     const flushed = writer.flush();
-    disk.pending[1]?.done();
-    disk.pending[2]?.done();
-    await new Promise((resolve) => setImmediate(resolve));
-    disk.pending[3]?.done();
+    for (let i = 1; i <= 3; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      // Never more than one write in progress.
+      expect(disk.pending).toHaveLength(i + 1);
+      disk.pending[i]?.done();
+    }
     await flushed;
     expect(disk.pending.map((write) => write.length)).toEqual([100, 100, 100, 50]);
   });
