@@ -21,6 +21,10 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'fast',
+          // One module graph per worker, not per file: loading xstate, zod, ws and our own modules
+          // again for each of ~120 files cost more than half a minute of the tier's CPU. Specs keep
+          // no module-level state between files (each builds its own actors, sockets and clocks).
+          isolate: false,
           include: ['specs/**/*.spec.ts'],
           exclude: ['specs/**/*.slow.spec.ts'],
           provide: { propertySeed: Number(process.env.PROPERTY_SEED ?? FAST_TIER_SEED) },

@@ -131,11 +131,3 @@ describe('simulate: the library API', () => {
     await expect(simulate({ scenario: { providers: [{ name: 'empty' }], clients: [{ name: 'c' }] } })).rejects.toThrow(/hosts nothing/);
   }, 60_000);
 });
-
-describe('simulate: package entry points', () => {
-  it('switchboard/simulate and the package root export simulate (from the build)', async () => {
-    const entry = await import('switchboard/simulate');
-    for (const name of ['simulate', 'check', 'planRun', 'parseScenario', 'scenarioJsonSchema', 'INVARIANTS']) expect(entry, name).toHaveProperty(name);
-    expect(typeof (await import('switchboard')).simulate).toBe('function');
-  });
-});

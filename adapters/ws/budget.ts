@@ -4,6 +4,7 @@
  * backpressure, invisible to the protocol, so a flood slows itself down instead of taking the
  * event loop from every other client (SEC-17), and nothing is sent in answer to the excess.
  */
+import type { ReadGate } from './readGate.js';
 
 /** A fixed window of `max` frames per `windowMs`. */
 export class FrameWindow {
@@ -56,5 +57,34 @@ export class AddressWindows {
     if (entry === undefined) return;
     entry.connections--;
     if (entry.connections <= 0) this.#windows.delete(address);
+  }
+}
+
+/** Spends one frame against each window per message; over any, the gate stops reading until it ends. */
+export class ReadBudgets {
+  readonly #windows: readonly FrameWindow[];
+  readonly #gate: ReadGate;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(windows: readonly FrameWindow[], gate: ReadGate) {
+    this.#windows = windows;
+    this.#gate = gate;
+  }
+
+  spend(): void {
+    let waitMs = 0;
+    for (const window of this.#windows) waitMs = Math.max(waitMs, window.spend());
+    if (waitMs === 0 || this.#timer !== undefined) return;
+    this.#gate.pause('budget');
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#gate.resume('budget');
+    }, waitMs);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 }

@@ -8,10 +8,19 @@
  * message or not well formed, and a binary message that is not a chunk of a transfer this side is
  * receiving, get an Error (INVALID_MESSAGE, MESSAGE_TOO_LARGE, UNSUPPORTED_MESSAGE) and are
  * counted; a peer that keeps sending them is closed with 1008 after `rejectedMax`.
+ *
+ * A link is bounded like a task session (SEC-13, SEC-16): a peer that does not read its answers
+ * stops being read, and is dropped (1008) when they pile up beyond `sendBuffer.bytesMax` or stay
+ * unread for `sendBuffer.stallMs`; a peer over `framesPerSecond` is not read until the second
+ * ends. Chunks this side sends have their own backpressure (they wait for the socket to drain
+ * above `sendHighWaterBytes`), so the marks for answers sit above it.
  */
 import { v4 as uuid } from 'uuid';
 import * as z from 'zod';
 import type { WebSocket } from 'ws';
+import { FrameWindow, ReadBudgets } from '../../adapters/ws/budget.js';
+import { ReadGate } from '../../adapters/ws/readGate.js';
+import { SendWatch, type SendBounds } from '../../adapters/ws/sendWatch.js';
 import { decodeChunkFrame } from '../../machines/files/chunkFrame.js';
 import { fileMessageSchemas, type FileDraft, type FileMessage } from '../../machines/files/messages.js';
 import type { FileTransfers, TransferLink } from './transfers.js';
@@ -21,6 +30,10 @@ export interface FileLinkCounters {
   chunksIn: number;
   /** Rejected input by code. */
   readonly rejected: Record<string, number>;
+  /** Times the peer stopped being read: over its frame budget, or not reading its answers. */
+  readsPaused: number;
+  /** 1 when the link was dropped because its peer did not read (SEC-13). */
+  sendOverflows: number;
 }
 
 export interface FileLinkOptions {
@@ -32,17 +45,37 @@ export interface FileLinkOptions {
   readonly admit?: (message: FileMessage) => { readonly code: string; readonly message: string } | undefined;
   /** Unsent bytes above which a chunk send waits for the socket to drain. @default 8_388_608 */
   readonly sendHighWaterBytes?: number;
+  /**
+   * SEC-13 for the answers this side sends (not its chunks, see above).
+   * @default pauseBytes: sendHighWaterBytes + 2 MiB, bytesMax: sendHighWaterBytes + 16 MiB, stallMs: 10_000
+   */
+  readonly sendBuffer?: Partial<SendBounds>;
+  /** SEC-16: messages and chunks taken per second; above, the peer is not read until the second ends. @default 5_000 */
+  readonly framesPerSecond?: number;
   readonly onClose?: () => void;
 }
 
 const OPEN = 1;
+const SEND_HIGH_WATER_DEFAULT = 8_388_608;
+
+/** The SEC-13 watch of each attached link's socket, which its TransferLink's answers go through. */
+const sendWatches = new WeakMap<WebSocket, SendWatch>();
+
+/** Sends a JSON answer under the socket's SEC-13 watch (if attached); false when not sent. */
+function sendAnswer(socket: WebSocket, text: string): boolean {
+  if (socket.readyState !== OPEN) return false;
+  const watch = sendWatches.get(socket);
+  if (watch !== undefined && !watch.admit(text.length)) return false;
+  socket.send(text);
+  watch?.sent();
+  return true;
+}
 
 /** The TransferLink of a socket: JSON for messages, binary for chunks, with backpressure. */
-export function socketTransferLink(socket: WebSocket, highWaterBytes = 8_388_608): TransferLink {
+export function socketTransferLink(socket: WebSocket, highWaterBytes = SEND_HIGH_WATER_DEFAULT): TransferLink {
   return {
     sendMessage(draft: FileDraft) {
-      if (socket.readyState !== OPEN) return;
-      socket.send(JSON.stringify({ type: draft.type, messageId: draft.messageId ?? uuid(), timestamp: new Date().toISOString(), payload: draft.payload }));
+      sendAnswer(socket, JSON.stringify({ type: draft.type, messageId: draft.messageId ?? uuid(), timestamp: new Date().toISOString(), payload: draft.payload }));
     },
     sendChunk(frame: Uint8Array, release?: () => void) {
       if (socket.readyState !== OPEN) return;
@@ -65,9 +98,20 @@ export function socketTransferLink(socket: WebSocket, highWaterBytes = 8_388_608
 
 /** Reads a socket into `transfers`; returns its counters. */
 export function attachFileLink(socket: WebSocket, transfers: FileTransfers, options: FileLinkOptions = {}): FileLinkCounters {
-  const counters: FileLinkCounters = { messagesIn: 0, chunksIn: 0, rejected: {} };
+  const counters: FileLinkCounters = { messagesIn: 0, chunksIn: 0, rejected: {}, readsPaused: 0, sendOverflows: 0 };
   const frameBytesMax = options.frameBytesMax ?? 1_048_576;
   const rejectedMax = options.rejectedMax ?? 1_000;
+  const highWater = options.sendHighWaterBytes ?? SEND_HIGH_WATER_DEFAULT;
+  const gate = new ReadGate(socket, () => counters.readsPaused++);
+  const bounds: SendBounds = { pauseBytes: highWater + 2_097_152, bytesMax: highWater + 16_777_216, stallMs: 10_000, ...options.sendBuffer };
+  const watch = new SendWatch(socket, bounds, gate, () => {
+    // Its close frame would wait behind what it does not read: free the memory at once.
+    counters.sendOverflows++;
+    if (socket.readyState === OPEN) socket.close(1008, 'the peer does not read');
+    socket.terminate();
+  });
+  sendWatches.set(socket, watch);
+  const budgets = new ReadBudgets([new FrameWindow(options.framesPerSecond ?? 5_000)], gate);
   let rejectedCount = 0;
   const reject = (code: string, message: string, extra: Record<string, unknown> = {}) => {
     counters.rejected[code] = (counters.rejected[code] ?? 0) + 1;
@@ -75,11 +119,11 @@ export function attachFileLink(socket: WebSocket, transfers: FileTransfers, opti
       if (socket.readyState === OPEN) socket.close(1008, 'too many malformed file messages');
       return;
     }
-    if (socket.readyState !== OPEN) return;
-    socket.send(JSON.stringify({ type: 'Error', messageId: uuid(), timestamp: new Date().toISOString(), payload: { code, message, ...extra } }));
+    sendAnswer(socket, JSON.stringify({ type: 'Error', messageId: uuid(), timestamp: new Date().toISOString(), payload: { code, message, ...extra } }));
   };
   socket.on('error', () => undefined);
   socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+    budgets.spend();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     if (isBinary) {
       counters.chunksIn++;
@@ -115,16 +159,14 @@ export function attachFileLink(socket: WebSocket, transfers: FileTransfers, opti
     if (!decoded.success) return reject('INVALID_MESSAGE', z.prettifyError(decoded.error).slice(0, 4096), relatesTo);
     const refusal = options.admit?.(decoded.data);
     if (refusal !== undefined) {
-      if (socket.readyState === OPEN) {
-        socket.send(
-          JSON.stringify({ type: 'FileFailed', messageId: uuid(), timestamp: new Date().toISOString(), payload: { transferId: decoded.data.payload.transferId, ...refusal } }),
-        );
-      }
+      sendAnswer(socket, JSON.stringify({ type: 'FileFailed', messageId: uuid(), timestamp: new Date().toISOString(), payload: { transferId: decoded.data.payload.transferId, ...refusal } }));
       return;
     }
     transfers.receive(decoded.data);
   });
   socket.on('close', () => {
+    watch.stop();
+    budgets.stop();
     transfers.close();
     options.onClose?.();
   });

@@ -30,7 +30,7 @@ import { clientProofOf } from '../../adapters/ws/options.js';
 import type { Clock } from '../provider.js';
 import type { InterpreterChoice } from '../interpreter.js';
 import type { Logger, OperationContext, OperationDefinition, ServiceDefinition } from '../service.js';
-import { attachFileLink, socketTransferLink, type FileLinkCounters } from './fileLink.js';
+import { attachFileLink, socketTransferLink, type FileLinkCounters, type FileLinkOptions } from './fileLink.js';
 import { openDiskFileStore, type FileStore } from './fileStore.js';
 import { fileFieldsOf, fileRefsAtTopLevel, fileRefsIn } from './taskFile.js';
 import { FileTransfers, type FileTransferLimits, type TransferCounters } from './transfers.js';
@@ -66,6 +66,12 @@ export interface ProviderFilesOptions {
    * provider authenticates by certificate (SEC-10): a link presenting one needs no token.
    */
   readonly verifyCertificate?: (fingerprint256: string) => LinkCredential | undefined;
+  /**
+   * Bounds of each file link (SEC-13, SEC-16): answers a peer may leave unread (`sendBuffer`),
+   * messages and chunks taken per second (`framesPerSecond`).
+   * @default sendBuffer: pause 10 MiB, max 24 MiB, stall 10 s; framesPerSecond: 5,000
+   */
+  readonly link?: Pick<FileLinkOptions, 'sendBuffer' | 'framesPerSecond'>;
   /** A deliberate bug for the conformance suite's fixtures (FileStoreOptions.injectBug); never in production. */
   readonly injectBug?: { readonly acceptWrongHash?: boolean };
 }
@@ -98,7 +104,13 @@ const OWNERS_MAX = 65_536;
 export class ProviderFiles {
   readonly ready: Promise<void>;
   readonly transferCounters: TransferCounters = { started: 0, done: 0, failed: 0, bytesSent: 0, bytesReceived: 0, unknown: 0 };
-  readonly linkCounters: { links: number; refused: number; readonly rejected: Record<string, number> } = { links: 0, refused: 0, rejected: {} };
+  readonly linkCounters: { links: number; refused: number; readsPaused: number; sendOverflows: number; readonly rejected: Record<string, number> } = {
+    links: 0,
+    refused: 0,
+    readsPaused: 0,
+    sendOverflows: 0,
+    rejected: {},
+  };
   #store: FileStore | undefined;
   readonly #options: ProviderFilesOptions;
   readonly #clock: Clock | undefined;
@@ -208,6 +220,7 @@ export class ProviderFiles {
       newId: uuid,
     });
     const counters = attachFileLink(socket, transfers, {
+      ...this.#options.link,
       admit: (message) => {
         if (message.type !== 'FileOffer' && message.type !== 'FileRequest') return undefined;
         if (message.payload.clientId !== clientId) return { code: 'FORBIDDEN', message: 'a file link carries the transfers of its own clientId only' };
@@ -229,6 +242,8 @@ export class ProviderFiles {
 
   #add(counters: TransferCounters, link: FileLinkCounters): void {
     for (const key of Object.keys(counters) as (keyof TransferCounters)[]) this.transferCounters[key] += counters[key];
+    this.linkCounters.readsPaused += link.readsPaused;
+    this.linkCounters.sendOverflows += link.sendOverflows;
     for (const [code, count] of Object.entries(link.rejected)) this.linkCounters.rejected[code] = (this.linkCounters.rejected[code] ?? 0) + count;
   }
 

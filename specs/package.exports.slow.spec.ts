@@ -1,6 +1,7 @@
 /**
- * The package's three entry points resolve by name from the build in dist/ (`npm test` builds it
- * first with `tsc -b`; `npm pack` with `prepack`), with the API each promises.
+ * The package's entry points resolve by name from the build in dist/ (the slow tier builds it
+ * first with `tsc -b`; `npm pack` with `prepack`), with the API each promises. In the slow tier
+ * because it needs the build: the fast tier runs from the sources while `tsc -b` runs beside it.
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -29,5 +30,11 @@ describe('package exports', () => {
     for (const name of ['udpDiscovery', 'wsServer', 'wsConnect', 'SimulatedNetwork', 'advanceClock']) {
       expect(adapters, name).toHaveProperty(name);
     }
+  });
+
+  it('switchboard/simulate and the package root export simulate', async () => {
+    const entry = await import('switchboard/simulate');
+    for (const name of ['simulate', 'check', 'planRun', 'parseScenario', 'scenarioJsonSchema', 'INVARIANTS']) expect(entry, name).toHaveProperty(name);
+    expect(typeof (await import('switchboard')).simulate).toBe('function');
   });
 });

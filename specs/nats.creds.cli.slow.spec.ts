@@ -15,7 +15,7 @@ import { NATS_SERVER_MISSING } from './support/natsServer.js';
 import { ROOT } from './support/processes.js';
 
 const describeNats = NATS_SERVER_MISSING === undefined ? describe : describe.skip;
-if (NATS_SERVER_MISSING !== undefined) console.warn(`nats.creds.cli.spec.ts skipped: ${NATS_SERVER_MISSING}`);
+if (NATS_SERVER_MISSING !== undefined) console.warn(`nats.creds.cli.slow.spec.ts skipped: ${NATS_SERVER_MISSING}`);
 
 const trust = await makeNatsTrust();
 const suite = natsSuite({ config: trust.serverConfig });
