@@ -1,14 +1,16 @@
 /**
  * Writes a file arriving in order through a few fixed staging blocks: each chunk is copied into
  * the current block at once (so the caller's buffer is free the moment `write` resolves), and a
- * full block goes to the disk in one write while the next one fills (one write at a time). `write` waits only when
- * every block is still being written: the bytes held in memory for one file never exceed
- * `blocks × blockBytes` (FILE-4's bound on what a receiver keeps awaiting the disk).
+ * full block is written to the disk while the next one fills, one write at a time, in order.
+ * `write` waits only when every block is full and waiting for its write: the bytes held in
+ * memory for one file never exceed `blocks × blockBytes` (FILE-4's bound on what a receiver
+ * keeps awaiting the disk).
  *
  * Why: a chunk handed to an asynchronous write stays alive until the write completes, long enough
  * to be promoted out of V8's young generation, and a file of many such chunks made the receiver
  * spend more time collecting garbage than writing (bench/fileTransfer.ts). One copy into a reused
- * block costs far less than that, and a few large writes cost less than many small ones.
+ * block costs far less than that, and the sender's credits no longer wait for the disk while a
+ * block is free.
  */
 
 /** Writes `length` bytes of `block` at `position` of the file; resolves once all are written. */
@@ -17,8 +19,8 @@ export type WriteAt = (block: Uint8Array, length: number, position: number) => P
 export interface StagedWriterOptions {
   /**
    * Bytes per block, so per write. @default 262_144 (on the Linux 6.18 / ext4 machine of
-   * docs/performance.md, 1 MiB writes of files that stay cached cost up to ten times the kernel
-   * CPU of 256 KiB writes)
+   * docs/performance.md, 1 MiB writes of files that stay cached reached several times the kernel
+   * CPU of 256 KiB writes sooner, as the page cache filled)
    */
   readonly blockBytes?: number;
   /** Blocks: one filling while the others wait for their write. @default 4 */
@@ -109,8 +111,8 @@ export class StagedWriter {
     this.#block = undefined;
     this.#fill = 0;
     this.#blockAt = at + length;
-    // One write at a time, in order: concurrent writes to one file contend for its lock in the
-    // kernel and cost several times the CPU of the same writes one after the other.
+    // One write at a time, in order: the file grows front to back, and after a failed write no
+    // later block is written (the failure is reported by the next write or the flush).
     const flush: Promise<void> = this.#lastWrite.then(() => (this.#failed ? undefined : this.#writeAt(block, length, at))).then(
       () => undefined,
       (error: unknown) => {
