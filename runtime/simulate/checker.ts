@@ -9,6 +9,8 @@
 import { ClockModel } from './clockModel.js';
 import { ofType, type Observation } from './history.js';
 import { believes, type Plan, type PlannedClient, type PlannedProvider } from './plan.js';
+import { checkEvents, eventTally, type EventTally } from './eventChecks.js';
+import { checkFiles, fileTally, type FileTally } from './fileChecks.js';
 import { clientIdOf } from './participants.js';
 
 export interface Invariant {
@@ -28,6 +30,11 @@ export const INVARIANTS = [
   { id: 'rediscovered', rule: 'DISC-4', title: 'every provider is known again one heartbeat after the heal' },
   { id: 'no-half-open', rule: 'CONN-3', title: 'no session stays open past ping + pong timeout without hearing its client' },
   { id: 'reconnects', rule: 'CONN-4', title: 'after the heal every client reaches a provider again (probe task)' },
+  { id: 'event-once', rule: 'EVT-10', title: 'no event reaches a subscriber\'s application twice' },
+  { id: 'event-order', rule: 'EVT-6', title: 'a subscription\'s events arrive in seq and publication order' },
+  { id: 'event-matches', rule: 'EVT-7', title: 'a subscriber gets only events its filter and the publication\'s target select' },
+  { id: 'event-not-lost', rule: 'EVT-10', title: 'at-least-once: no event is lost unless counted dropped (EVT-11) or its subscription ended' },
+  { id: 'file-verified', rule: 'FILE-2', title: 'no file is stored, handed to an operation or fetched under a hash its bytes do not have' },
 ] as const satisfies readonly Invariant[];
 
 export type InvariantId = (typeof INVARIANTS)[number]['id'];
@@ -59,6 +66,8 @@ export interface Verdict {
   /** Violations by invariant id (all of them, even beyond those listed). */
   readonly counts: Readonly<Record<string, number>>;
   readonly tasks: TaskTally;
+  readonly events: EventTally;
+  readonly files: FileTally;
 }
 
 /** Violations listed per invariant; the rest are only counted. */
@@ -67,7 +76,7 @@ const CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
 /** Outcomes that mean the probe never reached a provider. */
 const UNREACHED = new Set(['TIMEOUT', 'CONNECTION_LOST', 'SERVICE_UNAVAILABLE']);
 
-interface Context {
+export interface Context {
   readonly plan: Plan;
   readonly history: readonly Observation[];
   readonly clocks: ClockModel;
@@ -107,8 +116,10 @@ export function check(plan: Plan, history: readonly Observation[], options: Chec
   checkRediscovered(context);
   checkHalfOpen(context);
   checkProbes(context);
+  checkEvents(context);
+  checkFiles(context);
   violations.sort((a, b) => a.t - b.t);
-  return { ok: violations.length === 0, violations, counts, tasks: tally(history) };
+  return { ok: violations.length === 0, violations, counts, tasks: tally(history), events: eventTally(history), files: fileTally(history) };
 }
 
 function slackOf(plan: Plan): number {

@@ -13,6 +13,8 @@ export interface LinkFaults {
   readonly duplicate?: number | undefined;
   readonly reorder?: number | undefined;
   readonly delay?: Range | undefined;
+  /** File chunks with a byte flipped (file links only). */
+  readonly corrupt?: number | undefined;
 }
 
 /** An applied fault: how to undo it, and a note when it could only be approximated. */

@@ -5,12 +5,25 @@
  *
  * `state` and `message` facts feed the HTML report only; bulk runs leave them out.
  */
+import type { PublicationTarget } from './plan.js';
 import type { Fault } from './scenario.js';
 
 export type OutcomeSummary =
   | { readonly status: 'Completed' }
   | { readonly status: 'Cancelled' }
   | { readonly status: 'Failed'; readonly code: string; readonly message?: string };
+
+/** One file a client moved to or from a provider for a task. */
+interface ClientTransfer {
+  readonly t: number;
+  readonly participant: string;
+  readonly clientId: string;
+  readonly taskId: string;
+  readonly provider: string;
+  readonly sha256: string;
+  readonly status: 'done' | 'failed';
+  readonly code?: string;
+}
 
 export type Observation =
   /**
@@ -61,6 +74,71 @@ export type Observation =
   /** A provider session received something from its client (a message or a pong). */
   | { readonly t: number; readonly type: 'session.heard'; readonly participant: string; readonly connectionId: string }
   | { readonly t: number; readonly type: 'session.ended'; readonly participant: string; readonly connectionId: string; readonly graceful: boolean }
+  // ---- events (EVT-n) ----
+  /** A provider instance published one planned event; `queued`: subscriptions the hub queued it for. */
+  | {
+      readonly t: number;
+      readonly type: 'published';
+      readonly participant: string;
+      readonly incarnation: number;
+      readonly id: string;
+      readonly n: number;
+      readonly service: string;
+      readonly event: string;
+      readonly kind: string;
+      readonly target: PublicationTarget;
+      readonly queued: number;
+    }
+  /** A client asked for a subscription (client.subscribe). */
+  | { readonly t: number; readonly type: 'subscribing'; readonly participant: string; readonly clientId: string; readonly subscriptionId: string }
+  /** Subscribed reached the client's subscription (`resumed`: the provider still held it, EVT-10). */
+  | { readonly t: number; readonly type: 'sub.opened'; readonly participant: string; readonly clientId: string; readonly subscriptionId: string; readonly resumed: boolean }
+  /** An event the client's application was handed (`id`: the publication; `lost`: the gap in seq before it). */
+  | {
+      readonly t: number;
+      readonly type: 'event';
+      readonly participant: string;
+      readonly clientId: string;
+      readonly subscriptionId: string;
+      readonly seq: number;
+      readonly lost: number;
+      readonly id: string;
+    }
+  /** A client's subscription ended: `how` is unsubscribed, ended:<reason> or failed:<code>. */
+  | { readonly t: number; readonly type: 'sub.ended'; readonly participant: string; readonly clientId: string; readonly subscriptionId: string; readonly how: string }
+  /**
+   * A provider's subscription (the providerSubscription statechart, seen by inspection): created,
+   * its overflow policy dropped events (`dropped`: the total so far, EVT-11), or ended (`reason`).
+   */
+  | {
+      readonly t: number;
+      readonly type: 'psub';
+      readonly participant: string;
+      readonly incarnation: number;
+      readonly clientId: string;
+      readonly subscriptionId: string;
+      readonly change: 'created' | 'dropped' | 'ended';
+      readonly dropped: number;
+      readonly reason?: string;
+    }
+  // ---- task files (FILE-n) ----
+  /** A client's upload of a task file to a provider ended (done, with `have` when nothing moved, or failed with a code). */
+  | (ClientTransfer & { readonly type: 'file.transfer'; readonly have?: boolean })
+  /** A client fetched a file a result names (FILE-12): done, with the SHA-256 of the bytes its cache then holds, or failed with a code. */
+  | (ClientTransfer & { readonly type: 'file.fetched'; readonly actual?: string })
+  /** A provider's receiver ended a transfer done (FileDone): the FileRef offered and the SHA-256 of the bytes its store now holds under it. */
+  | { readonly t: number; readonly type: 'file.stored'; readonly participant: string; readonly incarnation: number; readonly clientId: string; readonly sha256: string; readonly actual: string }
+  /** An operation was handed a task file: the FileRef in its parameters and the SHA-256 of the bytes it read. */
+  | {
+      readonly t: number;
+      readonly type: 'file.used';
+      readonly participant: string;
+      readonly incarnation: number;
+      readonly clientId: string;
+      readonly taskId: string;
+      readonly sha256: string;
+      readonly actual: string;
+    }
   /** A statechart changed state (report only). */
   | {
       readonly t: number;

@@ -19,15 +19,20 @@ import type { InspectionEvent } from 'xstate';
 import * as z from 'zod';
 import { Prng } from '../../adapters/simulated/prng.js';
 import { deriveSeed } from '../../machines/random.js';
+import { defaultSelectionPolicy, type SelectionPolicy } from '../../machines/selection.js';
 import { createClient, type Client, type ClientOptions } from '../client.js';
 import { keyFromSeed } from '../keys.js';
 import type { TransportHost } from '../compose.js';
 import { createProvider, type Clock, type Provider } from '../provider.js';
 import { defineService, type OperationDefinition, type ServiceDefinition } from '../service.js';
+import type { FileRef } from '../../machines/files/fileRef.js';
 import type { TaskHandle } from '../taskHandle.js';
+import { clientSubscriptionObserver, clientSubscriptions, providerSubscriptionObserver, publish, simulatedEvents } from './eventParticipants.js';
+import type { FileFabric } from './fileLinks.js';
+import { clientFileUploads, providerFileEndpoint, type ProviderFileEndpoint } from './fileParticipants.js';
 import { summarise, type Observation } from './history.js';
-import type { PlannedClient, PlannedProvider, PlannedTask } from './plan.js';
-import type { Range, SimulatedOperation } from './scenario.js';
+import { EVEN_GROUP, evenClients, type Plan, type PlannedClient, type PlannedProvider, type PlannedPublication, type PlannedSubscription, type PlannedTask } from './plan.js';
+import type { Range, SimulatedEvent, SimulatedOperation } from './scenario.js';
 
 /** The TCP port every simulated or namespaced provider listens on. */
 export const PROVIDER_PORT = 8080;
@@ -42,6 +47,8 @@ export interface ParticipantEnv {
   readonly seed: number;
   /** Record statechart states too (for the HTML report). */
   readonly detail: boolean;
+  /** File links (virtual time only; without them a task with files fails with UNSUPPORTED_MESSAGE). */
+  readonly files?: FileFabric | undefined;
 }
 
 /** User service modules by provider entry name (the scenario's `modules`, loaded). */
@@ -75,9 +82,10 @@ class SimulatedFailure extends Error {
 
 /** A service whose operations sleep on the participant clock, report progress, then complete or fail. */
 function simulatedService(
-  definition: { name: string; version?: string | undefined; operations: Record<string, SimulatedOperation> },
+  definition: { name: string; version?: string | undefined; operations: Record<string, SimulatedOperation>; events?: Record<string, SimulatedEvent> | undefined },
   env: ParticipantEnv,
   instance: string,
+  files: ProviderFileEndpoint | undefined,
 ): ServiceDefinition {
   const operations: Record<string, OperationDefinition> = {};
   for (const [key, operation] of Object.entries(definition.operations)) {
@@ -85,7 +93,13 @@ function simulatedService(
     const steps = operation.progressSteps ?? 4;
     operations[key] = {
       params: anyParams,
-      run: async (_params, ctx) => {
+      run: async (params, ctx) => {
+        // FILE-10: the task's files must be here, and this client's, before the work starts.
+        const named = (params as { files?: unknown }).files;
+        if (named !== undefined) {
+          const missing = files === undefined ? 'FILE_NOT_FOUND' : await files.use(ctx.clientId, ctx.taskId, named);
+          if (missing !== undefined) throw new SimulatedFailure(missing);
+        }
         // Per task, not per call order: the same seed gives the same durations and failures.
         const prng = Prng.derive(env.seed, `op:${instance}:${ctx.clientId}:${ctx.taskId}`);
         const totalMs = range.min === range.max ? range.min : prng.integer(range.min, range.max);
@@ -97,11 +111,15 @@ function simulatedService(
         }
         await sleep(env.clock, totalMs - steps * stepMs, ctx.signal);
         if (fails) throw new SimulatedFailure(operation.failureCode ?? 'OPERATION_FAILED');
+        // FILE-10: files the task makes are returned by FileRef, the client's, at the top level of the result.
+        const results = Number((params as { resultFiles?: unknown }).resultFiles ?? 0);
+        if (results > 0 && files !== undefined) return { tookMs: totalMs, files: await files.make(ctx.clientId, ctx.taskId, results) };
         return { tookMs: totalMs };
       },
     };
   }
-  return defineService({ name: definition.name, version: definition.version ?? '1.0.0', operations });
+  const events = simulatedEvents(definition.events);
+  return defineService({ name: definition.name, version: definition.version ?? '1.0.0', operations, ...(events === undefined ? {} : { events }) });
 }
 
 // Any JSON object as parameters (simulated operations ignore them).
@@ -192,11 +210,16 @@ function inspector(env: ParticipantEnv, participant: string): (event: Inspection
 
 // ---- providers -----------------------------------------------------------------------------------
 
+/** Incarnations of a client the group EVEN_GROUP holds (a run restarts a client a few times at most). */
+const GROUP_INCARNATIONS = 16;
+
 export interface RunningProvider {
   readonly name: string;
   readonly incarnation: number;
   readonly provider: Provider;
   readonly serviceIds: readonly string[];
+  /** Publishes a planned event (EVT-6). */
+  publish(publication: PlannedPublication): void;
   /** The process is gone: its actors stop at once, without a word on the wire. */
   kill(): void;
 }
@@ -217,11 +240,13 @@ export function startProvider(
   incarnation: number,
   env: ParticipantEnv,
   modules: ServiceModules,
+  plan: Pick<Plan, 'participants'>,
 ): RunningProvider {
   const { name, spec, timings } = planned;
   const instance = `${name}#${incarnation}`;
+  const files = env.files === undefined ? undefined : providerFileEndpoint(env, name, incarnation, { acceptWrongHash: spec.options?.injectBug?.acceptWrongHash });
   const services = [
-    ...(spec.services ?? []).map((service) => simulatedService(service, env, instance)),
+    ...(spec.services ?? []).map((service) => simulatedService(service, env, instance, files)),
     ...(modules[spec.name] ?? []),
   ].map((service) => observed(service, env, name, incarnation));
   // createProvider draws one id per service, in order, before anything else, and names the
@@ -232,12 +257,17 @@ export function startProvider(
   const fixed = [...ids];
   const seeded = idSource(env.seed, instance);
   const options = spec.options ?? {};
+  const watchSubscriptions = providerSubscriptionObserver(env, name, incarnation);
+  const inspectSessions = inspector(env, name);
   const provider = createProvider({
     services,
     port: PROVIDER_PORT,
     network: env.host,
     ...(env.clock === undefined ? {} : { clock: env.clock }),
-    inspect: inspector(env, name),
+    inspect: (inspection) => {
+      inspectSessions(inspection);
+      watchSubscriptions(inspection);
+    },
     providerId: instance,
     // What happens is recorded in the trace; the default logger would print each failure.
     log: () => {},
@@ -251,7 +281,16 @@ export function startProvider(
       answerDelayMs: timings.answerDelayMs,
       closeTimeoutMs: timings.closeTimeoutMs,
     },
-    ...(options.injectBug === undefined ? {} : { injectBug: options.injectBug }),
+    ...(options.injectBug?.skipDuplicateCheck === undefined ? {} : { injectBug: { skipDuplicateCheck: options.injectBug.skipDuplicateCheck } }),
+    ...(options.events === undefined
+      ? {}
+      : {
+          events: {
+            ...(options.events.queueMax === undefined ? {} : { eventQueueMax: options.events.queueMax }),
+            ...(options.events.inFlightMax === undefined ? {} : { eventsInFlightMax: options.events.inFlightMax }),
+            ...(options.events.linger === undefined ? {} : { subscriptionLingerMs: options.events.linger }),
+          },
+        }),
     // SEC-8, as a provider with a key file: one key per instance, kept across restarts, each start
     // a greater epoch (so clients drop the earlier boot's serviceIds, DISC-15).
     signing: planned.signed ? { privateKey: providerKey(env.seed, name), epoch: incarnation } : false,
@@ -264,12 +303,20 @@ export function startProvider(
     env.record({ t: env.now(), type: 'session.ended', participant: name, connectionId: event.connectionId, graceful: event.graceful }),
   );
   env.record({ t: env.now(), type: 'up', participant: name, incarnation, serviceIds });
+  // EVT-6: groups are the provider's; every instance puts the clients of even index (any incarnation) in one.
+  if (provider.events !== undefined) {
+    for (const client of evenClients(plan)) for (let n = 1; n <= GROUP_INCARNATIONS; n++) provider.join(EVEN_GROUP, clientIdOf(client, n));
+  }
+  const loseEvery = options.injectBug?.loseEventEvery;
+  let published = 0;
+  if (files !== undefined) env.files?.listen(name, (socket, clientId) => files.accept(socket, clientId));
   void provider.start().catch(() => undefined); // a failure to listen shows as a provider nobody finds
   return {
     name,
     incarnation,
     provider,
     serviceIds,
+    publish: (publication) => publish(env, provider, name, incarnation, publication, loseEvery !== undefined && ++published % loseEvery === 0),
     kill() {
       provider.actor.stop();
       env.record({ t: env.now(), type: 'down', participant: name, incarnation });
@@ -283,8 +330,11 @@ export interface RunningClient {
   readonly name: string;
   readonly incarnation: number;
   readonly client: Client;
-  submit(task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs'>, probe?: boolean): void;
+  submit(task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs' | 'files' | 'resultFiles'>, probe?: boolean): void;
   cancel(taskId: string): void;
+  /** Takes up a planned subscription (once per incarnation). */
+  subscribe(subscription: PlannedSubscription): void;
+  unsubscribe(subscriptionId: string): void;
   kill(): void;
 }
 
@@ -310,57 +360,124 @@ export function clientOptionsOf(planned: PlannedClient): Omit<ClientOptions, 'ne
 /** A client incarnation's clientId: the name, then `<name>#2`, ... after restarts. */
 export const clientIdOf = (name: string, incarnation: number): string => (incarnation === 1 ? name : `${name}#${incarnation}`);
 
+/** How long a task with files waits for an instance of its service before it fails (as `assign` does). */
+const FIND_TIMEOUT_MS = 10_000;
+
+const hostOf = (endpoint: string): string => new URL(endpoint).hostname;
+
 export function startClient(planned: PlannedClient, incarnation: number, env: ParticipantEnv): RunningClient {
   const { name } = planned;
   const clientId = clientIdOf(name, incarnation);
+  let alive = true;
+  const isAlive = () => alive;
+  const inspectSessions = inspector(env, name);
+  const watchSubscribed = clientSubscriptionObserver(env, name, clientId, isAlive);
+  // FILE-12: the AssignTask of a task with files goes where its files went (the instance pinned
+  // for the duration of `assign`, which selects synchronously); other tasks as the default policy.
+  let pinned: string | undefined;
+  const selectionPolicy: SelectionPolicy = (services, request, state) => {
+    const service = pinned === undefined ? undefined : services.find((candidate) => candidate.serviceId === pinned && !(request.excludeServiceIds ?? []).includes(candidate.serviceId));
+    return service === undefined ? defaultSelectionPolicy(services, request, state) : { service, state };
+  };
   const client = createClient({
     ...clientOptionsOf(planned),
     clientId,
     network: env.host,
     ...(env.clock === undefined ? {} : { clock: env.clock }),
-    inspect: inspector(env, name),
+    inspect: (inspection) => {
+      inspectSessions(inspection);
+      watchSubscribed(inspection);
+    },
     seed: deriveSeed(env.seed, clientId),
     newId: idSource(env.seed, clientId),
     log: () => {}, // the trace records what happens (see the provider's)
     // SEC-8: signed advertisements trusted on first use; unsigned ones only if the scenario allows them.
     trust: { allowUnsigned: planned.allowUnsigned },
+    selectionPolicy,
+    // Task files go on the simulator's file links (./fileParticipants.ts), never on real sockets:
+    // the runtime's own fetch of a result's files stays off, and the simulator fetches them.
+    files: false,
   });
   client.on('services.changed', (event) =>
     env.record({ t: env.now(), type: 'services', participant: name, serviceIds: event.services.map((service) => service.serviceId) }),
   );
   env.record({ t: env.now(), type: 'up', participant: name, incarnation, clientId });
   const handles = new Map<string, TaskHandle>();
-  let alive = true;
+  /** Tasks with files still uploading, and whether they were cancelled meanwhile. */
+  const uploading = new Map<string, { cancelled: boolean }>();
+  const record = (observation: Observation) => alive && env.record(observation);
+  const subscriptions = clientSubscriptions(env, client, name, clientId, isAlive);
+  const uploads = clientFileUploads({ ...env, record }, name, clientId);
+  const settle = (taskId: string, outcome: Extract<Observation, { type: 'settled' }>['outcome']) => record({ t: env.now(), type: 'settled', participant: name, clientId, taskId, outcome });
+
+  /** `fetchFrom`: the provider a result's files are fetched from (FILE-12) before the task counts as settled. */
+  const assign = (task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs'>, params: Record<string, unknown>, fetchFrom?: string) => {
+    const handle = client.assign(task.service, task.operation, params, {
+      taskId: task.taskId,
+      ...(task.deadlineMs === undefined ? {} : { timeoutMs: task.deadlineMs }),
+    });
+    handles.set(task.taskId, handle);
+    handle.onProgress((progress) => record({ t: env.now(), type: 'progress', participant: name, taskId: task.taskId, percent: progress.progressPercentage }));
+    handle.result.then(
+      (result: unknown) => {
+        const named = (result as { files?: unknown } | undefined)?.files;
+        const fabric = env.files;
+        if (fetchFrom === undefined || fabric === undefined || !Array.isArray(named) || named.length === 0) return settle(task.taskId, { status: 'Completed' });
+        void uploads
+          .fetch(task.taskId, task.service, fetchFrom, named as FileRef[], () => fabric.connect(name, fetchFrom, clientId) as never)
+          .then((code) => settle(task.taskId, code === undefined ? { status: 'Completed' } : { status: 'Failed', code }));
+      },
+      (error: { code?: string; message?: string }) =>
+        settle(task.taskId, error.code === 'CANCELLED' ? { status: 'Cancelled' } : summarise({ status: 'Failed', error: { code: error.code ?? '', message: error.message ?? '' } })),
+    );
+  };
+
+  /** FILE-12: find an instance, upload the files to it on a file link (only what it lacks moves), then assign the task there. */
+  const submitWithFiles = async (task: Pick<PlannedTask, 'taskId' | 'service' | 'operation' | 'params' | 'deadlineMs' | 'resultFiles'> & { files: NonNullable<PlannedTask['files']> }) => {
+    const state = { cancelled: false };
+    uploading.set(task.taskId, state);
+    const fail = (code: string) => settle(task.taskId, { status: 'Failed', code });
+    try {
+      const service = await client.waitFor(task.service, { operation: task.operation, timeoutMs: FIND_TIMEOUT_MS }).catch((error: { code?: string }) => error.code ?? 'SERVICE_UNAVAILABLE');
+      if (typeof service === 'string') return fail(service);
+      const fabric = env.files;
+      if (fabric === undefined) return fail('UNSUPPORTED_MESSAGE');
+      const provider = hostOf(service.endpoint);
+      const result = await uploads.upload(task.taskId, task.service, provider, task.files, () => fabric.connect(name, provider, clientId) as never);
+      if (!alive) return;
+      if (state.cancelled) return settle(task.taskId, { status: 'Cancelled' });
+      if (!result.ok) return fail(result.code);
+      pinned = service.serviceId;
+      try {
+        assign(task, { ...task.params, files: result.files, ...(task.resultFiles === undefined ? {} : { resultFiles: task.resultFiles }) }, provider);
+      } finally {
+        pinned = undefined;
+      }
+    } finally {
+      uploading.delete(task.taskId);
+    }
+  };
+
   return {
     name,
     incarnation,
     client,
     submit(task, probe = false) {
       if (!alive) return;
-      const handle = client.assign(task.service, task.operation, { ...task.params }, {
-        taskId: task.taskId,
-        ...(task.deadlineMs === undefined ? {} : { timeoutMs: task.deadlineMs }),
-      });
-      handles.set(task.taskId, handle);
-      env.record({ t: env.now(), type: 'submitted', participant: name, clientId, taskId: task.taskId, ...(probe ? { probe } : {}) });
-      handle.onProgress((progress) => {
-        if (alive) env.record({ t: env.now(), type: 'progress', participant: name, taskId: task.taskId, percent: progress.progressPercentage });
-      });
-      handle.result.then(
-        () => alive && env.record({ t: env.now(), type: 'settled', participant: name, clientId, taskId: task.taskId, outcome: { status: 'Completed' } }),
-        (error: { code?: string; message?: string }) => {
-          if (!alive) return;
-          const outcome = error.code === 'CANCELLED' ? { status: 'Cancelled' as const } : summarise({ status: 'Failed', error: { code: error.code ?? '', message: error.message ?? '' } });
-          env.record({ t: env.now(), type: 'settled', participant: name, clientId, taskId: task.taskId, outcome });
-        },
-      );
+      record({ t: env.now(), type: 'submitted', participant: name, clientId, taskId: task.taskId, ...(probe ? { probe } : {}) });
+      if (task.files !== undefined && task.files.length > 0) void submitWithFiles({ ...task, files: task.files });
+      else assign(task, { ...task.params });
     },
     cancel(taskId) {
       const handle = handles.get(taskId);
-      if (!alive || handle === undefined) return;
+      const upload = uploading.get(taskId);
+      if (!alive || (handle === undefined && upload === undefined)) return;
       env.record({ t: env.now(), type: 'cancel', participant: name, taskId });
-      void handle.cancel();
+      if (upload !== undefined) upload.cancelled = true;
+      else void handle?.cancel();
     },
+    subscribe: (subscription) => subscriptions.subscribe(subscription),
+    unsubscribe: (subscriptionId) => subscriptions.unsubscribe(subscriptionId),
     kill() {
       alive = false;
       client.actor.stop();

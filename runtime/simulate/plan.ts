@@ -10,7 +10,7 @@ import { clientDefaults } from '../../machines/client.js';
 import { providerDefaults } from '../../machines/provider.js';
 import { deriveSeed } from '../../machines/random.js';
 import { randomFaults } from './randomFaults.js';
-import { instanceNames, type ClientSpec, type Fault, type ProviderSpec, type Range, type Scenario } from './scenario.js';
+import { EVENT_KINDS, instanceNames, type ClientSpec, type Fault, type ProviderSpec, type Range, type Scenario, type SubscriptionSpec } from './scenario.js';
 
 export interface ProviderTimings {
   readonly heartbeatIntervalMs: number;
@@ -71,13 +71,54 @@ export interface PlannedTask {
   readonly params: Readonly<Record<string, unknown>>;
   readonly deadlineMs: number | undefined;
   readonly cancelAtMs: number | undefined;
+  /** Task files (FILE-12): uploaded before the AssignTask, named in the parameter `files`. */
+  readonly files?: readonly PlannedFile[];
+  /** Files the operation makes and returns (asked for in the parameter `resultFiles`), fetched by the client after the TaskResult. */
+  readonly resultFiles?: number;
 }
+
+/** A task file: its bytes derive from the run seed and `key`, so one key is one file (FILE-3: it moves once). */
+export interface PlannedFile {
+  readonly key: string;
+  readonly size: number;
+}
+
+/** Who a publication is for (EVT-6). */
+export type PublicationTarget = { readonly all: true } | { readonly clientId: string } | { readonly group: string };
+
+/** One event a provider instance publishes (whichever incarnation is up then), `{ id, n, kind }`. */
+export interface PlannedPublication {
+  readonly provider: string;
+  readonly atMs: number;
+  readonly service: string;
+  readonly event: string;
+  /** Unique in the run: `<provider>.<service>.<event>.<n>`. */
+  readonly id: string;
+  /** Its number in its stream: publications of one stream are made in increasing `n`. */
+  readonly n: number;
+  readonly kind: (typeof EVENT_KINDS)[number];
+  readonly target: PublicationTarget;
+}
+
+/** One subscription a client holds from `atMs` (again after each restart) until `untilMs`. */
+export interface PlannedSubscription {
+  readonly client: string;
+  readonly atMs: number;
+  readonly untilMs: number | undefined;
+  readonly subscriptionId: string;
+  readonly spec: SubscriptionSpec;
+}
+
+/** The group publications may target (EVT-6): the clients of even index, put in it by every provider. */
+export const EVEN_GROUP = 'even';
 
 export interface Plan {
   readonly seed: number;
   readonly scenario: Scenario;
   readonly participants: readonly PlannedParticipant[];
   readonly tasks: readonly PlannedTask[];
+  readonly publications: readonly PlannedPublication[];
+  readonly subscriptions: readonly PlannedSubscription[];
   /** Explicit and random faults, by time. */
   readonly faults: readonly Fault[];
   /** End of the fault phase: everything is healed and restarted then. */
@@ -86,7 +127,7 @@ export interface Plan {
   readonly probeAtMs: number;
   readonly endMs: number;
   /** Base link faults of the fault phase. */
-  readonly network: { readonly loss: number; readonly duplicate: number; readonly reorder: number; readonly delay: Range };
+  readonly network: { readonly loss: number; readonly duplicate: number; readonly reorder: number; readonly delay: Range; readonly corrupt: number };
 }
 
 export const DEFAULT_DURATION_MS = 60_000;
@@ -163,6 +204,7 @@ function tasksOf(scenario: Scenario, participants: readonly PlannedParticipant[]
       for (let n = 0; n < (workload.count ?? Number.POSITIVE_INFINITY) && atMs < untilMs; n++) {
         const cancelled = workload.cancel !== undefined && prng.chance(workload.cancel.probability);
         const cancelAfterMs = workload.cancel === undefined ? 0 : draw(prng, workload.cancel.after);
+        const files = workload.files === undefined ? undefined : filesOf(workload.files, `${participant.name}.w${index}`, seed, Prng.derive(seed, `files:${participant.name}:${index}:${n}`));
         tasks.push({
           client: participant.name,
           atMs,
@@ -172,12 +214,71 @@ function tasksOf(scenario: Scenario, participants: readonly PlannedParticipant[]
           params: workload.params ?? {},
           deadlineMs: workload.deadline,
           cancelAtMs: cancelled ? atMs + cancelAfterMs : undefined,
+          ...(files === undefined ? {} : { files }),
+          ...((workload.files?.results ?? 0) > 0 ? { resultFiles: workload.files?.results } : {}),
         });
         atMs += Math.max(1, draw(prng, workload.every));
       }
     });
   }
   return tasks.sort((a, b) => a.atMs - b.atMs || a.taskId.localeCompare(b.taskId));
+}
+
+/** A task's files: `count` keys drawn among the stream's `distinct` ones, each with its own size (from the seed and key). */
+function filesOf(spec: NonNullable<NonNullable<ClientSpec['workload']>[number]['files']>, stream: string, seed: number, prng: Prng): PlannedFile[] {
+  const distinct = spec.distinct ?? 4;
+  const keys = new Set<string>();
+  for (let k = 0; k < spec.count; k++) keys.add(`${stream}.f${prng.integer(0, distinct - 1)}`);
+  return [...keys].map((key) => ({ key, size: draw(Prng.derive(seed, `file:${key}`), spec.size) }));
+}
+
+/** Every publication of every provider instance: one PRNG stream per instance, service and event. */
+function publicationsOf(participants: readonly PlannedParticipant[], seed: number, healAtMs: number): PlannedPublication[] {
+  const clients = participants.filter((p): p is PlannedClient => p.kind === 'client').map((p) => p.name);
+  const publications: PlannedPublication[] = [];
+  for (const participant of participants) {
+    if (participant.kind !== 'provider') continue;
+    for (const service of participant.spec.services ?? []) {
+      for (const [event, spec] of Object.entries(service.events ?? {})) {
+        const prng = Prng.derive(seed, `publish:${participant.name}:${service.name}:${event}`);
+        const untilMs = Math.min(spec.until ?? healAtMs, healAtMs);
+        let atMs = spec.start ?? 0;
+        for (let n = 1; atMs < untilMs; n++) {
+          const kind = EVENT_KINDS[prng.integer(0, EVENT_KINDS.length - 1)] as PlannedPublication['kind'];
+          const roll = prng.next();
+          const toClient = spec.toClient ?? 0;
+          const target: PublicationTarget =
+            roll < toClient && clients.length > 0
+              ? { clientId: clients[prng.integer(0, clients.length - 1)] as string }
+              : roll < toClient + (spec.toGroup ?? 0)
+                ? { group: EVEN_GROUP }
+                : { all: true };
+          publications.push({ provider: participant.name, atMs, service: service.name, event, id: `${participant.name}.${service.name}.${event}.${n}`, n, kind, target });
+          atMs += Math.max(1, draw(prng, spec.every));
+        }
+      }
+    }
+  }
+  return publications.sort((a, b) => a.atMs - b.atMs || a.id.localeCompare(b.id));
+}
+
+function subscriptionsOf(participants: readonly PlannedParticipant[]): PlannedSubscription[] {
+  return participants.flatMap((participant) =>
+    participant.kind !== 'client'
+      ? []
+      : (participant.spec.subscriptions ?? []).map((spec, index) => ({
+          client: participant.name,
+          atMs: spec.start ?? 0,
+          untilMs: spec.until,
+          subscriptionId: `${participant.name}.s${index}`,
+          spec,
+        })),
+  );
+}
+
+/** The client names in the group EVEN_GROUP: every other client, from the first. */
+export function evenClients(plan: Pick<Plan, 'participants'>): Set<string> {
+  return new Set(plan.participants.filter((p) => p.kind === 'client').flatMap((p, index) => (index % 2 === 0 ? [p.name] : [])));
 }
 
 /** The longest a simulated operation of the scenario can run. */
@@ -249,11 +350,19 @@ export function planRun(scenario: Scenario, options: PlanOptions): Plan {
     scenario,
     participants,
     tasks: tasksOf(scenario, participants, options.seed, healAtMs),
+    publications: publicationsOf(participants, options.seed, healAtMs),
+    subscriptions: subscriptionsOf(participants),
     faults: [...faults].filter((fault) => fault.at < healAtMs).sort((a, b) => a.at - b.at),
     healAtMs,
     probeAtMs: healAtMs + probeDelay,
     endMs: healAtMs + liveness,
-    network: { loss: network.loss ?? 0, duplicate: network.duplicate ?? 0, reorder: network.reorder ?? 0, delay: network.delay ?? DEFAULT_DELAY },
+    network: {
+      loss: network.loss ?? 0,
+      duplicate: network.duplicate ?? 0,
+      reorder: network.reorder ?? 0,
+      delay: network.delay ?? DEFAULT_DELAY,
+      corrupt: network.corrupt ?? 0,
+    },
   };
 }
 

@@ -40,6 +40,20 @@ const durationRange = (description: string) =>
     })
     .describe(description);
 
+/** A number of bytes, or [least, most] drawn uniformly per use. */
+const byteRange = (description: string) =>
+  z
+    .union([z.number().int().min(0).max(16_777_216), z.tuple([z.number().int().min(0).max(16_777_216), z.number().int().min(0).max(16_777_216)])])
+    .transform((value, context) => {
+      const [min, max] = Array.isArray(value) ? value : [value, value];
+      if (min > max) {
+        context.addIssue({ code: 'custom', message: `the range [${min}, ${max}] is empty` });
+        return z.NEVER;
+      }
+      return { min, max };
+    })
+    .describe(description);
+
 const probability = (description: string) => z.number().min(0).max(1).describe(description);
 const NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const participantName = z.string().regex(NAME, 'a lower-case name: a letter, then letters, digits or dashes (at most 31)');
@@ -57,13 +71,27 @@ const simulatedOperation = z
   })
   .describe('A simulated operation: it sleeps (on the participant clock), reports progress, then completes or fails.');
 
+/** The kinds a simulated event's data has (`{ id, n, kind }`): what subscription filters select on. */
+export const EVENT_KINDS = ['red', 'green', 'blue'] as const;
+
+const simulatedEvent = z
+  .strictObject({
+    every: durationRange('Time between two publications of each instance: a duration or [least, most] (drawn per publication).'),
+    start: duration('First publication. @default 0').optional(),
+    until: duration('No publication after this. @default the end of the fault phase').optional(),
+    toClient: probability('Share of publications sent to one client (EVT-6) instead of every subscriber. @default 0').optional(),
+    toGroup: probability('Share sent to the group "even" (the clients of even index, EVT-6). @default 0').optional(),
+  })
+  .describe('A simulated event: each instance publishes `{ id, n, kind }` (kind one of red, green, blue, drawn per publication).');
+
 const simulatedService = z
   .strictObject({
     name: z.string().regex(SERVICE_NAME).describe('The service name clients ask for.'),
     version: z.string().min(1).describe('@default 1.0.0').optional(),
     operations: z.record(z.string().regex(SERVICE_NAME), simulatedOperation).describe('Operations by name.'),
+    events: z.record(z.string().regex(SERVICE_NAME), simulatedEvent).describe('Events it publishes (EVT-1), by name.').optional(),
   })
-  .describe('A service made of simulated operations.');
+  .describe('A service made of simulated operations (and events).');
 
 const limitsSchema = z.strictObject({
   tasksRunningMax: z.number().int().min(1).optional(),
@@ -87,9 +115,24 @@ const providerOptions = z
         'SEC-8: sign advertisements with this instance\'s own Ed25519 key (derived from the run seed and the instance name, the same key after a restart, with a greater epoch). false: unsigned, as a seed-only provider; only clients with allowUnsigned believe it. @default true',
       )
       .optional(),
+    events: z
+      .strictObject({
+        queueMax: z.number().int().min(1).describe('EVT-8 eventQueueMax. @default 1024').optional(),
+        inFlightMax: z.number().int().min(1).describe('EVT-8 eventsInFlightMax. @default 64').optional(),
+        linger: duration('EVT-10 subscriptionLingerMs. @default 60s').optional(),
+      })
+      .describe('Bounds of event subscriptions (docs/protocol.md, Defaults of the extensions).')
+      .optional(),
     injectBug: z
       .strictObject({
         skipDuplicateCheck: z.boolean().describe('Runs a duplicate AssignTask again (breaks TASK-4). For checker self-tests only.').optional(),
+        acceptWrongHash: z.boolean().describe('The file store keeps arriving bytes whatever they hash to (breaks FILE-2). For checker self-tests only.').optional(),
+        loseEventEvery: z
+          .number()
+          .int()
+          .min(1)
+          .describe('Every n-th publication of an instance is queued for nobody, as by a provider that loses an event without counting it (breaks EVT-10). For checker self-tests only.')
+          .optional(),
       })
       .describe('Deliberate bugs, to see the checker find them (docs/simulation.md).')
       .optional(),
@@ -164,14 +207,42 @@ const workloadSchema = z
         after: durationRange('Time from submission to the cancel.'),
       })
       .optional(),
+    files: z
+      .strictObject({
+        count: z.number().int().min(1).max(8).describe('Task files per task (in the parameter `files`).'),
+        size: byteRange('Bytes of each file: a number or [least, most] (drawn per file).'),
+        distinct: z.number().int().min(1).max(1_000).describe('How many different files the stream draws from (a small number: files repeat, FILE-3). @default 4').optional(),
+        results: z
+          .number()
+          .int()
+          .min(0)
+          .max(8)
+          .describe('Files each task\'s operation makes and returns (FILE-10); the client fetches them from that instance after the TaskResult (FILE-12). @default 0')
+          .optional(),
+      })
+      .describe('Task files (FILE-12): each task uploads its files on a file link to the provider it is then assigned to.')
+      .optional(),
   })
   .describe('A stream of tasks one client submits.');
+
+const subscriptionSchema = z
+  .strictObject({
+    service: z.string().regex(SERVICE_NAME),
+    event: z.string().regex(SERVICE_NAME),
+    delivery: z.enum(['at-most-once', 'at-least-once']).describe('EVT-8, EVT-10. @default at-most-once').optional(),
+    overflow: z.enum(['drop-oldest', 'close']).describe('EVT-11. @default drop-oldest').optional(),
+    kinds: z.array(z.enum(EVENT_KINDS)).min(1).describe('Filter (EVT-7): only events of these kinds. @default every event').optional(),
+    start: duration('When to subscribe. @default 0').optional(),
+    until: duration('When to unsubscribe (EVT-12). @default never').optional(),
+  })
+  .describe('A subscription the client holds (EVT-4..EVT-13).');
 
 const clientSchema = z.strictObject({
   name: participantName,
   count: z.number().int().min(1).max(32).describe('Instances, named like providers. @default 1').optional(),
   options: clientOptions.optional(),
   workload: z.array(workloadSchema).describe('What this client submits.').optional(),
+  subscriptions: z.array(subscriptionSchema).describe('Events this client subscribes to.').optional(),
 });
 
 // ---- faults ------------------------------------------------------------------------------------
@@ -186,6 +257,7 @@ const linkFaults = {
   duplicate: probability('Datagram duplication probability.').optional(),
   reorder: probability('Probability that a datagram is held back so later ones overtake it.').optional(),
   delay: durationRange('One-way delay of datagrams and frames: a duration or [least, most].').optional(),
+  corrupt: probability('Probability that a file chunk on a file link has a byte flipped (a broken link or sender; FILE-2 must catch it).').optional(),
 };
 
 export const faultSchema = z.discriminatedUnion('type', [
@@ -262,6 +334,8 @@ export type ProviderSpec = z.output<typeof providerSchema>;
 export type ClientSpec = z.output<typeof clientSchema>;
 export type Workload = z.output<typeof workloadSchema>;
 export type SimulatedOperation = z.output<typeof simulatedOperation>;
+export type SimulatedEvent = z.output<typeof simulatedEvent>;
+export type SubscriptionSpec = z.output<typeof subscriptionSchema>;
 export type Range = { readonly min: number; readonly max: number };
 
 /**

@@ -7,6 +7,7 @@
  */
 import { SimulatedNetwork, type NetworkStats } from '../../adapters/simulated/network.js';
 import { VirtualClock } from '../../adapters/simulated/virtualClock.js';
+import { FileFabric } from './fileLinks.js';
 import { cutsOf, scheduleFaults, undoAll, type Applied, type FaultWorld, type LinkFaults, type Scheduler } from './faultSchedule.js';
 import type { Observation } from './history.js';
 import { ParticipantClock } from './participantClock.js';
@@ -80,6 +81,8 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
     },
   });
 
+  const files = new FileFabric({ clock, seed: plan.seed, delay: plan.network.delay, stalled: (host) => net.isStalled(host) });
+  files.setBaseCorrupt(plan.network.corrupt);
   const clocks = new Map<string, ParticipantClock>();
   const incarnations = new Map<string, number>();
   const running = new Map<string, RunningProvider | RunningClient>();
@@ -92,16 +95,26 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
     const participantClock = new ParticipantClock(clock);
     participantClock.rate = rates.get(participant.name) ?? 1;
     clocks.set(participant.name, participantClock);
-    const env = { host: net.host(participant.name), clock: participantClock, now: () => clock.now(), record, seed: plan.seed, detail };
-    running.set(
-      participant.name,
-      participant.kind === 'provider' ? startProvider(participant, incarnation, env, modules) : startClient(participant, incarnation, env),
-    );
+    const env = { host: net.host(participant.name), clock: participantClock, now: () => clock.now(), record, seed: plan.seed, detail, files };
+    if (participant.kind === 'provider') {
+      running.set(participant.name, startProvider(participant, incarnation, env, modules, plan));
+      return;
+    }
+    const client = startClient(participant, incarnation, env);
+    running.set(participant.name, client);
+    // A restarted client takes up again the subscriptions it held (its earlier incarnation's died with it).
+    const now = clock.now();
+    for (const subscription of plan.subscriptions) {
+      if (subscription.client === participant.name && subscription.atMs <= now && now < (subscription.untilMs ?? Number.POSITIVE_INFINITY)) {
+        participantClock.run(() => client.subscribe(subscription));
+      }
+    }
   };
   const crash = (name: string): Applied => {
     const victim = running.get(name);
     if (victim === undefined) return {};
     net.crash(name); // sockets vanish first, so stopping the actors sends nothing
+    files.crash(name);
     clocks.get(name)?.kill();
     victim.kill();
     running.delete(name);
@@ -117,12 +130,23 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
 
   const world: FaultWorld = {
     partition(groups, oneWay) {
-      return { undo: undoAll(cutsOf(groups, oneWay).map(([from, to]) => net.partition(from, to, { symmetric: false }))) };
+      const cuts = cutsOf(groups, oneWay);
+      const fileCuts = cuts.flatMap(([from, to]) => from.flatMap((a) => to.map((b) => files.cut(a, b))));
+      return { undo: undoAll([...cuts.map(([from, to]) => net.partition(from, to, { symmetric: false })), ...fileCuts]) };
     },
     link(from, to, faults) {
       const pairs = from.flatMap((a) => to.filter((b) => b !== a).map((b) => [a, b] as const));
-      for (const [a, b] of pairs) net.setLinkFaults(a, b, linkPatch(faults));
-      return { undo: () => pairs.forEach(([a, b]) => net.setLinkFaults(a, b, undefined)) };
+      for (const [a, b] of pairs) {
+        net.setLinkFaults(a, b, linkPatch(faults));
+        files.setLinkFaults(a, b, { delay: faults.delay, corrupt: faults.corrupt });
+      }
+      return {
+        undo: () =>
+          pairs.forEach(([a, b]) => {
+            net.setLinkFaults(a, b, undefined);
+            files.setLinkFaults(a, b, undefined);
+          }),
+      };
     },
     crash,
     restart,
@@ -163,6 +187,8 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
     heal() {
       net.heal();
       net.clearLinkFaults();
+      files.heal();
+      files.setBaseCorrupt(plan.network.corrupt);
     },
   };
   const scheduler: Scheduler = { at: (atMs, fn) => void clock.setTimeout(fn, atMs - clock.now()), now: () => clock.now() };
@@ -182,10 +208,24 @@ export async function runVirtual(plan: Plan, options: VirtualRunOptions = {}): P
       scheduler.at(task.cancelAtMs, () => clocks.get(task.client)?.run(() => asClient(task.client)?.cancel(task.taskId)));
     }
   }
+  for (const publication of plan.publications) {
+    scheduler.at(publication.atMs, () => {
+      const provider = running.get(publication.provider);
+      if (provider !== undefined && 'publish' in provider) clocks.get(publication.provider)?.run(() => provider.publish(publication));
+    });
+  }
+  for (const subscription of plan.subscriptions) {
+    scheduler.at(subscription.atMs, () => clocks.get(subscription.client)?.run(() => asClient(subscription.client)?.subscribe(subscription)));
+    if (subscription.untilMs !== undefined && subscription.untilMs < plan.endMs) {
+      const { untilMs, subscriptionId } = subscription;
+      scheduler.at(untilMs, () => clocks.get(subscription.client)?.run(() => asClient(subscription.client)?.unsubscribe(subscriptionId)));
+    }
+  }
   scheduler.at(plan.healAtMs, () => {
     record({ t: clock.now(), type: 'heal' });
     world.heal();
     net.setFaults({ lossProbability: 0, duplicateProbability: 0, reorderProbability: 0 });
+    files.setBaseCorrupt(0);
     for (const participant of plan.participants) {
       if (net.isStalled(participant.name)) net.resume(participant.name);
       const participantClock = clocks.get(participant.name);

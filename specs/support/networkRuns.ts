@@ -11,6 +11,7 @@ import { expect } from 'vitest';
 import { check, type Verdict } from '../../runtime/simulate/checker.js';
 import { planRun } from '../../runtime/simulate/plan.js';
 import { parseScenario } from '../../runtime/simulate/scenario.js';
+import { ofType } from '../../runtime/simulate/history.js';
 import { runVirtual } from '../../runtime/simulate/virtual.js';
 import { networkScenarioArb } from './networkScenario.js';
 
@@ -25,6 +26,10 @@ export interface NetworkRunTotals {
   tasks: number;
   /** Networks by discovery: every provider signed, none, or some (SEC-8). */
   discovery: { signed: number; mixed: number; unsigned: number };
+  /** Events (EVT-n): published, handed to applications (at-least-once among them), dropped by overflow, provider subscriptions ended by reason. */
+  events: { published: number; delivered: number; atLeastOnce: number; dropped: number; ended: Record<string, number> };
+  /** Task files (FILE-n): uploads by outcome (done, have: nothing moved, or the failure code), and files handed to operations. */
+  files: { uploads: Record<string, number>; fetches: Record<string, number>; used: number };
 }
 
 export async function checkRandomNetworks(runs: number): Promise<NetworkRunTotals> {
@@ -37,6 +42,8 @@ export async function checkRandomNetworks(runs: number): Promise<NetworkRunTotal
     faults: 0,
     tasks: 0,
     discovery: { signed: 0, mixed: 0, unsigned: 0 },
+    events: { published: 0, delivered: 0, atLeastOnce: 0, dropped: 0, ended: {} },
+    files: { uploads: {}, fetches: {}, used: 0 },
   };
   await fc.assert(
     fc.asyncProperty(networkScenarioArb, async (input) => {
@@ -53,6 +60,15 @@ export async function checkRandomNetworks(runs: number): Promise<NetworkRunTotal
       totals.duplicateAssigns += Math.max(0, (record.delivered.AssignTask ?? 0) - verdict.tasks.submitted);
       const signed = scenario.providers.map((provider) => provider.options?.signed !== false);
       totals.discovery[signed.every(Boolean) ? 'signed' : signed.some(Boolean) ? 'mixed' : 'unsigned']++;
+      totals.events.published += verdict.events.published;
+      totals.events.delivered += verdict.events.delivered;
+      totals.events.dropped += verdict.events.dropped;
+      for (const [reason, count] of Object.entries(verdict.events.ended)) totals.events.ended[reason] = (totals.events.ended[reason] ?? 0) + count;
+      for (const [outcome, count] of Object.entries(verdict.files.uploads)) totals.files.uploads[outcome] = (totals.files.uploads[outcome] ?? 0) + count;
+      totals.files.used += verdict.files.used;
+      for (const [outcome, count] of Object.entries(verdict.files.fetches)) totals.files.fetches[outcome] = (totals.files.fetches[outcome] ?? 0) + count;
+      const atLeastOnce = new Set(plan.subscriptions.filter((s) => s.spec.delivery === 'at-least-once').map((s) => `${s.client}\u0000${s.subscriptionId}`));
+      totals.events.atLeastOnce += ofType(record.history, 'event').filter((event) => atLeastOnce.has(`${event.participant}\u0000${event.subscriptionId}`)).length;
       expect(verdict.violations, `seed ${plan.seed} of ${JSON.stringify(input)}`).toEqual([]);
     }),
     { numRuns: runs },
@@ -68,8 +84,10 @@ export function throughput(totals: NetworkRunTotals): string {
   const { signed, mixed, unsigned } = totals.discovery;
   return (
     `${totals.networks} networks (discovery signed ${signed}, mixed ${mixed}, unsigned ${unsigned}), ${totals.tasks} tasks, ` +
-    `${totals.faults} faults, ${totals.duplicateAssigns} duplicate AssignTasks: ` +
-    `${Math.round(totals.virtualMs / 1000)} virtual s in ${Math.round(totals.cpuMs / 1000)} CPU s (${Math.round(totals.wallMs / 1000)} wall s): ` +
+    `${totals.faults} faults, ${totals.duplicateAssigns} duplicate AssignTasks; ` +
+    `events: ${totals.events.published} published, ${totals.events.delivered} delivered (${totals.events.atLeastOnce} at-least-once), ${totals.events.dropped} dropped by overflow, subscriptions ended ${JSON.stringify(totals.events.ended)}; ` +
+    `file uploads ${JSON.stringify(totals.files.uploads)}, ${totals.files.used} files handed to operations, result files fetched ${JSON.stringify(totals.files.fetches)}: ` +
+    `${Math.round(totals.virtualMs / 1000)} virtual s in ${(totals.cpuMs / 1000).toFixed(1)} CPU s (${Math.round(totals.wallMs / 1000)} wall s): ` +
     `${perCpu} virtual s per CPU s (${perWall} per wall s), ${perMinute} networks per CPU minute`
   );
 }

@@ -150,6 +150,8 @@ export async function runReal(options: RealRunOptions): Promise<RealRun> {
         undos.push(applied.undo);
         if (applied.note !== undefined) notes.add(applied.note);
       }
+      // File links are simulated only (tasks with files fail UNSUPPORTED_MESSAGE here): nothing to corrupt.
+      if ((faults.corrupt ?? 0) > 0) notes.add('corrupt: not applied (file links run in virtual time only)');
       return { undo: undoAll(undos), ...(notes.size === 0 ? {} : { note: [...notes].join('; ') }) };
     },
     crash(name) {

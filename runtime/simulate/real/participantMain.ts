@@ -54,7 +54,11 @@ async function main(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, -now())));
   if (planned.kind === 'provider') {
     const modules = { [planned.spec.name]: await loadServices(planned.spec.modules ?? [], config.scenarioDir) };
-    startProvider(planned, config.incarnation, env, modules);
+    const provider = startProvider(planned, config.incarnation, env, modules, plan);
+    const started = now();
+    for (const publication of plan.publications) {
+      if (publication.provider === planned.name && publication.atMs >= started) at(publication.atMs, () => provider.publish(publication));
+    }
   } else {
     const client = startClient(planned, config.incarnation, env);
     const started = now();
@@ -62,6 +66,11 @@ async function main(): Promise<void> {
       if (task.client !== planned.name || task.atMs < started) continue;
       at(task.atMs, () => client.submit(task));
       if (task.cancelAtMs !== undefined) at(task.cancelAtMs, () => client.cancel(task.taskId));
+    }
+    for (const subscription of plan.subscriptions) {
+      if (subscription.client !== planned.name || (subscription.untilMs ?? Number.POSITIVE_INFINITY) <= started) continue;
+      at(Math.max(subscription.atMs, started), () => client.subscribe(subscription));
+      if (subscription.untilMs !== undefined) at(subscription.untilMs, () => client.unsubscribe(subscription.subscriptionId));
     }
     const probe = probeTask(plan, planned.name);
     if (probe !== undefined && plan.probeAtMs >= started) at(plan.probeAtMs, () => client.submit(probe, true));

@@ -83,6 +83,29 @@ export function terminalSummary(simulation: Simulation, options: { readonly repl
   const faults = runs.reduce((sum, run) => sum + run.faults.length, 0);
   lines.push('');
   lines.push(`  tasks     ${tasks.submitted} submitted: ${tasks.completed} completed, ${tasks.failed} failed${codeText === '' ? '' : ` (${codeText})`}, ${tasks.cancelled} cancelled; ${tasks.runs} operation runs`);
+  const published = runs.reduce((sum, run) => sum + run.verdict.events.published, 0);
+  if (published > 0) {
+    const delivered = runs.reduce((sum, run) => sum + run.verdict.events.delivered, 0);
+    const dropped = runs.reduce((sum, run) => sum + run.verdict.events.dropped, 0);
+    lines.push(`  events    ${published} published, ${delivered} handed to subscribers, ${dropped} dropped by overflow`);
+  }
+  const uploads: Record<string, number> = {};
+  for (const run of runs) for (const [outcome, count] of Object.entries(run.verdict.files.uploads)) uploads[outcome] = (uploads[outcome] ?? 0) + count;
+  if (Object.keys(uploads).length > 0) {
+    const { done = 0, have = 0, ...failed } = uploads;
+    const failedText = Object.entries(failed)
+      .sort((a, b) => b[1] - a[1])
+      .map(([code, count]) => `${code} ${count}`)
+      .join(', ');
+    const used = runs.reduce((sum, run) => sum + run.verdict.files.used, 0);
+    const fetches: Record<string, number> = {};
+    for (const run of runs) for (const [outcome, count] of Object.entries(run.verdict.files.fetches)) fetches[outcome] = (fetches[outcome] ?? 0) + count;
+    const { done: fetched = 0, ...unfetched } = fetches;
+    const fetchText = Object.keys(fetches).length === 0 ? '' : `; ${fetched} result files fetched, ${Object.values(unfetched).reduce((a, b) => a + b, 0)} not`;
+    lines.push(
+      `  files     ${done + have} uploads done (${have} without moving content), ${Object.values(failed).reduce((a, b) => a + b, 0)} failed${failedText === '' ? '' : ` (${failedText})`}; ${used} handed to operations${fetchText}`,
+    );
+  }
   lines.push(`  faults    ${faults} applied`);
   lines.push(
     `  speed     ${formatDuration(throughput.virtualMs)} virtual in ${formatDuration(throughput.realMs)}: ${Math.round(throughput.virtualSecondsPerSecond).toLocaleString('en-US')} virtual s per s${throughput.cpuMs > 0 ? ` (${Math.round(throughput.virtualSecondsPerCpuSecond).toLocaleString('en-US')} per CPU s)` : ''}, ${Math.round(throughput.networksPerMinute).toLocaleString('en-US')} networks per minute`,
