@@ -1,10 +1,13 @@
 /**
  * The provider process of bench/fileTransfer.ts: a real switchboard provider on loopback hosting
  * `FileSink.consume({ input: taskFile() })` (the task reads the file's size from its store and
- * returns it), its files in a disk store under a temp dir. On the same WebSocket server, the side
- * channel `/raw?bytes=N` counts the bytes of binary messages and answers "done" after N: the
- * baseline, a raw ws binary stream into the same process.
- * Reports `listening {endpoint}`; CPU time on request.
+ * returns it with the time its handler started), its files in a disk store under a temp dir. On
+ * the same WebSocket server, the side channel `/raw?bytes=N` counts the bytes of binary messages
+ * and answers `done <time>` after N: the baseline, a raw ws binary stream into the same process.
+ * Both end stamps are this process's clock (`nowMs`), so the two figures end in the same place.
+ *
+ * Reports `listening {endpoint}`; `{"cmd":"cpu","fromUs":A,"toUs":B}` -> `cpu {cpuUs}`, this
+ * process's CPU time in that hrtime window (bench/cpu.ts).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,10 +17,12 @@ import * as z from 'zod';
 import { taskFile } from '../runtime/files/taskFile.js';
 import { createProvider } from '../runtime/provider.js';
 import { defineService } from '../runtime/service.js';
-import { LOOPBACK, LOOPBACK_BROADCAST, numberArg, onCommand, report, reportCrashes } from './common.js';
+import { LOOPBACK, LOOPBACK_BROADCAST, nowMs, numberArg, onCommand, report, reportCrashes } from './common.js';
+import { startCpuSampler } from './cpu.js';
 
 reportCrashes();
-const root = await mkdtemp(path.join(tmpdir(), 'switchboard-bench-files-'));
+const cpu = startCpuSampler();
+const root = await mkdtemp(path.join(process.env.BENCH_FILES_DIR ?? tmpdir(), 'switchboard-bench-files-'));
 const discoveryPort = numberArg('discovery-port', 50_073);
 const chunkBytes = numberArg('chunk', 262_144);
 const creditsMax = numberArg('credits', 16);
@@ -31,7 +36,7 @@ function serveRaw(socket: WebSocket, request: { url?: string | undefined }): voi
   socket.on('message', (data, isBinary) => {
     if (!isBinary) return;
     received += bytesOf(data);
-    if (received >= expected) socket.send('done');
+    if (received >= expected) socket.send(`done ${nowMs()}`);
   });
 }
 
@@ -41,7 +46,7 @@ const sink = defineService({
   operations: {
     consume: {
       params: z.object({ input: taskFile() }),
-      run: ({ input }, ctx) => ({ size: input.size, stored: ctx.files.path(input).length > 0 }),
+      run: ({ input }, ctx) => ({ size: input.size, stored: ctx.files.path(input).length > 0, startedAt: nowMs() }),
     },
   },
 });
@@ -56,10 +61,10 @@ const provider = createProvider({
   log: () => {},
 });
 const { endpoint } = await provider.start();
-report('listening', { endpoint });
+report('listening', { endpoint, filesDir: root });
 
 onCommand((command) => {
-  if (command.cmd === 'cpu') report('cpu', { ...process.cpuUsage() });
+  if (command.cmd === 'cpu') report('cpu', { cpuUs: cpu.between(Number(command.fromUs), Number(command.toUs)) ?? -1 });
   if (command.cmd === 'stop') {
     void provider
       .stop()

@@ -341,6 +341,7 @@ export function createClient(options: ClientOptions = {}): Client {
     // A file link opens with the task connection's TLS, pin and identity (SEC-1, SEC-10).
     connect: { clientSecret, ...options.connect },
     clock,
+    interpreter,
     services: () => actor.getSnapshot().context.services,
     find: (serviceName, operation) => client.waitFor(serviceName, { operation, timeoutMs: WAIT_FOR_DEFAULT_MS }),
   });

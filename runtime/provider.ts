@@ -404,5 +404,5 @@ function filesFor(options: ProviderOptions, log: Logger, { verifyToken, verifyCe
   const authorizeFiles = acl === undefined ? {} : { authorize: (request: Parameters<typeof authorize>[1]) => authorize(acl, request).allowed };
   // SEC-2, SEC-10: a file link needs the credential a session would need, and is identified as one is.
   const credentials = { ...(verifyToken === undefined ? {} : { verifyToken }), ...(verifyCertificate === undefined ? {} : { verifyCertificate }) };
-  return new ProviderFiles({ ...authorizeFiles, ...credentials, ...given }, log, options.clock);
+  return new ProviderFiles({ ...authorizeFiles, ...credentials, ...given }, log, options.clock, options.interpreter ?? interpreterFromEnv());
 }

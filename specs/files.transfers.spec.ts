@@ -198,6 +198,18 @@ describe('file transfers (FILE-1..FILE-11)', () => {
     );
   });
 
+  it('a sender reuses a chunk frame only once the link released it: a link that writes behind gets every byte right', async () => {
+    const { clientStore, providerStore } = stores();
+    const { client, wire } = linkedTransfers({ clientStore, providerStore, limits: { chunkBytes: 1024, creditsMax: 8 } });
+    wire.holdFrames = true;
+    const data = bytesOf(64 * 1024 + 100, 3);
+    const ref = await clientStore.add(data);
+    expect((await client.upload(ref, 'Images')).end).toEqual({ status: 'done', have: false, bytes: data.byteLength });
+    expect(sameBytes(await providerStore.read(ref.sha256), data)).toBe(true);
+    // Released frames were used again (65 chunks, a window of 8).
+    expect(wire.frames.size).toBeLessThan(wire.chunks / 2);
+  });
+
   it('moves real files between two disk stores', async () => {
     const [a, b] = await Promise.all([mkdtemp(path.join(tmpdir(), 'sb-client-')), mkdtemp(path.join(tmpdir(), 'sb-provider-'))]);
     dirs.push(a, b);

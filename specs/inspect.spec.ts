@@ -134,7 +134,9 @@ async function relayPage(url: string): Promise<{ events: Array<{ type: string; n
   return { events, close: () => socket.terminate() };
 }
 
-const until = async (check: () => boolean, ms = 5_000) => {
+// Returns as soon as the condition holds; the deadline only bounds a failing run (15 s: the relay
+// carries every actor event as JSON, which a loaded two-core machine took more than 5 s to deliver).
+const until = async (check: () => boolean, ms = 15_000) => {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');

@@ -28,16 +28,32 @@ export interface ChunkFrame {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** The header of a chunk frame; the data follows it (written by the caller, so it is copied once). */
-export function chunkHeader(transferId: string, index: number): Uint8Array {
+/** A transferId as chunk frames carry it (UTF-8, 1 to 255 bytes): encoded once per transfer. */
+export function chunkIdBytes(transferId: string): Uint8Array {
   const id = encoder.encode(transferId);
   if (id.byteLength < 1 || id.byteLength > 255) throw new RangeError('chunkHeader: a transferId is 1 to 255 bytes of UTF-8');
+  return id;
+}
+
+/** Writes a chunk frame's header at the start of `target` (the data goes after it); returns the header's length. */
+export function writeChunkHeader(target: Uint8Array, idBytes: Uint8Array, index: number): number {
   if (!Number.isInteger(index) || index < 0 || index > 0xffff_ffff) throw new RangeError('chunkHeader: index out of range');
+  target[0] = CHUNK_FRAME_KIND;
+  target[1] = idBytes.byteLength;
+  target.set(idBytes, 2);
+  const at = 2 + idBytes.byteLength;
+  target[at] = index >>> 24;
+  target[at + 1] = (index >>> 16) & 0xff;
+  target[at + 2] = (index >>> 8) & 0xff;
+  target[at + 3] = index & 0xff;
+  return at + 4;
+}
+
+/** The header of a chunk frame alone; the data follows it. */
+export function chunkHeader(transferId: string, index: number): Uint8Array {
+  const id = chunkIdBytes(transferId);
   const header = new Uint8Array(CHUNK_HEADER_BYTES + id.byteLength);
-  header[0] = CHUNK_FRAME_KIND;
-  header[1] = id.byteLength;
-  header.set(id, 2);
-  new DataView(header.buffer).setUint32(2 + id.byteLength, index, false);
+  writeChunkHeader(header, id, index);
   return header;
 }
 

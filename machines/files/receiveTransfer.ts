@@ -10,9 +10,10 @@
  *   room for it (FileNeed with the first credits) or is full (FILE_STORE_FULL).
  * - `receiving`: chunks must come in index order, each exactly its expected length, never beyond
  *   the credits granted (FILE-4); anything else fails INVALID_MESSAGE. Each accepted chunk goes to
- *   the host to write (and hash as it goes); as the host reports chunks written, credits are
- *   granted again in batches of half the window, so the sender never waits for a full round trip
- *   and the bytes in flight stay within `creditsMax` chunks.
+ *   the host to write (and hash as it goes); as the host reports chunks taken in (written, or
+ *   copied into its store's bounded write-behind buffer), credits are granted again in batches of
+ *   half the window, so the sender never waits for a full round trip and the bytes in flight stay
+ *   within `creditsMax` chunks.
  * - `verifying`: every chunk is written; the host compares the SHA-256 of what arrived with the
  *   offered one: equal, FileDone and the file is stored; different, FileFailed
  *   FILE_HASH_MISMATCH and nothing is stored (FILE-2).
@@ -108,8 +109,8 @@ const failWith = (code: string, message: (context: Context, event: Event) => str
 
 /**
  * Credits to grant now: a batch once half the window is free again, so grants are few. The window
- * counts chunks granted and not yet written (in flight, or received and waiting for the disk), so
- * a slow disk slows the sender instead of filling memory.
+ * counts chunks granted and not yet taken in by the store (in flight, or received and waiting for
+ * room in its write-behind buffer), so a slow disk slows the sender instead of filling memory.
  */
 function creditsDue(context: Context): number {
   const outstanding = context.granted - context.written;

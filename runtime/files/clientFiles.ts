@@ -14,6 +14,7 @@ import type { WsConnectOptions } from '../../adapters/ws/options.js';
 import type { FileRef } from '../../machines/files/fileRef.js';
 import { ProtocolError, isErrorCode } from '../../machines/errors.js';
 import type { Clock } from '../provider.js';
+import type { InterpreterChoice } from '../interpreter.js';
 import { attachFileLink, socketTransferLink } from './fileLink.js';
 import { openDiskFileStore, openMemoryFileStore, type FileStore } from './fileStore.js';
 import { FILE_LINK_PATH } from './providerFiles.js';
@@ -61,6 +62,7 @@ export class ClientFiles {
   readonly #clientId: string;
   readonly #options: ClientFilesOptions;
   readonly #clock: Clock | undefined;
+  readonly #interpreter: InterpreterChoice | undefined;
   readonly #store: Promise<FileStore>;
   readonly #links = new Map<string, Promise<Link>>();
   readonly #listeners = new Map<string, (bytes: number) => void>();
@@ -71,8 +73,9 @@ export class ClientFiles {
   /** The task connection's options for an endpoint (the same builder, adapters/ws/connect.ts). */
   readonly #connectOptions: ReturnType<typeof wsClientOptions>;
 
-  constructor(clientId: string, options: ClientFilesOptions = {}, clock?: Clock) {
+  constructor(clientId: string, options: ClientFilesOptions = {}, clock?: Clock, interpreter?: InterpreterChoice) {
     this.#clientId = clientId;
+    this.#interpreter = interpreter;
     this.#options = options;
     this.#connectOptions = wsClientOptions(options.connect);
     this.#clock = clock;
@@ -221,6 +224,7 @@ export class ClientFiles {
       clientId: this.#clientId,
       ...(this.#options.limits === undefined ? {} : { limits: this.#options.limits }),
       ...(this.#clock === undefined ? {} : { clock: this.#clock }),
+      ...(this.#interpreter === undefined ? {} : { interpreter: this.#interpreter }),
       // The id `#run` chose, so its progress listener is found by it.
       newId: () => this.#nextTransferId ?? uuid(),
       onProgress: (transferId, bytes) => this.#listeners.get(transferId)?.(bytes),

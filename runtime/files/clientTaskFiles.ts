@@ -9,6 +9,7 @@ import type { ServiceView } from '../../machines/repository.js';
 import type { TaskOutcome } from '../../machines/outcome.js';
 import { ProtocolError, toProtocolError } from '../../machines/errors.js';
 import type { Clock } from '../provider.js';
+import type { InterpreterChoice } from '../interpreter.js';
 import type { TaskProgress } from '../taskHandle.js';
 import type { WsConnectOptions } from '../../adapters/ws/options.js';
 import { ClientFiles, type ClientFilesOptions, type FileLinkTarget, type FileProgress } from './clientFiles.js';
@@ -24,6 +25,8 @@ export interface TaskFilesDeps {
   /** The options of the client's task connections (TLS, pin, token, client secret), for its file links too. */
   readonly connect?: WsConnectOptions | undefined;
   readonly clock: Clock | undefined;
+  /** What runs the transfer statecharts (the client's `interpreter`). */
+  readonly interpreter?: InterpreterChoice | undefined;
   readonly services: () => readonly ServiceView[];
   /** Finds (or waits for) an instance offering the operation. */
   readonly find: (serviceName: string, operation: string) => Promise<ServiceView>;
@@ -50,7 +53,7 @@ export function clientTaskFiles(deps: TaskFilesDeps) {
   const cache = (): ClientFiles => {
     if (!enabled) throw new ProtocolError('UNSUPPORTED_MESSAGE', 'task files are turned off on this client (files: false)');
     const given = typeof deps.options === 'object' ? deps.options : {};
-    return (files ??= new ClientFiles(deps.clientId, deps.connect === undefined ? given : { connect: deps.connect, ...given }, deps.clock));
+    return (files ??= new ClientFiles(deps.clientId, deps.connect === undefined ? given : { connect: deps.connect, ...given }, deps.clock, deps.interpreter));
   };
   const uploading = new Map<string, AbortController>();
   const targets = new Map<string, Target>();

@@ -11,10 +11,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { IncomingSink, StoreBackend } from './backend.js';
+import { StagedWriter, type StagedWriterOptions } from './stagedWriter.js';
 
 const SHA256_NAME = /^[0-9a-f]{64}$/;
 
-export async function diskBackend(dir: string): Promise<StoreBackend> {
+export async function diskBackend(dir: string, stagingOptions: StagedWriterOptions = {}): Promise<StoreBackend> {
   const root = path.resolve(dir);
   const objects = path.join(root, 'objects');
   const incoming = path.join(root, 'incoming');
@@ -52,7 +53,7 @@ export async function diskBackend(dir: string): Promise<StoreBackend> {
       }
       return found.sort((a, b) => a.mtimeMs - b.mtimeMs).map(({ sha256, size }) => ({ sha256, size }));
     },
-    async createIncoming(): Promise<IncomingSink> {
+    async createIncoming(size: number): Promise<IncomingSink> {
       const partPath = path.join(incoming, `${randomUUID()}.part`);
       const handle = await open(partPath, 'wx');
       let open_ = true;
@@ -61,19 +62,26 @@ export async function diskBackend(dir: string): Promise<StoreBackend> {
         open_ = false;
         await handle.close();
       };
+      // Chunks are copied into a few reused blocks and written a block at a time (stagedWriter.ts).
+      const staged = new StagedWriter(async (block, length, position) => {
+        let written = 0;
+        while (written < length) {
+          const { bytesWritten } = await handle.write(block, written, length - written, position + written);
+          written += bytesWritten;
+        }
+      }, stagingOptions);
       return {
-        write: async (offset, data) => {
-          let written = 0;
-          while (written < data.byteLength) {
-            const { bytesWritten } = await handle.write(data, written, data.byteLength - written, offset + written);
-            written += bytesWritten;
-          }
-        },
+        write: (offset, data) => staged.write(offset, data, size),
         commit: async (sha256) => {
-          await closeOnce();
+          try {
+            await staged.flush();
+          } finally {
+            await closeOnce();
+          }
           await rename(partPath, await place(sha256));
         },
         discard: async () => {
+          await staged.drop();
           await closeOnce();
           await unlink(partPath).catch(() => undefined);
         },

@@ -77,14 +77,21 @@ export function socketTransferLink(socket: WebSocket, highWaterBytes = SEND_HIGH
     sendMessage(draft: FileDraft) {
       sendAnswer(socket, JSON.stringify({ type: draft.type, messageId: draft.messageId ?? uuid(), timestamp: new Date().toISOString(), payload: draft.payload }));
     },
-    sendChunk(frame: Uint8Array) {
+    sendChunk(frame: Uint8Array, release?: () => void) {
       if (socket.readyState !== OPEN) return;
+      // ws calls back once the frame is written (or the socket failed): it holds it no longer.
+      const written = release === undefined ? undefined : (error?: Error | null) => error == null && release();
       if (socket.bufferedAmount < highWaterBytes) {
-        socket.send(frame, { binary: true });
+        socket.send(frame, { binary: true }, written);
         return;
       }
       // Above the mark: the next chunk waits until this one is written (the window bounds the rest).
-      return new Promise<void>((resolve) => socket.send(frame, { binary: true }, () => resolve()));
+      return new Promise<void>((resolve) =>
+        socket.send(frame, { binary: true }, (error) => {
+          written?.(error);
+          resolve();
+        }),
+      );
     },
   };
 }

@@ -77,7 +77,11 @@ export class IncomingFile {
     return this.#received;
   }
 
-  /** Appends the next bytes; resolves once they are written. */
+  /**
+   * Appends the next bytes; resolves once the store has taken them: written, or (a disk store)
+   * copied into its bounded write-behind buffer, so the caller's buffer is free. A write that
+   * fails later fails a following `write` or `finish`.
+   */
   write(data: Uint8Array): Promise<void> {
     if (this.#settled) return Promise.reject(new Error('incoming file already finished'));
     if (this.#received + data.byteLength > this.file.size) {
@@ -108,7 +112,14 @@ export class IncomingFile {
       this.store.releaseReservation(this.file.size);
     } else {
       await this.store.removed(actual);
-      await sink.commit(actual);
+      try {
+        // Written behind (stagedWriter.ts): a write that failed is known only now.
+        await sink.commit(actual);
+      } catch (error) {
+        this.store.releaseReservation(this.file.size);
+        await sink.discard().catch(() => undefined);
+        throw error;
+      }
       this.store.commitReserved(actual, this.file.size);
     }
     return { ok: true, file: this.file };

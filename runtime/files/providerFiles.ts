@@ -28,6 +28,7 @@ import { ProtocolError } from '../../machines/errors.js';
 import { claimClient, hostOf, withCredential, type ClientOwner, type SessionIdentity } from '../../machines/identity.js';
 import { clientProofOf } from '../../adapters/ws/options.js';
 import type { Clock } from '../provider.js';
+import type { InterpreterChoice } from '../interpreter.js';
 import type { Logger, OperationContext, OperationDefinition, ServiceDefinition } from '../service.js';
 import { attachFileLink, socketTransferLink, type FileLinkCounters, type FileLinkOptions } from './fileLink.js';
 import { openDiskFileStore, type FileStore } from './fileStore.js';
@@ -113,15 +114,17 @@ export class ProviderFiles {
   #store: FileStore | undefined;
   readonly #options: ProviderFilesOptions;
   readonly #clock: Clock | undefined;
+  readonly #interpreter: InterpreterChoice | undefined;
   readonly #owners = new Map<string, ClientOwner>();
   /** The owner of a clientId among the provider's sessions (set by the provider once it runs). */
   sessionOwnerOf: (clientId: string) => ClientOwner | undefined = () => undefined;
   readonly #links = new Set<WebSocket>();
   readonly #fileServices = new Set<string>();
 
-  constructor(options: ProviderFilesOptions, log: Logger, clock?: Clock) {
+  constructor(options: ProviderFilesOptions, log: Logger, clock?: Clock, interpreter?: InterpreterChoice) {
     this.#options = options;
     this.#clock = clock;
+    this.#interpreter = interpreter;
     const dir = options.dir ?? mkdtempSync(path.join(os.tmpdir(), 'switchboard-files-'));
     this.ready = openDiskFileStore(dir, {
       ...(options.bytesMax === undefined ? {} : { bytesMax: options.bytesMax }),
@@ -213,6 +216,7 @@ export class ProviderFiles {
       clientId,
       ...(this.#options.limits === undefined ? {} : { limits: this.#options.limits }),
       ...(this.#clock === undefined ? {} : { clock: this.#clock }),
+      ...(this.#interpreter === undefined ? {} : { interpreter: this.#interpreter }),
       newId: uuid,
     });
     const counters = attachFileLink(socket, transfers, {

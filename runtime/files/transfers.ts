@@ -13,7 +13,7 @@
  */
 import { createActor, type AnyActorRef } from 'xstate';
 import type { Clock } from '../provider.js';
-import { chunkHeader, type ChunkFrame } from '../../machines/files/chunkFrame.js';
+import { CHUNK_HEADER_BYTES, chunkIdBytes, writeChunkHeader, type ChunkFrame } from '../../machines/files/chunkFrame.js';
 import { chunkLengthOf, type FileRef } from '../../machines/files/fileRef.js';
 import type { FileDraft, FileMessage } from '../../machines/files/messages.js';
 import {
@@ -26,13 +26,18 @@ import {
 import { sendTransferMachine, type SendTransferEvent, type SendTransferToParentEvent } from '../../machines/files/sendTransfer.js';
 import { failedDraft, type PeerFileEvent, type TransferEnd } from '../../machines/files/transferTypes.js';
 import type { FileStore, IncomingFile } from './fileStore.js';
+import { interpreterFromEnv, runnable, type InterpreterChoice } from '../interpreter.js';
 
 /** What a link must do for its transfers. */
 export interface TransferLink {
   /** Sends a file message (JSON envelope). */
   sendMessage(draft: FileDraft): void;
-  /** Sends one chunk frame (binary WebSocket message); resolves when the link has taken it. */
-  sendChunk(frame: Uint8Array): void | Promise<void>;
+  /**
+   * Sends one chunk frame (binary WebSocket message); resolves when the link has taken it. A link
+   * that calls `release` promises it holds the frame no longer (written, or copied): the sender
+   * then reuses it for a later chunk. A link that never calls it gets a new frame every time.
+   */
+  sendChunk(frame: Uint8Array, release?: () => void): void | Promise<void>;
 }
 
 export interface FileTransferLimits extends ReceiveTransferLimits {
@@ -66,6 +71,8 @@ export interface FileTransfersOptions {
   readonly onProgress?: (transferId: string, bytes: number, size: number) => void;
   /** New transferIds for transfers this side starts. */
   readonly newId: () => string;
+  /** What runs the transfer statecharts: the compiled engine, or XState's interpreter. @default SWITCHBOARD_INTERPRETER, else the engine */
+  readonly interpreter?: InterpreterChoice;
 }
 
 export interface TransferResult {
@@ -83,6 +90,8 @@ interface Running {
   bytes: number;
   /** Runs of chunks to send, one after the other: a grant may arrive while a run is still being sent. */
   sending: Promise<void>;
+  /** A sender's frames the link released, for its next chunks (at most FRAMES_KEPT). */
+  readonly frames: Uint8Array[];
   readonly settle: (result: TransferResult) => void;
   readonly done: Promise<TransferResult>;
 }
@@ -98,9 +107,18 @@ export interface TransferCounters {
   unknown: number;
 }
 
+/**
+ * Released frames a sender keeps for its next chunks: a run of chunks is written before the
+ * socket reports the first one done, so the pool must hold a run (half the window) to be reused
+ * at all. A new frame costs its page faults, more than the copy into it.
+ */
+const FRAMES_KEPT = 16;
+
 export class FileTransfers {
   readonly #options: FileTransfersOptions;
   readonly #limits: FileTransferLimits;
+  readonly #sendLogic: typeof sendTransferMachine;
+  readonly #receiveLogic: typeof receiveTransferMachine;
   readonly #running = new Map<string, Running>();
   readonly counters: TransferCounters = { started: 0, done: 0, failed: 0, bytesSent: 0, bytesReceived: 0, unknown: 0 };
   #closed = false;
@@ -109,6 +127,10 @@ export class FileTransfers {
     this.#options = options;
     this.#limits = { ...defaultFileTransferLimits, ...options.limits };
     if (this.#limits.chunkBytes > this.#limits.chunkBytesMax) throw new RangeError('file transfers: chunkBytes must not exceed chunkBytesMax');
+    // On the engine a chunk costs a fraction of what XState's interpreter takes (bench/fileTransfer.ts).
+    const interpreter = options.interpreter ?? interpreterFromEnv();
+    this.#sendLogic = runnable(sendTransferMachine, interpreter, undefined);
+    this.#receiveLogic = runnable(receiveTransferMachine, interpreter, undefined);
   }
 
   get active(): number {
@@ -207,7 +229,7 @@ export class FileTransfers {
   #track(transferId: string, file: FileRef, direction: 'send' | 'receive', actor: AnyActorRef): Running {
     let settle!: (result: TransferResult) => void;
     const done = new Promise<TransferResult>((resolve) => (settle = resolve));
-    const running: Running = { actor, file, direction, bytes: 0, sending: Promise.resolve(), settle, done };
+    const running: Running = { actor, file, direction, bytes: 0, sending: Promise.resolve(), frames: [], settle, done };
     this.#running.set(transferId, running);
     this.counters.started++;
     return running;
@@ -215,7 +237,7 @@ export class FileTransfers {
 
   #startSend(transferId: string, file: FileRef, serviceName: string): Promise<TransferResult> {
     const host = hostRef<SendTransferToParentEvent>((event) => this.#onSendEffect(transferId, event));
-    const actor = createActor(sendTransferMachine, {
+    const actor = createActor(this.#sendLogic, {
       ...(this.#options.clock ? { clock: this.#options.clock } : {}),
       input: {
         transferId,
@@ -246,7 +268,7 @@ export class FileTransfers {
       creditsMax: this.#limits.creditsMax,
       idleTimeoutMs: this.#limits.idleTimeoutMs,
     };
-    const actor = createActor(receiveTransferMachine, {
+    const actor = createActor(this.#receiveLogic, {
       ...(this.#options.clock ? { clock: this.#options.clock } : {}),
       input: { transferId, limits, parentRef: host, file, ...mode },
     });
@@ -275,22 +297,27 @@ export class FileTransfers {
 
   async #sendChunks(transferId: string, running: Running, fromIndex: number, count: number, chunkBytes: number): Promise<void> {
     const { store, link, onProgress } = this.#options;
+    const idBytes = chunkIdBytes(transferId);
+    const headerBytes = CHUNK_HEADER_BYTES + idBytes.byteLength;
     for (let index = fromIndex; index < fromIndex + count; index++) {
       if (this.#running.get(transferId) !== running || this.#closed) return;
       const length = chunkLengthOf(running.file.size, chunkBytes, index);
-      const header = chunkHeader(transferId, index);
-      // Not zero-filled: every byte is written just below (header, then the chunk read into it).
-      const frame = Buffer.allocUnsafe(header.byteLength + length);
-      frame.set(header, 0);
+      const frameBytes = headerBytes + length;
+      // A frame the link released (same size: every chunk but the last), else a new one; not
+      // zero-filled: every byte is written just below (header, then the chunk read into it).
+      const frame = running.frames.at(-1)?.byteLength === frameBytes ? (running.frames.pop() as Uint8Array) : Buffer.allocUnsafeSlow(frameBytes);
+      writeChunkHeader(frame, idBytes, index);
       try {
-        await store.readRange(running.file.sha256, index * chunkBytes, length, frame, header.byteLength);
+        await store.readRange(running.file.sha256, index * chunkBytes, length, frame, headerBytes);
       } catch (error) {
         const code = (error as { code?: unknown }).code === 'FILE_NOT_FOUND' ? 'FILE_NOT_FOUND' : 'INTERNAL_ERROR';
         running.actor.send({ type: 'transfer.readFailed', code, message: 'the file could not be read' } satisfies SendTransferEvent);
         return;
       }
       if (this.#running.get(transferId) !== running || this.#closed) return;
-      await link.sendChunk(frame);
+      await link.sendChunk(frame, () => {
+        if (running.frames.length < FRAMES_KEPT) running.frames.push(frame);
+      });
       running.bytes += length;
       this.counters.bytesSent += length;
       onProgress?.(transferId, running.bytes, running.file.size);

@@ -16,6 +16,8 @@ import { providerTaskMachine } from '../../machines/providerTask.js';
 import { repositoryMachine } from '../../machines/repository.js';
 import { repositoryEntryMachine } from '../../machines/repositoryEntry.js';
 import { sessionMachine } from '../../machines/session.js';
+import { receiveTransferMachine } from '../../machines/files/receiveTransfer.js';
+import { sendTransferMachine } from '../../machines/files/sendTransfer.js';
 import { ackOf, errorOf, failedOf, resultOf, updateOf } from './clientTaskFixtures.js';
 import { parentStub, type EquivalenceCase } from './engineEquivalence.js';
 
@@ -477,6 +479,82 @@ export const constructsCase: EquivalenceCase<unknown> = {
   ),
 };
 
+
+// ---- file transfers (machines/files/) ----------------------------------------------------------
+// Small files and chunks, so that valid chunks (the index expected, its exact length) come up often.
+
+const transferFile = fc.integer({ min: 0, max: 40 }).map((size) => ({ sha256: 'a'.repeat(64), size }));
+
+const peerFileEvent = fc.oneof(
+  fc.constantFrom<EventObject>({ type: 'peer.have' }, { type: 'peer.done', sha256: 'a'.repeat(64) } as EventObject, { type: 'peer.offer', file: { sha256: 'a'.repeat(64), size: 7 } } as EventObject),
+  fc.record({ type: fc.constant('peer.need'), chunkBytes: fc.integer({ min: 1, max: 20 }), credits: fc.integer({ min: 1, max: 4 }) }),
+  fc.record({ type: fc.constant('peer.credit'), credits: fc.integer({ min: 1, max: 4 }) }),
+  fc.record({ type: fc.constant('peer.failed'), code: fc.constantFrom('CANCELLED', 'TIMEOUT'), message: fc.constant('m') }),
+);
+
+export const sendTransferCase: EquivalenceCase<unknown> = {
+  machine: sendTransferMachine,
+  input: fc.record({
+    transferId: fc.constant('t1'),
+    clientId: fc.constant('c1'),
+    serviceName: fc.constant('Svc'),
+    file: transferFile,
+    chunkBytesMax: fc.integer({ min: 1, max: 16 }),
+    idleTimeoutMs: fc.integer({ min: 1, max: 100 }),
+    parentRef: fc.constant(parentStub),
+  }),
+  events: fc.oneof(
+    { weight: 6, arbitrary: peerFileEvent },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<EventObject>({ type: 'transfer.cancel' }, { type: 'transfer.readFailed', code: 'FILE_NOT_FOUND', message: 'gone' } as EventObject),
+    },
+    { weight: 1, arbitrary: unknownEvent },
+  ),
+};
+
+export const receiveTransferCase: EquivalenceCase<unknown> = {
+  machine: receiveTransferMachine,
+  input: fc.record({
+    transferId: fc.constant('t1'),
+    mode: fc.constantFrom('push', 'pull'),
+    clientId: fc.constant('c1'),
+    serviceName: fc.constant('Svc'),
+    file: transferFile,
+    limits: fc.record({
+      fileBytesMax: fc.constantFrom(30, 1000),
+      chunkBytes: fc.integer({ min: 1, max: 16 }),
+      creditsMax: fc.integer({ min: 1, max: 4 }),
+      idleTimeoutMs: fc.integer({ min: 1, max: 100 }),
+    }),
+    parentRef: fc.constant(parentStub),
+  }),
+  prelude: fc.constantFrom<readonly EventObject[]>([], [{ type: 'store.reserved' }], [{ type: 'peer.offer', file: { sha256: 'a'.repeat(64), size: 7 } } as EventObject, { type: 'store.reserved' }]),
+  events: fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.oneof(
+        fc.tuple(fc.nat(5), fc.nat(16)).map(([index, length]) => ({ type: 'peer.chunk', index, data: new Uint8Array(length) }) as EventObject),
+        fc.nat(5).map((index) => ({ type: 'store.written', index }) as EventObject),
+      ),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom<EventObject>(
+        { type: 'store.have' },
+        { type: 'store.reserved' },
+        { type: 'store.full' },
+        { type: 'store.verified' },
+        { type: 'store.mismatch', actualSha256: 'b'.repeat(64) } as EventObject,
+        { type: 'store.failed', message: 'disk' } as EventObject,
+        { type: 'transfer.cancel' },
+      ),
+    },
+    { weight: 2, arbitrary: peerFileEvent },
+    { weight: 1, arbitrary: unknownEvent },
+  ),
+};
+
 export const engineCases: Record<string, EquivalenceCase<unknown>> = {
   constructs: constructsCase,
   providerTask: providerTaskCase,
@@ -487,5 +565,7 @@ export const engineCases: Record<string, EquivalenceCase<unknown>> = {
   repository: repositoryCase,
   provider: providerCase,
   client: clientCase,
+  sendTransfer: sendTransferCase,
+  receiveTransfer: receiveTransferCase,
 };
 

@@ -21,6 +21,13 @@ export interface Wire {
   silent: boolean;
   /** Make the link slow to take a chunk (as a socket whose buffer is full): ms per chunk. */
   chunkDelayMs?: () => number;
+  /**
+   * Read a frame only when it is delivered, and release it only then (as a socket that writes
+   * behind without copying): a sender that reused a frame before its release corrupts the file.
+   */
+  holdFrames?: boolean;
+  /** Distinct frame objects the client sent (released frames are reused). */
+  readonly frames: Set<Uint8Array>;
 }
 
 export function linkedTransfers(options: {
@@ -31,7 +38,7 @@ export function linkedTransfers(options: {
   clock?: ConstructorParameters<typeof FileTransfers>[0]['clock'];
   authorize?: (serviceName: string, action: 'file:put' | 'file:get') => boolean;
 }) {
-  const wire: Wire = { messages: [], chunkBytes: 0, chunks: 0, silent: false };
+  const wire: Wire = { messages: [], chunkBytes: 0, chunks: 0, silent: false, frames: new Set() };
   let ids = 0;
   let messageIds = 0;
   const sides: Partial<Record<'client' | 'provider', FileTransfers>> = {};
@@ -49,12 +56,21 @@ export function linkedTransfers(options: {
           sides[to]?.receive(message);
         });
       },
-      sendChunk(frame: Uint8Array) {
-        const copy = frame.slice();
+      sendChunk(frame: Uint8Array, release?: () => void) {
+        if (from === 'client') wire.frames.add(frame);
+        const held = wire.holdFrames === true;
+        // A copy (a Buffer's slice() would be a view of a frame the sender reuses once released).
+        const copyOf = () => new Uint8Array(frame);
+        let copy = held ? frame : copyOf();
+        if (!held) release?.();
         wire.chunks++;
         const delayMs = wire.chunkDelayMs?.();
         const taken = delayMs === undefined ? undefined : new Promise<void>((resolve) => setTimeout(resolve, delayMs));
         later(() => {
+          if (held) {
+            copy = copyOf();
+            release?.();
+          }
           if (wire.silent) return;
           const tampered = wire.tamperChunk ? wire.tamperChunk(copy, from) : copy;
           if (tampered === undefined) return;
