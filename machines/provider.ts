@@ -124,6 +124,8 @@ export type ProviderEmitted =
       readonly graceful: boolean;
       readonly reason: string;
     }
+  /** EVT-8: the session's socket rose above its send mark (`above`) or fell back below it (SEC-13). */
+  | { readonly type: 'session.sendMark'; readonly connectionId: string; readonly above: boolean }
   | { readonly type: 'task.settled'; readonly clientId: string; readonly taskId: string; readonly outcome: TaskOutcome }
   /** EVT-2: an events message from a session that may act for its clientId (SEC-10), for the provider's events. */
   | {
@@ -474,6 +476,8 @@ export const providerMachine = setup({
     'provider.principalWindow': { actions: assign({ principalMessages: () => new Map() }) },
     'session.request': { actions: 'forwardRequest' },
     'session.events': { actions: 'forwardEvents' },
+    // EVT-8: whether a session's socket is above its send mark, for the provider's events.
+    'session.sendMark': { actions: emit(({ event }) => ({ type: 'session.sendMark' as const, connectionId: event.connectionId, above: event.above })) },
     'provider.deliverEvents': { actions: 'deliverEvents' },
     'session.ended': { actions: 'forgetSession' },
     'xstate.done.actor.*': { actions: 'releaseSession' },

@@ -54,6 +54,8 @@ export const sessionMachine = sessionSetup.createMachine({
       actions: ['discardHeld', { type: 'noteReason', params: { reason: 'the transport failed' } }],
     },
     'session.deliver': { actions: { type: 'count', params: { deliveriesDropped: 1 } } },
+    // EVT-8: told to the provider, whose events wait in their own bounded queues while it is above.
+    'transport.sendMark': { actions: 'notifySendMark' },
   },
   states: {
     handshaking: {

@@ -152,6 +152,15 @@ export const sessionSetup = setup({
     }),
     noteReason: enqueueActions(({ enqueue }, params: { reason: string }) => enqueue.assign({ endReason: params.reason })),
     transportCommand: sendTo('transport', (_, params: { command: StreamCommand }) => params.command),
+    /** EVT-8: the socket is above (or back below) its send mark; the provider's events hold back meanwhile. */
+    notifySendMark: sendTo(
+      ({ context }) => context.parentRef,
+      ({ context, event }) => ({
+        type: 'session.sendMark' as const,
+        connectionId: context.connectionId,
+        above: event.type === 'transport.sendMark' && event.above,
+      }),
+    ),
     notifyReady: sendTo(({ context }) => context.parentRef, ({ context }) => ({ type: 'session.ready' as const, connectionId: context.connectionId })),
     /** CONN-9: the first message carrying a clientId binds the session. */
     bind: enqueueActions(({ context, enqueue }, params: { clientId: string | undefined }) => {

@@ -131,6 +131,8 @@ export type SessionToParentEvent =
    */
   | { type: 'session.request'; connectionId: string; clientId: string | undefined; message: SessionRequestMessage; identity?: SessionIdentity }
   | { type: 'session.ended'; connectionId: string; clientId: string | undefined; graceful: boolean; reason: string }
+  /** The session's socket rose above its send mark (`above`) or fell back below it (SEC-13, EVT-8). */
+  | { type: 'session.sendMark'; connectionId: string; above: boolean }
   /** An events message of the session's bound client (EVT-2, CONN-9). */
   | { type: 'session.events'; connectionId: string; clientId: string; message: EventsRequestMessage };
 

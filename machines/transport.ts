@@ -33,6 +33,13 @@ export type StreamEvent =
   /** A message that failed decoding; `taskId` when it named one (a client says "answer not understood" for it). */
   | { readonly type: 'transport.rejected'; readonly error: ErrorShape; readonly messageId?: string | undefined; readonly taskId?: string | undefined }
   | { readonly type: 'transport.pong' }
+  /**
+   * The socket's unsent bytes rose above its send mark (`above` true: SEC-13's first bound) or
+   * fell back below it (`above` false). Told only by a transport with send bounds (a provider's
+   * WebSocket); what a session sends while above is written all the same, but what can wait
+   * (events, EVT-8) should.
+   */
+  | { readonly type: 'transport.sendMark'; readonly above: boolean }
   /** Exactly once per transport, last. `graceful` is true only after a completed close handshake. */
   | {
       readonly type: 'transport.closed';

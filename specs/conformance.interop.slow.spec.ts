@@ -8,7 +8,8 @@
  * - the seed-only client (specs/fixtures/peers/seedOnlyClientMain.ts, a new connection per poll,
  *   no acknowledgments, no pings, a constant retry) fails at core only on pings and backoff;
  * - `switchboard provider`, the demo a new user has, run with nothing but its endpoint: no failure
- *   at either level (the suite picks a test operation from the advertised schema).
+ *   at either level (the suite picks a test operation from the advertised schema); started with
+ *   `--refuse-from 127.0.0.9`, it also passes the hook checks told that address (HOOK-1, HOOK-5).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -81,7 +82,7 @@ describe.concurrent('the suite against seed-only peers and the demo', () => {
   it('passes `switchboard provider` run with only its endpoint, at both levels', { timeout: 150_000 }, async ({ expect }) => {
     const workDir = await mkdtemp(path.join(os.tmpdir(), 'switchboard-demo-'));
     const port = await allocatePort();
-    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'switchboard.js'), '--discovery-port', String(port), '--broadcast', '127.255.255.255', 'provider', '--work-dir', workDir, '--host', '127.0.0.1', '--port', '0'], {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'switchboard.js'), '--discovery-port', String(port), '--broadcast', '127.255.255.255', 'provider', '--work-dir', workDir, '--host', '127.0.0.1', '--port', '0', '--refuse-from', '127.0.0.9'], {
       cwd: ROOT,
       env: Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SWITCHBOARD_'))),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,6 +105,9 @@ describe.concurrent('the suite against seed-only peers and the demo', () => {
         expect(report.failed, explain(report)).toBe(0);
         expect(report.checks.find((check) => check.name === 'provider.task.completes')?.evidence).toMatch(/chosen|no operation succeeded/);
       }
+      // The demo's deny list is a connect hook: the suite, told the address, sees the veto and its close reason.
+      const hooks = await runProviderSuite({ endpoint, udp: { host: '127.0.0.1', port }, level: 'full', only: ['provider.hooks'], veto: { fromAddress: '127.0.0.9', code: 'FORBIDDEN' } });
+      expect(hooks.checks.map((check) => `${check.name} ${check.status}`), explain(hooks)).toEqual(['provider.hooks.veto pass', 'provider.hooks.closeReason pass']);
     } finally {
       if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM');
       await rm(workDir, { recursive: true, force: true });

@@ -67,6 +67,28 @@ describe('EventHub', () => {
     expect(bobSeqs).toEqual([1, 2]);
   });
 
+  it('EVT-8: a congested client is sent nothing, its new and resumed subscriptions included, until writable', () => {
+    const { hub, eventsOf } = hubWith({ limits: { eventQueueMax: 2 } });
+    hub.subscribe('alice', subscribeMessage('a'));
+    hub.subscribe('bob', subscribeMessage('b'));
+    hub.congested('alice');
+    hub.congested('alice');
+    expect(hub.counters.congested).toBe(1);
+    hub.subscribe('alice', subscribeMessage('a2', { event: 'other' }));
+    hub.subscribe('alice', subscribeMessage('a'));
+    for (let id = 1; id <= 4; id++) hub.publish('Images', 'resized', { id, kind: 'png' });
+    hub.publish('Images', 'other', { id: 9, kind: 'x' });
+    expect(eventsOf('alice')).toEqual([]);
+    expect(eventsOf('bob')).toEqual([1, 2, 3, 4]);
+    expect(hub.isCongested('alice')).toBe(true);
+    hub.writable('alice');
+    // dropOldest kept the two newest (EVT-11), counted.
+    expect(eventsOf('alice')).toEqual([3, 4, 9]);
+    expect(hub.counters.dropped).toBe(2);
+    hub.publish('Images', 'resized', { id: 5, kind: 'png' });
+    expect(eventsOf('alice')).toEqual([3, 4, 9, 5]);
+  });
+
   it('EVT-3: refuses to publish data that fails the schema or is too large, to nobody', () => {
     const { hub, sent } = hubWith({ limits: { eventBytesMax: 40 } });
     hub.subscribe('alice', subscribeMessage('a'));

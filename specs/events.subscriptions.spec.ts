@@ -76,6 +76,44 @@ describe('providerSubscription', () => {
     expect(actor.getSnapshot().context.buffer.dropped).toBe(2);
   });
 
+  it('EVT-8: while congested an acknowledgment frees the window but sends nothing; writable sends', () => {
+    const { actor, delivered, publish } = startProvider();
+    for (let i = 0; i < 3; i++) publish(i);
+    expect(delivered()).toEqual([1, 2]);
+    actor.send({ type: 'subscription.congested' });
+    actor.send({ type: 'subscription.ack', seq: 2 });
+    expect(delivered()).toEqual([1, 2]);
+    expect(actor.getSnapshot().context.buffer.unconfirmed).toEqual([]);
+    actor.send({ type: 'subscription.writable' });
+    expect(delivered()).toEqual([1, 2, 3]);
+  });
+
+  it('EVT-8, EVT-10: resumed on a congested session, it replays nothing until writable', () => {
+    const { actor, delivered, publish } = startProvider();
+    publish('a');
+    publish('b');
+    actor.send({ type: 'subscription.detached' });
+    actor.send({ type: 'subscription.attached', resumeAfter: 1, congested: true });
+    expect(actor.getSnapshot().value).toEqual({ active: 'congested' });
+    expect(delivered()).toEqual([1, 2]);
+    actor.send({ type: 'subscription.writable' });
+    expect(delivered()).toEqual([1, 2, 2]);
+    // Attached again on the same congested session, before its end was seen: still held.
+    publish('c');
+    actor.send({ type: 'subscription.congested' });
+    actor.send({ type: 'subscription.attached', resumeAfter: 2, congested: true });
+    expect(actor.getSnapshot().value).toEqual({ active: 'congested' });
+    expect(delivered()).toEqual([1, 2, 2, 3]);
+  });
+
+  it('EVT-11: a delivery reports how many events the overflow policy dropped so far', () => {
+    const { actor, parent, publish } = startProvider({ delivery: 'atMostOnce' });
+    actor.send({ type: 'subscription.congested' });
+    for (let i = 0; i < 5; i++) publish(i);
+    actor.send({ type: 'subscription.writable' });
+    expect(parent.ofType('subscription.deliver').map((event) => event.dropped)).toEqual([2]);
+  });
+
   it('EVT-11: the close policy ends the subscription on overflow and reports it once', () => {
     const { actor, parent, publish } = startProvider({ overflow: 'close', delivery: 'atMostOnce' });
     actor.send({ type: 'subscription.congested' });

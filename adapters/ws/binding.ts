@@ -25,8 +25,10 @@ import { toFlatStatus } from '../../machines/dialect.js';
 import type { WireDraft } from '../../machines/messages.js';
 import { coalesceAcks } from '../../machines/wire/coalesce.js';
 import { CloseCode, type StreamBatch, type StreamCommand, type StreamEvent, type StreamInput } from '../../machines/transport.js';
-import type { FrameWindow } from './budget.js';
+import { ReadBudgets, type FrameWindow } from './budget.js';
 import { isRefusedConnect, isSendableCloseCode, reasonOf, truncate, type WsLog, type WsMetrics } from './options.js';
+import { ReadGate } from './readGate.js';
+import { SendWatch, type SendBounds } from './sendWatch.js';
 
 export interface BindingContext {
   readonly limits: CodecLimits;
@@ -45,16 +47,6 @@ export interface BindingContext {
 
 type Sink = (event: StreamEvent | StreamBatch) => void;
 
-/** SEC-13: how much unsent data a peer may leave behind, and for how long. */
-export interface SendBounds {
-  /** Unsent bytes above which the socket stops being read (its requests make more replies). */
-  readonly pauseBytes: number;
-  /** Unsent bytes beyond which the connection is closed (1008) and dropped. */
-  readonly bytesMax: number;
-  /** Time above `pauseBytes` without the peer reading a byte, after which the same happens. */
-  readonly stallMs: number;
-}
-
 export interface BindingOptions {
   readonly sink?: Sink;
   readonly inboxMax?: number;
@@ -63,9 +55,6 @@ export interface BindingOptions {
   /** SEC-16: frame budgets of this connection and of its address; over either, reading pauses. */
   readonly budgets?: readonly FrameWindow[];
 }
-
-/** Why reading is paused: over a read budget, and/or waiting for the peer to read (SEC-13, SEC-16). */
-type PauseCause = 'budget' | 'send';
 
 /** ws readyState values. */
 const OPEN = 1;
@@ -99,12 +88,10 @@ export class SocketBinding {
   /** Called on 'close' of a socket that never opened (client side). */
   onNeverOpened: (() => void) | undefined;
   #opened: boolean;
-  readonly #sendBounds: SendBounds | undefined;
-  readonly #budgets: readonly FrameWindow[];
-  readonly #pausedFor = new Set<PauseCause>();
-  #budgetTimer: NodeJS.Timeout | undefined;
-  /** While paused for `send`: the watch, the unsent bytes last seen and when they last went down. */
-  #sendWatch: { timer: NodeJS.Timeout; lastBuffered: number; lastProgressAt: number } | undefined;
+  /** SEC-13 (with `send` bounds: a provider's sessions); it also tells the session about its mark (EVT-8). */
+  readonly #sendWatch: SendWatch | undefined;
+  /** SEC-16 (with `budgets`). */
+  readonly #budgets: ReadBudgets | undefined;
   /** Why this side ended the socket, for the transport.closed reason. */
   #endedWhy: string | undefined;
 
@@ -114,8 +101,12 @@ export class SocketBinding {
     this.#sink = options.sink;
     this.#inboxMax = options.inboxMax ?? Number.POSITIVE_INFINITY;
     this.#inboxBytesMax = options.inboxBytesMax ?? Number.POSITIVE_INFINITY;
-    this.#sendBounds = options.send;
-    this.#budgets = options.budgets ?? [];
+    const gate = new ReadGate(socket, () => context.metrics.readsPaused++);
+    this.#sendWatch =
+      options.send === undefined
+        ? undefined
+        : new SendWatch(socket, options.send, gate, (why) => this.#dropNotReading(why), (above) => this.#tellSendMark(above));
+    this.#budgets = options.budgets === undefined || options.budgets.length === 0 ? undefined : new ReadBudgets(options.budgets, gate);
     this.#opened = socket.readyState === OPEN;
     // The 'error' listener is mandatory: without it an invalid frame (e.g. "RSV2 and RSV3 must be
     // clear") is an uncaught exception that ends the process (ws issue #1354, tRPC's note). It
@@ -222,16 +213,15 @@ export class SocketBinding {
       this.#context.log('error', 'ws: a draft did not encode; dropped', { label: this.#context.label, error });
       return true;
     }
-    const bounds = this.#sendBounds;
     // SEC-13: a peer that does not read must not make us hold its replies without bound.
-    if (bounds !== undefined && socket.bufferedAmount + text.length > bounds.bytesMax) {
+    if (this.#sendWatch?.admit(text.length) === false) {
       metrics.messagesDropped++;
-      this.#dropNotReading(`more than ${bounds.bytesMax} bytes unsent: the peer does not read`);
       return false;
     }
     metrics.messagesOut++;
     socket.send(text, this.#afterSend);
-    if (bounds !== undefined && socket.bufferedAmount > bounds.pauseBytes) this.#watchSend(bounds);
+    if (socket.bufferedAmount > metrics.sendBufferedMax) metrics.sendBufferedMax = socket.bufferedAmount;
+    this.#sendWatch?.sent();
     return true;
   }
 
@@ -252,61 +242,14 @@ export class SocketBinding {
 
   // ---- bounds (SEC-13, SEC-16) ----------------------------------------------------------------
 
-  #pause(cause: PauseCause): void {
-    if (this.#pausedFor.size === 0) {
-      this.#context.metrics.readsPaused++;
-      this.#socket.pause();
-    }
-    this.#pausedFor.add(cause);
-  }
-
-  #resume(cause: PauseCause): void {
-    if (!this.#pausedFor.delete(cause) || this.#pausedFor.size > 0) return;
-    this.#socket.resume();
-  }
-
-  /** SEC-16: one more frame against each budget; over one, stop reading until its window ends. */
-  #spendBudgets(): void {
-    let waitMs = 0;
-    for (const budget of this.#budgets) waitMs = Math.max(waitMs, budget.spend());
-    if (waitMs === 0 || this.#budgetTimer !== undefined) return;
-    this.#pause('budget');
-    this.#budgetTimer = setTimeout(() => {
-      this.#budgetTimer = undefined;
-      this.#resume('budget');
-    }, waitMs);
-    this.#budgetTimer.unref();
-  }
-
-  /** SEC-13: replies pile up unsent: stop reading the peer; drop it when it stays stuck. */
-  #watchSend(bounds: SendBounds): void {
-    if (this.#sendWatch !== undefined) return;
-    this.#pause('send');
-    const everyMs = Math.max(10, Math.min(1_000, Math.floor(bounds.stallMs / 4)));
-    const watch = {
-      lastBuffered: this.#socket.bufferedAmount,
-      lastProgressAt: Date.now(),
-      timer: setInterval(() => {
-        const buffered = this.#socket.bufferedAmount;
-        if (buffered <= bounds.pauseBytes / 2) {
-          this.#stopSendWatch();
-          this.#resume('send');
-        } else if (buffered < watch.lastBuffered) {
-          watch.lastBuffered = buffered;
-          watch.lastProgressAt = Date.now();
-        } else if (Date.now() - watch.lastProgressAt >= bounds.stallMs) {
-          this.#dropNotReading(`${buffered} bytes unsent for ${bounds.stallMs} ms: the peer does not read`);
-        }
-      }, everyMs),
-    };
-    watch.timer.unref();
-    this.#sendWatch = watch;
-  }
-
-  #stopSendWatch(): void {
-    if (this.#sendWatch === undefined) return;
-    clearInterval(this.#sendWatch.timer);
-    this.#sendWatch = undefined;
+  /**
+   * EVT-8: the session hears when its socket goes above its send mark and when it is back below
+   * (SendWatch), so that what can wait (events) waits in its own bounded queues instead of here.
+   * Only to an attached sink, and never after the socket closed: it is news about a live socket.
+   */
+  #tellSendMark(above: boolean): void {
+    if (this.#sink === undefined || this.#closed) return;
+    this.#emit({ type: 'transport.sendMark', above });
   }
 
   /**
@@ -318,16 +261,15 @@ export class SocketBinding {
     this.#context.metrics.sendOverflows++;
     this.#context.log('warn', `ws: ${why}; closing 1008`, { label: this.#context.label });
     this.#endedWhy = why;
-    this.#stopSendWatch();
+    this.#sendWatch?.stop();
     if (this.#socket.readyState === OPEN) this.#socket.close(CloseCode.policy, truncate(why, 123));
     this.#terminatedHere = true;
     this.#socket.terminate();
   }
 
   #stopBounds(): void {
-    this.#stopSendWatch();
-    if (this.#budgetTimer !== undefined) clearTimeout(this.#budgetTimer);
-    this.#budgetTimer = undefined;
+    this.#sendWatch?.stop();
+    this.#budgets?.stop();
   }
 
   /** The actor stopped: end the socket if still open, and emit nothing more. */
@@ -381,7 +323,7 @@ export class SocketBinding {
   #onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     this.#context.metrics.messagesIn++;
     this.#noteRead();
-    if (this.#budgets.length > 0) this.#spendBudgets();
+    this.#budgets?.spend();
     const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     // Text frames were UTF-8-validated by ws; binary ones are checked by the codec.
     const decoded = decodeFrame(isBinary ? bytes : bytes.toString('utf8'), this.#context.limits);

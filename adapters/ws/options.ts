@@ -44,6 +44,8 @@ export interface WsMetrics {
   readsPaused: number;
   /** Connections closed (1008) and dropped because their peer did not read what was sent (SEC-13). */
   sendOverflows: number;
+  /** The most bytes seen waiting unsent on one socket right after a write (SEC-13, EVT-8: what a slow peer costs). */
+  sendBufferedMax: number;
 }
 
 export function createWsMetrics(): WsMetrics {
@@ -63,6 +65,7 @@ export function createWsMetrics(): WsMetrics {
     upgradesTimedOut: 0,
     readsPaused: 0,
     sendOverflows: 0,
+    sendBufferedMax: 0,
   };
 }
 

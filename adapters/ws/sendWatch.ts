@@ -4,6 +4,10 @@
  * replies); it is read again once half of that is sent. Beyond `bytesMax`, or above `pauseBytes`
  * for `stallMs` without a byte taken, it is dropped. Used by the task sessions' binding and by
  * file links.
+ *
+ * Below half the mark again is seen on the poll and, sooner, on the TCP socket's 'drain' (the
+ * kernel took every byte written). `onMark` hears each crossing (EVT-8: a session's events wait
+ * in their own bounded queues while the socket is above its mark).
  */
 import type { ReadGate } from './readGate.js';
 
@@ -17,20 +21,31 @@ export interface SendBounds {
   readonly stallMs: number;
 }
 
+/** The TCP socket under a ws socket, as far as the watch uses it. */
+interface DrainSource {
+  on(event: 'drain', listener: () => void): unknown;
+  off(event: 'drain', listener: () => void): unknown;
+}
+
 export class SendWatch {
   readonly #socket: { readonly bufferedAmount: number };
   readonly #bounds: SendBounds;
   readonly #gate: ReadGate;
   readonly #drop: (why: string) => void;
-  /** While paused: the timer, the unsent bytes last seen and when they last went down. */
-  #watch: { timer: NodeJS.Timeout; lastBuffered: number; lastProgressAt: number } | undefined;
+  readonly #onMark: ((above: boolean) => void) | undefined;
+  /** While paused: the timer, the unsent bytes last seen and when they last went down, and the drain listener. */
+  #watch: { timer: NodeJS.Timeout; lastBuffered: number; lastProgressAt: number; raw: DrainSource | undefined; onDrain: () => void } | undefined;
 
-  /** `drop` closes and frees the connection; it is called at most once per overflow or stall. */
-  constructor(socket: { readonly bufferedAmount: number }, bounds: SendBounds, gate: ReadGate, drop: (why: string) => void) {
+  /**
+   * `drop` closes and frees the connection; it is called at most once per overflow or stall.
+   * `onMark(true)` when the socket goes above `pauseBytes`, `onMark(false)` when it is back below half of it.
+   */
+  constructor(socket: { readonly bufferedAmount: number }, bounds: SendBounds, gate: ReadGate, drop: (why: string) => void, onMark?: (above: boolean) => void) {
     this.#socket = socket;
     this.#bounds = bounds;
     this.#gate = gate;
     this.#drop = drop;
+    this.#onMark = onMark;
   }
 
   /** Before sending `bytes` more: false, and the peer dropped, when they would pass `bytesMax`. */
@@ -50,11 +65,14 @@ export class SendWatch {
     const watch = {
       lastBuffered: this.#socket.bufferedAmount,
       lastProgressAt: Date.now(),
+      raw: (this.#socket as { _socket?: DrainSource })._socket,
+      onDrain: () => {
+        if (this.#socket.bufferedAmount <= bounds.pauseBytes / 2) this.#below();
+      },
       timer: setInterval(() => {
         const buffered = this.#socket.bufferedAmount;
         if (buffered <= bounds.pauseBytes / 2) {
-          this.stop();
-          this.#gate.resume('send');
+          this.#below();
         } else if (buffered < watch.lastBuffered) {
           watch.lastBuffered = buffered;
           watch.lastProgressAt = Date.now();
@@ -65,12 +83,21 @@ export class SendWatch {
       }, everyMs),
     };
     watch.timer.unref();
+    watch.raw?.on('drain', watch.onDrain);
     this.#watch = watch;
+    this.#onMark?.(true);
+  }
+
+  #below(): void {
+    this.stop();
+    this.#gate.resume('send');
+    this.#onMark?.(false);
   }
 
   stop(): void {
     if (this.#watch === undefined) return;
     clearInterval(this.#watch.timer);
+    this.#watch.raw?.off('drain', this.#watch.onDrain);
     this.#watch = undefined;
   }
 }

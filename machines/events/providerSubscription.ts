@@ -55,12 +55,22 @@ export type ProviderSubscriptionEvent =
   | { readonly type: 'subscription.writable' }
   /** The session carrying the subscription ended. */
   | { readonly type: 'subscription.detached' }
-  /** Its client subscribed again with the same subscriptionId (on a new or the same session). */
-  | { readonly type: 'subscription.attached'; readonly resumeAfter?: number | undefined }
+  /**
+   * Its client subscribed again with the same subscriptionId (on a new or the same session);
+   * `congested`: that session's socket is above its mark, so nothing is sent yet.
+   */
+  | { readonly type: 'subscription.attached'; readonly resumeAfter?: number | undefined; readonly congested?: boolean | undefined }
   | { readonly type: 'subscription.end'; readonly reason: 'unsubscribed' | 'forbidden' | 'stopping' };
 
 export type ProviderSubscriptionToParentEvent =
-  | { readonly type: 'subscription.deliver'; readonly subscriptionId: string; readonly clientId: string; readonly items: readonly EventItem[] }
+  | {
+      readonly type: 'subscription.deliver';
+      readonly subscriptionId: string;
+      readonly clientId: string;
+      readonly items: readonly EventItem[];
+      /** Events dropped by the overflow policy so far (EVT-11), for the provider's count. */
+      readonly dropped: number;
+    }
   | {
       readonly type: 'subscription.ended';
       readonly subscriptionId: string;
@@ -89,6 +99,7 @@ const flush = enqueueActions<Context, Event, undefined, Event, never, never, nev
     subscriptionId: context.subscriptionId,
     clientId: context.clientId,
     items: send,
+    dropped: buffer.dropped,
   } satisfies ProviderSubscriptionToParentEvent);
 });
 
@@ -110,6 +121,7 @@ export const providerSubscriptionMachine = setup({
       context.overflow === 'close' &&
       enqueueEvent(context.buffer, event.data, event.bytes, context.limits, 'close').overflow,
     lingers: ({ context }) => context.delivery === 'atLeastOnce',
+    attachedCongested: ({ event }) => event.type === 'subscription.attached' && event.congested === true,
   },
   actions: {
     enqueue: assign({
@@ -161,9 +173,11 @@ export const providerSubscriptionMachine = setup({
     active: {
       initial: 'flowing',
       on: {
-        'subscription.ack': { actions: ['acknowledge', 'flush'] },
         // EVT-10: the client subscribed again before this provider saw its old session end.
-        'subscription.attached': { target: '.flowing', actions: ['resume', 'flush'] },
+        'subscription.attached': [
+          { guard: 'attachedCongested', target: '.congested', actions: 'resume' },
+          { target: '.flowing', actions: ['resume', 'flush'] },
+        ],
         'subscription.detached': [
           { guard: 'lingers', target: 'suspended' },
           { target: 'closed', actions: 'endSessionEnded' },
@@ -176,6 +190,7 @@ export const providerSubscriptionMachine = setup({
               { guard: 'overflowCloses', target: '#providerSubscription.closed', actions: 'endOverflow' },
               { actions: ['enqueue', 'flush'] },
             ],
+            'subscription.ack': { actions: ['acknowledge', 'flush'] },
             'subscription.congested': 'congested',
           },
         },
@@ -185,6 +200,8 @@ export const providerSubscriptionMachine = setup({
               { guard: 'overflowCloses', target: '#providerSubscription.closed', actions: 'endOverflow' },
               { actions: 'enqueue' },
             ],
+            // EVT-8: an acknowledgment frees room, but nothing is written above the mark.
+            'subscription.ack': { actions: 'acknowledge' },
             'subscription.writable': { target: 'flowing', actions: 'flush' },
           },
         },
@@ -198,7 +215,10 @@ export const providerSubscriptionMachine = setup({
           { guard: 'overflowCloses', target: 'closed', actions: 'endOverflow' },
           { actions: 'enqueue' },
         ],
-        'subscription.attached': { target: 'active', actions: ['resume', 'flush'] },
+        'subscription.attached': [
+          { guard: 'attachedCongested', target: 'active.congested', actions: 'resume' },
+          { target: 'active', actions: ['resume', 'flush'] },
+        ],
       },
     },
     closed: {

@@ -41,6 +41,7 @@ interface ProviderFlags {
   expectFirstMessageMs?: number;
   expectUpgradeTimeoutMs?: number;
   expectConnectionsPerAddress?: number;
+  expectVetoFrom?: string;
   authRequired?: boolean;
   rateLimit?: { messagesMax: number; windowMs: number };
   sessionsMax?: number;
@@ -123,6 +124,7 @@ async function runProvider(context: CliContext, endpointText: string, flags: Pro
         ...(flags.expectUpgradeTimeoutMs === undefined ? {} : { upgradeTimeoutMs: flags.expectUpgradeTimeoutMs }),
         ...(flags.expectConnectionsPerAddress === undefined ? {} : { connectionsPerAddressMax: flags.expectConnectionsPerAddress }),
       },
+      ...(flags.expectVetoFrom === undefined ? {} : { veto: { fromAddress: flags.expectVetoFrom } }),
       ...(flags.authRequired === true ? { authRequired: true } : {}),
       ...(flags.rateLimit === undefined ? {} : { rateLimit: flags.rateLimit }),
       ...(flags.sessionsMax === undefined ? {} : { sessionsMax: flags.sessionsMax }),
@@ -156,6 +158,7 @@ function registerProviderSuite(group: Command, context: CliContext): void {
     .addOption(new Option('--expect-first-message-ms <n>', "SEC-14: the provider's first-message deadline").argParser(integerIn(1, 3_600_000)))
     .addOption(new Option('--expect-upgrade-timeout-ms <n>', "SEC-14: the provider's upgrade deadline").argParser(integerIn(1, 3_600_000)))
     .addOption(new Option('--expect-connections-per-address <n>', 'SEC-15: connections one address may hold').argParser(integerIn(1, 1_000)))
+    .addOption(new Option('--expect-veto-from <address>', "HOOK-1: a local address (e.g. 127.0.0.9) whose connections the provider's connect hook vetoes"))
     .addOption(new Option('--auth-required', 'authentication is configured on the provider: fail if a session without a token may act (SEC-3)'))
     .addOption(new Option('--rate-limit <n/ms>', "the provider's configured rate limit, e.g. 100/1000: fail if it is not enforced (SEC-7)").argParser(rateLimitOption))
     .addOption(new Option('--sessions-max <n>', "the provider's configured session limit: fail if it is not enforced (CONN-10)").argParser(integerIn(1, 10_000)))

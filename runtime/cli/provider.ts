@@ -23,8 +23,10 @@ import { jsonLine, line, stderrLogger, type Io } from './output.js';
 import { loadImageService } from './demoModules.js';
 import { loadServices } from './serviceModule.js';
 import { nextStopSignal } from './signals.js';
+import { refuseFrom } from '../hooks/refuseFrom.js';
 
 interface ProviderFlags {
+  refuseFrom?: string[];
   service?: string[];
   manifest?: string[];
   setting?: string[];
@@ -298,6 +300,8 @@ async function runProvider(context: CliContext, flags: ProviderFlags, command: C
     ...limits,
     ...(flags.compat === undefined ? {} : { compat: flags.compat }),
     ...filesOf(flags),
+    // HOOK-1: the operator's deny list, as a connect hook.
+    ...(flags.refuseFrom === undefined ? {} : { hooks: { connect: refuseFrom(flags.refuseFrom) } }),
     server: { ...limitsServer, ...tlsServer },
     log,
   }));
@@ -381,6 +385,7 @@ export function registerProviderCommand(program: Command, context: CliContext): 
     .addOption(envOption('--sessions-max <n>', 'connections served at once (default: 1024)').argParser(integerIn(1, 1_000_000)))
     .addOption(envOption('--anonymous-sessions-max <n>', 'of those, connections without a credential while one is required (default: 256)').argParser(integerIn(0, 1_000_000)))
     .addOption(envOption('--sessions-per-key-max <n>', 'connections one API key or certificate may hold (default: 64)').argParser(integerIn(1, 1_000_000)))
+    .addOption(envOption('--refuse-from <address>', 'refuse connections from this address: Error FORBIDDEN, close 1008 (a connect hook, HOOK-1); repeatable or comma-separated').argParser(listOf((address) => address)))
     .addOption(envOption('--connections-per-address-max <n>', 'TCP connections from one address (default: 64)').argParser(integerIn(1, 1_000_000)))
     .addOption(envOption('--frames-per-second <n>', 'frames one connection may send per second; beyond it, it is not read until the second ends (default: 5000)').argParser(integerIn(1, 10_000_000)))
     .addOption(envOption('--frames-per-address-per-second <n>', 'the same over all connections from one address (default: 10000)').argParser(integerIn(1, 10_000_000)))

@@ -101,6 +101,8 @@ interface Subscription {
   readonly serviceName: string;
   readonly event: string;
   filter: EventFilter | undefined;
+  /** Events of it the overflow policy dropped, as last reported (EVT-11). */
+  dropped: number;
 }
 
 export interface EventHubCounters {
@@ -111,6 +113,10 @@ export interface EventHubCounters {
   sent: number;
   /** Acks and unsubscribes for subscriptions the hub does not hold (EVT-9, EVT-14). */
   unknown: number;
+  /** Times a client's session went above its send mark, its events held back meanwhile (EVT-8). */
+  congested: number;
+  /** Events the overflow policy dropped (EVT-11), as reported by their subscriptions' last delivery or end. */
+  dropped: number;
 }
 
 const keyOf = (clientId: string, subscriptionId: string) => `${clientId}\u0000${subscriptionId}`;
@@ -146,7 +152,9 @@ export class EventHub {
   readonly #bySubject = new Map<string, Set<Subscription>>();
   readonly #byClient = new Map<string, Set<Subscription>>();
   readonly #groups = new Map<string, Set<string>>();
-  readonly counters: EventHubCounters = { published: 0, queued: 0, sent: 0, unknown: 0 };
+  /** Clients whose session is above its send mark (EVT-8): their subscriptions send nothing. */
+  readonly #congested = new Set<string>();
+  readonly counters: EventHubCounters = { published: 0, queued: 0, sent: 0, unknown: 0, congested: 0, dropped: 0 };
 
   constructor(options: EventHubOptions) {
     this.#options = options;
@@ -173,7 +181,7 @@ export class EventHub {
       }
       existing.filter = filter;
       const answer = this.#answer(clientId, { type: 'Subscribed', payload: { acknowledgmentId: message.messageId, subscriptionId, resumed: true } });
-      this.#runner.send(key, { type: 'subscription.attached', resumeAfter });
+      this.#runner.send(key, { type: 'subscription.attached', resumeAfter, congested: this.#congested.has(clientId) });
       return answer;
     }
     if (this.#options.services.get(serviceName)?.get(event) === undefined) return refuse('UNKNOWN_EVENT', `no event ${event} of service ${serviceName} here`);
@@ -182,7 +190,7 @@ export class EventHub {
       return refuse('OVERLOADED', `at most ${this.#limits.subscriptionsPerClientMax} subscriptions per client`);
     }
     if (this.#subscriptions.size >= this.#limits.subscriptionsMax) return refuse('OVERLOADED', 'the provider holds as many subscriptions as it can');
-    const subscription: Subscription = { key, clientId, subscriptionId, serviceName, event, filter };
+    const subscription: Subscription = { key, clientId, subscriptionId, serviceName, event, filter, dropped: 0 };
     this.#subscriptions.set(key, subscription);
     addTo(this.#bySubject, subjectOf(serviceName, event), subscription);
     addTo(this.#byClient, clientId, subscription);
@@ -199,6 +207,7 @@ export class EventHub {
       limits: { queueMax: this.#limits.eventQueueMax, queueBytesMax: this.#limits.eventQueueBytesMax, inFlightMax: this.#limits.eventsInFlightMax },
       lingerMs: this.#limits.subscriptionLingerMs,
     });
+    if (this.#congested.has(clientId)) this.#runner.send(key, { type: 'subscription.congested' });
     return answer;
   }
 
@@ -224,13 +233,27 @@ export class EventHub {
     this.#each(clientId, { type: 'subscription.detached' });
   }
 
-  /** The client's session socket is above / below its send mark (EVT-8). */
+  /**
+   * EVT-8: the socket of the client's session is above its send mark: its subscriptions queue
+   * (bounded, EVT-11) and send nothing until `writable`. Also holds for subscriptions the client
+   * makes or resumes meanwhile.
+   */
   congested(clientId: string): void {
+    if (this.#congested.has(clientId)) return;
+    this.#congested.add(clientId);
+    this.counters.congested++;
     this.#each(clientId, { type: 'subscription.congested' });
   }
 
+  /** EVT-8: back below the mark (or the client's events go to another session now): what waited is sent. */
   writable(clientId: string): void {
+    if (!this.#congested.delete(clientId)) return;
     this.#each(clientId, { type: 'subscription.writable' });
+  }
+
+  /** Whether the client's events are held back (EVT-8). */
+  isCongested(clientId: string): boolean {
+    return this.#congested.has(clientId);
   }
 
   /** Groups are the provider's (EVT-6): a service puts clients in and takes them out. */
@@ -292,6 +315,7 @@ export class EventHub {
   #onSubscription(event: ProviderSubscriptionToParentEvent): void {
     const subscription = this.#subscriptions.get(keyOf(event.clientId, event.subscriptionId));
     if (subscription === undefined) return;
+    this.#noteDropped(subscription, event.dropped);
     if (event.type === 'subscription.deliver') {
       this.#sendEvents(subscription, event.items);
       return;
@@ -303,6 +327,12 @@ export class EventHub {
     // A subscription that ended with its session, or expired, has nobody to tell.
     if (reason === 'sessionEnded' || reason === 'expired') return;
     this.#answer(subscription.clientId, { type: 'SubscriptionEnded', payload: { subscriptionId: subscription.subscriptionId, reason } });
+  }
+
+  #noteDropped(subscription: Subscription, dropped: number): void {
+    if (dropped <= subscription.dropped) return;
+    this.counters.dropped += dropped - subscription.dropped;
+    subscription.dropped = dropped;
   }
 
   #sendEvents(subscription: Subscription, items: readonly EventItem[]): void {

@@ -8,12 +8,18 @@
  *   provider routes to the client's current session, through that session's normal write path.
  * - Sessions: when the last session of a client ends, its subscriptions hear it (EVT-10: the
  *   at-least-once ones linger, the others end).
+ * - Congestion (EVT-8): the provider emits `session.sendMark` when a session's socket rises above
+ *   its send mark (SEC-13's first bound) and when it falls back below. A client whose current
+ *   session (the one its events go to) is above has its subscriptions held back (`congested`):
+ *   events wait in their bounded queues, where the overflow policy counts what it drops, instead
+ *   of in the socket, where SEC-13 would end the connection and every task of the client.
  *
  * A provider whose services declare no events gets no hub at all: its sessions pay nothing, and
  * an events message gets UNKNOWN_EVENT (the provider does not announce "events", EVT-1).
  */
 import type { Actor } from 'xstate';
 import type { ProviderEmitted } from '../../machines/provider.js';
+import { replyTargetOf } from '../../machines/providerClients.js';
 import type { composeProvider } from '../compose.js';
 import type { ProviderDraft } from '../../machines/messages.js';
 import { authorize, type Acl } from '../acl.js';
@@ -124,11 +130,30 @@ export function attachProviderEvents(actor: ActorLike, services: readonly Servic
         hub.ack(clientId, message.payload.subscriptionId, message.payload.seq);
     }
   });
+  // EVT-8: the sessions above their send mark; a client's events are held while its current one is.
+  const aboveMark = new Set<string>();
+  // The session a client's events go to (the provider's reply target, EVT-2).
+  const currentSessionOf = (clientId: string) => replyTargetOf(actor.getSnapshot().context, clientId);
+  const clientOf = (connectionId: string) => actor.getSnapshot().context.sessions.get(connectionId)?.clientId;
+  const reviewCongestion = (clientId: string) => {
+    const current = currentSessionOf(clientId);
+    if (current !== undefined && aboveMark.has(current)) hub.congested(clientId);
+    else hub.writable(clientId);
+  };
+  actor.on('session.sendMark', ({ connectionId, above }) => {
+    if (above) aboveMark.add(connectionId);
+    else aboveMark.delete(connectionId);
+    const clientId = clientOf(connectionId);
+    if (clientId !== undefined) reviewCongestion(clientId);
+  });
+  // A newly bound session becomes its client's current one.
+  actor.on('session.bound', ({ clientId }) => reviewCongestion(clientId));
   actor.on('session.ended', (ended) => {
+    aboveMark.delete(ended.connectionId);
     if (ended.clientId === undefined) return;
     // A client that reconnected before its old session was seen to end keeps its subscriptions flowing.
-    if ((actor.getSnapshot().context.clients.get(ended.clientId)?.length ?? 0) > 0) return;
-    hub.sessionEnded(ended.clientId);
+    if ((actor.getSnapshot().context.clients.get(ended.clientId)?.length ?? 0) === 0) hub.sessionEnded(ended.clientId);
+    reviewCongestion(ended.clientId);
   });
   return {
     hub,

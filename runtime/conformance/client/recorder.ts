@@ -21,8 +21,8 @@ export type ScenarioEvent =
   | { readonly kind: 'upgrade'; readonly at: number; readonly connId: number; readonly path: string; readonly refused: boolean }
   | { readonly kind: 'refused'; readonly at: number; readonly connId: number }
   | { readonly kind: 'open'; readonly at: number; readonly connId: number }
-  /** A text message from the client. */
-  | { readonly kind: 'frame'; readonly at: number; readonly connId: number; readonly text: string; readonly raw: unknown }
+  /** A message from the client (`binary` when it came as a binary message: `raw` is then undefined). */
+  | { readonly kind: 'frame'; readonly at: number; readonly connId: number; readonly text: string; readonly raw: unknown; readonly binary?: true }
   /** A message the scripted provider sent. */
   | { readonly kind: 'sent'; readonly at: number; readonly connId: number; readonly raw: Record<string, unknown> }
   | { readonly kind: 'ping'; readonly at: number; readonly connId: number }

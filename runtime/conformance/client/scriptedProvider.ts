@@ -208,7 +208,7 @@ export class ScriptedProvider {
     ws.on('message', (data, isBinary) => {
       const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
       const raw = isBinary ? undefined : parseJson(text);
-      this.#recorder.push({ kind: 'frame', connId, text: text.slice(0, TEXT_KEPT_MAX), raw });
+      this.#recorder.push({ kind: 'frame', connId, text: text.slice(0, TEXT_KEPT_MAX), raw, ...(isBinary ? { binary: true as const } : {}) });
       try {
         this.onFrame(connId, raw);
       } catch (error) {

@@ -1,12 +1,16 @@
 /**
  * Encoding, both ways: the client reads liberal advertisements (WIRE-4), ignores unknown fields
  * and survives an unknown message type and an Error about nothing (WIRE-5), and writes canonical
- * timestamps (WIRE-3, full).
+ * timestamps (WIRE-3, full); it speaks neither events (EVT-1) nor files (FILE-1) to a provider that
+ * does not announce them.
  */
 import { Blocked, fail, pass } from '../types.js';
 import { noAssignTask, ONE_CONNECTION_CHECK, whatHappened, type ClientCheckSpec } from './checkSupport.js';
 import { closeOf, exitOf, firstAssign, framesOfType, isCanonicalTimestamp, isObject, markOf, ms, typeOf, upgrades } from './observe.js';
 import type { ScenarioRecord } from './scenarios.js';
+
+/** The file messages a client may send (FILE-1): never to a provider without "files". */
+const FILE_MESSAGES = ['FileOffer', 'FileRequest', 'FileHave', 'FileNeed', 'FileCredit', 'FileDone', 'FileFailed'];
 
 /** Whether, in the normal scenario, the client itself closed its first connection gracefully. */
 function closesAfterAnswer(baseline: ScenarioRecord | undefined): boolean {
@@ -29,6 +33,27 @@ export const wireCheckSpecs: readonly ClientCheckSpec[] = [
       if (sent.length > 0) return fail(`sent ${sent.map((frame) => typeOf(frame.raw)).join(', ')} to a provider whose advertisement lacks "events"`);
       if (firstAssign(record.events) === undefined) throw new Blocked(ONE_CONNECTION_CHECK, `no AssignTask reached the provider (${whatHappened(record)})`);
       return pass('no events message to a provider without "events" over a whole task');
+    },
+  },
+  {
+    name: 'client.files.unannounced',
+    requirements: ['FILE-1'],
+    level: 'full',
+    title: 'The client never sends a file message, a binary message or a file link to a provider that does not announce "files"',
+    scenario: 'normal',
+    analyse(record) {
+      // The scripted provider announces no features: files are not for it (FILE-1).
+      const fileMessages = framesOfType(record.events, ...FILE_MESSAGES);
+      const binary = record.events.filter((event) => event.kind === 'frame' && event.binary === true);
+      const links = upgrades(record.events).filter((upgrade) => /\/files(?:[?#]|$)/.test(upgrade.path));
+      const problems = [
+        ...(fileMessages.length > 0 ? [`sent ${fileMessages.map((frame) => typeOf(frame.raw)).join(', ')}`] : []),
+        ...(binary.length > 0 ? [`sent ${binary.length} binary message(s)`] : []),
+        ...(links.length > 0 ? [`opened a file link (${links[0]!.path})`] : []),
+      ];
+      if (problems.length > 0) return fail(`${problems.join('; ')} to a provider whose advertisement lacks "files"`);
+      if (firstAssign(record.events) === undefined) throw new Blocked(ONE_CONNECTION_CHECK, `no AssignTask reached the provider (${whatHappened(record)})`);
+      return pass('no file message, binary message or file link to a provider without "files" over a whole task');
     },
   },
   {

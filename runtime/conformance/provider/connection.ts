@@ -31,6 +31,8 @@ export interface ConnectOptions {
   readonly tls?: { readonly ca?: string | Buffer; readonly rejectUnauthorized?: boolean } | undefined;
   /** Answer the provider's pings (ws does by default). @default true */
   readonly autoPong?: boolean;
+  /** Connect from this local address (a loopback alias the provider treats apart, e.g. one its connect hook vetoes). */
+  readonly localAddress?: string | undefined;
   /** Told every frame (the probe keeps a log of all of them for the wire checks). */
   readonly onFrame?: (frame: Frame) => void;
 }
@@ -97,6 +99,7 @@ export class ProbeConnection {
       perMessageDeflate: false,
       maxPayload: 64 * 1024 * 1024,
       autoPong: options.autoPong ?? true,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       ...(options.token === undefined ? {} : { headers: { authorization: `Bearer ${options.token}` } }),
       ...(options.tls === undefined ? {} : options.tls),
     });

@@ -18,6 +18,7 @@ import { eventChecks } from './events.js';
 import { extensionChecks } from './extensions.js';
 import { fileChecks } from './files.js';
 import { formChecks } from './forms.js';
+import { hookChecks } from './hooks.js';
 import { wireChecks } from './frames.js';
 import { limitChecks } from './limits.js';
 import { livenessChecks } from './liveness.js';
@@ -34,6 +35,7 @@ import { taskChecks } from './tasks.js';
 export { ProviderProbe } from './probe.js';
 export type { ProviderSuiteOptions, ProviderTiming, TaskChoice, UdpAddress } from './options.js';
 export type { SecurityExpectations } from './security.js';
+export type { VetoExpectation } from './hooks.js';
 export type { Selection } from './selection.js';
 
 /** Every provider check, in the order they run. */
@@ -53,6 +55,7 @@ export const providerChecks: readonly Check<ProviderProbe>[] = [
   ...fileChecks,
   ...securityChecks,
   ...limitChecks,
+  ...hookChecks,
   ...robustnessChecks,
 ];
 

@@ -4,6 +4,7 @@
  * default settings passes without tuning.
  */
 import type { ConformanceLevel } from '../types.js';
+import type { VetoExpectation } from './hooks.js';
 import type { SecurityExpectations } from './security.js';
 
 export interface UdpAddress {
@@ -91,6 +92,8 @@ export interface ProviderSuiteOptions {
   readonly tls?: { readonly ca?: string | Buffer; readonly rejectUnauthorized?: boolean };
   /** What to expect of a locked-down provider: each one given enables its security check (security.ts). */
   readonly security?: SecurityExpectations;
+  /** A local address whose connections the provider's connect hook vetoes: enables the HOOK-1 check (hooks.ts). */
+  readonly veto?: VetoExpectation;
 }
 
 export const DISCOVERY_PORT_DEFAULT = 50_001;

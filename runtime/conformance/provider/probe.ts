@@ -99,13 +99,14 @@ export class ProviderProbe {
   }
 
   /** A new connection, with the token at the upgrade unless `token: null`. */
-  async connect(options: { token?: string | null; autoPong?: boolean } = {}): Promise<ProbeConnection> {
+  async connect(options: { token?: string | null; autoPong?: boolean; localAddress?: string } = {}): Promise<ProbeConnection> {
     const token = options.token === null ? undefined : (options.token ?? this.options.token);
     const connection = await ProbeConnection.open(this.endpoint, {
       token,
       handshakeTimeoutMs: this.timing.connectTimeoutMs,
       tls: this.options.tls,
       ...(options.autoPong === undefined ? {} : { autoPong: options.autoPong }),
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
       onFrame: (frame) => {
         if (this.frameLog.length < LOG_MAX) this.frameLog.push(frame);
       },
