@@ -1,5 +1,5 @@
 /**
- * The conformance suite measured like a test suite (slow tier, about 5 minutes): the independent
+ * The conformance suite measured like a test suite (slow tier, about 3.5 minutes): the independent
  * reference provider and client pass level full with no failure; then every broken provider and
  * broken client of specs/fixtures runs under the suite at level full. It must catch at least 95%
  * at level full, and every defect of a core rule at level core; and a check that fails on its own
@@ -16,9 +16,11 @@ import { brokenProviders } from './fixtures/brokenProviders.js';
 import { startReferenceProvider } from './fixtures/peers/referenceProvider.js';
 import {
   brokenClientCommand,
+  CLIENTS_AT_ONCE,
   judgeBrokenClient,
   judgeBrokenProvider,
   providerFixtureOptions,
+  PROVIDERS_AT_ONCE,
   rates,
   REFERENCE_CLIENT_TIMINGS,
   ROOT,
@@ -64,10 +66,10 @@ describe.concurrent('the suite measured on independent peers', () => {
   });
 
   it(`catches the ${brokenProviders.length} broken providers, and accuses none wrongly`, { timeout: 900_000 }, async () => {
-    judge(await sweep(brokenProviders, (entry) => judgeBrokenProvider(entry), 4));
+    judge(await sweep(brokenProviders, (entry) => judgeBrokenProvider(entry), PROVIDERS_AT_ONCE));
   });
 
   it(`catches the ${brokenClients.length} broken clients, and accuses none wrongly`, { timeout: 900_000 }, async () => {
-    judge(await sweep(brokenClients, judgeBrokenClient, 3));
+    judge(await sweep(brokenClients, judgeBrokenClient, CLIENTS_AT_ONCE));
   });
 });
