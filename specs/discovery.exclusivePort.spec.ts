@@ -4,18 +4,14 @@
  * so loudly and must not claim to be discoverable (API: `start()` resolves with
  * `discovery.listening: false`; CLI: "NOT DISCOVERABLE" instead of the discovery line), and a
  * switchboard client on that host still discovers (answers come to its own ephemeral port).
- * Real sockets on loopback; the "seed peer" here is a raw dgram socket bound exclusively.
+ * Real sockets on loopback; the "seed peer" here is a raw dgram socket bound exclusively. The CLI
+ * side (a child process running the build) is discovery.exclusivePort.cli.slow.spec.ts.
  */
-import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as z from 'zod';
 import { createClient, createProvider, defineService } from '../runtime/index.js';
 import { allocatePort } from './support/ports.js';
-import { ROOT } from './support/processes.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -79,41 +75,5 @@ describe('DISC-1: a discovery port held exclusively by another process', () => {
     await client.waitFor('Echo', { timeoutMs: 5_000 });
     expect(await client.assign('Echo', 'echo', { text: 'still here' }).result).toEqual({ text: 'still here' });
     expect(lines.some((line) => line.startsWith('error ') && line.includes('exclusively'))).toBe(true);
-  });
-
-  it('CLI: `switchboard provider` prints NOT DISCOVERABLE, and in --json discovery.listening false with the problem', async () => {
-    const port = await allocatePort();
-    await holdExclusively(port);
-    const workDir = await mkdtemp(path.join(os.tmpdir(), 'switchboard-exclusive-'));
-    cleanups.push(() => rm(workDir, { recursive: true, force: true }));
-    for (const json of [false, true]) {
-      const args = [path.join(ROOT, 'bin', 'switchboard.js'), ...(json ? ['--json'] : []), '--discovery-port', String(port), '--broadcast', '127.255.255.255', 'provider', '--work-dir', workDir, '--host', '127.0.0.1', '--port', '0'];
-      const child = spawn(process.execPath, args, {
-        cwd: ROOT,
-        env: { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('SWITCHBOARD_'))), XDG_CONFIG_HOME: workDir },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      cleanups.push(() => void (child.exitCode === null && child.pid !== undefined && process.kill(child.pid, 'SIGKILL')));
-      const output = await new Promise<string>((resolve, reject) => {
-        let text = '';
-        const timer = setTimeout(() => reject(new Error(`no listening line: ${text}`)), 15_000);
-        child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-          text += chunk;
-          if (/press Ctrl-C|"event":"provider.listening"/.test(text)) {
-            clearTimeout(timer);
-            resolve(text);
-          }
-        });
-      });
-      if (json) {
-        const listening = JSON.parse(output.split('\n').find((line) => line.includes('"provider.listening"'))!) as { discovery: { listening: boolean; problem: string } };
-        expect(listening.discovery).toMatchObject({ listening: false, problem: expect.stringContaining('exclusively') });
-      } else {
-        expect(output).toContain('NOT DISCOVERABLE on this host');
-        expect(output).not.toMatch(/^discovery udp/m);
-      }
-      process.kill(child.pid!, 'SIGTERM');
-      await new Promise((resolve) => child.once('close', resolve));
-    }
   });
 });
