@@ -39,7 +39,7 @@ const checks = [
   { name: 'library and specs (tsc -b)', promise: run(tsc, ['-b'], { quiet: true }) },
   { name: 'web UI (tsc --noEmit -p runtime/ui/web)', promise: run(tsc, ['--noEmit', '-p', 'runtime/ui/web/tsconfig.json'], { quiet: true }) },
 ];
-const tests = await run(vitest, ['run', '--project', 'fast', '--maxWorkers=3', ...process.argv.slice(2)], { quiet: false });
+const tests = await run(vitest, ['run', '--project', 'fast', '--project', 'fast-isolated', '--maxWorkers=3', ...process.argv.slice(2)], { quiet: false });
 
 let failed = tests.code !== 0;
 for (const check of checks) {
