@@ -242,10 +242,26 @@ export function createGateway(options: GatewayOptions): Gateway {
     return there !== undefined && Date.now() - there <= 3 * (advertisement.heartbeatIntervalMs ?? 30_000);
   }
 
+  /**
+   * A provider relayed before it was heard on the other side natively too (its two advertisements
+   * arrived one after the other): the relayed copy is withdrawn at once with a goodbye (Offline),
+   * so that clients there hold one endpoint for the serviceId, not two until the copy expires.
+   */
+  function retractRelayed(serviceId: string): void {
+    for (const exposure of exposures.values()) {
+      const relayed = exposure.advertisements.get(serviceId);
+      if (relayed === undefined) continue;
+      exposure.advertisements.delete(serviceId);
+      if (exposure.endpoint === undefined) continue; // never relayed: its server was not listening yet
+      broadcast(exposure.origin === 'lan' ? 'nats' : 'lan', relayedDraft({ ...relayed.advertisement, status: 'Offline' }, exposure.endpoint));
+    }
+  }
+
   function onAdvertisement(side: Side, advertisement: ServiceAdvertisement): void {
     if (ownEndpoints.has(advertisement.endpoint) || advertisement.features?.includes(RELAYED)) return;
     if (heardNativelyOnBothSides(side, advertisement)) {
       stats.nativeOnBothSides++;
+      retractRelayed(advertisement.serviceId);
       return;
     }
     const exposure = expose(side, advertisement.endpoint);
